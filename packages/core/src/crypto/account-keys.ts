@@ -1,0 +1,128 @@
+import { scryptAsync } from '@noble/hashes/scrypt.js'
+import { fromBase64Url, fromUtf8, randomBytes, toBase64Url, utf8 } from '../bytes.ts'
+import { CONTENT_KEY_BYTES } from '../constants.ts'
+import { importAesKey, openBlob, sealBlob } from './aes-gcm.ts'
+
+/**
+ * Password-derived keys. One scrypt run yields two halves: the auth key, which is sent to the tracker as the
+ * login secret (the tracker stores only a salted hash of it), and the key-encryption key, which never leaves the
+ * device and unwraps the account's random master key. The tracker therefore never sees the password or any key
+ * that decrypts data.
+ */
+export interface KdfParams {
+  N: number
+  r: number
+  p: number
+}
+
+/** ~32 MiB of memory and a few hundred ms in pure JS: the same cost in the browser and in Node. */
+export const DEFAULT_KDF: KdfParams = { N: 2 ** 15, r: 8, p: 1 }
+
+export interface PasswordKeys {
+  /** Sent to the tracker at sign-up and login. */
+  authKey: string
+  /** Unwraps the master key; stays on the device. */
+  kek: Uint8Array
+}
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase()
+}
+
+export async function derivePasswordKeys(
+  email: string,
+  password: string,
+  kdf: KdfParams = DEFAULT_KDF
+): Promise<PasswordKeys> {
+  const salt = utf8(`shoal/account/v1/${normalizeEmail(email)}`)
+  const out = await scryptAsync(utf8(password.normalize('NFKC')), salt, { ...kdf, dkLen: 64 })
+  return { authKey: toBase64Url(out.subarray(0, 32)), kek: out.slice(32) }
+}
+
+export function generateMasterKey(): Uint8Array {
+  return randomBytes(CONTENT_KEY_BYTES)
+}
+
+export async function wrapMasterKey(kek: Uint8Array, masterKey: Uint8Array): Promise<string> {
+  return toBase64Url(await sealBlob(await importAesKey(kek), masterKey, 'shoal/master-key/v1'))
+}
+
+export async function unwrapMasterKey(kek: Uint8Array, wrapped: string): Promise<Uint8Array> {
+  return openBlob(await importAesKey(kek), fromBase64Url(wrapped), 'shoal/master-key/v1')
+}
+
+/**
+ * Keys derived from the master key with HKDF, one per purpose, so a leak of one use does not weaken another.
+ */
+export class AccountKeyring {
+  readonly #wrapKey: CryptoKey
+  readonly #metaKey: CryptoKey
+  readonly #nameKey: CryptoKey
+
+  private constructor(wrapKey: CryptoKey, metaKey: CryptoKey, nameKey: CryptoKey) {
+    this.#wrapKey = wrapKey
+    this.#metaKey = metaKey
+    this.#nameKey = nameKey
+  }
+
+  static async fromMasterKey(masterKey: Uint8Array): Promise<AccountKeyring> {
+    if (masterKey.byteLength !== CONTENT_KEY_BYTES) throw new TypeError('master key must be 32 bytes')
+    const base = await crypto.subtle.importKey('raw', new Uint8Array(masterKey), 'HKDF', false, [
+      'deriveKey',
+      'deriveBits'
+    ])
+    const derive = (info: string, usage: 'aes' | 'hmac'): Promise<CryptoKey> =>
+      crypto.subtle.deriveKey(
+        { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8(info) as Uint8Array<ArrayBuffer> },
+        base,
+        usage === 'aes' ? { name: 'AES-GCM', length: 256 } : { name: 'HMAC', hash: 'SHA-256', length: 256 },
+        false,
+        usage === 'aes' ? ['encrypt', 'decrypt'] : ['sign']
+      )
+    return new AccountKeyring(
+      await derive('shoal/content-key-wrap/v1', 'aes'),
+      await derive('shoal/metadata/v1', 'aes'),
+      await derive('shoal/name-hash/v1', 'hmac')
+    )
+  }
+
+  async wrapContentKey(contentKey: Uint8Array): Promise<string> {
+    return toBase64Url(await sealBlob(this.#wrapKey, contentKey, 'shoal/content-key/v1'))
+  }
+
+  async unwrapContentKey(wrapped: string): Promise<Uint8Array> {
+    return openBlob(this.#wrapKey, decodeField(wrapped), 'shoal/content-key/v1')
+  }
+
+  async sealMetadata(meta: ObjectMetadata): Promise<string> {
+    return toBase64Url(await sealBlob(this.#metaKey, utf8(JSON.stringify(meta)), 'shoal/metadata/v1'))
+  }
+
+  async openMetadata(sealed: string): Promise<ObjectMetadata> {
+    const plain = await openBlob(this.#metaKey, decodeField(sealed), 'shoal/metadata/v1')
+    const value = JSON.parse(fromUtf8(plain)) as ObjectMetadata
+    if (typeof value?.name !== 'string') throw new TypeError('metadata has no name')
+    return value
+  }
+
+  /** A keyed hash of the name: the tracker can index and de-duplicate names without learning them. */
+  async nameHash(name: string): Promise<string> {
+    const mac = await crypto.subtle.sign('HMAC', this.#nameKey, utf8(name.normalize('NFC')) as Uint8Array<ArrayBuffer>)
+    return toBase64Url(new Uint8Array(mac))
+  }
+}
+
+export interface ObjectMetadata {
+  name: string
+  size: number
+  mime?: string
+  modified?: number
+}
+
+function decodeField(text: string): Uint8Array {
+  try {
+    return fromBase64Url(text)
+  } catch (cause) {
+    throw new TypeError('sealed field is not base64url', { cause })
+  }
+}

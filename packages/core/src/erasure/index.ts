@@ -1,0 +1,12 @@
+import { loadRsWasm } from '#load-rs-wasm'
+import { type ErasureCodec, WasmReedSolomon } from './codec.ts'
+
+export { type ErasureCodec, WasmReedSolomon } from './codec.ts'
+
+let shared: Promise<ErasureCodec> | undefined
+
+/** Loads the WASM Reed-Solomon codec once per realm (thread or page). */
+export function loadErasureCodec(): Promise<ErasureCodec> {
+  shared ??= loadRsWasm().then((rs) => new WasmReedSolomon(rs))
+  return shared
+}

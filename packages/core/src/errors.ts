@@ -1,0 +1,87 @@
+/**
+ * Errors carry a stable `code`: callers and tests branch on codes, never on messages.
+ * The same codes travel over the wire (piece protocol status, tracker HTTP bodies) and are
+ * mapped back to these classes by `errorFromCode`.
+ */
+export class ShoalError extends Error {
+  readonly code: string
+  readonly details: Record<string, unknown> | undefined
+
+  constructor(code: string, message: string, options?: { cause?: unknown; details?: Record<string, unknown> }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'ShoalError'
+    this.code = code
+    this.details = options?.details
+  }
+
+  toJSON(): { code: string; message: string; details?: Record<string, unknown> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details }
+  }
+}
+
+export const ErrorCode = {
+  INVALID_INPUT: 'ERR_INVALID_INPUT',
+  INVALID_CID: 'ERR_INVALID_CID',
+  PIECE_CORRUPT: 'ERR_PIECE_CORRUPT',
+  PIECE_NOT_FOUND: 'ERR_PIECE_NOT_FOUND',
+  PIECE_EXISTS: 'ERR_PIECE_EXISTS',
+  DECRYPT_FAILED: 'ERR_DECRYPT_FAILED',
+  ERASURE_FAILED: 'ERR_ERASURE_FAILED',
+  NOT_ENOUGH_PIECES: 'ERR_NOT_ENOUGH_PIECES',
+  INVALID_MANIFEST: 'ERR_INVALID_MANIFEST',
+  GRANT_INVALID: 'ERR_GRANT_INVALID',
+  GRANT_EXPIRED: 'ERR_GRANT_EXPIRED',
+  GRANT_WRONG_NODE: 'ERR_GRANT_WRONG_NODE',
+  GRANT_WRONG_PIECE: 'ERR_GRANT_WRONG_PIECE',
+  GRANT_WRONG_KIND: 'ERR_GRANT_WRONG_KIND',
+  GRANT_REPLAYED: 'ERR_GRANT_REPLAYED',
+  GRANT_LIMIT: 'ERR_GRANT_LIMIT',
+  RECEIPT_INVALID: 'ERR_RECEIPT_INVALID',
+  PROTOCOL: 'ERR_PROTOCOL',
+  FRAME_TOO_LARGE: 'ERR_FRAME_TOO_LARGE',
+  TRUNCATED: 'ERR_TRUNCATED',
+  NODE_FULL: 'ERR_NODE_FULL',
+  DISK_FULL: 'ERR_DISK_FULL',
+  NODE_OVERLOADED: 'ERR_NODE_OVERLOADED',
+  NODE_UNREACHABLE: 'ERR_NODE_UNREACHABLE',
+  NOT_ENOUGH_NODES: 'ERR_NOT_ENOUGH_NODES',
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED',
+  WRONG_PASSWORD: 'ERR_WRONG_PASSWORD',
+  ACCOUNT_EXISTS: 'ERR_ACCOUNT_EXISTS',
+  QUOTA_EXCEEDED: 'ERR_QUOTA_EXCEEDED',
+  NOT_FOUND: 'ERR_NOT_FOUND',
+  OBJECT_NOT_FOUND: 'ERR_OBJECT_NOT_FOUND',
+  UPLOAD_NOT_FOUND: 'ERR_UPLOAD_NOT_FOUND',
+  UPLOAD_INCOMPLETE: 'ERR_UPLOAD_INCOMPLETE',
+  CONFLICT: 'ERR_CONFLICT',
+  TRACKER_UNREACHABLE: 'ERR_TRACKER_UNREACHABLE',
+  TIMEOUT: 'ERR_TIMEOUT',
+  ABORTED: 'ERR_ABORTED',
+  INTERNAL: 'ERR_INTERNAL'
+} as const
+
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+export function isShoalError(err: unknown, code?: string): err is ShoalError {
+  return err instanceof ShoalError && (code === undefined || err.code === code)
+}
+
+/** Rebuilds a typed error from a code and message that crossed the wire. */
+export function errorFromCode(code: unknown, message: unknown, details?: unknown): ShoalError {
+  const safeCode = typeof code === 'string' && /^ERR_[A-Z0-9_]{1,64}$/.test(code) ? code : ErrorCode.PROTOCOL
+  const safeMessage = typeof message === 'string' ? message.slice(0, 1000) : `remote error ${safeCode}`
+  const safeDetails = details !== null && typeof details === 'object' ? (details as Record<string, unknown>) : undefined
+  return new ShoalError(safeCode, safeMessage, safeDetails === undefined ? undefined : { details: safeDetails })
+}
+
+/** One line a person can read, for CLIs and logs. */
+export function describeError(err: unknown): string {
+  if (err instanceof ShoalError) return `${err.message} (${err.code})`
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code
+    return typeof code === 'string' ? `${err.message} (${code})` : err.message
+  }
+  return String(err)
+}

@@ -1,0 +1,51 @@
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
+import { fromBase64Url, fromUtf8, toBase64Url, utf8 } from './bytes.ts'
+import { ShoalError } from './errors.ts'
+
+/** Largest token accepted: bounds parsing work on input from the network. */
+export const MAX_TOKEN_LENGTH = 4096
+
+/**
+ * A signed token is `base64url(payload JSON) "." base64url(Ed25519 signature over those payload bytes)`.
+ * The signature covers the exact bytes sent, so no canonical JSON form is needed.
+ */
+export async function signToken(key: PrivateKey, payload: object): Promise<string> {
+  const body = utf8(JSON.stringify(payload))
+  const signature = await key.sign(body)
+  return `${toBase64Url(body)}.${toBase64Url(signature)}`
+}
+
+/** Checks the signature and returns the payload; `code` is the error code used for any failure. */
+export async function openToken(token: unknown, key: PublicKey, code: string, what: string): Promise<unknown> {
+  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+    throw new ShoalError(code, `${what} is missing or too long`)
+  }
+  const parts = token.split('.')
+  if (parts.length !== 2) throw new ShoalError(code, `${what} is malformed`)
+  let body: Uint8Array
+  let signature: Uint8Array
+  try {
+    body = fromBase64Url(parts[0] as string)
+    signature = fromBase64Url(parts[1] as string)
+  } catch (cause) {
+    throw new ShoalError(code, `${what} is not valid base64url`, { cause })
+  }
+  let valid = false
+  try {
+    valid = await key.verify(body, signature)
+  } catch (cause) {
+    throw new ShoalError(code, `${what} signature could not be checked`, { cause })
+  }
+  if (!valid) throw new ShoalError(code, `${what} signature is invalid`)
+  try {
+    return JSON.parse(fromUtf8(body))
+  } catch (cause) {
+    throw new ShoalError(code, `${what} payload is not JSON`, { cause })
+  }
+}
+
+/** Reads a payload without checking it: only for display or routing, never for a decision. */
+export function peekToken(token: string): unknown {
+  const [body] = token.split('.')
+  return JSON.parse(fromUtf8(fromBase64Url(body ?? '')))
+}

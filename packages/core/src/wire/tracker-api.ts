@@ -1,0 +1,190 @@
+import type { KdfParams } from '../crypto/account-keys.ts'
+
+/**
+ * The tracker's HTTP API (v1), shared by the tracker and its clients. JSON bodies; authenticated calls carry
+ * `Authorization: Bearer <token>`. Errors are `{ error: { code, message, details? } }` with a 4xx/5xx status.
+ * Sizes are bytes, times are ms since the epoch.
+ */
+
+export interface NodeAddress {
+  peerId: string
+  /** Multiaddrs without the /p2p suffix. */
+  addrs: string[]
+}
+
+/** GET /v1/info */
+export interface InfoResponse {
+  version: string
+  /** Tracker's Ed25519 public key, base64url of its libp2p protobuf encoding: verifies grants. */
+  publicKey: string
+  kdf: KdfParams
+  policy: { k: number; m: number; segmentSize: number }
+  nodesOnline: number
+}
+
+export interface AccountView {
+  id: string
+  email: string
+  quota: number
+  /** Plaintext bytes of committed objects plus bytes reserved by uploads in progress. */
+  used: number
+  objects: number
+  createdAt: number
+}
+
+/** POST /v1/accounts */
+export interface SignupRequest {
+  email: string
+  /** base64url; derived from the password on the client. */
+  authKey: string
+  /** base64url; the master key sealed under the password-derived key. */
+  wrappedMasterKey: string
+}
+/** POST /v1/sessions */
+export interface LoginRequest {
+  email: string
+  authKey: string
+}
+/** Response to both sign-up (201) and login (200). */
+export interface SessionResponse {
+  token: string
+  expiresAt: number
+  account: AccountView
+  wrappedMasterKey: string
+}
+
+/** Payload of the signed token a node sends as its heartbeat (signed with the node's libp2p key). */
+export interface HeartbeatPayload {
+  v: 1
+  kind: 'heartbeat'
+  node: string
+  addrs: string[]
+  capacity: number
+  used: number
+  /** Bytes the node can still take: capacity minus used, bounded by the disk's free space. */
+  free: number
+  at: number
+  version: string
+  /** Serials of delete grants the node has carried out since the last heartbeat. */
+  deleted: string[]
+}
+/** POST /v1/nodes/heartbeat  body: { token } */
+export interface HeartbeatRequest {
+  token: string
+}
+export interface HeartbeatResponse {
+  /** Same as InfoResponse.publicKey: nodes pin it at first contact. */
+  trackerKey: string
+  intervalMs: number
+  /** Other online nodes to bootstrap the DHT from. */
+  peers: NodeAddress[]
+  /** Delete grants for pieces this node should drop (deleted objects, aborted uploads). */
+  deletes: DeleteOrder[]
+}
+export interface DeleteOrder {
+  piece: string
+  grant: string
+}
+
+export interface NodeView extends NodeAddress {
+  online: boolean
+  capacity: number
+  used: number
+  free: number
+  lastSeen: number
+  version: string
+}
+/** GET /v1/nodes */
+export interface NodesResponse {
+  nodes: NodeView[]
+}
+
+/** POST /v1/uploads */
+export interface BeginUploadRequest {
+  nameHash: string
+  size: number
+  /** Sealed metadata (name, MIME type, ...): opaque to the tracker. */
+  meta: string
+  /** Content key sealed by the owner's master key: opaque to the tracker. */
+  wrappedKey: string
+  /** base64url, 8 bytes. */
+  nonce: string
+  /** Replace an existing object with the same nameHash when the upload commits. */
+  overwrite?: boolean
+}
+export interface BeginUploadResponse {
+  uploadId: string
+  k: number
+  m: number
+  segmentSize: number
+  segmentCount: number
+  expiresAt: number
+}
+
+/** POST /v1/uploads/:id/segments/:index/place */
+export interface PlaceSegmentRequest {
+  pieces: { index: number; cid: string; size: number }[]
+  /** Nodes the client could not reach: the tracker avoids them for this placement. */
+  exclude?: string[]
+}
+export interface GrantedPiece {
+  index: number
+  cid: string
+  node: NodeAddress
+  grant: string
+}
+export interface PlaceSegmentResponse {
+  pieces: GrantedPiece[]
+}
+
+/** POST /v1/uploads/:id/segments/:index/commit */
+export interface CommitSegmentRequest {
+  pieces: { index: number; cid: string; node: string; receipt: string }[]
+}
+
+/** GET /v1/objects: objects carry sealed metadata; the client opens it. */
+export interface ObjectSummary {
+  id: string
+  nameHash: string
+  meta: string
+  size: number
+  createdAt: number
+}
+export interface ListObjectsResponse {
+  objects: ObjectSummary[]
+}
+
+/** GET /v1/objects/by-name/:nameHash */
+export interface ObjectInfo extends ObjectSummary {
+  wrappedKey: string
+  nonce: string
+  segmentSize: number
+  k: number
+  m: number
+  segmentCount: number
+}
+
+/** POST /v1/objects/:id/grants — get grants for segments [from, to). */
+export interface DownloadGrantsRequest {
+  from: number
+  to: number
+}
+export interface GrantedSegment {
+  index: number
+  pieces: GrantedPiece[]
+}
+export interface DownloadGrantsResponse {
+  segments: GrantedSegment[]
+}
+
+/** DELETE /v1/objects/:id: the client may send these at once; nodes also get them through heartbeats. */
+export interface DeleteObjectResponse {
+  deletes: { piece: string; node: NodeAddress; grant: string }[]
+}
+
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: Record<string, unknown> }
+}
+
+/** Most segments one download-grants call may cover. */
+export const MAX_GRANT_SEGMENTS = 64
