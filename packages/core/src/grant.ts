@@ -57,7 +57,10 @@ export async function verifyGrant(token: unknown, trackerKey: PublicKey, expect:
     throw new ShoalError(ErrorCode.GRANT_WRONG_PIECE, `grant is for piece ${grant.piece}, not ${expect.piece}`)
   }
   if (grant.exp + skew < expect.now) {
-    throw new ShoalError(ErrorCode.GRANT_EXPIRED, `grant ${grant.serial} expired at ${new Date(grant.exp).toISOString()}`)
+    throw new ShoalError(
+      ErrorCode.GRANT_EXPIRED,
+      `grant ${grant.serial} expired at ${new Date(grant.exp).toISOString()}`
+    )
   }
   if (grant.iat - skew > expect.now) {
     throw new ShoalError(ErrorCode.GRANT_INVALID, `grant ${grant.serial} is issued in the future`)

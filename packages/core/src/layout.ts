@@ -22,7 +22,7 @@ export function validateLayout(layout: ObjectLayout): ObjectLayout {
   if (!Number.isSafeInteger(segmentSize) || segmentSize < 1 || segmentSize > MAX_SEGMENT_SIZE) {
     fail(`segment size must be between 1 and ${MAX_SEGMENT_SIZE}`)
   }
-  if (!Number.isInteger(k) || k < 1) fail('k must be at least 1')
+  if (!Number.isInteger(k) || k < 2) fail('k must be at least 2 (k = 1 is plain replication)')
   if (!Number.isInteger(m) || m < 0) fail('m must be at least 0')
   if (k + m > MAX_TOTAL_PIECES) fail(`k + m must be at most ${MAX_TOTAL_PIECES}`)
   return layout
@@ -62,7 +62,11 @@ export function storedBytes(layout: ObjectLayout): number {
 }
 
 /** Segments that hold plaintext bytes [offset, offset + length). */
-export function segmentsForRange(layout: ObjectLayout, offset: number, length: number): { first: number; last: number } {
+export function segmentsForRange(
+  layout: ObjectLayout,
+  offset: number,
+  length: number
+): { first: number; last: number } {
   if (layout.size === 0) return { first: 0, last: 0 }
   const end = Math.min(layout.size, offset + length)
   const first = Math.floor(offset / layout.segmentSize)

@@ -1,4 +1,4 @@
-import type { PrivateKey } from '@libp2p/interface'
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ErrorCode, ShoalError } from './errors.ts'
 import { openToken, signToken } from './signed-token.ts'
@@ -24,7 +24,7 @@ export async function verifyReceipt(
   token: unknown,
   expect: { node: string; piece: string; serial: string; size: number }
 ): Promise<PutReceipt> {
-  let publicKey
+  let publicKey: PublicKey | undefined
   try {
     publicKey = peerIdFromString(expect.node).publicKey
   } catch (cause) {

@@ -2,7 +2,14 @@ import { type CID, pieceCid } from './cid.ts'
 import { importAesKey, openSegment, sealSegment } from './crypto/aes-gcm.ts'
 import type { ErasureCodec } from './erasure/codec.ts'
 import { ErrorCode, ShoalError } from './errors.ts'
-import { type ObjectLayout, pieceSize, sealedLength, segmentCount, segmentPlainLength, validateLayout } from './layout.ts'
+import {
+  type ObjectLayout,
+  pieceSize,
+  sealedLength,
+  segmentCount,
+  segmentPlainLength,
+  validateLayout
+} from './layout.ts'
 
 export interface EncodedSegment {
   index: number
@@ -80,7 +87,10 @@ export class SegmentCodec {
     pieces.forEach((piece, i) => {
       if (piece === undefined) return
       if (piece.byteLength !== size) {
-        throw new ShoalError(ErrorCode.PIECE_CORRUPT, `segment ${index} piece ${i} has ${piece.byteLength} bytes, not ${size}`)
+        throw new ShoalError(
+          ErrorCode.PIECE_CORRUPT,
+          `segment ${index} piece ${i} has ${piece.byteLength} bytes, not ${size}`
+        )
       }
       shards.set(piece, i * size)
     })

@@ -12,9 +12,12 @@ export interface ErasureCodec {
   reconstruct(shards: Uint8Array, k: number, m: number, present: readonly boolean[]): void
 }
 
-interface RsWasm {
-  encode(shards: Uint8Array, dataShards: number, parityShards: number): number
-  reconstruct(shards: Uint8Array, dataShards: number, parityShards: number, available: boolean[]): number
+interface RsExports {
+  memory: WebAssembly.Memory
+  encode(ptr: number, len: number, k: number, m: number): number
+  reconstruct(ptr: number, len: number, k: number, m: number, flagsPtr: number, flagsLen: number): number
+  __wbindgen_malloc(size: number): number
+  __wbindgen_free(ptr: number, size: number): void
 }
 
 const RESULT_MESSAGES: Record<number, string> = {
@@ -29,17 +32,53 @@ const RESULT_MESSAGES: Record<number, string> = {
   11: 'empty shard'
 }
 
+/**
+ * reed-solomon-erasure compiled to WASM (`@digitaldefiance/reed-solomon-erasure.wasm`), called through its raw
+ * exports. The package's own JS wrapper frees the present-flags buffer after `reconstruct`, but the Rust side
+ * takes ownership of it and frees it too: the double free corrupts the allocator and a later call traps with
+ * "memory access out of bounds". This wrapper frees only what it still owns.
+ */
 export class WasmReedSolomon implements ErasureCodec {
   readonly name = 'reed-solomon-erasure.wasm'
-  readonly #rs: RsWasm
+  readonly #module: WebAssembly.Module
+  #ex: RsExports
 
-  constructor(rs: RsWasm) {
-    this.#rs = rs
+  constructor(wasmBytes: Uint8Array) {
+    this.#module = new WebAssembly.Module(wasmBytes as Uint8Array<ArrayBuffer>)
+    this.#ex = this.#instantiate()
+  }
+
+  #instantiate(): RsExports {
+    return new WebAssembly.Instance(this.#module).exports as unknown as RsExports
+  }
+
+  /** A trap leaves the instance's memory in an unknown state: replace it and report a typed error. */
+  #run<T>(op: string, k: number, m: number, fn: (ex: RsExports) => T): T {
+    try {
+      return fn(this.#ex)
+    } catch (cause) {
+      this.#ex = this.#instantiate()
+      throw new ShoalError(ErrorCode.ERASURE_FAILED, `Reed-Solomon ${op} trapped (${k}+${m})`, { cause })
+    }
   }
 
   encode(shards: Uint8Array, k: number, m: number): void {
     check(k, m, shards.byteLength)
-    const result = this.#rs.encode(shards, k, m)
+    // The WASM build traps on m = 0; with no parity there is nothing to compute.
+    if (m === 0) return
+    const result = this.#run('encode', k, m, (ex) => {
+      const len = shards.byteLength
+      const ptr = ex.__wbindgen_malloc(len)
+      try {
+        new Uint8Array(ex.memory.buffer, ptr, len).set(shards)
+        const code = ex.encode(ptr, len, k, m)
+        const dataLen = (len / (k + m)) * k
+        if (code === 0) shards.set(new Uint8Array(ex.memory.buffer, ptr + dataLen, len - dataLen), dataLen)
+        return code
+      } finally {
+        ex.__wbindgen_free(ptr, len)
+      }
+    })
     if (result !== 0) throw codecError('encode', result, k, m)
   }
 
@@ -50,13 +89,30 @@ export class WasmReedSolomon implements ErasureCodec {
       throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, `need ${k} of ${k + m} pieces to rebuild a segment`)
     }
     if (present.slice(0, k).every(Boolean)) return
-    const result = this.#rs.reconstruct(shards, k, m, [...present])
+    if (m === 0) throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, 'a data piece is missing and there is no parity')
+    const result = this.#run('reconstruct', k, m, (ex) => {
+      const len = shards.byteLength
+      const ptr = ex.__wbindgen_malloc(len)
+      try {
+        new Uint8Array(ex.memory.buffer, ptr, len).set(shards)
+        const flagsPtr = ex.__wbindgen_malloc(present.length)
+        new Uint8Array(ex.memory.buffer, flagsPtr, present.length).set(present.map((p) => (p ? 1 : 0)))
+        // Ownership of the flags buffer passes to Rust, which frees it.
+        const code = ex.reconstruct(ptr, len, k, m, flagsPtr, present.length)
+        const dataLen = (len / (k + m)) * k
+        if (code === 0) shards.set(new Uint8Array(ex.memory.buffer, ptr, dataLen), 0)
+        return code
+      } finally {
+        ex.__wbindgen_free(ptr, len)
+      }
+    })
     if (result !== 0) throw codecError('reconstruct', result, k, m)
   }
 }
 
 function check(k: number, m: number, length: number): void {
-  if (!Number.isInteger(k) || !Number.isInteger(m) || k < 1 || m < 0 || k + m > 256) {
+  // k = 1 is replication; layouts require k >= 2.
+  if (!Number.isInteger(k) || !Number.isInteger(m) || k < 2 || m < 0 || k + m > 256) {
     throw new TypeError(`invalid erasure parameters k=${k} m=${m}`)
   }
   if (length === 0 || length % (k + m) !== 0) throw new TypeError('shard buffer must hold k + m equal non-empty shards')

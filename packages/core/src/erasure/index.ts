@@ -1,4 +1,4 @@
-import { loadRsWasm } from '#load-rs-wasm'
+import { loadRsWasmBytes } from '#load-rs-wasm'
 import { type ErasureCodec, WasmReedSolomon } from './codec.ts'
 
 export { type ErasureCodec, WasmReedSolomon } from './codec.ts'
@@ -7,6 +7,6 @@ let shared: Promise<ErasureCodec> | undefined
 
 /** Loads the WASM Reed-Solomon codec once per realm (thread or page). */
 export function loadErasureCodec(): Promise<ErasureCodec> {
-  shared ??= loadRsWasm().then((rs) => new WasmReedSolomon(rs))
+  shared ??= loadRsWasmBytes().then((bytes) => new WasmReedSolomon(bytes))
   return shared
 }

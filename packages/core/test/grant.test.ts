@@ -1,0 +1,104 @@
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { describe, expect, it } from 'vitest'
+import {
+  ErrorCode,
+  fromBase64Url,
+  type Grant,
+  pieceCid,
+  signGrant,
+  signReceipt,
+  toBase64Url,
+  verifyGrant,
+  verifyReceipt
+} from '../src/index.ts'
+
+async function setup() {
+  const tracker = await generateKeyPair('Ed25519')
+  const nodeKey = await generateKeyPair('Ed25519')
+  const node = peerIdFromPrivateKey(nodeKey).toString()
+  const piece = (await pieceCid(new Uint8Array([1, 2, 3]))).toString()
+  const now = Date.now()
+  const grant: Grant = {
+    v: 1,
+    kind: 'get',
+    piece,
+    node,
+    account: 'acct',
+    size: 3,
+    serial: 'serial-0001',
+    iat: now,
+    exp: now + 60_000
+  }
+  return { tracker, nodeKey, node, piece, now, grant, token: await signGrant(tracker, grant) }
+}
+
+describe('grants', () => {
+  it('verifies a valid grant', async () => {
+    const { tracker, token, node, piece, now, grant } = await setup()
+    expect(await verifyGrant(token, tracker.publicKey, { kind: 'get', node, piece, now })).toEqual(grant)
+  })
+
+  it('any flipped bit in a grant is refused', async () => {
+    const { tracker, token, node, piece, now } = await setup()
+    const [body, sig] = token.split('.') as [string, string]
+    for (const part of ['body', 'sig'] as const) {
+      for (let trial = 0; trial < 16; trial++) {
+        const bytes = fromBase64Url(part === 'body' ? body : sig)
+        const bit = Math.floor(Math.random() * bytes.byteLength * 8)
+        bytes[bit >> 3]! ^= 1 << (bit & 7)
+        const forged = part === 'body' ? `${toBase64Url(bytes)}.${sig}` : `${body}.${toBase64Url(bytes)}`
+        const err = await verifyGrant(forged, tracker.publicKey, { kind: 'get', node, piece, now }).catch((e) => e)
+        expect(err.code).toBe(ErrorCode.GRANT_INVALID)
+      }
+    }
+  })
+
+  it('a grant signed by another key is refused', async () => {
+    const { grant, node, piece, now, tracker } = await setup()
+    const other = await generateKeyPair('Ed25519')
+    const forged = await signGrant(other, grant)
+    expect((await verifyGrant(forged, tracker.publicKey, { kind: 'get', node, piece, now }).catch((e) => e)).code).toBe(
+      ErrorCode.GRANT_INVALID
+    )
+  })
+
+  it('kind, node, piece and expiry are checked', async () => {
+    const { tracker, token, node, piece, now } = await setup()
+    const check = (e: Partial<{ kind: 'put' | 'get'; node: string; piece: string; now: number }>) =>
+      verifyGrant(token, tracker.publicKey, { kind: 'get', node, piece, now, ...e }).catch((err) => err.code)
+    expect(await check({ kind: 'put' })).toBe(ErrorCode.GRANT_WRONG_KIND)
+    expect(await check({ node: 'someone-else' })).toBe(ErrorCode.GRANT_WRONG_NODE)
+    expect(await check({ piece: 'bafkreigh2akiscaildc' })).toBe(ErrorCode.GRANT_WRONG_PIECE)
+    expect(await check({ now: now + 3_600_000 })).toBe(ErrorCode.GRANT_EXPIRED)
+    expect(await check({ now: now - 3_600_000 })).toBe(ErrorCode.GRANT_INVALID)
+  })
+
+  it('garbage tokens are refused with a code', async () => {
+    const { tracker, node, piece, now } = await setup()
+    for (const bad of [undefined, 42, '', 'a.b.c', 'nodot', '!!!.???', 'x'.repeat(10_000)]) {
+      const err = await verifyGrant(bad, tracker.publicKey, { kind: 'get', node, piece, now }).catch((e) => e)
+      expect(err.code).toBe(ErrorCode.GRANT_INVALID)
+    }
+  })
+})
+
+describe('receipts', () => {
+  it('verify against the node id, and reject mismatches and other signers', async () => {
+    const { nodeKey, node, piece } = await setup()
+    const receipt = { v: 1 as const, kind: 'put' as const, piece, node, size: 3, serial: 'serial-0001', at: Date.now() }
+    const token = await signReceipt(nodeKey, receipt)
+    expect(await verifyReceipt(token, { node, piece, serial: 'serial-0001', size: 3 })).toEqual(receipt)
+    expect((await verifyReceipt(token, { node, piece, serial: 'serial-0002', size: 3 }).catch((e) => e)).code).toBe(
+      ErrorCode.RECEIPT_INVALID
+    )
+    expect((await verifyReceipt(token, { node, piece, serial: 'serial-0001', size: 4 }).catch((e) => e)).code).toBe(
+      ErrorCode.RECEIPT_INVALID
+    )
+    const other = await generateKeyPair('Ed25519')
+    const forged = await signReceipt(other, receipt)
+    expect((await verifyReceipt(forged, { node, piece, serial: 'serial-0001', size: 3 }).catch((e) => e)).code).toBe(
+      ErrorCode.RECEIPT_INVALID
+    )
+  })
+})
