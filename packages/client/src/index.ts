@@ -1,1 +1,29 @@
-export {}
+/**
+ * @shoal/client — the Shoal SDK for Node and browsers: sign up or log in, then put, get, list and remove files.
+ * Encryption and erasure coding happen here; pieces travel directly between this client and storage nodes.
+ *
+ * @example
+ * ```ts
+ * import { ShoalClient } from '@shoal/client'
+ * const shoal = await ShoalClient.login({ tracker: 'http://127.0.0.1:7070', email: 'me@example.com', password })
+ * await shoal.put('hello.txt', [new TextEncoder().encode('hello')], 5)
+ * const { stream } = await shoal.get('hello.txt')
+ * for await (const chunk of stream) console.log(new TextDecoder().decode(chunk))
+ * await shoal.stop()
+ * ```
+ */
+export { forEachBounded } from './bounded.ts'
+export { type DownloadOptions, downloadObject } from './download.ts'
+export { createClientPeer, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
+export { deletePiece, getPiece, putPiece } from './p2p/piece-client.ts'
+export type { ProgressListener, TransferProgress } from './progress.ts'
+export { segmentSource } from './segment-source.ts'
+export {
+  type Credentials,
+  type ObjectEntry,
+  type SavedSession,
+  ShoalClient,
+  type ShoalClientInit
+} from './shoal-client.ts'
+export { TrackerClient, type TrackerClientInit } from './tracker-client.ts'
+export { type UploadOptions, uploadObject } from './upload.ts'

@@ -1,0 +1,16 @@
+import { runCli } from './cli.ts'
+
+const controller = new AbortController()
+let interrupted = false
+process.once('SIGINT', () => {
+  interrupted = true
+  controller.abort(new Error('interrupted'))
+})
+process.exitCode = await runCli(process.argv.slice(2), {
+  env: process.env,
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  signal: controller.signal
+})
+if (interrupted) process.exitCode = 130

@@ -1,0 +1,241 @@
+import { createReadStream, createWriteStream } from 'node:fs'
+import { rename, rm, stat } from 'node:fs/promises'
+import { basename } from 'node:path'
+import type { Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { parseArgs } from 'node:util'
+import { type SavedSession, ShoalClient } from '@shoal/client'
+import { describeError, ErrorCode, formatBytes, ShoalError } from '@shoal/core'
+import { clearSession, configDir, loadSession, saveSession } from './config.ts'
+import { progressBar, speedLine } from './progress-bar.ts'
+import { ask } from './prompt.ts'
+
+export interface CliIo {
+  env: NodeJS.ProcessEnv
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean }
+  stdout: NodeJS.WriteStream
+  stderr: NodeJS.WriteStream
+  signal?: AbortSignal
+}
+
+export const USAGE = `usage: shoal <command> [options]
+
+commands:
+  signup                 create an account (asks for email and password)
+  login                  sign in on this device
+  logout                 forget this device's session
+  put FILE [NAME]        upload FILE, stored as NAME (default: the file's name)
+  get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout)
+  ls [--json]            list your files
+  rm NAME                delete a file
+  usage                  show storage used and quota
+
+options:
+  --tracker URL          tracker to use (env SHOAL_TRACKER; default: the one you logged in to)
+  --overwrite            put: replace an existing file of the same name
+  --force                get: replace an existing local file
+  --json                 machine-readable output
+  -h, --help             show this help
+
+environment:
+  SHOAL_EMAIL, SHOAL_PASSWORD   credentials for signup/login without prompts
+  SHOAL_HOME                    where the session is kept (default ~/.shoal)`
+
+/** Runs one command; returns the exit code. Errors reach the user as one line: "shoal: message (CODE)". */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  let parsed: ReturnType<typeof parse>
+  try {
+    parsed = parse(argv)
+  } catch (err) {
+    io.stderr.write(`shoal: ${(err as Error).message}\n${USAGE}\n`)
+    return 2
+  }
+  const { values, positionals } = parsed
+  const [command, ...args] = positionals
+  if (values.help === true || command === undefined || command === 'help') {
+    io.stdout.write(`${USAGE}\n`)
+    return command === undefined && values.help !== true ? 2 : 0
+  }
+  const dir = configDir(io.env)
+  let client: ShoalClient | undefined
+  try {
+    const tracker = values.tracker ?? io.env.SHOAL_TRACKER
+    switch (command) {
+      case 'signup':
+      case 'login': {
+        if (tracker === undefined) throw usage('set --tracker URL or SHOAL_TRACKER')
+        const email = io.env.SHOAL_EMAIL ?? (await prompt(io, 'Email: '))
+        const password = io.env.SHOAL_PASSWORD ?? (await prompt(io, 'Password: ', true))
+        if (command === 'signup' && io.env.SHOAL_PASSWORD === undefined) {
+          const again = await prompt(io, 'Repeat password: ', true)
+          if (again !== password) throw new ShoalError(ErrorCode.INVALID_INPUT, 'the passwords do not match')
+        }
+        if (password.length < 8)
+          throw new ShoalError(ErrorCode.INVALID_INPUT, 'the password must have at least 8 characters')
+        const credentials = { tracker, email, password }
+        client = command === 'signup' ? await ShoalClient.signup(credentials) : await ShoalClient.login(credentials)
+        await saveSession(dir, client.session())
+        io.stderr.write(`${command === 'signup' ? 'Signed up' : 'Logged in'} as ${client.email} at ${tracker}\n`)
+        return 0
+      }
+      case 'logout':
+        await clearSession(dir)
+        io.stderr.write('Logged out\n')
+        return 0
+      case 'put': {
+        const [file, name] = expectArgs(args, 1, 2, 'put FILE [NAME]')
+        client = await signedIn(dir, tracker)
+        const info = await stat(file!).catch((cause: unknown) => {
+          throw new ShoalError(ErrorCode.INVALID_INPUT, `cannot read ${file}: ${(cause as Error).message}`, { cause })
+        })
+        if (!info.isFile()) throw new ShoalError(ErrorCode.INVALID_INPUT, `${file} is not a regular file`)
+        const target = name ?? basename(file!)
+        const bar = progressBar(`put ${target}`, io.stderr)
+        const started = performance.now()
+        const object = await client.put(target, createReadStream(file!, { highWaterMark: 1024 * 1024 }), info.size, {
+          overwrite: values.overwrite === true,
+          onProgress: bar.update,
+          ...(io.signal === undefined ? {} : { signal: io.signal })
+        })
+        bar.done()
+        if (values.json === true)
+          io.stdout.write(`${JSON.stringify({ name: target, id: object.id, size: object.size })}\n`)
+        else io.stderr.write(`Uploaded ${target}: ${speedLine(info.size, performance.now() - started)}\n`)
+        return 0
+      }
+      case 'get': {
+        const [name, outArg] = expectArgs(args, 1, 2, 'get NAME [OUT]')
+        client = await signedIn(dir, tracker)
+        const out = outArg ?? basename(name!)
+        if (out !== '-' && values.force !== true && (await exists(out))) {
+          throw new ShoalError(ErrorCode.CONFLICT, `${out} already exists: pass --force to replace it`)
+        }
+        const bar = progressBar(`get ${name}`, io.stderr)
+        const started = performance.now()
+        const { object, stream } = await client.get(name!, {
+          onProgress: bar.update,
+          ...(io.signal === undefined ? {} : { signal: io.signal })
+        })
+        if (out === '-') {
+          await pipeline(stream, io.stdout as unknown as Writable, { end: false })
+        } else {
+          // Written beside the target and renamed at the end: a failed download never leaves a wrong file.
+          const partial = `${out}.shoal-partial`
+          try {
+            await pipeline(stream, createWriteStream(partial))
+            await rename(partial, out)
+          } catch (err) {
+            await rm(partial, { force: true })
+            throw err
+          }
+        }
+        bar.done()
+        if (out !== '-')
+          io.stderr.write(
+            `Downloaded ${object.name} to ${out}: ${speedLine(object.size, performance.now() - started)}\n`
+          )
+        return 0
+      }
+      case 'ls': {
+        expectArgs(args, 0, 0, 'ls [--json]')
+        client = await signedIn(dir, tracker)
+        const entries = await client.list()
+        if (values.json === true) {
+          io.stdout.write(`${JSON.stringify(entries)}\n`)
+        } else if (entries.length === 0) {
+          io.stderr.write('No files yet: upload one with "shoal put FILE"\n')
+        } else {
+          const width = Math.max(...entries.map((e) => formatBytes(e.size).length))
+          for (const e of entries) {
+            const when = new Date(e.createdAt).toISOString().replace('T', ' ').slice(0, 16)
+            io.stdout.write(`${formatBytes(e.size).padStart(width)}  ${when}  ${e.name}\n`)
+          }
+        }
+        return 0
+      }
+      case 'rm': {
+        const [name] = expectArgs(args, 1, 1, 'rm NAME')
+        client = await signedIn(dir, tracker)
+        const result = await client.remove(name!)
+        io.stderr.write(
+          `Deleted ${name}${result.piecesPending > 0 ? ` (${result.piecesPending} pieces will be removed when their nodes come back)` : ''}\n`
+        )
+        return 0
+      }
+      case 'usage': {
+        client = await signedIn(dir, tracker)
+        const account = await client.usage()
+        if (values.json === true) io.stdout.write(`${JSON.stringify(account)}\n`)
+        else {
+          io.stdout.write(
+            `${account.email}: ${formatBytes(account.used)} of ${formatBytes(account.quota)} used, ${account.objects} files\n`
+          )
+        }
+        return 0
+      }
+      default:
+        throw usage(`unknown command "${command}"`)
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`shoal: ${err.message}\n`)
+      return 2
+    }
+    io.stderr.write(`shoal: ${describeError(err)}\n`)
+    return 1
+  } finally {
+    await client?.stop()
+  }
+}
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      tracker: { type: 'string' },
+      overwrite: { type: 'boolean' },
+      force: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+}
+
+class UsageError extends Error {}
+
+function usage(message: string): UsageError {
+  return new UsageError(message)
+}
+
+function expectArgs(args: string[], min: number, max: number, form: string): (string | undefined)[] {
+  if (args.length < min || args.length > max) throw usage(`usage: shoal ${form}`)
+  return args
+}
+
+async function prompt(io: CliIo, question: string, secret = false): Promise<string> {
+  if (io.stdin.isTTY !== true) {
+    throw new ShoalError(ErrorCode.INVALID_INPUT, 'no terminal to ask on: set SHOAL_EMAIL and SHOAL_PASSWORD')
+  }
+  return ask(question, io, secret)
+}
+
+async function signedIn(dir: string, tracker: string | undefined): Promise<ShoalClient> {
+  const saved: SavedSession | undefined = await loadSession(dir)
+  if (saved === undefined)
+    throw new ShoalError(ErrorCode.UNAUTHORIZED, 'not logged in: run "shoal signup" or "shoal login"')
+  if (tracker !== undefined && tracker.replace(/\/+$/, '') !== saved.tracker) {
+    throw new ShoalError(
+      ErrorCode.UNAUTHORIZED,
+      `logged in to ${saved.tracker}, not ${tracker}: run "shoal login" again`
+    )
+  }
+  return ShoalClient.resume(saved)
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false
+  )
+}

@@ -1,0 +1,132 @@
+import type { Libp2p, Stream } from '@libp2p/interface'
+import {
+  ByteReader,
+  type CID,
+  ErrorCode,
+  encodeFrame,
+  errorFromCode,
+  type NodeAddress,
+  PROTOCOL_DELETE,
+  PROTOCOL_GET,
+  PROTOCOL_PUT,
+  readRequiredFrame,
+  ShoalError,
+  sendAll,
+  slices,
+  verifyPiece
+} from '@shoal/core'
+import { openStream } from './client-peer.ts'
+
+/** Writes of this size keep yamux frames large without holding much in flight per stream. */
+const WRITE_SLICE = 256 * 1024
+
+interface CallOptions {
+  signal?: AbortSignal
+}
+
+/**
+ * Runs one request on a fresh stream: the client sends its request and half-closes, then reads the response.
+ * On any failure the stream is aborted, and a remote error header becomes the typed error it names.
+ */
+async function call<T>(
+  peer: Libp2p,
+  node: NodeAddress,
+  protocol: string,
+  options: CallOptions,
+  run: (stream: Stream, reader: ByteReader) => Promise<T>
+): Promise<T> {
+  const stream = await openStream(peer, node, protocol, options)
+  const onAbort = (): void => stream.abort(new ShoalError(ErrorCode.ABORTED, 'transfer cancelled'))
+  options.signal?.addEventListener('abort', onAbort, { once: true })
+  try {
+    return await run(stream, new ByteReader(stream))
+  } catch (err) {
+    stream.abort(err instanceof Error ? err : new Error(String(err)))
+    options.signal?.throwIfAborted()
+    if (err instanceof ShoalError) throw err
+    throw new ShoalError(
+      ErrorCode.NODE_UNREACHABLE,
+      `transfer with node ${node.peerId} failed: ${(err as Error).message}`,
+      {
+        cause: err,
+        details: { node: node.peerId }
+      }
+    )
+  } finally {
+    options.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+async function readResponse(reader: ByteReader, node: NodeAddress): Promise<Record<string, unknown>> {
+  const header = await readRequiredFrame(reader, 'response')
+  if (header.ok !== true) {
+    const err = errorFromCode(header.code, header.message)
+    throw new ShoalError(err.code, `node ${node.peerId}: ${err.message}`, { details: { node: node.peerId } })
+  }
+  return header
+}
+
+/** Sends a piece under a put grant; returns the node's signed receipt. */
+export function putPiece(
+  peer: Libp2p,
+  node: NodeAddress,
+  request: { grant: string; cid: CID; bytes: Uint8Array },
+  options: CallOptions = {}
+): Promise<string> {
+  return call(peer, node, PROTOCOL_PUT, options, async (stream, reader) => {
+    const header = encodeFrame({ grant: request.grant, piece: request.cid.toString(), size: request.bytes.byteLength })
+    await sendAll(stream, [header, ...slices(request.bytes, WRITE_SLICE)], options)
+    await stream.close(options)
+    const response = await readResponse(reader, node)
+    if (typeof response.receipt !== 'string') throw new ShoalError(ErrorCode.PROTOCOL, 'put response has no receipt')
+    return response.receipt
+  })
+}
+
+/**
+ * Fetches a whole piece under a get grant and checks it against its CID before returning it, so a corrupt or
+ * lying node is caught here (ERR_PIECE_CORRUPT).
+ */
+export function getPiece(
+  peer: Libp2p,
+  node: NodeAddress,
+  request: { grant: string; cid: CID; size: number },
+  options: CallOptions = {}
+): Promise<Uint8Array> {
+  return call(peer, node, PROTOCOL_GET, options, async (stream, reader) => {
+    await sendAll(stream, [encodeFrame({ grant: request.grant, piece: request.cid.toString() })], options)
+    await stream.close(options)
+    const response = await readResponse(reader, node)
+    if (response.size !== request.size) {
+      throw new ShoalError(
+        ErrorCode.PIECE_CORRUPT,
+        `node ${node.peerId} offered ${String(response.size)} bytes of piece ${request.cid}, expected ${request.size}`,
+        { details: { node: node.peerId, cid: request.cid.toString() } }
+      )
+    }
+    const bytes = await reader.readExactly(request.size)
+    try {
+      await verifyPiece(request.cid, bytes)
+    } catch (err) {
+      throw new ShoalError(ErrorCode.PIECE_CORRUPT, `node ${node.peerId} sent corrupt bytes for piece ${request.cid}`, {
+        cause: err,
+        details: { node: node.peerId, cid: request.cid.toString() }
+      })
+    }
+    return bytes
+  })
+}
+
+export function deletePiece(
+  peer: Libp2p,
+  node: NodeAddress,
+  request: { grant: string; piece: string },
+  options: CallOptions = {}
+): Promise<boolean> {
+  return call(peer, node, PROTOCOL_DELETE, options, async (stream, reader) => {
+    await sendAll(stream, [encodeFrame({ grant: request.grant, piece: request.piece })], options)
+    await stream.close(options)
+    const response = await readResponse(reader, node)
+    return response.existed === true
+  })
+}

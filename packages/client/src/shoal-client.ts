@@ -1,0 +1,246 @@
+import type { Libp2p } from '@libp2p/interface'
+import {
+  AccountKeyring,
+  type AccountView,
+  DEFAULT_KDF,
+  derivePasswordKeys,
+  type ErasureCodec,
+  ErrorCode,
+  fromBase64Url,
+  generateMasterKey,
+  type InfoResponse,
+  isShoalError,
+  loadErasureCodec,
+  type ObjectInfo,
+  type ObjectMetadata,
+  type SessionResponse,
+  ShoalError,
+  toBase64Url,
+  unwrapMasterKey,
+  wrapMasterKey
+} from '@shoal/core'
+import { type DownloadOptions, downloadObject } from './download.ts'
+import { createClientPeer } from './p2p/client-peer.ts'
+import { deletePiece } from './p2p/piece-client.ts'
+import { TrackerClient } from './tracker-client.ts'
+import { type UploadOptions, uploadObject } from './upload.ts'
+
+/** Everything a client needs to act for an account later. Holds the master key: store it like a password. */
+export interface SavedSession {
+  tracker: string
+  email: string
+  token: string
+  /** base64url master key; never sent anywhere. */
+  masterKey: string
+}
+
+export interface Credentials {
+  tracker: string
+  email: string
+  password: string
+}
+
+export interface ObjectEntry {
+  id: string
+  name: string
+  size: number
+  createdAt: number
+  mime?: string
+}
+
+export interface ShoalClientInit {
+  log?: (line: string) => void
+}
+
+/**
+ * The Shoal SDK: one signed-in account. Files are sealed and erasure-coded here and travel straight between this
+ * client and the storage nodes; the tracker sees only sealed names, sizes and placements.
+ *
+ * @example
+ * ```ts
+ * const shoal = await ShoalClient.signup({ tracker: 'http://127.0.0.1:7070', email, password })
+ * await shoal.put('notes.txt', [new TextEncoder().encode('hello')], 5)
+ * for await (const chunk of (await shoal.get('notes.txt')).stream) process.stdout.write(chunk)
+ * await shoal.stop()
+ * ```
+ */
+export class ShoalClient {
+  readonly tracker: TrackerClient
+  readonly email: string
+  readonly #masterKey: Uint8Array
+  readonly #keyring: AccountKeyring
+  readonly #log: (line: string) => void
+  #peer: Promise<Libp2p> | undefined
+  #erasure: ErasureCodec | undefined
+
+  private constructor(
+    tracker: TrackerClient,
+    email: string,
+    masterKey: Uint8Array,
+    keyring: AccountKeyring,
+    init: ShoalClientInit
+  ) {
+    this.tracker = tracker
+    this.email = email
+    this.#masterKey = masterKey
+    this.#keyring = keyring
+    this.#log = init.log ?? (() => {})
+  }
+
+  static async signup(credentials: Credentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
+    const tracker = new TrackerClient({ url: credentials.tracker })
+    const info = await tracker.info()
+    const keys = await derivePasswordKeys(credentials.email, credentials.password, info.kdf ?? DEFAULT_KDF)
+    const masterKey = generateMasterKey()
+    const session = await tracker.signup({
+      email: credentials.email,
+      authKey: keys.authKey,
+      wrappedMasterKey: await wrapMasterKey(keys.kek, masterKey)
+    })
+    return ShoalClient.#open(tracker, session, masterKey, init)
+  }
+
+  static async login(credentials: Credentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
+    const tracker = new TrackerClient({ url: credentials.tracker })
+    const info: InfoResponse = await tracker.info()
+    const keys = await derivePasswordKeys(credentials.email, credentials.password, info.kdf ?? DEFAULT_KDF)
+    const session = await tracker.login({ email: credentials.email, authKey: keys.authKey })
+    const masterKey = await unwrapMasterKey(keys.kek, session.wrappedMasterKey)
+    return ShoalClient.#open(tracker, session, masterKey, init)
+  }
+
+  static async resume(saved: SavedSession, init: ShoalClientInit = {}): Promise<ShoalClient> {
+    const tracker = new TrackerClient({ url: saved.tracker, token: saved.token })
+    const masterKey = fromBase64Url(saved.masterKey)
+    return new ShoalClient(tracker, saved.email, masterKey, await AccountKeyring.fromMasterKey(masterKey), init)
+  }
+
+  static async #open(tracker: TrackerClient, session: SessionResponse, masterKey: Uint8Array, init: ShoalClientInit) {
+    tracker.token = session.token
+    return new ShoalClient(
+      tracker,
+      session.account.email,
+      masterKey,
+      await AccountKeyring.fromMasterKey(masterKey),
+      init
+    )
+  }
+
+  session(): SavedSession {
+    if (this.tracker.token === undefined) throw new ShoalError(ErrorCode.UNAUTHORIZED, 'not signed in')
+    return {
+      tracker: this.tracker.url,
+      email: this.email,
+      token: this.tracker.token,
+      masterKey: toBase64Url(this.#masterKey)
+    }
+  }
+
+  /** The libp2p node starts on first transfer, not at sign-in. */
+  #getPeer = (): Promise<Libp2p> => {
+    this.#peer ??= createClientPeer()
+    return this.#peer
+  }
+
+  async #getErasure(): Promise<ErasureCodec> {
+    this.#erasure ??= await loadErasureCodec()
+    return this.#erasure
+  }
+
+  async stop(): Promise<void> {
+    const peer = this.#peer
+    this.#peer = undefined
+    if (peer !== undefined) await (await peer).stop()
+  }
+
+  async usage(): Promise<AccountView> {
+    return this.tracker.account()
+  }
+
+  async put(
+    name: string,
+    source: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+    size: number,
+    options: UploadOptions = {}
+  ) {
+    const iterable = Symbol.asyncIterator in source ? source : toAsync(source)
+    return uploadObject(
+      {
+        tracker: this.tracker,
+        peer: this.#getPeer,
+        keyring: this.#keyring,
+        erasure: await this.#getErasure(),
+        log: this.#log
+      },
+      name,
+      iterable,
+      size,
+      options
+    )
+  }
+
+  async stat(name: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    try {
+      return await this.tracker.objectByName(await this.#keyring.nameHash(name), options)
+    } catch (err) {
+      if (isShoalError(err, ErrorCode.OBJECT_NOT_FOUND)) {
+        throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `no file named "${name}"`, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  /** Opens a download: `stream` yields plaintext in order, verified and decrypted. */
+  async get(
+    name: string,
+    options: DownloadOptions = {}
+  ): Promise<{ object: ObjectEntry; stream: AsyncIterable<Uint8Array> }> {
+    const info = await this.stat(name, options)
+    const meta = await this.#keyring.openMetadata(info.meta)
+    const contentKey = await this.#keyring.unwrapContentKey(info.wrappedKey)
+    const stream = downloadObject(
+      { tracker: this.tracker, peer: this.#getPeer, erasure: await this.#getErasure() },
+      info,
+      contentKey,
+      options
+    )
+    return { object: entry(info.id, info.size, info.createdAt, meta), stream }
+  }
+
+  async list(options: { signal?: AbortSignal } = {}): Promise<ObjectEntry[]> {
+    const { objects } = await this.tracker.listObjects(options)
+    const entries = await Promise.all(
+      objects.map(async (o) => entry(o.id, o.size, o.createdAt, await this.#keyring.openMetadata(o.meta)))
+    )
+    return entries.sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  /**
+   * Deletes an object: the tracker drops it at once (it stops counting against the quota) and the client tells
+   * the holding nodes straight away; nodes that are offline hear it through their next heartbeat.
+   */
+  async remove(
+    name: string,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<{ piecesDeleted: number; piecesPending: number }> {
+    const info = await this.stat(name, options)
+    const { deletes } = await this.tracker.deleteObject(info.id, options)
+    if (deletes.length === 0) return { piecesDeleted: 0, piecesPending: 0 }
+    const peer = await this.#getPeer()
+    const results = await Promise.allSettled(
+      deletes.map((d) =>
+        deletePiece(peer, d.node, { grant: d.grant, piece: d.piece }, { signal: AbortSignal.timeout(10_000) })
+      )
+    )
+    const failed = results.filter((r) => r.status === 'rejected').length
+    return { piecesDeleted: deletes.length - failed, piecesPending: failed }
+  }
+}
+
+function entry(id: string, size: number, createdAt: number, meta: ObjectMetadata): ObjectEntry {
+  return { id, name: meta.name, size, createdAt, ...(meta.mime === undefined ? {} : { mime: meta.mime }) }
+}
+
+async function* toAsync(source: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  yield* source
+}

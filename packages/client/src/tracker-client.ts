@@ -1,0 +1,137 @@
+import {
+  type AccountView,
+  type BeginUploadRequest,
+  type BeginUploadResponse,
+  type CommitSegmentRequest,
+  type DeleteObjectResponse,
+  type DownloadGrantsResponse,
+  ErrorCode,
+  errorFromCode,
+  type InfoResponse,
+  type ListObjectsResponse,
+  type LoginRequest,
+  type NodesResponse,
+  type ObjectInfo,
+  type ObjectSummary,
+  type PlaceSegmentRequest,
+  type PlaceSegmentResponse,
+  type SessionResponse,
+  ShoalError,
+  type SignupRequest
+} from '@shoal/core'
+
+export interface TrackerClientInit {
+  url: string
+  token?: string
+  /** Per-request timeout. */
+  timeoutMs?: number
+}
+
+interface RequestOptions {
+  signal?: AbortSignal
+}
+
+/** Typed client for the tracker's HTTP API (see `wire/tracker-api.ts` in @shoal/core). */
+export class TrackerClient {
+  readonly url: string
+  token: string | undefined
+  readonly #timeoutMs: number
+
+  constructor(init: TrackerClientInit) {
+    this.url = init.url.replace(/\/+$/, '')
+    this.token = init.token
+    this.#timeoutMs = init.timeoutMs ?? 30_000
+    try {
+      new URL(this.url)
+    } catch {
+      throw new ShoalError(ErrorCode.INVALID_INPUT, `tracker URL "${init.url}" is not a URL`)
+    }
+  }
+
+  async #request<T>(method: string, path: string, body?: unknown, options?: RequestOptions): Promise<T> {
+    const signals = [AbortSignal.timeout(this.#timeoutMs)]
+    if (options?.signal !== undefined) signals.push(options.signal)
+    const headers: Record<string, string> = {}
+    if (body !== undefined) headers['content-type'] = 'application/json'
+    if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
+    let response: Response
+    try {
+      response = await fetch(`${this.url}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: AbortSignal.any(signals)
+      })
+    } catch (cause) {
+      options?.signal?.throwIfAborted()
+      throw new ShoalError(ErrorCode.TRACKER_UNREACHABLE, `cannot reach the tracker at ${this.url}`, { cause })
+    }
+    const text = await response.text()
+    let json: unknown
+    try {
+      json = text.length === 0 ? undefined : JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    if (!response.ok) {
+      const error = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error
+      if (error === undefined) {
+        throw new ShoalError(ErrorCode.PROTOCOL, `tracker answered ${method} ${path} with HTTP ${response.status}`)
+      }
+      throw errorFromCode(error.code, error.message, error.details)
+    }
+    return json as T
+  }
+
+  info(options?: RequestOptions): Promise<InfoResponse> {
+    return this.#request('GET', '/v1/info', undefined, options)
+  }
+  signup(body: SignupRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('POST', '/v1/accounts', body, options)
+  }
+  login(body: LoginRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('POST', '/v1/sessions', body, options)
+  }
+  account(options?: RequestOptions): Promise<AccountView> {
+    return this.#request('GET', '/v1/account', undefined, options)
+  }
+  nodes(options?: RequestOptions): Promise<NodesResponse> {
+    return this.#request('GET', '/v1/nodes', undefined, options)
+  }
+  beginUpload(body: BeginUploadRequest, options?: RequestOptions): Promise<BeginUploadResponse> {
+    return this.#request('POST', '/v1/uploads', body, options)
+  }
+  placeSegment(
+    id: string,
+    index: number,
+    body: PlaceSegmentRequest,
+    options?: RequestOptions
+  ): Promise<PlaceSegmentResponse> {
+    return this.#request('POST', `/v1/uploads/${enc(id)}/segments/${index}/place`, body, options)
+  }
+  commitSegment(id: string, index: number, body: CommitSegmentRequest, options?: RequestOptions): Promise<unknown> {
+    return this.#request('POST', `/v1/uploads/${enc(id)}/segments/${index}/commit`, body, options)
+  }
+  commitUpload(id: string, options?: RequestOptions): Promise<{ object: ObjectSummary }> {
+    return this.#request('POST', `/v1/uploads/${enc(id)}/commit`, {}, options)
+  }
+  abortUpload(id: string, options?: RequestOptions): Promise<unknown> {
+    return this.#request('DELETE', `/v1/uploads/${enc(id)}`, undefined, options)
+  }
+  listObjects(options?: RequestOptions): Promise<ListObjectsResponse> {
+    return this.#request('GET', '/v1/objects', undefined, options)
+  }
+  objectByName(nameHash: string, options?: RequestOptions): Promise<ObjectInfo> {
+    return this.#request('GET', `/v1/objects/by-name/${enc(nameHash)}`, undefined, options)
+  }
+  downloadGrants(id: string, from: number, to: number, options?: RequestOptions): Promise<DownloadGrantsResponse> {
+    return this.#request('POST', `/v1/objects/${enc(id)}/grants`, { from, to }, options)
+  }
+  deleteObject(id: string, options?: RequestOptions): Promise<DeleteObjectResponse> {
+    return this.#request('DELETE', `/v1/objects/${enc(id)}`, undefined, options)
+  }
+}
+
+function enc(segment: string): string {
+  return encodeURIComponent(segment)
+}

@@ -1,0 +1,71 @@
+// Entry point of `npm start` and `npm test` on a machine that has only Node (>= 20) and npm.
+// It installs the workspace with a pinned pnpm, which also brings Node 22 (libp2p 3 needs it) into
+// node_modules/.bin, then runs the real command on that Node. Plain JavaScript: it runs on the system Node.
+import { spawnSync } from 'node:child_process'
+import { existsSync, statSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+const PNPM = 'pnpm@10.34.9'
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const bin = (name) => join(root, 'node_modules', '.bin', name)
+
+function run(command, args, env = {}) {
+  const result = spawnSync(command, args, {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}:${process.env.PATH}`, ...env }
+  })
+  if (result.error) {
+    console.error(`shoal: could not run ${command}: ${result.error.message}`)
+    process.exit(1)
+  }
+  return result.status ?? 1
+}
+
+function installed() {
+  const marker = join(root, 'node_modules', '.modules.yaml')
+  if (!existsSync(bin('node')) || !existsSync(bin('pnpm')) || !existsSync(marker)) return false
+  // Reinstall when the lockfile changed since the last install.
+  return statSync(join(root, 'pnpm-lock.yaml')).mtimeMs <= statSync(marker).mtimeMs
+}
+
+function install() {
+  if (installed()) return
+  console.error('shoal: installing dependencies (first run only)...')
+  const npx = process.platform === 'win32' ? 'npx.cmd' : 'npx'
+  const status = run(npx, ['-y', PNPM, 'install', '--frozen-lockfile'])
+  if (status !== 0) {
+    console.error('shoal: installing dependencies failed (see above)')
+    process.exit(status)
+  }
+}
+
+const [command, ...rest] = process.argv.slice(2)
+install()
+let status
+switch (command) {
+  case 'start':
+    status = run(bin('node'), [
+      join(root, 'test', 'bin', 'shoal-testnet.js'),
+      '--nodes',
+      '6',
+      '--dir',
+      join(root, '.shoal-dev'),
+      '--port',
+      '7070',
+      ...rest
+    ])
+    break
+  case 'test':
+    status = run(bin('pnpm'), ['run', 'check'])
+    if (status === 0) status = run(bin('pnpm'), ['exec', 'vitest', 'run', ...rest])
+    break
+  case 'install':
+    status = 0
+    break
+  default:
+    console.error('usage: node scripts/bootstrap.mjs start|test|install')
+    status = 2
+}
+process.exit(status)

@@ -1,0 +1,110 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Testnet } from '../src/index.ts'
+import { randomFile, sha256File, tempDir } from './helpers.ts'
+
+const SHOAL = fileURLToPath(new URL('../../packages/cli/bin/shoal.js', import.meta.url))
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+describe('the shoal command against a real network', () => {
+  let net: Testnet
+  let work: Awaited<ReturnType<typeof tempDir>>
+  let env: NodeJS.ProcessEnv
+
+  beforeAll(async () => {
+    work = await tempDir('shoal-cli-')
+    net = await Testnet.start({ nodes: 4, k: 2, m: 2 })
+    env = {
+      SHOAL_HOME: join(work.path, 'home'),
+      SHOAL_TRACKER: net.tracker.url,
+      SHOAL_EMAIL: 'cli@example.com',
+      SHOAL_PASSWORD: 'cli-password-1'
+    }
+  })
+
+  afterAll(async () => {
+    await net?.stop()
+    await work?.cleanup()
+  })
+
+  function shoal(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [SHOAL, ...args], {
+        cwd: work.path,
+        env: { ...process.env, ...env, ...extraEnv },
+        stdio: ['ignore', 'pipe', 'pipe']
+      })
+      let stdout = ''
+      let stderr = ''
+      child.stdout.on('data', (c: Buffer) => {
+        stdout += c.toString()
+      })
+      child.stderr.on('data', (c: Buffer) => {
+        stderr += c.toString()
+      })
+      child.once('error', reject)
+      child.once('exit', (code) => resolve({ code: code ?? -1, stdout, stderr }))
+    })
+  }
+
+  it('signup, put, ls, get round-trips a file; rm removes it', async () => {
+    expect((await shoal(['signup'])).code).toBe(0)
+    const sha = await randomFile(join(work.path, 'photo.raw'), 9 * 1024 * 1024 + 123)
+    const put = await shoal(['put', 'photo.raw', 'album/photo.raw'])
+    expect(put.stderr).toContain('Uploaded album/photo.raw')
+    expect(put.code).toBe(0)
+
+    const ls = await shoal(['ls', '--json'])
+    expect(ls.code).toBe(0)
+    const entries = JSON.parse(ls.stdout) as { name: string; size: number }[]
+    expect(entries.map((e) => [e.name, e.size])).toEqual([['album/photo.raw', 9 * 1024 * 1024 + 123]])
+    expect((await shoal(['ls'])).stdout).toContain('album/photo.raw')
+
+    const get = await shoal(['get', 'album/photo.raw', 'copy.raw'])
+    expect(get.code).toBe(0)
+    expect(await sha256File(join(work.path, 'copy.raw'))).toBe(sha)
+
+    // An existing local file is not replaced without --force.
+    const again = await shoal(['get', 'album/photo.raw', 'copy.raw'])
+    expect(again.code).toBe(1)
+    expect(again.stderr).toContain('ERR_CONFLICT')
+    expect((await shoal(['get', 'album/photo.raw', 'copy.raw', '--force'])).code).toBe(0)
+
+    // Uploading the same name again needs --overwrite.
+    const dup = await shoal(['put', 'photo.raw', 'album/photo.raw'])
+    expect(dup.code).toBe(1)
+    expect(dup.stderr).toContain('ERR_CONFLICT')
+
+    expect((await shoal(['rm', 'album/photo.raw'])).code).toBe(0)
+    expect(JSON.parse((await shoal(['ls', '--json'])).stdout)).toEqual([])
+  })
+
+  it('errors are one clear line with a code and a non-zero exit', async () => {
+    const missing = await shoal(['get', 'nope'])
+    expect(missing.code).toBe(1)
+    expect(missing.stderr.trim().split('\n')).toHaveLength(1)
+    expect(missing.stderr).toMatch(/^shoal: .*ERR_OBJECT_NOT_FOUND/)
+
+    const badFile = await shoal(['put', 'does-not-exist.bin'])
+    expect(badFile.code).toBe(1)
+    expect(badFile.stderr).toContain('ERR_INVALID_INPUT')
+
+    const wrong = await shoal(['login'], { SHOAL_PASSWORD: 'wrong-password' })
+    expect(wrong.code).toBe(1)
+    expect(wrong.stderr).toContain('ERR_WRONG_PASSWORD')
+
+    const unknown = await shoal(['frobnicate'])
+    expect(unknown.code).toBe(2)
+
+    const other = await shoal(['ls'], { SHOAL_HOME: join(work.path, 'nobody') })
+    expect(other.code).toBe(1)
+    expect(other.stderr).toContain('not logged in')
+  })
+})

@@ -1,0 +1,89 @@
+import { parseArgs } from 'node:util'
+import { Testnet } from './testnet.ts'
+
+const usage = `usage: shoal-testnet [--nodes N] [--dir DIR] [--port PORT] [--k K] [--m M] [--egress-limit RATE] [--capacity SIZE]
+
+Starts a tracker and N storage nodes on 127.0.0.1, prints one JSON line describing them, and runs until
+interrupted (Ctrl-C). With --dir the network keeps its data there across runs; otherwise it uses a
+temporary folder that is removed at exit.`
+
+let values: ReturnType<typeof read>
+function read() {
+  return parseArgs({
+    options: {
+      nodes: { type: 'string', default: '6' },
+      dir: { type: 'string' },
+      port: { type: 'string' },
+      k: { type: 'string' },
+      m: { type: 'string' },
+      'egress-limit': { type: 'string' },
+      capacity: { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  }).values
+}
+try {
+  values = read()
+} catch (err) {
+  process.stderr.write(`shoal-testnet: ${(err as Error).message}\n${usage}\n`)
+  process.exit(2)
+}
+if (values.help === true) {
+  process.stdout.write(`${usage}\n`)
+  process.exit(0)
+}
+const nodes = Number(values.nodes)
+if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
+  process.stderr.write('shoal-testnet: --nodes must be between 1 and 64\n')
+  process.exit(2)
+}
+
+let net: Testnet
+try {
+  net = await Testnet.start({
+    nodes,
+    ...(values.dir === undefined ? {} : { dir: values.dir }),
+    ...(values.port === undefined ? {} : { trackerPort: Number(values.port) }),
+    ...(values.k === undefined ? {} : { k: Number(values.k) }),
+    ...(values.m === undefined ? {} : { m: Number(values.m) }),
+    ...(values['egress-limit'] === undefined ? {} : { egressLimit: values['egress-limit'] }),
+    ...(values.capacity === undefined ? {} : { nodeCapacity: values.capacity })
+  })
+} catch (err) {
+  process.stderr.write(`shoal-testnet: could not start the network: ${(err as Error).message}\n`)
+  process.exit(1)
+}
+
+process.stdout.write(
+  `${JSON.stringify({
+    tracker: { url: net.tracker.url, pid: net.tracker.pid },
+    nodes: net.nodes.map((n) => ({ pid: n.pid, peerId: n.peerId, addrs: n.addrs })),
+    dir: net.dir
+  })}\n`
+)
+if (values.quiet !== true) {
+  process.stderr.write(`
+Shoal is running: a tracker at ${net.tracker.url} and ${nodes} storage nodes (data and logs in ${net.dir}).
+
+In another terminal, from this folder:
+  export SHOAL_TRACKER=${net.tracker.url}
+  npx shoal signup                 # asks for an email and a password
+  npx shoal put ./some-file
+  npx shoal ls
+  npx shoal get some-file ./copy-of-some-file
+
+Press Ctrl-C to stop the network.
+`)
+}
+
+let stopping = false
+const shutdown = async (): Promise<void> => {
+  if (stopping) return
+  stopping = true
+  process.stderr.write('\nStopping the network...\n')
+  await net.stop()
+  process.exit(0)
+}
+process.on('SIGINT', () => void shutdown())
+process.on('SIGTERM', () => void shutdown())

@@ -1,0 +1,217 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { NodesResponse, NodeView } from '@shoal/core'
+import { type ReadyProcess, spawnReady, stopProcess } from './process.ts'
+
+const TRACKER_BIN = fileURLToPath(new URL('../../tracker/bin/shoal-tracker.js', import.meta.url))
+const NODE_BIN = fileURLToPath(new URL('../../node/bin/shoal-node.js', import.meta.url))
+
+export interface TestnetInit {
+  nodes: number
+  /** Working folder; a temporary one (removed at stop) when omitted. */
+  dir?: string
+  trackerPort?: number
+  k?: number
+  m?: number
+  segmentSize?: string
+  /** Heartbeat interval: short by default so the testnet notices dead nodes within seconds. */
+  heartbeatInterval?: string
+  nodeCapacity?: string
+  /** Per-node egress cap, e.g. '10MB/s'. */
+  egressLimit?: string
+  /** Extra flags per node index. */
+  nodeArgs?: (index: number) => string[]
+  trackerArgs?: string[]
+}
+
+export interface TrackerHandle {
+  url: string
+  pid: number
+  dataDir: string
+}
+
+export interface NodeHandle {
+  index: number
+  pid: number
+  peerId: string
+  addrs: string[]
+  dataDir: string
+  running: boolean
+}
+
+/**
+ * A tracker and N storage nodes as real processes on loopback, each in its own data folder. Teardown is
+ * registered as each process starts, so a failed start leaves nothing running.
+ */
+export class Testnet {
+  readonly dir: string
+  readonly tracker: TrackerHandle
+  readonly nodes: NodeHandle[] = []
+  readonly #init: TestnetInit
+  readonly #ownsDir: boolean
+  #trackerProcess: ReadyProcess
+  readonly #nodeProcesses = new Map<number, ReadyProcess>()
+
+  private constructor(init: TestnetInit, dir: string, ownsDir: boolean, tracker: ReadyProcess, handle: TrackerHandle) {
+    this.#init = init
+    this.dir = dir
+    this.#ownsDir = ownsDir
+    this.#trackerProcess = tracker
+    this.tracker = handle
+  }
+
+  static async start(init: TestnetInit): Promise<Testnet> {
+    const ownsDir = init.dir === undefined
+    const dir = init.dir ?? (await mkdtemp(join(tmpdir(), 'shoal-testnet-')))
+    await mkdir(join(dir, 'logs'), { recursive: true })
+    const trackerDir = join(dir, 'tracker')
+    const tracker = await spawnReady(TRACKER_BIN, Testnet.#trackerArgs(init, trackerDir, init.trackerPort ?? 0), {
+      logFile: join(dir, 'logs', 'tracker.log'),
+      label: 'tracker'
+    })
+    const url = String(tracker.ready.url)
+    const net = new Testnet(init, dir, ownsDir, tracker, { url, pid: tracker.child.pid!, dataDir: trackerDir })
+    try {
+      await Promise.all(Array.from({ length: init.nodes }, (_, i) => net.#spawnNode(i)))
+      await net.waitForOnline()
+    } catch (err) {
+      await net.stop()
+      throw err
+    }
+    return net
+  }
+
+  static #trackerArgs(init: TestnetInit, dataDir: string, port: number): string[] {
+    return [
+      'start',
+      '--data',
+      dataDir,
+      '--port',
+      String(port),
+      '--k',
+      String(init.k ?? 4),
+      '--m',
+      String(init.m ?? 2),
+      '--heartbeat-interval',
+      init.heartbeatInterval ?? '1s',
+      ...(init.segmentSize === undefined ? [] : ['--segment-size', init.segmentSize]),
+      ...(init.trackerArgs ?? [])
+    ]
+  }
+
+  async #spawnNode(index: number): Promise<NodeHandle> {
+    const dataDir = join(this.dir, `node-${index}`)
+    const args = [
+      'start',
+      '--data',
+      dataDir,
+      '--tracker',
+      this.tracker.url,
+      ...(this.#init.nodeCapacity === undefined ? [] : ['--capacity', this.#init.nodeCapacity]),
+      ...(this.#init.egressLimit === undefined ? [] : ['--egress-limit', this.#init.egressLimit]),
+      ...(this.#init.nodeArgs?.(index) ?? [])
+    ]
+    const proc = await spawnReady(NODE_BIN, args, {
+      logFile: join(this.dir, 'logs', `node-${index}.log`),
+      label: `node ${index}`
+    })
+    this.#nodeProcesses.set(index, proc)
+    const handle: NodeHandle = {
+      index,
+      pid: proc.child.pid!,
+      peerId: String(proc.ready.peerId),
+      addrs: (proc.ready.addrs as string[]) ?? [],
+      dataDir,
+      running: true
+    }
+    this.nodes[index] = handle
+    return handle
+  }
+
+  /** Clean shutdown (SIGTERM) of node i. */
+  async stopNode(index: number): Promise<void> {
+    await this.#endNode(index, 'SIGTERM')
+  }
+
+  /** Crash of node i (SIGKILL): no chance to flush or say goodbye. */
+  async killNode(index: number): Promise<void> {
+    await this.#endNode(index, 'SIGKILL')
+  }
+
+  async #endNode(index: number, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const proc = this.#nodeProcesses.get(index)
+    if (proc === undefined) return
+    await stopProcess(proc, signal)
+    this.#nodeProcesses.delete(index)
+    this.nodes[index]!.running = false
+  }
+
+  /** Starts node i again on its data folder (same identity, same pieces, new ports). */
+  async restartNode(index: number): Promise<NodeHandle> {
+    await this.stopNode(index)
+    return this.#spawnNode(index)
+  }
+
+  /** Restarts the tracker on the same folder and port. */
+  async restartTracker(): Promise<void> {
+    await stopProcess(this.#trackerProcess, 'SIGTERM')
+    const port = new URL(this.tracker.url).port
+    this.#trackerProcess = await spawnReady(
+      TRACKER_BIN,
+      Testnet.#trackerArgs(this.#init, this.tracker.dataDir, Number(port)),
+      {
+        logFile: join(this.dir, 'logs', 'tracker.log'),
+        label: 'tracker'
+      }
+    )
+    this.tracker.pid = this.#trackerProcess.child.pid!
+  }
+
+  async nodeViews(): Promise<NodeView[]> {
+    const response = await fetch(`${this.tracker.url}/v1/nodes`)
+    if (!response.ok) throw new Error(`GET /v1/nodes: HTTP ${response.status}`)
+    return ((await response.json()) as NodesResponse).nodes
+  }
+
+  /**
+   * Waits until the tracker lists every running node as online at its current addresses (a restarted node
+   * listens on new ports, and its first heartbeat tells the tracker), and at least `count` nodes online.
+   */
+  async waitForOnline(count = this.nodes.filter((n) => n.running).length, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    let missing: string[] = []
+    while (Date.now() < deadline) {
+      const views = new Map((await this.nodeViews()).map((v) => [v.peerId, v]))
+      missing = this.nodes
+        .filter((n) => n.running)
+        .filter((n) => {
+          const view = views.get(n.peerId)
+          const current = n.addrs.map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
+          return view?.online !== true || !current.every((a) => view.addrs.includes(a))
+        })
+        .map((n) => `node ${n.index}`)
+      const online = [...views.values()].filter((v) => v.online).length
+      if (missing.length === 0 && online >= count) return
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    throw new Error(`the tracker does not see ${missing.join(', ') || `${count} nodes`} online within ${timeoutMs} ms`)
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.#nodeProcesses.keys()].map((i) => this.stopNode(i)))
+    await stopProcess(this.#trackerProcess, 'SIGTERM')
+    if (this.#ownsDir) await rm(this.dir, { recursive: true, force: true })
+  }
+}
+
+/** Starts a testnet, runs `fn`, and always tears it down. */
+export async function withTestnet<T>(init: TestnetInit, fn: (net: Testnet) => Promise<T>): Promise<T> {
+  const net = await Testnet.start(init)
+  try {
+    return await fn(net)
+  } finally {
+    await net.stop()
+  }
+}
