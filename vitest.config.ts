@@ -4,7 +4,12 @@ import { defineConfig } from 'vitest/config'
 // and get longer timeouts. Files run in parallel across 2 workers: the machine has 2 cores.
 export default defineConfig({
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'node/test/**/*.test.ts', 'tracker/test/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+    include: [
+      'packages/*/test/**/*.test.ts',
+      'node/test/**/*.test.ts',
+      'tracker/test/**/*.test.ts',
+      'test/e2e/**/*.test.ts'
+    ],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -2,7 +2,7 @@
 // It installs the workspace with a pinned pnpm, which also brings Node 22 (libp2p 3 needs it) into
 // node_modules/.bin, then runs the real command on that Node. Plain JavaScript: it runs on the system Node.
 import { spawnSync } from 'node:child_process'
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -41,6 +41,20 @@ function install() {
   }
 }
 
+// One closing line in the plain form CI readers understand, whatever the runner prints above it.
+function summarize(report, status) {
+  let result
+  try {
+    result = JSON.parse(readFileSync(report, 'utf8'))
+  } catch {
+    console.log(`0 passed, ${status === 0 ? 0 : 1} failed`)
+    return
+  }
+  const skipped = (result.numPendingTests ?? 0) + (result.numTodoTests ?? 0)
+  const failed = (result.numFailedTests ?? 0) + (status !== 0 && (result.numFailedTests ?? 0) === 0 ? 1 : 0)
+  console.log(`\n${result.numPassedTests ?? 0} passed, ${failed} failed${skipped > 0 ? `, ${skipped} skipped` : ''}`)
+}
+
 const [command, ...rest] = process.argv.slice(2)
 install()
 let status
@@ -57,10 +71,23 @@ switch (command) {
       ...rest
     ])
     break
-  case 'test':
+  case 'test': {
     status = run(bin('pnpm'), ['run', 'check'])
-    if (status === 0) status = run(bin('pnpm'), ['exec', 'vitest', 'run', ...rest])
+    if (status !== 0) break
+    const report = join(root, 'node_modules', '.cache', 'vitest-report.json')
+    rmSync(report, { force: true })
+    status = run(bin('pnpm'), [
+      'exec',
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+      ...rest
+    ])
+    summarize(report, status)
     break
+  }
   case 'install':
     status = 0
     break
