@@ -6,6 +6,13 @@ import { ShoalError } from './errors.ts'
 export const MAX_TOKEN_LENGTH = 4096
 
 /**
+ * Largest heartbeat token. A heartbeat lists the serials of every delete its node carried out since the last
+ * acknowledged one (hundreds per interval when objects are deleted, thousands after an outage), so it needs far
+ * more room than a grant or receipt: ~10,000 serials fit.
+ */
+export const MAX_HEARTBEAT_TOKEN_LENGTH = 512 * 1024
+
+/**
  * A signed token is `base64url(payload JSON) "." base64url(Ed25519 signature over those payload bytes)`.
  * The signature covers the exact bytes sent, so no canonical JSON form is needed.
  */
@@ -16,8 +23,19 @@ export async function signToken(key: PrivateKey, payload: object): Promise<strin
 }
 
 /** Checks the signature and returns the payload; `code` is the error code used for any failure. */
-export async function openToken(token: unknown, key: PublicKey, code: string, what: string): Promise<unknown> {
-  if (typeof token !== 'string' || token.length === 0 || token.length > MAX_TOKEN_LENGTH) {
+export function openToken(token: unknown, key: PublicKey, code: string, what: string): Promise<unknown> {
+  return openTokenWithLimit(token, key, code, what, MAX_TOKEN_LENGTH)
+}
+
+/** `openToken` with another length cap, for tokens that carry lists (heartbeats: MAX_HEARTBEAT_TOKEN_LENGTH). */
+export async function openTokenWithLimit(
+  token: unknown,
+  key: PublicKey,
+  code: string,
+  what: string,
+  maxLength: number
+): Promise<unknown> {
+  if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) {
     throw new ShoalError(code, `${what} is missing or too long`)
   }
   const parts = token.split('.')

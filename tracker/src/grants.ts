@@ -1,0 +1,77 @@
+import type { PrivateKey } from '@libp2p/interface'
+import { type DeleteOrder, type GrantKind, randomBytes, signGrant, toBase64Url } from '@shoal/core'
+import type { Clock } from './config.ts'
+import { ID_BYTES } from './constants.ts'
+import type { DeleteOrderRecord } from './store/store.ts'
+
+/** Random base64url id (uploads, objects, accounts, serials): 16 bytes, 22 characters. */
+export function randomId(bytes = ID_BYTES): string {
+  return toBase64Url(randomBytes(bytes))
+}
+
+export interface GrantRequest {
+  kind: GrantKind
+  piece: string
+  node: string
+  account: string
+  size: number
+  /** Reuse a serial (a re-signed delete order); default a fresh one. */
+  serial?: string
+}
+
+/** Signs grants with the tracker key; every grant lives `ttlMs` from now. */
+export class GrantSigner {
+  readonly #key: PrivateKey
+  readonly #clock: Clock
+  readonly #ttlMs: number
+
+  constructor(key: PrivateKey, clock: Clock, ttlMs: number) {
+    this.#key = key
+    this.#clock = clock
+    this.#ttlMs = ttlMs
+  }
+
+  async sign(request: GrantRequest): Promise<{ serial: string; grant: string }> {
+    const serial = request.serial ?? randomId()
+    const iat = this.#clock.now()
+    const grant = await signGrant(this.#key, {
+      v: 1,
+      kind: request.kind,
+      piece: request.piece,
+      node: request.node,
+      account: request.account,
+      size: request.size,
+      serial,
+      iat,
+      exp: iat + this.#ttlMs
+    })
+    return { serial, grant }
+  }
+
+  /**
+   * Signs a queued delete order. Orders wait in the queue until their node comes back, however long that is, so
+   * the grant is signed when it is handed out rather than when the order was made: it is never stale on arrival.
+   */
+  async signDelete(order: DeleteOrderRecord): Promise<DeleteOrder> {
+    const { grant } = await this.sign({ kind: 'delete', ...order })
+    return { piece: order.piece, grant }
+  }
+}
+
+/** Delete orders for pieces on nodes, each with a fresh serial. */
+export function deleteOrders(
+  pieces: Iterable<{ node: string; cid: string; size: number }>,
+  account: string,
+  now: number
+): DeleteOrderRecord[] {
+  const orders: DeleteOrderRecord[] = []
+  const seen = new Set<string>()
+  for (const piece of pieces) {
+    // The same piece can appear twice (placed and committed): one order per (node, piece) is enough.
+    const key = `${piece.node}/${piece.cid}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    orders.push({ node: piece.node, serial: randomId(), piece: piece.cid, account, size: piece.size, createdAt: now })
+  }
+  return orders
+}

@@ -1,0 +1,170 @@
+import { type ApiErrorBody, ErrorCode, type InfoResponse, isShoalError, ShoalError } from '@shoal/core'
+import Fastify, { type FastifyReply, LogController } from 'fastify'
+import type { Logger } from 'pino'
+import type { Accounts } from '../accounts.ts'
+import { MAX_BODY_BYTES } from '../constants.ts'
+import type { NodeRegistry } from '../node-registry.ts'
+import type { Objects } from '../objects.ts'
+import type { Uploads } from '../uploads.ts'
+import {
+  parseBeginUpload,
+  parseHeartbeatRequest,
+  parseId,
+  parseLogin,
+  parseNameHash,
+  parseSignup
+} from '../validate.ts'
+
+export interface HttpComponents {
+  accounts: Accounts
+  registry: NodeRegistry
+  uploads: Uploads
+  objects: Objects
+  info(): Promise<InfoResponse>
+  logger: Logger
+}
+
+/** HTTP status for each error code the API returns; anything else is a 500 ERR_INTERNAL. */
+const STATUS: Record<string, number> = {
+  [ErrorCode.INVALID_INPUT]: 400,
+  [ErrorCode.INVALID_CID]: 400,
+  [ErrorCode.RECEIPT_INVALID]: 400,
+  [ErrorCode.UNAUTHORIZED]: 401,
+  [ErrorCode.WRONG_PASSWORD]: 401,
+  [ErrorCode.NOT_FOUND]: 404,
+  [ErrorCode.OBJECT_NOT_FOUND]: 404,
+  [ErrorCode.UPLOAD_NOT_FOUND]: 404,
+  [ErrorCode.ACCOUNT_EXISTS]: 409,
+  [ErrorCode.CONFLICT]: 409,
+  [ErrorCode.UPLOAD_INCOMPLETE]: 409,
+  [ErrorCode.QUOTA_EXCEEDED]: 413,
+  [ErrorCode.NOT_ENOUGH_NODES]: 503
+}
+
+function sendError(reply: FastifyReply, status: number, error: ShoalError): FastifyReply {
+  const body: ApiErrorBody = { error: error.toJSON() }
+  return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body)
+}
+
+/** The v1 API (see `wire/tracker-api.ts` in @shoal/core). Not listening yet: the caller calls `listen`. */
+export function createHttpServer(c: HttpComponents) {
+  const app = Fastify({
+    loggerInstance: c.logger,
+    // One log line per request at debug (below): heartbeats alone would drown the info level.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_BODY_BYTES,
+    // Name hashes travel in the path; the default 100-character cap would turn long ones into 404s.
+    routerOptions: { maxParamLength: 256 }
+  })
+
+  // Every body is JSON whatever its content type says (curl -d sends form encoding), and an empty body is
+  // "no body", so DELETE and bodiless POSTs work from any client. Parse failures are ERR_INVALID_INPUT.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_request, body, done) => {
+    const text = String(body)
+    if (text.trim().length === 0) {
+      done(null, undefined)
+      return
+    }
+    try {
+      done(null, JSON.parse(text))
+    } catch {
+      done(new ShoalError(ErrorCode.INVALID_INPUT, 'request body is not valid JSON'), undefined)
+    }
+  })
+
+  app.setErrorHandler((err, request, reply) => {
+    if (isShoalError(err)) {
+      const status = STATUS[err.code]
+      if (status !== undefined) return sendError(reply, status, err)
+    } else {
+      // Fastify's own 4xx (body too large, bad content length, ...) are the client's mistake: their
+      // messages name no internals.
+      const status = (err as { statusCode?: unknown }).statusCode
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        const message = err instanceof Error ? err.message : 'bad request'
+        const code = (err as { code?: unknown }).code
+        return sendError(
+          reply,
+          400,
+          new ShoalError(
+            ErrorCode.INVALID_INPUT,
+            message,
+            typeof code === 'string' ? { details: { reason: code } } : undefined
+          )
+        )
+      }
+    }
+    request.log.error({ err, method: request.method, url: request.url }, 'request failed')
+    return sendError(reply, 500, new ShoalError(ErrorCode.INTERNAL, 'internal error'))
+  })
+
+  app.setNotFoundHandler((request, reply) =>
+    sendError(
+      reply,
+      404,
+      new ShoalError(ErrorCode.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`)
+    )
+  )
+
+  app.addHook('onSend', async (_request, reply) => {
+    // Answers carry grants and session tokens: no cache may keep them.
+    reply.header('cache-control', 'no-store')
+  })
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug(
+      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      'request'
+    )
+  })
+
+  const auth = (headers: { authorization?: string | undefined }) => c.accounts.authenticate(headers.authorization)
+
+  app.get('/healthz', async () => ({ ok: true }))
+  app.get('/v1/info', () => c.info())
+
+  app.post('/v1/accounts', async (request, reply) => {
+    reply.code(201)
+    return c.accounts.signup(parseSignup(request.body))
+  })
+  app.post('/v1/sessions', (request) => c.accounts.login(parseLogin(request.body)))
+  app.get('/v1/account', async (request) => c.accounts.view((await auth(request.headers)).id))
+
+  app.post('/v1/nodes/heartbeat', (request) => c.registry.heartbeat(parseHeartbeatRequest(request.body).token))
+  app.get('/v1/nodes', async () => ({ nodes: await c.registry.list() }))
+
+  type IdParams = { Params: { id: string } }
+  type SegmentParams = { Params: { id: string; index: string } }
+
+  app.post('/v1/uploads', async (request) =>
+    c.uploads.begin(await auth(request.headers), parseBeginUpload(request.body))
+  )
+  app.post<SegmentParams>('/v1/uploads/:id/segments/:index/place', async (request) =>
+    c.uploads.place(await auth(request.headers), parseId(request.params.id), request.params.index, request.body)
+  )
+  app.post<SegmentParams>('/v1/uploads/:id/segments/:index/commit', async (request) =>
+    c.uploads.commitSegment(await auth(request.headers), parseId(request.params.id), request.params.index, request.body)
+  )
+  app.post<IdParams>('/v1/uploads/:id/commit', async (request) =>
+    c.uploads.commit(await auth(request.headers), parseId(request.params.id))
+  )
+  app.delete<IdParams>('/v1/uploads/:id', async (request) => {
+    await c.uploads.abort(await auth(request.headers), parseId(request.params.id))
+    return { aborted: true }
+  })
+
+  app.get('/v1/objects', async (request) => c.objects.list(await auth(request.headers)))
+  app.get<{ Params: { nameHash: string } }>('/v1/objects/by-name/:nameHash', async (request) =>
+    c.objects.byName(await auth(request.headers), parseNameHash(request.params.nameHash))
+  )
+  app.post<IdParams>('/v1/objects/:id/grants', async (request) =>
+    c.objects.grants(await auth(request.headers), parseId(request.params.id), request.body)
+  )
+  app.delete<IdParams>('/v1/objects/:id', async (request) =>
+    c.objects.delete(await auth(request.headers), parseId(request.params.id))
+  )
+
+  return app
+}
+
+export type HttpServer = ReturnType<typeof createHttpServer>

@@ -1,0 +1,144 @@
+import {
+  type DeleteObjectResponse,
+  type DownloadGrantsResponse,
+  ErrorCode,
+  type GrantedPiece,
+  type ListObjectsResponse,
+  MAX_GRANT_SEGMENTS,
+  type ObjectInfo,
+  type ObjectSummary,
+  pieceSize,
+  ShoalError
+} from '@shoal/core'
+import type { TrackerConfig } from './config.ts'
+import { deleteOrders, type GrantSigner } from './grants.ts'
+import type { NodeRegistry } from './node-registry.ts'
+import type { AccountRecord, ObjectRecord, Store } from './store/store.ts'
+import { parseDownloadGrants } from './validate.ts'
+
+export interface ObjectsComponents {
+  store: Store
+  config: TrackerConfig
+  registry: NodeRegistry
+  signer: GrantSigner
+}
+
+/** Committed objects: listing, lookup by name, download grants and deletion. */
+export class Objects {
+  readonly #store: Store
+  readonly #config: TrackerConfig
+  readonly #registry: NodeRegistry
+  readonly #signer: GrantSigner
+
+  constructor(components: ObjectsComponents) {
+    this.#store = components.store
+    this.#config = components.config
+    this.#registry = components.registry
+    this.#signer = components.signer
+  }
+
+  async list(owner: AccountRecord): Promise<ListObjectsResponse> {
+    return { objects: (await this.#store.listObjects(owner.id)).map(objectSummary) }
+  }
+
+  async byName(owner: AccountRecord, nameHash: string): Promise<ObjectInfo> {
+    const object = await this.#store.getObjectByName(owner.id, nameHash)
+    if (object === undefined) throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, 'no object has this name')
+    return objectInfo(object)
+  }
+
+  /** A get grant for every piece of segments [from, to); within a segment, pieces on online nodes come first. */
+  async grants(owner: AccountRecord, objectId: string, body: unknown): Promise<DownloadGrantsResponse> {
+    const object = await this.#get(owner, objectId)
+    const { from, to } = parseDownloadGrants(body, object.segmentCount, MAX_GRANT_SEGMENTS)
+    const [segments, addresses] = await Promise.all([
+      this.#store.getObjectSegments(object.id, from, to),
+      this.#registry.addresses()
+    ])
+    return {
+      segments: await Promise.all(
+        segments.map(async (segment) => {
+          const size = pieceSize(object, segment.index)
+          const online = (node: string) => addresses.get(node)?.online === true
+          const ordered = [...segment.pieces].sort(
+            (a, b) => Number(online(b.node)) - Number(online(a.node)) || a.index - b.index
+          )
+          const pieces = await Promise.all(
+            ordered.map(async (piece): Promise<GrantedPiece> => {
+              const { grant } = await this.#signer.sign({
+                kind: 'get',
+                piece: piece.cid,
+                node: piece.node,
+                account: owner.id,
+                size
+              })
+              const known = addresses.get(piece.node)
+              return {
+                index: piece.index,
+                cid: piece.cid,
+                node: { peerId: piece.node, addrs: known?.addrs ?? [] },
+                grant
+              }
+            })
+          )
+          return { index: segment.index, pieces }
+        })
+      )
+    }
+  }
+
+  /**
+   * Removes the object from the listing and the quota at once and queues a delete order per piece for its
+   * node's next heartbeat. The same grants go back to the client, which may deliver them sooner.
+   */
+  async delete(owner: AccountRecord, objectId: string): Promise<DeleteObjectResponse> {
+    const object = await this.#get(owner, objectId)
+    const segments = await this.#store.getObjectSegments(object.id, 0, object.segmentCount)
+    const pieces = segments.flatMap((s) =>
+      s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
+    )
+    const orders = deleteOrders(pieces, owner.id, this.#config.clock.now())
+    await this.#store.deleteObject(object.id, orders)
+    this.#config.logger.info({ object: object.id, pieces: orders.length }, 'object deleted')
+    const addresses = await this.#registry.addresses()
+    return {
+      deletes: await Promise.all(
+        orders.map(async (order) => ({
+          ...(await this.#signer.signDelete(order)),
+          node: { peerId: order.node, addrs: addresses.get(order.node)?.addrs ?? [] }
+        }))
+      )
+    }
+  }
+
+  /** The caller's own object; anything else is "not found", so object ids cannot be probed. */
+  async #get(owner: AccountRecord, objectId: string): Promise<ObjectRecord> {
+    const object = await this.#store.getObject(objectId)
+    if (object === undefined || object.owner !== owner.id) {
+      throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${objectId} does not exist`)
+    }
+    return object
+  }
+}
+
+export function objectSummary(object: ObjectRecord): ObjectSummary {
+  return {
+    id: object.id,
+    nameHash: object.nameHash,
+    meta: object.meta,
+    size: object.size,
+    createdAt: object.createdAt
+  }
+}
+
+export function objectInfo(object: ObjectRecord): ObjectInfo {
+  return {
+    ...objectSummary(object),
+    wrappedKey: object.wrappedKey,
+    nonce: object.nonce,
+    segmentSize: object.segmentSize,
+    k: object.k,
+    m: object.m,
+    segmentCount: object.segmentCount
+  }
+}

@@ -1,0 +1,179 @@
+import { mkdir } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
+import { DEFAULT_KDF, describeError, ErrorCode, type InfoResponse, ShoalError, toBase64Url } from '@shoal/core'
+import pkg from '../package.json' with { type: 'json' }
+import { Accounts } from './accounts.ts'
+import { resolveConfig, type TrackerConfig, type TrackerInit } from './config.ts'
+import { GrantSigner } from './grants.ts'
+import { createHttpServer, type HttpServer } from './http/server.ts'
+import { NodeRegistry } from './node-registry.ts'
+import { Objects } from './objects.ts'
+import { LevelStore } from './store/level-store.ts'
+import type { Store } from './store/store.ts'
+import { loadOrCreateTrackerKey } from './tracker-key.ts'
+import { Uploads } from './uploads.ts'
+
+export const TRACKER_VERSION: string = pkg.version
+
+interface Running {
+  key: PrivateKey
+  app: HttpServer
+  url: string
+  uploads: Uploads
+  /** Owns the background loops; stop() aborts it, then waits for `loops`. */
+  controller: AbortController
+  loops: Promise<void>
+}
+
+/**
+ * One tracker process: its key, its store, the HTTP API and the sweeper. Started together, stopped in reverse
+ * order. start() and stop() are idempotent and may be called concurrently.
+ */
+export class Tracker {
+  readonly #config: TrackerConfig
+  readonly #store: Store
+  readonly #signal: AbortSignal | undefined
+  #running: Running | undefined
+  #starting: Promise<void> | undefined
+  #stopping: Promise<void> | undefined
+
+  constructor(init: TrackerInit) {
+    this.#config = resolveConfig(init)
+    this.#store = init.store ?? new LevelStore({ location: join(this.#config.dataDir, 'store') })
+    this.#signal = init.signal
+  }
+
+  /** Base URL once started, e.g. http://127.0.0.1:7070. */
+  get url(): string {
+    return this.#started().url
+  }
+
+  /** The key that signs grants; its protobuf is `publicKey` in /v1/info. */
+  get publicKey(): PublicKey {
+    return this.#started().key.publicKey
+  }
+
+  get config(): Readonly<TrackerConfig> {
+    return this.#config
+  }
+
+  #started(): Running {
+    if (this.#running === undefined) throw new ShoalError(ErrorCode.INTERNAL, 'the tracker is not started')
+    return this.#running
+  }
+
+  start(): Promise<void> {
+    if (this.#stopping !== undefined) return this.#stopping.then(() => this.start())
+    this.#starting ??= this.#start().catch((err: unknown) => {
+      this.#starting = undefined
+      throw err
+    })
+    return this.#starting
+  }
+
+  async #start(): Promise<void> {
+    this.#signal?.throwIfAborted()
+    const { config } = this
+    const log = config.logger
+    await mkdir(config.dataDir, { recursive: true })
+    const key = await loadOrCreateTrackerKey(config.dataDir, log)
+    const trackerKey = toBase64Url(publicKeyToProtobuf(key.publicKey))
+    await this.#store.open()
+    try {
+      const signer = new GrantSigner(key, config.clock, config.grantTtlMs)
+      const components = { store: this.#store, config, signer }
+      const registry = new NodeRegistry({ ...components, trackerKey })
+      const uploads = new Uploads({ ...components, registry })
+      const app = createHttpServer({
+        accounts: new Accounts(components),
+        registry,
+        uploads,
+        objects: new Objects({ ...components, registry }),
+        logger: log,
+        info: async (): Promise<InfoResponse> => ({
+          version: TRACKER_VERSION,
+          publicKey: trackerKey,
+          kdf: DEFAULT_KDF,
+          policy: { k: config.policy.k, m: config.policy.m, segmentSize: config.policy.segmentSize },
+          nodesOnline: (await registry.online()).length
+        })
+      })
+      await app.listen({ host: config.host, port: config.port })
+      const address = app.server.address() as AddressInfo
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+      const controller = new AbortController()
+      this.#running = {
+        key,
+        app,
+        url: `http://${host}:${address.port}`,
+        uploads,
+        controller,
+        loops: this.#sweepLoop(controller.signal)
+      }
+    } catch (err) {
+      await this.#store.close()
+      throw err
+    }
+    this.#signal?.addEventListener('abort', () => this.#stopOnAbort(), { once: true })
+    log.info({ url: this.url, k: config.policy.k, m: config.policy.m, version: TRACKER_VERSION }, 'tracker started')
+  }
+
+  #stopOnAbort(): void {
+    this.stop().catch((err: unknown) => this.#config.logger.error({ err }, 'stopping the tracker failed'))
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop().finally(() => {
+      this.#stopping = undefined
+    })
+    return this.#stopping
+  }
+
+  async #stop(): Promise<void> {
+    if (this.#starting !== undefined) await this.#starting.catch(() => undefined)
+    this.#starting = undefined
+    const running = this.#running
+    if (running === undefined) return
+    running.controller.abort()
+    await running.loops
+    this.#running = undefined
+    await running.app.close()
+    await this.#store.close()
+    this.#config.logger.info('tracker stopped')
+  }
+
+  /**
+   * One maintenance pass: discards expired uploads (queueing deletes for their pieces) and expired sessions.
+   * The background loop runs it every `sweepIntervalMs`; tests call it after moving their clock.
+   */
+  async sweep(): Promise<{ uploads: number; sessions: number }> {
+    const running = this.#started()
+    const uploads = await running.uploads.sweep()
+    const sessions = await this.#store.deleteExpiredSessions(this.#config.clock.now())
+    return { uploads, sessions }
+  }
+
+  async #sweepLoop(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await sleep(this.#config.sweepIntervalMs, undefined, { signal })
+      } catch {
+        return
+      }
+      try {
+        await this.sweep()
+      } catch (err) {
+        // Keep sweeping: a failed pass is retried on the next tick.
+        this.#config.logger.error({ err: describeError(err) }, 'sweep failed')
+      }
+    }
+  }
+}
+
+export function createTracker(init: TrackerInit): Tracker {
+  return new Tracker(init)
+}

@@ -1,0 +1,351 @@
+import {
+  type BeginUploadResponse,
+  ErrorCode,
+  isShoalError,
+  type Manifest,
+  type ObjectLayout,
+  type ObjectSummary,
+  type PiecePlacement,
+  type PlaceSegmentResponse,
+  pieceSize,
+  ShoalError,
+  segmentCount,
+  validateManifest,
+  verifyReceipt
+} from '@shoal/core'
+import type { TrackerConfig } from './config.ts'
+import { SWEEP_BATCH } from './constants.ts'
+import { deleteOrders, type GrantSigner, randomId } from './grants.ts'
+import type { NodeRegistry } from './node-registry.ts'
+import { objectSummary } from './objects.ts'
+import type {
+  AccountRecord,
+  ObjectRecord,
+  PlacedPiece,
+  Store,
+  UploadRecord,
+  UploadSegmentRecord
+} from './store/store.ts'
+import { type BeginUpload, parseCommitSegment, parsePlaceSegment, parseSegmentIndex } from './validate.ts'
+
+export interface UploadsComponents {
+  store: Store
+  config: TrackerConfig
+  registry: NodeRegistry
+  signer: GrantSigner
+}
+
+/** Most missing segment indexes an ERR_UPLOAD_INCOMPLETE lists. */
+const MAX_MISSING_LISTED = 16
+
+/**
+ * The upload flow: begin (quota and name check, reservation) → place each segment (put grants) → commit each
+ * segment (the nodes' signed receipts) → commit the upload (the object appears). Nothing is visible or billed as
+ * an object until the last step; abort and expiry hand every piece that may exist to its node's delete queue.
+ */
+export class Uploads {
+  readonly #store: Store
+  readonly #config: TrackerConfig
+  readonly #registry: NodeRegistry
+  readonly #signer: GrantSigner
+
+  constructor(components: UploadsComponents) {
+    this.#store = components.store
+    this.#config = components.config
+    this.#registry = components.registry
+    this.#signer = components.signer
+  }
+
+  async begin(owner: AccountRecord, request: BeginUpload): Promise<BeginUploadResponse> {
+    const { k, m, segmentSize } = this.#config.policy
+    const layout: ObjectLayout = { size: request.size, k, m, segmentSize }
+    // Checked here first so the user hears about quota before anything else; the store checks again atomically.
+    const used = owner.used + owner.reserved
+    if (used + request.size > owner.quota) {
+      throw new ShoalError(ErrorCode.QUOTA_EXCEEDED, 'this upload would exceed the account quota', {
+        details: { quota: owner.quota, used, size: request.size }
+      })
+    }
+    const existing = await this.#store.getObjectByName(owner.id, request.nameHash)
+    if (existing !== undefined && !request.overwrite) {
+      throw new ShoalError(
+        ErrorCode.CONFLICT,
+        'an object with this name exists (upload with overwrite to replace it)',
+        {
+          details: { objectId: existing.id }
+        }
+      )
+    }
+    // Segment 0 has the largest pieces: if they fit nowhere, say so now rather than after the first segment.
+    const available = await this.#registry.available(pieceSize(layout, 0))
+    if (available < k + m) {
+      throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `${k + m} storage nodes needed, ${available} available`, {
+        details: { needed: k + m, available }
+      })
+    }
+    const now = this.#config.clock.now()
+    const upload: UploadRecord = {
+      id: randomId(),
+      owner: owner.id,
+      nameHash: request.nameHash,
+      meta: request.meta,
+      wrappedKey: request.wrappedKey,
+      nonce: request.nonce,
+      size: request.size,
+      k,
+      m,
+      segmentSize,
+      segmentCount: segmentCount(layout),
+      overwrite: request.overwrite,
+      createdAt: now,
+      expiresAt: now + this.#config.uploadTtlMs
+    }
+    await this.#store.beginUpload(upload)
+    this.#config.logger.debug({ upload: upload.id, size: upload.size, segments: upload.segmentCount }, 'upload begun')
+    return {
+      uploadId: upload.id,
+      k,
+      m,
+      segmentSize,
+      segmentCount: upload.segmentCount,
+      expiresAt: upload.expiresAt
+    }
+  }
+
+  async place(
+    owner: AccountRecord,
+    uploadId: string,
+    indexParam: unknown,
+    body: unknown
+  ): Promise<PlaceSegmentResponse> {
+    const upload = await this.#get(owner, uploadId)
+    const index = parseSegmentIndex(indexParam, upload.segmentCount)
+    const total = upload.k + upload.m
+    const request = parsePlaceSegment(body, total)
+    const size = pieceSize(upload, index)
+    for (const piece of request.pieces) {
+      if (piece.size !== size) {
+        throw new ShoalError(
+          ErrorCode.INVALID_INPUT,
+          `pieces of segment ${index} are ${size} bytes, not ${piece.size}`,
+          {
+            details: { field: `pieces[${piece.index}].size`, expected: size }
+          }
+        )
+      }
+    }
+    const previous = await this.#store.getUploadSegment(upload.id, index)
+    // On a retry, pieces stay where they were unless their node is excluded (the same piece: the same CID).
+    const sticky = request.pieces.map((piece) => {
+      const before = previous?.placement.pieces.find((p) => p.index === piece.index)
+      return before?.cid === piece.cid ? before.node : undefined
+    })
+    const nodes = await this.#registry.place(total, size, index, request.exclude, sticky)
+    const granted = await Promise.all(
+      request.pieces.map(async (piece, i) => {
+        const node = nodes[i] as (typeof nodes)[number]
+        const { serial, grant } = await this.#signer.sign({
+          kind: 'put',
+          piece: piece.cid,
+          node: node.peerId,
+          account: owner.id,
+          size
+        })
+        const placed: PlacedPiece = { index: piece.index, cid: piece.cid, node: node.peerId, serial, size }
+        return {
+          placed,
+          response: { index: piece.index, cid: piece.cid, node: { peerId: node.peerId, addrs: node.addrs }, grant }
+        }
+      })
+    )
+    const pieces = granted.map((g) => g.placed)
+    const segment: UploadSegmentRecord = { index, placement: { index, id: randomId(), pieces } }
+    const stale = staleAfter(previous, pieces)
+    if (stale.length > 0) segment.stale = stale
+    await this.#store.placeSegment(upload.id, segment)
+    return { pieces: granted.map((g) => g.response) }
+  }
+
+  async commitSegment(
+    owner: AccountRecord,
+    uploadId: string,
+    indexParam: unknown,
+    body: unknown
+  ): Promise<{ index: number; pieces: number }> {
+    const upload = await this.#get(owner, uploadId)
+    const index = parseSegmentIndex(indexParam, upload.segmentCount)
+    const request = parseCommitSegment(body, upload.k + upload.m)
+    // Clamped to this upload's own layout: it may predate a policy change.
+    const minCommitPieces = Math.min(Math.max(this.#config.policy.minCommitPieces, upload.k), upload.k + upload.m)
+    if (request.pieces.length < minCommitPieces) {
+      throw new ShoalError(ErrorCode.INVALID_INPUT, `a segment needs receipts for ${minCommitPieces} pieces`, {
+        details: { field: 'pieces', needed: minCommitPieces, got: request.pieces.length }
+      })
+    }
+    const segment = await this.#store.getUploadSegment(upload.id, index)
+    if (segment === undefined) {
+      throw new ShoalError(ErrorCode.CONFLICT, `segment ${index} was never placed`, { details: { index } })
+    }
+    const placed = new Map(segment.placement.pieces.map((p) => [p.index, p]))
+    const committed: PiecePlacement[] = await Promise.all(
+      request.pieces.map(async (piece) => {
+        const grant = placed.get(piece.index)
+        if (grant === undefined || grant.cid !== piece.cid || grant.node !== piece.node) {
+          throw new ShoalError(
+            ErrorCode.CONFLICT,
+            `piece ${piece.index} of segment ${index} does not match its placement (was the segment placed again?)`,
+            { details: { index, piece: piece.index } }
+          )
+        }
+        try {
+          await verifyReceipt(piece.receipt, {
+            node: grant.node,
+            piece: grant.cid,
+            serial: grant.serial,
+            size: grant.size
+          })
+        } catch (err) {
+          if (!isShoalError(err)) throw err
+          throw new ShoalError(err.code, `piece ${piece.index} of segment ${index}: ${err.message}`, {
+            cause: err,
+            details: { index, piece: piece.index }
+          })
+        }
+        return { index: piece.index, cid: piece.cid, node: piece.node }
+      })
+    )
+    await this.#store.commitSegment(upload.id, index, segment.placement.id, committed)
+    return { index, pieces: committed.length }
+  }
+
+  async commit(owner: AccountRecord, uploadId: string): Promise<{ object: ObjectSummary }> {
+    const upload = await this.#get(owner, uploadId)
+    const segments = await this.#store.listUploadSegments(upload.id)
+    const committed = new Map<number, PiecePlacement[]>()
+    for (const s of segments) if (s.committed !== undefined) committed.set(s.index, s.committed)
+    if (committed.size < upload.segmentCount) {
+      const missing: number[] = []
+      for (let i = 0; i < upload.segmentCount && missing.length < MAX_MISSING_LISTED; i++) {
+        if (!committed.has(i)) missing.push(i)
+      }
+      throw new ShoalError(
+        ErrorCode.UPLOAD_INCOMPLETE,
+        `${upload.segmentCount - committed.size} of ${upload.segmentCount} segments are not committed`,
+        { details: { missing, count: upload.segmentCount - committed.size } }
+      )
+    }
+    const existing = await this.#store.getObjectByName(owner.id, upload.nameHash)
+    if (existing !== undefined && !upload.overwrite) {
+      throw new ShoalError(ErrorCode.CONFLICT, 'an object with this name was committed meanwhile', {
+        details: { objectId: existing.id }
+      })
+    }
+    const now = this.#config.clock.now()
+    const manifest: Manifest = {
+      version: 1,
+      objectId: upload.id,
+      size: upload.size,
+      segmentSize: upload.segmentSize,
+      k: upload.k,
+      m: upload.m,
+      nonce: upload.nonce,
+      segments: [...committed].sort(([a], [b]) => a - b).map(([index, pieces]) => ({ index, pieces }))
+    }
+    validateManifest(manifest)
+    const object: ObjectRecord = {
+      id: upload.id,
+      owner: owner.id,
+      nameHash: upload.nameHash,
+      meta: upload.meta,
+      wrappedKey: upload.wrappedKey,
+      nonce: upload.nonce,
+      size: upload.size,
+      k: upload.k,
+      m: upload.m,
+      segmentSize: upload.segmentSize,
+      segmentCount: upload.segmentCount,
+      createdAt: now
+    }
+    // Pieces that were stored somewhere but are not part of the object: earlier placements, and pieces beyond
+    // the receipts committed (when minCommitPieces < k + m). Plus, on overwrite, every piece of the old object.
+    const leftovers = segments.flatMap((s) => {
+      const kept = new Set((s.committed ?? []).map((p) => `${p.node}/${p.cid}`))
+      return [...s.placement.pieces, ...(s.stale ?? [])].filter((p) => !kept.has(`${p.node}/${p.cid}`))
+    })
+    const replaced = existing === undefined ? [] : await this.#objectPieces(existing)
+    await this.#store.commitUpload({
+      uploadId: upload.id,
+      object,
+      segments: manifest.segments,
+      ...(existing === undefined ? {} : { replaces: existing.id }),
+      deletes: [
+        ...deleteOrders(leftovers, owner.id, now),
+        ...(existing === undefined ? [] : deleteOrders(replaced, existing.owner, now))
+      ]
+    })
+    this.#config.logger.info(
+      { object: object.id, size: object.size, segments: object.segmentCount, replaced: existing?.id },
+      'object committed'
+    )
+    return { object: objectSummary(object) }
+  }
+
+  async abort(owner: AccountRecord, uploadId: string): Promise<void> {
+    await this.#discard(await this.#get(owner, uploadId))
+  }
+
+  /** Discards expired uploads; returns how many. One batch per call keeps a pass short. */
+  async sweep(): Promise<number> {
+    const expired = await this.#store.listExpiredUploads(this.#config.clock.now(), SWEEP_BATCH)
+    let swept = 0
+    for (const upload of expired) {
+      try {
+        await this.#discard(upload)
+        swept++
+      } catch (err) {
+        // Committed or aborted between the listing and now: nothing left to do.
+        if (!isShoalError(err, ErrorCode.UPLOAD_NOT_FOUND)) throw err
+      }
+    }
+    if (swept > 0) this.#config.logger.info({ swept }, 'expired uploads discarded')
+    return swept
+  }
+
+  async #discard(upload: UploadRecord): Promise<void> {
+    const segments = await this.#store.listUploadSegments(upload.id)
+    const pieces = segments.flatMap((s) => [...s.placement.pieces, ...(s.stale ?? [])])
+    await this.#store.abortUpload(upload.id, deleteOrders(pieces, upload.owner, this.#config.clock.now()))
+    this.#config.logger.debug({ upload: upload.id, pieces: pieces.length }, 'upload discarded')
+  }
+
+  async #objectPieces(object: ObjectRecord): Promise<{ node: string; cid: string; size: number }[]> {
+    const segments = await this.#store.getObjectSegments(object.id, 0, object.segmentCount)
+    return segments.flatMap((s) =>
+      s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
+    )
+  }
+
+  /** The caller's own, unexpired upload; anything else is "not found", so upload ids cannot be probed. */
+  async #get(owner: AccountRecord, uploadId: string): Promise<UploadRecord> {
+    const upload = await this.#store.getUpload(uploadId)
+    if (upload === undefined || upload.owner !== owner.id || upload.expiresAt <= this.#config.clock.now()) {
+      throw new ShoalError(ErrorCode.UPLOAD_NOT_FOUND, `upload ${uploadId} does not exist or has expired`)
+    }
+    return upload
+  }
+}
+
+/** Pieces of earlier placements that the new placement does not put on the same node again. */
+function staleAfter(previous: UploadSegmentRecord | undefined, current: readonly PlacedPiece[]): PlacedPiece[] {
+  if (previous === undefined) return []
+  const now = new Set(current.map((p) => `${p.node}/${p.cid}`))
+  const seen = new Set<string>()
+  const stale: PlacedPiece[] = []
+  for (const p of [...(previous.stale ?? []), ...previous.placement.pieces]) {
+    const key = `${p.node}/${p.cid}`
+    if (now.has(key) || seen.has(key)) continue
+    seen.add(key)
+    stale.push(p)
+  }
+  return stale
+}

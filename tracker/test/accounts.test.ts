@@ -1,0 +1,82 @@
+import { type AccountView, ErrorCode, randomBytes, type SessionResponse, toBase64Url } from '@shoal/core'
+import { describe, expect, it } from 'vitest'
+import { expectError, expectOk, signup, startTracker } from './helpers.ts'
+
+describe('accounts and sessions', () => {
+  it('signs up, logs in and shows the account', async () => {
+    const t = await startTracker({ defaultQuota: 5000 })
+    const { token, authKey, session } = await signup(t, '  Alice@Example.COM ')
+    expect(session.account).toMatchObject({ email: 'alice@example.com', quota: 5000, used: 0, objects: 0 })
+    expect(session.wrappedMasterKey).toBe('bWFzdGVy')
+    expect(session.expiresAt).toBe(t.clock.now() + 30 * 24 * 3600 * 1000)
+
+    const view = expectOk(await t.request<AccountView>('GET', '/v1/account', { token }))
+    expect(view).toEqual(session.account)
+
+    const login = expectOk(
+      await t.request<SessionResponse>('POST', '/v1/sessions', { body: { email: 'alice@example.com', authKey } })
+    )
+    expect(login.token).not.toBe(token)
+    expect(login.account.id).toBe(session.account.id)
+    expect(login.wrappedMasterKey).toBe('bWFzdGVy')
+    expectOk(await t.request('GET', '/v1/account', { token: login.token }))
+  })
+
+  it('gives a wrong password and an unknown email the same answer', async () => {
+    const t = await startTracker()
+    const { email } = await signup(t)
+    const wrong = await t.request('POST', '/v1/sessions', { body: { email, authKey: toBase64Url(randomBytes(32)) } })
+    const unknown = await t.request('POST', '/v1/sessions', {
+      body: { email: 'nobody@example.com', authKey: toBase64Url(randomBytes(32)) }
+    })
+    const a = expectError(wrong, 401, ErrorCode.WRONG_PASSWORD)
+    const b = expectError(unknown, 401, ErrorCode.WRONG_PASSWORD)
+    expect(a).toEqual(b)
+  })
+
+  it('refuses a second account with the same email, whatever its case', async () => {
+    const t = await startTracker()
+    await signup(t, 'bob@example.com')
+    const again = await t.request('POST', '/v1/accounts', {
+      body: { email: 'BOB@example.com', authKey: toBase64Url(randomBytes(32)), wrappedMasterKey: 'eA' }
+    })
+    expectError(again, 409, ErrorCode.ACCOUNT_EXISTS)
+  })
+
+  it('refuses bad sign-up fields', async () => {
+    const t = await startTracker()
+    const good = { email: 'carol@example.com', authKey: toBase64Url(randomBytes(32)), wrappedMasterKey: 'eA' }
+    for (const body of [
+      { ...good, email: 'not an email' },
+      { ...good, email: 42 },
+      { ...good, authKey: 'short' },
+      { ...good, authKey: 'has+plus/and=padding=======================' },
+      { ...good, wrappedMasterKey: '' },
+      { email: good.email },
+      [good],
+      'text'
+    ]) {
+      const err = expectError(await t.request('POST', '/v1/accounts', { body }), 400, ErrorCode.INVALID_INPUT)
+      expect(err.details?.field).toBeTypeOf('string')
+    }
+  })
+
+  it('needs a valid, unexpired bearer token on account routes', async () => {
+    const t = await startTracker({ sessionTtlMs: 60_000 })
+    const { token } = await signup(t)
+    for (const path of ['/v1/account', '/v1/objects']) {
+      expectError(await t.request('GET', path), 401, ErrorCode.UNAUTHORIZED)
+      expectError(await t.request('GET', path, { token: 'A'.repeat(43) }), 401, ErrorCode.UNAUTHORIZED)
+      expectError(await t.request('GET', path, { headers: { authorization: token } }), 401, ErrorCode.UNAUTHORIZED)
+    }
+    expectError(await t.request('POST', '/v1/uploads', { token: 'bad', body: {} }), 401, ErrorCode.UNAUTHORIZED)
+
+    t.clock.advance(59_999)
+    expectOk(await t.request('GET', '/v1/account', { token }))
+    t.clock.advance(1)
+    expectError(await t.request('GET', '/v1/account', { token }), 401, ErrorCode.UNAUTHORIZED)
+    // The sweep forgets it for good.
+    expect((await t.tracker.sweep()).sessions).toBe(1)
+    expectError(await t.request('GET', '/v1/account', { token }), 401, ErrorCode.UNAUTHORIZED)
+  })
+})

@@ -1,0 +1,107 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { InfoResponse } from '@shoal/core'
+import { describe, expect, it, onTestFinished } from 'vitest'
+
+const BIN = fileURLToPath(new URL('../bin/shoal-tracker.js', import.meta.url))
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-tracker-bin-'))
+  onTestFinished(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+function run(args: string[], env: Record<string, string> = {}): ChildProcess {
+  const { SHOAL_TRACKER_DATA: _d, SHOAL_TRACKER_PORT: _p, ...base } = process.env
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...base, ...env } })
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return child
+}
+
+/** Resolves with the first JSON line whose msg is "ready", as the testnet helper waits for it. */
+function ready(child: ChildProcess): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const value = JSON.parse(line) as Record<string, unknown>
+        if (value.msg === 'ready') resolve(value)
+      } catch {
+        reject(new Error(`not a JSON line: ${line}`))
+      }
+    })
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before ready`)))
+  })
+}
+
+async function exitOf(child: ChildProcess): Promise<{ code: number | null; stderr: string }> {
+  let stderr = ''
+  child.stderr!.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString()
+  })
+  const [code] = (await once(child, 'exit')) as [number | null]
+  return { code, stderr }
+}
+
+describe('shoal-tracker start', () => {
+  it('logs a ready line with its URL, serves, and exits 0 on SIGTERM', async () => {
+    const dir = await tempDir()
+    const child = run([
+      'start',
+      '--data',
+      dir,
+      '--port',
+      '0',
+      '--k',
+      '3',
+      '--m',
+      '2',
+      '--segment-size',
+      '1MiB',
+      '--heartbeat-interval',
+      '1s'
+    ])
+    const line = await ready(child)
+    expect(line.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    const info = (await (await fetch(`${line.url}/v1/info`)).json()) as InfoResponse
+    expect(info.policy).toEqual({ k: 3, m: 2, segmentSize: 1024 * 1024 })
+    const exit = exitOf(child)
+    child.kill('SIGTERM')
+    expect((await exit).code).toBe(0)
+  })
+
+  it('takes its data folder and port from the environment', async () => {
+    const dir = await tempDir()
+    const child = run(['start'], { SHOAL_TRACKER_DATA: dir, SHOAL_TRACKER_PORT: '0' })
+    const line = await ready(child)
+    expect(line.dataDir).toBe(dir)
+    const exit = exitOf(child)
+    child.kill('SIGINT')
+    expect((await exit).code).toBe(0)
+  })
+
+  it('fails fast with one line on bad configuration', async () => {
+    const dir = await tempDir()
+    for (const args of [
+      ['start'],
+      ['start', '--data', dir, '--k', 'four'],
+      ['start', '--data', dir, '--port', '70000'],
+      ['start', '--data', dir, '--segment-size', 'big'],
+      ['start', '--data', dir, '--heartbeat-interval', 'often'],
+      ['start', '--data', dir, '--k', '200', '--m', '100'],
+      ['start', '--data', dir, '--bogus'],
+      ['stop']
+    ]) {
+      const { code, stderr } = await exitOf(run(args))
+      expect(code, args.join(' ')).not.toBe(0)
+      expect(stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
+      expect(stderr).toMatch(/^shoal-tracker: /)
+    }
+  })
+})

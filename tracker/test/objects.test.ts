@@ -1,0 +1,89 @@
+import {
+  type AccountView,
+  type DeleteObjectResponse,
+  ErrorCode,
+  type Grant,
+  type ListObjectsResponse,
+  peekToken,
+  verifyGrant
+} from '@shoal/core'
+import { describe, expect, it } from 'vitest'
+import { expectError, expectOk, FakeNode, signup, startTracker, uploadObject } from './helpers.ts'
+
+describe('deleting objects', () => {
+  it('drops the object at once and delivers delete orders through heartbeats until acknowledged', async () => {
+    const t = await startTracker()
+    const nodes = await FakeNode.many(t, 4)
+    const { token } = await signup(t)
+    const { object, placements, body } = await uploadObject(t, token, nodes, { size: 3000 })
+    const kept = await uploadObject(t, token, nodes, { size: 10 })
+    const trackerKey = await t.trackerKey()
+
+    const answer = expectOk(await t.request<DeleteObjectResponse>('DELETE', `/v1/objects/${object.id}`, { token }))
+    const placed = placements.flatMap((p) => p.pieces.map((x) => `${x.node.peerId}/${x.cid}`))
+    expect(answer.deletes.map((d) => `${d.node.peerId}/${d.piece}`).sort()).toEqual(placed.sort())
+    for (const d of answer.deletes) {
+      expect(d.node.addrs).toHaveLength(1)
+      await verifyGrant(d.grant, trackerKey, {
+        kind: 'delete',
+        node: d.node.peerId,
+        piece: d.piece,
+        now: t.clock.now()
+      })
+    }
+
+    // Gone from listing, lookup and quota at once.
+    const { objects } = expectOk(await t.request<ListObjectsResponse>('GET', '/v1/objects', { token }))
+    expect(objects).toEqual([kept.object])
+    expectError(
+      await t.request('GET', `/v1/objects/by-name/${body.nameHash}`, { token }),
+      404,
+      ErrorCode.OBJECT_NOT_FOUND
+    )
+    expect(expectOk(await t.request<AccountView>('GET', '/v1/account', { token }))).toMatchObject({
+      used: 10,
+      objects: 1
+    })
+    expectError(await t.request('DELETE', `/v1/objects/${object.id}`, { token }), 404, ErrorCode.OBJECT_NOT_FOUND)
+
+    // Each node gets its own orders, with the same serials as the grants the client got.
+    const serialOf = (grant: string) => (peekToken(grant) as Grant).serial
+    const expected = new Map(answer.deletes.map((d) => [serialOf(d.grant), d]))
+    for (const node of nodes) {
+      const { deletes } = expectOk(await node.heartbeat())
+      const mine = answer.deletes.filter((d) => d.node.peerId === node.peerId)
+      expect(deletes.map((d) => d.piece).sort()).toEqual(mine.map((d) => d.piece).sort())
+      for (const d of deletes) {
+        expect(expected.get(serialOf(d.grant))?.piece).toBe(d.piece)
+        await verifyGrant(d.grant, trackerKey, {
+          kind: 'delete',
+          node: node.peerId,
+          piece: d.piece,
+          now: t.clock.now()
+        })
+      }
+      // Not acknowledged yet: delivered again.
+      expect(expectOk(await node.heartbeat()).deletes).toHaveLength(deletes.length)
+      // Acknowledged: delivered no more.
+      const deleted = deletes.map((d) => serialOf(d.grant))
+      expect(expectOk(await node.heartbeat({ deleted })).deletes).toEqual([])
+    }
+  })
+
+  it('keeps orders for a node that is away, with grants signed fresh when it returns', async () => {
+    const t = await startTracker()
+    const nodes = await FakeNode.many(t, 3)
+    const { token } = await signup(t)
+    const { object } = await uploadObject(t, token, nodes, { size: 10 })
+    expectOk(await t.request('DELETE', `/v1/objects/${object.id}`, { token }))
+    // Away for two days: far longer than a grant lives.
+    t.clock.advance(2 * 24 * 3600 * 1000)
+    const trackerKey = await t.trackerKey()
+    const node = nodes[0] as FakeNode
+    const { deletes } = expectOk(await node.heartbeat())
+    expect(deletes).toHaveLength(1)
+    for (const d of deletes) {
+      await verifyGrant(d.grant, trackerKey, { kind: 'delete', node: node.peerId, piece: d.piece, now: t.clock.now() })
+    }
+  })
+})

@@ -1,0 +1,370 @@
+import { ErrorCode, type SegmentManifest } from '@shoal/core'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import type {
+  AccountRecord,
+  DeleteOrderRecord,
+  NodeRecord,
+  ObjectRecord,
+  Store,
+  UploadRecord,
+  UploadSegmentRecord
+} from '../src/store/store.ts'
+
+/**
+ * What every `Store` must do, run against each implementation. `setup` gives a fresh, empty backing store;
+ * `create` may be called more than once to open new Store instances over the same data (restart).
+ */
+export interface StoreHarness {
+  create(): Promise<Store>
+  destroy(): Promise<void>
+}
+
+// Valid CIDv1 raw sha2-256 strings (the store does not parse them, but keep the data realistic).
+const CIDS = [
+  'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy',
+  'bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4',
+  'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku'
+]
+
+let counter = 0
+const uid = (prefix: string) => `${prefix}${(++counter).toString().padStart(6, '0')}AAAA`
+
+export function accountRecord(over: Partial<AccountRecord> = {}): AccountRecord {
+  const id = over.id ?? uid('acct')
+  return {
+    id,
+    email: `${id.toLowerCase()}@example.com`,
+    authSalt: 'c2FsdA',
+    authHash: 'aGFzaA',
+    wrappedMasterKey: 'd3JhcHBlZA',
+    quota: 1000,
+    used: 0,
+    reserved: 0,
+    objects: 0,
+    createdAt: 1,
+    ...over
+  }
+}
+
+export function uploadRecord(owner: string, over: Partial<UploadRecord> = {}): UploadRecord {
+  return {
+    id: uid('upl'),
+    owner,
+    nameHash: uid('name'),
+    meta: 'bWV0YQ',
+    wrappedKey: 'a2V5',
+    nonce: 'AAAAAAAAAAA',
+    size: 100,
+    k: 2,
+    m: 1,
+    segmentSize: 64,
+    segmentCount: 2,
+    overwrite: false,
+    createdAt: 1,
+    expiresAt: 10_000,
+    ...over
+  }
+}
+
+function objectFrom(upload: UploadRecord, createdAt = 2): ObjectRecord {
+  const { overwrite: _o, expiresAt: _e, ...rest } = upload
+  return { ...rest, createdAt }
+}
+
+function segmentRecord(index: number, placementId: string, nodes = ['nodeA', 'nodeB', 'nodeC']): UploadSegmentRecord {
+  return {
+    index,
+    placement: {
+      index,
+      id: placementId,
+      pieces: nodes.map((node, i) => ({ index: i, cid: CIDS[i] as string, node, serial: uid('serial'), size: 50 }))
+    }
+  }
+}
+
+function manifests(count: number, nodes = ['nodeA', 'nodeB', 'nodeC']): SegmentManifest[] {
+  return Array.from({ length: count }, (_, index) => ({
+    index,
+    pieces: nodes.map((node, i) => ({ index: i, cid: CIDS[i] as string, node }))
+  }))
+}
+
+function order(node: string, createdAt: number): DeleteOrderRecord {
+  return { node, serial: uid('serial'), piece: CIDS[0] as string, account: 'acct', size: 50, createdAt }
+}
+
+function nodeRecord(peerId: string, lastAt: number): NodeRecord {
+  return {
+    peerId,
+    addrs: ['/ip4/127.0.0.1/tcp/1'],
+    capacity: 100,
+    used: 10,
+    free: 90,
+    version: '1',
+    lastSeen: lastAt,
+    lastAt
+  }
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise
+    return undefined
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+}
+
+export function runStoreCompliance(name: string, setup: () => Promise<StoreHarness>): void {
+  describe(`Store compliance: ${name}`, () => {
+    async function open(): Promise<{ store: Store; reopen(): Promise<Store> }> {
+      const harness = await setup()
+      const opened: Store[] = []
+      const create = async () => {
+        const store = await harness.create()
+        await store.open()
+        opened.push(store)
+        return store
+      }
+      onTestFinished(async () => {
+        for (const s of opened) await s.close()
+        await harness.destroy()
+      })
+      const store = await create()
+      return {
+        store,
+        reopen: async () => {
+          for (const s of opened) await s.close()
+          return create()
+        }
+      }
+    }
+
+    it('open and close are idempotent, and data survives a reopen', async () => {
+      const { store, reopen } = await open()
+      await store.open()
+      const account = accountRecord()
+      await store.createAccount(account)
+      await store.close()
+      await store.close()
+      const again = await reopen()
+      expect(await again.getAccount(account.id)).toEqual(account)
+    })
+
+    it('creates accounts with unique emails, also under concurrency', async () => {
+      const { store } = await open()
+      const account = accountRecord()
+      await store.createAccount(account)
+      expect(await store.getAccount(account.id)).toEqual(account)
+      expect(await store.getAccountByEmail(account.email)).toEqual(account)
+      expect(await store.getAccount('nope')).toBeUndefined()
+      expect(await store.getAccountByEmail('nobody@example.com')).toBeUndefined()
+      expect(await codeOf(store.createAccount(accountRecord({ email: account.email })))).toBe(ErrorCode.ACCOUNT_EXISTS)
+
+      const email = 'race@example.com'
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => store.createAccount(accountRecord({ email })))
+      )
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+      for (const r of results) if (r.status === 'rejected') expect(r.reason.code).toBe(ErrorCode.ACCOUNT_EXISTS)
+    })
+
+    it('stores sessions and removes only expired ones', async () => {
+      const { store } = await open()
+      await store.putSession({ tokenHash: 'h1', accountId: 'a', createdAt: 0, expiresAt: 100 })
+      await store.putSession({ tokenHash: 'h2', accountId: 'a', createdAt: 0, expiresAt: 200 })
+      expect(await store.getSession('h1')).toEqual({ tokenHash: 'h1', accountId: 'a', createdAt: 0, expiresAt: 100 })
+      expect(await store.deleteExpiredSessions(150)).toBe(1)
+      expect(await store.getSession('h1')).toBeUndefined()
+      expect(await store.getSession('h2')).toBeDefined()
+      expect(await store.deleteExpiredSessions(150)).toBe(0)
+    })
+
+    it('records heartbeats only when newer than the last one', async () => {
+      const { store } = await open()
+      expect(await store.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(true)
+      expect(await store.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(false)
+      expect(await store.recordHeartbeat({ ...nodeRecord('nodeA', 9), free: 1 }, [])).toBe(false)
+      expect((await store.getNode('nodeA'))?.free).toBe(90)
+      expect(await store.recordHeartbeat({ ...nodeRecord('nodeA', 11), free: 5 }, [])).toBe(true)
+      expect(await store.recordHeartbeat(nodeRecord('nodeB', 1), [])).toBe(true)
+      expect(await store.getNode('nodeA')).toEqual({ ...nodeRecord('nodeA', 11), free: 5 })
+      expect((await store.listNodes()).map((n) => n.peerId).sort()).toEqual(['nodeA', 'nodeB'])
+      expect(await store.getNode('nodeZ')).toBeUndefined()
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () => store.recordHeartbeat(nodeRecord('nodeC', 7), []))
+      )
+      expect(results.filter(Boolean)).toHaveLength(1)
+    })
+
+    it('reserves quota atomically when uploads begin', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 100, used: 10 })
+      await store.createAccount(account)
+      const upload = uploadRecord(account.id, { size: 60 })
+      await store.beginUpload(upload)
+      expect(await store.getUpload(upload.id)).toEqual(upload)
+      expect((await store.getAccount(account.id))?.reserved).toBe(60)
+      const err = await store.beginUpload(uploadRecord(account.id, { size: 31 })).catch((e) => e)
+      expect(err.code).toBe(ErrorCode.QUOTA_EXCEEDED)
+      expect(err.details).toEqual({ quota: 100, used: 70, size: 31 })
+
+      const other = accountRecord({ quota: 100 })
+      await store.createAccount(other)
+      const results = await Promise.allSettled(
+        Array.from({ length: 5 }, () => store.beginUpload(uploadRecord(other.id, { size: 30 })))
+      )
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
+      expect((await store.getAccount(other.id))?.reserved).toBe(90)
+    })
+
+    it('keeps segment placements, replaces them, and commits against the current placement only', async () => {
+      const { store } = await open()
+      const account = accountRecord()
+      await store.createAccount(account)
+      const upload = uploadRecord(account.id, { segmentCount: 12, size: 700 })
+      await store.beginUpload(upload)
+      const placed = new Map([10, 2, 0].map((index) => [index, segmentRecord(index, `p${index}`)]))
+      for (const segment of placed.values()) await store.placeSegment(upload.id, segment)
+      expect((await store.listUploadSegments(upload.id)).map((s) => s.index)).toEqual([0, 2, 10])
+      expect(await store.getUploadSegment(upload.id, 2)).toEqual(placed.get(2))
+      expect(await store.getUploadSegment(upload.id, 3)).toBeUndefined()
+
+      const pieces = [{ index: 0, cid: CIDS[0] as string, node: 'nodeA' }]
+      expect(await codeOf(store.commitSegment(upload.id, 2, 'stale', pieces))).toBe(ErrorCode.CONFLICT)
+      expect(await codeOf(store.commitSegment(upload.id, 3, 'p3', pieces))).toBe(ErrorCode.CONFLICT)
+      await store.commitSegment(upload.id, 2, 'p2', pieces)
+      expect((await store.getUploadSegment(upload.id, 2))?.committed).toEqual(pieces)
+
+      // Placing again replaces the record and drops the commit.
+      const replaced = { ...segmentRecord(2, 'p2b'), stale: placed.get(2)?.placement.pieces ?? [] }
+      await store.placeSegment(upload.id, replaced)
+      expect(await store.getUploadSegment(upload.id, 2)).toEqual(replaced)
+
+      expect(await codeOf(store.placeSegment('missing', segmentRecord(0, 'x')))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+      expect(await codeOf(store.commitSegment('missing', 0, 'x', pieces))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+    })
+
+    it('commits an upload into an object in one step', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const upload = uploadRecord(account.id, { size: 100, segmentCount: 2 })
+      await store.beginUpload(upload)
+      await store.placeSegment(upload.id, segmentRecord(0, 'a'))
+      const object = objectFrom(upload)
+      await store.commitUpload({
+        uploadId: upload.id,
+        object,
+        segments: manifests(2),
+        deletes: [order('nodeX', 5)]
+      })
+      expect(await store.getObject(object.id)).toEqual(object)
+      expect(await store.getObjectByName(account.id, upload.nameHash)).toEqual(object)
+      expect(await store.listObjects(account.id)).toEqual([object])
+      expect(await store.listObjects('someone-else')).toEqual([])
+      expect(await store.getObjectSegments(object.id, 0, 2)).toEqual(manifests(2))
+      expect(await store.getObjectSegments(object.id, 1, 2)).toEqual(manifests(2).slice(1))
+      expect(await store.getUpload(upload.id)).toBeUndefined()
+      expect(await store.listUploadSegments(upload.id)).toEqual([])
+      expect(await store.listDeleteOrders('nodeX', 10)).toHaveLength(1)
+      const after = await store.getAccount(account.id)
+      expect(after).toMatchObject({ used: 100, reserved: 0, objects: 1 })
+      // Gone uploads cannot commit twice.
+      expect(await codeOf(store.commitUpload({ uploadId: upload.id, object, segments: [], deletes: [] }))).toBe(
+        ErrorCode.UPLOAD_NOT_FOUND
+      )
+    })
+
+    it('replaces an object under the same name only when told which one', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const first = uploadRecord(account.id, { size: 100, segmentCount: 1 })
+      await store.beginUpload(first)
+      await store.commitUpload({ uploadId: first.id, object: objectFrom(first), segments: manifests(1), deletes: [] })
+
+      const second = uploadRecord(account.id, { size: 40, segmentCount: 1, nameHash: first.nameHash, overwrite: true })
+      await store.beginUpload(second)
+      const commit = { uploadId: second.id, object: objectFrom(second), segments: manifests(1), deletes: [] }
+      expect(await codeOf(store.commitUpload(commit))).toBe(ErrorCode.CONFLICT)
+      expect(await codeOf(store.commitUpload({ ...commit, replaces: 'another' }))).toBe(ErrorCode.CONFLICT)
+      await store.commitUpload({ ...commit, replaces: first.id, deletes: [order('nodeA', 1)] })
+      expect(await store.getObject(first.id)).toBeUndefined()
+      expect(await store.getObjectSegments(first.id, 0, 1)).toEqual([])
+      expect((await store.getObjectByName(account.id, first.nameHash))?.id).toBe(second.id)
+      expect(await store.listObjects(account.id)).toHaveLength(1)
+      expect(await store.getAccount(account.id)).toMatchObject({ used: 40, reserved: 0, objects: 1 })
+    })
+
+    it('aborts uploads, releasing the reservation and queueing deletes', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const upload = uploadRecord(account.id, { size: 300 })
+      await store.beginUpload(upload)
+      await store.placeSegment(upload.id, segmentRecord(0, 'a'))
+      await store.abortUpload(upload.id, [order('nodeA', 1), order('nodeB', 1)])
+      expect(await store.getUpload(upload.id)).toBeUndefined()
+      expect(await store.listUploadSegments(upload.id)).toEqual([])
+      expect((await store.getAccount(account.id))?.reserved).toBe(0)
+      expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(1)
+      expect(await codeOf(store.abortUpload(upload.id, []))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+    })
+
+    it('lists expired uploads, oldest first', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const late = uploadRecord(account.id, { expiresAt: 3000, size: 1 })
+      const early = uploadRecord(account.id, { expiresAt: 1000, size: 1 })
+      const future = uploadRecord(account.id, { expiresAt: 9000, size: 1 })
+      for (const u of [late, early, future]) await store.beginUpload(u)
+      expect((await store.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([early.id, late.id])
+      expect((await store.listExpiredUploads(5000, 1)).map((u) => u.id)).toEqual([early.id])
+      expect(await store.listExpiredUploads(999, 10)).toEqual([])
+      await store.abortUpload(early.id, [])
+      expect((await store.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([late.id])
+    })
+
+    it('deletes objects from listing and quota, queueing deletes', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const upload = uploadRecord(account.id, { size: 100, segmentCount: 1 })
+      await store.beginUpload(upload)
+      await store.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments: manifests(1), deletes: [] })
+      await store.deleteObject(upload.id, [order('nodeA', 1)])
+      expect(await store.getObject(upload.id)).toBeUndefined()
+      expect(await store.getObjectByName(account.id, upload.nameHash)).toBeUndefined()
+      expect(await store.listObjects(account.id)).toEqual([])
+      expect(await store.getAccount(account.id)).toMatchObject({ used: 0, objects: 0 })
+      expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(1)
+      expect(await codeOf(store.deleteObject(upload.id, []))).toBe(ErrorCode.OBJECT_NOT_FOUND)
+    })
+
+    it('hands out delete orders per node, oldest first, until that node acknowledges them', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const upload = uploadRecord(account.id)
+      await store.beginUpload(upload)
+      const orders = [order('nodeA', 30), order('nodeA', 10), order('nodeA', 20), order('nodeB', 5)]
+      await store.abortUpload(upload.id, orders)
+      const a = await store.listDeleteOrders('nodeA', 10)
+      expect(a.map((o) => o.createdAt)).toEqual([10, 20, 30])
+      expect(a[0]).toEqual(orders[1])
+      expect(await store.listDeleteOrders('nodeA', 2)).toHaveLength(2)
+      expect(await store.listDeleteOrders('nodeC', 10)).toEqual([])
+
+      // A node cannot acknowledge another node's orders.
+      const serialB = (orders[3] as DeleteOrderRecord).serial
+      await store.recordHeartbeat(nodeRecord('nodeA', 1), [serialB, (a[0] as DeleteOrderRecord).serial, 'unknown'])
+      expect((await store.listDeleteOrders('nodeA', 10)).map((o) => o.createdAt)).toEqual([20, 30])
+      expect(await store.listDeleteOrders('nodeB', 10)).toHaveLength(1)
+      // A refused (replayed) heartbeat acknowledges nothing.
+      await store.recordHeartbeat(nodeRecord('nodeA', 1), [(a[1] as DeleteOrderRecord).serial])
+      expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(2)
+    })
+  })
+}
