@@ -1,0 +1,140 @@
+import type { ContentRouting } from '@libp2p/interface'
+import type { CID } from '@shoal/core'
+import { describeError } from '@shoal/core'
+import type { Logger } from 'pino'
+import { PROVIDE_ATTEMPTS, PROVIDE_BATCH, PROVIDE_QUEUE_MAX, PROVIDE_TIMEOUT_MS } from './constants.ts'
+import { isAbort } from './sleep.ts'
+
+export interface AnnouncerComponents {
+  contentRouting: ContentRouting
+  logger: Logger
+}
+
+export interface AnnouncerInit {
+  /** Provides running at once. */
+  batch?: number
+  /** Pieces waiting to be announced; beyond it new ones are dropped (the next full re-announce covers them). */
+  maxQueue?: number
+  provideTimeoutMs?: number
+}
+
+interface Pending {
+  cid: CID
+  attempts: number
+}
+
+/**
+ * Announces stored pieces in the DHT in the background, a few at a time, so a put answers without waiting for
+ * the DHT and a node that restarts re-announces what it holds. A failed provide is retried a few times and then
+ * left to the next re-announce; failures are expected (no peers yet) and logged at debug.
+ */
+export class Announcer {
+  readonly #c: AnnouncerComponents
+  readonly #batch: number
+  readonly #maxQueue: number
+  readonly #timeoutMs: number
+  readonly #queue: Pending[] = []
+  #wake: (() => void) | undefined
+  #space: (() => void) | undefined
+  #controller: AbortController | undefined
+  #loop: Promise<void> | undefined
+  #announced = 0
+
+  constructor(components: AnnouncerComponents, init: AnnouncerInit = {}) {
+    this.#c = components
+    this.#batch = init.batch ?? PROVIDE_BATCH
+    this.#maxQueue = init.maxQueue ?? PROVIDE_QUEUE_MAX
+    this.#timeoutMs = init.provideTimeoutMs ?? PROVIDE_TIMEOUT_MS
+  }
+
+  /** Pieces announced successfully since start. */
+  get announced(): number {
+    return this.#announced
+  }
+
+  get pending(): number {
+    return this.#queue.length
+  }
+
+  start(): void {
+    if (this.#controller !== undefined) return
+    this.#controller = new AbortController()
+    this.#loop = this.#run(this.#controller.signal)
+  }
+
+  async stop(): Promise<void> {
+    const controller = this.#controller
+    if (controller === undefined) return
+    this.#controller = undefined
+    controller.abort()
+    this.#notify()
+    this.#space?.()
+    await this.#loop
+    this.#loop = undefined
+  }
+
+  /** Queues one piece; never blocks. */
+  queue(cid: CID): void {
+    if (this.#queue.length >= this.#maxQueue) {
+      this.#c.logger.debug({ piece: cid.toString() }, 'announce queue full: left to the next re-announce')
+      return
+    }
+    this.#queue.push({ cid, attempts: 0 })
+    this.#notify()
+  }
+
+  /** Queues every piece from `source`, waiting for room: memory stays bounded however many pieces there are. */
+  async queueAll(source: AsyncIterable<CID>, signal: AbortSignal): Promise<number> {
+    let count = 0
+    for await (const cid of source) {
+      while (this.#queue.length >= this.#maxQueue && !signal.aborted && this.#controller !== undefined) {
+        await new Promise<void>((resolve) => {
+          this.#space = resolve
+        })
+      }
+      if (signal.aborted || this.#controller === undefined) break
+      this.#queue.push({ cid, attempts: 0 })
+      this.#notify()
+      count++
+    }
+    return count
+  }
+
+  #notify(): void {
+    const wake = this.#wake
+    this.#wake = undefined
+    wake?.()
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      if (this.#queue.length === 0) {
+        await new Promise<void>((resolve) => {
+          this.#wake = resolve
+        })
+        continue
+      }
+      const batch = this.#queue.splice(0, this.#batch)
+      const space = this.#space
+      this.#space = undefined
+      space?.()
+      await Promise.all(batch.map((item) => this.#provide(item, signal)))
+    }
+  }
+
+  async #provide(item: Pending, signal: AbortSignal): Promise<void> {
+    const piece = item.cid.toString()
+    try {
+      await this.#c.contentRouting.provide(item.cid, {
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#timeoutMs)])
+      })
+      this.#announced++
+      this.#c.logger.debug({ piece }, 'piece announced')
+    } catch (err) {
+      if (isAbort(err, signal)) return
+      item.attempts++
+      this.#c.logger.debug({ piece, attempts: item.attempts, err: describeError(err) }, 'announce failed')
+      if (item.attempts < PROVIDE_ATTEMPTS && this.#queue.length < this.#maxQueue) this.#queue.push(item)
+    }
+  }
+}

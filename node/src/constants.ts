@@ -1,0 +1,63 @@
+import { GiB, KiB, MiB } from '@shoal/core'
+
+/** Reported in heartbeats and in libp2p's identify user agent. */
+export const NODE_VERSION = '0.1.0'
+
+/** Listen addresses when none are configured: loopback TCP (fastest) and WebSockets (browsers). */
+export const DEFAULT_LISTEN = ['/ip4/127.0.0.1/tcp/0', '/ip4/127.0.0.1/tcp/0/ws']
+
+/** Bytes of pieces a node stores unless told otherwise. */
+export const DEFAULT_CAPACITY = 10 * GiB
+
+/**
+ * Yamux per-stream receive window. Wide windows keep a fast link busy (js-libp2p-yamux#42); the window is also
+ * what a paused upload can still have in flight, so it bounds memory per stream.
+ */
+export const STREAM_WINDOW_BYTES = 8 * MiB
+/** Reads are paused once this many bytes wait for the disk, so a slow disk throttles the sender. */
+export const READ_HIGH_WATER_BYTES = 1 * MiB
+/** libp2p resets a stream whose paused read buffer grows past this: the window plus one message of slack. */
+export const MAX_READ_BUFFER_BYTES = STREAM_WINDOW_BYTES + 2 * MiB
+/** Piece bytes are written to disk in blocks of up to this size (fewer syscalls than one per yamux frame). */
+export const WRITE_BLOCK_BYTES = 1 * MiB
+/** Get bytes waiting in a stream's write buffer beyond the peer's window: the disk reader waits above this. */
+export const MAX_WRITE_BUFFER_BYTES = 1 * MiB
+/** Get responses are read from disk and sent in slices of this size: big writes keep yamux framing cheap. */
+export const READ_SLICE_BYTES = 256 * KiB
+
+/** A request whose stream moves no byte for this long is aborted. */
+export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000
+/** After answering, how long to wait for the peer to close its side before resetting the stream. */
+export const FINISH_GRACE_MS = 5_000
+/** Requests served at once across all connections; more are shed with ERR_NODE_OVERLOADED. */
+export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64
+/** Streams one connection may have open per protocol (libp2p's per-protocol limit). */
+export const MAX_INBOUND_STREAMS = { put: 16, get: 32, delete: 32 } as const
+
+/** Clock difference tolerated between tracker and node; used serials are kept at least this long past expiry. */
+export const GRANT_SKEW_MS = 30_000
+/** How often expired used-serial records are dropped. */
+export const SERIAL_PRUNE_INTERVAL_MS = 60_000
+
+/** Heartbeat interval until the tracker says otherwise. */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000
+/** Backoff while the tracker is unreachable: starts here, doubles, capped below. */
+export const TRACKER_RETRY_MIN_MS = 500
+export const TRACKER_RETRY_MAX_MS = 30_000
+/** One HTTP call to the tracker may take this long. */
+export const TRACKER_REQUEST_TIMEOUT_MS = 10_000
+/** With a pinned key the node tries the tracker this long at start before serving with the pinned key. */
+export const PINNED_KEY_CHECK_TIMEOUT_MS = 5_000
+/** Most peers from one heartbeat response that are merged into the peer store / dialled. */
+export const MAX_HEARTBEAT_PEERS = 64
+export const MAX_HEARTBEAT_DIALS = 8
+/** Most delete serials reported in one heartbeat; the rest wait for the next one. */
+export const MAX_REPORTED_DELETES = 10_000
+/** Most delete orders carried out from one heartbeat response. */
+export const MAX_DELETES_PER_HEARTBEAT = 1_000
+
+/** DHT announcements: pieces provided at once, queue bound, per-provide timeout, retries. */
+export const PROVIDE_BATCH = 8
+export const PROVIDE_QUEUE_MAX = 10_000
+export const PROVIDE_TIMEOUT_MS = 60_000
+export const PROVIDE_ATTEMPTS = 3

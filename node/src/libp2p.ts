@@ -1,0 +1,71 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { type Identify, identify } from '@libp2p/identify'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { type Ping, ping } from '@libp2p/ping'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { KiB, PROTOCOL_DHT } from '@shoal/core'
+import { createLibp2p } from 'libp2p'
+import { MAX_READ_BUFFER_BYTES, NODE_VERSION, STREAM_WINDOW_BYTES } from './constants.ts'
+
+// A type alias, not an interface: libp2p's ServiceMap constraint needs an index-compatible type.
+export type NodeServices = {
+  identify: Identify
+  ping: Ping
+  dht: KadDHT
+}
+
+export type NodeLibp2p = Libp2p<NodeServices>
+
+export interface NodeLibp2pInit {
+  privateKey: PrivateKey
+  listen: string[]
+  /** Most open connections before libp2p prunes. */
+  maxConnections?: number
+}
+
+/**
+ * The storage node's libp2p: TCP and WebSockets, noise, yamux with wide windows, identify, ping and a Kademlia
+ * DHT server under Shoal's own protocol id. Deliberately absent: public bootstrap lists, mDNS, UPnP, autoNAT
+ * and relays — peers come from the tracker and from configuration only.
+ */
+export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
+  return createLibp2p<NodeServices>({
+    start: false,
+    privateKey: init.privateKey,
+    addresses: { listen: init.listen },
+    nodeInfo: { userAgent: `shoal-node/${NODE_VERSION}` },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [
+      yamux({
+        streamOptions: {
+          initialStreamWindowSize: 256 * KiB,
+          // Wide windows for throughput (js-libp2p-yamux#42); also the most a paused stream can still receive.
+          maxStreamWindowSize: STREAM_WINDOW_BYTES,
+          maxReadBufferLength: MAX_READ_BUFFER_BYTES
+        }
+      })
+    ],
+    connectionManager: {
+      maxConnections: init.maxConnections ?? 1024,
+      // Clients and nodes on one LAN dial in bursts from the same address; the defaults (5/s per host, 10
+      // pending) reset them with ECONNRESET.
+      inboundConnectionThreshold: 1_000,
+      maxIncomingPendingConnections: 256
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({
+        protocol: PROTOCOL_DHT,
+        // Storage nodes answer DHT queries even before anything proves they are publicly reachable.
+        clientMode: false,
+        // The default mapper drops private addresses, which leaves every routing table empty on a LAN.
+        peerInfoMapper: passthroughMapper
+      })
+    }
+  })
+}

@@ -1,0 +1,440 @@
+import type { Connection, PrivateKey, PublicKey, Stream } from '@libp2p/interface'
+import {
+  ByteReader,
+  type CID,
+  type DeleteOrder,
+  describeError,
+  ErrorCode,
+  encodeFrame,
+  errorResponse,
+  type Grant,
+  type GrantKind,
+  MAX_FRAME_HEADER_BYTES,
+  MAX_PIECE_BYTES,
+  parseDeleteRequest,
+  parseGetRequest,
+  parsePieceCid,
+  parsePutRequest,
+  readFrame,
+  ShoalError,
+  sendAll,
+  signReceipt,
+  verifyGrant
+} from '@shoal/core'
+import type { Logger } from 'pino'
+import {
+  DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_STREAM_IDLE_TIMEOUT_MS,
+  FINISH_GRACE_MS,
+  GRANT_SKEW_MS,
+  MAX_READ_BUFFER_BYTES,
+  MAX_WRITE_BUFFER_BYTES,
+  READ_HIGH_WATER_BYTES,
+  READ_SLICE_BYTES
+} from './constants.ts'
+import type { PieceStore } from './piece-store.ts'
+import { sendBounded } from './send.ts'
+import { PausingReader } from './stream-reader.ts'
+import { TokenBucket } from './token-bucket.ts'
+import type { UsedSerials } from './used-serials.ts'
+import { Watchdog } from './watchdog.ts'
+
+export type PieceOperation = 'put' | 'get' | 'delete'
+
+export interface PieceServiceComponents {
+  /** This node's peer id: grants must name it. */
+  peerId: string
+  /** Signs put receipts. */
+  privateKey: PrivateKey
+  /** Verifies grants. */
+  trackerKey: PublicKey
+  store: PieceStore
+  serials: UsedSerials
+  logger: Logger
+  /** A piece was newly stored (announce it). */
+  onStored?: (cid: CID) => void
+  /** A delete grant was carried out (report its serial to the tracker). */
+  onDeleted?: (serial: string) => void
+}
+
+export interface PieceServiceInit {
+  /** Bytes per second for all get responses together; 0 = unlimited. */
+  egressLimit?: number
+  /** A request whose stream moves nothing for this long is aborted. */
+  idleTimeoutMs?: number
+  /** Requests served at once; more are refused with ERR_NODE_OVERLOADED. */
+  maxConcurrentRequests?: number
+  /** Clock difference tolerated on grant times. */
+  grantSkewMs?: number
+}
+
+export interface PieceServiceStats {
+  active: number
+  requests: Record<PieceOperation, number>
+  failures: number
+  bytesIn: number
+  bytesOut: number
+}
+
+/** One request in flight. */
+interface Request {
+  op: PieceOperation
+  stream: Stream
+  reader: ByteReader
+  watchdog: Watchdog
+  signal: AbortSignal
+  log: Logger
+  /**
+   * Request body bytes the peer will still send that may be read and dropped so that it gets to read our error
+   * answer (it sends the whole body before it reads); undefined until a valid request header was read.
+   */
+  pendingBody: number | undefined
+  /** A response header went out: a later failure can only reset the stream. */
+  responded: boolean
+  /** The request could not be parsed (or was shed): only a short grace is given before resetting. */
+  unsynced: boolean
+}
+
+/**
+ * Serves the piece protocols: put, get and delete, each a header frame (plus the body for put) answered by a
+ * header frame (plus the bytes for get). Every request must carry a valid grant from the tracker for this node,
+ * this piece and this operation, used once. Failures are answered with a typed error header whenever the stream
+ * still allows it; the stream is then closed, or reset if the peer misbehaves.
+ */
+export class PieceService {
+  readonly #c: PieceServiceComponents
+  readonly #log: Logger
+  readonly #idleTimeoutMs: number
+  readonly #maxConcurrent: number
+  readonly #skewMs: number
+  readonly #egress: TokenBucket | undefined
+  readonly #inflight = new Set<Promise<void>>()
+  #controller: AbortController | undefined
+  readonly #stats: PieceServiceStats = {
+    active: 0,
+    requests: { put: 0, get: 0, delete: 0 },
+    failures: 0,
+    bytesIn: 0,
+    bytesOut: 0
+  }
+
+  constructor(components: PieceServiceComponents, init: PieceServiceInit = {}) {
+    this.#c = components
+    this.#log = components.logger
+    this.#idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS
+    this.#maxConcurrent = init.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS
+    this.#skewMs = init.grantSkewMs ?? GRANT_SKEW_MS
+    const rate = init.egressLimit ?? 0
+    // One bucket for the whole node, one read slice of burst: it models the home uplink.
+    this.#egress = rate > 0 ? new TokenBucket({ rate, burst: READ_SLICE_BYTES }) : undefined
+  }
+
+  get stats(): PieceServiceStats {
+    return { ...this.#stats, requests: { ...this.#stats.requests } }
+  }
+
+  start(): void {
+    if (this.#controller !== undefined) return
+    this.#controller = new AbortController()
+  }
+
+  /** Aborts requests in flight and waits until each has cleaned up (temporary files removed). */
+  async stop(): Promise<void> {
+    const controller = this.#controller
+    if (controller === undefined) return
+    this.#controller = undefined
+    controller.abort(new ShoalError(ErrorCode.ABORTED, 'node is stopping'))
+    await Promise.allSettled([...this.#inflight])
+  }
+
+  readonly handlePut = (stream: Stream, connection: Connection): Promise<void> =>
+    this.#handle('put', stream, connection)
+  readonly handleGet = (stream: Stream, connection: Connection): Promise<void> =>
+    this.#handle('get', stream, connection)
+  readonly handleDelete = (stream: Stream, connection: Connection): Promise<void> =>
+    this.#handle('delete', stream, connection)
+
+  /**
+   * Carries out a delete order from a heartbeat: verified exactly like a delete request. Idempotent: an order
+   * whose serial was already used (the client may have sent the same grant directly) deletes again, harmlessly,
+   * and still counts as carried out. Returns the serial to report.
+   */
+  async executeDeleteOrder(order: DeleteOrder): Promise<string> {
+    const cid = parsePieceCid(order.piece)
+    const grant = await verifyGrant(order.grant, this.#c.trackerKey, {
+      kind: 'delete',
+      node: this.#c.peerId,
+      piece: order.piece,
+      now: Date.now(),
+      skewMs: this.#skewMs
+    })
+    try {
+      await this.#c.serials.claim(grant.serial, grant.exp + this.#skewMs)
+    } catch (err) {
+      if (!(err instanceof ShoalError) || err.code !== ErrorCode.GRANT_REPLAYED) throw err
+    }
+    const existed = await this.#c.store.delete(cid)
+    this.#log.debug({ piece: order.piece, serial: grant.serial, existed }, 'delete order carried out')
+    this.#c.onDeleted?.(grant.serial)
+    return grant.serial
+  }
+
+  async #handle(op: PieceOperation, stream: Stream, connection: Connection): Promise<void> {
+    const controller = this.#controller
+    if (controller === undefined) {
+      stream.abort(new ShoalError(ErrorCode.ABORTED, 'node is not serving'))
+      return
+    }
+    // Over the limit: answered with a typed error through the same path (so the peer can read it), but not
+    // counted as active and given only a short grace; the client moves on to another node.
+    const shed = this.#stats.active >= this.#maxConcurrent
+    if (!shed) {
+      this.#stats.active++
+      this.#stats.requests[op]++
+    }
+    const task = this.#serve(op, stream, connection, controller.signal, shed)
+    this.#inflight.add(task)
+    try {
+      await task
+    } finally {
+      this.#inflight.delete(task)
+      if (!shed) this.#stats.active--
+    }
+  }
+
+  async #serve(
+    op: PieceOperation,
+    stream: Stream,
+    connection: Connection,
+    stopSignal: AbortSignal,
+    shed: boolean
+  ): Promise<void> {
+    const watchdog = new Watchdog(this.#idleTimeoutMs)
+    const signal = AbortSignal.any([stopSignal, watchdog.signal])
+    // Bounded by the muxer window: what a paused stream may still receive (see PausingReader).
+    stream.maxReadBufferLength = MAX_READ_BUFFER_BYTES
+    const source = new PausingReader(stream, {
+      highWaterMark: READ_HIGH_WATER_BYTES,
+      signal,
+      onActivity: () => watchdog.touch()
+    })
+    const req: Request = {
+      op,
+      stream,
+      reader: new ByteReader(source),
+      watchdog,
+      signal,
+      log: this.#log.child({ op, peer: connection.remotePeer.toString() }),
+      pendingBody: undefined,
+      responded: false,
+      unsynced: false
+    }
+    const started = performance.now()
+    try {
+      if (shed) {
+        throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'node is busy: too many requests in flight')
+      }
+      if (op === 'put') await this.#put(req)
+      else if (op === 'get') await this.#get(req)
+      else await this.#delete(req)
+      req.log.debug({ ms: Math.round(performance.now() - started) }, `${op} served`)
+    } catch (err) {
+      this.#stats.failures++
+      await this.#fail(req, err)
+    } finally {
+      source.dispose()
+      watchdog.dispose()
+    }
+  }
+
+  async #put(req: Request): Promise<void> {
+    const put = parsePutRequest(await readHeader(req))
+    // The body size is known from here: a rejection can let the peer finish sending and read the answer.
+    req.pendingBody = put.size <= MAX_PIECE_BYTES ? put.size : undefined
+    const cid = parsePieceCid(put.piece)
+    req.log = req.log.child({ piece: put.piece, size: put.size })
+    if (put.size > MAX_PIECE_BYTES) {
+      throw new ShoalError(ErrorCode.FRAME_TOO_LARGE, `piece of ${put.size} bytes exceeds ${MAX_PIECE_BYTES}`)
+    }
+    const grant = await this.#authorize(req, 'put', put.grant, put.piece)
+    if (put.size > grant.size) {
+      throw new ShoalError(ErrorCode.GRANT_LIMIT, `piece of ${put.size} bytes exceeds the grant's ${grant.size}`)
+    }
+    const result = await this.#c.store.put(cid, put.size, this.#body(req, put.size), { signal: req.signal })
+    const receipt = await signReceipt(this.#c.privateKey, {
+      v: 1,
+      kind: 'put',
+      piece: put.piece,
+      node: this.#c.peerId,
+      size: put.size,
+      serial: grant.serial,
+      at: Date.now()
+    })
+    await this.#respond(req, { ok: true, receipt })
+    if (!result.existed) this.#c.onStored?.(cid)
+    req.log.debug({ existed: result.existed }, 'piece stored')
+    await this.#finish(req)
+  }
+
+  async #get(req: Request): Promise<void> {
+    const get = parseGetRequest(await readHeader(req))
+    req.pendingBody = 0
+    const cid = parsePieceCid(get.piece)
+    req.log = req.log.child({ piece: get.piece })
+    const grant = await this.#authorize(req, 'get', get.grant, get.piece)
+    const piece = await this.#c.store.openReader(cid)
+    try {
+      const offset = get.offset ?? 0
+      if (offset > piece.size) {
+        throw new ShoalError(ErrorCode.INVALID_INPUT, `offset ${offset} is past the end of a ${piece.size}-byte piece`)
+      }
+      const length = get.length ?? piece.size - offset
+      if (offset + length > piece.size) {
+        throw new ShoalError(
+          ErrorCode.INVALID_INPUT,
+          `range ${offset}+${length} is past the end of a ${piece.size}-byte piece`
+        )
+      }
+      if (length > grant.size) {
+        throw new ShoalError(ErrorCode.GRANT_LIMIT, `${length} bytes requested, the grant allows ${grant.size}`)
+      }
+      await this.#respond(req, { ok: true, size: length, pieceSize: piece.size })
+      await sendBounded(req.stream, this.#paced(req, piece.slices(offset, length, READ_SLICE_BYTES)), {
+        maxBuffered: MAX_WRITE_BUFFER_BYTES,
+        signal: req.signal
+      })
+    } finally {
+      await piece.close()
+    }
+    await this.#finish(req)
+  }
+
+  async #delete(req: Request): Promise<void> {
+    const del = parseDeleteRequest(await readHeader(req))
+    req.pendingBody = 0
+    const cid = parsePieceCid(del.piece)
+    req.log = req.log.child({ piece: del.piece })
+    const grant = await this.#authorize(req, 'delete', del.grant, del.piece)
+    const existed = await this.#c.store.delete(cid)
+    this.#c.onDeleted?.(grant.serial)
+    await this.#respond(req, { ok: true, existed })
+    await this.#finish(req)
+  }
+
+  /** Grant checks, then the replay check, which records the serial before any work is done. */
+  async #authorize(req: Request, kind: GrantKind, token: string, piece: string): Promise<Grant> {
+    const grant = await verifyGrant(token, this.#c.trackerKey, {
+      kind,
+      node: this.#c.peerId,
+      piece,
+      now: Date.now(),
+      skewMs: this.#skewMs
+    })
+    await this.#c.serials.claim(grant.serial, grant.exp + this.#skewMs)
+    req.log = req.log.child({ serial: grant.serial })
+    return grant
+  }
+
+  /** The put body as it arrives, tracking how much of it is still to come. */
+  async *#body(req: Request, size: number): AsyncGenerator<Uint8Array> {
+    for await (const chunk of req.reader.stream(size)) {
+      req.pendingBody = (req.pendingBody ?? 0) - chunk.byteLength
+      this.#stats.bytesIn += chunk.byteLength
+      yield chunk
+    }
+  }
+
+  /** Get slices paced by the node's egress bucket; each step means the previous write drained. */
+  async *#paced(req: Request, slices: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+    for await (const slice of slices) {
+      req.watchdog.touch()
+      await this.#egress?.take(slice.byteLength, req.signal)
+      this.#stats.bytesOut += slice.byteLength
+      yield slice
+    }
+    req.watchdog.touch()
+  }
+
+  async #respond(req: Request, header: object): Promise<void> {
+    req.responded = true
+    await sendAll(req.stream, [encodeFrame(header)], { signal: req.signal })
+    req.watchdog.touch()
+  }
+
+  /**
+   * Ends a request whose answer went out: close our side, then read to the peer's end, dropping at most
+   * `pendingBody` bytes; a peer that sends more than that, or stays silent past the grace period, is reset.
+   */
+  async #finish(req: Request): Promise<void> {
+    const { stream } = req
+    try {
+      await stream.close({ signal: req.signal })
+      const limit = req.pendingBody ?? 0
+      // A body still due may take the normal idle time; otherwise the peer only has to close its side.
+      req.watchdog.setIdle(limit > 0 && !req.unsynced ? this.#idleTimeoutMs : FINISH_GRACE_MS)
+      let dropped = 0
+      try {
+        for await (const chunk of req.reader.stream(limit)) dropped += chunk.byteLength
+      } catch (err) {
+        // Ending before `limit` is the normal case when nothing more was due.
+        if (!(err instanceof ShoalError) || err.code !== ErrorCode.TRUNCATED) throw err
+      }
+      if (dropped === limit) await req.reader.expectEnd()
+    } catch (err) {
+      req.log.debug({ err: describeError(err) }, 'peer did not end the stream cleanly: resetting it')
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  async #fail(req: Request, err: unknown): Promise<void> {
+    const error = err instanceof ShoalError ? err : new ShoalError(ErrorCode.INTERNAL, 'internal error', { cause: err })
+    logFailure(req, error, err)
+    const code = error.code
+    if (code === ErrorCode.TRUNCATED) req.pendingBody = 0
+    const cannotAnswer =
+      req.responded ||
+      code === ErrorCode.ABORTED ||
+      code === ErrorCode.TIMEOUT ||
+      req.stream.status !== 'open' ||
+      req.stream.writeStatus !== 'writable'
+    if (cannotAnswer) {
+      req.stream.abort(error)
+      return
+    }
+    if (req.pendingBody === undefined) {
+      // Unparseable input: allow the rest of a largest header (and its length prefix) before resetting.
+      req.pendingBody = 2 * MAX_FRAME_HEADER_BYTES
+      req.unsynced = true
+    }
+    try {
+      await this.#respond(req, errorResponse(error))
+    } catch {
+      req.stream.abort(error)
+      return
+    }
+    await this.#finish(req)
+  }
+}
+
+async function readHeader(req: Request): Promise<Record<string, unknown>> {
+  const header = await readFrame(req.reader)
+  if (header === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the request header')
+  return header
+}
+
+const WARN_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.NODE_FULL,
+  ErrorCode.DISK_FULL,
+  ErrorCode.NODE_OVERLOADED,
+  ErrorCode.PIECE_CORRUPT
+])
+
+function logFailure(req: Request, error: ShoalError, original: unknown): void {
+  if (error.code === ErrorCode.INTERNAL) {
+    req.log.error({ err: original }, `${req.op} failed`)
+  } else if (WARN_CODES.has(error.code)) {
+    req.log.warn({ code: error.code, err: error.message }, `${req.op} refused`)
+  } else {
+    req.log.info({ code: error.code, err: error.message }, `${req.op} refused`)
+  }
+}

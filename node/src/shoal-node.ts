@@ -1,0 +1,447 @@
+import { setMaxListeners } from 'node:events'
+import { mkdir } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { PeerId, PrivateKey, PublicKey } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
+import {
+  describeError,
+  ErrorCode,
+  type NodeAddress,
+  PROTOCOL_DELETE,
+  PROTOCOL_GET,
+  PROTOCOL_PUT,
+  ShoalError
+} from '@shoal/core'
+import { Level } from 'level'
+import { type Logger, pino } from 'pino'
+import { Announcer } from './announcer.ts'
+import {
+  DEFAULT_CAPACITY,
+  DEFAULT_LISTEN,
+  MAX_HEARTBEAT_DIALS,
+  MAX_INBOUND_STREAMS,
+  SERIAL_PRUNE_INTERVAL_MS
+} from './constants.ts'
+import { loadOrCreateIdentity } from './identity.ts'
+import { createNodeLibp2p, type NodeLibp2p } from './libp2p.ts'
+import { PieceService, type PieceServiceStats } from './piece-service.ts'
+import { PieceStore, type PieceStoreStats } from './piece-store.ts'
+import { isAbort, sleep } from './sleep.ts'
+import { resolveTrackerKey } from './tracker-key.ts'
+import { TrackerLink, type TrackerLinkStats } from './tracker-link.ts'
+import { UsedSerials } from './used-serials.ts'
+
+export interface NodeInit {
+  /** Folder for identity, pieces and index; created if missing. */
+  dataDir: string
+  /** Tracker base URL. Without it the node sends no heartbeats (and needs `trackerPublicKey` or a pinned key). */
+  trackerUrl?: string
+  /** Key that verifies grants; otherwise read from `GET {tracker}/v1/info` and pinned in the data folder. */
+  trackerPublicKey?: PublicKey
+  /** Listen multiaddrs; default loopback TCP and WebSockets on free ports. */
+  listen?: string[]
+  /** Peers to dial at start (full multiaddrs with /p2p), besides those the tracker hands out. */
+  bootstrap?: string[]
+  /** Bytes of pieces stored at most; default 10 GiB. */
+  capacity?: number
+  /** Upload rate for all get responses together, bytes/s; 0 (default) = unlimited. */
+  egressLimit?: number
+  /** Heartbeat interval; default: what the tracker asks for. */
+  heartbeatIntervalMs?: number
+  /** A request whose stream moves nothing for this long is aborted; default 30 s. */
+  idleTimeoutMs?: number
+  /** Requests served at once before shedding with ERR_NODE_OVERLOADED; default 64. */
+  maxConcurrentRequests?: number
+  logger?: Logger
+  /** Cancels a start() that is still waiting for the tracker (stop() does too). */
+  signal?: AbortSignal
+}
+
+export type NodeStatus = 'stopped' | 'starting' | 'started' | 'stopping'
+
+export interface NodeStats {
+  store: PieceStoreStats
+  requests: PieceServiceStats
+  tracker: TrackerLinkStats | undefined
+  /** Pieces announced in the DHT since start, and waiting to be. */
+  announced: number
+  announcePending: number
+  connections: number
+}
+
+export interface ShoalNode {
+  readonly peerId: PeerId
+  readonly dataDir: string
+  readonly status: NodeStatus
+  /** Listen addresses with /p2p/<peerId>; empty until started. */
+  readonly multiaddrs: Multiaddr[]
+  readonly stats: NodeStats
+  /** The underlying libp2p node (DHT, connections): for tests and tools. */
+  readonly libp2p: NodeLibp2p
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** What runs between start() and stop(); rebuilt on each start. */
+interface Running {
+  db: Level<string, string>
+  store: PieceStore
+  service: PieceService
+  announcer: Announcer
+  link: TrackerLink | undefined
+  loops: AbortController
+  tasks: Promise<void>[]
+}
+
+const EMPTY_STORE: PieceStoreStats = { capacity: 0, used: 0, reserved: 0, pieces: 0 }
+const EMPTY_REQUESTS: PieceServiceStats = {
+  active: 0,
+  requests: { put: 0, get: 0, delete: 0 },
+  failures: 0,
+  bytesIn: 0,
+  bytesOut: 0
+}
+
+/**
+ * Creates a storage node: loads (or creates) its identity and builds its libp2p node, without starting it.
+ *
+ * @example
+ * ```ts
+ * const node = await createNode({ dataDir: './node-data', trackerUrl: 'http://127.0.0.1:7070', capacity: 500e9 })
+ * await node.start()
+ * console.log(node.peerId.toString(), node.multiaddrs.map(String))
+ * await node.stop()
+ * ```
+ */
+export async function createNode(init: NodeInit): Promise<ShoalNode> {
+  if (typeof init.dataDir !== 'string' || init.dataDir === '') throw new TypeError('dataDir is required')
+  const capacity = init.capacity ?? DEFAULT_CAPACITY
+  if (!Number.isSafeInteger(capacity) || capacity < 0) throw new TypeError('capacity must be a byte count')
+  const egressLimit = init.egressLimit ?? 0
+  if (!Number.isFinite(egressLimit) || egressLimit < 0) throw new TypeError('egressLimit must be bytes/s >= 0')
+  if (init.trackerUrl !== undefined) new URL(init.trackerUrl)
+  const logger = init.logger ?? pino({ level: 'silent' })
+  await mkdir(init.dataDir, { recursive: true })
+  const privateKey = await loadOrCreateIdentity(init.dataDir, logger)
+  const libp2p = await createNodeLibp2p({ privateKey, listen: init.listen ?? DEFAULT_LISTEN })
+  return new Node({ ...init, capacity, egressLimit }, logger, privateKey, libp2p)
+}
+
+class Node implements ShoalNode {
+  readonly libp2p: NodeLibp2p
+  readonly #init: NodeInit & { capacity: number; egressLimit: number }
+  readonly #log: Logger
+  readonly #privateKey: PrivateKey
+  #status: NodeStatus = 'stopped'
+  #running: Running | undefined
+  #transition: Promise<void> | undefined
+  /** Lets stop() cancel a start that is still waiting for the tracker. */
+  #starting: AbortController | undefined
+
+  constructor(
+    init: NodeInit & { capacity: number; egressLimit: number },
+    logger: Logger,
+    privateKey: PrivateKey,
+    libp2p: NodeLibp2p
+  ) {
+    this.#init = init
+    this.#privateKey = privateKey
+    this.#log = logger.child({ peerId: libp2p.peerId.toString() })
+    this.libp2p = libp2p
+  }
+
+  get peerId(): PeerId {
+    return this.libp2p.peerId
+  }
+
+  get dataDir(): string {
+    return this.#init.dataDir
+  }
+
+  get status(): NodeStatus {
+    return this.#status
+  }
+
+  get multiaddrs(): Multiaddr[] {
+    return this.#status === 'started' ? this.libp2p.getMultiaddrs() : []
+  }
+
+  get stats(): NodeStats {
+    const r = this.#running
+    return {
+      store: r?.store.stats ?? EMPTY_STORE,
+      requests: r?.service.stats ?? EMPTY_REQUESTS,
+      tracker: r?.link?.stats,
+      announced: r?.announcer.announced ?? 0,
+      announcePending: r?.announcer.pending ?? 0,
+      connections: this.libp2p.getConnections().length
+    }
+  }
+
+  async start(): Promise<void> {
+    if (this.#status === 'started') return
+    if (this.#status === 'starting' && this.#transition !== undefined) return this.#transition
+    if (this.#status === 'stopping') await this.#transition
+    this.#status = 'starting'
+    const starting = new AbortController()
+    this.#starting = starting
+    const signal =
+      this.#init.signal === undefined ? starting.signal : AbortSignal.any([this.#init.signal, starting.signal])
+    this.#transition = this.#start(signal)
+    try {
+      await this.#transition
+      this.#status = 'started'
+    } catch (err) {
+      this.#status = 'stopped'
+      throw err
+    } finally {
+      this.#transition = undefined
+      this.#starting = undefined
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#status === 'stopped') return
+    if (this.#status === 'stopping' && this.#transition !== undefined) return this.#transition
+    if (this.#status === 'starting') {
+      this.#starting?.abort()
+      await this.#transition?.catch(() => undefined)
+    }
+    if (this.#status !== 'started') return
+    this.#status = 'stopping'
+    this.#transition = this.#stop()
+    try {
+      await this.#transition
+    } finally {
+      this.#status = 'stopped'
+      this.#transition = undefined
+    }
+  }
+
+  async #start(signal: AbortSignal): Promise<void> {
+    const init = this.#init
+    const peerId = this.libp2p.peerId.toString()
+    const trackerKey = await resolveTrackerKey({
+      dataDir: init.dataDir,
+      ...(init.trackerUrl === undefined ? {} : { trackerUrl: init.trackerUrl }),
+      ...(init.trackerPublicKey === undefined ? {} : { trackerPublicKey: init.trackerPublicKey }),
+      signal,
+      logger: this.#log
+    })
+
+    const db = new Level<string, string>(join(init.dataDir, 'index'))
+    try {
+      await db.open()
+    } catch (cause) {
+      const locked = (cause as { cause?: { code?: unknown } }).cause?.code === 'LEVEL_LOCKED'
+      throw new ShoalError(
+        locked ? ErrorCode.CONFLICT : ErrorCode.INTERNAL,
+        locked
+          ? `data folder ${init.dataDir} is in use by another shoal-node`
+          : `cannot open the index in ${init.dataDir}: ${describeError(cause)}`,
+        { cause }
+      )
+    }
+    const parts: Partial<Running> & { db: Level<string, string> } = { db }
+    try {
+      const store = new PieceStore({
+        dir: init.dataDir,
+        db,
+        capacity: init.capacity,
+        logger: this.#log.child({ component: 'piece-store' })
+      })
+      await store.open()
+      parts.store = store
+      const announcer = new Announcer({
+        contentRouting: this.libp2p.contentRouting,
+        logger: this.#log.child({ component: 'announcer' })
+      })
+      parts.announcer = announcer
+      const serials = new UsedSerials(db)
+      const link =
+        init.trackerUrl === undefined
+          ? undefined
+          : new TrackerLink(
+              {
+                trackerUrl: init.trackerUrl,
+                peerId,
+                privateKey: this.#privateKey,
+                trackerKey,
+                logger: this.#log.child({ component: 'tracker-link' }),
+                addrs: () => this.libp2p.getMultiaddrs().map((ma) => withoutPeerId(ma)),
+                usage: async () => ({ capacity: init.capacity, used: store.stats.used, free: await store.free() }),
+                onPeers: (peers, signal) => this.#usePeers(peers, signal),
+                onDeleteOrder: (order) => service.executeDeleteOrder(order)
+              },
+              init.heartbeatIntervalMs === undefined ? {} : { intervalMs: init.heartbeatIntervalMs }
+            )
+      parts.link = link
+      const service: PieceService = new PieceService(
+        {
+          peerId,
+          privateKey: this.#privateKey,
+          trackerKey,
+          store,
+          serials,
+          logger: this.#log.child({ component: 'piece-service' }),
+          onStored: (cid) => announcer.queue(cid),
+          onDeleted: (serial) => link?.reportDeleted(serial)
+        },
+        {
+          egressLimit: init.egressLimit,
+          ...(init.idleTimeoutMs === undefined ? {} : { idleTimeoutMs: init.idleTimeoutMs }),
+          ...(init.maxConcurrentRequests === undefined ? {} : { maxConcurrentRequests: init.maxConcurrentRequests })
+        }
+      )
+      parts.service = service
+      service.start()
+
+      await this.libp2p.start()
+      await this.libp2p.handle(PROTOCOL_PUT, service.handlePut, { maxInboundStreams: MAX_INBOUND_STREAMS.put })
+      await this.libp2p.handle(PROTOCOL_GET, service.handleGet, { maxInboundStreams: MAX_INBOUND_STREAMS.get })
+      await this.libp2p.handle(PROTOCOL_DELETE, service.handleDelete, {
+        maxInboundStreams: MAX_INBOUND_STREAMS.delete
+      })
+      announcer.start()
+
+      const loops = new AbortController()
+      setMaxListeners(Number.POSITIVE_INFINITY, loops.signal)
+      parts.loops = loops
+      parts.tasks = [
+        this.#pruneSerials(serials, loops.signal),
+        this.#reannounce(store, announcer, loops.signal),
+        this.#bootstrap(loops.signal)
+      ]
+      link?.start()
+      this.#running = parts as Running
+      this.#log.info(
+        { addrs: this.libp2p.getMultiaddrs().map(String), tracker: init.trackerUrl ?? null },
+        'node started'
+      )
+    } catch (err) {
+      await this.#teardown(parts)
+      throw err
+    }
+  }
+
+  async #stop(): Promise<void> {
+    const running = this.#running
+    this.#running = undefined
+    if (running !== undefined) await this.#teardown(running)
+    this.#log.info('node stopped')
+  }
+
+  /** Stops whatever of `parts` was started, in reverse order of start. */
+  async #teardown(parts: Partial<Running>): Promise<void> {
+    const step = async (what: string, fn: () => Promise<unknown>): Promise<void> => {
+      try {
+        await fn()
+      } catch (err) {
+        this.#log.warn({ err: describeError(err) }, `stopping ${what} failed`)
+      }
+    }
+    await step('tracker link', async () => parts.link?.stop())
+    await step('protocol handlers', () => this.libp2p.unhandle([PROTOCOL_PUT, PROTOCOL_GET, PROTOCOL_DELETE]))
+    await step('piece service', async () => parts.service?.stop())
+    parts.loops?.abort()
+    await Promise.allSettled(parts.tasks ?? [])
+    await step('announcer', async () => parts.announcer?.stop())
+    await step('libp2p', async () => {
+      await this.libp2p.stop()
+    })
+    await step('index', async () => {
+      await parts.db?.close()
+    })
+  }
+
+  async #pruneSerials(serials: UsedSerials, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const pruned = await serials.prune(Date.now(), signal)
+        if (pruned > 0) this.#log.debug({ pruned }, 'pruned expired grant serials')
+        await sleep(SERIAL_PRUNE_INTERVAL_MS, signal)
+      } catch (err) {
+        if (isAbort(err, signal)) return
+        this.#log.warn({ err: describeError(err) }, 'pruning grant serials failed')
+        await sleep(SERIAL_PRUNE_INTERVAL_MS, signal).catch(() => undefined)
+      }
+    }
+  }
+
+  async #reannounce(store: PieceStore, announcer: Announcer, signal: AbortSignal): Promise<void> {
+    try {
+      const count = await announcer.queueAll(store.list({ signal }), signal)
+      if (count > 0) this.#log.info({ pieces: count }, 're-announcing stored pieces')
+    } catch (err) {
+      if (!isAbort(err, signal)) this.#log.warn({ err: describeError(err) }, 're-announcing stored pieces failed')
+    }
+  }
+
+  /** Dials configured peers at start and whenever they are disconnected, so the DHT has somewhere to start. */
+  async #bootstrap(signal: AbortSignal): Promise<void> {
+    const addrs = (this.#init.bootstrap ?? []).flatMap((text) => {
+      try {
+        return [multiaddr(text)]
+      } catch {
+        this.#log.warn({ addr: text }, 'ignoring a bootstrap address that is not a multiaddr')
+        return []
+      }
+    })
+    if (addrs.length === 0) return
+    while (!signal.aborted) {
+      await Promise.allSettled(
+        addrs.map(async (addr) => {
+          const id = addr.getComponents().findLast((c) => c.name === 'p2p')?.value
+          if (id !== undefined && this.libp2p.getConnections(peerIdFromString(id)).length > 0) return
+          try {
+            await this.libp2p.dial(addr, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+          } catch (err) {
+            if (!signal.aborted)
+              this.#log.debug({ addr: addr.toString(), err: describeError(err) }, 'bootstrap dial failed')
+          }
+        })
+      )
+      await sleep(30_000, signal).catch(() => undefined)
+    }
+  }
+
+  /** Heartbeat peers: remember their addresses and connect to a few, which fills the DHT routing table. */
+  async #usePeers(peers: NodeAddress[], signal: AbortSignal): Promise<void> {
+    const self = this.libp2p.peerId.toString()
+    const toDial: PeerId[] = []
+    for (const peer of peers) {
+      if (peer.peerId === self) continue
+      let id: PeerId
+      try {
+        id = peerIdFromString(peer.peerId)
+      } catch {
+        continue
+      }
+      const multiaddrs = peer.addrs.flatMap((text) => {
+        try {
+          return [multiaddr(text)]
+        } catch {
+          return []
+        }
+      })
+      if (multiaddrs.length === 0) continue
+      await this.libp2p.peerStore.merge(id, { multiaddrs })
+      if (this.libp2p.getConnections(id).length === 0 && toDial.length < MAX_HEARTBEAT_DIALS) toDial.push(id)
+    }
+    await Promise.allSettled(
+      toDial.map(async (id) => {
+        try {
+          await this.libp2p.dial(id, { signal: AbortSignal.any([signal, AbortSignal.timeout(10_000)]) })
+        } catch (err) {
+          if (!signal.aborted) this.#log.debug({ peer: id.toString(), err: describeError(err) }, 'peer dial failed')
+        }
+      })
+    )
+    if (signal.aborted) throw new ShoalError(ErrorCode.ABORTED, 'stopping')
+  }
+}
+
+function withoutPeerId(ma: Multiaddr): string {
+  return ma.toString().replace(/\/p2p\/[^/]+$/, '')
+}
