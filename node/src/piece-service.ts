@@ -11,13 +11,14 @@ import {
   type GrantKind,
   MAX_FRAME_HEADER_BYTES,
   MAX_PIECE_BYTES,
+  PausingReader,
   parseDeleteRequest,
   parseGetRequest,
   parsePieceCid,
   parsePutRequest,
   readFrame,
   ShoalError,
-  sendAll,
+  sendBounded,
   signReceipt,
   verifyGrant
 } from '@shoal/core'
@@ -33,8 +34,6 @@ import {
   READ_SLICE_BYTES
 } from './constants.ts'
 import type { PieceStore } from './piece-store.ts'
-import { sendBounded } from './send.ts'
-import { PausingReader } from './stream-reader.ts'
 import { TokenBucket } from './token-bucket.ts'
 import type { UsedSerials } from './used-serials.ts'
 import { Watchdog } from './watchdog.ts'
@@ -357,7 +356,7 @@ export class PieceService {
 
   async #respond(req: Request, header: object): Promise<void> {
     req.responded = true
-    await sendAll(req.stream, [encodeFrame(header)], { signal: req.signal })
+    await sendBounded(req.stream, [encodeFrame(header)], { signal: req.signal })
     req.watchdog.touch()
   }
 

@@ -1,11 +1,9 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
-import { MiB, randomBytes, sendAll, slices } from '@shoal/core'
+import { MiB, PausingReader, randomBytes, sendBounded, slices } from '@shoal/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MAX_WRITE_BUFFER_BYTES, READ_HIGH_WATER_BYTES, STREAM_WINDOW_BYTES } from '../src/constants.ts'
 import { createNodeLibp2p } from '../src/libp2p.ts'
-import { sendBounded } from '../src/send.ts'
-import { PausingReader } from '../src/stream-reader.ts'
 import { startClient, Teardown, waitFor } from './helpers.ts'
 
 const teardown = new Teardown()
@@ -38,7 +36,7 @@ describe('PausingReader', () => {
 
     const body = randomBytes(64 * MiB)
     const outbound = await client.dialProtocol(server.getMultiaddrs(), '/test/slow-reader/1.0.0')
-    const sending = sendAll(outbound, slices(body, 256 * 1024)).then(() => outbound.close())
+    const sending = sendBounded(outbound, slices(body, 256 * 1024)).then(() => outbound.close())
 
     // Nothing consumes: the sender must stall with at most the high-water mark plus one window in flight.
     let last = -1

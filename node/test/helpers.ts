@@ -20,7 +20,6 @@ import {
   pieceCid,
   randomBytes,
   readRequiredFrame,
-  sendAll,
   signGrant,
   slices,
   toBase64Url
@@ -170,7 +169,8 @@ export async function call(
   reply.catch(() => undefined)
   let sendError: unknown
   try {
-    await sendAll(stream, parts)
+    // Deliberately eager (no backpressure): these tests check the node's own bounds against a pushy client.
+    for await (const part of parts) stream.send(part)
     if (options.reset === true) {
       stream.abort(new Error('client gave up'))
     } else if (options.close !== false) {

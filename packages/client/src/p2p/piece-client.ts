@@ -11,7 +11,7 @@ import {
   PROTOCOL_PUT,
   readRequiredFrame,
   ShoalError,
-  sendAll,
+  sendBounded,
   slices,
   verifyPiece
 } from '@shoal/core'
@@ -75,7 +75,7 @@ export function putPiece(
 ): Promise<string> {
   return call(peer, node, PROTOCOL_PUT, options, async (stream, reader) => {
     const header = encodeFrame({ grant: request.grant, piece: request.cid.toString(), size: request.bytes.byteLength })
-    await sendAll(stream, [header, ...slices(request.bytes, WRITE_SLICE)], options)
+    await sendBounded(stream, [header, ...slices(request.bytes, WRITE_SLICE)], options)
     await stream.close(options)
     const response = await readResponse(reader, node)
     if (typeof response.receipt !== 'string') throw new ShoalError(ErrorCode.PROTOCOL, 'put response has no receipt')
@@ -94,7 +94,7 @@ export function getPiece(
   options: CallOptions = {}
 ): Promise<Uint8Array> {
   return call(peer, node, PROTOCOL_GET, options, async (stream, reader) => {
-    await sendAll(stream, [encodeFrame({ grant: request.grant, piece: request.cid.toString() })], options)
+    await sendBounded(stream, [encodeFrame({ grant: request.grant, piece: request.cid.toString() })], options)
     await stream.close(options)
     const response = await readResponse(reader, node)
     if (response.size !== request.size) {
@@ -124,7 +124,7 @@ export function deletePiece(
   options: CallOptions = {}
 ): Promise<boolean> {
   return call(peer, node, PROTOCOL_DELETE, options, async (stream, reader) => {
-    await sendAll(stream, [encodeFrame({ grant: request.grant, piece: request.piece })], options)
+    await sendBounded(stream, [encodeFrame({ grant: request.grant, piece: request.piece })], options)
     await stream.close(options)
     const response = await readResponse(reader, node)
     return response.existed === true

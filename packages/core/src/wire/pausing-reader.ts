@@ -1,5 +1,5 @@
 import type { Stream, StreamCloseEvent, StreamMessageEvent } from '@libp2p/interface'
-import { ErrorCode, ShoalError } from '@shoal/core'
+import { ErrorCode, ShoalError } from '../errors.ts'
 
 type Chunk = StreamMessageEvent['data']
 

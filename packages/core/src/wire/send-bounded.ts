@@ -1,5 +1,8 @@
 import type { Stream } from '@libp2p/interface'
-import { ErrorCode, ShoalError } from '@shoal/core'
+import { ErrorCode, ShoalError } from '../errors.ts'
+
+/** Bytes a writer may leave queued in a stream before it waits. */
+export const DEFAULT_MAX_BUFFERED = 1024 * 1024
 
 /**
  * Writes chunks with a hard bound on what waits in the stream's write buffer. The usual
@@ -10,14 +13,15 @@ import { ErrorCode, ShoalError } from '@shoal/core'
 export async function sendBounded(
   stream: Stream,
   chunks: Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
-  options: { maxBuffered: number; signal?: AbortSignal }
+  options: { maxBuffered?: number; signal?: AbortSignal | undefined } = {}
 ): Promise<number> {
+  const maxBuffered = options.maxBuffered ?? DEFAULT_MAX_BUFFERED
   let sent = 0
   for await (const chunk of chunks) {
     options.signal?.throwIfAborted()
     stream.send(chunk)
     sent += chunk.byteLength
-    while (stream.writableNeedsDrain || stream.writeBufferLength > options.maxBuffered) {
+    while (stream.writableNeedsDrain || stream.writeBufferLength > maxBuffered) {
       await writeProgress(stream, options.signal)
     }
   }
