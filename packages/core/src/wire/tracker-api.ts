@@ -119,6 +119,8 @@ export interface BeginUploadResponse {
   segmentSize: number
   segmentCount: number
   expiresAt: number
+  /** Receipts needed to commit a segment; absent means k + m. */
+  minCommitPieces?: number
 }
 
 /** POST /v1/uploads/:id/segments/:index/place */
@@ -188,3 +190,27 @@ export interface ApiErrorBody {
 
 /** Most segments one download-grants call may cover. */
 export const MAX_GRANT_SEGMENTS = 64
+
+/** GET /v1/uploads/:id — what a client needs to resume an interrupted upload. */
+export interface UploadStatus {
+  uploadId: string
+  nameHash: string
+  size: number
+  meta: string
+  wrappedKey: string
+  nonce: string
+  k: number
+  m: number
+  segmentSize: number
+  segmentCount: number
+  /** Receipts needed to commit a segment (long-tail uploads cancel the slowest pushes beyond it). */
+  minCommitPieces?: number
+  /** Segments already committed: a resumed upload skips them. */
+  committed: number[]
+  expiresAt: number
+}
+
+/** GET /v1/uploads — the caller's uploads in progress. */
+export interface ListUploadsResponse {
+  uploads: UploadStatus[]
+}
