@@ -2,22 +2,23 @@ import type { Libp2p } from '@libp2p/interface'
 import {
   CID,
   describeError,
-  type ErasureCodec,
   ErrorCode,
   fromBase64Url,
   type GrantedPiece,
   type GrantedSegment,
   isShoalError,
   MAX_GRANT_SEGMENTS,
+  type NodeAddress,
   type ObjectInfo,
   type ObjectLayout,
   pieceSize,
-  SegmentCodec,
   ShoalError,
   segmentCount,
   segmentOffset,
   segmentsForRange
 } from '@shoal/core'
+import type { CodecEngine, ObjectCodec } from './codec/segment-worker.ts'
+import { NodeScoreboard } from './node-scoreboard.ts'
 import { getPiece } from './p2p/piece-client.ts'
 import type { ProgressListener } from './progress.ts'
 import type { TrackerClient } from './tracker-client.ts'
@@ -25,7 +26,9 @@ import type { TrackerClient } from './tracker-client.ts'
 export interface DownloadContext {
   tracker: TrackerClient
   peer: () => Promise<Libp2p>
-  erasure: ErasureCodec
+  codecs: CodecEngine
+  /** Finds a node's current addresses when the known ones fail (DHT); undefined if it cannot. */
+  locate?: (node: NodeAddress, piece: string, signal: AbortSignal) => Promise<NodeAddress | undefined>
 }
 
 export interface DownloadOptions {
@@ -38,12 +41,36 @@ export interface DownloadOptions {
   segmentWindow?: number
   /** Pieces requested beyond k at the start of each segment; failures start further requests. */
   extraPieces?: number
+  /** A request slower than this many times the median piece time gets a hedge request to another holder. */
+  hedgeFactor?: number
+  /** Never hedge before this many ms. */
+  hedgeMinMs?: number
+  /** Drop a node that sends nothing for this long. */
+  stallMs?: number
+  /** What the engine did and why: hedges, dropped nodes, DHT lookups. For progress displays and tests. */
+  onEvent?: (event: DownloadEvent) => void
 }
 
+export type DownloadEvent =
+  | { type: 'piece'; segment: number; piece: number; node: string; ms: number }
+  | { type: 'hedge'; segment: number; piece: number; node: string; afterMs: number }
+  | { type: 'failure'; segment: number; piece: number; node: string; code: string; message: string }
+  | { type: 'relocated'; node: string; addrs: string[] }
+
+export const DOWNLOAD_DEFAULTS = {
+  segmentWindow: 4,
+  extraPieces: 1,
+  hedgeFactor: 2,
+  hedgeMinMs: 250,
+  stallMs: 10_000
+} as const
+
 /**
- * Streams an object's plaintext in order. Each segment is fetched from several nodes at once: the first k pieces
- * that verify against their CIDs win and the other requests are cancelled; a failing node is replaced by another
- * holder of the same segment. Memory holds at most `segmentWindow` segments.
+ * Streams an object's plaintext in order. Each segment is fetched from more than k holders at once: the first
+ * k pieces that verify win and the other requests are cancelled. Holders are chosen by a scoreboard shared
+ * across the whole file (requests in flight, measured speed, failures), a request that falls behind its peers
+ * gets a hedge to another holder, and a node that errors, stalls or sends corrupt bytes is dropped for the
+ * rest of the transfer. Memory holds at most `segmentWindow` segments.
  */
 export async function* downloadObject(
   ctx: DownloadContext,
@@ -64,39 +91,59 @@ export async function* downloadObject(
     )
   }
   if (length === 0 && info.size > 0) return
-  const codec = await SegmentCodec.create(layout, ctx.erasure, contentKey, fromBase64Url(info.nonce))
-  const peer = await ctx.peer()
-  const { first, last } = segmentsForRange(layout, offset, length)
-  const window = Math.max(1, options.segmentWindow ?? 3)
-  const grants = new GrantBatches(ctx.tracker, info.id, last + 1, options.signal)
-  const inFlight: Promise<Uint8Array>[] = []
-  let next = first
-  let done = 0
-  let wire = 0
-  const fetchNext = (): void => {
-    const index = next++
-    const task = grants
-      .get(index)
-      .then((granted) => fetchSegment(peer, codec, layout, granted, options))
-      .then(({ plaintext, bytes }) => {
-        wire += bytes
-        return plaintext
-      })
-    // Surface failures when the segment's turn comes, not as unhandled rejections before it.
-    task.catch(() => {})
-    inFlight.push(task)
+  const settings = { ...DOWNLOAD_DEFAULTS, ...definedOnly(options) }
+  const codec = await ctx.codecs.open(layout, contentKey, fromBase64Url(info.nonce))
+  const cancel = new AbortController()
+  const signal = options.signal === undefined ? cancel.signal : AbortSignal.any([cancel.signal, options.signal])
+  try {
+    const peer = await ctx.peer()
+    const { first, last } = segmentsForRange(layout, offset, length)
+    const grants = new GrantBatches(ctx.tracker, info.id, last + 1, signal)
+    const fetcher = new SegmentFetcher(
+      ctx,
+      peer,
+      codec,
+      layout,
+      new NodeScoreboard(),
+      settings,
+      signal,
+      options.onEvent
+    )
+    const inFlight: Promise<Uint8Array>[] = []
+    let next = first
+    let done = 0
+    const fetchNext = (): void => {
+      const index = next++
+      const task = grants.get(index).then((granted) => fetcher.fetch(granted))
+      // Failures surface when the segment's turn comes, not as unhandled rejections before it.
+      task.catch(() => {})
+      inFlight.push(task)
+    }
+    while (next <= last && inFlight.length < settings.segmentWindow) fetchNext()
+    for (let index = first; index <= last; index++) {
+      const plaintext = await inFlight.shift()!
+      if (next <= last) fetchNext()
+      const start = index === first ? offset - segmentOffset(layout, index) : 0
+      const end = index === last ? offset + length - segmentOffset(layout, index) : plaintext.byteLength
+      const out = plaintext.subarray(start, end)
+      done += out.byteLength
+      options.onProgress?.({ bytes: done, total: length, wireBytes: fetcher.wireBytes })
+      if (out.byteLength > 0 || info.size === 0) yield out
+    }
+  } finally {
+    // Also runs when the consumer stops early: cancels every request still in flight.
+    cancel.abort(new ShoalError(ErrorCode.ABORTED, 'download finished or cancelled'))
+    codec.close()
   }
-  while (next <= last && inFlight.length < window) fetchNext()
-  for (let index = first; index <= last; index++) {
-    const plaintext = await inFlight.shift()!
-    if (next <= last) fetchNext()
-    const start = index === first ? offset - segmentOffset(layout, index) : 0
-    const end = index === last ? offset + length - segmentOffset(layout, index) : plaintext.byteLength
-    const out = plaintext.subarray(start, end)
-    done += out.byteLength
-    options.onProgress?.({ bytes: done, total: length, wireBytes: wire })
-    if (out.byteLength > 0 || info.size === 0) yield out
+}
+
+function definedOnly(options: DownloadOptions): Partial<typeof DOWNLOAD_DEFAULTS> {
+  const out: Record<string, number> = {}
+  for (const key of Object.keys(DOWNLOAD_DEFAULTS) as (keyof typeof DOWNLOAD_DEFAULTS)[]) {
+    const value = options[key]
+    if (value !== undefined) out[key] = value
   }
+  return out
 }
 
 /** Fetches get grants a batch of segments at a time, ahead of need. */
@@ -105,9 +152,9 @@ class GrantBatches {
   readonly #tracker: TrackerClient
   readonly #objectId: string
   readonly #end: number
-  readonly #signal: AbortSignal | undefined
+  readonly #signal: AbortSignal
 
-  constructor(tracker: TrackerClient, objectId: string, end: number, signal: AbortSignal | undefined) {
+  constructor(tracker: TrackerClient, objectId: string, end: number, signal: AbortSignal) {
     this.#tracker = tracker
     this.#objectId = objectId
     this.#end = end
@@ -131,79 +178,190 @@ class GrantBatches {
   }
 }
 
-/** Data pieces first: with all k data pieces present no reconstruction is needed. */
-function requestOrder(pieces: GrantedPiece[]): GrantedPiece[] {
-  return [...pieces].sort((a, b) => a.index - b.index)
+interface Failure {
+  piece: number
+  node: string
+  code: string
+  error: string
 }
 
-async function fetchSegment(
-  peer: Libp2p,
-  codec: SegmentCodec,
-  layout: ObjectLayout,
-  granted: GrantedSegment,
-  options: DownloadOptions
-): Promise<{ plaintext: Uint8Array; bytes: number }> {
-  const { k, m } = layout
-  const size = pieceSize(layout, granted.index)
-  const candidates = requestOrder(granted.pieces)
-  const slots: (Uint8Array | undefined)[] = new Array(k + m).fill(undefined)
-  const failures: { piece: number; node: string; error: string; code: string }[] = []
-  const cancel = new AbortController()
-  const signal = options.signal === undefined ? cancel.signal : AbortSignal.any([cancel.signal, options.signal])
-  let got = 0
-  let launched = 0
-  let running = 0
+type Settings = typeof DOWNLOAD_DEFAULTS
 
-  await new Promise<void>((resolve, reject) => {
-    const settle = (): void => {
-      if (got >= k) resolve()
-      else if (running === 0 && launched >= candidates.length) reject(notEnough())
-    }
-    const launch = (): void => {
-      const piece = candidates[launched++]
-      if (piece === undefined) return
-      running++
-      getPiece(peer, piece.node, { grant: piece.grant, cid: CID.parse(piece.cid), size }, { signal })
-        .then((bytes) => {
-          if (got < k) {
-            slots[piece.index] = bytes
-            got++
+class SegmentFetcher {
+  readonly #ctx: DownloadContext
+  readonly #peer: Libp2p
+  readonly #codec: ObjectCodec
+  readonly #layout: ObjectLayout
+  readonly #board: NodeScoreboard
+  readonly #settings: Settings
+  readonly #signal: AbortSignal
+  readonly #emit: (event: DownloadEvent) => void
+  /** Addresses learned through the DHT for nodes whose tracker-known addresses failed. */
+  readonly #relocated = new Map<string, NodeAddress>()
+  wireBytes = 0
+
+  constructor(
+    ctx: DownloadContext,
+    peer: Libp2p,
+    codec: ObjectCodec,
+    layout: ObjectLayout,
+    board: NodeScoreboard,
+    settings: Settings,
+    signal: AbortSignal,
+    onEvent: ((event: DownloadEvent) => void) | undefined
+  ) {
+    this.#emit = onEvent ?? (() => {})
+    this.#ctx = ctx
+    this.#peer = peer
+    this.#codec = codec
+    this.#layout = layout
+    this.#board = board
+    this.#settings = settings
+    this.#signal = signal
+  }
+
+  async fetch(granted: GrantedSegment): Promise<Uint8Array> {
+    const { k } = this.#layout
+    const index = granted.index
+    const size = pieceSize(this.#layout, index)
+    const waiting = [...granted.pieces]
+    const failures: Failure[] = []
+    const cancel = new AbortController()
+    const signal = AbortSignal.any([cancel.signal, this.#signal])
+    const hedgeTimers = new Set<ReturnType<typeof setTimeout>>()
+    let verified = 0
+    let running = 0
+
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const settle = (): void => {
+          if (verified >= k) resolve()
+          else if (running === 0 && waiting.length === 0) {
+            reject(this.#signal.aborted ? this.#signal.reason : this.#notEnough(granted, verified, failures))
           }
-        })
-        .catch((err: unknown) => {
-          if (cancel.signal.aborted) return
-          failures.push({
-            piece: piece.index,
-            node: piece.node.peerId,
-            code: isShoalError(err) ? err.code : ErrorCode.INTERNAL,
-            error: describeError(err)
-          })
-          // Each failure starts a request to another holder of this segment.
-          if (got < k) launch()
-        })
-        .finally(() => {
-          running--
-          settle()
-        })
+        }
+        /** Starts a request for the best waiting holder; false when none is left. */
+        const launch = (): boolean => {
+          if (waiting.length === 0 || verified >= k) return false
+          waiting.sort(
+            (a, b) => this.#board.cost(a.node.peerId, size) - this.#board.cost(b.node.peerId, size) || a.index - b.index
+          )
+          const piece = waiting.shift()!
+          running++
+          this.#request(piece, size, signal, index, hedgeTimers, launch).then(
+            () => {
+              running--
+              verified++
+              settle()
+            },
+            (err: unknown) => {
+              running--
+              if (!cancel.signal.aborted && !this.#signal.aborted) {
+                const failure = {
+                  piece: piece.index,
+                  node: piece.node.peerId,
+                  code: isShoalError(err) ? err.code : ErrorCode.INTERNAL,
+                  error: describeError(err)
+                }
+                failures.push(failure)
+                this.#emit({ type: 'failure', segment: index, ...failure, message: failure.error })
+                // Each failure starts a request to another holder of this segment.
+                launch()
+              }
+              settle()
+            }
+          )
+          return true
+        }
+        if (this.#signal.aborted) {
+          reject(this.#signal.reason)
+          return
+        }
+        const initial = Math.min(granted.pieces.length, k + this.#settings.extraPieces)
+        for (let i = 0; i < initial; i++) launch()
+        settle()
+      })
+    } catch (err) {
+      this.#codec.discard(index)
+      throw err
+    } finally {
+      for (const t of hedgeTimers) clearTimeout(t)
+      cancel.abort(new ShoalError(ErrorCode.ABORTED, `segment ${index} complete`))
     }
-    if (options.signal?.aborted === true) {
-      reject(options.signal.reason)
-      return
-    }
-    const initial = Math.min(candidates.length, k + (options.extraPieces ?? 1))
-    for (let i = 0; i < initial; i++) launch()
-    settle()
-  }).finally(() => cancel.abort())
+    return this.#codec.decode(index)
+  }
 
-  function notEnough(): ShoalError {
-    options.signal?.throwIfAborted()
+  /** One piece request: fetch, hand to the codec for verification, and hedge if it falls behind. */
+  async #request(
+    piece: GrantedPiece,
+    size: number,
+    signal: AbortSignal,
+    segment: number,
+    hedgeTimers: Set<ReturnType<typeof setTimeout>>,
+    hedge: () => boolean
+  ): Promise<void> {
+    const peerId = piece.node.peerId
+    const median = this.#board.medianDurationMs()
+    const hedgeAfter = Math.max(
+      this.#settings.hedgeMinMs,
+      (median ?? this.#settings.hedgeMinMs) * this.#settings.hedgeFactor
+    )
+    const timer = setTimeout(() => {
+      hedgeTimers.delete(timer)
+      if (hedge()) this.#emit({ type: 'hedge', segment, piece: piece.index, node: peerId, afterMs: hedgeAfter })
+    }, hedgeAfter)
+    hedgeTimers.add(timer)
+    const started = performance.now()
+    this.#board.started(peerId)
+    let outcome: 'ok' | 'failed' | 'cancelled' = 'failed'
+    try {
+      const bytes = await this.#fetchFrom(piece, size, signal)
+      this.wireBytes += bytes.byteLength
+      signal.throwIfAborted()
+      await this.#codec.addPiece(segment, piece.index, piece.cid, bytes)
+      outcome = 'ok'
+      const ms = performance.now() - started
+      this.#board.succeeded(peerId, size, ms)
+      this.#emit({ type: 'piece', segment, piece: piece.index, node: peerId, ms })
+    } catch (err) {
+      outcome = signal.aborted && !isShoalError(err, ErrorCode.PIECE_CORRUPT) ? 'cancelled' : 'failed'
+      throw err
+    } finally {
+      clearTimeout(timer)
+      hedgeTimers.delete(timer)
+      if (outcome === 'cancelled') this.#board.cancelled(peerId)
+      else if (outcome === 'failed') this.#board.failed(peerId)
+    }
+  }
+
+  /** Tries the tracker-known addresses, then addresses found through the DHT when those cannot be reached. */
+  async #fetchFrom(piece: GrantedPiece, size: number, signal: AbortSignal): Promise<Uint8Array> {
+    const request = { grant: piece.grant, cid: CID.parse(piece.cid), size }
+    const options = { signal, verify: false, stallMs: this.#settings.stallMs }
+    const node = this.#relocated.get(piece.node.peerId) ?? piece.node
+    try {
+      return await getPiece(this.#peer, node, request, options)
+    } catch (err) {
+      if (!isShoalError(err, ErrorCode.NODE_UNREACHABLE) || this.#ctx.locate === undefined || signal.aborted) throw err
+      const found = await this.#ctx.locate(piece.node, piece.cid, signal).catch(() => undefined)
+      if (found === undefined || sameAddrs(found, node)) throw err
+      this.#relocated.set(piece.node.peerId, found)
+      this.#emit({ type: 'relocated', node: found.peerId, addrs: found.addrs })
+      return getPiece(this.#peer, found, request, options)
+    }
+  }
+
+  #notEnough(granted: GrantedSegment, have: number, failures: Failure[]): ShoalError {
+    const { k } = this.#layout
     const missing = failures.map((f) => `piece ${f.piece} on ${f.node}: ${f.error}`).join('; ')
     return new ShoalError(
       ErrorCode.NOT_ENOUGH_PIECES,
-      `segment ${granted.index}: only ${got} of the ${k} pieces needed could be fetched (${granted.pieces.length} known). Missing: ${missing}`,
-      { details: { segment: granted.index, have: got, need: k, failures } }
+      `segment ${granted.index}: only ${have} of the ${k} pieces needed could be fetched (${granted.pieces.length} known). Missing: ${missing}`,
+      { details: { segment: granted.index, have, need: k, failures } }
     )
   }
+}
 
-  return { plaintext: await codec.decode(granted.index, slots), bytes: got * size }
+function sameAddrs(a: NodeAddress, b: NodeAddress): boolean {
+  return a.addrs.length === b.addrs.length && a.addrs.every((x) => b.addrs.includes(x))
 }

@@ -13,8 +13,18 @@
  * ```
  */
 export { forEachBounded } from './bounded.ts'
-export { type DownloadOptions, downloadObject } from './download.ts'
-export { createClientPeer, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
+export { LocalCodecEngine } from './codec/local-engine.ts'
+export type { CodecEngine, EncodedPieces, ObjectCodec } from './codec/segment-worker.ts'
+export { createCodecEngine } from '#codec-engine'
+export {
+  DOWNLOAD_DEFAULTS,
+  type DownloadContext,
+  type DownloadEvent,
+  type DownloadOptions,
+  downloadObject
+} from './download.ts'
+export { NodeScoreboard } from './node-scoreboard.ts'
+export { type ClientPeerInit, createClientPeer, locateNode, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
 export { deletePiece, getPiece, putPiece } from './p2p/piece-client.ts'
 export type { ProgressListener, TransferProgress } from './progress.ts'
 export { segmentSource } from './segment-source.ts'

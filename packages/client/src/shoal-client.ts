@@ -4,13 +4,12 @@ import {
   type AccountView,
   DEFAULT_KDF,
   derivePasswordKeys,
-  type ErasureCodec,
   ErrorCode,
   fromBase64Url,
   generateMasterKey,
   type InfoResponse,
   isShoalError,
-  loadErasureCodec,
+  type NodeAddress,
   type ObjectInfo,
   type ObjectMetadata,
   type SessionResponse,
@@ -19,8 +18,10 @@ import {
   unwrapMasterKey,
   wrapMasterKey
 } from '@shoal/core'
+import { createCodecEngine } from '#codec-engine'
+import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
-import { createClientPeer } from './p2p/client-peer.ts'
+import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-peer.ts'
 import { deletePiece } from './p2p/piece-client.ts'
 import { TrackerClient } from './tracker-client.ts'
 import { type UploadOptions, uploadObject } from './upload.ts'
@@ -50,6 +51,18 @@ export interface ObjectEntry {
 
 export interface ShoalClientInit {
   log?: (line: string) => void
+  /**
+   * Where sealing, coding and hashing run: 'workers' (default in Node: worker threads, so both cores work),
+   * 'local' (the calling thread), or an engine of your own.
+   */
+  codec?: 'workers' | 'local' | CodecEngine
+  /** Worker threads for the 'workers' codec; default one per core, at most 4. */
+  workers?: number
+  /** libp2p tuning for the client's connections to nodes. */
+  peer?: ClientPeerInit
+  /** Defaults for every download and upload of this client; per-call options win. */
+  download?: Omit<DownloadOptions, 'signal' | 'onProgress' | 'offset' | 'length'>
+  upload?: Pick<UploadOptions, 'segmentWindow' | 'placementAttempts'>
 }
 
 /**
@@ -70,8 +83,9 @@ export class ShoalClient {
   readonly #masterKey: Uint8Array
   readonly #keyring: AccountKeyring
   readonly #log: (line: string) => void
+  readonly #init: ShoalClientInit
   #peer: Promise<Libp2p> | undefined
-  #erasure: ErasureCodec | undefined
+  #codecs: CodecEngine | undefined
 
   private constructor(
     tracker: TrackerClient,
@@ -85,6 +99,7 @@ export class ShoalClient {
     this.#masterKey = masterKey
     this.#keyring = keyring
     this.#log = init.log ?? (() => {})
+    this.#init = init
   }
 
   static async signup(credentials: Credentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
@@ -138,19 +153,26 @@ export class ShoalClient {
 
   /** The libp2p node starts on first transfer, not at sign-in. */
   #getPeer = (): Promise<Libp2p> => {
-    this.#peer ??= createClientPeer()
+    this.#peer ??= createClientPeer(this.#init.peer)
     return this.#peer
   }
 
-  async #getErasure(): Promise<ErasureCodec> {
-    this.#erasure ??= await loadErasureCodec()
-    return this.#erasure
+  #getCodecs(): CodecEngine {
+    const choice = this.#init.codec ?? 'workers'
+    this.#codecs ??= typeof choice === 'object' ? choice : createCodecEngine(choice, this.#init.workers)
+    return this.#codecs
   }
+
+  #locate = async (node: NodeAddress, piece: string, signal: AbortSignal): Promise<NodeAddress | undefined> =>
+    locateNode(await this.#getPeer(), node, piece, signal)
 
   async stop(): Promise<void> {
     const peer = this.#peer
+    const codecs = this.#codecs
     this.#peer = undefined
+    this.#codecs = undefined
     if (peer !== undefined) await (await peer).stop()
+    if (codecs !== undefined && codecs !== this.#init.codec) await codecs.stop()
   }
 
   async usage(): Promise<AccountView> {
@@ -169,13 +191,13 @@ export class ShoalClient {
         tracker: this.tracker,
         peer: this.#getPeer,
         keyring: this.#keyring,
-        erasure: await this.#getErasure(),
+        codecs: this.#getCodecs(),
         log: this.#log
       },
       name,
       iterable,
       size,
-      options
+      { ...this.#init.upload, ...options }
     )
   }
 
@@ -199,10 +221,10 @@ export class ShoalClient {
     const meta = await this.#keyring.openMetadata(info.meta)
     const contentKey = await this.#keyring.unwrapContentKey(info.wrappedKey)
     const stream = downloadObject(
-      { tracker: this.tracker, peer: this.#getPeer, erasure: await this.#getErasure() },
+      { tracker: this.tracker, peer: this.#getPeer, codecs: this.#getCodecs(), locate: this.#locate },
       info,
       contentKey,
-      options
+      { ...this.#init.download, ...options }
     )
     return { object: entry(info.id, info.size, info.createdAt, meta), stream }
   }

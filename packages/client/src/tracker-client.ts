@@ -9,6 +9,7 @@ import {
   errorFromCode,
   type InfoResponse,
   type ListObjectsResponse,
+  type ListUploadsResponse,
   type LoginRequest,
   type NodesResponse,
   type ObjectInfo,
@@ -17,7 +18,8 @@ import {
   type PlaceSegmentResponse,
   type SessionResponse,
   ShoalError,
-  type SignupRequest
+  type SignupRequest,
+  type UploadStatus
 } from '@shoal/core'
 
 export interface TrackerClientInit {
@@ -114,6 +116,12 @@ export class TrackerClient {
   }
   commitUpload(id: string, options?: RequestOptions): Promise<{ object: ObjectSummary }> {
     return this.#request('POST', `/v1/uploads/${enc(id)}/commit`, {}, options)
+  }
+  uploadStatus(id: string, options?: RequestOptions): Promise<UploadStatus> {
+    return this.#request('GET', `/v1/uploads/${enc(id)}`, undefined, options)
+  }
+  listUploads(options?: RequestOptions): Promise<ListUploadsResponse> {
+    return this.#request('GET', '/v1/uploads', undefined, options)
   }
   abortUpload(id: string, options?: RequestOptions): Promise<unknown> {
     return this.#request('DELETE', `/v1/uploads/${enc(id)}`, undefined, options)

@@ -1,20 +1,22 @@
 import type { Libp2p } from '@libp2p/interface'
 import {
   type AccountKeyring,
+  CID,
   type CommitSegmentRequest,
   describeError,
-  type EncodedSegment,
-  type ErasureCodec,
   ErrorCode,
+  fromBase64Url,
+  type GrantedPiece,
   generateContentKey,
   generateObjectNonce,
   isShoalError,
+  type ObjectLayout,
   type ObjectSummary,
-  SegmentCodec,
   ShoalError,
   toBase64Url
 } from '@shoal/core'
 import { forEachBounded } from './bounded.ts'
+import type { CodecEngine, EncodedPieces } from './codec/segment-worker.ts'
 import { putPiece } from './p2p/piece-client.ts'
 import type { ProgressListener } from './progress.ts'
 import { segmentSource } from './segment-source.ts'
@@ -24,26 +26,41 @@ export interface UploadContext {
   tracker: TrackerClient
   peer: () => Promise<Libp2p>
   keyring: AccountKeyring
-  erasure: ErasureCodec
+  codecs: CodecEngine
   log?: (line: string) => void
 }
 
 export interface UploadOptions {
   signal?: AbortSignal
   onProgress?: ProgressListener
+  /** Called once the tracker has opened the upload: keep the id to resume after an interruption. */
+  onStarted?: (uploadId: string) => void
+  /** Continue this interrupted upload: segments the tracker already committed are skipped. */
+  resume?: string
   /** Replace an existing object of the same name. */
   overwrite?: boolean
   mime?: string
   /** Segments encoded and sent at once; memory is about 2.5 x segment size per segment in flight. */
   segmentWindow?: number
-  /** Placements tried per segment before the upload fails; each retry avoids the nodes that failed. */
+  /** Placements tried per segment before the upload fails; each retry moves the failed pieces to other nodes. */
   placementAttempts?: number
 }
 
+interface OpenUpload {
+  uploadId: string
+  layout: ObjectLayout
+  minCommit: number
+  contentKey: Uint8Array
+  nonce: Uint8Array
+  committed: Set<number>
+}
+
 /**
- * Uploads one object: seal and erasure-code each segment, have the tracker place its pieces, push them to their
- * nodes in parallel, and commit the segment with the nodes' receipts. The object becomes visible only when the
- * whole upload commits; on failure the upload is aborted so nothing stays reserved or billable.
+ * Uploads one object: seal and erasure-code each segment (on worker threads), have the tracker place its
+ * pieces, push them to their nodes in parallel and commit the segment as soon as enough nodes have signed
+ * receipts, cancelling the slowest (long-tail cancellation). The object becomes visible only when the whole
+ * upload commits. An interrupted upload can be resumed (`resume`) at segment granularity; any other failure
+ * aborts it so nothing stays reserved or billable.
  */
 export async function uploadObject(
   ctx: UploadContext,
@@ -52,15 +69,63 @@ export async function uploadObject(
   size: number,
   options: UploadOptions = {}
 ): Promise<ObjectSummary> {
-  if (name.length === 0 || name.length > 1024)
+  if (name.length === 0 || name.length > 1024) {
     throw new ShoalError(ErrorCode.INVALID_INPUT, 'name must be 1-1024 characters')
+  }
   if (!Number.isSafeInteger(size) || size < 0)
     throw new ShoalError(ErrorCode.INVALID_INPUT, 'size must be a byte count')
-  const { tracker, keyring } = ctx
+  const upload =
+    options.resume === undefined ? await begin(ctx, name, size, options) : await reopen(ctx, name, size, options.resume)
+  options.onStarted?.(upload.uploadId)
+  const codec = await ctx.codecs.open(upload.layout, upload.contentKey, upload.nonce)
+  try {
+    const peer = await ctx.peer()
+    let done = 0
+    let wire = 0
+    await forEachBounded(
+      segmentSource(source, upload.layout),
+      options.segmentWindow ?? 3,
+      async ({ index, plaintext }) => {
+        options.signal?.throwIfAborted()
+        if (!upload.committed.has(index)) {
+          const encoded = await codec.encode(index, plaintext)
+          wire += await storeSegment(ctx, peer, upload, encoded, options)
+        }
+        done += plaintext.byteLength
+        options.onProgress?.({ bytes: done, total: size, wireBytes: wire })
+      }
+    )
+    const { object } = await ctx.tracker.commitUpload(upload.uploadId, { signal: options.signal })
+    return object
+  } catch (err) {
+    // An interruption (cancel, lost network or tracker) keeps the upload for a later resume; anything else
+    // means this upload cannot finish, so release what it holds.
+    if (!isResumable(err, options.signal)) {
+      await ctx.tracker.abortUpload(upload.uploadId).catch((abortErr: unknown) => {
+        ctx.log?.(`could not abort upload ${upload.uploadId}: ${describeError(abortErr)}`)
+      })
+    }
+    throw err
+  } finally {
+    codec.close()
+  }
+}
+
+function isResumable(err: unknown, signal: AbortSignal | undefined): boolean {
+  if (signal?.aborted === true) return true
+  return (
+    isShoalError(err, ErrorCode.TRACKER_UNREACHABLE) ||
+    isShoalError(err, ErrorCode.NOT_ENOUGH_NODES) ||
+    isShoalError(err, ErrorCode.ABORTED)
+  )
+}
+
+async function begin(ctx: UploadContext, name: string, size: number, options: UploadOptions): Promise<OpenUpload> {
+  const { keyring } = ctx
   const contentKey = generateContentKey()
   const nonce = generateObjectNonce()
   const meta = { name, size, modified: Date.now(), ...(options.mime === undefined ? {} : { mime: options.mime }) }
-  const begin = await tracker.beginUpload(
+  const begun = await ctx.tracker.beginUpload(
     {
       nameHash: await keyring.nameHash(name),
       size,
@@ -71,83 +136,119 @@ export async function uploadObject(
     },
     { signal: options.signal }
   )
-  const layout = { size, segmentSize: begin.segmentSize, k: begin.k, m: begin.m }
-  try {
-    const codec = await SegmentCodec.create(layout, ctx.erasure, contentKey, nonce)
-    const peer = await ctx.peer()
-    let done = 0
-    let wire = 0
-    await forEachBounded(segmentSource(source, layout), options.segmentWindow ?? 2, async ({ index, plaintext }) => {
-      options.signal?.throwIfAborted()
-      const encoded = await codec.encode(index, plaintext)
-      wire += await storeSegment(ctx, peer, begin.uploadId, encoded, options)
-      done += plaintext.byteLength
-      options.onProgress?.({ bytes: done, total: size, wireBytes: wire })
-    })
-    const { object } = await tracker.commitUpload(begin.uploadId, { signal: options.signal })
-    return object
-  } catch (err) {
-    await tracker.abortUpload(begin.uploadId).catch((abortErr: unknown) => {
-      ctx.log?.(`could not abort upload ${begin.uploadId}: ${describeError(abortErr)}`)
-    })
-    throw err
+  return {
+    uploadId: begun.uploadId,
+    layout: { size, segmentSize: begun.segmentSize, k: begun.k, m: begun.m },
+    minCommit: begun.minCommitPieces ?? begun.k + begun.m,
+    contentKey,
+    nonce,
+    committed: new Set()
   }
 }
 
-/** Places one segment, pushes every piece, commits it; retries placement on fresh nodes when some fail. */
+/** Reopens an interrupted upload: the tracker kept the sealed key and which segments are committed. */
+async function reopen(ctx: UploadContext, name: string, size: number, uploadId: string): Promise<OpenUpload> {
+  const status = await ctx.tracker.uploadStatus(uploadId)
+  if (status.nameHash !== (await ctx.keyring.nameHash(name)) || status.size !== size) {
+    throw new ShoalError(
+      ErrorCode.CONFLICT,
+      `upload ${uploadId} was for another file (name or size differ): start a new upload instead`
+    )
+  }
+  return {
+    uploadId,
+    layout: { size, segmentSize: status.segmentSize, k: status.k, m: status.m },
+    minCommit: status.minCommitPieces ?? status.k + status.m,
+    contentKey: await ctx.keyring.unwrapContentKey(status.wrappedKey),
+    nonce: fromBase64Url(status.nonce),
+    committed: new Set(status.committed)
+  }
+}
+
+/**
+ * Places one segment and pushes all its pieces at once; commits as soon as `minCommit` receipts are in and
+ * cancels the rest. When too many fail, asks for a new placement that moves the failed pieces to other nodes.
+ */
 async function storeSegment(
   ctx: UploadContext,
   peer: Libp2p,
-  uploadId: string,
-  segment: EncodedSegment,
+  upload: OpenUpload,
+  segment: EncodedPieces,
   options: UploadOptions
 ): Promise<number> {
   const attempts = options.placementAttempts ?? 3
   const exclude = new Set<string>()
-  let lastErrors: string[] = []
+  let errors: string[] = []
   for (let attempt = 1; attempt <= attempts; attempt++) {
     const placed = await ctx.tracker.placeSegment(
-      uploadId,
+      upload.uploadId,
       segment.index,
       {
-        pieces: segment.cids.map((cid, index) => ({ index, cid: cid.toString(), size: segment.pieceSize })),
+        pieces: segment.cids.map((cid, index) => ({ index, cid, size: segment.pieceSize })),
         ...(exclude.size === 0 ? {} : { exclude: [...exclude] })
       },
       { signal: options.signal }
     )
-    const results = await Promise.allSettled(
-      placed.pieces.map(async (p) => {
-        const receipt = await putPiece(
-          peer,
-          p.node,
-          { grant: p.grant, cid: segment.cids[p.index]!, bytes: segment.pieces[p.index]! },
-          { signal: options.signal }
-        )
-        return { index: p.index, cid: p.cid, node: p.node.peerId, receipt }
-      })
-    )
-    options.signal?.throwIfAborted()
-    const pieces: CommitSegmentRequest['pieces'] = []
-    lastErrors = []
-    results.forEach((r, i) => {
-      const node = placed.pieces[i]!.node.peerId
-      if (r.status === 'fulfilled') pieces.push(r.value)
-      else {
-        // A node refusing for a reason that another node would share (bad grant, quota) is not retried elsewhere.
-        if (isShoalError(r.reason, ErrorCode.GRANT_INVALID)) throw r.reason
-        exclude.add(node)
-        lastErrors.push(`piece ${placed.pieces[i]!.index} on ${node}: ${describeError(r.reason)}`)
-      }
-    })
-    if (lastErrors.length === 0) {
-      await ctx.tracker.commitSegment(uploadId, segment.index, { pieces }, { signal: options.signal })
-      return segment.pieceSize * pieces.length
+    const outcome = await pushPieces(peer, placed.pieces, segment, upload.minCommit, options.signal)
+    errors = outcome.errors.map((e) => e.message)
+    for (const e of outcome.errors) {
+      // A refusal that any node would give (a bad grant) is not cured by moving the piece.
+      if (isShoalError(e.error, ErrorCode.GRANT_INVALID)) throw e.error
+      exclude.add(e.node)
     }
-    ctx.log?.(`segment ${segment.index}: attempt ${attempt} failed (${lastErrors.join('; ')})`)
+    if (outcome.receipts.length >= upload.minCommit) {
+      await ctx.tracker.commitSegment(
+        upload.uploadId,
+        segment.index,
+        { pieces: outcome.receipts },
+        { signal: options.signal }
+      )
+      return segment.pieceSize * outcome.receipts.length
+    }
+    ctx.log?.(
+      `segment ${segment.index}: attempt ${attempt} stored ${outcome.receipts.length} pieces (${errors.join('; ')})`
+    )
   }
   throw new ShoalError(
     ErrorCode.NOT_ENOUGH_NODES,
-    `segment ${segment.index} could not be stored after ${attempts} attempts: ${lastErrors.join('; ')}`,
-    { details: { segment: segment.index, errors: lastErrors } }
+    `segment ${segment.index} could not be stored after ${attempts} attempts: ${errors.join('; ')}`,
+    { details: { segment: segment.index, errors } }
   )
+}
+
+async function pushPieces(
+  peer: Libp2p,
+  pieces: GrantedPiece[],
+  segment: EncodedPieces,
+  minCommit: number,
+  signal: AbortSignal | undefined
+): Promise<{ receipts: CommitSegmentRequest['pieces']; errors: { node: string; error: unknown; message: string }[] }> {
+  const receipts: CommitSegmentRequest['pieces'] = []
+  const errors: { node: string; error: unknown; message: string }[] = []
+  const cancel = new AbortController()
+  const combined = signal === undefined ? cancel.signal : AbortSignal.any([cancel.signal, signal])
+  await Promise.all(
+    pieces.map(async (p) => {
+      try {
+        const receipt = await putPiece(
+          peer,
+          p.node,
+          { grant: p.grant, cid: CID.parse(p.cid), bytes: segment.pieces[p.index]! },
+          { signal: combined }
+        )
+        receipts.push({ index: p.index, cid: p.cid, node: p.node.peerId, receipt })
+        // Long-tail cancellation: enough pieces are durable, the slowest pushes are not waited for.
+        if (receipts.length >= minCommit) cancel.abort(new ShoalError(ErrorCode.ABORTED, 'enough pieces stored'))
+      } catch (error) {
+        if (cancel.signal.aborted) return
+        errors.push({
+          node: p.node.peerId,
+          error,
+          message: `piece ${p.index} on ${p.node.peerId}: ${describeError(error)}`
+        })
+      }
+    })
+  )
+  signal?.throwIfAborted()
+  return { receipts, errors }
 }

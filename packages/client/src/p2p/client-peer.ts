@@ -2,8 +2,11 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, Stream } from '@libp2p/interface'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { ErrorCode, MiB, type NodeAddress, ShoalError } from '@shoal/core'
+import { CID, ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError } from '@shoal/core'
 import { createLibp2p } from 'libp2p'
 import { clientTransports, connectionGater } from '#transports'
 
@@ -13,7 +16,8 @@ export interface ClientPeerInit {
 }
 
 /**
- * The client's libp2p node: dials only, never listens, no DHT server, no public bootstrap, no UPnP or autoNAT.
+ * The client's libp2p node: dials only, never listens; a DHT client (Shoal's private protocol, no public
+ * bootstrap) that learns its routing table from the storage nodes it talks to; no UPnP or autoNAT.
  */
 export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2p> {
   const window = init.maxStreamWindowSize ?? 16 * MiB
@@ -22,7 +26,11 @@ export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2
     transports: clientTransports(),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: window, initialStreamWindowSize: 256 * 1024 } })],
-    services: { identify: identify() },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({ protocol: PROTOCOL_DHT, clientMode: true, peerInfoMapper: passthroughMapper })
+    },
     ...(connectionGater === undefined ? {} : { connectionGater }),
     connectionManager: { maxConnections: 1024 }
   })
@@ -50,4 +58,36 @@ export async function openStream(
       details: { node: node.peerId }
     })
   }
+}
+
+/**
+ * Finds where a node listens now, through the DHT: first the node's own peer record (`findPeer`), then the
+ * provider records for a piece it holds (`findProviders`). Used when the tracker's addresses are stale, e.g.
+ * after the node restarted on new ports.
+ */
+export async function locateNode(
+  peer: Libp2p,
+  node: NodeAddress,
+  piece: string,
+  signal: AbortSignal
+): Promise<NodeAddress | undefined> {
+  const id = peerIdFromString(node.peerId)
+  const strip = (addrs: Multiaddr[]): string[] => addrs.map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''))
+  const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
+  try {
+    const info = await peer.peerRouting.findPeer(id, { signal: timeout })
+    if (info.multiaddrs.length > 0) return { peerId: node.peerId, addrs: strip(info.multiaddrs) }
+  } catch {
+    // Not found by peer id: try the piece's provider records below.
+  }
+  try {
+    for await (const provider of peer.contentRouting.findProviders(CID.parse(piece), { signal: timeout })) {
+      if (provider.id.equals(id) && provider.multiaddrs.length > 0) {
+        return { peerId: node.peerId, addrs: strip(provider.multiaddrs) }
+      }
+    }
+  } catch {
+    // No provider record either.
+  }
+  return undefined
 }

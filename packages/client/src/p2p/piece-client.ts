@@ -83,38 +83,98 @@ export function putPiece(
   })
 }
 
+export interface GetPieceOptions extends CallOptions {
+  /** Check the bytes against the CID here (default). Off when a codec worker verifies them instead. */
+  verify?: boolean
+  /** Abort when no byte arrives for this long: a stalled node is dropped, not waited for. */
+  stallMs?: number
+  /** Called as bytes arrive. */
+  onBytes?: (n: number) => void
+}
+
 /**
- * Fetches a whole piece under a get grant and checks it against its CID before returning it, so a corrupt or
- * lying node is caught here (ERR_PIECE_CORRUPT).
+ * Fetches a whole piece under a get grant into a buffer of its own (transferable to a worker). Unless told
+ * otherwise it checks the bytes against the CID, so a corrupt or lying node is caught here (ERR_PIECE_CORRUPT).
  */
 export function getPiece(
   peer: Libp2p,
   node: NodeAddress,
   request: { grant: string; cid: CID; size: number },
-  options: CallOptions = {}
+  options: GetPieceOptions = {}
 ): Promise<Uint8Array> {
   return call(peer, node, PROTOCOL_GET, options, async (stream, reader) => {
     await sendBounded(stream, [encodeFrame({ grant: request.grant, piece: request.cid.toString() })], options)
     await stream.close(options)
-    const response = await readResponse(reader, node)
-    if (response.size !== request.size) {
-      throw new ShoalError(
-        ErrorCode.PIECE_CORRUPT,
-        `node ${node.peerId} offered ${String(response.size)} bytes of piece ${request.cid}, expected ${request.size}`,
-        { details: { node: node.peerId, cid: request.cid.toString() } }
-      )
-    }
-    const bytes = await reader.readExactly(request.size)
+    const stall = new StallTimer(stream, node, options.stallMs)
     try {
-      await verifyPiece(request.cid, bytes)
+      const response = await readResponse(reader, node)
+      if (response.size !== request.size) {
+        throw new ShoalError(
+          ErrorCode.PIECE_CORRUPT,
+          `node ${node.peerId} offered ${String(response.size)} bytes of piece ${request.cid}, expected ${request.size}`,
+          { details: { node: node.peerId, cid: request.cid.toString() } }
+        )
+      }
+      const bytes = new Uint8Array(request.size)
+      let offset = 0
+      for await (const chunk of reader.stream(request.size)) {
+        bytes.set(chunk, offset)
+        offset += chunk.byteLength
+        stall.touch()
+        options.onBytes?.(chunk.byteLength)
+      }
+      if (options.verify !== false) {
+        try {
+          await verifyPiece(request.cid, bytes)
+        } catch (err) {
+          throw new ShoalError(
+            ErrorCode.PIECE_CORRUPT,
+            `node ${node.peerId} sent corrupt bytes for piece ${request.cid}`,
+            {
+              cause: err,
+              details: { node: node.peerId, cid: request.cid.toString() }
+            }
+          )
+        }
+      }
+      return bytes
     } catch (err) {
-      throw new ShoalError(ErrorCode.PIECE_CORRUPT, `node ${node.peerId} sent corrupt bytes for piece ${request.cid}`, {
-        cause: err,
-        details: { node: node.peerId, cid: request.cid.toString() }
-      })
+      throw stall.error ?? err
+    } finally {
+      stall.clear()
     }
-    return bytes
   })
+}
+
+/** Resets a stream that has moved no byte for `ms`; the read then fails with ERR_TIMEOUT. */
+class StallTimer {
+  readonly #stream: Stream
+  readonly #node: NodeAddress
+  readonly #ms: number | undefined
+  #timer: ReturnType<typeof setTimeout> | undefined
+  error: ShoalError | undefined
+
+  constructor(stream: Stream, node: NodeAddress, ms: number | undefined) {
+    this.#stream = stream
+    this.#node = node
+    this.#ms = ms
+    this.touch()
+  }
+
+  touch(): void {
+    if (this.#ms === undefined) return
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.error = new ShoalError(ErrorCode.TIMEOUT, `node ${this.#node.peerId} stalled: no data for ${this.#ms} ms`, {
+        details: { node: this.#node.peerId }
+      })
+      this.#stream.abort(this.error)
+    }, this.#ms)
+  }
+
+  clear(): void {
+    clearTimeout(this.#timer)
+  }
 }
 
 export function deletePiece(
