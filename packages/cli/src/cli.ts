@@ -4,8 +4,9 @@ import { basename } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { type SavedSession, ShoalClient } from '@shoal/client'
-import { describeError, ErrorCode, formatBytes, ShoalError } from '@shoal/core'
+import { isResumable, type SavedSession, ShoalClient } from '@shoal/client'
+import { describeError, ErrorCode, formatBytes, isShoalError, ShoalError } from '@shoal/core'
+import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import { clearSession, configDir, loadSession, saveSession } from './config.ts'
 import { progressBar, speedLine } from './progress-bar.ts'
 import { ask } from './prompt.ts'
@@ -92,11 +93,35 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const target = name ?? basename(file!)
         const bar = progressBar(`put ${target}`, io.stderr)
         const started = performance.now()
-        const object = await client.put(target, createReadStream(file!, { highWaterMark: 1024 * 1024 }), info.size, {
-          overwrite: values.overwrite === true,
-          onProgress: bar.update,
-          ...(io.signal === undefined ? {} : { signal: io.signal })
-        })
+        const previous = await findCheckpoint(dir, file!, target, info.size, info.mtimeMs)
+        const upload = (resume: string | undefined) =>
+          client!.put(target, createReadStream(file!, { highWaterMark: 1024 * 1024 }), info.size, {
+            overwrite: values.overwrite === true,
+            onProgress: bar.update,
+            onStarted: (uploadId) => {
+              void saveCheckpoint(dir, { uploadId, file: file!, name: target, size: info.size, mtimeMs: info.mtimeMs })
+            },
+            ...(resume === undefined ? {} : { resume }),
+            ...(io.signal === undefined ? {} : { signal: io.signal })
+          })
+        let object: Awaited<ReturnType<typeof upload>>
+        try {
+          if (previous !== undefined) io.stderr.write(`Resuming the interrupted upload of ${target}\n`)
+          object = await upload(previous?.uploadId).catch((err: unknown) => {
+            // The tracker forgot the upload (expired or aborted): start over.
+            if (previous !== undefined && isShoalError(err, ErrorCode.UPLOAD_NOT_FOUND)) return upload(undefined)
+            throw err
+          })
+        } catch (err) {
+          bar.done()
+          if (isResumable(err, io.signal)) {
+            io.stderr.write(`The upload was interrupted: run the same command again to resume it.\n`)
+          } else {
+            await dropCheckpoint(dir, file!, target, info.size, info.mtimeMs)
+          }
+          throw err
+        }
+        await dropCheckpoint(dir, file!, target, info.size, info.mtimeMs)
         bar.done()
         if (values.json === true)
           io.stdout.write(`${JSON.stringify({ name: target, id: object.id, size: object.size })}\n`)

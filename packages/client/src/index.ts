@@ -12,10 +12,11 @@
  * await shoal.stop()
  * ```
  */
+
+export { createCodecEngine } from '#codec-engine'
 export { forEachBounded } from './bounded.ts'
 export { LocalCodecEngine } from './codec/local-engine.ts'
 export type { CodecEngine, EncodedPieces, ObjectCodec } from './codec/segment-worker.ts'
-export { createCodecEngine } from '#codec-engine'
 export {
   DOWNLOAD_DEFAULTS,
   type DownloadContext,
@@ -36,4 +37,4 @@ export {
   type ShoalClientInit
 } from './shoal-client.ts'
 export { TrackerClient, type TrackerClientInit } from './tracker-client.ts'
-export { type UploadOptions, uploadObject } from './upload.ts'
+export { isResumable, type UploadOptions, uploadObject } from './upload.ts'

@@ -111,7 +111,8 @@ export async function uploadObject(
   }
 }
 
-function isResumable(err: unknown, signal: AbortSignal | undefined): boolean {
+/** An upload that failed this way is kept by the tracker and can be resumed (`UploadOptions.resume`). */
+export function isResumable(err: unknown, signal?: AbortSignal): boolean {
   if (signal?.aborted === true) return true
   return (
     isShoalError(err, ErrorCode.TRACKER_UNREACHABLE) ||
