@@ -50,3 +50,20 @@ export async function fileSize(path: string): Promise<number> {
 export function fileSource(path: string): AsyncIterable<Uint8Array> {
   return createReadStream(path, { highWaterMark: 1024 * 1024 })
 }
+
+export async function listFiles(dir: string): Promise<string[]> {
+  const { readdir } = await import('node:fs/promises')
+  const out: string[] = []
+  let entries: import('node:fs').Dirent[]
+  try {
+    entries = await readdir(dir, { withFileTypes: true })
+  } catch {
+    return out
+  }
+  for (const entry of entries) {
+    const path = join(dir, entry.name)
+    if (entry.isDirectory()) out.push(...(await listFiles(path)))
+    else out.push(path)
+  }
+  return out
+}

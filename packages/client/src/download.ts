@@ -121,6 +121,7 @@ export async function* downloadObject(
     }
     while (next <= last && inFlight.length < settings.segmentWindow) fetchNext()
     for (let index = first; index <= last; index++) {
+      signal.throwIfAborted()
       const plaintext = await inFlight.shift()!
       if (next <= last) fetchNext()
       const start = index === first ? offset - segmentOffset(layout, index) : 0
@@ -236,6 +237,7 @@ class SegmentFetcher {
       await new Promise<void>((resolve, reject) => {
         const settle = (): void => {
           if (verified >= k) resolve()
+          else if (this.#signal.aborted) reject(this.#signal.reason)
           else if (running === 0 && waiting.length === 0) {
             reject(this.#signal.aborted ? this.#signal.reason : this.#notEnough(granted, verified, failures))
           }
@@ -277,6 +279,8 @@ class SegmentFetcher {
           reject(this.#signal.reason)
           return
         }
+        // Cancelling the download ends this segment at once, whatever its requests are doing.
+        this.#signal.addEventListener('abort', () => reject(this.#signal.reason), { once: true, signal: cancel.signal })
         const initial = Math.min(granted.pieces.length, k + this.#settings.extraPieces)
         for (let i = 0; i < initial; i++) launch()
         settle()

@@ -63,6 +63,8 @@ export interface ShoalClientInit {
   /** Defaults for every download and upload of this client; per-call options win. */
   download?: Omit<DownloadOptions, 'signal' | 'onProgress' | 'offset' | 'length'>
   upload?: Pick<UploadOptions, 'segmentWindow' | 'placementAttempts'>
+  /** A tracker client of your own for `resume` (e.g. with a custom timeout); it gets the session's token. */
+  trackerClient?: TrackerClient
 }
 
 /**
@@ -125,7 +127,8 @@ export class ShoalClient {
   }
 
   static async resume(saved: SavedSession, init: ShoalClientInit = {}): Promise<ShoalClient> {
-    const tracker = new TrackerClient({ url: saved.tracker, token: saved.token })
+    const tracker = init.trackerClient ?? new TrackerClient({ url: saved.tracker })
+    tracker.token = saved.token
     const masterKey = fromBase64Url(saved.masterKey)
     return new ShoalClient(tracker, saved.email, masterKey, await AccountKeyring.fromMasterKey(masterKey), init)
   }

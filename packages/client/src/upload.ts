@@ -87,11 +87,13 @@ export async function uploadObject(
       options.segmentWindow ?? 3,
       async ({ index, plaintext }) => {
         options.signal?.throwIfAborted()
+        // Read the length first: the worker engine takes the plaintext's buffer (transfer, not copy).
+        const length = plaintext.byteLength
         if (!upload.committed.has(index)) {
           const encoded = await codec.encode(index, plaintext)
           wire += await storeSegment(ctx, peer, upload, encoded, options)
         }
-        done += plaintext.byteLength
+        done += length
         options.onProgress?.({ bytes: done, total: size, wireBytes: wire })
       }
     )

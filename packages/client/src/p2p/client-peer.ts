@@ -74,6 +74,7 @@ export async function locateNode(
   const id = peerIdFromString(node.peerId)
   const strip = (addrs: Multiaddr[]): string[] => addrs.map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''))
   const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
+  await routingTableReady(peer, timeout)
   try {
     const info = await peer.peerRouting.findPeer(id, { signal: timeout })
     if (info.multiaddrs.length > 0) return { peerId: node.peerId, addrs: strip(info.multiaddrs) }
@@ -90,4 +91,15 @@ export async function locateNode(
     // No provider record either.
   }
   return undefined
+}
+
+/**
+ * The client's routing table fills as it connects to nodes (identify tells it which speak the DHT). A lookup
+ * right after the first failed dial may find it empty, so wait briefly for a first entry.
+ */
+async function routingTableReady(peer: Libp2p, signal: AbortSignal): Promise<void> {
+  const dht = (peer.services as { dht?: { routingTable?: { size: number } } }).dht
+  while (dht?.routingTable !== undefined && dht.routingTable.size === 0 && !signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
 }

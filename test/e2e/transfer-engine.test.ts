@@ -1,0 +1,237 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type DownloadEvent, ShoalClient, TrackerClient } from '@shoal/client'
+import { type DownloadGrantsResponse, ErrorCode, MiB, type ShoalError } from '@shoal/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Testnet } from '../src/index.ts'
+import { listFiles, sha256Stream } from './helpers.ts'
+
+const SEG = 1 * MiB
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
+
+async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = []
+  for await (const c of stream) parts.push(c)
+  return Buffer.concat(parts)
+}
+
+describe('transfer engine on a healthy network (6 nodes, 4+2, 1 MiB segments)', () => {
+  let net: Testnet
+  let client: ShoalClient
+  const data = randomBytes(5 * SEG + SEG / 2)
+
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 6, k: 4, m: 2, segmentSize: '1MiB' })
+    client = await ShoalClient.signup({
+      tracker: net.tracker.url,
+      email: 'engine@example.com',
+      password: 'engine-test-1'
+    })
+    await client.put('data.bin', [data], data.byteLength)
+  })
+
+  afterAll(async () => {
+    await client?.stop()
+    await net?.stop()
+  })
+
+  it('serves any byte range, including ranges at and across segment edges', async () => {
+    const size = data.byteLength
+    const ranges: [number, number][] = [
+      [0, 1],
+      [SEG - 1, 2],
+      [SEG, SEG],
+      [SEG + 1, 10],
+      [3 * SEG - 5, SEG + 10],
+      [size - 1, 1],
+      [size - SEG / 2, SEG / 2],
+      [0, size],
+      [size, 0]
+    ]
+    for (const [offset, length] of ranges) {
+      const { stream } = await client.get('data.bin', { offset, length })
+      const got = await collect(stream)
+      expect(got.equals(data.subarray(offset, offset + length)), `range ${offset}+${length}`).toBe(true)
+    }
+    const err = (await collect((await client.get('data.bin', { offset: size + 1 })).stream).catch(
+      (e) => e
+    )) as ShoalError
+    expect(err.code).toBe(ErrorCode.INVALID_INPUT)
+  })
+
+  it('cancels: an aborted download stops with the abort, an early break stops cleanly, the next one works', async () => {
+    const controller = new AbortController()
+    const { stream } = await client.get('data.bin', { signal: controller.signal, segmentWindow: 2 })
+    let chunks = 0
+    const err = await (async () => {
+      for await (const _ of stream) {
+        chunks++
+        controller.abort(new Error('user cancelled'))
+      }
+    })().catch((e: Error) => e)
+    expect(chunks).toBe(1)
+    expect((err as Error).message).toBe('user cancelled')
+
+    const early = (await client.get('data.bin')).stream
+    for await (const _ of early) break
+
+    expect(sha(await collect((await client.get('data.bin')).stream))).toBe(sha(data))
+  })
+
+  it('the codec runs the same on the calling thread as on worker threads', async () => {
+    const local = await ShoalClient.resume(client.session(), { codec: 'local' })
+    try {
+      expect(sha(await collect((await local.get('data.bin')).stream))).toBe(sha(data))
+      await local.put('local.bin', [data.subarray(0, 2 * SEG + 3)], 2 * SEG + 3)
+      expect(sha(await collect((await client.get('local.bin')).stream))).toBe(sha(data.subarray(0, 2 * SEG + 3)))
+    } finally {
+      await local.stop()
+    }
+  })
+
+  it('a node returning corrupt bytes is dropped and reported; the download is still correct', async () => {
+    const files = await listFiles(join(net.nodes[5]!.dataDir, 'pieces'))
+    const originals = await Promise.all(files.map((f) => readFile(f)))
+    try {
+      for (const [i, file] of files.entries()) {
+        const bytes = Buffer.from(originals[i]!)
+        bytes[bytes.length >> 1]! ^= 0x01
+        await writeFile(file, bytes)
+      }
+      const events: DownloadEvent[] = []
+      const { stream } = await client.get('data.bin', { onEvent: (e) => events.push(e), extraPieces: 2 })
+      expect(sha(await collect(stream))).toBe(sha(data))
+      const corrupt = events.filter((e) => e.type === 'failure' && e.code === ErrorCode.PIECE_CORRUPT)
+      expect(corrupt.length).toBeGreaterThan(0)
+      expect(corrupt.every((e) => e.node === net.nodes[5]!.peerId)).toBe(true)
+    } finally {
+      await Promise.all(files.map((f, i) => writeFile(f, originals[i]!)))
+    }
+  })
+
+  it('resumes an interrupted upload at segment granularity without resending committed segments', async () => {
+    const big = randomBytes(8 * SEG)
+    const controller = new AbortController()
+    let uploadId: string | undefined
+    const first = await client
+      .put('resume.bin', [big], big.byteLength, {
+        signal: controller.signal,
+        segmentWindow: 1,
+        onStarted: (id) => {
+          uploadId = id
+        },
+        onProgress: (p) => {
+          if (p.bytes >= 3 * SEG) controller.abort(new Error('network lost'))
+        }
+      })
+      .catch((e: Error) => e)
+    expect((first as Error).message).toBe('network lost')
+    expect(uploadId).toBeDefined()
+    const status = await client.tracker.uploadStatus(uploadId!)
+    expect(status.committed.length).toBeGreaterThanOrEqual(3)
+    expect(status.committed.length).toBeLessThan(8)
+
+    let wire = 0
+    await client.put('resume.bin', [big], big.byteLength, {
+      resume: uploadId!,
+      onProgress: (p) => {
+        wire = p.wireBytes
+      }
+    })
+    const fullWire = 8 * 6 * Math.ceil((SEG + 16) / 4)
+    expect(wire).toBeLessThanOrEqual(fullWire - status.committed.length * 6 * Math.ceil((SEG + 16) / 4))
+    expect(sha(await collect((await client.get('resume.bin')).stream))).toBe(sha(big))
+
+    const wrongFile = (await client
+      .put('other.bin', [big], big.byteLength, { resume: uploadId! })
+      .catch((e) => e)) as ShoalError
+    expect(wrongFile.code).toMatch(/ERR_CONFLICT|ERR_UPLOAD_NOT_FOUND/)
+  })
+
+  it('finds a restarted node through the DHT when the placement it holds is stale', async () => {
+    const info = await client.stat('data.bin')
+    const stale: DownloadGrantsResponse = await client.tracker.downloadGrants(info.id, 0, info.segmentCount)
+    // Node 0 restarts on new ports; nodes 1 and 2 are gone, so node 0's pieces are needed for every segment.
+    await net.restartNode(0)
+    await net.killNode(1)
+    await net.killNode(2)
+    try {
+      const tracker = new StaleGrants(net.tracker.url, stale)
+      const fresh = await ShoalClient.resume(client.session(), { trackerClient: tracker })
+      const events: DownloadEvent[] = []
+      try {
+        const { stream } = await fresh.get('data.bin', { onEvent: (e) => events.push(e) })
+        expect(sha(await collect(stream))).toBe(sha(data))
+      } finally {
+        await fresh.stop()
+      }
+      expect(events.some((e) => e.type === 'relocated' && e.node === net.nodes[0]!.peerId)).toBe(true)
+    } finally {
+      await net.restartNode(1)
+      await net.restartNode(2)
+      await net.waitForOnline()
+    }
+  })
+})
+
+/** A tracker client that answers download-grant requests with grants fetched earlier: an outdated placement. */
+class StaleGrants extends TrackerClient {
+  readonly #grants: DownloadGrantsResponse
+  constructor(url: string, grants: DownloadGrantsResponse) {
+    super({ url })
+    this.#grants = grants
+  }
+  override async downloadGrants(_id: string, from: number, to: number): Promise<DownloadGrantsResponse> {
+    return { segments: this.#grants.segments.filter((s) => s.index >= from && s.index < to) }
+  }
+}
+
+describe('transfer engine with a slow node (node 0 capped at 1 MB/s)', () => {
+  let net: Testnet
+  let client: ShoalClient
+  const data = randomBytes(8 * SEG)
+
+  beforeAll(async () => {
+    net = await Testnet.start({
+      nodes: 6,
+      k: 4,
+      m: 2,
+      segmentSize: '1MiB',
+      nodeArgs: (i) => (i === 0 ? ['--egress-limit', '1MB/s'] : [])
+    })
+    client = await ShoalClient.signup({ tracker: net.tracker.url, email: 'slow@example.com', password: 'slow-node-1' })
+    await client.put('data.bin', [data], data.byteLength)
+  })
+
+  afterAll(async () => {
+    await client?.stop()
+    await net?.stop()
+  })
+
+  it('hedges around the slow node and takes most pieces from the fast ones', async () => {
+    const events: DownloadEvent[] = []
+    const { stream } = await client.get('data.bin', { onEvent: (e) => events.push(e), extraPieces: 0 })
+    expect(sha(await collect(stream))).toBe(sha(data))
+    const slow = net.nodes[0]!.peerId
+    expect(events.some((e) => e.type === 'hedge' && e.node === slow)).toBe(true)
+    const pieces = events.filter((e) => e.type === 'piece')
+    const fromSlow = pieces.filter((e) => e.node === slow).length
+    expect(fromSlow).toBeLessThan(pieces.length / 6)
+  })
+
+  it('survives a node killed while it is sending a piece', async () => {
+    const events: DownloadEvent[] = []
+    let killed: Promise<void> | undefined
+    const { stream } = await client.get('data.bin', {
+      onEvent: (e) => {
+        events.push(e)
+        // By the first finished piece, the slow node is mid-piece: kill it there.
+        if (e.type === 'piece' && killed === undefined) killed = net.killNode(0)
+      }
+    })
+    const got = await sha256Stream(stream)
+    await killed
+    expect(got.sha).toBe(sha(data))
+  })
+})
