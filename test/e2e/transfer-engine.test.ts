@@ -16,13 +16,13 @@ async function collect(stream: AsyncIterable<Uint8Array>): Promise<Buffer> {
   return Buffer.concat(parts)
 }
 
-describe('transfer engine on a healthy network (6 nodes, 4+2, 1 MiB segments)', () => {
+describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', () => {
   let net: Testnet
   let client: ShoalClient
   const data = randomBytes(5 * SEG + SEG / 2)
 
   beforeAll(async () => {
-    net = await Testnet.start({ nodes: 6, k: 4, m: 2, segmentSize: '1MiB' })
+    net = await Testnet.start({ nodes: 7, k: 4, m: 2, segmentSize: '1MiB' })
     client = await ShoalClient.signup({
       tracker: net.tracker.url,
       email: 'engine@example.com',
@@ -147,6 +147,26 @@ describe('transfer engine on a healthy network (6 nodes, 4+2, 1 MiB segments)', 
       .put('other.bin', [big], big.byteLength, { resume: uploadId! })
       .catch((e) => e)) as ShoalError
     expect(wrongFile.code).toMatch(/ERR_CONFLICT|ERR_UPLOAD_NOT_FOUND/)
+  })
+
+  it('an upload survives a node killed mid-upload: its pieces move to another node with fresh grants', async () => {
+    const big = randomBytes(6 * SEG)
+    let killed: Promise<void> | undefined
+    await client.put('moving.bin', [big], big.byteLength, {
+      segmentWindow: 1,
+      onProgress: (p) => {
+        if (p.bytes >= SEG && killed === undefined) killed = net.killNode(6)
+      }
+    })
+    await killed
+    const info = await client.stat('moving.bin')
+    const { segments } = await client.tracker.downloadGrants(info.id, 0, info.segmentCount)
+    const dead = net.nodes[6]!.peerId
+    // Segments stored after the kill hold no piece on the dead node.
+    expect(segments.slice(2).every((s) => s.pieces.every((p) => p.node.peerId !== dead))).toBe(true)
+    expect(sha(await collect((await client.get('moving.bin')).stream))).toBe(sha(big))
+    await net.restartNode(6)
+    await net.waitForOnline()
   })
 
   it('finds a restarted node through the DHT when the placement it holds is stale', async () => {
