@@ -2,8 +2,14 @@ import type { ContentRouting } from '@libp2p/interface'
 import type { CID } from '@shoal/core'
 import { describeError } from '@shoal/core'
 import type { Logger } from 'pino'
-import { PROVIDE_ATTEMPTS, PROVIDE_BATCH, PROVIDE_QUEUE_MAX, PROVIDE_TIMEOUT_MS } from './constants.ts'
-import { isAbort } from './sleep.ts'
+import {
+  PROVIDE_ATTEMPTS,
+  PROVIDE_BATCH,
+  PROVIDE_QUEUE_MAX,
+  PROVIDE_QUIET_MS,
+  PROVIDE_TIMEOUT_MS
+} from './constants.ts'
+import { isAbort, sleep } from './sleep.ts'
 
 export interface AnnouncerComponents {
   contentRouting: ContentRouting
@@ -16,6 +22,12 @@ export interface AnnouncerInit {
   /** Pieces waiting to be announced; beyond it new ones are dropped (the next full re-announce covers them). */
   maxQueue?: number
   provideTimeoutMs?: number
+  /**
+   * Announcing waits until no piece has arrived for this long: a DHT provide costs a lookup and several RPCs,
+   * and doing them during a burst of uploads takes CPU from the transfers themselves. The tracker is the fast
+   * path for finding pieces; the DHT only needs to catch up.
+   */
+  quietMs?: number
 }
 
 interface Pending {
@@ -39,12 +51,15 @@ export class Announcer {
   #controller: AbortController | undefined
   #loop: Promise<void> | undefined
   #announced = 0
+  readonly #quietMs: number
+  #lastQueued = 0
 
   constructor(components: AnnouncerComponents, init: AnnouncerInit = {}) {
     this.#c = components
     this.#batch = init.batch ?? PROVIDE_BATCH
     this.#maxQueue = init.maxQueue ?? PROVIDE_QUEUE_MAX
     this.#timeoutMs = init.provideTimeoutMs ?? PROVIDE_TIMEOUT_MS
+    this.#quietMs = init.quietMs ?? PROVIDE_QUIET_MS
   }
 
   /** Pieces announced successfully since start. */
@@ -80,6 +95,7 @@ export class Announcer {
       return
     }
     this.#queue.push({ cid, attempts: 0 })
+    this.#lastQueued = Date.now()
     this.#notify()
   }
 
@@ -112,6 +128,11 @@ export class Announcer {
         await new Promise<void>((resolve) => {
           this.#wake = resolve
         })
+        continue
+      }
+      const quiet = this.#lastQueued + this.#quietMs - Date.now()
+      if (quiet > 0) {
+        await sleep(quiet, signal).catch(() => {})
         continue
       }
       const batch = this.#queue.splice(0, this.#batch)

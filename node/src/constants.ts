@@ -61,3 +61,5 @@ export const PROVIDE_BATCH = 8
 export const PROVIDE_QUEUE_MAX = 10_000
 export const PROVIDE_TIMEOUT_MS = 60_000
 export const PROVIDE_ATTEMPTS = 3
+/** Announcements wait for this long without new pieces (see Announcer). */
+export const PROVIDE_QUIET_MS = 2_000

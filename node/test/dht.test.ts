@@ -33,7 +33,8 @@ describe('DHT', () => {
       45_000
     )
     expect(provider.id.toString()).toBe(a.node.peerId.toString())
-    expect(a.node.stats.announced).toBeGreaterThanOrEqual(1)
+    // Announcing waits for a quiet moment after the last put (PROVIDE_QUIET_MS), then happens by itself.
+    await waitFor(() => a.node.stats.announced >= 1, 'the piece announced', 15_000)
 
     // After a restart the node announces what it already holds, in the background.
     await a.node.stop()
