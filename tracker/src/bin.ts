@@ -16,6 +16,8 @@ Options:
   --k N                      data pieces per segment (default ${DEFAULTS.k})
   --m N                      parity pieces per segment (default ${DEFAULTS.m})
   --segment-size SIZE        plaintext bytes per segment (default ${formatBytes(DEFAULTS.segmentSize)})
+  --min-commit-pieces N      receipts that commit a segment; the slowest pushes beyond it are cancelled
+                             (default k + m; between k and k + m)
   --quota SIZE               quota of new accounts (default ${formatBytes(DEFAULTS.defaultQuota)})
   --heartbeat-interval TIME  how often nodes report; offline after 3 missed (default ${DEFAULTS.heartbeatIntervalMs / 1000}s)
   --log-level LEVEL          fatal, error, warn, info, debug or trace (env SHOAL_LOG_LEVEL; default info)
@@ -61,6 +63,7 @@ function readConfig(
       k: { type: 'string' },
       m: { type: 'string' },
       'segment-size': { type: 'string' },
+      'min-commit-pieces': { type: 'string' },
       quota: { type: 'string' },
       'heartbeat-interval': { type: 'string' },
       'log-level': { type: 'string' },
@@ -84,6 +87,9 @@ function readConfig(
   const policy: NonNullable<TrackerInit['policy']> = {}
   if (values.k !== undefined) policy.k = integer('k', values.k, 2, 256)
   if (values.m !== undefined) policy.m = integer('m', values.m, 0, 254)
+  if (values['min-commit-pieces'] !== undefined) {
+    policy.minCommitPieces = integer('min-commit-pieces', values['min-commit-pieces'], 2, 256)
+  }
   if (values['segment-size'] !== undefined)
     policy.segmentSize = convert('segment-size', values['segment-size'], parseBytes)
   const init: Omit<TrackerInit, 'logger'> = { dataDir, policy }

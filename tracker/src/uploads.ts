@@ -10,6 +10,7 @@ import {
   pieceSize,
   ShoalError,
   segmentCount,
+  type UploadStatus,
   validateManifest,
   verifyReceipt
 } from '@shoal/core'
@@ -108,7 +109,8 @@ export class Uploads {
       m,
       segmentSize,
       segmentCount: upload.segmentCount,
-      expiresAt: upload.expiresAt
+      expiresAt: upload.expiresAt,
+      minCommitPieces: Math.min(this.#config.policy.minCommitPieces, k + m)
     }
   }
 
@@ -326,6 +328,27 @@ export class Uploads {
   }
 
   /** The caller's own, unexpired upload; anything else is "not found", so upload ids cannot be probed. */
+  /** What a client needs to resume the upload: its layout, sealed key and nonce, and the committed segments. */
+  async status(owner: AccountRecord, uploadId: string): Promise<UploadStatus> {
+    const upload = await this.#get(owner, uploadId)
+    const segments = await this.#store.listUploadSegments(upload.id)
+    return {
+      uploadId: upload.id,
+      nameHash: upload.nameHash,
+      size: upload.size,
+      meta: upload.meta,
+      wrappedKey: upload.wrappedKey,
+      nonce: upload.nonce,
+      k: upload.k,
+      m: upload.m,
+      segmentSize: upload.segmentSize,
+      segmentCount: upload.segmentCount,
+      minCommitPieces: Math.min(this.#config.policy.minCommitPieces, upload.k + upload.m),
+      committed: segments.filter((s) => s.committed !== undefined).map((s) => s.index),
+      expiresAt: upload.expiresAt
+    }
+  }
+
   async #get(owner: AccountRecord, uploadId: string): Promise<UploadRecord> {
     const upload = await this.#store.getUpload(uploadId)
     if (upload === undefined || upload.owner !== owner.id || upload.expiresAt <= this.#config.clock.now()) {

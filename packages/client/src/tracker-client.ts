@@ -9,7 +9,6 @@ import {
   errorFromCode,
   type InfoResponse,
   type ListObjectsResponse,
-  type ListUploadsResponse,
   type LoginRequest,
   type NodesResponse,
   type ObjectInfo,
@@ -119,9 +118,6 @@ export class TrackerClient {
   }
   uploadStatus(id: string, options?: RequestOptions): Promise<UploadStatus> {
     return this.#request('GET', `/v1/uploads/${enc(id)}`, undefined, options)
-  }
-  listUploads(options?: RequestOptions): Promise<ListUploadsResponse> {
-    return this.#request('GET', '/v1/uploads', undefined, options)
   }
   abortUpload(id: string, options?: RequestOptions): Promise<unknown> {
     return this.#request('DELETE', `/v1/uploads/${enc(id)}`, undefined, options)

@@ -148,6 +148,9 @@ export function createHttpServer(c: HttpComponents) {
   app.post<IdParams>('/v1/uploads/:id/commit', async (request) =>
     c.uploads.commit(await auth(request.headers), parseId(request.params.id))
   )
+  app.get<IdParams>('/v1/uploads/:id', async (request) =>
+    c.uploads.status(await auth(request.headers), parseId(request.params.id))
+  )
   app.delete<IdParams>('/v1/uploads/:id', async (request) => {
     await c.uploads.abort(await auth(request.headers), parseId(request.params.id))
     return { aborted: true }

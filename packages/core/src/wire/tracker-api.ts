@@ -209,8 +209,3 @@ export interface UploadStatus {
   committed: number[]
   expiresAt: number
 }
-
-/** GET /v1/uploads — the caller's uploads in progress. */
-export interface ListUploadsResponse {
-  uploads: UploadStatus[]
-}
