@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { mkdtemp, open, rm, stat } from 'node:fs/promises'
+import { mkdtemp, open, readdir, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -52,7 +52,6 @@ export function fileSource(path: string): AsyncIterable<Uint8Array> {
 }
 
 export async function listFiles(dir: string): Promise<string[]> {
-  const { readdir } = await import('node:fs/promises')
   const out: string[] = []
   let entries: import('node:fs').Dirent[]
   try {

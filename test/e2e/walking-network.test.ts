@@ -1,10 +1,10 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { ShoalClient, TrackerClient } from '@shoal/client'
 import { ErrorCode, MiB, type ShoalError } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet } from '../src/index.ts'
-import { fileSource, randomFile, sha256Stream, tempDir } from './helpers.ts'
+import { fileSource, listFiles, randomFile, sha256Stream, tempDir } from './helpers.ts'
 
 // The guarantee this file states: a file uploaded with k = 4 data and m = 2 parity pieces per segment comes
 // back byte-identical while any m nodes are gone, fails with an error naming the missing pieces when more are
@@ -152,19 +152,3 @@ describe('walking network: 6 nodes, k=4 m=2', () => {
     expect(((await client.get('big.bin').catch((e) => e)) as ShoalError).code).toBe(ErrorCode.OBJECT_NOT_FOUND)
   })
 })
-
-async function listFiles(dir: string): Promise<string[]> {
-  const out: string[] = []
-  let entries: import('node:fs').Dirent[]
-  try {
-    entries = await readdir(dir, { withFileTypes: true })
-  } catch {
-    return out
-  }
-  for (const entry of entries) {
-    const path = join(dir, entry.name)
-    if (entry.isDirectory()) out.push(...(await listFiles(path)))
-    else out.push(path)
-  }
-  return out
-}
