@@ -42,9 +42,9 @@ export async function spawnReady(
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
       reject(
-        new Error(`${options.label} did not become ready in ${options.timeoutMs ?? 30_000} ms:\n${tail.join('\n')}`)
+        new Error(`${options.label} did not become ready in ${options.timeoutMs ?? 60_000} ms:\n${tail.join('\n')}`)
       )
-    }, options.timeoutMs ?? 30_000)
+    }, options.timeoutMs ?? 60_000)
     lines.on('line', (line) => {
       log.write(`${line}\n`)
       remember(line)

@@ -169,6 +169,14 @@ export class ShoalClient {
   #locate = async (node: NodeAddress, piece: string, signal: AbortSignal): Promise<NodeAddress | undefined> =>
     locateNode(await this.#getPeer(), node, piece, signal)
 
+  /** Starts the libp2p node and the codec ahead of a transfer; errors surface in the transfer itself. */
+  warm(): void {
+    this.#getPeer().catch(() => {})
+    this.#getCodecs()
+      .warm()
+      .catch(() => {})
+  }
+
   async stop(): Promise<void> {
     const peer = this.#peer
     const codecs = this.#codecs
@@ -188,6 +196,7 @@ export class ShoalClient {
     size: number,
     options: UploadOptions = {}
   ) {
+    this.warm()
     const iterable = Symbol.asyncIterator in source ? source : toAsync(source)
     return uploadObject(
       {
@@ -220,6 +229,8 @@ export class ShoalClient {
     name: string,
     options: DownloadOptions = {}
   ): Promise<{ object: ObjectEntry; stream: AsyncIterable<Uint8Array> }> {
+    // Start libp2p and the codec threads while the tracker answers: they would otherwise delay the first byte.
+    this.warm()
     const info = await this.stat(name, options)
     const meta = await this.#keyring.openMetadata(info.meta)
     const contentKey = await this.#keyring.unwrapContentKey(info.wrappedKey)

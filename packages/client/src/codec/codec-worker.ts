@@ -5,6 +5,7 @@ import { PendingSegments } from './pending-segments.ts'
 /** Worker side of WorkerCodecEngine: one SegmentCodec and its pending pieces per open object. */
 export type WorkerRequest =
   | { op: 'open'; id: number; object: number; layout: ObjectLayout; key: Uint8Array; nonce: Uint8Array }
+  | { op: 'ping'; id: number }
   | { op: 'close'; id: number; object: number }
   | { op: 'encode'; id: number; object: number; index: number; plaintext: Uint8Array }
   | { op: 'add'; id: number; object: number; segment: number; piece: number; cid: string; bytes: Uint8Array }
@@ -43,6 +44,8 @@ port.on('message', (request: WorkerRequest) => {
 async function handle(request: WorkerRequest): Promise<[WorkerResponse, ArrayBuffer[]]> {
   const ok = { id: request.id, ok: true }
   switch (request.op) {
+    case 'ping':
+      return [ok, []]
     case 'open': {
       const codec = await SegmentCodec.create(request.layout, erasure, request.key, request.nonce)
       objects.set(request.object, { codec, pending: new PendingSegments(codec) })

@@ -6,6 +6,11 @@ import type { CodecEngine, EncodedPieces, ObjectCodec } from './segment-worker.t
 export class LocalCodecEngine implements CodecEngine {
   #erasure: Promise<ErasureCodec> | undefined
 
+  async warm(): Promise<void> {
+    this.#erasure ??= loadErasureCodec()
+    await this.#erasure
+  }
+
   async open(layout: ObjectLayout, contentKey: Uint8Array, nonce: Uint8Array): Promise<ObjectCodec> {
     this.#erasure ??= loadErasureCodec()
     const codec = await SegmentCodec.create(layout, await this.#erasure, contentKey, nonce)

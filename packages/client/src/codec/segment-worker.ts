@@ -27,6 +27,8 @@ export interface ObjectCodec {
 }
 
 export interface CodecEngine {
+  /** Gets ready ahead of the first `open` (starts threads, loads the codec): hides start-up from a transfer. */
+  warm(): Promise<void>
   open(layout: ObjectLayout, contentKey: Uint8Array, nonce: Uint8Array): Promise<ObjectCodec>
   stop(): Promise<void>
 }

@@ -79,6 +79,10 @@ export class WorkerCodecEngine implements CodecEngine {
     return this.#threads
   }
 
+  async warm(): Promise<void> {
+    await Promise.all(this.#pool().map((t) => t.call({ op: 'ping' })))
+  }
+
   async open(layout: ObjectLayout, contentKey: Uint8Array, nonce: Uint8Array): Promise<ObjectCodec> {
     const threads = this.#pool()
     const object = this.#nextObject++

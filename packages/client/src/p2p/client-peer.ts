@@ -73,13 +73,16 @@ export async function locateNode(
 ): Promise<NodeAddress | undefined> {
   const id = peerIdFromString(node.peerId)
   const strip = (addrs: Multiaddr[]): string[] => addrs.map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''))
-  const timeout = AbortSignal.any([signal, AbortSignal.timeout(5_000)])
+  const timeout = AbortSignal.any([signal, AbortSignal.timeout(15_000)])
   await routingTableReady(peer, timeout)
-  try {
-    const info = await peer.peerRouting.findPeer(id, { signal: timeout })
-    if (info.multiaddrs.length > 0) return { peerId: node.peerId, addrs: strip(info.multiaddrs) }
-  } catch {
-    // Not found by peer id: try the piece's provider records below.
+  // Twice: a restarted node may not have reached the peers we ask yet.
+  for (let attempt = 0; attempt < 2 && !timeout.aborted; attempt++) {
+    try {
+      const info = await peer.peerRouting.findPeer(id, { signal: timeout })
+      if (info.multiaddrs.length > 0) return { peerId: node.peerId, addrs: strip(info.multiaddrs) }
+    } catch {
+      // Not found by peer id (yet).
+    }
   }
   try {
     for await (const provider of peer.contentRouting.findProviders(CID.parse(piece), { signal: timeout })) {
