@@ -98,7 +98,7 @@ export async function* downloadObject(
   try {
     const peer = await ctx.peer()
     const { first, last } = segmentsForRange(layout, offset, length)
-    const grants = new GrantBatches(ctx.tracker, info.id, last + 1, signal)
+    const grants = new GrantBatches(ctx.tracker, info.id, last + 1, settings.segmentWindow, signal)
     const fetcher = new SegmentFetcher(
       ctx,
       peer,
@@ -147,33 +147,48 @@ function definedOnly(options: DownloadOptions): Partial<typeof DOWNLOAD_DEFAULTS
   return out
 }
 
-/** Fetches get grants a batch of segments at a time, ahead of need. */
+/**
+ * Fetches get grants ahead of need. The first batch is small (the tracker signs a grant per piece, and the
+ * first byte waits for it); later batches cover up to MAX_GRANT_SEGMENTS segments and are requested when the
+ * previous one is half used.
+ */
 class GrantBatches {
-  readonly #batches = new Map<number, Promise<GrantedSegment[]>>()
+  readonly #batches: { from: number; to: number; segments: Promise<GrantedSegment[]> }[] = []
   readonly #tracker: TrackerClient
   readonly #objectId: string
   readonly #end: number
+  readonly #first: number
   readonly #signal: AbortSignal
 
-  constructor(tracker: TrackerClient, objectId: string, end: number, signal: AbortSignal) {
+  constructor(tracker: TrackerClient, objectId: string, end: number, first: number, signal: AbortSignal) {
     this.#tracker = tracker
     this.#objectId = objectId
     this.#end = end
+    this.#first = first
     this.#signal = signal
   }
 
+  #request(from: number): { from: number; to: number; segments: Promise<GrantedSegment[]> } {
+    const size = this.#batches.length === 0 ? this.#first : MAX_GRANT_SEGMENTS
+    const to = Math.min(this.#end, from + size)
+    const segments = this.#tracker
+      .downloadGrants(this.#objectId, from, to, { signal: this.#signal })
+      .then((r) => r.segments)
+    segments.catch(() => {})
+    const batch = { from, to, segments }
+    this.#batches.push(batch)
+    // Old batches are done with: keep memory flat on long downloads.
+    if (this.#batches.length > 3) this.#batches.shift()
+    return batch
+  }
+
   async get(index: number): Promise<GrantedSegment> {
-    const batch = Math.floor(index / MAX_GRANT_SEGMENTS)
-    let pending = this.#batches.get(batch)
-    if (pending === undefined) {
-      const from = batch * MAX_GRANT_SEGMENTS
-      const to = Math.min(this.#end, from + MAX_GRANT_SEGMENTS)
-      pending = this.#tracker.downloadGrants(this.#objectId, from, to, { signal: this.#signal }).then((r) => r.segments)
-      pending.catch(() => {})
-      this.#batches.set(batch, pending)
-      this.#batches.delete(batch - 2)
-    }
-    const segment = (await pending).find((s) => s.index === index)
+    let batch = this.#batches.find((b) => index >= b.from && index < b.to)
+    batch ??= this.#request(index)
+    const last = this.#batches[this.#batches.length - 1]!
+    if (last === batch && last.to < this.#end && index - batch.from >= (batch.to - batch.from) / 2)
+      this.#request(last.to)
+    const segment = (await batch.segments).find((s) => s.index === index)
     if (segment === undefined) throw new ShoalError(ErrorCode.PROTOCOL, `tracker sent no grants for segment ${index}`)
     return segment
   }
