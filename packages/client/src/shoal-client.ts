@@ -265,7 +265,13 @@ export class ShoalClient {
     const peer = await this.#getPeer()
     const results = await Promise.allSettled(
       deletes.map((d) =>
-        deletePiece(peer, d.node, { grant: d.grant, piece: d.piece }, { signal: AbortSignal.timeout(10_000) })
+        deletePiece(peer, d.node, { grant: d.grant, piece: d.piece }, { signal: AbortSignal.timeout(10_000) }).catch(
+          (err: unknown) => {
+            // The tracker hands the same delete grant to the node in its heartbeat: "already used" means done.
+            if (isShoalError(err, ErrorCode.GRANT_REPLAYED)) return false
+            throw err
+          }
+        )
       )
     )
     const failed = results.filter((r) => r.status === 'rejected').length
