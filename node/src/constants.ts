@@ -16,7 +16,10 @@ export const DEFAULT_CAPACITY = 10 * GiB
 export const STREAM_WINDOW_BYTES = 8 * MiB
 /** Reads are paused once this many bytes wait for the disk, so a slow disk throttles the sender. */
 export const READ_HIGH_WATER_BYTES = 1 * MiB
-/** libp2p resets a stream whose paused read buffer grows past this: the window plus one message of slack. */
+/**
+ * libp2p resets a stream whose paused read buffer grows past this. A paused stream receives at most one window
+ * (PausingReader never leaves it paused while yamux grants window), so the window plus slack.
+ */
 export const MAX_READ_BUFFER_BYTES = STREAM_WINDOW_BYTES + 2 * MiB
 /** Piece bytes are written to disk in blocks of up to this size (fewer syscalls than one per yamux frame). */
 export const WRITE_BLOCK_BYTES = 1 * MiB

@@ -24,6 +24,10 @@ export interface NodeLibp2pInit {
   listen: string[]
   /** Most open connections before libp2p prunes. */
   maxConnections?: number
+  /** Largest yamux receive window per stream; default STREAM_WINDOW_BYTES. */
+  streamWindowBytes?: number
+  /** libp2p resets a stream whose unread buffer passes this; default MAX_READ_BUFFER_BYTES (window plus slack). */
+  maxReadBufferBytes?: number
 }
 
 /**
@@ -44,8 +48,8 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
         streamOptions: {
           initialStreamWindowSize: 256 * KiB,
           // Wide windows for throughput (js-libp2p-yamux#42); also the most a paused stream can still receive.
-          maxStreamWindowSize: STREAM_WINDOW_BYTES,
-          maxReadBufferLength: MAX_READ_BUFFER_BYTES
+          maxStreamWindowSize: init.streamWindowBytes ?? STREAM_WINDOW_BYTES,
+          maxReadBufferLength: init.maxReadBufferBytes ?? MAX_READ_BUFFER_BYTES
         }
       })
     ],

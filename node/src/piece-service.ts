@@ -40,6 +40,9 @@ import { Watchdog } from './watchdog.ts'
 
 export type PieceOperation = 'put' | 'get' | 'delete'
 
+/** What the service needs of a piece store: tests wrap a real one to inject faults (a slow disk). */
+export type PieceStorage = Pick<PieceStore, 'put' | 'openReader' | 'delete'>
+
 export interface PieceServiceComponents {
   /** This node's peer id: grants must name it. */
   peerId: string
@@ -47,7 +50,7 @@ export interface PieceServiceComponents {
   privateKey: PrivateKey
   /** Verifies grants. */
   trackerKey: PublicKey
-  store: PieceStore
+  store: PieceStorage
   serials: UsedSerials
   logger: Logger
   /** A piece was newly stored (announce it). */
@@ -65,6 +68,13 @@ export interface PieceServiceInit {
   maxConcurrentRequests?: number
   /** Clock difference tolerated on grant times. */
   grantSkewMs?: number
+  /** Get responses are read from disk and sent in slices of this size; default READ_SLICE_BYTES. */
+  readSliceBytes?: number
+  /**
+   * libp2p resets a stream whose paused read buffer grows past this; default MAX_READ_BUFFER_BYTES. It must
+   * exceed the muxer's largest stream window, which is all a paused stream can still receive.
+   */
+  maxReadBufferBytes?: number
 }
 
 export interface PieceServiceStats {
@@ -106,6 +116,8 @@ export class PieceService {
   readonly #idleTimeoutMs: number
   readonly #maxConcurrent: number
   readonly #skewMs: number
+  readonly #readSliceBytes: number
+  readonly #maxReadBufferBytes: number
   readonly #egress: TokenBucket | undefined
   readonly #inflight = new Set<Promise<void>>()
   #controller: AbortController | undefined
@@ -123,9 +135,11 @@ export class PieceService {
     this.#idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS
     this.#maxConcurrent = init.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS
     this.#skewMs = init.grantSkewMs ?? GRANT_SKEW_MS
+    this.#readSliceBytes = init.readSliceBytes ?? READ_SLICE_BYTES
+    this.#maxReadBufferBytes = init.maxReadBufferBytes ?? MAX_READ_BUFFER_BYTES
     const rate = init.egressLimit ?? 0
     // One bucket for the whole node, one read slice of burst: it models the home uplink.
-    this.#egress = rate > 0 ? new TokenBucket({ rate, burst: READ_SLICE_BYTES }) : undefined
+    this.#egress = rate > 0 ? new TokenBucket({ rate, burst: this.#readSliceBytes }) : undefined
   }
 
   get stats(): PieceServiceStats {
@@ -211,7 +225,7 @@ export class PieceService {
     const watchdog = new Watchdog(this.#idleTimeoutMs)
     const signal = AbortSignal.any([stopSignal, watchdog.signal])
     // Bounded by the muxer window: what a paused stream may still receive (see PausingReader).
-    stream.maxReadBufferLength = MAX_READ_BUFFER_BYTES
+    stream.maxReadBufferLength = this.#maxReadBufferBytes
     const source = new PausingReader(stream, {
       highWaterMark: READ_HIGH_WATER_BYTES,
       signal,
@@ -298,7 +312,7 @@ export class PieceService {
         throw new ShoalError(ErrorCode.GRANT_LIMIT, `${length} bytes requested, the grant allows ${grant.size}`)
       }
       await this.#respond(req, { ok: true, size: length, pieceSize: piece.size })
-      await sendBounded(req.stream, this.#paced(req, piece.slices(offset, length, READ_SLICE_BYTES)), {
+      await sendBounded(req.stream, this.#paced(req, piece.slices(offset, length, this.#readSliceBytes)), {
         maxBuffered: MAX_WRITE_BUFFER_BYTES,
         signal: req.signal
       })
@@ -340,6 +354,9 @@ export class PieceService {
       req.pendingBody = (req.pendingBody ?? 0) - chunk.byteLength
       this.#stats.bytesIn += chunk.byteLength
       yield chunk
+      // The disk took the chunk: that is progress too. While the stream is paused nothing arrives, and a slow
+      // disk may take longer than the idle timeout to work through what the window let in.
+      req.watchdog.touch()
     }
   }
 

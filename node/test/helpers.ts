@@ -20,13 +20,21 @@ import {
   pieceCid,
   randomBytes,
   readRequiredFrame,
+  sendBounded,
   signGrant,
   slices,
   toBase64Url
 } from '@shoal/core'
+import { Level } from 'level'
 import { createLibp2p } from 'libp2p'
+import { pino } from 'pino'
 import { expect } from 'vitest'
 import { createNode, type NodeInit, type ShoalNode } from '../src/index.ts'
+import { createNodeLibp2p, type NodeLibp2p } from '../src/libp2p.ts'
+import { PieceService, type PieceStorage } from '../src/piece-service.ts'
+import { PieceStore } from '../src/piece-store.ts'
+import { TokenBucket } from '../src/token-bucket.ts'
+import { UsedSerials } from '../src/used-serials.ts'
 
 /** Registers a teardown; helpers call it in the same step that creates a resource. */
 export type Defer = (fn: () => Promise<unknown> | unknown) => void
@@ -271,4 +279,100 @@ export async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 25))
   }
+}
+
+export interface PieceServer {
+  libp2p: NodeLibp2p
+  tracker: GrantSigner
+  /** Bytes the transport delivered to put streams, and bytes the store consumed from them. */
+  received: number
+  consumed: number
+  /** Largest difference between the two while a put ran: what the node held in memory for it. */
+  peakHeld: number
+  /** Put streams the node's side saw reset or aborted. */
+  resets: number
+  grant(kind: GrantKind, piece: string): Promise<string>
+}
+
+/**
+ * The node's own libp2p, piece store and piece service, assembled by hand so a test can put a fault-injecting
+ * wrapper between service and store: `diskRate` makes the disk take piece bytes at that many bytes/s.
+ */
+export async function startPieceServer(defer: Defer, options: { diskRate?: number } = {}): Promise<PieceServer> {
+  const dir = await tempDir(defer)
+  const privateKey = await generateKeyPair('Ed25519')
+  const tracker = await GrantSigner.create()
+  const libp2p = await createNodeLibp2p({ privateKey, listen: ['/ip4/127.0.0.1/tcp/0'] })
+  const db = new Level<string, string>(join(dir, 'index'))
+  await db.open()
+  defer(() => db.close())
+  const store = new PieceStore({ dir, db, capacity: 1024 * MiB })
+  await store.open()
+  const disk =
+    options.diskRate === undefined ? undefined : new TokenBucket({ rate: options.diskRate, burst: 64 * 1024 })
+  const server: PieceServer = {
+    libp2p,
+    tracker,
+    received: 0,
+    consumed: 0,
+    peakHeld: 0,
+    resets: 0,
+    grant: (kind, piece) => tracker.sign(kind, piece, libp2p.peerId.toString())
+  }
+  const slow: PieceStorage = {
+    put: (cid, size, source, opts) =>
+      store.put(
+        cid,
+        size,
+        (async function* () {
+          for await (const chunk of source) {
+            await disk?.take(chunk.byteLength)
+            server.consumed += chunk.byteLength
+            yield chunk
+          }
+        })(),
+        opts
+      ),
+    openReader: (cid) => store.openReader(cid),
+    delete: (cid) => store.delete(cid)
+  }
+  const service = new PieceService({
+    peerId: libp2p.peerId.toString(),
+    privateKey,
+    trackerKey: tracker.key.publicKey,
+    store: slow,
+    serials: new UsedSerials(db),
+    logger: pino({ level: 'silent' })
+  })
+  service.start()
+  await libp2p.start()
+  defer(async () => {
+    await service.stop()
+    await libp2p.stop()
+  })
+  await libp2p.handle(PROTOCOL_PUT, (stream, connection) => {
+    stream.addEventListener('message', (evt) => {
+      server.received += evt.data.byteLength
+      server.peakHeld = Math.max(server.peakHeld, server.received - server.consumed + stream.readBufferLength)
+    })
+    stream.addEventListener('close', (evt) => {
+      if (evt.error !== undefined) server.resets++
+    })
+    return service.handlePut(stream, connection)
+  })
+  return server
+}
+
+/** A put the way the client SDK sends one: header and body through core's bounded sender, then half-close. */
+export async function boundedPut(
+  client: Libp2p,
+  target: Multiaddr[],
+  request: { grant: string; piece: string; bytes: Uint8Array }
+): Promise<Reply> {
+  const stream = await client.dialProtocol(target, PROTOCOL_PUT)
+  const reader = new ByteReader(stream)
+  const header = frame({ grant: request.grant, piece: request.piece, size: request.bytes.byteLength })
+  await sendBounded(stream, [header, ...slices(request.bytes, 256 * 1024)])
+  await stream.close()
+  return { header: await readRequiredFrame(reader, 'response') }
 }

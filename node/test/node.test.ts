@@ -1,9 +1,19 @@
 import { readdir, stat } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ByteReader, ErrorCode, KiB, MiB, PROTOCOL_GET, PROTOCOL_PUT, readRequiredFrame } from '@shoal/core'
-import { afterEach, describe, expect, it } from 'vitest'
-import { createNode, IDENTITY_FILE } from '../src/index.ts'
 import {
+  ByteReader,
+  ErrorCode,
+  KiB,
+  MAX_PIECE_BYTES,
+  MiB,
+  PROTOCOL_GET,
+  PROTOCOL_PUT,
+  readRequiredFrame
+} from '@shoal/core'
+import { afterEach, describe, expect, it } from 'vitest'
+import { createNode, IDENTITY_FILE, READ_HIGH_WATER_BYTES, STREAM_WINDOW_BYTES } from '../src/index.ts'
+import {
+  boundedPut,
   del,
   expectBytes,
   expectCode,
@@ -15,6 +25,7 @@ import {
   randomPiece,
   startClient,
   startNode,
+  startPieceServer,
   Teardown,
   tempDir,
   waitFor
@@ -160,6 +171,41 @@ describe('slow readers', () => {
     stream.resume()
     const rest = Buffer.from(await reader.readExactly(piece.bytes.byteLength - head.byteLength))
     expectBytes(Buffer.concat([head, rest]), piece.bytes)
+  })
+})
+
+describe('large puts from a bounded sender', () => {
+  it('stores a 48 MiB piece sent through sendBounded to a slow disk, never resetting the stream', async () => {
+    // 24 MB/s: the disk is far slower than loopback, so the node pauses and resumes the stream many times.
+    const server = await startPieceServer(teardown.defer, { diskRate: 24e6 })
+    const client = await startClient(teardown.defer)
+    const piece = await randomPiece(48 * MiB)
+    const reply = await boundedPut(client, server.libp2p.getMultiaddrs(), {
+      grant: await server.grant('put', piece.id),
+      piece: piece.id,
+      bytes: piece.bytes
+    })
+    expect(typeof expectOk(reply).receipt).toBe('string')
+    expect(server.resets).toBe(0)
+    expect(server.consumed).toBe(piece.bytes.byteLength)
+    // Memory per stream stays bounded: what a paused stream still receives (one window) plus what one resume
+    // hands over (another window) plus the reader's high-water mark; nowhere near the piece.
+    expect(server.peakHeld).toBeGreaterThan(READ_HIGH_WATER_BYTES)
+    expect(server.peakHeld).toBeLessThanOrEqual(2 * STREAM_WINDOW_BYTES + READ_HIGH_WATER_BYTES)
+  })
+
+  it('stores a largest possible piece sent through sendBounded to a running node at full speed', async () => {
+    const fx = await startNode(teardown.defer, { capacity: 256 * MiB })
+    const client = await startClient(teardown.defer)
+    const piece = await randomPiece(MAX_PIECE_BYTES)
+    const reply = await boundedPut(client, fx.node.multiaddrs, {
+      grant: await fx.grant('put', piece.id),
+      piece: piece.id,
+      bytes: piece.bytes
+    })
+    expectOk(reply)
+    const back = await get(client, fx.node, { grant: await fx.grant('get', piece.id), piece: piece.id })
+    expectBytes(back.body, piece.bytes)
   })
 })
 

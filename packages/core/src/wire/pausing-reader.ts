@@ -17,7 +17,8 @@ export interface PausingReaderInit {
  * unbounded queue and yamux grants more window as soon as a frame arrives, so a slow consumer (the disk) would
  * let a fast sender fill memory. This reader pauses the stream above a high-water mark: yamux then stops sending
  * window updates and the sender stalls once its remaining window is spent. Memory per stream is thereby bounded
- * by the high-water mark plus the muxer's window.
+ * by the high-water mark plus two muxer windows: what arrives while paused (one window), and what a resume hands
+ * over from libp2p's buffer while the window it grants lets in more.
  */
 export class PausingReader implements AsyncIterable<Chunk> {
   readonly #stream: Stream
@@ -27,6 +28,8 @@ export class PausingReader implements AsyncIterable<Chunk> {
   readonly #queue: Chunk[] = []
   #queued = 0
   #paused = false
+  /** Inside stream.resume(), which dispatches buffered messages before it lets the muxer grant window again. */
+  #resuming = false
   #ended = false
   #error: Error | undefined
   #wake: (() => void) | undefined
@@ -102,10 +105,28 @@ export class PausingReader implements AsyncIterable<Chunk> {
   #resume(): void {
     if (!this.#paused) return
     this.#paused = false
+    this.#resuming = true
     try {
       this.#stream.resume()
     } catch {
       // The stream closed meanwhile: nothing left to resume.
+    } finally {
+      this.#resuming = false
+    }
+    // libp2p's resume() first dispatches what it buffered while paused (synchronously, into #onMessage) and only
+    // then re-enables the muxer's window updates. A pause() from inside that dispatch would be undone by the
+    // second step: the stream would stay 'paused' for reading while yamux granted window on every frame, so
+    // its read buffer would grow until libp2p reset the stream at maxReadBufferLength. Pause only now.
+    if (this.#queued >= this.#highWaterMark) this.#pause()
+  }
+
+  #pause(): void {
+    if (this.#paused) return
+    try {
+      this.#stream.pause()
+      this.#paused = true
+    } catch {
+      // Closing already: no more data will come anyway.
     }
   }
 
@@ -113,14 +134,8 @@ export class PausingReader implements AsyncIterable<Chunk> {
     this.#queue.push(evt.data)
     this.#queued += evt.data.byteLength
     this.#onActivity?.()
-    if (!this.#paused && this.#queued >= this.#highWaterMark) {
-      try {
-        this.#stream.pause()
-        this.#paused = true
-      } catch {
-        // Closing already: no more data will come anyway.
-      }
-    }
+    // While resume() runs, pausing is left to #resume (see there).
+    if (!this.#resuming && this.#queued >= this.#highWaterMark) this.#pause()
     this.#notify()
   }
 
