@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
 import { describeError, formatBytes, parseBytes } from '@shoal/core'
 import pino, { type DestinationStream, type Level, type Logger } from 'pino'
-import { parseDuration, type TrackerInit } from './config.ts'
+import { parseDuration, resolveConfig, type TrackerInit } from './config.ts'
 import { DEFAULTS } from './constants.ts'
+import { AUTO_LAYOUTS } from './erasure-policy.ts'
 import { createTracker, TRACKER_VERSION } from './tracker.ts'
 
 const USAGE = `Usage: shoal-tracker start --data DIR [options]
@@ -13,11 +14,13 @@ Options:
   --data DIR                 folder for the tracker key and database (env SHOAL_TRACKER_DATA)
   --port N                   TCP port, 0 for any free one (env SHOAL_TRACKER_PORT; default ${DEFAULTS.port})
   --host ADDR                address to listen on (default ${DEFAULTS.host})
-  --k N                      data pieces per segment (default ${DEFAULTS.k})
-  --m N                      parity pieces per segment (default ${DEFAULTS.m})
+  --k N --m N                fixed layout: N data and N parity pieces per segment for every upload (default:
+                             chosen per upload from the nodes online, ${AUTO_LAYOUTS.map((l) => `${l.k}+${l.m} from ${l.minNodes}`).join(', ')})
   --segment-size SIZE        plaintext bytes per segment (default ${formatBytes(DEFAULTS.segmentSize)})
-  --min-commit-pieces N      receipts that commit a segment; the slowest pushes beyond it are cancelled
-                             (default k + m; between k and k + m)
+  --min-commit-pieces N      with --k/--m: receipts that commit a segment, the slowest pushes beyond it are
+                             cancelled (default k + m; at least k + ceil(m / 2))
+  --long-tail N              any layout: the slowest N pushes of a segment may be cancelled, at most
+                             floor(m / 2) of each layout (default 0)
   --quota SIZE               quota of new accounts (default ${formatBytes(DEFAULTS.defaultQuota)})
   --heartbeat-interval TIME  how often nodes report; offline after 3 missed (default ${DEFAULTS.heartbeatIntervalMs / 1000}s)
   --log-level LEVEL          fatal, error, warn, info, debug or trace (env SHOAL_LOG_LEVEL; default info)
@@ -64,6 +67,7 @@ function readConfig(
       m: { type: 'string' },
       'segment-size': { type: 'string' },
       'min-commit-pieces': { type: 'string' },
+      'long-tail': { type: 'string' },
       quota: { type: 'string' },
       'heartbeat-interval': { type: 'string' },
       'log-level': { type: 'string' },
@@ -90,8 +94,15 @@ function readConfig(
   if (values['min-commit-pieces'] !== undefined) {
     policy.minCommitPieces = integer('min-commit-pieces', values['min-commit-pieces'], 2, 256)
   }
+  if (values['long-tail'] !== undefined) policy.longTail = integer('long-tail', values['long-tail'], 0, 127)
   if (values['segment-size'] !== undefined)
     policy.segmentSize = convert('segment-size', values['segment-size'], parseBytes)
+  try {
+    // The policy's rules (k and m together, the commit threshold's range) are usage errors too.
+    resolveConfig({ dataDir, policy })
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\bminCommitPieces\b/, '--min-commit-pieces'))
+  }
   const init: Omit<TrackerInit, 'logger'> = { dataDir, policy }
   if (port !== undefined) init.port = integer('port', port, 0, 65_535)
   if (values.host !== undefined) init.host = values.host

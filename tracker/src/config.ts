@@ -1,6 +1,7 @@
 import { type ObjectLayout, validateLayout } from '@shoal/core'
 import pino, { type Logger } from 'pino'
 import { DEFAULTS } from './constants.ts'
+import { type Layout, minCommitFloor, type PolicySettings } from './erasure-policy.ts'
 import type { Store } from './store/store.ts'
 
 export interface Clock {
@@ -9,15 +10,32 @@ export interface Clock {
 }
 
 export interface TrackerPolicy {
-  /** Data pieces per segment. */
-  k: number
-  /** Parity pieces per segment. */
-  m: number
+  /**
+   * Data pieces per segment for every upload. Give k and m together to fix the layout; give neither and each
+   * upload gets the widest automatic layout the nodes online can hold (see AUTO_LAYOUTS).
+   */
+  k?: number
+  /** Parity pieces per segment; with k. */
+  m?: number
   /** Plaintext bytes per segment. */
   segmentSize: number
-  /** Pieces of a segment that must have verified receipts before it counts as committed (k..k+m). */
-  minCommitPieces: number
+  /**
+   * Fixed layouts only: receipts a segment needs before it commits, from k + ceil(m / 2) to k + m (default);
+   * the client cancels the slowest pushes beyond it.
+   */
+  minCommitPieces?: number
+  /**
+   * Any layout: how many of the slowest pushes of a segment the client may cancel, capped per layout at
+   * floor(m / 2) (see minCommitFloor). Default 0. Not together with minCommitPieces.
+   */
+  longTail?: number
 }
+
+/**
+ * The policy after validation: `layout` is undefined when chosen per upload; `minCommitPieces` is set with a
+ * fixed layout, and derived per upload from `longTail` otherwise.
+ */
+export type ResolvedPolicy = PolicySettings
 
 export interface TrackerInit {
   /** Folder for the tracker's key and its embedded database. Required. */
@@ -26,7 +44,7 @@ export interface TrackerInit {
   host?: string
   /** Default 7070; 0 picks a free port (read it from `tracker.url`). */
   port?: number
-  /** Default k = 4, m = 2, 8 MiB segments, minCommitPieces = k + m. */
+  /** Default: automatic layouts, 8 MiB segments, every piece's receipt needed to commit. */
   policy?: Partial<TrackerPolicy>
   /** Quota of new accounts in bytes; default 10 GiB. */
   defaultQuota?: number
@@ -54,7 +72,7 @@ export interface TrackerConfig {
   dataDir: string
   host: string
   port: number
-  policy: TrackerPolicy
+  policy: ResolvedPolicy
   defaultQuota: number
   heartbeatIntervalMs: number
   grantTtlMs: number
@@ -70,19 +88,7 @@ const systemClock: Clock = { now: () => Date.now() }
 /** Fills in defaults and checks the values once, so nothing downstream has to. Bad values are TypeErrors. */
 export function resolveConfig(init: TrackerInit): TrackerConfig {
   if (typeof init.dataDir !== 'string' || init.dataDir.length === 0) throw new TypeError('dataDir is required')
-  const k = init.policy?.k ?? DEFAULTS.k
-  const m = init.policy?.m ?? DEFAULTS.m
-  const segmentSize = init.policy?.segmentSize ?? DEFAULTS.segmentSize
-  const layout: ObjectLayout = { size: 0, k, m, segmentSize }
-  try {
-    validateLayout(layout)
-  } catch (err) {
-    throw new TypeError((err as Error).message)
-  }
-  const minCommitPieces = init.policy?.minCommitPieces ?? k + m
-  if (!Number.isInteger(minCommitPieces) || minCommitPieces < k || minCommitPieces > k + m) {
-    throw new TypeError(`minCommitPieces must be between k (${k}) and k + m (${k + m})`)
-  }
+  const policy = resolvePolicy(init.policy ?? {})
   const port = init.port ?? DEFAULTS.port
   if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new TypeError(`port ${port} is not a TCP port`)
   const positive = (name: string, value: number): number => {
@@ -93,7 +99,7 @@ export function resolveConfig(init: TrackerInit): TrackerConfig {
     dataDir: init.dataDir,
     host: init.host ?? DEFAULTS.host,
     port,
-    policy: { k, m, segmentSize, minCommitPieces },
+    policy,
     defaultQuota: positive('defaultQuota', init.defaultQuota ?? DEFAULTS.defaultQuota),
     heartbeatIntervalMs: positive('heartbeatIntervalMs', init.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs),
     grantTtlMs: positive('grantTtlMs', init.grantTtlMs ?? DEFAULTS.grantTtlMs),
@@ -103,6 +109,47 @@ export function resolveConfig(init: TrackerInit): TrackerConfig {
     logger: init.logger ?? pino({ level: 'silent' }),
     clock: init.clock ?? systemClock
   }
+}
+
+function resolvePolicy(init: Partial<TrackerPolicy>): ResolvedPolicy {
+  const { k, m } = init
+  const segmentSize = init.segmentSize ?? DEFAULTS.segmentSize
+  if ((k === undefined) !== (m === undefined)) {
+    throw new TypeError('give k and m together (or neither, for layouts chosen from the nodes online)')
+  }
+  const layout: Layout | undefined = k === undefined || m === undefined ? undefined : { k, m }
+  try {
+    validateLayout({ size: 0, segmentSize, ...(layout ?? { k: 2, m: 1 }) } satisfies ObjectLayout)
+  } catch (err) {
+    throw new TypeError((err as Error).message)
+  }
+  if (init.minCommitPieces !== undefined && init.longTail !== undefined) {
+    throw new TypeError('give minCommitPieces or longTail, not both')
+  }
+  const longTail = init.longTail ?? 0
+  if (!Number.isSafeInteger(longTail) || longTail < 0) throw new TypeError('longTail must be an integer >= 0')
+  let minCommitPieces: number | undefined
+  if (init.minCommitPieces !== undefined) {
+    if (layout === undefined) {
+      throw new TypeError('minCommitPieces needs a fixed layout (k and m); with automatic layouts use longTail')
+    }
+    const floor = minCommitFloor(layout)
+    const n = init.minCommitPieces
+    if (!Number.isInteger(n) || n < floor || n > layout.k + layout.m) {
+      throw new TypeError(
+        `minCommitPieces must be from k + ceil(m / 2) = ${floor} to k + m = ${layout.k + layout.m} for ${layout.k}+${layout.m}`
+      )
+    }
+    minCommitPieces = n
+  } else if (layout !== undefined) {
+    if (longTail > Math.floor(layout.m / 2)) {
+      throw new TypeError(
+        `longTail must be at most floor(m / 2) = ${Math.floor(layout.m / 2)} for ${layout.k}+${layout.m}`
+      )
+    }
+    minCommitPieces = layout.k + layout.m - longTail
+  }
+  return { layout, segmentSize, minCommitPieces, longTail }
 }
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }

@@ -9,8 +9,6 @@ const DAY = 24 * HOUR
 export const DEFAULTS = {
   host: '127.0.0.1',
   port: 7070,
-  k: 4,
-  m: 2,
   segmentSize: DEFAULT_SEGMENT_SIZE,
   defaultQuota: 10 * GiB,
   heartbeatIntervalMs: 10 * SECOND,

@@ -12,9 +12,18 @@
  * await tracker.stop()
  * ```
  */
-export type { Clock, TrackerInit, TrackerPolicy } from './config.ts'
+export type { Clock, ResolvedPolicy, TrackerInit, TrackerPolicy } from './config.ts'
 export { parseDuration } from './config.ts'
 export { DEFAULTS } from './constants.ts'
+export {
+  AUTO_LAYOUTS,
+  type AutoLayout,
+  autoLayout,
+  chooseLayout,
+  type Layout,
+  minCommitFloor,
+  minCommitFor
+} from './erasure-policy.ts'
 export { KeyedMutex } from './store/keyed-mutex.ts'
 export { LevelStore, type LevelStoreInit } from './store/level-store.ts'
 export type * from './store/store.ts'

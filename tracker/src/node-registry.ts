@@ -128,9 +128,9 @@ export class NodeRegistry {
     return out
   }
 
-  /** Online nodes, not excluded, that can take a piece of `pieceSize` bytes now. */
-  async available(pieceSize: number, exclude: readonly string[] = []): Promise<number> {
-    return (await this.#candidates(exclude)).filter((c) => c.free >= pieceSize).length
+  /** Free bytes of each online node, less what was granted and not yet reported. */
+  async freeSpace(): Promise<number[]> {
+    return (await this.#candidates([])).map((c) => c.free)
   }
 
   /**

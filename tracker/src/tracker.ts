@@ -7,7 +7,8 @@ import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { DEFAULT_KDF, describeError, ErrorCode, type InfoResponse, ShoalError, toBase64Url } from '@shoal/core'
 import pkg from '../package.json' with { type: 'json' }
 import { Accounts } from './accounts.ts'
-import { resolveConfig, type TrackerConfig, type TrackerInit } from './config.ts'
+import { type ResolvedPolicy, resolveConfig, type TrackerConfig, type TrackerInit } from './config.ts'
+import { AUTO_LAYOUTS, chooseLayout, type Layout, minCommitFor } from './erasure-policy.ts'
 import { GrantSigner } from './grants.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { NodeRegistry } from './node-registry.ts'
@@ -94,13 +95,16 @@ export class Tracker {
         uploads,
         objects: new Objects({ ...components, registry }),
         logger: log,
-        info: async (): Promise<InfoResponse> => ({
-          version: TRACKER_VERSION,
-          publicKey: trackerKey,
-          kdf: DEFAULT_KDF,
-          policy: { k: config.policy.k, m: config.policy.m, segmentSize: config.policy.segmentSize },
-          nodesOnline: (await registry.online()).length
-        })
+        info: async (): Promise<InfoResponse> => {
+          const free = await registry.freeSpace()
+          return {
+            version: TRACKER_VERSION,
+            publicKey: trackerKey,
+            kdf: DEFAULT_KDF,
+            policy: policyInfo(config.policy, free),
+            nodesOnline: free.length
+          }
+        }
       })
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address() as AddressInfo
@@ -119,7 +123,11 @@ export class Tracker {
       throw err
     }
     this.#signal?.addEventListener('abort', () => this.#stopOnAbort(), { once: true })
-    log.info({ url: this.url, k: config.policy.k, m: config.policy.m, version: TRACKER_VERSION }, 'tracker started')
+    const { layout, segmentSize, minCommitPieces, longTail } = config.policy
+    log.info(
+      { url: this.url, layout: layout ?? 'auto', segmentSize, minCommitPieces, longTail, version: TRACKER_VERSION },
+      'tracker started'
+    )
   }
 
   #stopOnAbort(): void {
@@ -172,6 +180,22 @@ export class Tracker {
       }
     }
   }
+}
+
+/**
+ * The policy as /v1/info shows it. With automatic layouts, k and m are what an upload of a full segment begun
+ * now would get, or the smallest automatic layout while too few nodes are online.
+ */
+function policyInfo(policy: ResolvedPolicy, free: readonly number[]): InfoResponse['policy'] {
+  const { segmentSize } = policy
+  const choice = chooseLayout(policy, segmentSize, free)
+  if ('k' in choice) {
+    const { k, m, minCommitPieces } = choice
+    return { k, m, segmentSize, minCommitPieces, ...(policy.layout === undefined ? { auto: true } : {}) }
+  }
+  const { k, m } = policy.layout ?? (AUTO_LAYOUTS.at(-1) as Layout)
+  const minCommitPieces = policy.minCommitPieces ?? minCommitFor({ k, m }, policy.longTail)
+  return { k, m, segmentSize, minCommitPieces, ...(policy.layout === undefined ? { auto: true } : {}) }
 }
 
 export function createTracker(init: TrackerInit): Tracker {

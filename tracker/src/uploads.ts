@@ -1,7 +1,9 @@
 import {
   type BeginUploadResponse,
+  type CommitSegmentResponse,
   ErrorCode,
   isShoalError,
+  type ListUploadsResponse,
   type Manifest,
   type ObjectLayout,
   type ObjectSummary,
@@ -16,6 +18,7 @@ import {
 } from '@shoal/core'
 import type { TrackerConfig } from './config.ts'
 import { SWEEP_BATCH } from './constants.ts'
+import { chooseLayout } from './erasure-policy.ts'
 import { deleteOrders, type GrantSigner, randomId } from './grants.ts'
 import type { NodeRegistry } from './node-registry.ts'
 import { objectSummary } from './objects.ts'
@@ -58,8 +61,7 @@ export class Uploads {
   }
 
   async begin(owner: AccountRecord, request: BeginUpload): Promise<BeginUploadResponse> {
-    const { k, m, segmentSize } = this.#config.policy
-    const layout: ObjectLayout = { size: request.size, k, m, segmentSize }
+    const { segmentSize } = this.#config.policy
     // Checked here first so the user hears about quota before anything else; the store checks again atomically.
     const used = owner.used + owner.reserved
     if (used + request.size > owner.quota) {
@@ -77,13 +79,18 @@ export class Uploads {
         }
       )
     }
-    // Segment 0 has the largest pieces: if they fit nowhere, say so now rather than after the first segment.
-    const available = await this.#registry.available(pieceSize(layout, 0))
-    if (available < k + m) {
-      throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `${k + m} storage nodes needed, ${available} available`, {
-        details: { needed: k + m, available }
-      })
+    // The layout is fixed here for the life of the upload and its object, from the nodes that can hold segment
+    // 0's pieces (the largest): if those fit nowhere, say so now rather than after the first segment.
+    const choice = chooseLayout(this.#config.policy, request.size, await this.#registry.freeSpace())
+    if (!('k' in choice)) {
+      throw new ShoalError(
+        ErrorCode.NOT_ENOUGH_NODES,
+        `${choice.needed} storage nodes needed, ${choice.available} available`,
+        { details: { needed: choice.needed, available: choice.available } }
+      )
     }
+    const { k, m, minCommitPieces } = choice
+    const layout: ObjectLayout = { size: request.size, k, m, segmentSize }
     const now = this.#config.clock.now()
     const upload: UploadRecord = {
       id: randomId(),
@@ -97,12 +104,16 @@ export class Uploads {
       m,
       segmentSize,
       segmentCount: segmentCount(layout),
+      minCommitPieces,
       overwrite: request.overwrite,
       createdAt: now,
       expiresAt: now + this.#config.uploadTtlMs
     }
     await this.#store.beginUpload(upload)
-    this.#config.logger.debug({ upload: upload.id, size: upload.size, segments: upload.segmentCount }, 'upload begun')
+    this.#config.logger.debug(
+      { upload: upload.id, size: upload.size, segments: upload.segmentCount, k, m, minCommitPieces },
+      'upload begun'
+    )
     return {
       uploadId: upload.id,
       k,
@@ -110,7 +121,38 @@ export class Uploads {
       segmentSize,
       segmentCount: upload.segmentCount,
       expiresAt: upload.expiresAt,
-      minCommitPieces: Math.min(this.#config.policy.minCommitPieces, k + m)
+      minCommitPieces
+    }
+  }
+
+  /** What a client needs to resume the upload: its layout, sealed key and nonce, and the committed segments. */
+  async status(owner: AccountRecord, uploadId: string): Promise<UploadStatus> {
+    return this.#status(await this.#get(owner, uploadId))
+  }
+
+  /** The caller's uploads in progress (unexpired), oldest first, each as `status` describes it. */
+  async list(owner: AccountRecord): Promise<ListUploadsResponse> {
+    const now = this.#config.clock.now()
+    const uploads = (await this.#store.listUploads(owner.id)).filter((u) => u.expiresAt > now)
+    return { uploads: await Promise.all(uploads.map((u) => this.#status(u))) }
+  }
+
+  async #status(upload: UploadRecord): Promise<UploadStatus> {
+    const segments = await this.#store.listUploadSegments(upload.id)
+    return {
+      uploadId: upload.id,
+      nameHash: upload.nameHash,
+      size: upload.size,
+      meta: upload.meta,
+      wrappedKey: upload.wrappedKey,
+      nonce: upload.nonce,
+      k: upload.k,
+      m: upload.m,
+      segmentSize: upload.segmentSize,
+      segmentCount: upload.segmentCount,
+      minCommitPieces: minCommitOf(upload),
+      committed: segments.filter((s) => s.committed !== undefined).map((s) => s.index),
+      expiresAt: upload.expiresAt
     }
   }
 
@@ -168,17 +210,21 @@ export class Uploads {
     return { pieces: granted.map((g) => g.response) }
   }
 
+  /**
+   * Commits a segment with the nodes' receipts for at least `minCommitPieces` of its pieces. The first commit
+   * wins: a repeated one (a retry after a lost answer) is checked the same way, then succeeds without changing
+   * anything and says `alreadyCommitted`. Placing the segment again is the way to change a committed segment.
+   */
   async commitSegment(
     owner: AccountRecord,
     uploadId: string,
     indexParam: unknown,
     body: unknown
-  ): Promise<{ index: number; pieces: number }> {
+  ): Promise<CommitSegmentResponse> {
     const upload = await this.#get(owner, uploadId)
     const index = parseSegmentIndex(indexParam, upload.segmentCount)
     const request = parseCommitSegment(body, upload.k + upload.m)
-    // Clamped to this upload's own layout: it may predate a policy change.
-    const minCommitPieces = Math.min(Math.max(this.#config.policy.minCommitPieces, upload.k), upload.k + upload.m)
+    const minCommitPieces = minCommitOf(upload)
     if (request.pieces.length < minCommitPieces) {
       throw new ShoalError(ErrorCode.INVALID_INPUT, `a segment needs receipts for ${minCommitPieces} pieces`, {
         details: { field: 'pieces', needed: minCommitPieces, got: request.pieces.length }
@@ -216,8 +262,10 @@ export class Uploads {
         return { index: piece.index, cid: piece.cid, node: piece.node }
       })
     )
-    await this.#store.commitSegment(upload.id, index, segment.placement.id, committed)
-    return { index, pieces: committed.length }
+    const result = await this.#store.commitSegment(upload.id, index, segment.placement.id, committed)
+    return result.already
+      ? { index, pieces: result.pieces.length, alreadyCommitted: true }
+      : { index, pieces: result.pieces.length }
   }
 
   async commit(owner: AccountRecord, uploadId: string): Promise<{ object: ObjectSummary }> {
@@ -328,27 +376,6 @@ export class Uploads {
   }
 
   /** The caller's own, unexpired upload; anything else is "not found", so upload ids cannot be probed. */
-  /** What a client needs to resume the upload: its layout, sealed key and nonce, and the committed segments. */
-  async status(owner: AccountRecord, uploadId: string): Promise<UploadStatus> {
-    const upload = await this.#get(owner, uploadId)
-    const segments = await this.#store.listUploadSegments(upload.id)
-    return {
-      uploadId: upload.id,
-      nameHash: upload.nameHash,
-      size: upload.size,
-      meta: upload.meta,
-      wrappedKey: upload.wrappedKey,
-      nonce: upload.nonce,
-      k: upload.k,
-      m: upload.m,
-      segmentSize: upload.segmentSize,
-      segmentCount: upload.segmentCount,
-      minCommitPieces: Math.min(this.#config.policy.minCommitPieces, upload.k + upload.m),
-      committed: segments.filter((s) => s.committed !== undefined).map((s) => s.index),
-      expiresAt: upload.expiresAt
-    }
-  }
-
   async #get(owner: AccountRecord, uploadId: string): Promise<UploadRecord> {
     const upload = await this.#store.getUpload(uploadId)
     if (upload === undefined || upload.owner !== owner.id || upload.expiresAt <= this.#config.clock.now()) {
@@ -356,6 +383,11 @@ export class Uploads {
     }
     return upload
   }
+}
+
+/** Receipts a segment of this upload needs; uploads begun before the field existed needed all of them. */
+function minCommitOf(upload: UploadRecord): number {
+  return upload.minCommitPieces ?? upload.k + upload.m
 }
 
 /** Pieces of earlier placements that the new placement does not put on the same node again. */

@@ -70,10 +70,30 @@ describe('shoal-tracker start', () => {
     const line = await ready(child)
     expect(line.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
     const info = (await (await fetch(`${line.url}/v1/info`)).json()) as InfoResponse
-    expect(info.policy).toEqual({ k: 3, m: 2, segmentSize: 1024 * 1024 })
+    expect(info.policy).toEqual({ k: 3, m: 2, segmentSize: 1024 * 1024, minCommitPieces: 5 })
     const exit = exitOf(child)
     child.kill('SIGTERM')
     expect((await exit).code).toBe(0)
+  })
+
+  it('chooses layouts from the nodes online unless --k and --m fix one, and shows the commit threshold', async () => {
+    const dir = await tempDir()
+    const child = run(['start', '--data', dir, '--port', '0', '--long-tail', '3'])
+    const line = await ready(child)
+    const info = (await (await fetch(`${line.url}/v1/info`)).json()) as InfoResponse
+    // No node is online yet: the smallest automatic layout, 2+1, which cannot cancel any push.
+    expect(info.policy).toEqual({ k: 2, m: 1, segmentSize: 8 * 1024 * 1024, minCommitPieces: 3, auto: true })
+    const exit = exitOf(child)
+    child.kill('SIGTERM')
+    expect((await exit).code).toBe(0)
+
+    const fixed = run(['start', '--data', dir, '--port', '0', '--k', '8', '--m', '8', '--min-commit-pieces', '13'])
+    const fixedLine = await ready(fixed)
+    const fixedInfo = (await (await fetch(`${fixedLine.url}/v1/info`)).json()) as InfoResponse
+    expect(fixedInfo.policy).toEqual({ k: 8, m: 8, segmentSize: 8 * 1024 * 1024, minCommitPieces: 13 })
+    const fixedExit = exitOf(fixed)
+    fixed.kill('SIGTERM')
+    expect((await fixedExit).code).toBe(0)
   })
 
   it('takes its data folder and port from the environment', async () => {
@@ -95,6 +115,13 @@ describe('shoal-tracker start', () => {
       ['start', '--data', dir, '--segment-size', 'big'],
       ['start', '--data', dir, '--heartbeat-interval', 'often'],
       ['start', '--data', dir, '--k', '200', '--m', '100'],
+      ['start', '--data', dir, '--k', '4'],
+      ['start', '--data', dir, '--min-commit-pieces', '5'],
+      ['start', '--data', dir, '--k', '4', '--m', '2', '--min-commit-pieces', '4'],
+      ['start', '--data', dir, '--k', '4', '--m', '2', '--min-commit-pieces', '7'],
+      ['start', '--data', dir, '--k', '4', '--m', '2', '--long-tail', '2'],
+      ['start', '--data', dir, '--k', '4', '--m', '2', '--min-commit-pieces', '5', '--long-tail', '1'],
+      ['start', '--data', dir, '--long-tail', 'some'],
       ['start', '--data', dir, '--bogus'],
       ['stop']
     ]) {

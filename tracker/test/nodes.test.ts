@@ -15,7 +15,7 @@ describe('node heartbeats', () => {
     expect(answer.peers).toEqual([{ peerId: (b as FakeNode).peerId, addrs: (b as FakeNode).payload().addrs }])
     expect(answer.deletes).toEqual([])
     expect(info.nodesOnline).toBe(2)
-    expect(info.policy).toEqual({ k: 2, m: 1, segmentSize: 1024 })
+    expect(info.policy).toEqual({ k: 2, m: 1, segmentSize: 1024, minCommitPieces: 3 })
 
     const { nodes } = expectOk(await t.request<NodesResponse>('GET', '/v1/nodes'))
     expect(nodes).toHaveLength(2)

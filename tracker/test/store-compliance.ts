@@ -233,8 +233,15 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       const pieces = [{ index: 0, cid: CIDS[0] as string, node: 'nodeA' }]
       expect(await codeOf(store.commitSegment(upload.id, 2, 'stale', pieces))).toBe(ErrorCode.CONFLICT)
       expect(await codeOf(store.commitSegment(upload.id, 3, 'p3', pieces))).toBe(ErrorCode.CONFLICT)
-      await store.commitSegment(upload.id, 2, 'p2', pieces)
+      expect(await store.commitSegment(upload.id, 2, 'p2', pieces)).toEqual({ pieces, already: false })
       expect((await store.getUploadSegment(upload.id, 2))?.committed).toEqual(pieces)
+      // The first commit wins: a later one, even with other pieces, returns it and changes nothing.
+      const more = [...pieces, { index: 1, cid: CIDS[1] as string, node: 'nodeB' }]
+      expect(await store.commitSegment(upload.id, 2, 'p2', more)).toEqual({ pieces, already: true })
+      expect((await store.getUploadSegment(upload.id, 2))?.committed).toEqual(pieces)
+      // Concurrent first commits: exactly one is first.
+      const racing = await Promise.all([0, 1, 2].map(() => store.commitSegment(upload.id, 0, 'p0', pieces)))
+      expect(racing.filter((r) => !r.already)).toHaveLength(1)
 
       // Placing again replaces the record and drops the commit.
       const replaced = { ...segmentRecord(2, 'p2b'), stale: placed.get(2)?.placement.pieces ?? [] }
@@ -310,6 +317,26 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect((await store.getAccount(account.id))?.reserved).toBe(0)
       expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(1)
       expect(await codeOf(store.abortUpload(upload.id, []))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+    })
+
+    it("lists an owner's uploads, oldest first, until they are committed or aborted", async () => {
+      const { store, reopen } = await open()
+      const alice = accountRecord({ quota: 1000 })
+      const bob = accountRecord({ quota: 1000 })
+      await store.createAccount(alice)
+      await store.createAccount(bob)
+      const late = uploadRecord(alice.id, { createdAt: 30, size: 1, segmentCount: 1 })
+      const early = uploadRecord(alice.id, { createdAt: 10, size: 1, minCommitPieces: 2 })
+      const middle = uploadRecord(alice.id, { createdAt: 20, size: 1 })
+      const theirs = uploadRecord(bob.id, { createdAt: 5, size: 1 })
+      for (const u of [late, early, middle, theirs]) await store.beginUpload(u)
+      expect(await store.listUploads(alice.id)).toEqual([early, middle, late])
+      expect(await store.listUploads(bob.id)).toEqual([theirs])
+      expect(await store.listUploads('nobody')).toEqual([])
+      await store.abortUpload(middle.id, [])
+      await store.commitUpload({ uploadId: late.id, object: objectFrom(late), segments: manifests(1), deletes: [] })
+      expect(await store.listUploads(alice.id)).toEqual([early])
+      expect(await (await reopen()).listUploads(alice.id)).toEqual([early])
     })
 
     it('lists expired uploads, oldest first', async () => {

@@ -8,7 +8,6 @@ import {
   type ObjectInfo,
   type PlaceSegmentResponse,
   peekToken,
-  type UploadStatus,
   verifyGrant
 } from '@shoal/core'
 import { describe, expect, it } from 'vitest'
@@ -203,66 +202,6 @@ describe('uploads', () => {
       ErrorCode.UPLOAD_INCOMPLETE
     )
     expectOk(await commit(good))
-  })
-
-  it('commits a segment with minCommitPieces receipts when the policy allows, and drops the rest', async () => {
-    const t = await startTracker({ policy: { k: 2, m: 1, segmentSize: 1024, minCommitPieces: 2 } })
-    const nodes = await FakeNode.many(t, 3)
-    const { token } = await signup(t)
-    const upload = expectOk(await begin(t, token, 100))
-    const placement = await placeSegment(t, token, upload, 0, pieceSizeOf(upload, 100, 0))
-    const receipts = await receiptsFor(nodes, placement)
-    const commit = (pieces: unknown) =>
-      t.request(`POST`, `/v1/uploads/${upload.uploadId}/segments/0/commit`, { token, body: { pieces } })
-    expectError(await commit(receipts.slice(0, 1)), 400, ErrorCode.INVALID_INPUT)
-    expectOk(await commit(receipts.slice(0, 2)))
-    const { object } = expectOk(
-      await t.request<{ object: ObjectInfo }>('POST', `/v1/uploads/${upload.uploadId}/commit`, { token })
-    )
-    const grants = expectOk(
-      await t.request<DownloadGrantsResponse>('POST', `/v1/objects/${object.id}/grants`, {
-        token,
-        body: { from: 0, to: 1 }
-      })
-    )
-    expect(grants.segments[0]?.pieces.map((p) => p.index).sort()).toEqual([0, 1])
-    const missing = placement.pieces[2] as PlaceSegmentResponse['pieces'][number]
-    const holder = nodes.find((n) => n.peerId === missing.node.peerId) as FakeNode
-    expect(expectOk(await holder.heartbeat()).deletes.map((d) => d.piece)).toEqual([missing.cid])
-  })
-
-  it('reports an upload in progress to its owner for resume: layout, sealed key, committed segments', async () => {
-    const t = await startTracker({ policy: { k: 2, m: 1, segmentSize: 1024, minCommitPieces: 2 } })
-    const nodes = await FakeNode.many(t, 3)
-    const { token } = await signup(t)
-    const other = await signup(t)
-    const wrappedKey = 'c2VhbGVkLWNvbnRlbnQta2V5LWZvci1yZXN1bWU'
-    const upload = expectOk(await begin(t, token, 3000, { wrappedKey }))
-    expect(upload.minCommitPieces).toBe(2)
-    const status = () => t.request<UploadStatus>('GET', `/v1/uploads/${upload.uploadId}`, { token })
-    expect(expectOk(await status())).toMatchObject({ uploadId: upload.uploadId, size: 3000, k: 2, m: 1, committed: [] })
-    const placement = await placeSegment(t, token, upload, 1, pieceSizeOf(upload, 3000, 1))
-    const receipts = await receiptsFor(nodes, placement)
-    expectOk(
-      await t.request('POST', `/v1/uploads/${upload.uploadId}/segments/1/commit`, { token, body: { pieces: receipts } })
-    )
-    const after = expectOk(await status())
-    expect(after.committed).toEqual([1])
-    expect(after.segmentCount).toBe(3)
-    expect(after.minCommitPieces).toBe(2)
-    expect(after.wrappedKey).toBe(wrappedKey)
-    expectError(
-      await t.request('GET', `/v1/uploads/${upload.uploadId}`, { token: other.token }),
-      404,
-      ErrorCode.UPLOAD_NOT_FOUND
-    )
-    expectError(
-      await t.request('GET', '/v1/uploads/AAAAAAAAAAAAAAAAAAAAAA', { token }),
-      404,
-      ErrorCode.UPLOAD_NOT_FOUND
-    )
-    expectOk(await t.request('DELETE', `/v1/uploads/${upload.uploadId}`, { token }))
-    expectError(await status(), 404, ErrorCode.UPLOAD_NOT_FOUND)
   })
 
   it('refuses to commit an upload before every segment is committed', async () => {

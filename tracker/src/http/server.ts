@@ -145,11 +145,12 @@ export function createHttpServer(c: HttpComponents) {
   app.post<SegmentParams>('/v1/uploads/:id/segments/:index/commit', async (request) =>
     c.uploads.commitSegment(await auth(request.headers), parseId(request.params.id), request.params.index, request.body)
   )
-  app.post<IdParams>('/v1/uploads/:id/commit', async (request) =>
-    c.uploads.commit(await auth(request.headers), parseId(request.params.id))
-  )
+  app.get('/v1/uploads', async (request) => c.uploads.list(await auth(request.headers)))
   app.get<IdParams>('/v1/uploads/:id', async (request) =>
     c.uploads.status(await auth(request.headers), parseId(request.params.id))
+  )
+  app.post<IdParams>('/v1/uploads/:id/commit', async (request) =>
+    c.uploads.commit(await auth(request.headers), parseId(request.params.id))
   )
   app.delete<IdParams>('/v1/uploads/:id', async (request) => {
     await c.uploads.abort(await auth(request.headers), parseId(request.params.id))

@@ -19,8 +19,11 @@ export interface LevelStoreInit {
   location: string
 }
 
-/** Bump when the key layout changes; open() refuses a database written by a newer layout. */
-const SCHEMA_VERSION = 1
+/**
+ * Bump when the key layout changes; open() migrates older layouts and refuses a database written by a newer one.
+ * 2: `upload-owner:` index (listing an owner's uploads).
+ */
+const SCHEMA_VERSION = 2
 
 /*
  * Key layout (one keyspace, JSON values). Ids, name hashes and serials are base64url and peer ids base58, so
@@ -36,6 +39,7 @@ const SCHEMA_VERSION = 1
  *   order-serial:<peerId>:<serial>      -> the order's key (to acknowledge by serial)
  *   upload:<id>                         -> UploadRecord
  *   upload-exp:<expiresAt>:<id>         -> upload id
+ *   upload-owner:<owner>:<createdAt>:<id> -> upload id
  *   useg:<uploadId>:<index>             -> UploadSegmentRecord
  *   object:<id>                         -> ObjectRecord
  *   oseg:<objectId>:<index>             -> SegmentManifest
@@ -57,6 +61,7 @@ const K = {
   orderSerial: (node: string, serial: string) => `order-serial:${node}:${serial}`,
   upload: (id: string) => `upload:${id}`,
   uploadExp: (exp: number, id: string) => `upload-exp:${time(exp)}:${id}`,
+  uploadOwner: (u: UploadRecord) => `upload-owner:${u.owner}:${time(u.createdAt)}:${u.id}`,
   useg: (uploadId: string, index: number) => `useg:${uploadId}:${idx(index)}`,
   object: (id: string) => `object:${id}`,
   oseg: (objectId: string, index: number) => `oseg:${objectId}:${idx(index)}`,
@@ -86,6 +91,8 @@ export class LevelStore implements Store {
     const schema = await db.get('meta:schema')
     if (schema === undefined) {
       await db.put('meta:schema', SCHEMA_VERSION)
+    } else if (schema === 1) {
+      await migrateFrom1(db)
     } else if (schema !== SCHEMA_VERSION) {
       await db.close()
       throw new ShoalError(
@@ -222,13 +229,20 @@ export class LevelStore implements Store {
       await this.#batch([
         { type: 'put', key: K.account(account.id), value: { ...account, reserved: account.reserved + upload.size } },
         { type: 'put', key: K.upload(upload.id), value: upload },
-        { type: 'put', key: K.uploadExp(upload.expiresAt, upload.id), value: upload.id }
+        { type: 'put', key: K.uploadExp(upload.expiresAt, upload.id), value: upload.id },
+        { type: 'put', key: K.uploadOwner(upload), value: upload.id }
       ])
     })
   }
 
   getUpload(id: string): Promise<UploadRecord | undefined> {
     return this.#get(K.upload(id))
+  }
+
+  async listUploads(owner: string): Promise<UploadRecord[]> {
+    const ids = await this.#values<string>(`upload-owner:${owner}:`)
+    const uploads = await this.#level.getMany(ids.map(K.upload))
+    return uploads.filter((u): u is UploadRecord => u !== undefined)
   }
 
   async listExpiredUploads(now: number, limit: number): Promise<UploadRecord[]> {
@@ -263,13 +277,20 @@ export class LevelStore implements Store {
     })
   }
 
-  commitSegment(uploadId: string, index: number, placementId: string, pieces: PiecePlacement[]): Promise<void> {
+  commitSegment(
+    uploadId: string,
+    index: number,
+    placementId: string,
+    pieces: PiecePlacement[]
+  ): Promise<{ pieces: PiecePlacement[]; already: boolean }> {
     return this.#withUpload(uploadId, async () => {
       const segment = await this.getUploadSegment(uploadId, index)
       if (segment === undefined || segment.placement.id !== placementId) {
         throw new ShoalError(ErrorCode.CONFLICT, `segment ${index} was placed again while it was being committed`)
       }
+      if (segment.committed !== undefined) return { pieces: segment.committed, already: true }
       await this.#batch([{ type: 'put', key: K.useg(uploadId, index), value: { ...segment, committed: pieces } }])
+      return { pieces, already: false }
     })
   }
 
@@ -330,6 +351,7 @@ export class LevelStore implements Store {
     return [
       { type: 'del', key: K.upload(upload.id) },
       { type: 'del', key: K.uploadExp(upload.expiresAt, upload.id) },
+      { type: 'del', key: K.uploadOwner(upload) },
       ...segmentKeys.map((key): Op => ({ type: 'del', key }))
     ]
   }
@@ -391,4 +413,13 @@ export class LevelStore implements Store {
     }
     return ops
   }
+}
+
+/** Schema 1 → 2: index the uploads in progress by owner, in one batch with the new schema number. */
+async function migrateFrom1(db: Level<string, unknown>): Promise<void> {
+  const uploads = (await db.values(range('upload:')).all()) as UploadRecord[]
+  await db.batch([
+    ...uploads.map((u): Op => ({ type: 'put', key: K.uploadOwner(u), value: u.id })),
+    { type: 'put', key: 'meta:schema', value: SCHEMA_VERSION }
+  ])
 }

@@ -45,6 +45,8 @@ export interface Store {
    */
   beginUpload(upload: UploadRecord): Promise<void>
   getUpload(id: string): Promise<UploadRecord | undefined>
+  /** An owner's uploads (expired ones included until swept), oldest first. */
+  listUploads(owner: string): Promise<UploadRecord[]>
   /** Uploads whose expiry is at or before `now`, oldest expiry first. */
   listExpiredUploads(now: number, limit: number): Promise<UploadRecord[]>
   getUploadSegment(uploadId: string, index: number): Promise<UploadSegmentRecord | undefined>
@@ -56,11 +58,17 @@ export interface Store {
    */
   placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void>
   /**
-   * Marks a segment committed with the pieces whose receipts were verified. Fails with ERR_CONFLICT unless the
-   * segment's current placement is `placementId` (it was replaced meanwhile), ERR_UPLOAD_NOT_FOUND if the
-   * upload is gone.
+   * Marks a segment committed with the pieces whose receipts were verified, unless it is committed already: the
+   * first commit wins and a later one changes nothing. Returns the pieces the segment is committed with and
+   * whether that was an earlier commit. Fails with ERR_CONFLICT unless the segment's current placement is
+   * `placementId` (it was replaced meanwhile), ERR_UPLOAD_NOT_FOUND if the upload is gone.
    */
-  commitSegment(uploadId: string, index: number, placementId: string, pieces: PiecePlacement[]): Promise<void>
+  commitSegment(
+    uploadId: string,
+    index: number,
+    placementId: string,
+    pieces: PiecePlacement[]
+  ): Promise<{ pieces: PiecePlacement[]; already: boolean }>
   /**
    * Turns an upload into an object: writes the object and its segments, points the owner's name at it, moves
    * the reservation into `used`, removes the upload, and queues `deletes`. If `replaces` is set, that object
@@ -141,6 +149,8 @@ export interface UploadRecord {
   m: number
   segmentSize: number
   segmentCount: number
+  /** Receipts a segment needs to commit, fixed when the upload began. Absent in older records: k + m. */
+  minCommitPieces?: number
   overwrite: boolean
   createdAt: number
   expiresAt: number

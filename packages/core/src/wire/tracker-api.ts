@@ -18,7 +18,19 @@ export interface InfoResponse {
   /** Tracker's Ed25519 public key, base64url of its libp2p protobuf encoding: verifies grants. */
   publicKey: string
   kdf: KdfParams
-  policy: { k: number; m: number; segmentSize: number }
+  /**
+   * The erasure policy. With a fixed layout, `k` and `m` are what every upload gets; with `auto`, they are the
+   * layout an upload begun now would get (it depends on the nodes online; the smallest one while too few are).
+   */
+  policy: {
+    k: number
+    m: number
+    segmentSize: number
+    /** Receipts a segment of that layout needs before it commits (long-tail uploads); absent means k + m. */
+    minCommitPieces?: number
+    /** True when k and m are chosen per upload from the number of nodes online. */
+    auto?: boolean
+  }
   nodesOnline: number
 }
 
@@ -143,6 +155,16 @@ export interface PlaceSegmentResponse {
 export interface CommitSegmentRequest {
   pieces: { index: number; cid: string; node: string; receipt: string }[]
 }
+/**
+ * The first commit of a segment wins. Committing it again (a retry after a lost answer) succeeds without
+ * changing anything and says so with `alreadyCommitted`; `pieces` then counts the pieces committed first.
+ */
+export interface CommitSegmentResponse {
+  index: number
+  /** Pieces the segment is committed with. */
+  pieces: number
+  alreadyCommitted?: boolean
+}
 
 /** GET /v1/objects: objects carry sealed metadata; the client opens it. */
 export interface ObjectSummary {
@@ -208,4 +230,9 @@ export interface UploadStatus {
   /** Segments already committed: a resumed upload skips them. */
   committed: number[]
   expiresAt: number
+}
+
+/** GET /v1/uploads — the caller's uploads in progress (unexpired), oldest first. */
+export interface ListUploadsResponse {
+  uploads: UploadStatus[]
 }
