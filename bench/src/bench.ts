@@ -43,7 +43,7 @@ const BIG_SIZE = 2 * GiB
 
 function git(args: string[]): string {
   try {
-    return execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trim()
+    return execFileSync('git', args, { cwd: REPO, encoding: 'utf8' }).trimEnd()
   } catch {
     return 'unknown'
   }
@@ -228,23 +228,51 @@ async function writeReports(result: BenchResult, base: string): Promise<{ tables
     '',
     `Command: \`${result.command}\` (${result.durationS} s). Machine: ${m.cpus} x ${m.cpuModel}, ${m.memoryGB} GB, Node ${m.node}, load ${m.loadavg.join(' ')} at start, ${m.loadavgEnd.join(' ')} at end.` +
       (result.uncommittedOutsideBench.length > 0
-        ? ` Uncommitted changes outside bench/ at the time: ${result.uncommittedOutsideBench.map((d) => d.trim()).join(', ')}.`
+        ? ` Measured with ${result.uncommittedOutsideBench.length} uncommitted changes outside bench/ (in ${dirtyAreas(result.uncommittedOutsideBench)}; listed in the JSON).`
         : ''),
     '',
     ...tables.flatMap((t) => [t, '']),
     summary,
-    ...(failures.length > 0 ? ['', `FAILURES: ${failures.join('; ')}`] : []),
+    // Whole messages are in the JSON; a few hundred characters each say enough here.
+    ...(failures.length > 0
+      ? ['', 'FAILURES:', ...failures.map((f) => `- ${f.length > 400 ? `${f.slice(0, 400)}...` : f}`)]
+      : []),
     ''
   ].join('\n')
   await writeFile(`${base}.md`, md)
   return { tables, summary }
 }
 
-/** `--render FILE.json`: rewrite the chart and tables of an earlier run (after a change to the report code). */
+/** 'node/src, tracker/src' from `git status --porcelain` lines. */
+function dirtyAreas(lines: readonly string[]): string {
+  const areas = new Set(
+    lines.map((l) =>
+      l
+        .replace(/^\s*\S+\s+/, '')
+        .split('/')
+        .slice(0, 2)
+        .join('/')
+    )
+  )
+  return [...areas].join(', ')
+}
+
+/**
+ * `--render FILE.json`: judge the targets again and rewrite the chart and tables of an earlier run (after a change
+ * to the report or target code). The measurements are not touched.
+ */
 async function render(path: string): Promise<number> {
   const result = JSON.parse(await readFile(path, 'utf8')) as BenchResult
   result.segmentSize ??= 8 * MiB
   result.quick ??= result.command.includes('--quick')
+  // Targets are judged again from the stored medians, so a change to how a target is judged applies too.
+  result.targets = evaluateTargets(
+    result.scenarios,
+    result.baselines,
+    result.segmentSize,
+    result.options.parts.includes('big')
+  )
+  await writeFile(path, `${JSON.stringify(result, null, 2)}\n`)
   const { tables, summary } = await writeReports(result, path.replace(/\.json$/, ''))
   process.stdout.write(`${tables.join('\n\n')}\n\n${summary}\n`)
   return 0

@@ -115,7 +115,8 @@ async function main(): Promise<number> {
   }
   const ms = performance.now() - start
   const cpu = process.cpuUsage(cpu0)
-  const match = job.mode === 'download' ? sha256 === job.sha256 && bytes === job.size : undefined
+  // Only a download that finished can be compared; one that failed says so through `error`.
+  const match = job.mode === 'download' && error === undefined ? sha256 === job.sha256 && bytes === job.size : undefined
   const result: ClientResult = {
     type: 'result',
     mode: job.mode,
