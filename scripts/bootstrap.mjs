@@ -41,6 +41,35 @@ function install() {
   }
 }
 
+// Browser tests drive Debian's Chromium (Playwright cannot download its own browser here). Install it when
+// missing; a machine where that fails still runs every other test, and the browser tests say what is missing.
+const CHROMIUM = '/usr/bin/chromium'
+function ensureChromium() {
+  if (existsSync(CHROMIUM) || process.platform !== 'linux') return
+  console.error('shoal: installing Chromium for the browser tests (apt-get install chromium)...')
+  const env = { DEBIAN_FRONTEND: 'noninteractive' }
+  const sudo = process.getuid?.() === 0 ? [] : ['sudo', '-n']
+  const apt = (args) => {
+    const [command, ...rest] = [...sudo, 'apt-get', ...args]
+    return spawnSync(command, rest, { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, ...env } })
+  }
+  let result = apt(['install', '-y', '--no-install-recommends', 'chromium'])
+  if (result.status !== 0) {
+    apt(['update'])
+    result = apt(['install', '-y', '--no-install-recommends', 'chromium'])
+  }
+  if (result.status !== 0 || !existsSync(CHROMIUM)) {
+    const why =
+      result.error?.message ??
+      (result.status === 0
+        ? `apt-get succeeded but ${CHROMIUM} is still missing`
+        : `apt-get exited with ${result.status}`)
+    console.error(
+      `shoal: could not install Chromium (${why}); the browser tests will fail until \`apt-get install -y chromium\` succeeds`
+    )
+  }
+}
+
 // One closing line in the plain form CI readers understand, whatever the runner prints above it.
 function summarize(report, status) {
   let result
@@ -68,10 +97,13 @@ switch (command) {
       join(root, '.shoal-dev'),
       '--port',
       '7070',
+      '--web-ui',
+      '7080',
       ...rest
     ])
     break
   case 'test': {
+    ensureChromium()
     status = run(bin('pnpm'), ['run', 'check'])
     if (status !== 0) break
     const report = join(root, 'node_modules', '.cache', 'vitest-report.json')

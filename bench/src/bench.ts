@@ -3,6 +3,7 @@
  * testnet at several node counts, sizes and egress caps, and fault runs; a table on stdout, JSON, Markdown and
  * an SVG chart in bench/results/. See bench/README.md.
  */
+
 import { execFileSync } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { cpus, freemem, loadavg, tmpdir, totalmem } from 'node:os'
@@ -10,6 +11,7 @@ import { join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseBytes } from '@shoal/core'
 import { type BaselineResult, cappedHttp, rawTcp } from './baselines.ts'
+import { type BrowserBenchRow, browserTable, runBrowserBench } from './browser.ts'
 import { benchCodec, type CodecResult } from './codec.ts'
 import { TestFiles } from './files.ts'
 import { type BenchOptions, layoutFor, readOptions, runsFor, transferTimeoutMs, USAGE } from './options.ts'
@@ -33,6 +35,8 @@ interface BenchResult {
   codec: CodecResult[]
   baselines: BaselineResult[]
   scenarios: SwarmRow[]
+  /** Headless Chromium vs the Node client on one testnet (part 'browser'). */
+  browser?: BrowserBenchRow[]
   targets: Target[]
   failures: string[]
 }
@@ -100,6 +104,7 @@ async function main(): Promise<number> {
   let codec: CodecResult[] = []
   const baselines: BaselineResult[] = []
   let rows: SwarmRow[] = []
+  const browser: BrowserBenchRow[] = []
   const failures: string[] = []
   try {
     if (options.parts.includes('codec')) {
@@ -131,6 +136,20 @@ async function main(): Promise<number> {
     if (options.parts.includes('swarm')) rows = await runSwarmMatrix(ctx)
     if (options.parts.includes('faults')) rows.push(...(await runFaults(ctx, rows)))
     if (options.parts.includes('big')) rows.push(...(await runBig(ctx, BIG_SIZE)))
+    if (options.parts.includes('browser')) {
+      const nodes = options.quick ? 4 : 8
+      const layout = layoutFor(options, nodes)
+      const row = await runBrowserBench({
+        nodes,
+        ...('reason' in layout ? { k: nodes / 2, m: nodes / 2 } : layout),
+        size: options.quick ? 64 * MiB : 256 * MiB,
+        runs: Math.min(options.runs, 2),
+        ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }),
+        log
+      })
+      browser.push(row)
+      if (row.error !== undefined) failures.push(`browser run: ${row.error}`)
+    }
   } finally {
     await rm(workDir, { recursive: true, force: true })
   }
@@ -180,6 +199,7 @@ async function main(): Promise<number> {
     codec,
     baselines,
     scenarios: rows,
+    browser,
     targets,
     failures
   }
@@ -187,7 +207,8 @@ async function main(): Promise<number> {
   const jsonPath = join(options.out, `${stem}.json`)
   await writeFile(jsonPath, `${JSON.stringify(result, null, 2)}\n`)
   const { tables, summary } = await writeReports(result, join(options.out, stem))
-  process.stdout.write(`\n${tables.join('\n\n')}\n\n${summary} ${durationS} s.\n`)
+  const browserTables = browser.length > 0 ? [browserTable(browser)] : []
+  process.stdout.write(`\n${[...tables, ...browserTables].join('\n\n')}\n\n${summary} ${durationS} s.\n`)
   process.stdout.write(
     `JSON:  ${relative(REPO, jsonPath)}\nchart: ${relative(REPO, join(options.out, `${stem}.svg`))}\n`
   )

@@ -12,7 +12,8 @@ node, m nodes killed mid-download). Prints a table, writes JSON and an SVG chart
 Scope:
   --quick                 16 MiB and 64 MiB, 1/4/8 nodes: a few minutes
   --big                   also upload and download a 2 GiB file (peak client RSS target); not with --quick
-  --only LIST             run only these parts: codec,baselines,swarm,faults,big (default: all that apply)
+  --only LIST             run only these parts: codec,baselines,swarm,faults,big,browser (default: all that apply;
+                          browser: headless Chromium's upload and download vs the Node client, same testnet)
   --runs N                samples per measurement below 1 GiB (default 3; 1 GiB and up always run once)
   --sizes LIST            file sizes (default 16MiB,256MiB,1GiB; quick 16MiB,64MiB)
   --nodes LIST            node counts (default 1,4,8,16; quick 1,4,8)
@@ -43,8 +44,8 @@ Client (passed through to the client process; check ShoalClientInit for what the
 Sizes take B, KB, MB, GB, KiB, MiB, GiB; rates are per second. MB/s means 10^6 bytes per second.
 `
 
-export type Part = 'codec' | 'baselines' | 'swarm' | 'faults' | 'big'
-const PARTS: readonly Part[] = ['codec', 'baselines', 'swarm', 'faults', 'big']
+export type Part = 'codec' | 'baselines' | 'swarm' | 'faults' | 'big' | 'browser'
+const PARTS: readonly Part[] = ['codec', 'baselines', 'swarm', 'faults', 'big', 'browser']
 
 export interface BenchOptions {
   quick: boolean

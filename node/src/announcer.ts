@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import {
   PROVIDE_ATTEMPTS,
   PROVIDE_BATCH,
+  PROVIDE_MAX_DEFER_MS,
   PROVIDE_QUEUE_MAX,
   PROVIDE_QUIET_MS,
   PROVIDE_TIMEOUT_MS
@@ -14,6 +15,8 @@ import { isAbort, sleep } from './sleep.ts'
 export interface AnnouncerComponents {
   contentRouting: ContentRouting
   logger: Logger
+  /** Piece transfers (puts and gets) in flight now: announcing waits while there are any. */
+  activeTransfers?: () => number
 }
 
 export interface AnnouncerInit {
@@ -28,12 +31,21 @@ export interface AnnouncerInit {
    * path for finding pieces; the DHT only needs to catch up.
    */
   quietMs?: number
+  /**
+   * The longest a piece waits for a quiet moment. Past it, a node that never goes quiet still announces, one
+   * piece at a time, so a busy node's pieces become findable without taking a batch's CPU from its transfers.
+   */
+  maxDeferMs?: number
 }
 
 interface Pending {
   cid: CID
   attempts: number
+  queuedAt: number
 }
+
+/** How often a deferred announcer looks again whether the node went quiet. */
+const QUIET_POLL_MS = 250
 
 /**
  * Announces stored pieces in the DHT in the background, a few at a time, so a put answers without waiting for
@@ -53,6 +65,8 @@ export class Announcer {
   #announced = 0
   readonly #quietMs: number
   #lastQueued = 0
+  #lastBusy = 0
+  readonly #maxDeferMs: number
 
   constructor(components: AnnouncerComponents, init: AnnouncerInit = {}) {
     this.#c = components
@@ -60,6 +74,7 @@ export class Announcer {
     this.#maxQueue = init.maxQueue ?? PROVIDE_QUEUE_MAX
     this.#timeoutMs = init.provideTimeoutMs ?? PROVIDE_TIMEOUT_MS
     this.#quietMs = init.quietMs ?? PROVIDE_QUIET_MS
+    this.#maxDeferMs = init.maxDeferMs ?? PROVIDE_MAX_DEFER_MS
   }
 
   /** Pieces announced successfully since start. */
@@ -94,8 +109,8 @@ export class Announcer {
       this.#c.logger.debug({ piece: cid.toString() }, 'announce queue full: left to the next re-announce')
       return
     }
-    this.#queue.push({ cid, attempts: 0 })
     this.#lastQueued = Date.now()
+    this.#queue.push({ cid, attempts: 0, queuedAt: this.#lastQueued })
     this.#notify()
   }
 
@@ -109,7 +124,7 @@ export class Announcer {
         })
       }
       if (signal.aborted || this.#controller === undefined) break
-      this.#queue.push({ cid, attempts: 0 })
+      this.#queue.push({ cid, attempts: 0, queuedAt: Date.now() })
       this.#notify()
       count++
     }
@@ -130,12 +145,18 @@ export class Announcer {
         })
         continue
       }
-      const quiet = this.#lastQueued + this.#quietMs - Date.now()
-      if (quiet > 0) {
-        await sleep(quiet, signal).catch(() => {})
+      const now = Date.now()
+      const overdue = now - (this.#queue[0]?.queuedAt ?? now) >= this.#maxDeferMs
+      // Quiet means no transfer for quietMs, not just none at this instant: a download leaves each node idle
+      // for moments between its requests, and a batch of provides started there competes with the next one.
+      if ((this.#c.activeTransfers?.() ?? 0) > 0) this.#lastBusy = now
+      const quiet = Math.max(this.#lastQueued, this.#lastBusy) + this.#quietMs - now
+      const busy = now === this.#lastBusy
+      if (!overdue && (quiet > 0 || busy)) {
+        await sleep(quiet > 0 ? quiet : QUIET_POLL_MS, signal).catch(() => {})
         continue
       }
-      const batch = this.#queue.splice(0, this.#batch)
+      const batch = this.#queue.splice(0, overdue && busy ? 1 : this.#batch)
       const space = this.#space
       this.#space = undefined
       space?.()

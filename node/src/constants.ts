@@ -25,8 +25,14 @@ export const MAX_READ_BUFFER_BYTES = STREAM_WINDOW_BYTES + 2 * MiB
 export const WRITE_BLOCK_BYTES = 1 * MiB
 /** Get bytes waiting in a stream's write buffer beyond the peer's window: the disk reader waits above this. */
 export const MAX_WRITE_BUFFER_BYTES = 1 * MiB
-/** Get responses are read from disk and sent in slices of this size: big writes keep yamux framing cheap. */
-export const READ_SLICE_BYTES = 256 * KiB
+/**
+ * Get responses are read from disk and sent in slices of this size: big writes keep yamux framing cheap. 1 MiB
+ * moved 16-33% more than 256 KiB per CPU second in node/scripts/transport-probe.ts (docs/transport-tuning.md).
+ */
+export const READ_SLICE_BYTES = 1 * MiB
+/** Under an egress limit, slices carry about this much of the uplink's time (at least MIN_PACED_SLICE_BYTES). */
+export const PACED_SLICE_MS = 25
+export const MIN_PACED_SLICE_BYTES = 64 * KiB
 
 /** A request whose stream moves no byte for this long is aborted. */
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000
@@ -66,3 +72,5 @@ export const PROVIDE_TIMEOUT_MS = 60_000
 export const PROVIDE_ATTEMPTS = 3
 /** Announcements wait for this long without new pieces (see Announcer). */
 export const PROVIDE_QUIET_MS = 2_000
+/** The longest a piece's announcement waits for the node to go quiet; then it trickles out one at a time. */
+export const PROVIDE_MAX_DEFER_MS = 60_000

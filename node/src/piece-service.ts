@@ -30,6 +30,8 @@ import {
   GRANT_SKEW_MS,
   MAX_READ_BUFFER_BYTES,
   MAX_WRITE_BUFFER_BYTES,
+  MIN_PACED_SLICE_BYTES,
+  PACED_SLICE_MS,
   READ_HIGH_WATER_BYTES,
   READ_SLICE_BYTES
 } from './constants.ts'
@@ -68,7 +70,7 @@ export interface PieceServiceInit {
   maxConcurrentRequests?: number
   /** Clock difference tolerated on grant times. */
   grantSkewMs?: number
-  /** Get responses are read from disk and sent in slices of this size; default READ_SLICE_BYTES. */
+  /** Get responses are read from disk and sent in slices of this size; default READ_SLICE_BYTES, smaller when capped. */
   readSliceBytes?: number
   /**
    * libp2p resets a stream whose paused read buffer grows past this; default MAX_READ_BUFFER_BYTES. It must
@@ -135,9 +137,12 @@ export class PieceService {
     this.#idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS
     this.#maxConcurrent = init.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS
     this.#skewMs = init.grantSkewMs ?? GRANT_SKEW_MS
-    this.#readSliceBytes = init.readSliceBytes ?? READ_SLICE_BYTES
     this.#maxReadBufferBytes = init.maxReadBufferBytes ?? MAX_READ_BUFFER_BYTES
     const rate = init.egressLimit ?? 0
+    // A capped node sends slices of about PACED_SLICE_MS of its uplink, so pacing stays smooth at any rate;
+    // uncapped, big slices keep yamux framing and syscalls cheap.
+    const paced = Math.max(MIN_PACED_SLICE_BYTES, Math.round((rate * PACED_SLICE_MS) / 1000))
+    this.#readSliceBytes = init.readSliceBytes ?? (rate > 0 ? Math.min(READ_SLICE_BYTES, paced) : READ_SLICE_BYTES)
     // One bucket for the whole node, one read slice of burst: it models the home uplink.
     this.#egress = rate > 0 ? new TokenBucket({ rate, burst: this.#readSliceBytes }) : undefined
   }

@@ -8,14 +8,18 @@ import {
   describeError,
   ErrorCode,
   type NodeAddress,
+  PROTOCOL_AUDIT,
   PROTOCOL_DELETE,
   PROTOCOL_GET,
   PROTOCOL_PUT,
+  PROTOCOL_RECEIPTS,
+  PROTOCOL_REPAIR,
   ShoalError
 } from '@shoal/core'
 import { Level } from 'level'
 import { type Logger, pino } from 'pino'
 import { Announcer } from './announcer.ts'
+import { AuditService, type AuditStats } from './audit-service.ts'
 import {
   DEFAULT_CAPACITY,
   DEFAULT_LISTEN,
@@ -27,6 +31,9 @@ import { loadOrCreateIdentity } from './identity.ts'
 import { createNodeLibp2p, type NodeLibp2p } from './libp2p.ts'
 import { PieceService, type PieceServiceStats } from './piece-service.ts'
 import { PieceStore, type PieceStoreStats } from './piece-store.ts'
+import { RepairService, type RepairStats } from './repair-service.ts'
+import { type RetainResult, RetainSweeper } from './retain-sweeper.ts'
+import { Settler, type SettlerStats } from './settlement.ts'
 import { isAbort, sleep } from './sleep.ts'
 import { resolveTrackerKey } from './tracker-key.ts'
 import { TrackerLink, type TrackerLinkStats } from './tracker-link.ts'
@@ -53,7 +60,13 @@ export interface NodeInit {
   idleTimeoutMs?: number
   /** Requests served at once before shedding with ERR_NODE_OVERLOADED; default 64. */
   maxConcurrentRequests?: number
+  /** How often clients' download receipts are settled with the tracker; default 5 minutes. */
+  settlementIntervalMs?: number
   logger?: Logger
+  /** How often the node asks the tracker for its retain list and drops unreferenced pieces; default 6 h. */
+  retainIntervalMs?: number
+  /** Pieces stored this recently before a retain list are kept whatever it says; default 2 h. */
+  retainGraceMs?: number
   /** Cancels a start() that is still waiting for the tracker (stop() does too). */
   signal?: AbortSignal
 }
@@ -63,7 +76,12 @@ export type NodeStatus = 'stopped' | 'starting' | 'started' | 'stopping'
 export interface NodeStats {
   store: PieceStoreStats
   requests: PieceServiceStats
+  audits: AuditStats
+  /** Repair orders carried out for the tracker, pieces rebuilt and stored for them, and orders refused. */
+  repairs: RepairStats
   tracker: TrackerLinkStats | undefined
+  /** Download receipts queued and settled (egress the node is paid for); undefined without a tracker. */
+  settlement: SettlerStats | undefined
   /** Pieces announced in the DHT since start, and waiting to be. */
   announced: number
   announcePending: number
@@ -80,6 +98,8 @@ export interface ShoalNode {
   /** The underlying libp2p node (DHT, connections): for tests and tools. */
   readonly libp2p: NodeLibp2p
   start(): Promise<void>
+  /** Asks the tracker for its retain list now and drops the pieces nobody references (see RetainSweeper). */
+  collectGarbage(): Promise<RetainResult>
   stop(): Promise<void>
 }
 
@@ -88,13 +108,18 @@ interface Running {
   db: Level<string, string>
   store: PieceStore
   service: PieceService
+  audits: AuditService
+  repairs: RepairService
   announcer: Announcer
   link: TrackerLink | undefined
+  retain: RetainSweeper | undefined
+  settler: Settler | undefined
   loops: AbortController
   tasks: Promise<void>[]
 }
 
 const EMPTY_STORE: PieceStoreStats = { capacity: 0, used: 0, reserved: 0, pieces: 0 }
+const EMPTY_AUDITS: AuditStats = { answered: 0, refused: 0, leaves: 0, bytesRead: 0, treesBuilt: 0 }
 const EMPTY_REQUESTS: PieceServiceStats = {
   active: 0,
   requests: { put: 0, get: 0, delete: 0 },
@@ -172,11 +197,24 @@ class Node implements ShoalNode {
     return {
       store: r?.store.stats ?? EMPTY_STORE,
       requests: r?.service.stats ?? EMPTY_REQUESTS,
+      audits: r?.audits.stats ?? EMPTY_AUDITS,
+      repairs: r?.repairs.stats ?? { orders: 0, rebuilt: 0, refused: 0 },
       tracker: r?.link?.stats,
+      settlement: r?.settler?.stats,
       announced: r?.announcer.announced ?? 0,
       announcePending: r?.announcer.pending ?? 0,
       connections: this.libp2p.getConnections().length
     }
+  }
+
+  collectGarbage(): Promise<RetainResult> {
+    const retain = this.#running?.retain
+    if (retain === undefined) {
+      return Promise.reject(
+        new ShoalError(ErrorCode.INVALID_INPUT, 'garbage collection needs a running node with a tracker')
+      )
+    }
+    return retain.sweep()
   }
 
   async start(): Promise<void> {
@@ -255,7 +293,8 @@ class Node implements ShoalNode {
       parts.store = store
       const announcer = new Announcer({
         contentRouting: this.libp2p.contentRouting,
-        logger: this.#log.child({ component: 'announcer' })
+        logger: this.#log.child({ component: 'announcer' }),
+        activeTransfers: () => parts.service?.stats.active ?? 0
       })
       parts.announcer = announcer
       const serials = new UsedSerials(db)
@@ -277,6 +316,23 @@ class Node implements ShoalNode {
               init.heartbeatIntervalMs === undefined ? {} : { intervalMs: init.heartbeatIntervalMs }
             )
       parts.link = link
+      parts.retain =
+        init.trackerUrl === undefined
+          ? undefined
+          : new RetainSweeper(
+              {
+                trackerUrl: init.trackerUrl,
+                peerId,
+                privateKey: this.#privateKey,
+                store,
+                logger: this.#log.child({ component: 'retain' })
+              },
+              {
+                ...(init.retainIntervalMs === undefined ? {} : { intervalMs: init.retainIntervalMs }),
+                ...(init.retainGraceMs === undefined ? {} : { graceMs: init.retainGraceMs })
+              }
+            )
+      parts.retain?.start()
       const service: PieceService = new PieceService(
         {
           peerId,
@@ -296,6 +352,39 @@ class Node implements ShoalNode {
       )
       parts.service = service
       service.start()
+      const audits = new AuditService({
+        peerId,
+        trackerKey,
+        store,
+        serials,
+        db,
+        logger: this.#log.child({ component: 'audit-service' })
+      })
+      parts.audits = audits
+      audits.start()
+      const repairs = new RepairService({
+        libp2p: this.libp2p,
+        peerId,
+        trackerKey,
+        logger: this.#log.child({ component: 'repair-service' })
+      })
+      parts.repairs = repairs
+      const settler =
+        init.trackerUrl === undefined
+          ? undefined
+          : new Settler(
+              {
+                peerId,
+                privateKey: this.#privateKey,
+                trackerKey,
+                trackerUrl: init.trackerUrl,
+                logger: this.#log.child({ component: 'settler' }),
+                db
+              },
+              init.settlementIntervalMs === undefined ? {} : { intervalMs: init.settlementIntervalMs }
+            )
+      parts.settler = settler
+      await settler?.start()
 
       await this.libp2p.start()
       await this.libp2p.handle(PROTOCOL_PUT, service.handlePut, { maxInboundStreams: MAX_INBOUND_STREAMS.put })
@@ -303,6 +392,11 @@ class Node implements ShoalNode {
       await this.libp2p.handle(PROTOCOL_DELETE, service.handleDelete, {
         maxInboundStreams: MAX_INBOUND_STREAMS.delete
       })
+      await this.libp2p.handle(PROTOCOL_AUDIT, audits.handle, { maxInboundStreams: MAX_INBOUND_STREAMS.delete })
+      await this.libp2p.handle(PROTOCOL_REPAIR, repairs.handle, { maxInboundStreams: MAX_INBOUND_STREAMS.delete })
+      if (settler !== undefined) {
+        await this.libp2p.handle(PROTOCOL_RECEIPTS, settler.handle, { maxInboundStreams: MAX_INBOUND_STREAMS.delete })
+      }
       announcer.start()
 
       const loops = new AbortController()
@@ -342,8 +436,22 @@ class Node implements ShoalNode {
       }
     }
     await step('tracker link', async () => parts.link?.stop())
-    await step('protocol handlers', () => this.libp2p.unhandle([PROTOCOL_PUT, PROTOCOL_GET, PROTOCOL_DELETE]))
+    await step('retain sweeper', async () => parts.retain?.stop())
+    await step('protocol handlers', () =>
+      this.libp2p.unhandle([
+        PROTOCOL_PUT,
+        PROTOCOL_GET,
+        PROTOCOL_DELETE,
+        PROTOCOL_AUDIT,
+        PROTOCOL_RECEIPTS,
+        PROTOCOL_REPAIR
+      ])
+    )
+    // After the handlers: receipts delivered until now are settled before the node goes away.
+    await step('settler', async () => parts.settler?.stop())
     await step('piece service', async () => parts.service?.stop())
+    await step('audit service', async () => parts.audits?.stop())
+    await step('repair service', async () => parts.repairs?.stop())
     parts.loops?.abort()
     await Promise.allSettled(parts.tasks ?? [])
     await step('announcer', async () => parts.announcer?.stop())

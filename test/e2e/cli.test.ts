@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -84,6 +85,28 @@ describe('the shoal command against a real network', () => {
 
     expect((await shoal(['rm', 'album/photo.raw'])).code).toBe(0)
     expect(JSON.parse((await shoal(['ls', '--json'])).stdout)).toEqual([])
+  })
+
+  it('logout ends the session on the tracker, not only on this device', async () => {
+    // An account of its own: --all below ends every session of it.
+    const home = { SHOAL_HOME: join(work.path, 'home-logout'), SHOAL_EMAIL: 'logout@example.com' }
+    expect((await shoal(['signup'], home)).code).toBe(0)
+    const saved = JSON.parse(await readFile(join(home.SHOAL_HOME, 'session.json'), 'utf8')) as { token: string }
+    const account = () =>
+      fetch(`${net.tracker.url}/v1/account`, { headers: { authorization: `Bearer ${saved.token}` } })
+    expect((await account()).status).toBe(200)
+    const out = await shoal(['logout'], home)
+    expect(out).toMatchObject({ code: 0, stderr: 'Logged out\n' })
+    expect((await account()).status).toBe(401)
+    const ls = await shoal(['ls'], home)
+    expect(ls.code).toBe(1)
+    expect(ls.stderr).toMatch(/not logged in/)
+    // --all ends the other device's session too.
+    const other = { SHOAL_HOME: join(work.path, 'home-other'), SHOAL_EMAIL: 'logout@example.com' }
+    expect((await shoal(['login'], other)).code).toBe(0)
+    expect((await shoal(['login'], home)).code).toBe(0)
+    expect((await shoal(['logout', '--all'], home)).code).toBe(0)
+    expect((await shoal(['ls'], other)).stderr).toMatch(/ERR_UNAUTHORIZED/)
   })
 
   it('errors are one clear line with a code and a non-zero exit', async () => {

@@ -99,12 +99,18 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
         bytes[bytes.length >> 1]! ^= 0x01
         await writeFile(file, bytes)
       }
-      const events: DownloadEvent[] = []
-      const { stream } = await client.get('data.bin', { onEvent: (e) => events.push(e), extraPieces: 2 })
-      expect(sha(await collect(stream))).toBe(sha(data))
-      const corrupt = events.filter((e) => e.type === 'failure' && e.code === ErrorCode.PIECE_CORRUPT)
+      // Every holder is asked at once (extraPieces 2), and a segment is done at the first k good pieces: a
+      // corrupt piece that arrives after that is cancelled unseen. Under load node 5 can lose every race of one
+      // download, so this downloads again (each must be correct) until a corrupt piece has been caught.
+      const corrupt: DownloadEvent[] = []
+      for (let attempt = 0; attempt < 5 && corrupt.length === 0; attempt++) {
+        const events: DownloadEvent[] = []
+        const { stream } = await client.get('data.bin', { onEvent: (e) => events.push(e), extraPieces: 2 })
+        expect(sha(await collect(stream))).toBe(sha(data))
+        corrupt.push(...events.filter((e) => e.type === 'failure' && e.code === ErrorCode.PIECE_CORRUPT))
+      }
       expect(corrupt.length).toBeGreaterThan(0)
-      expect(corrupt.every((e) => e.node === net.nodes[5]!.peerId)).toBe(true)
+      expect(corrupt.every((e) => e.type === 'failure' && e.node === net.nodes[5]!.peerId)).toBe(true)
     } finally {
       await Promise.all(files.map((f, i) => writeFile(f, originals[i]!)))
     }
@@ -186,7 +192,13 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
       } finally {
         await fresh.stop()
       }
-      expect(events.some((e) => e.type === 'relocated' && e.node === net.nodes[0]!.peerId)).toBe(true)
+      // Node 0 was reached at its new address: through the engine's own DHT lookup (a 'relocated' event), or by
+      // libp2p itself when its peer store had already learned the new address from the DHT. Either way it served
+      // pieces, without which some segments would have too few.
+      const restarted = net.nodes[0]!.peerId
+      expect(events.some((e) => e.type === 'piece' && e.node === restarted)).toBe(true)
+      const relocated = events.filter((e) => e.type === 'relocated')
+      expect(relocated.every((e) => e.node === restarted)).toBe(true)
     } finally {
       await net.restartNode(1)
       await net.restartNode(2)
@@ -207,7 +219,7 @@ class StaleGrants extends TrackerClient {
   }
 }
 
-describe('transfer engine with a slow node (node 0 capped at 1 MB/s)', () => {
+describe('transfer engine with a slow node (node 0 capped at 100 KB/s: a piece takes it 2.6 s)', () => {
   let net: Testnet
   let client: ShoalClient
   const data = randomBytes(8 * SEG)
@@ -218,7 +230,7 @@ describe('transfer engine with a slow node (node 0 capped at 1 MB/s)', () => {
       k: 4,
       m: 2,
       segmentSize: '1MiB',
-      nodeArgs: (i) => (i === 0 ? ['--egress-limit', '1MB/s'] : [])
+      nodeArgs: (i) => (i === 0 ? ['--egress-limit', '100KB/s'] : [])
     })
     client = await ShoalClient.signup({ tracker: net.tracker.url, email: 'slow@example.com', password: 'slow-node-1' })
     await client.put('data.bin', [data], data.byteLength)

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util'
 import { Testnet } from './testnet.ts'
 
-const usage = `usage: shoal-testnet [--nodes N] [--dir DIR] [--port PORT] [--k K] [--m M] [--egress-limit RATE] [--capacity SIZE]
+const usage = `usage: shoal-testnet [--nodes N] [--dir DIR] [--port PORT] [--k K] [--m M] [--egress-limit RATE] [--capacity SIZE] [--web-ui PORT]
 
 Starts a tracker and N storage nodes on 127.0.0.1, prints one JSON line describing them, and runs until
 interrupted (Ctrl-C). With --dir the network keeps its data there across runs; otherwise it uses a
@@ -18,6 +18,7 @@ function read() {
       m: { type: 'string' },
       'egress-limit': { type: 'string' },
       capacity: { type: 'string' },
+      'web-ui': { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
@@ -43,6 +44,8 @@ let net: Testnet
 try {
   net = await Testnet.start({
     nodes,
+    // A network to use, not a test fixture: it audits and repairs itself like a real one.
+    ops: true,
     ...(values.dir === undefined ? {} : { dir: values.dir }),
     ...(values.port === undefined ? {} : { trackerPort: Number(values.port) }),
     ...(values.k === undefined ? {} : { k: Number(values.k) }),
@@ -55,8 +58,23 @@ try {
   process.exit(1)
 }
 
+// The web UI (built on first use, then only when its sources change) talks to this tracker and these nodes.
+let webUi: { url: string; close(): Promise<void> } | undefined
+if (values['web-ui'] !== undefined) {
+  try {
+    const { ensureWebUiBuilt, startWebUiServer } = await import('@shoal/web-ui')
+    await ensureWebUiBuilt()
+    webUi = await startWebUiServer({ tracker: net.tracker.url, port: Number(values['web-ui']) })
+  } catch (err) {
+    process.stderr.write(`shoal-testnet: could not serve the web UI: ${(err as Error).message}\n`)
+    await net.stop()
+    process.exit(1)
+  }
+}
+
 process.stdout.write(
   `${JSON.stringify({
+    ...(webUi === undefined ? {} : { webUi: webUi.url }),
     tracker: { url: net.tracker.url, pid: net.tracker.pid },
     nodes: net.nodes.map((n) => ({ pid: n.pid, peerId: n.peerId, addrs: n.addrs })),
     dir: net.dir
@@ -65,8 +83,8 @@ process.stdout.write(
 if (values.quiet !== true) {
   process.stderr.write(`
 Shoal is running: a tracker at ${net.tracker.url} and ${nodes} storage nodes (data and logs in ${net.dir}).
-
-In another terminal, from this folder:
+${webUi === undefined ? '' : `\n  Open ${webUi.url} in a browser to sign up, upload and download.\n`}
+${webUi === undefined ? 'In another terminal' : 'Or use the command line in another terminal'}, from this folder:
   export SHOAL_TRACKER=${net.tracker.url}
   npx shoal signup                 # asks for an email and a password
   npx shoal put ./some-file
@@ -82,6 +100,7 @@ const shutdown = async (): Promise<void> => {
   if (stopping) return
   stopping = true
   process.stderr.write('\nStopping the network...\n')
+  await webUi?.close()
   await net.stop()
   process.exit(0)
 }

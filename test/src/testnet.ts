@@ -16,14 +16,28 @@ export interface TestnetInit {
   k?: number
   m?: number
   segmentSize?: string
-  /** Heartbeat interval: short by default so the testnet notices dead nodes within seconds. */
+  /** Heartbeat interval: short by default so a restarted node's new address reaches the tracker within a second. */
   heartbeatInterval?: string
+  /**
+   * How long a silent node still counts as online (default 10 s). Not three heartbeats, as in a release: under
+   * CI load (load averages of 10+ on 2 cores) a heartbeat can be several seconds late, and a node counted
+   * offline then left uploads with "6 storage nodes needed, 5 available". Killed nodes are noticed by clients
+   * at once anyway; this only delays the tracker's view.
+   */
+  offlineAfter?: string
   nodeCapacity?: string
   /** Per-node egress cap, e.g. '10MB/s'. */
   egressLimit?: string
   /** Extra flags per node index. */
   nodeArgs?: (index: number) => string[]
   trackerArgs?: string[]
+  /**
+   * Run the tracker's audits and repair on their default schedules. Off by default: a test or benchmark that
+   * kills, restarts or slows nodes must see the placement it set up, not one the repairer changed meanwhile
+   * (a node whose heartbeat was late under load counted as lost and had its pieces moved). Tests of audits
+   * and repair set their own schedule through `trackerArgs`, which win.
+   */
+  ops?: boolean
 }
 
 export interface TrackerHandle {
@@ -96,7 +110,10 @@ export class Testnet {
       String(init.m ?? 2),
       '--heartbeat-interval',
       init.heartbeatInterval ?? '1s',
+      '--offline-after',
+      init.offlineAfter ?? '10s',
       ...(init.segmentSize === undefined ? [] : ['--segment-size', init.segmentSize]),
+      ...(init.ops === true ? [] : ['--audit-interval', '0', '--repair-interval', '0']),
       ...(init.trackerArgs ?? [])
     ]
   }

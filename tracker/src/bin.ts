@@ -1,17 +1,29 @@
+import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { describeError, formatBytes, parseBytes } from '@shoal/core'
+import pg from 'pg'
 import pino, { type DestinationStream, type Level, type Logger } from 'pino'
 import { parseDuration, resolveConfig, type TrackerInit } from './config.ts'
 import { DEFAULTS } from './constants.ts'
 import { AUTO_LAYOUTS } from './erasure-policy.ts'
+import { OPS_DEFAULTS, type OpsSettings } from './ops/ops-config.ts'
+import { migrate } from './store/pg/migrate.ts'
+import { PgStore, redact } from './store/pg/pg-store.ts'
 import { createTracker, TRACKER_VERSION } from './tracker.ts'
 
 const USAGE = `Usage: shoal-tracker start --data DIR [options]
+       shoal-tracker migrate --postgres URL
 
 Runs the Shoal tracker: accounts, storage-node registry, placement and grants over HTTP.
+"migrate" brings a PostgreSQL database to this version's schema (safe to run again, or from several hosts).
 
 Options:
+  --config FILE              JSON object with any of these options, the flags' names as keys (e.g.
+                             {"port": 7070, "k": 4, "m": 4, "audit-interval": "5m"}); flags and env override it
   --data DIR                 folder for the tracker key and database (env SHOAL_TRACKER_DATA)
+  --postgres URL             keep state in PostgreSQL instead of the embedded LevelDB (env SHOAL_TRACKER_POSTGRES),
+                             e.g. postgres://postgres@127.0.0.1:5432/shoal; several trackers may share one
+                             database (give them the same tracker.key in --data)
   --port N                   TCP port, 0 for any free one (env SHOAL_TRACKER_PORT; default ${DEFAULTS.port})
   --host ADDR                address to listen on (default ${DEFAULTS.host})
   --k N --m N                fixed layout: N data and N parity pieces per segment for every upload (default:
@@ -22,7 +34,26 @@ Options:
   --long-tail N              any layout: the slowest N pushes of a segment may be cancelled, at most
                              floor(m / 2) of each layout (default 0)
   --quota SIZE               quota of new accounts (default ${formatBytes(DEFAULTS.defaultQuota)})
-  --heartbeat-interval TIME  how often nodes report; offline after 3 missed (default ${DEFAULTS.heartbeatIntervalMs / 1000}s)
+  --heartbeat-interval TIME  how often nodes report (default ${DEFAULTS.heartbeatIntervalMs / 1000}s)
+  --offline-after TIME       a node not heard from for this long counts as offline: no new pieces or grants
+                             go to it (default 3 heartbeat intervals)
+  --audit-interval TIME      how often a round of audits runs, 0 = no audits (default ${OPS_DEFAULTS.auditIntervalMs / 60_000}m)
+  --audit-rate FRACTION      share of all pieces audited per round, at least one per node (default ${OPS_DEFAULTS.auditRate})
+  --audit-timeout TIME       an audit slower than this is a timeout, retried before it counts (default ${OPS_DEFAULTS.auditTimeoutMs / 1000}s)
+  --vetting-audits N         audits a new node passes before it gets pieces freely (default ${OPS_DEFAULTS.vettingAudits})
+  --audit-lambda L           memory of the audit score, 0 < L < 1: after n failures in a row it is L^n
+                             (default ${OPS_DEFAULTS.auditLambda})
+  --audit-dq SCORE           audit score below which a node is disqualified (default ${OPS_DEFAULTS.auditDisqualify})
+  --max-offline TIME         a node offline longer is disqualified, its pieces lost (default ${OPS_DEFAULTS.maxOfflineMs / 3_600_000}h)
+  --repair-interval TIME     how often every segment's health is checked, 0 = no repair (default ${OPS_DEFAULTS.repairIntervalMs / 1000}s)
+  --repair-margin N          repair a segment once it has at most k + N healthy pieces (default floor(m / 2))
+  --repair-offline-grace TIME  pieces on an offline node last heard from this recently still count as healthy,
+                             unless the segment is down to k online pieces (default ${OPS_DEFAULTS.repairOfflineGraceMs / 60_000}m; 0 = none)
+  --repair-by WHO            nodes (default): a storage node rebuilds and stores the pieces, so repair bytes
+                             never pass through the tracker (it repairs itself only when no node can);
+                             tracker: always here
+  --loopback-subnets RULE    node (default): each loopback node is its own failure domain; address: grouped
+                             by the 127.0.0.N address they listen on
   --log-level LEVEL          fatal, error, warn, info, debug or trace (env SHOAL_LOG_LEVEL; default info)
   -h, --help                 show this help
   -v, --version              show the version
@@ -50,36 +81,108 @@ function convert<T>(name: string, text: string, parse: (text: string) => T): T {
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace']
 
+const OPTIONS = {
+  data: { type: 'string' },
+  port: { type: 'string' },
+  host: { type: 'string' },
+  k: { type: 'string' },
+  m: { type: 'string' },
+  'segment-size': { type: 'string' },
+  'min-commit-pieces': { type: 'string' },
+  'long-tail': { type: 'string' },
+  quota: { type: 'string' },
+  'heartbeat-interval': { type: 'string' },
+  'offline-after': { type: 'string' },
+  'log-level': { type: 'string' },
+  'audit-interval': { type: 'string' },
+  'audit-rate': { type: 'string' },
+  'audit-timeout': { type: 'string' },
+  'vetting-audits': { type: 'string' },
+  'audit-lambda': { type: 'string' },
+  'audit-dq': { type: 'string' },
+  'max-offline': { type: 'string' },
+  'repair-interval': { type: 'string' },
+  'repair-margin': { type: 'string' },
+  'repair-offline-grace': { type: 'string' },
+  'loopback-subnets': { type: 'string' },
+  'repair-by': { type: 'string' },
+  postgres: { type: 'string' },
+  config: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' }
+} as const
+
+/** Environment variables that stand for options: set, they win over the config file. */
+const ENV_OF: Record<string, string> = {
+  data: 'SHOAL_TRACKER_DATA',
+  port: 'SHOAL_TRACKER_PORT',
+  postgres: 'SHOAL_TRACKER_POSTGRES',
+  'log-level': 'SHOAL_LOG_LEVEL'
+}
+
+/** A JSON config file as flags: { "port": 7070, "k": 4, "audit-interval": "5m", ... }. */
+function configFileArgs(path: string): string[] {
+  let value: unknown
+  try {
+    value = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (err) {
+    throw new UsageError(`--config ${path}: ${(err as Error).message}`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`--config ${path}: must be a JSON object`)
+  }
+  const args: string[] = []
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const option = (OPTIONS as Record<string, { type: string }>)[key]
+    if (option === undefined || key === 'config' || option.type !== 'string') {
+      throw new UsageError(`--config ${path}: unknown option "${key}"`)
+    }
+    if (typeof v !== 'string' && typeof v !== 'number') {
+      throw new UsageError(`--config ${path}: "${key}" must be a string or a number`)
+    }
+    args.push(`--${key}`, String(v))
+  }
+  return args
+}
+
 /** Flags over environment over defaults; everything is checked here so a bad value stops the start at once. */
 function readConfig(
   argv: string[],
   env: NodeJS.ProcessEnv
-): { init: Omit<TrackerInit, 'logger'>; level: Level } | 'help' | 'version' {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      data: { type: 'string' },
-      port: { type: 'string' },
-      host: { type: 'string' },
-      k: { type: 'string' },
-      m: { type: 'string' },
-      'segment-size': { type: 'string' },
-      'min-commit-pieces': { type: 'string' },
-      'long-tail': { type: 'string' },
-      quota: { type: 'string' },
-      'heartbeat-interval': { type: 'string' },
-      'log-level': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-      version: { type: 'boolean', short: 'v' }
+):
+  | { init: Omit<TrackerInit, 'logger'>; level: Level; postgres: string | undefined }
+  | { migrate: string }
+  | 'help'
+  | 'version' {
+  const parse = (args: string[]) =>
+    parseArgs({
+      args,
+      allowPositionals: true,
+      strict: true,
+      options: OPTIONS
+    })
+  const { values: flags, positionals } = parse(argv)
+  // A config file holds the same options; flags win over the environment, which wins over the file.
+  const file = flags.config === undefined ? {} : parse(configFileArgs(flags.config)).values
+  const values: typeof flags = { ...flags }
+  for (const [key, value] of Object.entries(file)) {
+    const name = key as keyof typeof flags
+    const envName = ENV_OF[key]
+    if (values[name] === undefined && (envName === undefined || !env[envName])) {
+      ;(values as Record<string, unknown>)[name] = value
     }
-  })
+  }
   if (values.help === true) return 'help'
   if (values.version === true) return 'version'
+  const postgres = values.postgres ?? env.SHOAL_TRACKER_POSTGRES
+  if (postgres !== undefined) checkPostgresUrl(postgres)
+  if (positionals.length === 1 && positionals[0] === 'migrate') {
+    if (postgres === undefined) throw new UsageError('migrate needs --postgres URL (or SHOAL_TRACKER_POSTGRES)')
+    return { migrate: postgres }
+  }
   if (positionals.length !== 1 || positionals[0] !== 'start') {
     throw new UsageError(
-      positionals.length === 0 ? 'missing command: start' : `unknown command "${positionals.join(' ')}"`
+      positionals.length === 0 ? 'missing command: start or migrate' : `unknown command "${positionals.join(' ')}"`
     )
   }
   const dataDir = values.data ?? env.SHOAL_TRACKER_DATA
@@ -97,12 +200,6 @@ function readConfig(
   if (values['long-tail'] !== undefined) policy.longTail = integer('long-tail', values['long-tail'], 0, 127)
   if (values['segment-size'] !== undefined)
     policy.segmentSize = convert('segment-size', values['segment-size'], parseBytes)
-  try {
-    // The policy's rules (k and m together, the commit threshold's range) are usage errors too.
-    resolveConfig({ dataDir, policy })
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\bminCommitPieces\b/, '--min-commit-pieces'))
-  }
   const init: Omit<TrackerInit, 'logger'> = { dataDir, policy }
   if (port !== undefined) init.port = integer('port', port, 0, 65_535)
   if (values.host !== undefined) init.host = values.host
@@ -110,7 +207,90 @@ function readConfig(
   if (values['heartbeat-interval'] !== undefined) {
     init.heartbeatIntervalMs = convert('heartbeat-interval', values['heartbeat-interval'], parseDuration)
   }
-  return { init, level: level as Level }
+  if (values['offline-after'] !== undefined) {
+    init.offlineAfterMs = convert('offline-after', values['offline-after'], parseDuration)
+  }
+  init.ops = readOps(values)
+  try {
+    // The config's own rules (k and m together, the commit threshold's range, offline after at least one
+    // heartbeat) are usage errors too.
+    resolveConfig(init)
+  } catch (err) {
+    throw new UsageError(
+      (err as Error).message
+        .replace(/\bminCommitPieces\b/, '--min-commit-pieces')
+        .replace(/\bofflineAfterMs\b/, '--offline-after')
+        .replace(/\bheartbeatIntervalMs\b/, '--heartbeat-interval')
+    )
+  }
+  return { init, level: level as Level, postgres }
+}
+
+/** Audit and repair flags; an interval of 0 turns its loop off. */
+function readOps(values: Record<string, string | boolean | undefined>): Partial<OpsSettings> {
+  const text = (name: string): string | undefined => values[name] as string | undefined
+  const interval = (name: string): number | undefined => {
+    const v = text(name)
+    if (v === undefined) return undefined
+    return v.trim() === '0' ? 0 : convert(name, v, parseDuration)
+  }
+  const ops: Partial<OpsSettings> = {}
+  const auditInterval = interval('audit-interval')
+  if (auditInterval !== undefined) ops.auditIntervalMs = auditInterval
+  const repairInterval = interval('repair-interval')
+  if (repairInterval !== undefined) ops.repairIntervalMs = repairInterval
+  const timeout = text('audit-timeout')
+  if (timeout !== undefined) ops.auditTimeoutMs = convert('audit-timeout', timeout, parseDuration)
+  const offline = text('max-offline')
+  if (offline !== undefined) ops.maxOfflineMs = convert('max-offline', offline, parseDuration)
+  const by = text('repair-by')
+  if (by !== undefined) {
+    if (by !== 'nodes' && by !== 'tracker') throw new UsageError(`--repair-by must be nodes or tracker, not "${by}"`)
+    ops.repairBy = by
+  }
+  const grace = interval('repair-offline-grace')
+  if (grace !== undefined) ops.repairOfflineGraceMs = grace
+  const rate = text('audit-rate')
+  if (rate !== undefined) {
+    const n = Number(rate)
+    if (!(n >= 0 && n <= 1)) throw new UsageError(`--audit-rate must be a fraction from 0 to 1, not "${rate}"`)
+    ops.auditRate = n
+  }
+  const fraction = (name: string, min: number, max: number): number | undefined => {
+    const v = text(name)
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!(n > min && n < max)) throw new UsageError(`--${name} must be a number between ${min} and ${max}, not "${v}"`)
+    return n
+  }
+  const lambda = fraction('audit-lambda', 0, 1)
+  if (lambda !== undefined) ops.auditLambda = lambda
+  const dq = fraction('audit-dq', 0, 1)
+  if (dq !== undefined) ops.auditDisqualify = dq
+  const vetting = text('vetting-audits')
+  if (vetting !== undefined) ops.vettingAudits = integer('vetting-audits', vetting, 0, 1_000_000)
+  const margin = text('repair-margin')
+  if (margin !== undefined) ops.repairMargin = integer('repair-margin', margin, 0, 255)
+  const loopback = text('loopback-subnets')
+  if (loopback !== undefined) {
+    if (loopback !== 'node' && loopback !== 'address') {
+      throw new UsageError(`--loopback-subnets must be node or address, not "${loopback}"`)
+    }
+    ops.loopbackSubnets = loopback
+  }
+  return ops
+}
+
+function checkPostgresUrl(text: string): void {
+  let url: URL
+  try {
+    url = new URL(text)
+  } catch {
+    throw new UsageError(`--postgres must be a URL like postgres://user@host:5432/database, not "${text}"`)
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new UsageError(`--postgres must start with postgres://, not ${url.protocol}//`)
+  }
 }
 
 const LEVEL_NAMES: Record<number, string> = {
@@ -154,13 +334,18 @@ async function main(): Promise<void> {
     process.stdout.write(`${TRACKER_VERSION}\n`)
     return
   }
+  if ('migrate' in config) {
+    await runMigrate(config.migrate)
+    return
+  }
   const logger: Logger = pino(
     { level: config.level, base: { pid: process.pid } },
     process.stdout.isTTY ? prettyDestination(process.stdout) : pino.destination({ dest: 1, sync: true })
   )
   let tracker: ReturnType<typeof createTracker>
   try {
-    tracker = createTracker({ ...config.init, logger })
+    const store = config.postgres === undefined ? undefined : new PgStore({ url: config.postgres })
+    tracker = createTracker({ ...config.init, logger, ...(store === undefined ? {} : { store }) })
   } catch (err) {
     process.stderr.write(`shoal-tracker: cannot start: ${describeError(err)}\n`)
     process.exit(1)
@@ -193,6 +378,26 @@ async function main(): Promise<void> {
     process.exit(1)
   }
   if (!stopping) logger.info({ url: tracker.url, dataDir: config.init.dataDir }, 'ready')
+}
+
+/** Prints one line per applied migration, then where the database stands. */
+async function runMigrate(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1, connectionTimeoutMillis: 10_000 })
+  pool.on('error', () => undefined)
+  try {
+    const result = await migrate(pool)
+    for (const m of result.applied) process.stdout.write(`applied ${m.version}: ${m.name}\n`)
+    process.stdout.write(
+      result.applied.length === 0
+        ? `${redact(url)} is at schema ${result.to}: nothing to do\n`
+        : `${redact(url)} migrated from schema ${result.from} to ${result.to}\n`
+    )
+  } catch (err) {
+    process.stderr.write(`shoal-tracker: migrate failed: ${describeError(err)}\n`)
+    process.exitCode = 1
+  } finally {
+    await pool.end()
+  }
 }
 
 await main()

@@ -1,7 +1,8 @@
 import { type ObjectLayout, validateLayout } from '@shoal/core'
 import pino, { type Logger } from 'pino'
-import { DEFAULTS } from './constants.ts'
+import { DEFAULTS, OFFLINE_AFTER_INTERVALS } from './constants.ts'
 import { type Layout, minCommitFloor, type PolicySettings } from './erasure-policy.ts'
+import { type OpsSettings, resolveOps } from './ops/ops-config.ts'
 import type { Store } from './store/store.ts'
 
 export interface Clock {
@@ -48,8 +49,13 @@ export interface TrackerInit {
   policy?: Partial<TrackerPolicy>
   /** Quota of new accounts in bytes; default 10 GiB. */
   defaultQuota?: number
-  /** How often nodes should send heartbeats; a node is online if seen within 3 intervals. Default 10 s. */
+  /** How often nodes should send heartbeats. Default 10 s. */
   heartbeatIntervalMs?: number
+  /**
+   * A node whose last heartbeat is older than this counts as offline: no new pieces, no grants to it, and (after
+   * `ops.repairOfflineGraceMs`) its pieces are repaired. Default 3 heartbeat intervals; at least one interval.
+   */
+  offlineAfterMs?: number
   /** Lifetime of put and get grants; default 1 h. */
   grantTtlMs?: number
   /** An upload not committed within this time is swept; default 24 h. */
@@ -62,6 +68,8 @@ export interface TrackerInit {
   logger?: Logger
   /** Default: the system clock. Tests move time forward with their own. */
   clock?: Clock
+  /** Audits, reputation and repair (see ops/ops-config.ts for defaults). */
+  ops?: Partial<OpsSettings>
   /** Default: a LevelStore in `<dataDir>/store`. */
   store?: Store
   /** Stops the tracker when aborted. */
@@ -75,10 +83,12 @@ export interface TrackerConfig {
   policy: ResolvedPolicy
   defaultQuota: number
   heartbeatIntervalMs: number
+  offlineAfterMs: number
   grantTtlMs: number
   uploadTtlMs: number
   sessionTtlMs: number
   sweepIntervalMs: number
+  ops: OpsSettings
   logger: Logger
   clock: Clock
 }
@@ -95,17 +105,29 @@ export function resolveConfig(init: TrackerInit): TrackerConfig {
     if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`${name} must be a positive integer`)
     return value
   }
+  const heartbeatIntervalMs = positive('heartbeatIntervalMs', init.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs)
+  const offlineAfterMs = positive(
+    'offlineAfterMs',
+    init.offlineAfterMs ?? OFFLINE_AFTER_INTERVALS * heartbeatIntervalMs
+  )
+  if (offlineAfterMs < heartbeatIntervalMs) {
+    throw new TypeError(
+      `offlineAfterMs (${offlineAfterMs} ms) is shorter than one heartbeat interval (${heartbeatIntervalMs} ms): every node would flap offline`
+    )
+  }
   return {
     dataDir: init.dataDir,
     host: init.host ?? DEFAULTS.host,
     port,
     policy,
     defaultQuota: positive('defaultQuota', init.defaultQuota ?? DEFAULTS.defaultQuota),
-    heartbeatIntervalMs: positive('heartbeatIntervalMs', init.heartbeatIntervalMs ?? DEFAULTS.heartbeatIntervalMs),
+    heartbeatIntervalMs,
+    offlineAfterMs,
     grantTtlMs: positive('grantTtlMs', init.grantTtlMs ?? DEFAULTS.grantTtlMs),
     uploadTtlMs: positive('uploadTtlMs', init.uploadTtlMs ?? DEFAULTS.uploadTtlMs),
     sessionTtlMs: positive('sessionTtlMs', init.sessionTtlMs ?? DEFAULTS.sessionTtlMs),
     sweepIntervalMs: positive('sweepIntervalMs', init.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs),
+    ops: resolveOps(init.ops),
     logger: init.logger ?? pino({ level: 'silent' }),
     clock: init.clock ?? systemClock
   }

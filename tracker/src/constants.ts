@@ -18,7 +18,7 @@ export const DEFAULTS = {
   sweepIntervalMs: MINUTE
 } as const
 
-/** A node is online while its last heartbeat is at most this many intervals old (one or two may be lost). */
+/** By default a node is online while its last heartbeat is at most this many intervals old (one or two may be lost). */
 export const OFFLINE_AFTER_INTERVALS = 3
 /** Largest distance between a heartbeat's own time and the tracker's clock. */
 export const HEARTBEAT_MAX_SKEW_MS = 60 * SECOND
@@ -49,6 +49,8 @@ export const LIMITS = {
   wrappedMasterKey: 1024,
   nameHash: 128,
   meta: 64 * KiB,
+  /** A share's sealed name, size and type. */
+  shareMeta: 4 * KiB,
   wrappedKey: 1024,
   exclude: 256,
   addrs: 32,

@@ -1,12 +1,29 @@
+import { randomFillSync } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
-import { type DeleteOrder, type GrantKind, randomBytes, signGrant, toBase64Url } from '@shoal/core'
+import { type DeleteOrder, type GrantKind, signGrant, toBase64Url } from '@shoal/core'
 import type { Clock } from './config.ts'
 import { ID_BYTES } from './constants.ts'
+import { fastPrivateKey } from './fast-keys.ts'
 import type { DeleteOrderRecord } from './store/store.ts'
+
+/**
+ * Random bytes are drawn from the system's CSPRNG a pool at a time: a grant request needs a serial per piece,
+ * and one call per 16 bytes cost 3% of the tracker's CPU. No byte is handed out twice.
+ */
+const POOL_BYTES = 4096
+let pool = new Uint8Array(0)
+let poolAt = 0
 
 /** Random base64url id (uploads, objects, accounts, serials): 16 bytes, 22 characters. */
 export function randomId(bytes = ID_BYTES): string {
-  return toBase64Url(randomBytes(bytes))
+  if (bytes > POOL_BYTES) return toBase64Url(randomFillSync(new Uint8Array(bytes)))
+  if (poolAt + bytes > pool.byteLength) {
+    pool = randomFillSync(new Uint8Array(POOL_BYTES))
+    poolAt = 0
+  }
+  const id = toBase64Url(pool.subarray(poolAt, poolAt + bytes))
+  poolAt += bytes
+  return id
 }
 
 export interface GrantRequest {
@@ -17,6 +34,10 @@ export interface GrantRequest {
   size: number
   /** Reuse a serial (a re-signed delete order); default a fresh one. */
   serial?: string
+  /** Get grants: the client's receipt key (download receipts, billing/settlement.ts). */
+  rk?: string
+  /** Audit grants: the leaves challenged. */
+  leaves?: number[]
 }
 
 /** Signs grants with the tracker key; every grant lives `ttlMs` from now. */
@@ -26,7 +47,7 @@ export class GrantSigner {
   readonly #ttlMs: number
 
   constructor(key: PrivateKey, clock: Clock, ttlMs: number) {
-    this.#key = key
+    this.#key = fastPrivateKey(key)
     this.#clock = clock
     this.#ttlMs = ttlMs
   }
@@ -43,7 +64,9 @@ export class GrantSigner {
       size: request.size,
       serial,
       iat,
-      exp: iat + this.#ttlMs
+      exp: iat + this.#ttlMs,
+      ...(request.rk === undefined ? {} : { rk: request.rk }),
+      ...(request.leaves === undefined ? {} : { leaves: request.leaves })
     })
     return { serial, grant }
   }

@@ -11,16 +11,16 @@ import {
   ShoalError
 } from '@shoal/core'
 import type { TrackerConfig } from './config.ts'
-import {
-  HEARTBEAT_MAX_SKEW_MS,
-  MAX_HEARTBEAT_DELETES,
-  MAX_HEARTBEAT_PEERS,
-  OFFLINE_AFTER_INTERVALS
-} from './constants.ts'
+import { HEARTBEAT_MAX_SKEW_MS, MAX_HEARTBEAT_DELETES, MAX_HEARTBEAT_PEERS } from './constants.ts'
 import type { GrantSigner } from './grants.ts'
-import { choosePlacement } from './placement.ts'
+import type { NodeStanding } from './ops/reputations.ts'
+import { type LoopbackSubnets, subnetOf } from './ops/subnet.ts'
+import { choosePlacement, distinctSubnets, type PlacementCandidate } from './placement.ts'
 import type { NodeRecord, Store } from './store/store.ts'
 import { parseHeartbeatPayload } from './validate.ts'
+
+/** How long `addresses()` reuses the node list it read (tracker time). */
+const ADDRESSES_TTL_MS = 1000
 
 export interface NodeRegistryComponents {
   store: Store
@@ -28,6 +28,12 @@ export interface NodeRegistryComponents {
   signer: GrantSigner
   /** base64url protobuf of the tracker's public key, as in /v1/info. */
   trackerKey: string
+  /** A node's reputation for placement (see ops/reputations.ts); default: every node in good standing. */
+  standing?: (peerId: string) => NodeStanding
+  /** How nodes that heartbeat over loopback are grouped into failure domains; default 'node'. */
+  loopbackSubnets?: LoopbackSubnets
+  /** Share of a segment's pieces unvetted nodes may get while vetted ones have room; default 1 (no limit). */
+  newNodeFraction?: number
 }
 
 /** Put grants handed out for a node but not yet visible in its heartbeats. */
@@ -45,20 +51,33 @@ export class NodeRegistry {
   readonly #config: TrackerConfig
   readonly #signer: GrantSigner
   readonly #trackerKey: string
+  readonly #standing: ((peerId: string) => NodeStanding) | undefined
+  readonly #loopbackSubnets: LoopbackSubnets
+  readonly #newNodeFraction: number
   /**
    * Bytes granted per node since its last heartbeats. Kept in memory on purpose: it is an estimate that only
    * stops one busy moment from sending every piece to the same emptiest node, and heartbeats correct it.
    */
   readonly #pending = new Map<string, PendingGrant[]>()
+  /**
+   * The node list as `addresses()` last read it, for ADDRESSES_TTL_MS of tracker time: every download-grant
+   * request needs it, and it changes only with heartbeats (this process's own clear it at once; another
+   * tracker's show up within the TTL).
+   */
+  #addresses: { at: number; map: Promise<ReadonlyMap<string, NodeAddress & { online: boolean }>> } | undefined
 
   constructor(components: NodeRegistryComponents) {
     this.#store = components.store
     this.#config = components.config
     this.#signer = components.signer
     this.#trackerKey = components.trackerKey
+    this.#standing = components.standing
+    this.#loopbackSubnets = components.loopbackSubnets ?? 'node'
+    this.#newNodeFraction = components.newNodeFraction ?? 1
   }
 
-  async heartbeat(token: string): Promise<HeartbeatResponse> {
+  /** `source`: the address the heartbeat came from, which decides the node's subnet (see subnetOf). */
+  async heartbeat(token: string, source?: string): Promise<HeartbeatResponse> {
     const payload = parseHeartbeatPayload(
       await openTokenWithLimit(token, nodeKey(token), ErrorCode.UNAUTHORIZED, 'heartbeat', MAX_HEARTBEAT_TOKEN_LENGTH)
     )
@@ -81,24 +100,39 @@ export class NodeRegistry {
       free: payload.free,
       version: payload.version,
       lastSeen: now,
-      lastAt: payload.at
+      lastAt: payload.at,
+      subnet: subnetOf(source, payload.addrs, payload.node, this.#loopbackSubnets)
     }
     if (!(await this.#store.recordHeartbeat(record, payload.deleted))) {
       throw new ShoalError(ErrorCode.CONFLICT, 'heartbeat is not newer than the last one from this node', {
         details: { reason: 'replay' }
       })
     }
+    const addresses = this.#addresses
+    if (addresses !== undefined) {
+      // This process shows its own heartbeats at once: patched into the cached list, not by reading every node
+      // again (which would cost every heartbeat the whole network).
+      void addresses.map.then(
+        (m) =>
+          (m as Map<string, NodeAddress & { online: boolean }>).set(record.peerId, {
+            ...address(record),
+            online: true
+          }),
+        () => {}
+      )
+    }
     this.#settlePending(payload.node, now)
-    const peers = shuffle((await this.online()).filter((n) => n.peerId !== payload.node))
+    const others = [...(await this.addresses()).values()].filter((n) => n.online && n.peerId !== payload.node)
+    const peers = shuffle(others)
       .slice(0, MAX_HEARTBEAT_PEERS)
-      .map(address)
+      .map((n) => ({ peerId: n.peerId, addrs: n.addrs }))
     const orders = await this.#store.listDeleteOrders(payload.node, MAX_HEARTBEAT_DELETES)
     const deletes = await Promise.all(orders.map((order) => this.#signer.signDelete(order)))
     return { trackerKey: this.#trackerKey, intervalMs: this.#config.heartbeatIntervalMs, peers, deletes }
   }
 
   isOnline(node: NodeRecord, now = this.#config.clock.now()): boolean {
-    return now - node.lastSeen <= OFFLINE_AFTER_INTERVALS * this.#config.heartbeatIntervalMs
+    return now - node.lastSeen <= this.#config.offlineAfterMs
   }
 
   async online(): Promise<NodeRecord[]> {
@@ -120,17 +154,35 @@ export class NodeRegistry {
     }))
   }
 
-  /** Addresses of all known nodes, with their online status (unknown nodes are left out). */
-  async addresses(): Promise<Map<string, NodeAddress & { online: boolean }>> {
+  /**
+   * Addresses of all known nodes, with their online status as of the read (unknown nodes are left out). Built
+   * once per ADDRESSES_TTL_MS, not per call: grant requests would otherwise pay for every node in the network.
+   */
+  addresses(): Promise<ReadonlyMap<string, NodeAddress & { online: boolean }>> {
     const now = this.#config.clock.now()
-    const out = new Map<string, NodeAddress & { online: boolean }>()
-    for (const n of await this.#store.listNodes()) out.set(n.peerId, { ...address(n), online: this.isOnline(n, now) })
-    return out
+    const cached = this.#addresses
+    if (cached !== undefined && now - cached.at >= 0 && now - cached.at < ADDRESSES_TTL_MS) return cached.map
+    const map = this.#store.listNodes().then((nodes) => {
+      const out = new Map<string, NodeAddress & { online: boolean }>()
+      for (const n of nodes) out.set(n.peerId, { ...address(n), online: this.isOnline(n, now) })
+      return out
+    })
+    this.#addresses = { at: now, map }
+    map.catch(() => {
+      if (this.#addresses?.map === map) this.#addresses = undefined
+    })
+    return map
   }
 
   /** Free bytes of each online node, less what was granted and not yet reported. */
   async freeSpace(): Promise<number[]> {
-    return (await this.#candidates([])).map((c) => c.free)
+    // One entry per subnet (its roomiest node): a segment can use each subnet once.
+    const best = new Map<string, number>()
+    for (const c of await this.#candidates([])) {
+      const key = c.subnet ?? c.peerId
+      best.set(key, Math.max(best.get(key) ?? 0, c.free))
+    }
+    return [...best.values()]
   }
 
   /**
@@ -146,9 +198,12 @@ export class NodeRegistry {
     previous: readonly (string | undefined)[] = []
   ): Promise<NodeRecord[]> {
     const candidates = await this.#candidates(exclude)
-    const chosen = choosePlacement(candidates, count, pieceSize, rotation, previous)
+    const chosen = choosePlacement(candidates, count, pieceSize, rotation, previous, {
+      newNodeFraction: this.#newNodeFraction
+    })
     if (chosen === undefined) {
-      const available = candidates.filter((c) => c.free >= pieceSize).length
+      // Nodes in one subnet count once: no segment may have two pieces there.
+      const available = distinctSubnets(candidates, pieceSize)
       throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `${count} storage nodes needed, ${available} available`, {
         details: { needed: count, available }
       })
@@ -163,12 +218,53 @@ export class NodeRegistry {
     })
   }
 
-  async #candidates(exclude: readonly string[]): Promise<{ peerId: string; free: number; node: NodeRecord }[]> {
+  /**
+   * Nodes for `count` more pieces of a segment whose other pieces stay on `keep`: none of `avoid` or `keep`, and
+   * none in a subnet of `keep`. For repair; ERR_NOT_ENOUGH_NODES when there are too few.
+   */
+  async placeBeside(
+    count: number,
+    pieceSize: number,
+    rotation: number,
+    keep: readonly string[],
+    avoid: readonly string[]
+  ): Promise<NodeRecord[]> {
+    const known = new Map((await this.#store.listNodes()).map((n) => [n.peerId, n]))
+    const takenSubnets = keep.map((id) => known.get(id)?.subnet ?? `node:${id}`)
+    const candidates = await this.#candidates([...avoid, ...keep])
+    const chosen = choosePlacement(candidates, count, pieceSize, rotation, [], {
+      newNodeFraction: this.#newNodeFraction,
+      takenSubnets
+    })
+    if (chosen === undefined) {
+      throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `${count} more storage nodes in new subnets needed`, {
+        details: { needed: count }
+      })
+    }
+    const nodes = new Map(candidates.map((c) => [c.peerId, c.node]))
+    return chosen.map((peerId) => nodes.get(peerId) as NodeRecord)
+  }
+
+  async #candidates(exclude: readonly string[]): Promise<(PlacementCandidate & { node: NodeRecord })[]> {
     const skip = new Set(exclude)
     const now = this.#config.clock.now()
     return (await this.online())
       .filter((n) => !skip.has(n.peerId))
-      .map((node) => ({ peerId: node.peerId, free: node.free - this.#pendingBytes(node.peerId, now), node }))
+      .flatMap((node) => {
+        const standing = this.#standing?.(node.peerId)
+        // Disqualified and leaving nodes get no new pieces.
+        if (standing?.disqualified === true || standing?.exiting === true) return []
+        return [
+          {
+            peerId: node.peerId,
+            free: node.free - this.#pendingBytes(node.peerId, now),
+            subnet: node.subnet ?? `node:${node.peerId}`,
+            vetted: standing?.vetted ?? true,
+            score: standing?.score ?? 1,
+            node
+          }
+        ]
+      })
   }
 
   #pendingBytes(peerId: string, now: number): number {

@@ -8,13 +8,15 @@ import {
   type ObjectInfo,
   type ObjectSummary,
   pieceSize,
+  type SegmentManifest,
   ShoalError
 } from '@shoal/core'
+import { receiptKeyOf } from './billing/receipt-key.ts'
 import type { TrackerConfig } from './config.ts'
 import { deleteOrders, type GrantSigner } from './grants.ts'
 import type { NodeRegistry } from './node-registry.ts'
 import type { AccountRecord, ObjectRecord, Store } from './store/store.ts'
-import { parseDownloadGrants } from './validate.ts'
+import { parseDownloadGrants, parseUpdateObject } from './validate.ts'
 
 export interface ObjectsComponents {
   store: Store
@@ -47,14 +49,36 @@ export class Objects {
     return objectInfo(object)
   }
 
-  /** A get grant for every piece of segments [from, to); within a segment, pieces on online nodes come first. */
-  async grants(owner: AccountRecord, objectId: string, body: unknown): Promise<DownloadGrantsResponse> {
-    const object = await this.#get(owner, objectId)
-    const { from, to } = parseDownloadGrants(body, object.segmentCount, MAX_GRANT_SEGMENTS)
+  /**
+   * A get grant for every piece of segments [from, to); within a segment, pieces on online nodes come first. The
+   * hot path of every download: one store read for the object and its segments together, and no account read.
+   */
+  async grants(ownerId: string, objectId: string, body: unknown): Promise<DownloadGrantsResponse> {
+    const hint = grantRangeHint(body)
+    const found = await this.#store.getObjectWithSegments(objectId, hint.from, hint.to)
+    if (found === undefined || found.object.owner !== ownerId) throw notFound(objectId)
+    const { from, to } = parseDownloadGrants(body, found.object.segmentCount, MAX_GRANT_SEGMENTS)
+    // The hint is the checked range whenever the body is valid; this only guards that promise.
+    const segments =
+      from === hint.from && to === hint.to ? found.segments : await this.#store.getObjectSegments(objectId, from, to)
+    return this.#grantsFor(found.object, segments, await this.#registry.addresses(), receiptKeyOf(body))
+  }
+
+  /** Get grants for segments [from, to) of an object, billed to its owner (also for share links). */
+  async grantsFor(object: ObjectRecord, from: number, to: number, rk?: string): Promise<DownloadGrantsResponse> {
     const [segments, addresses] = await Promise.all([
       this.#store.getObjectSegments(object.id, from, to),
       this.#registry.addresses()
     ])
+    return this.#grantsFor(object, segments, addresses, rk)
+  }
+
+  async #grantsFor(
+    object: ObjectRecord,
+    segments: readonly SegmentManifest[],
+    addresses: ReadonlyMap<string, { online: boolean; addrs: string[] }>,
+    rk: string | undefined
+  ): Promise<DownloadGrantsResponse> {
     return {
       segments: await Promise.all(
         segments.map(async (segment) => {
@@ -69,8 +93,9 @@ export class Objects {
                 kind: 'get',
                 piece: piece.cid,
                 node: piece.node,
-                account: owner.id,
-                size
+                account: object.owner,
+                size,
+                ...(rk === undefined ? {} : { rk })
               })
               const known = addresses.get(piece.node)
               return {
@@ -87,6 +112,13 @@ export class Objects {
     }
   }
 
+  /** Rename or move: the object keeps its pieces and gets a new name hash and sealed metadata. */
+  async rename(owner: AccountRecord, objectId: string, body: unknown): Promise<ObjectSummary> {
+    const object = await this.#get(owner, objectId)
+    const { nameHash, meta } = parseUpdateObject(body)
+    return objectSummary(await this.#store.renameObject(object.id, nameHash, meta))
+  }
+
   /**
    * Removes the object from the listing and the quota at once and queues a delete order per piece for its
    * node's next heartbeat. The same grants go back to the client, which may deliver them sooner.
@@ -98,7 +130,7 @@ export class Objects {
       s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
     )
     const orders = deleteOrders(pieces, owner.id, this.#config.clock.now())
-    await this.#store.deleteObject(object.id, orders)
+    await this.#store.deleteObject(object.id, orders, this.#config.clock.now())
     this.#config.logger.info({ object: object.id, pieces: orders.length }, 'object deleted')
     const addresses = await this.#registry.addresses()
     return {
@@ -114,11 +146,27 @@ export class Objects {
   /** The caller's own object; anything else is "not found", so object ids cannot be probed. */
   async #get(owner: AccountRecord, objectId: string): Promise<ObjectRecord> {
     const object = await this.#store.getObject(objectId)
-    if (object === undefined || object.owner !== owner.id) {
-      throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${objectId} does not exist`)
-    }
+    if (object === undefined || object.owner !== owner.id) throw notFound(objectId)
     return object
   }
+}
+
+function notFound(objectId: string): ShoalError {
+  return new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${objectId} does not exist`)
+}
+
+/**
+ * The segment range a grant request asks for, read before the object (and so its segment count) is known, so
+ * that object and segments come in one read. Checked properly by parseDownloadGrants afterwards; a malformed
+ * body reads no segments.
+ */
+function grantRangeHint(body: unknown): { from: number; to: number } {
+  const b = (typeof body === 'object' && body !== null ? body : {}) as { from?: unknown; to?: unknown }
+  const { from, to } = b
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to)) return { from: 0, to: 0 }
+  const f = from as number
+  const t = to as number
+  return f >= 0 && t > f && t - f <= MAX_GRANT_SEGMENTS ? { from: f, to: t } : { from: 0, to: 0 }
 }
 
 export function objectSummary(object: ObjectRecord): ObjectSummary {

@@ -2,44 +2,89 @@ export interface PlacementCandidate {
   peerId: string
   /** Free bytes, less what was granted and not yet reported. */
   free: number
+  /** Failure domain (see subnetOf); default: the node alone. No two pieces of a segment share one. */
+  subnet?: string
+  /** Passed its vetting audits; default true. Unvetted nodes get only a few pieces while vetted ones can take them. */
+  vetted?: boolean
+  /** Reputation in [0, 1] (audit score times uptime score); default 1. Better nodes come first. */
+  score?: number
 }
 
+export interface PlacementOptions {
+  /** Share of a segment's pieces that may go to unvetted nodes while vetted ones have room; at least one. */
+  newNodeFraction?: number
+  /** Failure domains the segment already uses (pieces that stay where they are, during repair). */
+  takenSubnets?: Iterable<string>
+}
+
+/** Scores within this of each other count as equal, so free space and rotation still spread the load. */
+const SCORE_BUCKET = 0.05
+
 /**
- * Picks `count` distinct nodes for the pieces of one segment (piece i goes to the i-th node returned), or
- * undefined if too few can take a piece of `pieceSize` bytes.
+ * Picks `count` nodes for the pieces of one segment (piece i goes to the i-th node returned), or undefined if
+ * too few can take a piece of `pieceSize` bytes in distinct failure domains.
  *
- * Nodes with more free space come first, and the starting point moves with `rotation` (the segment index), so
- * consecutive segments land on different nodes and the load spreads even when all nodes are alike. When a
- * segment is placed again (the client could not reach some nodes), `previous[i]`, the node that had piece i,
- * keeps it if it is still a candidate: only the failed pieces move, and pieces already stored stay valid.
+ * Nodes with a better score come first, then those with more free space, and the starting point moves with
+ * `rotation` (the segment index), so consecutive segments land on different nodes and the load spreads even
+ * when all nodes are alike. Never two pieces on one node or one subnet. Unvetted nodes get at most
+ * `newNodeFraction` of the pieces (at least one) unless the vetted ones cannot hold the segment: a new network,
+ * where every node is new, still works. When a segment is placed again (the client could not reach some nodes),
+ * `previous[i]`, the node that had piece i, keeps it if it is still a candidate: only the failed pieces move, and
+ * pieces already stored stay valid.
  */
 export function choosePlacement(
   candidates: readonly PlacementCandidate[],
   count: number,
   pieceSize: number,
   rotation: number,
-  previous: readonly (string | undefined)[] = []
+  previous: readonly (string | undefined)[] = [],
+  options: PlacementOptions = {}
 ): string[] | undefined {
+  const bucket = (c: PlacementCandidate): number => Math.floor((c.score ?? 1) / SCORE_BUCKET)
   const fit = candidates
     .filter((c) => c.free >= pieceSize)
-    .sort((a, b) => b.free - a.free || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0))
-  if (fit.length < count) return undefined
-  const eligible = new Set(fit.map((c) => c.peerId))
+    .sort(
+      (a, b) => bucket(b) - bucket(a) || b.free - a.free || (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0)
+    )
+  const subnet = (c: PlacementCandidate): string => c.subnet ?? `node:${c.peerId}`
+  const byId = new Map(fit.map((c) => [c.peerId, c]))
   const chosen: (string | undefined)[] = Array.from({ length: count }, () => undefined)
   const taken = new Set<string>()
-  for (let i = 0; i < count; i++) {
-    const node = previous[i]
-    if (node !== undefined && eligible.has(node) && !taken.has(node)) {
-      chosen[i] = node
-      taken.add(node)
-    }
+  const subnets = new Set<string>(options.takenSubnets ?? [])
+  const take = (i: number, c: PlacementCandidate): void => {
+    chosen[i] = c.peerId
+    taken.add(c.peerId)
+    subnets.add(subnet(c))
   }
+  for (let i = 0; i < count; i++) {
+    const node = previous[i] === undefined ? undefined : byId.get(previous[i] as string)
+    if (node !== undefined && !taken.has(node.peerId) && !subnets.has(subnet(node))) take(i, node)
+  }
+  const maxNew = Math.max(1, Math.floor(count * (options.newNodeFraction ?? 1)))
+  let newUsed = fit.filter((c) => taken.has(c.peerId) && c.vetted === false).length
   const pool = fit.filter((c) => !taken.has(c.peerId))
-  let next = pool.length === 0 ? 0 : rotation % pool.length
-  for (let i = 0; i < count; i++) {
-    if (chosen[i] !== undefined) continue
-    chosen[i] = (pool[next % pool.length] as PlacementCandidate).peerId
-    next++
+  const start = pool.length === 0 ? 0 : rotation % pool.length
+  const ordered = [...pool.slice(start), ...pool.slice(0, start)]
+  // First pass keeps to the cap on new nodes; the second lifts it when vetted nodes alone are too few.
+  for (const capped of [true, false]) {
+    let next = 0
+    for (let i = 0; i < count; i++) {
+      if (chosen[i] !== undefined) continue
+      while (next < ordered.length) {
+        const c = ordered[next++] as PlacementCandidate
+        if (taken.has(c.peerId) || subnets.has(subnet(c))) continue
+        if (c.vetted === false && capped && newUsed >= maxNew) continue
+        if (c.vetted === false) newUsed++
+        take(i, c)
+        break
+      }
+    }
+    if (chosen.every((c) => c !== undefined)) return chosen as string[]
   }
-  return chosen as string[]
+  return undefined
+}
+
+/** Failure domains available for one segment: what bounds how many pieces it can place. */
+export function distinctSubnets(candidates: readonly PlacementCandidate[], pieceSize: number): number {
+  return new Set(candidates.filter((c) => c.free >= pieceSize).map((c) => c.subnet ?? `node:${c.peerId}`)).size
 }

@@ -7,12 +7,22 @@ import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { DEFAULT_KDF, describeError, ErrorCode, type InfoResponse, ShoalError, toBase64Url } from '@shoal/core'
 import pkg from '../package.json' with { type: 'json' }
 import { Accounts } from './accounts.ts'
+import { ApiKeys } from './api-keys.ts'
+import { Billing } from './billing/billing.ts'
+import { PlanService } from './billing/plan-service.ts'
+import { planCatalog } from './billing/plans.ts'
+import { Settlements } from './billing/settlement.ts'
 import { type ResolvedPolicy, resolveConfig, type TrackerConfig, type TrackerInit } from './config.ts'
 import { AUTO_LAYOUTS, chooseLayout, type Layout, minCommitFor } from './erasure-policy.ts'
 import { GrantSigner } from './grants.ts'
+import { registerMoneyRoutes } from './http/money-routes.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { NodeRegistry } from './node-registry.ts'
 import { Objects } from './objects.ts'
+import { Ops } from './ops/ops.ts'
+import { Reputations } from './ops/reputations.ts'
+import { registerOpsRoutes } from './ops/routes.ts'
+import { Shares } from './shares.ts'
 import { LevelStore } from './store/level-store.ts'
 import type { Store } from './store/store.ts'
 import { loadOrCreateTrackerKey } from './tracker-key.ts'
@@ -28,6 +38,8 @@ interface Running {
   /** Owns the background loops; stop() aborts it, then waits for `loops`. */
   controller: AbortController
   loops: Promise<void>
+  billing: Billing
+  ops: Ops
 }
 
 /**
@@ -56,6 +68,16 @@ export class Tracker {
   /** The key that signs grants; its protobuf is `publicKey` in /v1/info. */
   get publicKey(): PublicKey {
     return this.#started().key.publicKey
+  }
+
+  /** Audits and repair: tests run their rounds directly. */
+  get ops(): Ops {
+    return this.#started().ops
+  }
+
+  /** Metering, invoices and payouts: tests close months directly. */
+  get billing(): Billing {
+    return this.#started().billing
   }
 
   get config(): Readonly<TrackerConfig> {
@@ -87,13 +109,32 @@ export class Tracker {
     try {
       const signer = new GrantSigner(key, config.clock, config.grantTtlMs)
       const components = { store: this.#store, config, signer }
-      const registry = new NodeRegistry({ ...components, trackerKey })
+      const reputations = new Reputations({ ...components, policy: config.ops, clock: config.clock, logger: log })
+      await reputations.refresh()
+      const registry = new NodeRegistry({
+        ...components,
+        trackerKey,
+        standing: (peerId) => reputations.standing(peerId),
+        loopbackSubnets: config.ops.loopbackSubnets,
+        newNodeFraction: config.ops.newNodeFraction
+      })
+      const ops = new Ops({
+        ...components,
+        registry,
+        reputations,
+        settings: config.ops,
+        clock: config.clock,
+        logger: log
+      })
       const uploads = new Uploads({ ...components, registry })
+      const objects = new Objects({ ...components, registry })
+      const accounts = new Accounts(components)
       const app = createHttpServer({
-        accounts: new Accounts(components),
+        accounts,
         registry,
         uploads,
-        objects: new Objects({ ...components, registry }),
+        objects,
+        shares: new Shares({ ...components, objects }),
         logger: log,
         info: async (): Promise<InfoResponse> => {
           const free = await registry.freeSpace()
@@ -106,6 +147,18 @@ export class Tracker {
           }
         }
       })
+      const plans = planCatalog(config.defaultQuota)
+      const billing = new Billing({ store: this.#store, clock: config.clock, plans, logger: log })
+      registerMoneyRoutes(app, {
+        accounts,
+        billing,
+        settlements: new Settlements({ store: this.#store, clock: config.clock, trackerKey: key.publicKey }),
+        apiKeys: new ApiKeys({ store: this.#store, clock: config.clock }),
+        plans: new PlanService({ store: this.#store, clock: config.clock, plans }),
+        store: this.#store,
+        clock: config.clock
+      })
+      registerOpsRoutes(app, { ops, reputations, registry, store: this.#store, clock: config.clock })
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -115,13 +168,17 @@ export class Tracker {
         app,
         url: `http://${host}:${address.port}`,
         uploads,
+        billing,
         controller,
-        loops: this.#sweepLoop(controller.signal)
+        loops: this.#sweepLoop(controller.signal),
+        ops
       }
+      ops.start()
     } catch (err) {
       await this.#store.close()
       throw err
     }
+    this.#started().billing.start()
     this.#signal?.addEventListener('abort', () => this.#stopOnAbort(), { once: true })
     const { layout, segmentSize, minCommitPieces, longTail } = config.policy
     log.info(
@@ -147,6 +204,8 @@ export class Tracker {
     const running = this.#running
     if (running === undefined) return
     running.controller.abort()
+    await running.billing.stop()
+    await running.ops.stop()
     await running.loops
     this.#running = undefined
     await running.app.close()

@@ -196,6 +196,7 @@ export class Uploads {
           size
         })
         const placed: PlacedPiece = { index: piece.index, cid: piece.cid, node: node.peerId, serial, size }
+        if (piece.root !== undefined) placed.root = piece.root
         return {
           placed,
           response: { index: piece.index, cid: piece.cid, node: { peerId: node.peerId, addrs: node.addrs }, grant }
@@ -259,7 +260,10 @@ export class Uploads {
             details: { index, piece: piece.index }
           })
         }
-        return { index: piece.index, cid: piece.cid, node: piece.node }
+        // The root the client gave with the placement is recorded with the piece: audits check against it.
+        return grant.root === undefined
+          ? { index: piece.index, cid: piece.cid, node: piece.node }
+          : { index: piece.index, cid: piece.cid, node: piece.node, root: grant.root }
       })
     )
     const result = await this.#store.commitSegment(upload.id, index, segment.placement.id, committed)
@@ -328,6 +332,7 @@ export class Uploads {
       object,
       segments: manifest.segments,
       ...(existing === undefined ? {} : { replaces: existing.id }),
+      nodeBytes: bytesPerNode(upload, manifest.segments),
       deletes: [
         ...deleteOrders(leftovers, owner.id, now),
         ...(existing === undefined ? [] : deleteOrders(replaced, existing.owner, now))
@@ -403,4 +408,14 @@ function staleAfter(previous: UploadSegmentRecord | undefined, current: readonly
     stale.push(p)
   }
   return stale
+}
+
+/** Stored bytes per node of a committed object: what each node is paid for holding (billing/billing.ts). */
+function bytesPerNode(layout: ObjectLayout, segments: Manifest['segments']): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const s of segments) {
+    const size = pieceSize(layout, s.index)
+    for (const p of s.pieces) out[p.node] = (out[p.node] ?? 0) + size
+  }
+  return out
 }

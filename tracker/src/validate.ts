@@ -1,6 +1,7 @@
 import {
   type BeginUploadRequest,
   type CommitSegmentRequest,
+  type CreateShareRequest,
   type DownloadGrantsRequest,
   ErrorCode,
   fromBase64Url,
@@ -11,9 +12,12 @@ import {
   normalizeEmail,
   OBJECT_NONCE_BYTES,
   type PlaceSegmentRequest,
+  parseMerkleRoot,
   parsePieceCid,
+  type ShareGrantsRequest,
   ShoalError,
-  type SignupRequest
+  type SignupRequest,
+  type UpdateObjectRequest
 } from '@shoal/core'
 import { LIMITS } from './constants.ts'
 
@@ -169,7 +173,14 @@ export function parsePlaceSegment(body: unknown, total: number): PlaceSegmentReq
     const index = integer(p.index, `pieces[${i}].index`, 0, total - 1)
     if (seen.has(index)) invalid(`pieces[${i}].index`, `piece ${index} is listed twice`)
     seen.add(index)
-    return { index, cid: cid(p.cid, `pieces[${i}].cid`), size: integer(p.size, `pieces[${i}].size`, 0) }
+    const piece = { index, cid: cid(p.cid, `pieces[${i}].cid`), size: integer(p.size, `pieces[${i}].size`, 0) }
+    if (p.root === undefined) return piece
+    try {
+      parseMerkleRoot(p.root)
+    } catch {
+      invalid(`pieces[${i}].root`, 'must be a 32-byte Merkle root in base64url')
+    }
+    return { ...piece, root: p.root as string }
   })
   const exclude =
     b.exclude === undefined
@@ -202,4 +213,35 @@ export function parseDownloadGrants(body: unknown, segmentCount: number, maxSegm
   const to = integer(b.to, 'to', from + 1, segmentCount)
   if (to - from > maxSegments) invalid('to', `at most ${maxSegments} segments per request`)
   return { from, to }
+}
+
+export function parseUpdateObject(body: unknown): UpdateObjectRequest {
+  const b = record(body)
+  return { nameHash: base64url(b.nameHash, 'nameHash', LIMITS.nameHash), meta: base64url(b.meta, 'meta', LIMITS.meta) }
+}
+
+export function parseCreateShare(body: unknown, now: number): CreateShareRequest {
+  const b = record(body)
+  const share: CreateShareRequest = {
+    objectId: parseId(b.objectId, 'objectId'),
+    meta: base64url(b.meta, 'meta', LIMITS.shareMeta)
+  }
+  if (b.expiresAt !== undefined) {
+    share.expiresAt = integer(b.expiresAt, 'expiresAt', now + 1)
+  }
+  if (b.password !== undefined) {
+    const p = record(b.password, 'password')
+    share.password = {
+      salt: base64url(p.salt, 'password.salt', 64, 16),
+      authKey: base64url(p.authKey, 'password.authKey', LIMITS.authKey, 16)
+    }
+  }
+  return share
+}
+
+/** Like parseDownloadGrants, plus the share password's auth key when one is sent. */
+export function parseShareGrants(body: unknown, segmentCount: number, maxSegments: number): ShareGrantsRequest {
+  const range = parseDownloadGrants(body, segmentCount, maxSegments)
+  const authKey = record(body).authKey
+  return authKey === undefined ? range : { ...range, authKey: base64url(authKey, 'authKey', LIMITS.authKey, 16) }
 }

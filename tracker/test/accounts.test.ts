@@ -22,6 +22,46 @@ describe('accounts and sessions', () => {
     expectOk(await t.request('GET', '/v1/account', { token: login.token }))
   })
 
+  it('logs out one session, or every session of the account, and never through an API key', async () => {
+    const t = await startTracker()
+    const { email, authKey, token: first } = await signup(t)
+    const login = async () =>
+      expectOk(await t.request<SessionResponse>('POST', '/v1/sessions', { body: { email, authKey } })).token
+    const second = await login()
+    const third = await login()
+    expect(
+      expectOk(await t.request<{ loggedOut: number }>('DELETE', '/v1/sessions/current', { token: first }))
+    ).toEqual({
+      loggedOut: 1
+    })
+    expectError(await t.request('GET', '/v1/account', { token: first }), 401, ErrorCode.UNAUTHORIZED)
+    expectError(await t.request('DELETE', '/v1/sessions/current', { token: first }), 401, ErrorCode.UNAUTHORIZED)
+    expectOk(await t.request('GET', '/v1/account', { token: second }))
+
+    const key = expectOk(
+      await t.request<{ key: string }>('POST', '/v1/api-keys', {
+        token: second,
+        body: { name: 'backup', scopes: ['read', 'write', 'share'] }
+      }),
+      201
+    ).key
+    expectError(await t.request('DELETE', '/v1/sessions', { token: key }), 403, ErrorCode.FORBIDDEN)
+
+    expect(expectOk(await t.request<{ loggedOut: number }>('DELETE', '/v1/sessions', { token: second }))).toEqual({
+      loggedOut: 2
+    })
+    for (const token of [second, third]) {
+      expectError(await t.request('GET', '/v1/account', { token }), 401, ErrorCode.UNAUTHORIZED)
+    }
+    // Logging out ends sessions, not API keys (they have their own revocation), nor the password.
+    expectOk(await t.request('GET', '/v1/objects', { token: key }))
+    const events = expectOk(
+      await t.request<{ events: { event: string }[] }>('GET', '/v1/account/audit', { token: await login() })
+    ).events.map((e) => e.event)
+    expect(events).toContain('logout')
+    expect(events).toContain('logout-everywhere')
+  })
+
   it('gives a wrong password and an unknown email the same answer', async () => {
     const t = await startTracker()
     const { email } = await signup(t)

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -106,6 +106,48 @@ describe('shoal-tracker start', () => {
     expect((await exit).code).toBe(0)
   })
 
+  it('reads a config file, with flags and the environment over it, and serves /metrics', async () => {
+    const dir = await tempDir()
+    const config = join(dir, 'tracker.json')
+    await writeFile(
+      config,
+      JSON.stringify({
+        data: join(dir, 'from-file'),
+        port: 1,
+        k: 2,
+        m: 2,
+        'audit-interval': '0',
+        'loopback-subnets': 'address'
+      })
+    )
+    // The flag beats the file's port; the environment's data folder beats the file's.
+    const child = run(['start', '--config', config, '--port', '0'], { SHOAL_TRACKER_DATA: join(dir, 'from-env') })
+    const line = await ready(child)
+    expect(line.dataDir).toBe(join(dir, 'from-env'))
+    const url = String(line.url)
+    expect(url).not.toMatch(/:1$/)
+    const info = (await (await fetch(`${url}/v1/info`)).json()) as { policy: { k: number; m: number } }
+    expect(info.policy).toMatchObject({ k: 2, m: 2 })
+    const metrics = await fetch(`${url}/metrics`)
+    expect(metrics.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/)
+    expect(await metrics.text()).toContain('shoal_repair_queue_length 0')
+    const exit = exitOf(child)
+    child.kill('SIGTERM')
+    expect((await exit).code).toBe(0)
+
+    for (const [body, message] of [
+      ['{"colour": "blue"}', /unknown option "colour"/],
+      ['{"k": [4]}', /must be a string or a number/],
+      ['not json', /--config/]
+    ] as const) {
+      await writeFile(config, body)
+      const { code, stderr } = await exitOf(run(['start', '--config', config, '--data', dir]))
+      expect(code, body).toBe(2)
+      expect(stderr.trim().split('\n')).toHaveLength(1)
+      expect(stderr).toMatch(message)
+    }
+  })
+
   it('fails fast with one line on bad configuration', async () => {
     const dir = await tempDir()
     for (const args of [
@@ -114,6 +156,7 @@ describe('shoal-tracker start', () => {
       ['start', '--data', dir, '--port', '70000'],
       ['start', '--data', dir, '--segment-size', 'big'],
       ['start', '--data', dir, '--heartbeat-interval', 'often'],
+      ['start', '--data', dir, '--heartbeat-interval', '5s', '--offline-after', '2s'],
       ['start', '--data', dir, '--k', '200', '--m', '100'],
       ['start', '--data', dir, '--k', '4'],
       ['start', '--data', dir, '--min-commit-pieces', '5'],

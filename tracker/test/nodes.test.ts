@@ -97,6 +97,19 @@ describe('node heartbeats', () => {
     expect(await online()).toBe(true)
   })
 
+  it('marks a node offline after --offline-after when one is given, and refuses one shorter than an interval', async () => {
+    const t = await startTracker({ heartbeatIntervalMs: 1000, offlineAfterMs: 10_000 })
+    await FakeNode.many(t, 1)
+    const online = async () => expectOk(await t.request<NodesResponse>('GET', '/v1/nodes')).nodes[0]?.online
+    t.clock.advance(10_000)
+    expect(await online()).toBe(true)
+    t.clock.advance(1)
+    expect(await online()).toBe(false)
+    await expect(startTracker({ heartbeatIntervalMs: 5000, offlineAfterMs: 2000 })).rejects.toThrow(
+      /offlineAfterMs \(2000 ms\) is shorter than one heartbeat interval/
+    )
+  })
+
   it('lists at most 20 peers, never the node itself, and only online ones', async () => {
     const t = await startTracker()
     const nodes = await FakeNode.many(t, 23)

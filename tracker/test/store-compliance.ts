@@ -1,14 +1,16 @@
-import { ErrorCode, type SegmentManifest } from '@shoal/core'
+import { ErrorCode, pieceSize, type SegmentManifest } from '@shoal/core'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import type {
   AccountRecord,
   DeleteOrderRecord,
   NodeRecord,
   ObjectRecord,
+  ShareRecord,
   Store,
   UploadRecord,
   UploadSegmentRecord
 } from '../src/store/store.ts'
+import { moneyCompliance } from './store-compliance-money.ts'
 
 /**
  * What every `Store` must do, run against each implementation. `setup` gives a fresh, empty backing store;
@@ -180,6 +182,26 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await store.deleteExpiredSessions(150)).toBe(0)
     })
 
+    it('deletes one session, or every session of one account', async () => {
+      const { store } = await open()
+      for (const [hash, account] of [
+        ['h1', 'a'],
+        ['h2', 'a'],
+        ['h3', 'a'],
+        ['h4', 'b']
+      ] as const) {
+        await store.putSession({ tokenHash: hash, accountId: account, createdAt: 0, expiresAt: 100 })
+      }
+      expect(await store.deleteSessions({ tokenHash: 'h1' })).toBe(1)
+      expect(await store.deleteSessions({ tokenHash: 'h1' })).toBe(0)
+      expect(await store.getSession('h1')).toBeUndefined()
+      expect(await store.deleteSessions({ accountId: 'a' })).toBe(2)
+      expect(await store.getSession('h2')).toBeUndefined()
+      expect(await store.getSession('h4')).toBeDefined()
+      // The expiry index forgot them too: nothing is left to expire but b's.
+      expect(await store.deleteExpiredSessions(1000)).toBe(1)
+    })
+
     it('records heartbeats only when newer than the last one', async () => {
       const { store } = await open()
       expect(await store.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(true)
@@ -272,6 +294,10 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await store.listObjects('someone-else')).toEqual([])
       expect(await store.getObjectSegments(object.id, 0, 2)).toEqual(manifests(2))
       expect(await store.getObjectSegments(object.id, 1, 2)).toEqual(manifests(2).slice(1))
+      expect(await store.getObjectWithSegments(object.id, 0, 2)).toEqual({ object, segments: manifests(2) })
+      expect(await store.getObjectWithSegments(object.id, 1, 5)).toEqual({ object, segments: manifests(2).slice(1) })
+      expect(await store.getObjectWithSegments(object.id, 0, 0)).toEqual({ object, segments: [] })
+      expect(await store.getObjectWithSegments('no-such-object', 0, 2)).toBeUndefined()
       expect(await store.getUpload(upload.id)).toBeUndefined()
       expect(await store.listUploadSegments(upload.id)).toEqual([])
       expect(await store.listDeleteOrders('nodeX', 10)).toHaveLength(1)
@@ -299,6 +325,7 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       await store.commitUpload({ ...commit, replaces: first.id, deletes: [order('nodeA', 1)] })
       expect(await store.getObject(first.id)).toBeUndefined()
       expect(await store.getObjectSegments(first.id, 0, 1)).toEqual([])
+      expect(await store.getObjectWithSegments(first.id, 0, 1)).toBeUndefined()
       expect((await store.getObjectByName(account.id, first.nameHash))?.id).toBe(second.id)
       expect(await store.listObjects(account.id)).toHaveLength(1)
       expect(await store.getAccount(account.id)).toMatchObject({ used: 40, reserved: 0, objects: 1 })
@@ -370,6 +397,60 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await codeOf(store.deleteObject(upload.id, []))).toBe(ErrorCode.OBJECT_NOT_FOUND)
     })
 
+    it('renames objects only onto free names, keeping size and segments', async () => {
+      const { store, reopen } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const a = uploadRecord(account.id, { size: 10, segmentCount: 1 })
+      const b = uploadRecord(account.id, { size: 20, segmentCount: 1 })
+      for (const u of [a, b]) {
+        await store.beginUpload(u)
+        await store.commitUpload({ uploadId: u.id, object: objectFrom(u), segments: manifests(1), deletes: [] })
+      }
+      const renamed = await store.renameObject(a.id, 'new-name-hash', 'new-meta')
+      expect(renamed).toEqual({ ...objectFrom(a), nameHash: 'new-name-hash', meta: 'new-meta' })
+      expect(await store.getObjectByName(account.id, a.nameHash)).toBeUndefined()
+      expect((await store.getObjectByName(account.id, 'new-name-hash'))?.id).toBe(a.id)
+      expect(await store.getObjectSegments(a.id, 0, 1)).toEqual(manifests(1))
+      // Renaming onto its own name only changes the metadata; onto another object's name is refused.
+      expect((await store.renameObject(a.id, 'new-name-hash', 'meta-2')).meta).toBe('meta-2')
+      expect(await codeOf(store.renameObject(a.id, b.nameHash, 'x'))).toBe(ErrorCode.CONFLICT)
+      expect(await codeOf(store.renameObject('missing', 'h', 'x'))).toBe(ErrorCode.OBJECT_NOT_FOUND)
+      const reopened = await reopen()
+      expect((await reopened.listObjects(account.id)).map((o) => o.nameHash).sort()).toEqual(
+        ['new-name-hash', b.nameHash].sort()
+      )
+      expect(await reopened.getAccount(account.id)).toMatchObject({ used: 30, objects: 2 })
+    })
+
+    it('keeps shares per owner, newest first, and revokes them once', async () => {
+      const { store, reopen } = await open()
+      const account = accountRecord()
+      const other = accountRecord({ email: 'other@example.com' })
+      await store.createAccount(account)
+      await store.createAccount(other)
+      const share = (id: string, owner: string, createdAt: number): ShareRecord => ({
+        id,
+        owner,
+        objectId: `object-${id}`,
+        meta: 'sealed',
+        createdAt,
+        ...(id === 's2' ? { expiresAt: 99, password: { salt: 'salt', authSalt: 'as', authHash: 'ah' } } : {})
+      })
+      await store.createShare(share('s1', account.id, 1))
+      await store.createShare(share('s2', account.id, 2))
+      await store.createShare(share('s3', other.id, 3))
+      expect(await store.getShare('s2')).toEqual(share('s2', account.id, 2))
+      expect(await store.getShare('nope')).toBeUndefined()
+      expect((await store.listShares(account.id)).map((s) => s.id)).toEqual(['s2', 's1'])
+      expect(await store.revokeShare('s1', 10)).toMatchObject({ id: 's1', revokedAt: 10 })
+      expect((await store.revokeShare('s1', 20)).revokedAt).toBe(10)
+      expect(await codeOf(store.revokeShare('nope', 1))).toBe(ErrorCode.NOT_FOUND)
+      const reopened = await reopen()
+      expect((await reopened.getShare('s1'))?.revokedAt).toBe(10)
+      expect((await reopened.listShares(other.id)).map((s) => s.id)).toEqual(['s3'])
+    })
+
     it('hands out delete orders per node, oldest first, until that node acknowledges them', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
@@ -393,5 +474,130 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       await store.recordHeartbeat(nodeRecord('nodeA', 1), [(a[1] as DeleteOrderRecord).serial])
       expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(2)
     })
+
+    it('walks every object segment in order, in pages', async () => {
+      const { store, reopen } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const ids: string[] = []
+      for (const count of [3, 1, 2]) {
+        const upload = uploadRecord(account.id, { size: 10, segmentCount: count })
+        await store.beginUpload(upload)
+        await store.commitUpload({
+          uploadId: upload.id,
+          object: objectFrom(upload),
+          segments: manifests(count),
+          deletes: []
+        })
+        ids.push(...Array.from({ length: count }, () => upload.id))
+      }
+      const seen: { objectId: string; index: number }[] = []
+      let after: { objectId: string; index: number } | undefined
+      for (;;) {
+        const page = await store.listSegments(after, 2)
+        if (page.length === 0) break
+        for (const s of page) seen.push({ objectId: s.objectId, index: s.segment.index })
+        const last = page.at(-1) as { objectId: string; segment: SegmentManifest }
+        after = { objectId: last.objectId, index: last.segment.index }
+      }
+      expect(seen).toHaveLength(6)
+      expect(seen.map((s) => s.objectId).sort()).toEqual([...ids].sort())
+      // Strictly increasing: no segment twice, every object's segments together and in index order.
+      const keys = seen.map((s) => `${s.objectId}:${s.index}`)
+      expect(new Set(keys).size).toBe(6)
+      for (let i = 1; i < seen.length; i++) {
+        const [a, b] = [seen[i - 1], seen[i]] as [
+          { objectId: string; index: number },
+          { objectId: string; index: number }
+        ]
+        if (a.objectId === b.objectId) expect(b.index).toBe(a.index + 1)
+      }
+      expect(await (await reopen()).listSegments(undefined, 100)).toHaveLength(6)
+    })
+
+    it('replaces the pieces of a segment only if they are unchanged, queueing deletes with it', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.createAccount(account)
+      const upload = uploadRecord(account.id, { size: 100, segmentCount: 2 })
+      await store.beginUpload(upload)
+      const segments = manifests(2)
+      await store.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments, deletes: [] })
+      const before = (segments[1] as SegmentManifest).pieces
+      const after = [
+        before[0],
+        before[1],
+        { index: 2, cid: CIDS[2] as string, node: 'nodeD', root: 'r'.repeat(43) }
+      ] as typeof before
+      const key = { objectId: upload.id, index: 1 }
+      expect(await store.updateSegmentPieces(key, before, after, [order('nodeC', 7)], 77)).toBe(true)
+      expect((await store.getObjectSegments(upload.id, 1, 2))[0]?.pieces).toEqual(after)
+      expect(await store.listDeleteOrders('nodeC', 10)).toHaveLength(1)
+      // The move is recorded with the swap, for node payouts: piece 2 went from nodeC to nodeD at 77.
+      const bytes = pieceSize(objectFrom(upload), 1)
+      expect(await store.listPieceMoves([upload.id, 'another-object'])).toEqual([
+        { objectId: upload.id, at: 77, from: 'nodeC', to: 'nodeD', bytes }
+      ])
+      // A second repair that read the old pieces changes nothing, queues nothing and records no move.
+      expect(await store.updateSegmentPieces(key, before, before, [order('nodeE', 8)], 88)).toBe(false)
+      expect(await store.listPieceMoves([upload.id])).toHaveLength(1)
+      expect((await store.getObjectSegments(upload.id, 1, 2))[0]?.pieces).toEqual(after)
+      expect(await store.listDeleteOrders('nodeE', 10)).toEqual([])
+      // Segment 0 is untouched.
+      expect((await store.getObjectSegments(upload.id, 0, 1))[0]?.pieces).toEqual(
+        (segments[0] as SegmentManifest).pieces
+      )
+      await store.deleteObject(upload.id, [])
+      expect(await codeOf(store.updateSegmentPieces(key, after, before, []))).toBe(ErrorCode.OBJECT_NOT_FOUND)
+      await store.queueDeletes([order('nodeF', 9), order('nodeF', 3)])
+      expect((await store.listDeleteOrders('nodeF', 10)).map((o) => o.createdAt)).toEqual([3, 9])
+    })
+
+    it('keeps node reputations with optimistic versions', async () => {
+      const { store, reopen } = await open()
+      const rep = {
+        peerId: 'nodeA',
+        version: 1,
+        firstSeen: 5,
+        audits: { passed: 0, failed: 0, timedOut: 0 },
+        auditAlpha: 1,
+        auditBeta: 0,
+        uptimeAlpha: 1,
+        uptimeBeta: 0
+      }
+      expect(await store.getReputation('nodeA')).toBeUndefined()
+      expect(await store.putReputation({ ...rep, version: 2 })).toBe(false)
+      expect(await store.putReputation(rep)).toBe(true)
+      expect(await store.putReputation(rep)).toBe(false)
+      const next = { ...rep, version: 2, audits: { passed: 1, failed: 0, timedOut: 0 }, vettedAt: 9 }
+      const [a, b] = await Promise.all([store.putReputation(next), store.putReputation({ ...next, auditBeta: 3 })])
+      expect([a, b].filter(Boolean)).toHaveLength(1)
+      await store.putReputation({ ...rep, peerId: 'nodeB' })
+      const reopened = await reopen()
+      expect((await reopened.getReputation('nodeA'))?.version).toBe(2)
+      expect((await reopened.listReputations()).map((r) => r.peerId)).toEqual(['nodeA', 'nodeB'])
+    })
+
+    it('leases a job to one holder at a time, until it expires or is given up', async () => {
+      const { store } = await open()
+      expect(await store.acquireLease('ops', 'A', 1000, 300)).toBe(true)
+      expect(await store.acquireLease('ops', 'B', 1000, 300)).toBe(false)
+      expect(await store.acquireLease('other', 'B', 1000, 300)).toBe(true)
+      // Renewed by its holder, it lasts from the renewal.
+      expect(await store.acquireLease('ops', 'A', 1200, 300)).toBe(true)
+      expect(await store.acquireLease('ops', 'B', 1400, 300)).toBe(false)
+      expect(await store.acquireLease('ops', 'B', 1500, 300)).toBe(true)
+      expect(await store.acquireLease('ops', 'A', 1500, 300)).toBe(false)
+      // Only the holder can give it up.
+      await store.releaseLease('ops', 'A')
+      expect(await store.acquireLease('ops', 'A', 1600, 300)).toBe(false)
+      await store.releaseLease('ops', 'B')
+      expect(await store.acquireLease('ops', 'A', 1600, 300)).toBe(true)
+      // Racing for a free lease: one wins.
+      const race = await Promise.all(['X', 'Y', 'Z'].map((h) => store.acquireLease('race', h, 2000, 300)))
+      expect(race.filter(Boolean)).toHaveLength(1)
+    })
+
+    moneyCompliance(open)
   })
 }

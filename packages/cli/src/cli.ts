@@ -4,8 +4,9 @@ import { basename } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { isResumable, type SavedSession, ShoalClient } from '@shoal/client'
-import { describeError, ErrorCode, formatBytes, isShoalError, ShoalError } from '@shoal/core'
+import { isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
+import { describeError, ErrorCode, formatBytes, formatMicros, invoiceCsv, isShoalError, ShoalError } from '@shoal/core'
+import { invoiceLines, usageLines } from './billing-view.ts'
 import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import { clearSession, configDir, loadSession, saveSession } from './config.ts'
 import { progressBar, speedLine } from './progress-bar.ts'
@@ -24,18 +25,21 @@ export const USAGE = `usage: shoal <command> [options]
 commands:
   signup                 create an account (asks for email and password)
   login                  sign in on this device
-  logout                 forget this device's session
+  logout [--all]         end this device's session (--all: every session of the account, on every device)
   put FILE [NAME]        upload FILE, stored as NAME (default: the file's name)
   get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout)
   ls [--json]            list your files
   rm NAME                delete a file
-  usage                  show storage used and quota
+  usage [--period YYYY-MM]  storage used and quota, plan, and the month's metered usage and charges
+  invoice [YYYY-MM] [--csv]  list your invoices, or show one (as CSV with --csv)
 
 options:
   --tracker URL          tracker to use (env SHOAL_TRACKER; default: the one you logged in to)
   --overwrite            put: replace an existing file of the same name
   --force                get: replace an existing local file
   --json                 machine-readable output
+  --csv                  invoice: CSV for a spreadsheet
+  --period YYYY-MM       usage: another month (default: this one, to date)
   -h, --help             show this help
 
 environment:
@@ -79,10 +83,28 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stderr.write(`${command === 'signup' ? 'Signed up' : 'Logged in'} as ${client.email} at ${tracker}\n`)
         return 0
       }
-      case 'logout':
+      case 'logout': {
+        expectArgs(args, 0, 0, 'logout [--all]')
+        const everywhere = values.all === true
+        const saved = await loadSession(dir)
+        if (saved === undefined) {
+          if (everywhere) throw new ShoalError(ErrorCode.UNAUTHORIZED, 'not logged in: log in to log out everywhere')
+          io.stderr.write('Not logged in\n')
+          return 0
+        }
+        try {
+          await new TrackerClient({ url: saved.tracker, token: saved.token }).logout(everywhere)
+        } catch (err) {
+          // An expired session is as good as ended; anything else means the tracker may still accept it.
+          if (!isShoalError(err, ErrorCode.UNAUTHORIZED)) {
+            if (everywhere) throw err
+            io.stderr.write(`warning: the tracker did not end the session (${describeError(err)}); forgotten here\n`)
+          }
+        }
         await clearSession(dir)
-        io.stderr.write('Logged out\n')
+        io.stderr.write(everywhere ? 'Logged out on every device\n' : 'Logged out\n')
         return 0
+      }
       case 'put': {
         const [file, name] = expectArgs(args, 1, 2, 'put FILE [NAME]')
         client = await signedIn(dir, tracker)
@@ -189,13 +211,33 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
       case 'usage': {
         client = await signedIn(dir, tracker)
-        const account = await client.usage()
-        if (values.json === true) io.stdout.write(`${JSON.stringify(account)}\n`)
+        const [account, metered] = await Promise.all([client.usage(), client.tracker.usage(values.period)])
+        if (values.json === true) io.stdout.write(`${JSON.stringify({ ...account, metered })}\n`)
         else {
           io.stdout.write(
             `${account.email}: ${formatBytes(account.used)} of ${formatBytes(account.quota)} used, ${account.objects} files\n`
           )
+          io.stdout.write(`${usageLines(metered)}\n`)
         }
+        return 0
+      }
+      case 'invoice': {
+        const [period] = expectArgs(args, 0, 1, 'invoice [YYYY-MM] [--csv]')
+        client = await signedIn(dir, tracker)
+        if (period === undefined) {
+          const { invoices } = await client.tracker.invoices()
+          if (values.json === true) io.stdout.write(`${JSON.stringify(invoices)}\n`)
+          else if (invoices.length === 0)
+            io.stderr.write('No invoices yet: the first is issued after your first month\n')
+          else
+            for (const i of invoices)
+              io.stdout.write(`${i.period}  ${i.plan.padEnd(5)}  ${formatMicros(i.totalMicros)}\n`)
+          return 0
+        }
+        const invoice = await client.tracker.invoice(period)
+        if (values.csv === true) io.stdout.write(invoiceCsv(invoice))
+        else if (values.json === true) io.stdout.write(`${JSON.stringify(invoice)}\n`)
+        else io.stdout.write(`${invoiceLines(invoice)}\n`)
         return 0
       }
       default:
@@ -222,6 +264,9 @@ function parse(argv: string[]) {
       overwrite: { type: 'boolean' },
       force: { type: 'boolean' },
       json: { type: 'boolean' },
+      csv: { type: 'boolean' },
+      all: { type: 'boolean' },
+      period: { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })

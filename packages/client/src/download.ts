@@ -21,6 +21,7 @@ import type { CodecEngine, ObjectCodec } from './codec/segment-worker.ts'
 import { NodeScoreboard } from './node-scoreboard.ts'
 import { getPiece } from './p2p/piece-client.ts'
 import type { ProgressListener } from './progress.ts'
+import type { ReceiptBook } from './receipts.ts'
 import type { TrackerClient } from './tracker-client.ts'
 
 export interface DownloadContext {
@@ -29,6 +30,8 @@ export interface DownloadContext {
   codecs: CodecEngine
   /** Finds a node's current addresses when the known ones fail (DHT); undefined if it cannot. */
   locate?: (node: NodeAddress, piece: string, signal: AbortSignal) => Promise<NodeAddress | undefined>
+  /** Signs a receipt for every piece received, for the node to settle (egress billing); none without it. */
+  receipts?: ReceiptBook
 }
 
 export interface DownloadOptions {
@@ -45,6 +48,11 @@ export interface DownloadOptions {
   hedgeFactor?: number
   /** Never hedge before this many ms. */
   hedgeMinMs?: number
+  /**
+   * Before any piece has arrived there is no median to compare with: hedge only after this long. (Hedging every
+   * cold request at hedgeMinMs doubled the first window's traffic on a fresh connection and delayed the first byte.)
+   */
+  hedgeColdMs?: number
   /** Drop a node that sends nothing for this long. */
   stallMs?: number
   /** What the engine did and why: hedges, dropped nodes, DHT lookups. For progress displays and tests. */
@@ -59,9 +67,10 @@ export type DownloadEvent =
 
 export const DOWNLOAD_DEFAULTS = {
   segmentWindow: 4,
-  extraPieces: 1,
+  extraPieces: 0,
   hedgeFactor: 2,
   hedgeMinMs: 250,
+  hedgeColdMs: 2_000,
   stallMs: 10_000
 } as const
 
@@ -92,13 +101,17 @@ export async function* downloadObject(
   }
   if (length === 0 && info.size > 0) return
   const settings = { ...DOWNLOAD_DEFAULTS, ...definedOnly(options) }
-  const codec = await ctx.codecs.open(layout, contentKey, fromBase64Url(info.nonce))
   const cancel = new AbortController()
   const signal = options.signal === undefined ? cancel.signal : AbortSignal.any([cancel.signal, options.signal])
+  // Pieces start moving while the codec threads boot (a cold client's first byte waited ~0.6 s for them); a
+  // codec that cannot open ends the download with its own error instead of being blamed on the nodes.
+  const opening = ctx.codecs.open(layout, contentKey, fromBase64Url(info.nonce))
+  opening.catch((err: unknown) => cancel.abort(err))
+  const codec = whenOpen(opening)
   try {
     const peer = await ctx.peer()
     const { first, last } = segmentsForRange(layout, offset, length)
-    const grants = new GrantBatches(ctx.tracker, info.id, last + 1, settings.segmentWindow, signal)
+    const grants = new GrantBatches(ctx.tracker, info.id, last + 1, settings.segmentWindow, signal, ctx.receipts)
     const fetcher = new SegmentFetcher(
       ctx,
       peer,
@@ -112,6 +125,9 @@ export async function* downloadObject(
     const inFlight: Promise<Uint8Array>[] = []
     let next = first
     let done = 0
+    // Slow start: the first segment has the links to itself, so the first byte comes after one segment's
+    // transfer rather than after the whole window's; the window then grows by one per segment written.
+    let window = 1
     const fetchNext = (): void => {
       const index = next++
       const task = grants.get(index).then((granted) => fetcher.fetch(granted))
@@ -119,11 +135,12 @@ export async function* downloadObject(
       task.catch(() => {})
       inFlight.push(task)
     }
-    while (next <= last && inFlight.length < settings.segmentWindow) fetchNext()
+    while (next <= last && inFlight.length < window) fetchNext()
     for (let index = first; index <= last; index++) {
       signal.throwIfAborted()
       const plaintext = await inFlight.shift()!
-      if (next <= last) fetchNext()
+      window = Math.min(settings.segmentWindow, window + 1)
+      while (next <= last && inFlight.length < window) fetchNext()
       const start = index === first ? offset - segmentOffset(layout, index) : 0
       const end = index === last ? offset + length - segmentOffset(layout, index) : plaintext.byteLength
       const out = plaintext.subarray(start, end)
@@ -135,6 +152,21 @@ export async function* downloadObject(
     // Also runs when the consumer stops early: cancels every request still in flight.
     cancel.abort(new ShoalError(ErrorCode.ABORTED, 'download finished or cancelled'))
     codec.close()
+  }
+}
+
+/** An ObjectCodec usable before it has opened: each call waits for the opening. */
+function whenOpen(opening: Promise<ObjectCodec>): ObjectCodec {
+  return {
+    encode: async (index, plaintext) => (await opening).encode(index, plaintext),
+    addPiece: async (segment, piece, cid, bytes) => (await opening).addPiece(segment, piece, cid, bytes),
+    decode: async (segment) => (await opening).decode(segment),
+    discard: (segment) => {
+      opening.then((c) => c.discard(segment)).catch(() => {})
+    },
+    close: () => {
+      opening.then((c) => c.close()).catch(() => {})
+    }
   }
 }
 
@@ -159,8 +191,17 @@ class GrantBatches {
   readonly #end: number
   readonly #first: number
   readonly #signal: AbortSignal
+  readonly #receiptKey: string | undefined
 
-  constructor(tracker: TrackerClient, objectId: string, end: number, first: number, signal: AbortSignal) {
+  constructor(
+    tracker: TrackerClient,
+    objectId: string,
+    end: number,
+    first: number,
+    signal: AbortSignal,
+    receipts?: ReceiptBook
+  ) {
+    this.#receiptKey = receipts?.receiptKey
     this.#tracker = tracker
     this.#objectId = objectId
     this.#end = end
@@ -172,7 +213,7 @@ class GrantBatches {
     const size = this.#batches.length === 0 ? this.#first : MAX_GRANT_SEGMENTS
     const to = Math.min(this.#end, from + size)
     const segments = this.#tracker
-      .downloadGrants(this.#objectId, from, to, { signal: this.#signal })
+      .downloadGrants(this.#objectId, from, to, { signal: this.#signal, receiptKey: this.#receiptKey })
       .then((r) => r.segments)
     segments.catch(() => {})
     const batch = { from, to, segments }
@@ -321,10 +362,10 @@ class SegmentFetcher {
   ): Promise<void> {
     const peerId = piece.node.peerId
     const median = this.#board.medianDurationMs()
-    const hedgeAfter = Math.max(
-      this.#settings.hedgeMinMs,
-      (median ?? this.#settings.hedgeMinMs) * this.#settings.hedgeFactor
-    )
+    const hedgeAfter =
+      median === undefined
+        ? this.#settings.hedgeColdMs
+        : Math.max(this.#settings.hedgeMinMs, median * this.#settings.hedgeFactor)
     const timer = setTimeout(() => {
       hedgeTimers.delete(timer)
       if (hedge()) this.#emit({ type: 'hedge', segment, piece: piece.index, node: peerId, afterMs: hedgeAfter })
@@ -335,6 +376,7 @@ class SegmentFetcher {
     let outcome: 'ok' | 'failed' | 'cancelled' = 'failed'
     try {
       const bytes = await this.#fetchFrom(piece, size, signal)
+      this.#ctx.receipts?.received(this.#relocated.get(piece.node.peerId) ?? piece.node, piece.grant, bytes.byteLength)
       this.wireBytes += bytes.byteLength
       signal.throwIfAborted()
       await this.#codec.addPiece(segment, piece.index, piece.cid, bytes)

@@ -26,9 +26,12 @@ export {
 } from './download.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'
 export { type ClientPeerInit, createClientPeer, locateNode, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
-export { deletePiece, getPiece, putPiece } from './p2p/piece-client.ts'
+export { deletePiece, getPiece, putPiece, requestRepair } from './p2p/piece-client.ts'
+export { type RebuildInit, type RebuildSource, type RebuiltPiece, rebuildPieces } from './p2p/rebuild.ts'
 export type { ProgressListener, TransferProgress } from './progress.ts'
+export { ReceiptBook, ReceiptSigner } from './receipts.ts'
 export { segmentSource } from './segment-source.ts'
+export { type OpenShareInit, SharedFile } from './share.ts'
 export {
   type Credentials,
   type ObjectEntry,

@@ -2,27 +2,35 @@ import type { Libp2p } from '@libp2p/interface'
 import {
   AccountKeyring,
   type AccountView,
+  type CreateShareRequest,
   DEFAULT_KDF,
   derivePasswordKeys,
+  deriveSharePasswordKeys,
   ErrorCode,
+  formatShareFragment,
   fromBase64Url,
   generateMasterKey,
+  generateShareSalt,
   type InfoResponse,
   isShoalError,
   type NodeAddress,
   type ObjectInfo,
   type ObjectMetadata,
   type SessionResponse,
+  type ShareView,
   ShoalError,
+  sealShareMetadata,
   toBase64Url,
   unwrapMasterKey,
-  wrapMasterKey
+  wrapMasterKey,
+  wrapShareKey
 } from '@shoal/core'
 import { createCodecEngine } from '#codec-engine'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
 import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-peer.ts'
 import { deletePiece } from './p2p/piece-client.ts'
+import { ReceiptBook, ReceiptSigner } from './receipts.ts'
 import { TrackerClient } from './tracker-client.ts'
 import { type UploadOptions, uploadObject } from './upload.ts'
 
@@ -47,6 +55,8 @@ export interface ObjectEntry {
   size: number
   createdAt: number
   mime?: string
+  /** Everything the sealed metadata holds (thumbnail, trash state, ...). */
+  meta: ObjectMetadata
 }
 
 export interface ShoalClientInit {
@@ -88,6 +98,7 @@ export class ShoalClient {
   readonly #init: ShoalClientInit
   #peer: Promise<Libp2p> | undefined
   #codecs: CodecEngine | undefined
+  #receipts: Promise<ReceiptBook> | undefined
 
   private constructor(
     tracker: TrackerClient,
@@ -177,7 +188,16 @@ export class ShoalClient {
       .catch(() => {})
   }
 
+  #getReceipts(): Promise<ReceiptBook> {
+    this.#receipts ??= ReceiptSigner.create().then((signer) => new ReceiptBook(signer, this.#getPeer))
+    return this.#receipts
+  }
+
   async stop(): Promise<void> {
+    // Receipts go to the nodes before the peer that carries them stops (a node is paid for what it served).
+    const receipts = this.#receipts
+    this.#receipts = undefined
+    if (receipts !== undefined && this.#peer !== undefined) await (await receipts).flush()
     const peer = this.#peer
     const codecs = this.#codecs
     this.#peer = undefined
@@ -235,7 +255,13 @@ export class ShoalClient {
     const meta = await this.#keyring.openMetadata(info.meta)
     const contentKey = await this.#keyring.unwrapContentKey(info.wrappedKey)
     const stream = downloadObject(
-      { tracker: this.tracker, peer: this.#getPeer, codecs: this.#getCodecs(), locate: this.#locate },
+      {
+        tracker: this.tracker,
+        peer: this.#getPeer,
+        codecs: this.#getCodecs(),
+        locate: this.#locate,
+        receipts: await this.#getReceipts()
+      },
       info,
       contentKey,
       { ...this.#init.download, ...options }
@@ -249,6 +275,88 @@ export class ShoalClient {
       objects.map(async (o) => entry(o.id, o.size, o.createdAt, await this.#keyring.openMetadata(o.meta)))
     )
     return entries.sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  /**
+   * Renames or moves a file (a name is a path): the pieces stay where they are; only the keyed name hash and the
+   * sealed metadata change. `patch` changes other metadata in the same step (e.g. the trash state; `null`
+   * removes a field). ERR_CONFLICT when `to` is taken.
+   */
+  async rename(
+    from: string,
+    to: string,
+    patch: { [K in keyof ObjectMetadata]?: ObjectMetadata[K] | null } = {},
+    options: { signal?: AbortSignal } = {}
+  ): Promise<ObjectEntry> {
+    if (to.length === 0 || to.length > 1024)
+      throw new ShoalError(ErrorCode.INVALID_INPUT, 'name must be 1-1024 characters')
+    const info = await this.stat(from, options)
+    const meta: Record<string, unknown> = { ...(await this.#keyring.openMetadata(info.meta)), name: to }
+    for (const [key, value] of Object.entries(patch)) {
+      if (value === null) delete meta[key]
+      else meta[key] = value
+    }
+    meta.name = to
+    const next = meta as unknown as ObjectMetadata
+    try {
+      const summary = await this.tracker.updateObject(
+        info.id,
+        { nameHash: await this.#keyring.nameHash(to), meta: await this.#keyring.sealMetadata(next) },
+        options
+      )
+      return entry(summary.id, summary.size, summary.createdAt, next)
+    } catch (err) {
+      if (isShoalError(err, ErrorCode.CONFLICT)) {
+        throw new ShoalError(ErrorCode.CONFLICT, `a file named "${to}" already exists`, { cause: err })
+      }
+      throw err
+    }
+  }
+
+  /**
+   * Creates a share link for a file. Returns the share and the link's fragment (to append after `#` to
+   * `<ui>/s/<share.id>`): it carries the file key, sealed under the password when there is one.
+   */
+  async share(
+    name: string,
+    options: { password?: string; expiresAt?: number; signal?: AbortSignal } = {}
+  ): Promise<{ share: ShareView; fragment: string }> {
+    const info = await this.stat(name, options)
+    const meta = await this.#keyring.openMetadata(info.meta)
+    const contentKey = await this.#keyring.unwrapContentKey(info.wrappedKey)
+    const sealed = await sealShareMetadata(contentKey, {
+      name: meta.name.slice(meta.name.lastIndexOf('/') + 1),
+      size: info.size,
+      ...(meta.mime === undefined ? {} : { mime: meta.mime })
+    })
+    let password: CreateShareRequest['password']
+    let fragment: string
+    if (options.password !== undefined && options.password.length > 0) {
+      const salt = generateShareSalt()
+      const keys = await deriveSharePasswordKeys(salt, options.password)
+      password = { salt, authKey: keys.authKey }
+      fragment = formatShareFragment({ kind: 'wrapped', wrapped: await wrapShareKey(keys.kek, contentKey) })
+    } else {
+      fragment = formatShareFragment({ kind: 'key', key: contentKey })
+    }
+    const share = await this.tracker.createShare(
+      {
+        objectId: info.id,
+        meta: sealed,
+        ...(options.expiresAt === undefined ? {} : { expiresAt: options.expiresAt }),
+        ...(password === undefined ? {} : { password })
+      },
+      options
+    )
+    return { share, fragment }
+  }
+
+  async listShares(options: { signal?: AbortSignal } = {}): Promise<ShareView[]> {
+    return (await this.tracker.listShares(options)).shares
+  }
+
+  async revokeShare(id: string, options: { signal?: AbortSignal } = {}): Promise<ShareView> {
+    return this.tracker.revokeShare(id, options)
   }
 
   /**
@@ -280,7 +388,7 @@ export class ShoalClient {
 }
 
 function entry(id: string, size: number, createdAt: number, meta: ObjectMetadata): ObjectEntry {
-  return { id, name: meta.name, size, createdAt, ...(meta.mime === undefined ? {} : { mime: meta.mime }) }
+  return { id, name: meta.name, size, createdAt, meta, ...(meta.mime === undefined ? {} : { mime: meta.mime }) }
 }
 
 async function* toAsync(source: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {

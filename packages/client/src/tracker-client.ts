@@ -3,22 +3,31 @@ import {
   type BeginUploadRequest,
   type BeginUploadResponse,
   type CommitSegmentRequest,
+  type CreateShareRequest,
   type DeleteObjectResponse,
   type DownloadGrantsResponse,
   ErrorCode,
   errorFromCode,
   type InfoResponse,
+  type Invoice,
   type ListObjectsResponse,
+  type ListSharesResponse,
   type LoginRequest,
   type NodesResponse,
   type ObjectInfo,
   type ObjectSummary,
+  type PayoutsResponse,
   type PlaceSegmentRequest,
   type PlaceSegmentResponse,
   type SessionResponse,
+  type ShareGrantsRequest,
+  type ShareInfo,
+  type ShareView,
   ShoalError,
   type SignupRequest,
-  type UploadStatus
+  type UpdateObjectRequest,
+  type UploadStatus,
+  type UsageResponse
 } from '@shoal/core'
 
 export interface TrackerClientInit {
@@ -93,6 +102,10 @@ export class TrackerClient {
   login(body: LoginRequest, options?: RequestOptions): Promise<SessionResponse> {
     return this.#request('POST', '/v1/sessions', body, options)
   }
+  /** Ends this session on the tracker, or every session of the account (`everywhere`). */
+  logout(everywhere = false, options?: RequestOptions): Promise<{ loggedOut: number }> {
+    return this.#request('DELETE', everywhere ? '/v1/sessions' : '/v1/sessions/current', undefined, options)
+  }
   account(options?: RequestOptions): Promise<AccountView> {
     return this.#request('GET', '/v1/account', undefined, options)
   }
@@ -128,11 +141,51 @@ export class TrackerClient {
   objectByName(nameHash: string, options?: RequestOptions): Promise<ObjectInfo> {
     return this.#request('GET', `/v1/objects/by-name/${enc(nameHash)}`, undefined, options)
   }
-  downloadGrants(id: string, from: number, to: number, options?: RequestOptions): Promise<DownloadGrantsResponse> {
-    return this.#request('POST', `/v1/objects/${enc(id)}/grants`, { from, to }, options)
+  /** With `receiptKey`, every grant carries it (download receipts, ReceiptBook). */
+  downloadGrants(
+    id: string,
+    from: number,
+    to: number,
+    options?: RequestOptions & { receiptKey?: string | undefined }
+  ): Promise<DownloadGrantsResponse> {
+    const body = options?.receiptKey === undefined ? { from, to } : { from, to, receiptKey: options.receiptKey }
+    return this.#request('POST', `/v1/objects/${enc(id)}/grants`, body, options)
+  }
+  usage(period?: string, options?: RequestOptions): Promise<UsageResponse> {
+    const query = period === undefined ? '' : `?period=${enc(period)}`
+    return this.#request('GET', `/v1/account/usage${query}`, undefined, options)
+  }
+  invoices(options?: RequestOptions): Promise<{ invoices: Invoice[] }> {
+    return this.#request('GET', '/v1/account/invoices', undefined, options)
+  }
+  invoice(period: string, options?: RequestOptions): Promise<Invoice> {
+    return this.#request('GET', `/v1/account/invoices/${enc(period)}`, undefined, options)
+  }
+  payouts(peerId: string, options?: RequestOptions): Promise<PayoutsResponse> {
+    return this.#request('GET', `/v1/nodes/${enc(peerId)}/payouts`, undefined, options)
   }
   deleteObject(id: string, options?: RequestOptions): Promise<DeleteObjectResponse> {
     return this.#request('DELETE', `/v1/objects/${enc(id)}`, undefined, options)
+  }
+  updateObject(id: string, body: UpdateObjectRequest, options?: RequestOptions): Promise<ObjectSummary> {
+    return this.#request('PATCH', `/v1/objects/${enc(id)}`, body, options)
+  }
+  createShare(body: CreateShareRequest, options?: RequestOptions): Promise<ShareView> {
+    return this.#request('POST', '/v1/shares', body, options)
+  }
+  listShares(options?: RequestOptions): Promise<ListSharesResponse> {
+    return this.#request('GET', '/v1/shares', undefined, options)
+  }
+  revokeShare(id: string, options?: RequestOptions): Promise<ShareView> {
+    return this.#request('DELETE', `/v1/shares/${enc(id)}`, undefined, options)
+  }
+  /** Public: no session needed. */
+  shareInfo(id: string, options?: RequestOptions): Promise<ShareInfo> {
+    return this.#request('GET', `/v1/shares/${enc(id)}`, undefined, options)
+  }
+  /** Public: no session needed; `authKey` for password-protected shares. */
+  shareGrants(id: string, body: ShareGrantsRequest, options?: RequestOptions): Promise<DownloadGrantsResponse> {
+    return this.#request('POST', `/v1/shares/${enc(id)}/grants`, body, options)
   }
 }
 

@@ -11,6 +11,7 @@ import {
   generateObjectNonce,
   isShoalError,
   type ObjectLayout,
+  type ObjectMetadata,
   type ObjectSummary,
   ShoalError,
   toBase64Url
@@ -40,6 +41,8 @@ export interface UploadOptions {
   /** Replace an existing object of the same name. */
   overwrite?: boolean
   mime?: string
+  /** More sealed metadata to store with the object (a thumbnail, a date). */
+  meta?: Omit<ObjectMetadata, 'name' | 'size' | 'mime'>
   /** Segments encoded and sent at once; memory is about 2.5 x segment size per segment in flight. */
   segmentWindow?: number
   /** Placements tried per segment before the upload fails; each retry moves the failed pieces to other nodes. */
@@ -127,7 +130,13 @@ async function begin(ctx: UploadContext, name: string, size: number, options: Up
   const { keyring } = ctx
   const contentKey = generateContentKey()
   const nonce = generateObjectNonce()
-  const meta = { name, size, modified: Date.now(), ...(options.mime === undefined ? {} : { mime: options.mime }) }
+  const meta: ObjectMetadata = {
+    modified: Date.now(),
+    ...options.meta,
+    name,
+    size,
+    ...(options.mime === undefined ? {} : { mime: options.mime })
+  }
   const begun = await ctx.tracker.beginUpload(
     {
       nameHash: await keyring.nameHash(name),
@@ -187,7 +196,10 @@ async function storeSegment(
       upload.uploadId,
       segment.index,
       {
-        pieces: segment.cids.map((cid, index) => ({ index, cid, size: segment.pieceSize })),
+        pieces: segment.cids.map((cid, index) => {
+          const root = segment.roots?.[index]
+          return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
+        }),
         ...(exclude.size === 0 ? {} : { exclude: [...exclude] })
       },
       { signal: options.signal }

@@ -23,6 +23,21 @@ export interface Grant {
   /** Issued at and expires at, in ms since the epoch. */
   iat: number
   exp: number
+  /** Audit grants only: the leaves challenged (see merkle.ts), so the challenge is the tracker's, not the caller's. */
+  leaves?: number[]
+  /**
+   * Get grants only, when the client asked: its receipt key (base64url protobuf Ed25519 public key). The node
+   * settles the client's receipts signed with it (get-receipt.ts) to be paid for the bytes it served.
+   */
+  rk?: string
+}
+
+/** Most leaves one audit grant challenges: keeps the grant and the answer's header small. */
+export const MAX_AUDIT_LEAVES = 16
+
+/** Parses a grant's payload without checking its signature (the caller checked it). */
+export function grantFromPayload(value: unknown): Grant {
+  return parseGrant(value)
 }
 
 export function signGrant(trackerKey: PrivateKey, grant: Grant): Promise<string> {
@@ -88,5 +103,19 @@ function parseGrant(value: unknown): Grant {
   if (typeof g.serial !== 'string' || !/^[A-Za-z0-9_-]{8,64}$/.test(g.serial)) bad('serial')
   if (!Number.isSafeInteger(g.iat)) bad('iat')
   if (!Number.isSafeInteger(g.exp)) bad('exp')
+  if (g.kind === 'audit') {
+    const leaves = g.leaves
+    if (
+      !Array.isArray(leaves) ||
+      leaves.length === 0 ||
+      leaves.length > MAX_AUDIT_LEAVES ||
+      !leaves.every((l) => Number.isSafeInteger(l) && l >= 0)
+    ) {
+      bad('leaves')
+    }
+  } else if (g.leaves !== undefined) bad('leaves')
+  if (g.rk !== undefined && (g.kind !== 'get' || typeof g.rk !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(g.rk))) {
+    bad('rk')
+  }
   return g as Grant
 }

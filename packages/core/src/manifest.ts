@@ -11,6 +11,8 @@ export interface PiecePlacement {
   cid: string
   /** Peer id of the node holding it. */
   node: string
+  /** base64url Merkle root of the piece (merkle.ts), recorded for audits; absent for pieces stored without one. */
+  root?: string
 }
 
 export interface SegmentManifest {
@@ -66,6 +68,9 @@ export function validateManifest(value: unknown): Manifest {
         fail(`segment ${s} piece ${piece.index} cid`)
       }
       if (typeof piece.node !== 'string' || piece.node.length === 0) fail(`segment ${s} piece ${piece.index} node`)
+      if (piece.root !== undefined && (typeof piece.root !== 'string' || piece.root.length !== 43)) {
+        fail(`segment ${s} piece ${piece.index} root`)
+      }
     }
     if (segment.pieces.length < layout.k) fail(`segment ${s} has fewer than k pieces`)
   })

@@ -1,5 +1,6 @@
+import { createSegmentCipher } from '#segment-cipher'
 import { type CID, pieceCid } from './cid.ts'
-import { importAesKey, openSegment, sealSegment } from './crypto/aes-gcm.ts'
+import { type SegmentCipher, takeBytes } from './crypto/segment-cipher.ts'
 import type { ErasureCodec } from './erasure/codec.ts'
 import { ErrorCode, ShoalError } from './errors.ts'
 import {
@@ -10,12 +11,15 @@ import {
   segmentPlainLength,
   validateLayout
 } from './layout.ts'
+import { merkleRoot } from './merkle.ts'
 
 export interface EncodedSegment {
   index: number
   /** k + m pieces, data first; views into one buffer. */
   pieces: Uint8Array[]
   cids: CID[]
+  /** base64url Merkle roots of the pieces, for audits (merkle.ts). */
+  roots: string[]
   pieceSize: number
 }
 
@@ -26,15 +30,13 @@ export interface EncodedSegment {
 export class SegmentCodec {
   readonly layout: ObjectLayout
   readonly #codec: ErasureCodec
-  readonly #key: CryptoKey
-  readonly #nonce: Uint8Array
+  readonly #cipher: SegmentCipher
   readonly #count: number
 
-  private constructor(layout: ObjectLayout, codec: ErasureCodec, key: CryptoKey, nonce: Uint8Array) {
+  private constructor(layout: ObjectLayout, codec: ErasureCodec, cipher: SegmentCipher) {
     this.layout = layout
     this.#codec = codec
-    this.#key = key
-    this.#nonce = nonce
+    this.#cipher = cipher
     this.#count = segmentCount(layout)
   }
 
@@ -44,7 +46,7 @@ export class SegmentCodec {
     contentKey: Uint8Array,
     objectNonce: Uint8Array
   ): Promise<SegmentCodec> {
-    return new SegmentCodec(validateLayout(layout), codec, await importAesKey(contentKey), objectNonce)
+    return new SegmentCodec(validateLayout(layout), codec, createSegmentCipher(contentKey, objectNonce))
   }
 
   get segmentCount(): number {
@@ -57,15 +59,15 @@ export class SegmentCodec {
       throw new TypeError(`segment ${index} must be ${expected} bytes, got ${plaintext.byteLength}`)
     }
     const { k, m } = this.layout
-    const sealed = await sealSegment(this.#key, this.#nonce, index, index === this.#count - 1, plaintext)
     const size = pieceSize(this.layout, index)
     const shards = new Uint8Array(size * (k + m))
-    shards.set(sealed, 0)
+    await this.#cipher.sealInto(index, index === this.#count - 1, plaintext, shards.subarray(0, sealedLength(expected)))
     this.#codec.encode(shards, k, m)
     const pieces: Uint8Array[] = []
     for (let i = 0; i < k + m; i++) pieces.push(shards.subarray(i * size, (i + 1) * size))
     const cids = await Promise.all(pieces.map((p) => pieceCid(p)))
-    return { index, pieces, cids, pieceSize: size }
+    const roots = await Promise.all(pieces.map((p) => merkleRoot(p)))
+    return { index, pieces, cids, roots, pieceSize: size }
   }
 
   /**
@@ -83,19 +85,18 @@ export class SegmentCodec {
         details: { segment: index, have, need: k }
       })
     }
-    const shards = new Uint8Array(size * (k + m))
     pieces.forEach((piece, i) => {
-      if (piece === undefined) return
-      if (piece.byteLength !== size) {
+      if (piece !== undefined && piece.byteLength !== size) {
         throw new ShoalError(
           ErrorCode.PIECE_CORRUPT,
           `segment ${index} piece ${i} has ${piece.byteLength} bytes, not ${size}`
         )
       }
-      shards.set(piece, i * size)
     })
-    this.#codec.reconstruct(shards, k, m, present)
-    const sealed = shards.subarray(0, sealedLength(segmentPlainLength(this.layout, index)))
-    return openSegment(this.#key, this.#nonce, index, index === this.#count - 1, sealed)
+    const sealed = sealedLength(segmentPlainLength(this.layout, index))
+    // The cipher reads the (rebuilt) data shards where they are: no segment-sized gather buffer.
+    return this.#codec.withDataShards(pieces, k, m, (data) =>
+      this.#cipher.open(index, index === this.#count - 1, takeBytes(data, sealed))
+    )
   }
 }

@@ -1,3 +1,4 @@
+import { Uint8ArrayList } from 'uint8arraylist'
 import { describe, expect, it } from 'vitest'
 import {
   ByteReader,
@@ -12,7 +13,7 @@ import {
   toBase64Url
 } from '../src/index.ts'
 
-async function* chunks(...parts: Uint8Array[]): AsyncGenerator<Uint8Array> {
+async function* chunks(...parts: (Uint8Array | Uint8ArrayList)[]): AsyncGenerator<Uint8Array | Uint8ArrayList> {
   for (const p of parts) yield p
 }
 
@@ -32,6 +33,24 @@ describe('frames', () => {
     const got: number[] = []
     for await (const c of reader.stream(5)) got.push(...c)
     expect(got).toEqual([1, 2, 3, 4, 5])
+    await reader.expectEnd()
+  })
+
+  it('streams a body as views of the transport buffers, never copies, and stops exactly at its end', async () => {
+    const a = new Uint8Array([1, 2, 3])
+    const b = new Uint8Array([4, 5, 6, 7])
+    const list = new Uint8ArrayList(a, b)
+    const reader = new ByteReader(chunks(new Uint8Array([9]), list, new Uint8Array([8])))
+    expect([...(await reader.readExactly(1))]).toEqual([9])
+    const got: Uint8Array[] = []
+    for await (const c of reader.stream(5)) got.push(c)
+    expect(got.map((c) => [...c])).toEqual([
+      [1, 2, 3],
+      [4, 5]
+    ])
+    expect(got[0]?.buffer).toBe(a.buffer)
+    expect(got[1]?.buffer).toBe(b.buffer)
+    expect([...(await reader.readExactly(3))]).toEqual([6, 7, 8])
     await reader.expectEnd()
   })
 

@@ -5,6 +5,8 @@ import type { Accounts } from '../accounts.ts'
 import { MAX_BODY_BYTES } from '../constants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { Objects } from '../objects.ts'
+import { needOf, rememberNeed } from '../scopes.ts'
+import type { Shares } from '../shares.ts'
 import type { Uploads } from '../uploads.ts'
 import {
   parseBeginUpload,
@@ -20,6 +22,7 @@ export interface HttpComponents {
   registry: NodeRegistry
   uploads: Uploads
   objects: Objects
+  shares: Shares
   info(): Promise<InfoResponse>
   logger: Logger
 }
@@ -34,10 +37,17 @@ const STATUS: Record<string, number> = {
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.OBJECT_NOT_FOUND]: 404,
   [ErrorCode.UPLOAD_NOT_FOUND]: 404,
+  [ErrorCode.SHARE_NOT_FOUND]: 404,
+  [ErrorCode.SHARE_REVOKED]: 410,
+  [ErrorCode.SHARE_EXPIRED]: 410,
+  [ErrorCode.SHARE_PASSWORD]: 401,
   [ErrorCode.ACCOUNT_EXISTS]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UPLOAD_INCOMPLETE]: 409,
   [ErrorCode.QUOTA_EXCEEDED]: 413,
+  [ErrorCode.FORBIDDEN]: 403,
+  [ErrorCode.RATE_LIMITED]: 429,
+  [ErrorCode.SETTLEMENT_REJECTED]: 400,
   [ErrorCode.NOT_ENOUGH_NODES]: 503
 }
 
@@ -107,18 +117,41 @@ export function createHttpServer(c: HttpComponents) {
     )
   )
 
-  app.addHook('onSend', async (_request, reply) => {
+  // Hooks take callbacks, not async functions: they run on every request, and each promise costs.
+  app.addHook('onSend', (_request, reply, payload, done) => {
     // Answers carry grants and session tokens: no cache may keep them.
     reply.header('cache-control', 'no-store')
+    // The web UI may be served from another origin. Any origin is safe: the API authenticates with bearer
+    // tokens a page must already hold, never with cookies the browser would attach on its own.
+    reply.header('access-control-allow-origin', '*')
+    done(null, payload)
   })
-  app.addHook('onResponse', async (request, reply) => {
-    request.log.debug(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
-      'request'
-    )
-  })
+  app.options('*', async (_request, reply) =>
+    reply
+      .code(204)
+      .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE')
+      .header('access-control-allow-headers', 'authorization, content-type')
+      .header('access-control-max-age', '600')
+      .send()
+  )
+  if (c.logger.isLevelEnabled('debug')) {
+    app.addHook('onResponse', (request, reply, done) => {
+      request.log.debug(
+        { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+        'request'
+      )
+      done()
+    })
+  }
 
-  const auth = (headers: { authorization?: string | undefined }) => c.accounts.authenticate(headers.authorization)
+  // Each request's scope (read, write, share or a password session) is decided here from its route, so that
+  // API keys are checked on every route, including ones added later (scopes.ts).
+  app.addHook('onRequest', (request, _reply, done) => {
+    rememberNeed(request.headers, request.method, request.url)
+    done()
+  })
+  const auth = (headers: { authorization?: string | undefined }) =>
+    c.accounts.authenticate(headers.authorization, needOf(headers))
 
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/v1/info', () => c.info())
@@ -128,9 +161,13 @@ export function createHttpServer(c: HttpComponents) {
     return c.accounts.signup(parseSignup(request.body))
   })
   app.post('/v1/sessions', (request) => c.accounts.login(parseLogin(request.body)))
+  app.delete('/v1/sessions/current', (request) => c.accounts.logout(request.headers.authorization, false))
+  app.delete('/v1/sessions', (request) => c.accounts.logout(request.headers.authorization, true))
   app.get('/v1/account', async (request) => c.accounts.view((await auth(request.headers)).id))
 
-  app.post('/v1/nodes/heartbeat', (request) => c.registry.heartbeat(parseHeartbeatRequest(request.body).token))
+  app.post('/v1/nodes/heartbeat', (request) =>
+    c.registry.heartbeat(parseHeartbeatRequest(request.body).token, request.ip)
+  )
   app.get('/v1/nodes', async () => ({ nodes: await c.registry.list() }))
 
   type IdParams = { Params: { id: string } }
@@ -162,10 +199,31 @@ export function createHttpServer(c: HttpComponents) {
     c.objects.byName(await auth(request.headers), parseNameHash(request.params.nameHash))
   )
   app.post<IdParams>('/v1/objects/:id/grants', async (request) =>
-    c.objects.grants(await auth(request.headers), parseId(request.params.id), request.body)
+    c.objects.grants(
+      await c.accounts.authenticateId(request.headers.authorization, needOf(request.headers)),
+      parseId(request.params.id),
+      request.body
+    )
   )
   app.delete<IdParams>('/v1/objects/:id', async (request) =>
     c.objects.delete(await auth(request.headers), parseId(request.params.id))
+  )
+  app.patch<IdParams>('/v1/objects/:id', async (request) =>
+    c.objects.rename(await auth(request.headers), parseId(request.params.id), request.body)
+  )
+
+  app.post('/v1/shares', async (request, reply) => {
+    reply.code(201)
+    return c.shares.create(await auth(request.headers), request.body)
+  })
+  app.get('/v1/shares', async (request) => c.shares.list(await auth(request.headers)))
+  app.delete<IdParams>('/v1/shares/:id', async (request) =>
+    c.shares.revoke(await auth(request.headers), parseId(request.params.id))
+  )
+  // Public: a share link works without an account.
+  app.get<IdParams>('/v1/shares/:id', async (request) => c.shares.info(parseId(request.params.id)))
+  app.post<IdParams>('/v1/shares/:id/grants', async (request) =>
+    c.shares.grants(parseId(request.params.id), request.body)
   )
 
   return app

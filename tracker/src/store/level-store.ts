@@ -1,18 +1,34 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
-import { ErrorCode, ShoalError } from '@shoal/core'
+import { ErrorCode, pieceSize, randomBytes, ShoalError, toHex } from '@shoal/core'
 import { Level } from 'level'
+import { type BucketKey, MemoryBuckets } from '../rate-limit.ts'
 import { KeyedMutex } from './keyed-mutex.ts'
+import { pieceMoves } from './money-records.ts'
 import type {
   AccountRecord,
+  ApiKeyRecord,
+  AuditRecord,
   DeleteOrderRecord,
+  InvoiceRecord,
+  LedgerEntry,
   NodeRecord,
+  NodeReputation,
   ObjectRecord,
+  PayoutRecord,
+  PieceMove,
+  PlanChange,
+  SegmentKey,
   SessionRecord,
+  SettlementRecord,
+  ShareRecord,
+  StorageSpan,
   Store,
+  StoredSegment,
   UploadCommit,
   UploadRecord,
   UploadSegmentRecord
 } from './store.ts'
+import { samePieces } from './store.ts'
 
 export interface LevelStoreInit {
   /** Folder of the LevelDB database. */
@@ -44,6 +60,19 @@ const SCHEMA_VERSION = 2
  *   object:<id>                         -> ObjectRecord
  *   oseg:<objectId>:<index>             -> SegmentManifest
  *   name:<owner>:<nameHash>             -> object id
+ *   share:<id>                          -> ShareRecord
+ *   share-owner:<owner>:<createdAt>:<id> -> share id
+ *   rep:<peerId>                        -> NodeReputation
+ *   apikey:<hash>                       -> ApiKeyRecord
+ *   apikey-owner:<account>:<createdAt>:<id> -> hash
+ *   audit:<account>:<auditId>           -> AuditRecord (ids sort by time)
+ *   settle:<serial>                     -> SettlementRecord
+ *   settle-time:<settledAt>:<serial>    -> serial
+ *   span:<objectId>                     -> StorageSpan
+ *   invoice:<account>:<period>          -> InvoiceRecord
+ *   payout:<node>:<period>              -> PayoutRecord
+ *   ledger:<seq>                        -> LedgerEntry (seq: posting order)
+ *   meta:ledger-seq                     -> last seq
  */
 type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }
 
@@ -65,7 +94,23 @@ const K = {
   useg: (uploadId: string, index: number) => `useg:${uploadId}:${idx(index)}`,
   object: (id: string) => `object:${id}`,
   oseg: (objectId: string, index: number) => `oseg:${objectId}:${idx(index)}`,
-  name: (owner: string, nameHash: string) => `name:${owner}:${nameHash}`
+  name: (owner: string, nameHash: string) => `name:${owner}:${nameHash}`,
+  share: (id: string) => `share:${id}`,
+  shareOwner: (share: ShareRecord) => `share-owner:${share.owner}:${time(share.createdAt)}:${share.id}`,
+  rep: (peerId: string) => `rep:${peerId}`,
+  apiKey: (hash: string) => `apikey:${hash}`,
+  apiKeyOwner: (k: ApiKeyRecord) => `apikey-owner:${k.accountId}:${time(k.createdAt)}:${k.id}`,
+  audit: (a: AuditRecord) => `audit:${a.accountId}:${a.id}`,
+  // The audit id is time-ordered and unique: changes sort by time, and two in one millisecond both stay.
+  planChange: (accountId: string, audit: AuditRecord) => `planchange:${accountId}:${audit.id}`,
+  settlement: (serial: string) => `settle:${serial}`,
+  settlementTime: (r: SettlementRecord) => `settle-time:${time(r.settledAt)}:${r.serial}`,
+  span: (objectId: string) => `span:${objectId}`,
+  // Time-ordered per object; the random tail keeps two moves of one millisecond apart.
+  move: (m: PieceMove) => `move:${m.objectId}:${time(m.at)}:${toHex(randomBytes(6))}`,
+  invoice: (accountId: string, period: string) => `invoice:${accountId}:${period}`,
+  payout: (node: string, period: string) => `payout:${node}:${period}`,
+  ledger: (seq: number) => `ledger:${pad(seq, 16)}`
 }
 
 /** Bounds of all keys that start with `prefix` (';' is the character after ':'). */
@@ -78,6 +123,8 @@ function range(prefix: string): { gte: string; lt: string } {
 export class LevelStore implements Store {
   readonly #location: string
   readonly #locks = new KeyedMutex()
+  readonly #buckets = new MemoryBuckets()
+  readonly #leases = new Map<string, { holder: string; expiresAt: number }>()
   #db: Level<string, unknown> | undefined
 
   constructor(init: LevelStoreInit) {
@@ -171,6 +218,23 @@ export class LevelStore implements Store {
     }
     await this.#batch(ops)
     return entries.length
+  }
+
+  async deleteSessions(which: { tokenHash: string } | { accountId: string }): Promise<number> {
+    // No index by account: a full walk, which is fine for the one process a level store serves.
+    const sessions =
+      'tokenHash' in which
+        ? [await this.getSession(which.tokenHash)].filter((s): s is SessionRecord => s !== undefined)
+        : ((await this.#values<SessionRecord>('session:')) as SessionRecord[]).filter(
+            (s) => s.accountId === which.accountId
+          )
+    await this.#batch(
+      sessions.flatMap((s): Op[] => [
+        { type: 'del', key: K.session(s.tokenHash) },
+        { type: 'del', key: K.sessionExp(s.expiresAt, s.tokenHash) }
+      ])
+    )
+    return sessions.length
   }
 
   // Nodes and delete orders
@@ -311,10 +375,11 @@ export class LevelStore implements Store {
         if (old !== undefined) {
           used -= old.size
           objects -= 1
-          ops.push(...(await this.#objectRemoval(old)))
+          ops.push(...(await this.#objectRemoval(old)), ...(await this.#endSpan(old.id, object.createdAt)))
         }
       }
       ops.push(
+        this.#startSpan(object, commit.nodeBytes),
         {
           type: 'put',
           key: K.account(account.id),
@@ -380,14 +445,23 @@ export class LevelStore implements Store {
     >
   }
 
-  async deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[]): Promise<void> {
+  async getObjectWithSegments(
+    objectId: string,
+    from: number,
+    to: number
+  ): Promise<{ object: ObjectRecord; segments: SegmentManifest[] } | undefined> {
+    const [object, segments] = await Promise.all([this.getObject(objectId), this.getObjectSegments(objectId, from, to)])
+    return object === undefined ? undefined : { object, segments }
+  }
+
+  async deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[], at = Date.now()): Promise<void> {
     const notFound = () => new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${objectId} does not exist`)
     const first = await this.getObject(objectId)
     if (first === undefined) throw notFound()
     await this.#locks.run(K.account(first.owner), async () => {
       const object = await this.getObject(objectId)
       if (object === undefined) throw notFound()
-      const ops = await this.#objectRemoval(object)
+      const ops = [...(await this.#objectRemoval(object)), ...(await this.#endSpan(object.id, at))]
       const account = await this.#get<AccountRecord>(K.account(object.owner))
       if (account !== undefined) {
         ops.push({
@@ -399,6 +473,328 @@ export class LevelStore implements Store {
       this.#queue(ops, deletes)
       await this.#batch(ops)
     })
+  }
+
+  // Audits and repair
+
+  async listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {
+    const bounds = range('oseg:')
+    const from = after === undefined ? { gte: bounds.gte } : { gt: K.oseg(after.objectId, after.index) }
+    const entries = await this.#level.iterator({ ...from, lt: bounds.lt, limit }).all()
+    return entries.map(([key, value]) => ({
+      objectId: key.slice('oseg:'.length, key.lastIndexOf(':')),
+      segment: value as SegmentManifest
+    }))
+  }
+
+  async updateSegmentPieces(
+    key: SegmentKey,
+    expected: readonly PiecePlacement[],
+    pieces: readonly PiecePlacement[],
+    deletes: readonly DeleteOrderRecord[],
+    at = Date.now()
+  ): Promise<boolean> {
+    const notFound = () =>
+      new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `segment ${key.index} of object ${key.objectId} does not exist`)
+    const first = await this.getObject(key.objectId)
+    if (first === undefined) throw notFound()
+    return this.#locks.run(K.account(first.owner), async () => {
+      const segment = await this.#get<SegmentManifest>(K.oseg(key.objectId, key.index))
+      if (segment === undefined || (await this.getObject(key.objectId)) === undefined) throw notFound()
+      if (!samePieces(segment.pieces, expected)) return false
+      const object = (await this.getObject(key.objectId)) as ObjectRecord
+      const ops: Op[] = [{ type: 'put', key: K.oseg(key.objectId, key.index), value: { ...segment, pieces } }]
+      for (const move of pieceMoves(key.objectId, at, expected, pieces, pieceSize(object, key.index))) {
+        ops.push({ type: 'put', key: K.move(move), value: move })
+      }
+      this.#queue(ops, deletes)
+      await this.#batch(ops)
+      return true
+    })
+  }
+
+  async queueDeletes(deletes: readonly DeleteOrderRecord[]): Promise<void> {
+    const ops: Op[] = []
+    this.#queue(ops, deletes)
+    await this.#batch(ops)
+  }
+
+  getReputation(peerId: string): Promise<NodeReputation | undefined> {
+    return this.#get(K.rep(peerId))
+  }
+
+  listReputations(): Promise<NodeReputation[]> {
+    return this.#values('rep:')
+  }
+
+  putReputation(record: NodeReputation): Promise<boolean> {
+    return this.#locks.run(K.rep(record.peerId), async () => {
+      const current = await this.#get<NodeReputation>(K.rep(record.peerId))
+      if ((current?.version ?? 0) !== record.version - 1) return false
+      await this.#batch([{ type: 'put', key: K.rep(record.peerId), value: record }])
+      return true
+    })
+  }
+
+  async renameObject(objectId: string, nameHash: string, meta: string): Promise<ObjectRecord> {
+    const notFound = () => new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${objectId} does not exist`)
+    const first = await this.getObject(objectId)
+    if (first === undefined) throw notFound()
+    return this.#locks.run(K.account(first.owner), async () => {
+      const object = await this.getObject(objectId)
+      if (object === undefined) throw notFound()
+      const holder = await this.#get<string>(K.name(object.owner, nameHash))
+      if (holder !== undefined && holder !== object.id) {
+        throw new ShoalError(ErrorCode.CONFLICT, 'another file already has this name')
+      }
+      const renamed: ObjectRecord = { ...object, nameHash, meta }
+      const ops: Op[] = []
+      if ((await this.#get(K.name(object.owner, object.nameHash))) === object.id) {
+        ops.push({ type: 'del', key: K.name(object.owner, object.nameHash) })
+      }
+      ops.push(
+        { type: 'put', key: K.name(object.owner, nameHash), value: object.id },
+        { type: 'put', key: K.object(object.id), value: renamed }
+      )
+      await this.#batch(ops)
+      return renamed
+    })
+  }
+
+  // Shares
+
+  async createShare(share: ShareRecord): Promise<void> {
+    await this.#batch([
+      { type: 'put', key: K.share(share.id), value: share },
+      { type: 'put', key: K.shareOwner(share), value: share.id }
+    ])
+  }
+
+  getShare(id: string): Promise<ShareRecord | undefined> {
+    return this.#get(K.share(id))
+  }
+
+  async listShares(owner: string): Promise<ShareRecord[]> {
+    const ids = await this.#level.values({ ...range(`share-owner:${owner}:`), reverse: true }).all()
+    const shares = await this.#level.getMany((ids as string[]).map(K.share))
+    return shares.filter((s): s is ShareRecord => s !== undefined)
+  }
+
+  revokeShare(id: string, at: number): Promise<ShareRecord> {
+    return this.#locks.run(K.share(id), async () => {
+      const share = await this.getShare(id)
+      if (share === undefined) throw new ShoalError(ErrorCode.NOT_FOUND, `share ${id} does not exist`)
+      if (share.revokedAt !== undefined) return share
+      const revoked = { ...share, revokedAt: at }
+      await this.#batch([{ type: 'put', key: K.share(id), value: revoked }])
+      return revoked
+    })
+  }
+
+  // Plans, API keys, audit log, metering, ledger
+
+  changePlan(accountId: string, plan: string, quota: number, audit: AuditRecord): Promise<AccountRecord> {
+    return this.#locks.run(K.account(accountId), async () => {
+      const account = await this.#get<AccountRecord>(K.account(accountId))
+      if (account === undefined) throw new ShoalError(ErrorCode.UNAUTHORIZED, 'account does not exist')
+      const used = account.used + account.reserved
+      if (used > quota) {
+        throw new ShoalError(ErrorCode.QUOTA_EXCEEDED, `the account stores more than the ${plan} plan's quota`, {
+          details: { quota, used }
+        })
+      }
+      const updated = { ...account, plan, quota }
+      const change: PlanChange = {
+        accountId,
+        at: audit.at,
+        ...(account.plan === undefined ? {} : { from: account.plan }),
+        to: plan
+      }
+      await this.#batch([
+        { type: 'put', key: K.account(accountId), value: updated },
+        { type: 'put', key: K.audit(audit), value: audit },
+        { type: 'put', key: K.planChange(accountId, audit), value: change }
+      ])
+      return updated
+    })
+  }
+
+  async listPieceMoves(objectIds: readonly string[]): Promise<PieceMove[]> {
+    const out: PieceMove[] = []
+    for (const id of new Set(objectIds)) out.push(...(await this.#values<PieceMove>(`move:${id}:`)))
+    return out.sort((a, b) => a.at - b.at)
+  }
+
+  async listPlanChanges(accountId: string, before: number): Promise<PlanChange[]> {
+    const changes = await this.#values<PlanChange>(`planchange:${accountId}:`)
+    return changes.filter((c) => c.at < before).sort((a, b) => a.at - b.at)
+  }
+
+  async createApiKey(key: ApiKeyRecord, audit: AuditRecord): Promise<void> {
+    await this.#batch([
+      { type: 'put', key: K.apiKey(key.hash), value: key },
+      { type: 'put', key: K.apiKeyOwner(key), value: key.hash },
+      { type: 'put', key: K.audit(audit), value: audit }
+    ])
+  }
+
+  getApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#get(K.apiKey(hash))
+  }
+
+  async listApiKeys(accountId: string): Promise<ApiKeyRecord[]> {
+    const hashes = await this.#values<string>(`apikey-owner:${accountId}:`)
+    const keys = await this.#level.getMany(hashes.map(K.apiKey))
+    return keys.filter((k): k is ApiKeyRecord => k !== undefined)
+  }
+
+  revokeApiKey(accountId: string, id: string, at: number, audit: AuditRecord): Promise<boolean> {
+    return this.#locks.run(K.account(accountId), async () => {
+      const key = (await this.listApiKeys(accountId)).find((k) => k.id === id)
+      if (key === undefined || key.revokedAt !== undefined) return false
+      await this.#batch([
+        { type: 'put', key: K.apiKey(key.hash), value: { ...key, revokedAt: at } },
+        { type: 'put', key: K.audit(audit), value: audit }
+      ])
+      return true
+    })
+  }
+
+  async appendAudit(record: AuditRecord): Promise<void> {
+    await this.#batch([{ type: 'put', key: K.audit(record), value: record }])
+  }
+
+  async listAudit(accountId: string, limit: number): Promise<AuditRecord[]> {
+    return (await this.#level.values({ ...range(`audit:${accountId}:`), reverse: true, limit }).all()) as AuditRecord[]
+  }
+
+  settle(records: readonly SettlementRecord[]): Promise<string[]> {
+    return this.#locks.run('money:settle', async () => {
+      const existing = await this.#level.getMany(records.map((r) => K.settlement(r.serial)))
+      const fresh = new Map<string, SettlementRecord>()
+      records.forEach((r, i) => {
+        if (existing[i] === undefined && !fresh.has(r.serial)) fresh.set(r.serial, r)
+      })
+      const ops: Op[] = []
+      for (const r of fresh.values()) {
+        ops.push(
+          { type: 'put', key: K.settlement(r.serial), value: r },
+          { type: 'put', key: K.settlementTime(r), value: r.serial }
+        )
+      }
+      await this.#batch(ops)
+      return [...fresh.keys()]
+    })
+  }
+
+  async listSettlements(filter: {
+    account?: string
+    node?: string
+    from: number
+    to: number
+  }): Promise<SettlementRecord[]> {
+    const serials = (await this.#level
+      .values({ gte: `settle-time:${time(filter.from)}:`, lt: `settle-time:${time(filter.to)}:` })
+      .all()) as string[]
+    const records = (await this.#level.getMany(serials.map(K.settlement))) as (SettlementRecord | undefined)[]
+    return records.filter(
+      (r): r is SettlementRecord =>
+        r !== undefined &&
+        (filter.account === undefined || r.account === filter.account) &&
+        (filter.node === undefined || r.node === filter.node)
+    )
+  }
+
+  async listStorageSpans(filter: { account?: string; from: number; to: number }): Promise<StorageSpan[]> {
+    const spans = await this.#values<StorageSpan>('span:')
+    return spans.filter(
+      (s) =>
+        (filter.account === undefined || s.account === filter.account) &&
+        s.from < filter.to &&
+        (s.to === undefined || s.to > filter.from)
+    )
+  }
+
+  #startSpan(object: ObjectRecord, nodes: Record<string, number> = {}): Op {
+    const span: StorageSpan = {
+      objectId: object.id,
+      account: object.owner,
+      size: object.size,
+      nodes,
+      from: object.createdAt
+    }
+    return { type: 'put', key: K.span(object.id), value: span }
+  }
+
+  async #endSpan(objectId: string, at: number): Promise<Op[]> {
+    const span = await this.#get<StorageSpan>(K.span(objectId))
+    if (span === undefined || span.to !== undefined) return []
+    return [{ type: 'put', key: K.span(objectId), value: { ...span, to: Math.max(at, span.from) } }]
+  }
+
+  /** Ledger entries get consecutive sequence numbers under the money lock, so their order is posting order. */
+  async #post(ops: Op[], entries: readonly LedgerEntry[]): Promise<void> {
+    let seq = ((await this.#get<number>('meta:ledger-seq')) ?? 0) as number
+    for (const entry of entries) ops.push({ type: 'put', key: K.ledger(++seq), value: entry })
+    ops.push({ type: 'put', key: 'meta:ledger-seq', value: seq })
+  }
+
+  closeInvoice(invoice: InvoiceRecord, entries: readonly LedgerEntry[]): Promise<boolean> {
+    return this.#locks.run('money:ledger', async () => {
+      const key = K.invoice(invoice.accountId, invoice.period)
+      if ((await this.#get(key)) !== undefined) return false
+      const ops: Op[] = [{ type: 'put', key, value: invoice }]
+      await this.#post(ops, entries)
+      await this.#batch(ops)
+      return true
+    })
+  }
+
+  getInvoice(accountId: string, period: string): Promise<InvoiceRecord | undefined> {
+    return this.#get(K.invoice(accountId, period))
+  }
+
+  listInvoices(accountId: string): Promise<InvoiceRecord[]> {
+    return this.#values(`invoice:${accountId}:`)
+  }
+
+  closePayout(payout: PayoutRecord, entries: readonly LedgerEntry[]): Promise<boolean> {
+    return this.#locks.run('money:ledger', async () => {
+      const key = K.payout(payout.node, payout.period)
+      if ((await this.#get(key)) !== undefined) return false
+      const ops: Op[] = [{ type: 'put', key, value: payout }]
+      await this.#post(ops, entries)
+      await this.#batch(ops)
+      return true
+    })
+  }
+
+  listPayouts(node: string): Promise<PayoutRecord[]> {
+    return this.#values(`payout:${node}:`)
+  }
+
+  async listLedger(prefix = ''): Promise<LedgerEntry[]> {
+    const entries = await this.#values<LedgerEntry>('ledger:')
+    return entries.filter((e) => e.ledger.startsWith(prefix))
+  }
+
+  // Rate limits: one process owns a level database, so its buckets can stay in memory (a restart refills them).
+
+  async takeRateTokens(keys: readonly BucketKey[], now: number): Promise<number> {
+    return this.#buckets.take(keys, now)
+  }
+
+  // Leases: in memory for the same reason (one process; the holder is always this process's own).
+
+  async acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean> {
+    const lease = this.#leases.get(name)
+    if (lease !== undefined && lease.holder !== holder && lease.expiresAt > now) return false
+    this.#leases.set(name, { holder, expiresAt: now + ttlMs })
+    return true
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    if (this.#leases.get(name)?.holder === holder) this.#leases.delete(name)
   }
 
   async #objectRemoval(object: ObjectRecord): Promise<Op[]> {

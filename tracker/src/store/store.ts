@@ -1,4 +1,19 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
+import type { BucketKey } from '../rate-limit.ts'
+
+import type {
+  ApiKeyRecord,
+  AuditRecord,
+  InvoiceRecord,
+  LedgerEntry,
+  PayoutRecord,
+  PieceMove,
+  PlanChange,
+  SettlementRecord,
+  StorageSpan
+} from './money-records.ts'
+
+export type * from './money-records.ts'
 
 /**
  * Everything the tracker keeps, behind one narrow interface so the embedded `level` store and a shared
@@ -28,6 +43,8 @@ export interface Store {
   getSession(tokenHash: string): Promise<SessionRecord | undefined>
   /** Removes sessions that expired at or before `now`; returns how many. */
   deleteExpiredSessions(now: number): Promise<number>
+  /** Removes one session (log out) or all of an account's (log out everywhere); returns how many. */
+  deleteSessions(which: { tokenHash: string } | { accountId: string }): Promise<number>
 
   /**
    * Upserts a node's registry entry and drops the delete orders it acknowledged (only its own). Returns false,
@@ -84,8 +101,164 @@ export interface Store {
   listObjects(owner: string): Promise<ObjectRecord[]>
   /** Segment manifests [from, to) of an object, by index. */
   getObjectSegments(objectId: string, from: number, to: number): Promise<SegmentManifest[]>
+  /**
+   * An object with its segment manifests [from, to) (those that exist), read together: the download-grant path,
+   * one round trip on PostgreSQL. Undefined when the object does not exist.
+   */
+  getObjectWithSegments(
+    objectId: string,
+    from: number,
+    to: number
+  ): Promise<{ object: ObjectRecord; segments: SegmentManifest[] } | undefined>
   /** Removes an object from its owner's listing and quota and queues `deletes`. ERR_OBJECT_NOT_FOUND if gone. */
-  deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[]): Promise<void>
+  deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[], at?: number): Promise<void>
+  /**
+   * Gives an object a new name hash and sealed metadata (rename, move, trash) and returns the updated record.
+   * ERR_CONFLICT when another object of the owner has that name hash; ERR_OBJECT_NOT_FOUND if gone.
+   */
+  renameObject(objectId: string, nameHash: string, meta: string): Promise<ObjectRecord>
+
+  // Shares (web UI share links)
+
+  /** Stores a new share. */
+  createShare(share: ShareRecord): Promise<void>
+  getShare(id: string): Promise<ShareRecord | undefined>
+  /** An owner's shares, newest first. */
+  listShares(owner: string): Promise<ShareRecord[]>
+  /** Marks a share revoked at `at` and returns it; a second revocation keeps the first time. ERR_NOT_FOUND if absent. */
+  revokeShare(id: string, at: number): Promise<ShareRecord>
+
+  // Audits and repair (docs/audits-and-repair.md)
+
+  /**
+   * Segments of every object, in (objectId, index) order, starting after `after` (exclusive; undefined: from
+   * the start), at most `limit`. The repair checker and the audit planner walk the whole network with it.
+   */
+  listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]>
+  /**
+   * Replaces the pieces of one object segment, if they are still exactly `expected` (same pieces, same order),
+   * and queues `deletes` and records the piece moves (node payouts follow them from `at`) in the same step.
+   * Returns false, changing nothing, if the segment changed meanwhile; ERR_OBJECT_NOT_FOUND if the object or
+   * segment is gone.
+   */
+  updateSegmentPieces(
+    key: SegmentKey,
+    expected: readonly PiecePlacement[],
+    pieces: readonly PiecePlacement[],
+    deletes: readonly DeleteOrderRecord[],
+    at?: number
+  ): Promise<boolean>
+  /** Queues delete orders on their own (pieces that never became part of a segment). */
+  queueDeletes(deletes: readonly DeleteOrderRecord[]): Promise<void>
+  getReputation(peerId: string): Promise<NodeReputation | undefined>
+  listReputations(): Promise<NodeReputation[]>
+  /**
+   * Writes a node's reputation if the stored one has version `record.version - 1` (none stored: `record.version`
+   * is 1). Returns false, changing nothing, otherwise: the caller re-reads and retries.
+   */
+  putReputation(record: NodeReputation): Promise<boolean>
+
+  // Plans, API keys, audit log, metering, ledger (docs/billing.md)
+
+  /**
+   * Moves an account to `plan` with `quota`, records the change (a PlanChange at `audit.at`, which prorates
+   * invoices) and appends `audit`, in one step. Fails with ERR_QUOTA_EXCEEDED (details: quota, used) when the
+   * account's used + reserved bytes exceed the new quota (a refused downgrade).
+   */
+  changePlan(accountId: string, plan: string, quota: number, audit: AuditRecord): Promise<AccountRecord>
+  /** Piece moves (recorded by updateSegmentPieces) of these objects, oldest first. */
+  listPieceMoves(objectIds: readonly string[]): Promise<PieceMove[]>
+  /** An account's plan changes made before `before`, oldest first. */
+  listPlanChanges(accountId: string, before: number): Promise<PlanChange[]>
+  /** Stores a new API key and appends `audit`. */
+  createApiKey(key: ApiKeyRecord, audit: AuditRecord): Promise<void>
+  getApiKeyByHash(hash: string): Promise<ApiKeyRecord | undefined>
+  /** An account's keys (revoked ones too), oldest first. */
+  listApiKeys(accountId: string): Promise<ApiKeyRecord[]>
+  /** Marks one of the account's keys revoked and appends `audit`; false if it has no such live key. */
+  revokeApiKey(accountId: string, id: string, at: number, audit: AuditRecord): Promise<boolean>
+  appendAudit(record: AuditRecord): Promise<void>
+  /** An account's audit log, newest first. */
+  listAudit(accountId: string, limit: number): Promise<AuditRecord[]>
+  /**
+   * Records settlements whose serial was never settled, all in one step, and returns those serials; the others
+   * (settled before, by any tracker) change nothing. This is what makes settlement idempotent.
+   */
+  settle(records: readonly SettlementRecord[]): Promise<string[]>
+  /** Settlements with settledAt in [from, to), by account or node (or all), oldest first. */
+  listSettlements(filter: { account?: string; node?: string; from: number; to: number }): Promise<SettlementRecord[]>
+  /** Storage spans that overlap [from, to), of one account or all. */
+  listStorageSpans(filter: { account?: string; from: number; to: number }): Promise<StorageSpan[]>
+  /**
+   * Stores an invoice and posts its ledger entries in one step, unless the account already has an invoice for
+   * that period: then it returns false and changes nothing (two trackers closing a month never bill twice).
+   */
+  closeInvoice(invoice: InvoiceRecord, entries: readonly LedgerEntry[]): Promise<boolean>
+  getInvoice(accountId: string, period: string): Promise<InvoiceRecord | undefined>
+  /** Oldest first. */
+  listInvoices(accountId: string): Promise<InvoiceRecord[]>
+  /** Same as closeInvoice, for a node's payout statement. */
+  closePayout(payout: PayoutRecord, entries: readonly LedgerEntry[]): Promise<boolean>
+  /** Oldest first. */
+  listPayouts(node: string): Promise<PayoutRecord[]>
+  /** Ledger entries, of ledgers starting with `prefix` (or all), in posting order. */
+  listLedger(prefix?: string): Promise<LedgerEntry[]>
+
+  // Rate limits (rate-limit.ts)
+
+  /**
+   * Takes one token from the bucket of each key, all or none, as one step seen by every tracker on this store.
+   * Returns 0 when taken, else the ms until the emptiest bucket has a token (and takes nothing).
+   */
+  takeRateTokens(keys: readonly BucketKey[], now: number): Promise<number>
+
+  // Leases: one tracker among several runs a background job (audits and repair)
+
+  /**
+   * Takes or renews the lease `name` for `holder` until now + ttlMs, if it is free, expired or already
+   * `holder`'s. True when `holder` holds it now.
+   */
+  acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
+  /** Gives the lease up, if `holder` holds it, so another tracker can take it at once. */
+  releaseLease(name: string, holder: string): Promise<void>
+}
+
+export interface SegmentKey {
+  objectId: string
+  index: number
+}
+
+export interface StoredSegment {
+  objectId: string
+  segment: SegmentManifest
+}
+
+/** What audits and uptime checks have shown of one node. Scores are in [0, 1]. */
+export interface NodeReputation {
+  peerId: string
+  /** Optimistic concurrency: each write increments it. */
+  version: number
+  firstSeen: number
+  audits: { passed: number; failed: number; timedOut: number }
+  /** Beta-reputation parameters (Storj's audit score): score = alpha / (alpha + beta). */
+  auditAlpha: number
+  auditBeta: number
+  /** Same for uptime checks. */
+  uptimeAlpha: number
+  uptimeBeta: number
+  /** Consecutive audit timeouts of one piece: retried before they count as a failure ("containment"). */
+  pending?: { piece: string; attempts: number; since: number }
+  /**
+   * Pieces (CIDs) whose last audit on this node failed, newest last: repair counts them lost. Kept here, not in
+   * the auditing process, so a restart or another tracker taking over the lease does not forget them.
+   */
+  failedPieces?: { piece: string; at: number }[]
+  /** Set once the node has passed enough audits to be given pieces freely. */
+  vettedAt?: number
+  /** Set when the node is disqualified: its pieces count as lost and it gets no new ones. */
+  disqualified?: { at: number; reason: string }
+  /** Set while the node leaves on purpose (graceful exit): no new pieces, its pieces are moved. */
+  exiting?: { since: number }
 }
 
 export interface AccountRecord {
@@ -103,6 +276,8 @@ export interface AccountRecord {
   reserved: number
   objects: number
   createdAt: number
+  /** Plan id (src/billing/plans.ts); absent on accounts created before plans: free. */
+  plan?: string
 }
 
 export interface SessionRecord {
@@ -124,6 +299,8 @@ export interface NodeRecord {
   lastSeen: number
   /** The node's own `at` in that heartbeat: later heartbeats must be newer. */
   lastAt: number
+  /** Failure domain from the heartbeat's source address (ops/subnet.ts): placement puts one piece per segment. */
+  subnet?: string
 }
 
 /** One piece a node should drop. The grant is signed when the order is handed out, so it is always fresh. */
@@ -204,4 +381,31 @@ export interface UploadCommit {
   /** Id of the object this one replaces under the same name. */
   replaces?: string
   deletes: readonly DeleteOrderRecord[]
+  /** Stored bytes per node, for the object's storage span (node payouts); default none. */
+  nodeBytes?: Record<string, number>
+}
+
+/** Whether two piece lists are the same pieces in the same order (whatever order a store keeps JSON keys in). */
+export function samePieces(a: readonly PiecePlacement[], b: readonly PiecePlacement[]): boolean {
+  return (
+    a.length === b.length &&
+    a.every((p, i) => {
+      const q = b[i]
+      return q !== undefined && p.index === q.index && p.cid === q.cid && p.node === q.node && p.root === q.root
+    })
+  )
+}
+
+/** A share link's server side: which object, until when, and the password check. Never a key. */
+export interface ShareRecord {
+  id: string
+  owner: string
+  objectId: string
+  /** Sealed under a key derived from the content key: opaque here. */
+  meta: string
+  createdAt: number
+  expiresAt?: number
+  revokedAt?: number
+  /** With a password: the client's derivation salt, and a salted scrypt hash of the auth key derived from it. */
+  password?: { salt: string; authSalt: string; authHash: string }
 }

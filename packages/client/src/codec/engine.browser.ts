@@ -1,7 +1,8 @@
 import { LocalCodecEngine } from './local-engine.ts'
 import type { CodecEngine } from './segment-worker.ts'
+import { WebWorkerCodecEngine } from './web-worker-engine.ts'
 
-/** Browser: on the page's thread until a Web Worker engine exists (WebCrypto is already off-thread). */
-export function createCodecEngine(_kind: 'workers' | 'local', _workers?: number): CodecEngine {
-  return new LocalCodecEngine()
+/** Browser: Web Workers by default; 'local' codes on the page's thread (for comparison and tiny transfers). */
+export function createCodecEngine(kind: 'workers' | 'local', workers?: number): CodecEngine {
+  return kind === 'local' ? new LocalCodecEngine() : new WebWorkerCodecEngine(workers === undefined ? {} : { workers })
 }

@@ -1,6 +1,10 @@
 import { CID, type ObjectLayout, type SegmentCodec, verifyPiece } from '@shoal/core'
+import { release } from './release.ts'
 
-/** Verified pieces per segment, waiting for decode; shared by the local engine and the worker. */
+/**
+ * Verified pieces per segment, waiting for decode; shared by the local engine and the worker. It owns the
+ * pieces it is given and frees them once decoded or discarded.
+ */
 export class PendingSegments {
   readonly #codec: SegmentCodec
   readonly #layout: ObjectLayout
@@ -15,7 +19,10 @@ export class PendingSegments {
 
   async add(segment: number, piece: number, cid: string, bytes: Uint8Array): Promise<void> {
     await verifyPiece(CID.parse(cid), bytes)
-    if (this.#finished.has(segment)) return
+    if (this.#finished.has(segment)) {
+      release(bytes)
+      return
+    }
     let slots = this.#segments.get(segment)
     if (slots === undefined) {
       slots = new Array(this.#layout.k + this.#layout.m).fill(undefined)
@@ -27,10 +34,15 @@ export class PendingSegments {
   async decode(segment: number): Promise<Uint8Array> {
     const slots = this.#segments.get(segment) ?? new Array(this.#layout.k + this.#layout.m).fill(undefined)
     this.#finish(segment)
-    return this.#codec.decode(segment, slots)
+    try {
+      return await this.#codec.decode(segment, slots)
+    } finally {
+      for (const piece of slots) release(piece)
+    }
   }
 
   discard(segment: number): void {
+    for (const piece of this.#segments.get(segment) ?? []) release(piece)
     this.#finish(segment)
   }
 

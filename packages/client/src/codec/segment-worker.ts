@@ -5,6 +5,8 @@ export interface EncodedPieces {
   index: number
   pieces: Uint8Array[]
   cids: string[]
+  /** Merkle roots of the pieces (audits); absent from engines that do not compute them. */
+  roots?: string[]
   pieceSize: number
 }
 
@@ -17,7 +19,10 @@ export interface EncodedPieces {
  */
 export interface ObjectCodec {
   encode(index: number, plaintext: Uint8Array): Promise<EncodedPieces>
-  /** Verifies a received piece and keeps it for `decode`; ERR_PIECE_CORRUPT if it does not match `cid`. */
+  /**
+   * Verifies a received piece and keeps it for `decode`; ERR_PIECE_CORRUPT if it does not match `cid`. Takes
+   * ownership of `bytes`: a worker engine moves the buffer to its thread, leaving the caller's view empty.
+   */
   addPiece(segment: number, piece: number, cid: string, bytes: Uint8Array): Promise<void>
   /** Rebuilds the segment from the pieces added so far and forgets them. */
   decode(segment: number): Promise<Uint8Array>

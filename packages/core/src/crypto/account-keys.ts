@@ -117,6 +117,12 @@ export interface ObjectMetadata {
   size: number
   mime?: string
   modified?: number
+  /** A small JPEG preview (base64), made on the uploading device; sealed like the rest. */
+  thumb?: string
+  /** When the image was taken or the file last changed, for albums (ms). */
+  taken?: number
+  /** Set while the object is in the trash: where it was, and since when. */
+  trash?: { from: string; at: number }
 }
 
 function decodeField(text: string): Uint8Array {

@@ -37,7 +37,7 @@ export function segmentNonce(objectNonce: Uint8Array, index: number): Uint8Array
 }
 
 /** The last segment is marked in the associated data, so dropping trailing segments cannot go unnoticed. */
-function segmentAad(index: number, isLast: boolean): Uint8Array<ArrayBuffer> {
+export function segmentAad(index: number, isLast: boolean): Uint8Array<ArrayBuffer> {
   const tail = new Uint8Array(5)
   new DataView(tail.buffer).setUint32(0, index)
   tail[4] = isLast ? 1 : 0

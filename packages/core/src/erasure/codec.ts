@@ -10,6 +10,17 @@ export interface ErasureCodec {
   encode(shards: Uint8Array, k: number, m: number): void
   /** Rebuilds missing data shards in place from any k present ones. */
   reconstruct(shards: Uint8Array, k: number, m: number, present: readonly boolean[]): void
+  /**
+   * Rebuilds the k data shards from any k of `pieces` (undefined = missing) and hands them to `use` as views
+   * that are valid only during the call (they may point into the codec's own memory): the decoder reads them
+   * there instead of copying a whole segment into a shard buffer first.
+   */
+  withDataShards<T>(
+    pieces: readonly (Uint8Array | undefined)[],
+    k: number,
+    m: number,
+    use: (data: readonly Uint8Array[]) => T
+  ): T
 }
 
 interface RsExports {
@@ -85,28 +96,62 @@ export class WasmReedSolomon implements ErasureCodec {
   reconstruct(shards: Uint8Array, k: number, m: number, present: readonly boolean[]): void {
     check(k, m, shards.byteLength)
     if (present.length !== k + m) throw new TypeError('present flags must cover k + m shards')
+    const size = shards.byteLength / (k + m)
+    const pieces = present.map((p, i) => (p ? shards.subarray(i * size, (i + 1) * size) : undefined))
+    this.withDataShards(pieces, k, m, (data) => {
+      data.forEach((shard, i) => {
+        if (!present[i]) shards.set(shard, i * size)
+      })
+    })
+  }
+
+  withDataShards<T>(
+    pieces: readonly (Uint8Array | undefined)[],
+    k: number,
+    m: number,
+    use: (data: readonly Uint8Array[]) => T
+  ): T {
+    if (pieces.length !== k + m) throw new TypeError('pieces must cover k + m shards')
+    const present = pieces.map((p) => p !== undefined)
+    const size = pieces.find((p) => p !== undefined)?.byteLength ?? 0
+    check(k, m, size * (k + m))
+    if (pieces.some((p) => p !== undefined && p.byteLength !== size)) throw new TypeError('pieces differ in size')
+    if (present.slice(0, k).every(Boolean)) return use(pieces.slice(0, k) as Uint8Array[])
     if (present.filter(Boolean).length < k) {
       throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, `need ${k} of ${k + m} pieces to rebuild a segment`)
     }
-    if (present.slice(0, k).every(Boolean)) return
     if (m === 0) throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, 'a data piece is missing and there is no parity')
+    let used = false
+    let value: T | undefined
+    let failure: { err: unknown } | undefined
     const result = this.#run('reconstruct', k, m, (ex) => {
-      const len = shards.byteLength
+      const len = size * (k + m)
       const ptr = ex.__wbindgen_malloc(len)
       try {
-        new Uint8Array(ex.memory.buffer, ptr, len).set(shards)
+        pieces.forEach((piece, i) => {
+          if (piece !== undefined) new Uint8Array(ex.memory.buffer, ptr + i * size, size).set(piece)
+        })
         const flagsPtr = ex.__wbindgen_malloc(present.length)
         new Uint8Array(ex.memory.buffer, flagsPtr, present.length).set(present.map((p) => (p ? 1 : 0)))
         // Ownership of the flags buffer passes to Rust, which frees it.
         const code = ex.reconstruct(ptr, len, k, m, flagsPtr, present.length)
-        const dataLen = (len / (k + m)) * k
-        if (code === 0) shards.set(new Uint8Array(ex.memory.buffer, ptr, dataLen), 0)
+        if (code === 0) {
+          used = true
+          // The caller's own failure is not a codec trap: kept apart so it surfaces unchanged.
+          try {
+            value = use(Array.from({ length: k }, (_, i) => new Uint8Array(ex.memory.buffer, ptr + i * size, size)))
+          } catch (err) {
+            failure = { err }
+          }
+        }
         return code
       } finally {
         ex.__wbindgen_free(ptr, len)
       }
     })
-    if (result !== 0) throw codecError('reconstruct', result, k, m)
+    if (failure !== undefined) throw failure.err
+    if (result !== 0 || !used) throw codecError('reconstruct', result, k, m)
+    return value as T
   }
 }
 

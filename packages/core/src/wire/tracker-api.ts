@@ -42,6 +42,8 @@ export interface AccountView {
   used: number
   objects: number
   createdAt: number
+  /** Plan id (free, plus, pro); see GET /v1/plans. */
+  plan?: string
 }
 
 /** POST /v1/accounts */
@@ -137,7 +139,8 @@ export interface BeginUploadResponse {
 
 /** POST /v1/uploads/:id/segments/:index/place */
 export interface PlaceSegmentRequest {
-  pieces: { index: number; cid: string; size: number }[]
+  /** `root`: the piece's Merkle root (merkle.ts), which the tracker records for audits. */
+  pieces: { index: number; cid: string; size: number; root?: string }[]
   /** Nodes the client could not reach: the tracker avoids them for this placement. */
   exclude?: string[]
 }
@@ -235,4 +238,58 @@ export interface UploadStatus {
 /** GET /v1/uploads — the caller's uploads in progress (unexpired), oldest first. */
 export interface ListUploadsResponse {
   uploads: UploadStatus[]
+}
+
+/** PATCH /v1/objects/:id — rename or move an object: a new name hash and new sealed metadata. Answers ObjectSummary. */
+export interface UpdateObjectRequest {
+  nameHash: string
+  meta: string
+}
+
+/** POST /v1/shares — a share of one of the caller's objects (see crypto/share-keys.ts for the link). */
+export interface CreateShareRequest {
+  objectId: string
+  /** Name, size and type sealed under a key derived from the content key: opaque to the tracker. */
+  meta: string
+  /** The tracker stops issuing grants for the share from this time on. */
+  expiresAt?: number
+  /** A password: the salt of its derivation (public, handed to visitors) and the auth key derived from it. */
+  password?: { salt: string; authKey: string }
+}
+
+/** A share as its owner sees it. */
+export interface ShareView {
+  id: string
+  objectId: string
+  meta: string
+  createdAt: number
+  expiresAt?: number
+  revokedAt?: number
+  passwordProtected: boolean
+}
+
+/** GET /v1/shares — the caller's shares, newest first. */
+export interface ListSharesResponse {
+  shares: ShareView[]
+}
+
+/**
+ * GET /v1/shares/:id — public: what a visitor with the link needs to download. Revoked and expired shares answer
+ * ERR_SHARE_REVOKED / ERR_SHARE_EXPIRED (410); unknown ones and shares of deleted files ERR_SHARE_NOT_FOUND.
+ */
+export interface ShareInfo {
+  id: string
+  meta: string
+  createdAt: number
+  expiresAt?: number
+  /** Present when the share needs a password: the salt to derive its keys with. */
+  password?: { salt: string }
+  object: Omit<ObjectInfo, 'wrappedKey' | 'meta' | 'nameHash'>
+}
+
+/** POST /v1/shares/:id/grants — public; a password-protected share needs `authKey`, else ERR_SHARE_PASSWORD. */
+export interface ShareGrantsRequest extends DownloadGrantsRequest {
+  authKey?: string
+  /** As for a signed-in download: the key that signs this visitor's download receipts (egress billing). */
+  receiptKey?: string
 }

@@ -1,0 +1,158 @@
+import type { Connection, Libp2p, PublicKey, Stream } from '@libp2p/interface'
+import { putPiece, rebuildPieces } from '@shoal/client'
+import {
+  ByteReader,
+  CID,
+  describeError,
+  ErrorCode,
+  encodeFrame,
+  parseRepairOrder,
+  type RepairAnswer,
+  type RepairOrder,
+  readFrame,
+  ShoalError,
+  sendBounded,
+  verifyGrant
+} from '@shoal/core'
+import type { Logger } from 'pino'
+import { GRANT_SKEW_MS } from './constants.ts'
+import { sendRefusal } from './refusal.ts'
+
+export interface RepairServiceComponents {
+  libp2p: Libp2p
+  peerId: string
+  trackerKey: PublicKey
+  logger: Logger
+}
+
+export interface RepairStats {
+  orders: number
+  rebuilt: number
+  refused: number
+}
+
+export interface RepairServiceInit {
+  /** Orders carried out at once; more are refused with ERR_NODE_OVERLOADED (the tracker repairs those itself). */
+  maxConcurrent?: number
+  /** An order not done in this time is abandoned. */
+  timeoutMs?: number
+  /** A source that sends nothing for this long is dropped for the next one. */
+  stallMs?: number
+}
+
+/**
+ * Repair work for the tracker (the repair protocol): reads k pieces of a segment from their holders, rebuilds
+ * the missing ones and stores them on the nodes the tracker chose, so repair traffic never passes through the
+ * tracker. An order is carried out only when every grant in it is the tracker's: nobody else can make a node
+ * fetch or send anything. The answer carries each target's own signed receipt, which the tracker checks.
+ */
+export class RepairService {
+  readonly #c: RepairServiceComponents
+  readonly #log: Logger
+  readonly #max: number
+  readonly #timeoutMs: number
+  readonly #stallMs: number
+  readonly #inflight = new Set<Promise<void>>()
+  readonly stats: RepairStats = { orders: 0, rebuilt: 0, refused: 0 }
+
+  constructor(components: RepairServiceComponents, init: RepairServiceInit = {}) {
+    this.#c = components
+    this.#log = components.logger.child({ op: 'repair' })
+    this.#max = init.maxConcurrent ?? 2
+    this.#timeoutMs = init.timeoutMs ?? 120_000
+    this.#stallMs = init.stallMs ?? 30_000
+  }
+
+  readonly handle = (stream: Stream, connection: Connection): Promise<void> => {
+    const task = this.#serve(stream, connection)
+    this.#inflight.add(task)
+    return task.finally(() => this.#inflight.delete(task))
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.#inflight])
+  }
+
+  async #serve(stream: Stream, connection: Connection): Promise<void> {
+    const timeout = AbortSignal.timeout(this.#timeoutMs)
+    const onTimeout = (): void => stream.abort(new ShoalError(ErrorCode.TIMEOUT, 'repair took too long'))
+    timeout.addEventListener('abort', onTimeout, { once: true })
+    const log = this.#log.child({ peer: connection.remotePeer.toString() })
+    try {
+      // This order is not in #inflight yet (it is added once this first synchronous part returns).
+      if (this.#inflight.size >= this.#max) {
+        throw new ShoalError(ErrorCode.NODE_OVERLOADED, `already carrying out ${this.#max} repair orders`)
+      }
+      const frame = await readFrame(new ByteReader(stream))
+      if (frame === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the repair order')
+      const order = parseRepairOrder(frame)
+      await this.#checkGrants(order)
+      const answer = await this.#carryOut(order, timeout, log)
+      this.stats.orders++
+      this.stats.rebuilt += answer.placed.length
+      await sendBounded(stream, [encodeFrame(answer)], { signal: timeout })
+      await stream.close({ signal: timeout })
+      log.info({ placed: answer.placed.length, failed: answer.failed.length }, 'repair order carried out')
+    } catch (err) {
+      this.stats.refused++
+      const error =
+        err instanceof ShoalError ? err : new ShoalError(ErrorCode.INTERNAL, 'internal error', { cause: err })
+      if (error.code === ErrorCode.INTERNAL) log.error({ err }, 'repair order failed')
+      else log.info({ code: error.code, err: error.message }, 'repair order refused')
+      await sendRefusal(stream, error, timeout, log, 'repair')
+    } finally {
+      timeout.removeEventListener('abort', onTimeout)
+    }
+  }
+
+  /** Every grant must be the tracker's, for the node and piece it is listed with. */
+  async #checkGrants(order: RepairOrder): Promise<void> {
+    const now = Date.now()
+    const check = (kind: 'get' | 'put', p: { cid: string; node: { peerId: string }; grant: string }) =>
+      verifyGrant(p.grant, this.#c.trackerKey, { kind, node: p.node.peerId, piece: p.cid, now, skewMs: GRANT_SKEW_MS })
+    await Promise.all([...order.sources.map((s) => check('get', s)), ...order.targets.map((t) => check('put', t))])
+    if (order.targets.some((t) => t.node.peerId === this.#c.peerId)) {
+      throw new ShoalError(ErrorCode.INVALID_INPUT, 'a repair order cannot store a piece on its own worker')
+    }
+  }
+
+  async #carryOut(order: RepairOrder, signal: AbortSignal, log: Logger): Promise<RepairAnswer> {
+    const rebuilt = await rebuildPieces(this.#c.libp2p, {
+      k: order.k,
+      m: order.m,
+      pieceSize: order.pieceSize,
+      sources: order.sources.filter((s) => s.node.peerId !== this.#c.peerId),
+      grantFor: (s) => s.grant,
+      rebuild: order.targets.map((t) => ({ index: t.index, cid: t.cid })),
+      stallMs: this.#stallMs,
+      signal,
+      onSourceError: (s, err) => log.info({ node: s.node.peerId, err: describeError(err) }, 'repair source failed')
+    })
+    const answer: RepairAnswer = { ok: true, placed: [], failed: [] }
+    await Promise.all(
+      order.targets.map(async (target) => {
+        const piece = rebuilt.find((r) => r.index === target.index)
+        if (piece === undefined) return
+        try {
+          const receipt = await putPiece(
+            this.#c.libp2p,
+            target.node,
+            { grant: target.grant, cid: CID.parse(target.cid), bytes: piece.bytes },
+            { signal }
+          )
+          answer.placed.push({
+            index: target.index,
+            cid: target.cid,
+            node: target.node.peerId,
+            root: piece.root,
+            receipt
+          })
+        } catch (err) {
+          signal.throwIfAborted()
+          answer.failed.push({ index: target.index, node: target.node.peerId, message: describeError(err) })
+        }
+      })
+    )
+    return answer
+  }
+}

@@ -1,0 +1,88 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  type BrowserNet,
+  downloadThroughUi,
+  newPage,
+  screenshot,
+  signIn,
+  signUp,
+  startBrowserNet,
+  uploadThroughChooser,
+  waitForTransfers
+} from './browser-helpers.ts'
+import { randomFile, sha256File, tempDir } from './helpers.ts'
+
+const MiB = 1024 * 1024
+
+// Browser tests share two cores with other test files: generous timeouts, short actual runs.
+describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () => {
+  let env: BrowserNet
+  let dir: { path: string; cleanup: () => Promise<void> }
+
+  beforeAll(async () => {
+    dir = await tempDir('shoal-browser-')
+    env = await startBrowserNet({ nodes: 6, k: 4, m: 2 })
+  })
+  afterAll(async () => {
+    await env?.stop()
+    await dir?.cleanup()
+  })
+
+  it('signs up, uploads 20 MiB through the file chooser, lists it, downloads the same bytes; again with m nodes dead', async () => {
+    const { context, page } = await newPage(env.browser)
+    // Collected from the start: the client starts its codec workers ahead of the first transfer.
+    const workers: string[] = []
+    page.on('worker', (worker) => workers.push(worker.url()))
+    await signUp(page, env.ui.url, 'ada@example.com', 'correct horse battery')
+    await page.getByText('No files yet').waitFor()
+    await screenshot(page, 'files-empty')
+
+    const source = join(dir.path, 'random-20MiB.bin')
+    const sha = await randomFile(source, 20 * MiB)
+    await uploadThroughChooser(page, [source])
+    await waitForTransfers(page)
+    // The app codes in Web Workers, not on the page (browser-codec.test.ts measures what that is worth).
+    expect(workers.filter((url) => url.includes('codec-worker')).length).toBeGreaterThan(0)
+    const row = page.locator('tr[data-name="random-20MiB.bin"]')
+    await row.waitFor()
+    await expect(row.locator('td.num').textContent()).resolves.toBe('20.0 MiB')
+    await expect(page.getByTestId('usage').textContent()).resolves.toContain('20.0 MiB of')
+    await expect(page.getByTestId('usage-month').textContent()).resolves.toMatch(/downloaded this month · free plan$/)
+    await screenshot(page, 'files')
+
+    expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
+
+    await env.net.killNode(0)
+    await env.net.killNode(1)
+    expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
+    await screenshot(page, 'transfers')
+    await page.setViewportSize({ width: 390, height: 800 })
+    await screenshot(page, 'files-narrow')
+    await page.setViewportSize({ width: 1280, height: 800 })
+    await context.close()
+  })
+
+  it('signing out ends the session on the tracker, not only in this tab', async () => {
+    const { context, page } = await newPage(env.browser)
+    await signIn(page, env.ui.url, 'ada@example.com', 'correct horse battery')
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    const saved = await page.evaluate(() => sessionStorage.getItem('shoal.session'))
+    const token = (JSON.parse(saved ?? '{}') as { token?: string }).token as string
+    const account = () => fetch(`${env.net.tracker.url}/v1/account`, { headers: { authorization: `Bearer ${token}` } })
+    expect((await account()).status).toBe(200)
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('Email').waitFor()
+    expect((await account()).status).toBe(401)
+    await context.close()
+  })
+
+  it('a wrong password gives a clear message and opens nothing', async () => {
+    const { context, page } = await newPage(env.browser)
+    await signIn(page, env.ui.url, 'ada@example.com', 'not the password')
+    await expect(page.getByRole('alert').textContent()).resolves.toContain('Wrong email or password.')
+    await expect(page.getByRole('button', { name: 'Sign out' }).count()).resolves.toBe(0)
+    await screenshot(page, 'sign-in-wrong-password')
+    await context.close()
+  })
+})

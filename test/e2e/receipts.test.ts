@@ -1,0 +1,81 @@
+import { randomBytes } from 'node:crypto'
+import { ShoalClient } from '@shoal/client'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fetchEarnings } from '../../node/src/earnings.ts'
+import { Testnet } from '../src/index.ts'
+import { sha256Stream } from './helpers.ts'
+
+interface Usage {
+  egressBytes: number
+  storageByteMs: string
+}
+
+/**
+ * Egress billing end to end: a real client downloads from real nodes, signs a receipt per piece and delivers
+ * them to the nodes; each node settles its receipts with the tracker when it stops (and on its interval);
+ * the account's usage then shows exactly the piece bytes it received, once.
+ */
+describe('download receipts, delivered to nodes and settled with the tracker', () => {
+  let net: Testnet
+  let client: ShoalClient
+  const bytes = randomBytes(3 * 1024 * 1024 + 5)
+
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 3, k: 2, m: 1, segmentSize: '1MiB' })
+    client = await ShoalClient.signup(
+      { tracker: net.tracker.url, email: 'reader@example.com', password: 'reader password' },
+      { codec: 'local' }
+    )
+    await client.put('data.bin', [bytes], bytes.byteLength)
+  })
+  afterAll(async () => {
+    await client?.stop()
+    await net?.stop()
+  })
+
+  async function usage(): Promise<Usage> {
+    const response = await fetch(`${net.tracker.url}/v1/account/usage`, {
+      headers: { authorization: `Bearer ${client.tracker.token}` }
+    })
+    expect(response.status).toBe(200)
+    return (await response.json()) as Usage
+  }
+
+  it('bills the bytes received once, after the nodes settle', async () => {
+    expect((await usage()).egressBytes).toBe(0)
+    expect(BigInt((await usage()).storageByteMs)).toBeGreaterThanOrEqual(0n)
+    const { stream } = await client.get('data.bin')
+    const got = await sha256Stream(stream)
+    expect(got.size).toBe(bytes.byteLength)
+    // Stopping the client delivers its receipts; stopping each node settles them.
+    await client.stop()
+    for (let i = 0; i < 3; i++) await net.stopNode(i)
+    const egress = (await usage()).egressBytes
+    // k = 2 pieces per segment, each ceil((plain + 16) / 2): segments of 1 MiB, 1 MiB, 1 MiB and 5 bytes.
+    const piece = (plain: number) => Math.ceil((plain + 16) / 2)
+    const expected = 2 * (3 * piece(1024 * 1024) + piece(5))
+    // Hedged requests may fetch a third piece of a segment: every piece received is billed, none twice.
+    expect(egress).toBeGreaterThanOrEqual(expected)
+    expect(egress).toBeLessThanOrEqual(expected + 4 * piece(1024 * 1024))
+    // Restarted nodes have nothing left to settle: the bill does not move.
+    for (let i = 0; i < 3; i++) await net.restartNode(i)
+    for (let i = 0; i < 3; i++) await net.stopNode(i)
+    expect((await usage()).egressBytes).toBe(egress)
+    // What the operator's dashboard shows: this month's earnings as the statement will say. Node 0 served
+    // `egressBytes` at 2,000 micro-units per GiB (about 2 per MiB); seconds of storage round down to 0.
+    const node0 = net.nodes[0]?.peerId as string
+    const statement = (await (await fetch(`${net.tracker.url}/v1/nodes/${node0}/earnings`)).json()) as {
+      egressBytes: number
+      storageMicros: number
+    }
+    expect(statement.egressBytes).toBeGreaterThan(0)
+    expect(statement.storageMicros).toBe(0)
+    const gross = Math.floor((statement.egressBytes * 2000) / 2 ** 30)
+    expect(await fetchEarnings(net.tracker.url, node0)).toEqual({
+      currency: 'credits',
+      thisMonth: gross,
+      heldBack: Math.floor((gross * 75) / 100)
+    })
+    expect(await fetchEarnings('http://127.0.0.1:1', 'nobody')).toBeNull()
+  })
+})

@@ -1,0 +1,154 @@
+import { ErrorCode, invoiceCsv, payoutsCsv, ShoalError } from '@shoal/core'
+import type { FastifyRequest } from 'fastify'
+import type { Accounts } from '../accounts.ts'
+import type { ApiKeys } from '../api-keys.ts'
+import { auditRecord } from '../audit-log.ts'
+import type { Billing } from '../billing/billing.ts'
+import { parsePeriod, periodOf } from '../billing/metering.ts'
+import type { PlanService } from '../billing/plan-service.ts'
+import type { Settlements } from '../billing/settlement.ts'
+import type { Clock } from '../config.ts'
+import { RATE_LIMITS } from '../rate-limit.ts'
+import type { Store } from '../store/store.ts'
+import { parseEmail } from '../validate.ts'
+import type { HttpServer } from './server.ts'
+
+export interface MoneyRouteComponents {
+  billing: Billing
+  settlements: Settlements
+  accounts: Accounts
+  apiKeys: ApiKeys
+  plans: PlanService
+  store: Store
+  clock: Clock
+}
+
+const MAX_AUDIT_LISTED = 500
+
+function emailOf(request: FastifyRequest): string | undefined {
+  try {
+    return parseEmail((request.body as { email?: unknown } | undefined)?.email)
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Accounts' money side on the tracker's HTTP server: plans, API keys, the audit log, and the rate limits and
+ * audit records around sign-up and login (hooks, so the account routes themselves stay as they are).
+ */
+export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): void {
+  const auth = (request: FastifyRequest, need: Parameters<Accounts['authenticate']>[1]) =>
+    c.accounts.authenticate(request.headers.authorization, need)
+
+  app.addHook('preHandler', async (request) => {
+    const path = request.url.split('?')[0]
+    if (request.method !== 'POST' || (path !== '/v1/accounts' && path !== '/v1/sessions')) return
+    const email = emailOf(request)
+    const keys =
+      path === '/v1/accounts'
+        ? [{ key: `signup:${request.ip}`, rule: RATE_LIMITS.signupPerIp }]
+        : [
+            { key: `login:${request.ip}`, rule: RATE_LIMITS.loginPerIp },
+            ...(email === undefined ? [] : [{ key: `login-email:${email}`, rule: RATE_LIMITS.loginPerEmail }])
+          ]
+    const wait = await c.store.takeRateTokens(keys, c.clock.now())
+    if (wait > 0) {
+      throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
+        details: { retryAfterMs: wait }
+      })
+    }
+  })
+
+  app.addHook('onSend', async (request, reply, payload) => {
+    const path = request.url.split('?')[0]
+    if (request.method !== 'POST' || (path !== '/v1/accounts' && path !== '/v1/sessions')) return payload
+    if (reply.statusCode === 429) {
+      reply.header('retry-after', '60')
+      return payload
+    }
+    const now = c.clock.now()
+    const ip = request.ip
+    let accountId: string | undefined
+    let event: string | undefined
+    if (reply.statusCode === 200 || reply.statusCode === 201) {
+      try {
+        accountId = (JSON.parse(String(payload)) as { account?: { id?: string } }).account?.id
+      } catch {
+        accountId = undefined
+      }
+      event = path === '/v1/accounts' ? 'signup' : 'login'
+    } else if (path === '/v1/sessions' && reply.statusCode === 401) {
+      const email = emailOf(request)
+      accountId = email === undefined ? undefined : (await c.store.getAccountByEmail(email))?.id
+      event = 'login-failed'
+    }
+    if (accountId !== undefined && event !== undefined) {
+      await c.store.appendAudit(auditRecord(accountId, now, event, { ip }))
+    }
+    return payload
+  })
+
+  app.get('/v1/plans', async () => ({ plans: c.plans.plans }))
+  app.put('/v1/account/plan', async (request) => c.plans.change(await auth(request, 'session'), request.body))
+  app.get('/v1/account/audit', async (request) => {
+    const account = await auth(request, 'read')
+    return { events: await c.store.listAudit(account.id, MAX_AUDIT_LISTED) }
+  })
+
+  const period = (text: unknown) => {
+    if (text === undefined) return periodOf(c.clock.now())
+    const p = typeof text === 'string' ? parsePeriod(text) : undefined
+    if (p === undefined) {
+      throw new ShoalError(ErrorCode.INVALID_INPUT, 'period: must be YYYY-MM', { details: { field: 'period' } })
+    }
+    return p
+  }
+  const csv = (request: FastifyRequest) => (request.query as { format?: unknown }).format === 'csv'
+
+  app.get('/v1/account/usage', async (request) =>
+    c.billing.usage(await auth(request, 'read'), period((request.query as { period?: unknown }).period))
+  )
+  app.get('/v1/account/invoices', async (request) => {
+    const account = await auth(request, 'read')
+    return { invoices: await c.store.listInvoices(account.id) }
+  })
+  app.get<{ Params: { period: string } }>('/v1/account/invoices/:period', async (request, reply) => {
+    const account = await auth(request, 'read')
+    const invoice = await c.store.getInvoice(account.id, period(request.params.period).id)
+    if (invoice === undefined) throw new ShoalError(ErrorCode.NOT_FOUND, `no invoice for ${request.params.period}`)
+    if (!csv(request)) return invoice
+    reply.header('content-type', 'text/csv; charset=utf-8')
+    return invoiceCsv(invoice)
+  })
+
+  // Node operators: settlement of download receipts, and payout statements (public: a node's earnings are not
+  // secret, and statements only name the node).
+  app.post('/v1/nodes/settlements', async (request) => c.settlements.settle(request.body))
+  app.get<{ Params: { peerId: string } }>('/v1/nodes/:peerId/earnings', async (request) =>
+    c.billing.nodeEarnings(request.params.peerId, period((request.query as { period?: unknown }).period))
+  )
+  app.get<{ Params: { peerId: string } }>('/v1/nodes/:peerId/payouts', async (request, reply) => {
+    const payouts = await c.store.listPayouts(request.params.peerId)
+    if (csv(request)) {
+      reply.header('content-type', 'text/csv; charset=utf-8')
+      return payoutsCsv(payouts)
+    }
+    const total = (field: 'paidMicros' | 'heldMicros' | 'grossMicros') => payouts.reduce((sum, p) => sum + p[field], 0)
+    return {
+      node: request.params.peerId,
+      payouts,
+      totals: { grossMicros: total('grossMicros'), paidMicros: total('paidMicros'), heldMicros: total('heldMicros') }
+    }
+  })
+
+  app.get('/v1/api-keys', async (request) => c.apiKeys.list(await auth(request, 'session')))
+  app.post('/v1/api-keys', async (request, reply) => {
+    const created = await c.apiKeys.create(await auth(request, 'session'), request.body)
+    reply.code(201)
+    return created
+  })
+  app.delete<{ Params: { id: string } }>('/v1/api-keys/:id', async (request) =>
+    c.apiKeys.revoke(await auth(request, 'session'), request.params.id)
+  )
+}

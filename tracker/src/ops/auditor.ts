@@ -1,0 +1,327 @@
+import type { Libp2p } from '@libp2p/interface'
+import { openStream } from '@shoal/client'
+import {
+  describeError,
+  ErrorCode,
+  fromBase64Url,
+  isShoalError,
+  merkleLeafCount,
+  type PiecePlacement,
+  PROTOCOL_AUDIT,
+  pieceSize,
+  runAudit
+} from '@shoal/core'
+import type { Logger } from 'pino'
+import type { Clock } from '../config.ts'
+import type { GrantSigner } from '../grants.ts'
+import type { NodeRegistry } from '../node-registry.ts'
+import type { Store } from '../store/store.ts'
+import type { OpsSettings } from './ops-config.ts'
+import { type AuditOutcome, applyAudit, applyUptime, mostNodesFailing } from './reputation.ts'
+import type { Reputations } from './reputations.ts'
+import { pieceKey, walkSegments } from './segments.ts'
+
+export interface AuditTarget {
+  objectId: string
+  segment: number
+  piece: PiecePlacement & { root: string }
+  pieceSize: number
+  owner: string
+}
+
+export interface AuditStats {
+  rounds: number
+  /** Audits by result. */
+  results: Record<AuditOutcome | 'skipped', number>
+  /** Pieces whose audit failed (corrupt, missing or a garbage answer): counted unhealthy until repaired. */
+  corruptionsDetected: number
+  leavesChecked: number
+  lastRoundMs: number
+}
+
+export interface AuditorComponents {
+  store: Store
+  registry: NodeRegistry
+  reputations: Reputations
+  signer: GrantSigner
+  peer: () => Promise<Libp2p>
+  settings: OpsSettings
+  clock: Clock
+  logger: Logger
+}
+
+/** Codes that mean the node answered, and wrongly: the piece is gone or the answer is garbage. */
+const FAILURE_CODES: ReadonlySet<string> = new Set([
+  ErrorCode.PIECE_NOT_FOUND,
+  ErrorCode.PIECE_CORRUPT,
+  ErrorCode.PROTOCOL,
+  ErrorCode.TRUNCATED,
+  ErrorCode.INVALID_INPUT,
+  ErrorCode.FRAME_TOO_LARGE
+])
+
+/**
+ * Audits storage nodes: each round walks every segment, picks pieces at random (each piece with probability
+ * `auditRate`, and at least one per node, so a node is audited in proportion to what it holds), challenges
+ * `auditLeaves` random leaves of each against the Merkle root recorded at commit, and updates the node's
+ * reputation. Nodes with a timed-out audit are asked about that same piece again first ("containment").
+ * Each round also checks every node's uptime.
+ */
+export class Auditor {
+  readonly #c: AuditorComponents
+  readonly #log: Logger
+  /**
+   * Start of the previous round. A node with a piece that failed since (its reputation's `failedPieces`, in the
+   * store) has every piece it holds audited this round, so a node that lost its data is judged on all of it
+   * before repair moves its pieces away, not on the one or two sampled. A new process starts one interval back,
+   * so failures found just before a restart or a lease takeover still count.
+   */
+  #previousRoundStart: number
+  readonly #startedAt: number
+  /**
+   * This round's first timeout of each node, recorded at the round's end unless most nodes timed out (the
+   * tracker's trouble then). A node in here has its other audits of the round skipped: one try per round.
+   */
+  #timeouts = new Map<string, { piece: string; at: number }>()
+  readonly stats: AuditStats = {
+    rounds: 0,
+    results: { passed: 0, failed: 0, timeout: 0, skipped: 0 },
+    corruptionsDetected: 0,
+    leavesChecked: 0,
+    lastRoundMs: 0
+  }
+
+  constructor(components: AuditorComponents) {
+    this.#c = components
+    this.#log = components.logger
+    this.#startedAt = components.clock.now()
+    this.#previousRoundStart = this.#startedAt - components.settings.auditIntervalMs
+  }
+
+  /** One round: uptime checks, then the planned audits. Returns the outcome of each audit. */
+  async round(signal?: AbortSignal): Promise<{ target: AuditTarget; outcome: AuditOutcome | 'skipped' }[]> {
+    const started = performance.now()
+    const roundStart = this.#c.clock.now()
+    await this.#c.reputations.refresh()
+    await this.checkUptime()
+    const targets = await this.plan(signal)
+    this.#previousRoundStart = roundStart
+    const results: { target: AuditTarget; outcome: AuditOutcome | 'skipped' }[] = []
+    let next = 0
+    const worker = async (): Promise<void> => {
+      while (next < targets.length && signal?.aborted !== true) {
+        const target = targets[next++] as AuditTarget
+        results.push({ target, outcome: await this.audit(target) })
+      }
+    }
+    await Promise.all(Array.from({ length: this.#c.settings.auditConcurrency }, worker))
+    await this.#recordTimeouts(results)
+    this.stats.rounds++
+    this.stats.lastRoundMs = Math.round(performance.now() - started)
+    if (targets.length > 0) {
+      const count = (o: string) => results.filter((r) => r.outcome === o).length
+      this.#log.info(
+        { audits: targets.length, passed: count('passed'), failed: count('failed'), timeout: count('timeout') },
+        'audit round done'
+      )
+    }
+    return results
+  }
+
+  /**
+   * Records the round's timeouts in the nodes' reputations. When at least four nodes were audited and most of
+   * them timed out, none is recorded: a tracker cut off from the network (or restarted with addresses that
+   * went stale meanwhile) would otherwise disqualify every node at once.
+   */
+  async #recordTimeouts(results: readonly { target: AuditTarget; outcome: AuditOutcome | 'skipped' }[]): Promise<void> {
+    const timeouts = this.#timeouts
+    this.#timeouts = new Map()
+    if (timeouts.size === 0) return
+    const audited = new Set(results.filter((r) => r.outcome !== 'skipped').map((r) => r.target.piece.node))
+    if (mostNodesFailing(timeouts.size, audited.size)) {
+      this.#log.warn(
+        { timedOut: timeouts.size, audited: audited.size },
+        'most nodes audited this round timed out: timeouts not counted'
+      )
+      return
+    }
+    const { reputations } = this.#c
+    for (const [node, t] of timeouts) {
+      await reputations.update(node, (rep) => applyAudit(rep, t.piece, 'timeout', t.at, reputations.policy))
+    }
+  }
+
+  /**
+   * Updates every known node's uptime score (and disqualifies nodes offline for too long). Time the tracker
+   * itself was down does not count against anyone (offline time starts no earlier than this tracker's start),
+   * and a round where most nodes look offline is skipped: that is the tracker's or the network's trouble, not
+   * theirs.
+   */
+  async checkUptime(): Promise<void> {
+    const now = this.#c.clock.now()
+    const policy = this.#c.reputations.policy
+    const views = (await this.#c.registry.list()).filter(
+      (v) => this.#c.reputations.get(v.peerId)?.disqualified === undefined
+    )
+    const online = views.filter((v) => v.online).length
+    if (mostNodesFailing(views.length - online, views.length)) {
+      this.#log.warn({ online, nodes: views.length }, 'most nodes look offline: uptime not scored this round')
+      return
+    }
+    for (const view of views) {
+      const since = Math.max(view.lastSeen, this.#startedAt)
+      await this.#c.reputations.update(view.peerId, (rep) => applyUptime(rep, view.online, since, now, policy))
+    }
+  }
+
+  /**
+   * Chooses this round's audits. Only nodes heard from since this tracker started are audited: before their
+   * first heartbeat to it, the addresses it has may be stale (a node restarted on new ports meanwhile). A
+   * contained node is asked for its pending piece only.
+   */
+  async plan(signal?: AbortSignal): Promise<AuditTarget[]> {
+    const { auditRate } = this.#c.settings
+    const online = new Set(
+      (await this.#c.registry.online()).filter((n) => n.lastSeen >= this.#startedAt).map((n) => n.peerId)
+    )
+    const eligible = (node: string): boolean =>
+      online.has(node) && this.#c.reputations.get(node)?.disqualified === undefined
+    const since = this.#previousRoundStart
+    const recentlyFailed = (node: string): boolean =>
+      this.#c.reputations.get(node)?.failedPieces?.some((f) => f.at >= since) === true
+    const chosen = new Map<string, AuditTarget>()
+    // One piece per node by reservoir sampling, so every node holding anything is audited each round.
+    const reservoir = new Map<string, { target: AuditTarget; seen: number }>()
+    const contained = new Map<string, string>()
+    for (const rep of this.#c.reputations.all())
+      if (rep.pending !== undefined) contained.set(rep.peerId, rep.pending.piece)
+    const pendingFound = new Set<string>()
+    for await (const { key, object, segment } of walkSegments(this.#c.store, signal)) {
+      for (const piece of segment.pieces) {
+        if (piece.root === undefined || !eligible(piece.node)) continue
+        const target: AuditTarget = {
+          objectId: key.objectId,
+          segment: key.index,
+          piece: piece as PiecePlacement & { root: string },
+          pieceSize: pieceSize(object, key.index),
+          owner: object.owner
+        }
+        const id = pieceKey(piece)
+        const pending = contained.get(piece.node)
+        if (pending !== undefined) {
+          if (pending === piece.cid) {
+            chosen.set(id, target)
+            pendingFound.add(piece.node)
+          }
+          continue
+        }
+        if (recentlyFailed(piece.node) || Math.random() < auditRate) chosen.set(id, target)
+        const slot = reservoir.get(piece.node) ?? { target, seen: 0 }
+        slot.seen++
+        if (Math.random() < 1 / slot.seen) slot.target = target
+        reservoir.set(piece.node, slot)
+      }
+    }
+    for (const { target } of reservoir.values()) chosen.set(pieceKey(target.piece), target)
+    // A pending piece the node no longer holds (deleted, or repaired onto another node) cannot be asked for
+    // again: containment ends, and the node is audited as usual from the next round on.
+    for (const node of contained.keys()) {
+      if (pendingFound.has(node) || !eligible(node) || signal?.aborted === true) continue
+      const piece = contained.get(node)
+      await this.#c.reputations.update(node, (rep) => {
+        if (rep.pending?.piece !== piece) return rep
+        const { pending: _, ...rest } = rep
+        return rest
+      })
+    }
+    return [...chosen.values()]
+  }
+
+  /** Audits one piece and records the outcome in the node's reputation. */
+  async audit(target: AuditTarget): Promise<AuditOutcome | 'skipped'> {
+    const { settings, registry, signer, reputations, clock } = this.#c
+    const node = target.piece.node
+    const address = (await registry.addresses()).get(node)
+    if (address === undefined || !address.online || this.#timeouts.has(node)) {
+      this.stats.results.skipped++
+      return 'skipped'
+    }
+    const count = merkleLeafCount(target.pieceSize)
+    const leaves = pickLeaves(count, settings.auditLeaves)
+    const log = this.#log.child({ node, piece: target.piece.cid, object: target.objectId, segment: target.segment })
+    let outcome: AuditOutcome
+    let reason = ''
+    const timeout = AbortSignal.timeout(settings.auditTimeoutMs)
+    try {
+      const { grant } = await signer.sign({
+        kind: 'audit',
+        piece: target.piece.cid,
+        node,
+        account: target.owner,
+        size: target.pieceSize,
+        leaves
+      })
+      const peer = await this.#c.peer()
+      const stream = await openStream(peer, address, PROTOCOL_AUDIT, { signal: timeout })
+      const onAbort = (): void => stream.abort(new Error('audit timed out'))
+      timeout.addEventListener('abort', onAbort, { once: true })
+      try {
+        const failed = await runAudit(
+          stream,
+          {
+            grant,
+            piece: target.piece.cid,
+            leaves,
+            root: fromBase64Url(target.piece.root),
+            pieceSize: target.pieceSize
+          },
+          { signal: timeout }
+        )
+        outcome = failed.length === 0 ? 'passed' : 'failed'
+        if (failed.length > 0) reason = `leaves ${failed.join(', ')} do not match the root`
+        this.stats.leavesChecked += leaves.length
+      } finally {
+        timeout.removeEventListener('abort', onAbort)
+      }
+    } catch (err) {
+      if (timeout.aborted || isShoalError(err, ErrorCode.TIMEOUT) || isShoalError(err, ErrorCode.NODE_UNREACHABLE)) {
+        outcome = 'timeout'
+        reason = describeError(err)
+      } else if (isShoalError(err) && FAILURE_CODES.has(err.code)) {
+        outcome = 'failed'
+        reason = describeError(err)
+      } else if (isShoalError(err) && err.code.startsWith('ERR_GRANT')) {
+        // Our grant was refused (clocks apart?): not the node's fault, nothing is recorded.
+        log.warn({ err: describeError(err) }, 'audit grant refused')
+        this.stats.results.skipped++
+        return 'skipped'
+      } else {
+        // A stream reset mid-answer and the like: the node did not deliver, like a timeout.
+        outcome = 'timeout'
+        reason = describeError(err)
+      }
+    }
+    this.stats.results[outcome]++
+    if (outcome === 'failed') {
+      this.stats.corruptionsDetected++
+      log.warn({ reason }, 'audit failed')
+    } else if (outcome === 'passed') {
+      log.debug('audit passed')
+    } else {
+      log.info({ reason }, 'audit timed out')
+      if (!this.#timeouts.has(node)) this.#timeouts.set(node, { piece: target.piece.cid, at: clock.now() })
+      return outcome
+    }
+    const now = clock.now()
+    await reputations.update(node, (rep) => applyAudit(rep, target.piece.cid, outcome, now, reputations.policy))
+    return outcome
+  }
+}
+
+/** `n` distinct random leaves of `count` (all of them when there are fewer), in random order. */
+export function pickLeaves(count: number, n: number): number[] {
+  const take = Math.min(count, n)
+  const picked = new Set<number>()
+  while (picked.size < take) picked.add(Math.floor(Math.random() * count))
+  return [...picked]
+}

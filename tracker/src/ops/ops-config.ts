@@ -1,0 +1,111 @@
+import type { ReputationPolicy } from './reputation.ts'
+import type { LoopbackSubnets } from './subnet.ts'
+
+const SECOND = 1000
+const MINUTE = 60 * SECOND
+const HOUR = 60 * MINUTE
+
+/** Audits, reputation and repair: what the tracker does to keep files alive (docs/audits-and-repair.md). */
+export interface OpsSettings extends ReputationPolicy {
+  /** How often the auditor plans and runs a round of audits; 0 turns audits off. */
+  auditIntervalMs: number
+  /** Share of all pieces audited per round (each node at least one), so a node is audited in proportion to what it holds. */
+  auditRate: number
+  /** Leaves challenged per audit. */
+  auditLeaves: number
+  /** An audit that takes longer is a timeout (retried before it counts). */
+  auditTimeoutMs: number
+  /** Audits run at once. */
+  auditConcurrency: number
+  /** How often the repair checker walks every segment; 0 turns repair off. */
+  repairIntervalMs: number
+  /**
+   * A segment is repaired once its healthy pieces are at most k + repairMargin; default floor(m / 2) of its
+   * layout (capped at m - 1: any loss). Healthy: on an online node in good standing whose audits did not fail.
+   */
+  repairMargin: number | undefined
+  /**
+   * Pieces on an offline node not heard from for less than this (since its last heartbeat) still count as
+   * healthy, unless the segment is down to k pieces on online nodes: a restart or a late heartbeat does not set
+   * off a repair. 0: offline is unhealthy at once.
+   */
+  repairOfflineGraceMs: number
+  /** Segments repaired at once. */
+  repairConcurrency: number
+  /**
+   * Who moves a repair's bytes: 'nodes' (default) sends a storage node a repair order, so data never flows
+   * through the tracker, and the tracker repairs itself only when no node can; 'tracker' always repairs here.
+   */
+  repairBy: 'nodes' | 'tracker'
+  /** A node that stops sending bytes for this long during repair is dropped. */
+  repairStallMs: number
+  /** Share of a segment's pieces unvetted nodes may get while vetted nodes have room. */
+  newNodeFraction: number
+  loopbackSubnets: LoopbackSubnets
+  /** How long one walk's retain filters serve nodes' requests before the next walk. */
+  retainCacheMs: number
+  /** Share of garbage pieces a retain filter lets through (they go with a later filter). */
+  retainFalsePositiveRate: number
+}
+
+export const OPS_DEFAULTS: OpsSettings = {
+  auditIntervalMs: 5 * MINUTE,
+  auditRate: 0.01,
+  auditLeaves: 4,
+  auditTimeoutMs: 10 * SECOND,
+  auditConcurrency: 4,
+  auditLambda: 0.95,
+  auditDisqualify: 0.6,
+  uptimeLambda: 0.99,
+  vettingAudits: 10,
+  auditRetries: 3,
+  maxOfflineMs: 72 * HOUR,
+  repairIntervalMs: MINUTE,
+  repairMargin: undefined,
+  repairOfflineGraceMs: 10 * MINUTE,
+  repairConcurrency: 2,
+  repairBy: 'nodes',
+  repairStallMs: 30 * SECOND,
+  newNodeFraction: 0.05,
+  loopbackSubnets: 'node',
+  retainCacheMs: 10 * MINUTE,
+  retainFalsePositiveRate: 0.01
+}
+
+export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
+  const s = { ...OPS_DEFAULTS, ...init }
+  const check = (ok: boolean, what: string): void => {
+    if (!ok) throw new TypeError(what)
+  }
+  const count = (v: number, min: number) => Number.isSafeInteger(v) && v >= min
+  check(count(s.auditIntervalMs, 0), 'auditIntervalMs must be an integer >= 0')
+  check(s.auditRate >= 0 && s.auditRate <= 1, 'auditRate must be from 0 to 1')
+  check(count(s.auditLeaves, 1) && s.auditLeaves <= 16, 'auditLeaves must be from 1 to 16')
+  check(count(s.auditTimeoutMs, 1), 'auditTimeoutMs must be a positive integer')
+  check(count(s.auditConcurrency, 1), 'auditConcurrency must be a positive integer')
+  check(s.auditLambda > 0 && s.auditLambda < 1, 'auditLambda must be between 0 and 1')
+  check(s.uptimeLambda > 0 && s.uptimeLambda < 1, 'uptimeLambda must be between 0 and 1')
+  check(s.auditDisqualify >= 0 && s.auditDisqualify < 1, 'auditDisqualify must be from 0 to 1')
+  check(count(s.vettingAudits, 0), 'vettingAudits must be an integer >= 0')
+  check(count(s.auditRetries, 0), 'auditRetries must be an integer >= 0')
+  check(count(s.maxOfflineMs, 1), 'maxOfflineMs must be a positive integer')
+  check(count(s.repairIntervalMs, 0), 'repairIntervalMs must be an integer >= 0')
+  check(s.repairMargin === undefined || count(s.repairMargin, 0), 'repairMargin must be an integer >= 0')
+  check(count(s.repairOfflineGraceMs, 0), 'repairOfflineGraceMs must be an integer >= 0')
+  check(count(s.repairConcurrency, 1), 'repairConcurrency must be a positive integer')
+  check(count(s.repairStallMs, 1), 'repairStallMs must be a positive integer')
+  check(s.newNodeFraction >= 0 && s.newNodeFraction <= 1, 'newNodeFraction must be from 0 to 1')
+  check(s.loopbackSubnets === 'node' || s.loopbackSubnets === 'address', "loopbackSubnets must be 'node' or 'address'")
+  check(s.repairBy === 'nodes' || s.repairBy === 'tracker', "repairBy must be 'nodes' or 'tracker'")
+  check(count(s.retainCacheMs, 0), 'retainCacheMs must be an integer >= 0')
+  check(
+    s.retainFalsePositiveRate > 0 && s.retainFalsePositiveRate < 1,
+    'retainFalsePositiveRate must be between 0 and 1'
+  )
+  return s
+}
+
+/** Healthy pieces at or below which a segment of layout k+m is repaired. */
+export function repairThreshold(k: number, m: number, margin: number | undefined): number {
+  return k + Math.min(Math.max(0, m - 1), margin ?? Math.floor(m / 2))
+}

@@ -1,0 +1,502 @@
+import type { Libp2p } from '@libp2p/interface'
+import { putPiece, type RebuildSource, type RebuiltPiece, rebuildPieces, requestRepair } from '@shoal/client'
+import {
+  CID,
+  describeError,
+  ErrorCode,
+  isShoalError,
+  type NodeAddress,
+  type PiecePlacement,
+  pieceSize,
+  type RepairOrder,
+  ShoalError,
+  verifyReceipt
+} from '@shoal/core'
+import type { Logger } from 'pino'
+import type { Clock } from '../config.ts'
+import { deleteOrders, type GrantSigner } from '../grants.ts'
+import type { NodeRegistry } from '../node-registry.ts'
+import type { ObjectRecord, SegmentKey, Store } from '../store/store.ts'
+import { type OpsSettings, repairThreshold } from './ops-config.ts'
+import { failedPiece, withoutFailedPiece } from './reputation.ts'
+import type { Reputations } from './reputations.ts'
+import { walkSegments } from './segments.ts'
+
+export interface RepairStats {
+  checks: number
+  segmentsChecked: number
+  /** Last check: segments at or below the repair threshold, and below k (lost). */
+  belowThreshold: number
+  lost: number
+  /** Segments with a piece on a node leaving on purpose (moved whatever their health). */
+  exiting: number
+  repaired: number
+  piecesRepaired: number
+  /** Segments a storage node rebuilt for the tracker (the repair protocol); the rest the tracker rebuilt itself. */
+  repairedByNodes: number
+  failures: number
+  lastCheckMs: number
+}
+
+export interface RepairComponents {
+  store: Store
+  registry: NodeRegistry
+  reputations: Reputations
+  signer: GrantSigner
+  peer: () => Promise<Libp2p>
+  settings: OpsSettings
+  clock: Clock
+  logger: Logger
+}
+
+export interface Health {
+  healthy: PiecePlacement[]
+  /** Pieces to replace: on offline, disqualified or leaving nodes, or failed an audit, or never stored. */
+  replace: number[]
+  /** Pieces the repair may download from (healthy and online, plus those on leaving nodes, which still serve). */
+  sources: PiecePlacement[]
+}
+
+/** What the health rule needs to know of a piece's node. */
+export interface PieceNodeState {
+  /** Online now. */
+  online: boolean
+  /** Last heartbeat (tracker time). */
+  lastSeen: number
+  disqualified: boolean
+  exiting: boolean
+}
+
+/**
+ * Which pieces of a segment count as healthy. A piece counts while its node is online, in good standing and
+ * not leaving, and its last audit did not fail. A piece on a node offline for less than `offlineGraceMs` still
+ * counts: a node restarting for an upgrade, or a heartbeat late under load, should not set off a repair of
+ * everything the node holds, and repair traffic costs real money. The grace ends early when the segment's
+ * pieces on online nodes are down to k: then one more loss would lose the segment, so only pieces that can be
+ * fetched now count, and the repair starts at once.
+ */
+export function segmentHealth(
+  layout: { k: number; m: number },
+  pieces: readonly PiecePlacement[],
+  node: (peerId: string) => PieceNodeState | undefined,
+  suspect: (piece: PiecePlacement) => boolean,
+  offlineGraceMs: number,
+  now: number
+): Health {
+  const sources: PiecePlacement[] = []
+  const online: PiecePlacement[] = []
+  const graced: PiecePlacement[] = []
+  for (const piece of pieces) {
+    const state = node(piece.node)
+    if (state === undefined || state.disqualified || suspect(piece)) continue
+    if (state.online) {
+      sources.push(piece)
+      if (!state.exiting) online.push(piece)
+    } else if (!state.exiting && now - state.lastSeen < offlineGraceMs) {
+      graced.push(piece)
+    }
+  }
+  const healthy = online.length > layout.k ? [...online, ...graced] : online
+  const present = new Set(healthy.map((p) => p.index))
+  const replace: number[] = []
+  for (let i = 0; i < layout.k + layout.m; i++) if (!present.has(i)) replace.push(i)
+  return { healthy, replace, sources }
+}
+
+/**
+ * The repair checker and repairer. The checker walks every segment and queues those whose healthy pieces are
+ * at or below the threshold (or that have pieces on a node leaving); the repairer downloads k pieces, rebuilds
+ * the missing ones with Reed-Solomon on the ciphertext (no key needed: the pieces are encrypted shards),
+ * stores them on new nodes in fresh failure domains and swaps them into the manifest with a compare-and-swap,
+ * so a repair racing another (or a restart) never places a piece twice.
+ */
+export class Repairer {
+  readonly #c: RepairComponents
+  readonly #log: Logger
+  /** Segments waiting, by `objectId/index`, fewest healthy pieces first. */
+  readonly #queue = new Map<string, { key: SegmentKey; healthy: number }>()
+  readonly #active = new Set<string>()
+  readonly stats: RepairStats = {
+    checks: 0,
+    segmentsChecked: 0,
+    belowThreshold: 0,
+    lost: 0,
+    exiting: 0,
+    repaired: 0,
+    piecesRepaired: 0,
+    repairedByNodes: 0,
+    failures: 0,
+    lastCheckMs: 0
+  }
+
+  constructor(components: RepairComponents) {
+    this.#c = components
+    this.#log = components.logger
+  }
+
+  get queueLength(): number {
+    return this.#queue.size
+  }
+
+  /** Every known node's heartbeat state (read once per check, not once per segment). */
+  async #nodeStates(): Promise<ReadonlyMap<string, { online: boolean; lastSeen: number }>> {
+    return new Map((await this.#c.registry.list()).map((n) => [n.peerId, { online: n.online, lastSeen: n.lastSeen }]))
+  }
+
+  #health(
+    object: ObjectRecord,
+    pieces: readonly PiecePlacement[],
+    nodes: ReadonlyMap<string, { online: boolean; lastSeen: number }>
+  ): Health {
+    return segmentHealth(
+      object,
+      pieces,
+      (peerId) => {
+        const heartbeat = nodes.get(peerId)
+        if (heartbeat === undefined) return undefined
+        const standing = this.#c.reputations.standing(peerId)
+        return { ...heartbeat, disqualified: standing.disqualified, exiting: standing.exiting }
+      },
+      (piece) => failedPiece(this.#c.reputations.get(piece.node), piece.cid),
+      this.#c.settings.repairOfflineGraceMs,
+      this.#c.clock.now()
+    )
+  }
+
+  /** Pieces of committed objects on `node` (a walk over every segment). */
+  async piecesOn(node: string, signal?: AbortSignal): Promise<number> {
+    let count = 0
+    for await (const { segment } of walkSegments(this.#c.store, signal)) {
+      for (const piece of segment.pieces) if (piece.node === node) count++
+    }
+    return count
+  }
+
+  /** Walks every segment and queues those that need repair. */
+  async check(signal?: AbortSignal): Promise<void> {
+    const started = performance.now()
+    await this.#c.reputations.refresh()
+    let checked = 0
+    let below = 0
+    let lost = 0
+    let exiting = 0
+    const online = await this.#nodeStates()
+    for await (const { key, object, segment } of walkSegments(this.#c.store, signal)) {
+      checked++
+      const health = this.#health(object, segment.pieces, online)
+      const n = health.healthy.length
+      const moving = health.sources.length > n
+      if (n < object.k && health.sources.length < object.k) lost++
+      const needs = n <= repairThreshold(object.k, object.m, this.#c.settings.repairMargin)
+      if (needs) below++
+      if (moving) exiting++
+      if ((needs || moving) && health.sources.length >= object.k) {
+        this.#queue.set(`${key.objectId}/${key.index}`, { key, healthy: n })
+      }
+    }
+    this.stats.checks++
+    this.stats.segmentsChecked = checked
+    this.stats.belowThreshold = below
+    this.stats.lost = lost
+    this.stats.exiting = exiting
+    this.stats.lastCheckMs = Math.round(performance.now() - started)
+    if (below > 0 || lost > 0 || exiting > 0) {
+      this.#log.info(
+        { segments: checked, belowThreshold: below, lost, exiting, queued: this.#queue.size },
+        'repair check'
+      )
+    }
+  }
+
+  /** Repairs queued segments, most endangered first, until the queue is empty. */
+  async drain(signal?: AbortSignal): Promise<void> {
+    const worker = async (): Promise<void> => {
+      while (signal?.aborted !== true) {
+        const next = [...this.#queue.entries()]
+          .filter(([id]) => !this.#active.has(id))
+          .sort(([, a], [, b]) => a.healthy - b.healthy)[0]
+        if (next === undefined) return
+        const [id, { key }] = next
+        this.#queue.delete(id)
+        this.#active.add(id)
+        try {
+          await this.repair(key, signal)
+        } catch (err) {
+          this.stats.failures++
+          this.#log.warn({ object: key.objectId, segment: key.index, err: describeError(err) }, 'repair failed')
+        } finally {
+          this.#active.delete(id)
+        }
+      }
+    }
+    await Promise.all(Array.from({ length: this.#c.settings.repairConcurrency }, worker))
+  }
+
+  /** Repairs one segment; returns the indexes of the pieces it rebuilt (none when nothing was needed). */
+  async repair(key: SegmentKey, signal?: AbortSignal): Promise<number[]> {
+    const { store, registry } = this.#c
+    const object = await store.getObject(key.objectId)
+    const segment = (await store.getObjectSegments(key.objectId, key.index, key.index + 1))[0]
+    if (object === undefined || segment === undefined) return []
+    const { k, m } = object
+    const size = pieceSize(object, key.index)
+    const health = this.#health(object, segment.pieces, await this.#nodeStates())
+    if (health.replace.length === 0) return []
+    const log = this.#log.child({ object: key.objectId, segment: key.index })
+    const peer = await this.#c.peer()
+    const addresses = await registry.addresses()
+    // The fastest sources are unknown: try them in order of reputation, k at a time.
+    const sources: RebuildSource[] = [...health.sources]
+      .sort((a, b) => this.#c.reputations.standing(b.node).score - this.#c.reputations.standing(a.node).score)
+      .flatMap((p) => {
+        const address = addresses.get(p.node)
+        return address === undefined ? [] : [{ index: p.index, cid: p.cid, node: address }]
+      })
+    const recorded = new Map(segment.pieces.map((p) => [p.index, p]))
+    let placed =
+      this.#c.settings.repairBy === 'nodes'
+        ? await this.#repairOnNode(object, key, size, sources, health, recorded, addresses, log, signal)
+        : undefined
+    if (placed === undefined) {
+      const rebuilt = await rebuildPieces(peer, {
+        what: `segment ${key.index}`,
+        k,
+        m,
+        pieceSize: size,
+        sources,
+        grantFor: (source) => this.#getGrant(object, source, size),
+        rebuild: health.replace.map((index) => {
+          const cid = recorded.get(index)?.cid
+          return cid === undefined ? { index } : { index, cid }
+        }),
+        stallMs: this.#c.settings.repairStallMs,
+        ...(signal === undefined ? {} : { signal }),
+        onSourceError: (source, err) =>
+          log.info({ node: source.node.peerId, piece: source.index, err: describeError(err) }, 'repair source failed')
+      })
+      placed = await this.#place(object, key, size, rebuilt, health, signal)
+    }
+    const keep = health.healthy.filter((p) => !health.replace.includes(p.index))
+    const pieces = [...keep, ...placed].sort((a, b) => a.index - b.index)
+    const dropped = segment.pieces.filter((p) => !keep.some((q) => q.node === p.node && q.cid === p.cid))
+    const now = this.#c.clock.now()
+    const withSize = (list: readonly PiecePlacement[]) => list.map((p) => ({ node: p.node, cid: p.cid, size }))
+    let swapped = false
+    try {
+      swapped = await store.updateSegmentPieces(
+        key,
+        segment.pieces,
+        pieces,
+        deleteOrders(withSize(dropped), object.owner, now),
+        now
+      )
+    } catch (err) {
+      if (!isShoalError(err, ErrorCode.OBJECT_NOT_FOUND)) throw err
+    }
+    if (!swapped) {
+      // Deleted or repaired by someone else meanwhile: what we stored is garbage now.
+      await store.queueDeletes(deleteOrders(withSize(placed), object.owner, now))
+      log.info('segment changed during repair: new pieces handed back for deletion')
+      return []
+    }
+    this.stats.repaired++
+    this.stats.piecesRepaired += placed.length
+    log.info({ rebuilt: placed.map((p) => p.index), nodes: placed.map((p) => p.node) }, 'segment repaired')
+    return placed.map((p) => p.index)
+  }
+
+  /**
+   * Has a storage node rebuild the segment's missing pieces and store them on the targets chosen here (the
+   * repair protocol), so the bytes never pass through the tracker. Returns the pieces placed, each backed by its
+   * holder's receipt; or undefined when no node can do it (no worker, a piece without a recorded CID to sign a
+   * put grant for, or the worker failed), and the tracker repairs the segment itself.
+   */
+  async #repairOnNode(
+    object: ObjectRecord,
+    key: SegmentKey,
+    size: number,
+    sources: readonly RebuildSource[],
+    health: Health,
+    recorded: ReadonlyMap<number, PiecePlacement>,
+    addresses: ReadonlyMap<string, NodeAddress & { online: boolean }>,
+    log: Logger,
+    signal: AbortSignal | undefined
+  ): Promise<PiecePlacement[] | undefined> {
+    const { registry, signer, reputations } = this.#c
+    const wanted = health.replace.map((index) => ({ index, cid: recorded.get(index)?.cid }))
+    if (wanted.some((w) => w.cid === undefined)) return undefined
+    const sourceNodes = new Set(sources.map((s) => s.node.peerId))
+    let targets: NodeAddress[]
+    try {
+      targets = await registry.placeBeside(
+        wanted.length,
+        size,
+        key.index,
+        health.healthy.map((p) => p.node),
+        [...sourceNodes]
+      )
+    } catch (err) {
+      log.info({ err: describeError(err) }, 'no targets for a repair on a node: the tracker repairs it')
+      return undefined
+    }
+    const busy = new Set([...sourceNodes, ...targets.map((t) => t.peerId)])
+    const workers = [...addresses.values()].filter((n) => {
+      const standing = reputations.standing(n.peerId)
+      return n.online && !busy.has(n.peerId) && !standing.disqualified && !standing.exiting
+    })
+    if (workers.length === 0) return undefined
+    // Spread the work: any good node will do, the best few more often.
+    workers.sort((a, b) => reputations.standing(b.peerId).score - reputations.standing(a.peerId).score)
+    const worker = workers[Math.floor(Math.random() * Math.min(3, workers.length))] as NodeAddress
+    const serials = new Map<number, string>()
+    const order: RepairOrder = {
+      k: object.k,
+      m: object.m,
+      pieceSize: size,
+      sources: await Promise.all(
+        sources.map(async (source) => ({ ...source, grant: await this.#getGrant(object, source, size) }))
+      ),
+      targets: await Promise.all(
+        wanted.map(async ({ index, cid }, i) => {
+          const node = targets[i] as NodeAddress
+          const { serial, grant } = await signer.sign({
+            kind: 'put',
+            piece: cid as string,
+            node: node.peerId,
+            account: object.owner,
+            size
+          })
+          serials.set(index, serial)
+          return { index, cid: cid as string, node: { peerId: node.peerId, addrs: node.addrs }, grant }
+        })
+      )
+    }
+    let answer: Awaited<ReturnType<typeof requestRepair>>
+    try {
+      const timeout = AbortSignal.timeout(4 * this.#c.settings.repairStallMs)
+      answer = await requestRepair(await this.#c.peer(), worker, order, {
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
+      })
+    } catch (err) {
+      signal?.throwIfAborted()
+      log.info({ worker: worker.peerId, err: describeError(err) }, 'repair on a node failed: the tracker repairs it')
+      return undefined
+    }
+    const placed: PiecePlacement[] = []
+    for (const p of answer.placed ?? []) {
+      const target = order.targets.find((t) => t.index === p.index)
+      if (target === undefined || target.node.peerId !== p.node || placed.some((q) => q.index === p.index)) continue
+      try {
+        await verifyReceipt(p.receipt, { node: p.node, piece: target.cid, serial: serials.get(p.index) ?? '', size })
+      } catch (err) {
+        log.warn({ worker: worker.peerId, node: p.node, err: describeError(err) }, 'a repair receipt does not hold')
+        continue
+      }
+      await this.#forgetFailure(p.node, target.cid)
+      // The recorded root, never the worker's word: audits of the new holder are checked against it.
+      const root = recorded.get(p.index)?.root ?? p.root
+      placed.push({ index: p.index, cid: target.cid, node: p.node, ...(root === undefined ? {} : { root }) })
+    }
+    if (placed.length === 0 || health.healthy.length + placed.length < object.k) {
+      // Nothing, or too little to leave the segment whole: what was stored is handed back, and the tracker tries.
+      const now = this.#c.clock.now()
+      await this.#c.store.queueDeletes(
+        deleteOrders(
+          placed.map((p) => ({ node: p.node, cid: p.cid, size })),
+          object.owner,
+          now
+        )
+      )
+      log.info(
+        { worker: worker.peerId, failed: answer.failed?.length ?? 0 },
+        'a node repaired too little: the tracker repairs it'
+      )
+      return undefined
+    }
+    this.stats.repairedByNodes++
+    log.info({ worker: worker.peerId, placed: placed.length, failed: answer.failed?.length ?? 0 }, 'repaired on a node')
+    return placed
+  }
+
+  /** A get grant for reading a repair source; it carries no receipt key, so no receipt ever bills it. */
+  async #getGrant(object: ObjectRecord, source: RebuildSource, size: number): Promise<string> {
+    const request = { kind: 'get', piece: source.cid, node: source.node.peerId, account: object.owner, size } as const
+    return (await this.#c.signer.sign(request)).grant
+  }
+
+  /**
+   * A node that failed an audit of a piece may get the rebuilt piece back (on a small network it may be the only
+   * node left with room in a free failure domain): its new copy was checked against the CID as it was stored,
+   * so the old failure no longer says anything about it.
+   */
+  async #forgetFailure(node: string, cid: string): Promise<void> {
+    if (!failedPiece(this.#c.reputations.get(node), cid)) return
+    await this.#c.reputations.update(node, (rep) => withoutFailedPiece(rep, cid))
+  }
+
+  /** Stores rebuilt pieces on new nodes (fresh subnets), retrying a failed piece once elsewhere. */
+  async #place(
+    object: ObjectRecord,
+    key: SegmentKey,
+    size: number,
+    rebuilt: RebuiltPiece[],
+    health: Health,
+    signal: AbortSignal | undefined
+  ): Promise<PiecePlacement[]> {
+    const { registry, signer } = this.#c
+    const peer = await this.#c.peer()
+    const avoid = new Set(health.sources.map((p) => p.node))
+    const keepNodes = health.healthy.map((p) => p.node)
+    const placed: PiecePlacement[] = []
+    let pending = rebuilt
+    for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
+      const nodes = await registry.placeBeside(pending.length, size, key.index + attempt, keepNodes, [...avoid])
+      const failed: typeof pending = []
+      await Promise.all(
+        pending.map(async (piece, i) => {
+          const node = nodes[i] as NodeAddress
+          avoid.add(node.peerId)
+          try {
+            const { serial, grant } = await signer.sign({
+              kind: 'put',
+              piece: piece.cid,
+              node: node.peerId,
+              account: object.owner,
+              size
+            })
+            const receipt = await putPiece(
+              peer,
+              node,
+              { grant, cid: CID.parse(piece.cid), bytes: piece.bytes },
+              signal === undefined ? {} : { signal }
+            )
+            await verifyReceipt(receipt, { node: node.peerId, piece: piece.cid, serial, size })
+            await this.#forgetFailure(node.peerId, piece.cid)
+            placed.push({ index: piece.index, cid: piece.cid, node: node.peerId, root: piece.root })
+            keepNodes.push(node.peerId)
+          } catch (err) {
+            signal?.throwIfAborted()
+            this.#log.info({ node: node.peerId, piece: piece.index, err: describeError(err) }, 'repair put failed')
+            failed.push(piece)
+          }
+        })
+      )
+      pending = failed
+    }
+    if (pending.length > 0) {
+      // Keep what was stored only if the segment is whole without the rest; otherwise give up on all of it.
+      const whole = health.healthy.length + placed.length >= object.k
+      if (!whole || placed.length === 0) {
+        await this.#c.store.queueDeletes(
+          deleteOrders(
+            placed.map((p) => ({ node: p.node, cid: p.cid, size })),
+            object.owner,
+            this.#c.clock.now()
+          )
+        )
+        throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `could not store ${pending.length} rebuilt pieces`)
+      }
+    }
+    return placed
+  }
+}

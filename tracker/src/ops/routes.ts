@@ -1,0 +1,173 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import {
+  type BloomFilterJson,
+  ErrorCode,
+  formatMetrics,
+  type MetricFamily,
+  openToken,
+  PROMETHEUS_CONTENT_TYPE,
+  peekToken,
+  ShoalError
+} from '@shoal/core'
+import type { Clock } from '../config.ts'
+import { HEARTBEAT_MAX_SKEW_MS } from '../constants.ts'
+import type { HttpServer } from '../http/server.ts'
+import type { NodeRegistry } from '../node-registry.ts'
+import type { Store } from '../store/store.ts'
+import type { Ops } from './ops.ts'
+import { auditScore, uptimeScore } from './reputation.ts'
+import type { Reputations } from './reputations.ts'
+
+/** What a node operator (dashboard, `shoal-node status`) can read about a node's standing. */
+export interface NodeReputationView {
+  peerId: string
+  auditScore: number
+  uptimeScore: number
+  audits: { passed: number; failed: number; timedOut: number }
+  vetted: boolean
+  disqualified?: { at: number; reason: string }
+  firstSeen: number
+  /** Leaving on purpose since then (graceful exit). */
+  exiting?: { since: number }
+  /** An audit of this piece timed out: it is asked for again until it answers or the retries run out. */
+  pending?: { piece: string; attempts: number; since: number }
+}
+
+/**
+ * Payload of the token a node signs to leave the network on purpose (POST /v1/nodes/exit { token }) or to ask
+ * for its retain list (POST /v1/nodes/retain { token }).
+ */
+export interface ExitPayload {
+  v: 1
+  kind: 'exit' | 'retain'
+  node: string
+  at: number
+}
+
+export interface RetainResponse {
+  node: string
+  /** Tracker time the filter was made: pieces stored after it are not judged by it. */
+  createdAt: number
+  /** Pieces the filter holds. */
+  pieces: number
+  /** Every piece the node should hold (and about 1% of the others: they are kept a little longer). */
+  filter: BloomFilterJson
+}
+
+export interface ExitStatus {
+  node: string
+  since: number
+  /** Pieces of committed objects still on the node: the exit is done at 0, and the node may stop. */
+  remaining: number
+}
+
+/** `/metrics` (Prometheus) and `GET /v1/nodes/:peerId/reputation`. */
+export function registerOpsRoutes(
+  app: HttpServer,
+  c: {
+    ops: Ops
+    reputations: Reputations
+    registry: NodeRegistry
+    store: Store
+    clock: Clock
+    metrics?: () => MetricFamily[]
+  }
+): void {
+  app.get('/metrics', async (_request, reply) => {
+    const nodes = await c.registry.list()
+    const families: MetricFamily[] = [
+      {
+        name: 'shoal_nodes',
+        help: 'Storage nodes known to the tracker',
+        type: 'gauge',
+        samples: [
+          { labels: { state: 'online' }, value: nodes.filter((n) => n.online).length },
+          { labels: { state: 'offline' }, value: nodes.filter((n) => !n.online).length }
+        ]
+      },
+      {
+        name: 'shoal_node_stored_bytes',
+        help: 'Bytes stored, as nodes report them',
+        type: 'gauge',
+        samples: [{ value: nodes.reduce((sum, n) => sum + n.used, 0) }]
+      },
+      ...c.ops.metrics(),
+      ...(c.metrics?.() ?? [])
+    ]
+    return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(formatMetrics(families))
+  })
+
+  // Graceful exit: the node stops getting pieces and the repairer moves every piece it holds to other nodes
+  // (reading them from the node while it still serves). Asking again reports progress.
+  app.post('/v1/nodes/exit', async (request) => {
+    const token = (request.body as { token?: unknown } | undefined)?.token
+    const exit = await openNodeToken(token, 'exit', c.clock.now())
+    const rep = await c.reputations.update(exit.node, (r) =>
+      r.exiting === undefined ? { ...r, exiting: { since: exit.at } } : r
+    )
+    const status: ExitStatus = {
+      node: exit.node,
+      since: rep.exiting?.since ?? exit.at,
+      remaining: await c.ops.repairer.piecesOn(exit.node)
+    }
+    return status
+  })
+
+  // Retain filter: every piece the node should hold, for it to drop what nobody references (garbage a lost
+  // delete order or an interrupted repair left). Signed by the node: the filter is nobody else's business.
+  app.post('/v1/nodes/retain', async (request) => {
+    const token = (request.body as { token?: unknown } | undefined)?.token
+    const signed = await openNodeToken(token, 'retain', c.clock.now())
+    const { createdAt, pieces, filter } = await c.ops.retain.forNode(signed.node)
+    const response: RetainResponse = { node: signed.node, createdAt, pieces, filter: filter.toJSON() }
+    return response
+  })
+
+  app.get<{ Params: { peerId: string } }>('/v1/nodes/:peerId/reputation', async (request) => {
+    await c.reputations.refresh()
+    const rep = c.reputations.get(request.params.peerId)
+    if (rep === undefined) {
+      throw new ShoalError(ErrorCode.NOT_FOUND, `no audits or uptime checks of node ${request.params.peerId} yet`)
+    }
+    const view: NodeReputationView = {
+      peerId: rep.peerId,
+      auditScore: auditScore(rep),
+      uptimeScore: uptimeScore(rep),
+      audits: rep.audits,
+      vetted: rep.vettedAt !== undefined,
+      firstSeen: rep.firstSeen,
+      ...(rep.exiting === undefined ? {} : { exiting: rep.exiting }),
+      ...(rep.pending === undefined ? {} : { pending: rep.pending }),
+      ...(rep.disqualified === undefined ? {} : { disqualified: rep.disqualified })
+    }
+    return view
+  })
+}
+
+/** Checks a node's signed request: signed by the key inside the peer id it names, of `kind`, and fresh. */
+async function openNodeToken(token: unknown, kind: 'exit' | 'retain', now: number): Promise<ExitPayload> {
+  const invalid = (message: string) => new ShoalError(ErrorCode.INVALID_INPUT, message, { details: { field: 'token' } })
+  if (typeof token !== 'string') throw invalid(`a ${kind} request needs { token }: signed by the node`)
+  let node: unknown
+  try {
+    node = (peekToken(token) as { node?: unknown } | null)?.node
+  } catch {
+    throw invalid('exit token is malformed')
+  }
+  if (typeof node !== 'string' || node.length === 0 || node.length > 128) throw invalid('exit token names no node')
+  let key: Parameters<typeof openToken>[1] | undefined
+  try {
+    key = peerIdFromString(node).publicKey
+  } catch {
+    key = undefined
+  }
+  if (key === undefined) throw invalid(`${node.slice(0, 80)} is not an Ed25519 peer id`)
+  const payload = (await openToken(token, key, ErrorCode.UNAUTHORIZED, `${kind} token`)) as Partial<ExitPayload>
+  if (payload?.v !== 1 || payload.kind !== kind || payload.node !== node || !Number.isSafeInteger(payload.at)) {
+    throw invalid(`${kind} token payload is not { v: 1, kind: "${kind}", node, at }`)
+  }
+  if (Math.abs((payload.at as number) - now) > HEARTBEAT_MAX_SKEW_MS) {
+    throw invalid(`${kind} token is not fresh: check the node's clock`)
+  }
+  return payload as ExitPayload
+}

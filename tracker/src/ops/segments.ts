@@ -1,0 +1,33 @@
+import type { PiecePlacement, SegmentManifest } from '@shoal/core'
+import type { ObjectRecord, SegmentKey, Store } from '../store/store.ts'
+
+const PAGE = 500
+
+export interface WalkedSegment {
+  key: SegmentKey
+  object: ObjectRecord
+  segment: SegmentManifest
+}
+
+/** Every segment of every object, page by page (memory bounded by the page), with its object's layout. */
+export async function* walkSegments(store: Store, signal?: AbortSignal): AsyncGenerator<WalkedSegment> {
+  let after: SegmentKey | undefined
+  let object: ObjectRecord | undefined
+  for (;;) {
+    signal?.throwIfAborted()
+    const page = await store.listSegments(after, PAGE)
+    if (page.length === 0) return
+    for (const { objectId, segment } of page) {
+      if (object?.id !== objectId) object = await store.getObject(objectId)
+      // An object deleted between the page and now: its segments are gone too.
+      if (object !== undefined) yield { key: { objectId, index: segment.index }, object, segment }
+    }
+    const last = page.at(-1) as { objectId: string; segment: SegmentManifest }
+    after = { objectId: last.objectId, index: last.segment.index }
+  }
+}
+
+/** `node/cid`: one piece on one node. */
+export function pieceKey(piece: Pick<PiecePlacement, 'node' | 'cid'>): string {
+  return `${piece.node}/${piece.cid}`
+}

@@ -1,0 +1,148 @@
+import { timingSafeEqual } from 'node:crypto'
+import {
+  type DownloadGrantsResponse,
+  ErrorCode,
+  fromBase64Url,
+  type ListSharesResponse,
+  MAX_GRANT_SEGMENTS,
+  randomBytes,
+  type ShareInfo,
+  type ShareView,
+  ShoalError,
+  toBase64Url
+} from '@shoal/core'
+import { hashAuthKey } from './accounts.ts'
+import { receiptKeyOf } from './billing/receipt-key.ts'
+import type { TrackerConfig } from './config.ts'
+import { AUTH_SCRYPT } from './constants.ts'
+import { randomId } from './grants.ts'
+import { type Objects, objectInfo } from './objects.ts'
+import type { AccountRecord, ObjectRecord, ShareRecord, Store } from './store/store.ts'
+import { parseCreateShare, parseShareGrants } from './validate.ts'
+
+export interface SharesComponents {
+  store: Store
+  config: TrackerConfig
+  objects: Objects
+}
+
+/**
+ * Share links. The tracker keeps which object a share opens, its expiry, revocation and a password check; the
+ * file key travels only in the link's fragment, which browsers never send. Visitors get get-grants (billed to
+ * the owner) while the share is live: a revoked or expired share, or one whose file was deleted, gets none.
+ */
+export class Shares {
+  readonly #store: Store
+  readonly #config: TrackerConfig
+  readonly #objects: Objects
+
+  constructor(components: SharesComponents) {
+    this.#store = components.store
+    this.#config = components.config
+    this.#objects = components.objects
+  }
+
+  async create(owner: AccountRecord, body: unknown): Promise<ShareView> {
+    const now = this.#config.clock.now()
+    const request = parseCreateShare(body, now)
+    const object = await this.#store.getObject(request.objectId)
+    if (object === undefined || object.owner !== owner.id) {
+      throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${request.objectId} does not exist`)
+    }
+    let password: ShareRecord['password']
+    if (request.password !== undefined) {
+      const authSalt = randomBytes(AUTH_SCRYPT.saltLength)
+      password = {
+        salt: request.password.salt,
+        authSalt: toBase64Url(authSalt),
+        authHash: toBase64Url(await hashAuthKey(request.password.authKey, authSalt))
+      }
+    }
+    const share: ShareRecord = {
+      id: randomId(),
+      owner: owner.id,
+      objectId: object.id,
+      meta: request.meta,
+      createdAt: now,
+      ...(request.expiresAt === undefined ? {} : { expiresAt: request.expiresAt }),
+      ...(password === undefined ? {} : { password })
+    }
+    await this.#store.createShare(share)
+    this.#config.logger.info({ share: share.id, object: object.id }, 'share created')
+    return shareView(share)
+  }
+
+  async list(owner: AccountRecord): Promise<ListSharesResponse> {
+    return { shares: (await this.#store.listShares(owner.id)).map(shareView) }
+  }
+
+  async revoke(owner: AccountRecord, id: string): Promise<ShareView> {
+    const share = await this.#store.getShare(id)
+    if (share === undefined || share.owner !== owner.id) {
+      throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'this share does not exist')
+    }
+    const revoked = await this.#store.revokeShare(id, this.#config.clock.now())
+    this.#config.logger.info({ share: id }, 'share revoked')
+    return shareView(revoked)
+  }
+
+  /** Public: what the share page needs, or why the share cannot be opened. */
+  async info(id: string): Promise<ShareInfo> {
+    const { share, object } = await this.#live(id)
+    const { wrappedKey: _key, meta: _meta, nameHash: _name, ...layout } = objectInfo(object)
+    return {
+      id: share.id,
+      meta: share.meta,
+      createdAt: share.createdAt,
+      ...(share.expiresAt === undefined ? {} : { expiresAt: share.expiresAt }),
+      ...(share.password === undefined ? {} : { password: { salt: share.password.salt } }),
+      object: layout
+    }
+  }
+
+  /** Public: get grants for a live share, after the password check if it has one. */
+  async grants(id: string, body: unknown): Promise<DownloadGrantsResponse> {
+    const { share, object } = await this.#live(id)
+    const request = parseShareGrants(body, object.segmentCount, MAX_GRANT_SEGMENTS)
+    if (share.password !== undefined) {
+      const wrong = () => new ShoalError(ErrorCode.SHARE_PASSWORD, 'wrong password for this share')
+      if (request.authKey === undefined) throw wrong()
+      const hash = await hashAuthKey(request.authKey, fromBase64Url(share.password.authSalt))
+      const expected = fromBase64Url(share.password.authHash)
+      if (expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) throw wrong()
+    }
+    return this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body))
+  }
+
+  async #live(id: string): Promise<{ share: ShareRecord; object: ObjectRecord }> {
+    const share = await this.#store.getShare(id)
+    if (share === undefined) throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'this share does not exist')
+    if (share.revokedAt !== undefined) {
+      throw new ShoalError(ErrorCode.SHARE_REVOKED, 'this share was revoked by its owner', {
+        details: { revokedAt: share.revokedAt }
+      })
+    }
+    if (share.expiresAt !== undefined && share.expiresAt <= this.#config.clock.now()) {
+      throw new ShoalError(ErrorCode.SHARE_EXPIRED, 'this share has expired', {
+        details: { expiresAt: share.expiresAt }
+      })
+    }
+    const object = await this.#store.getObject(share.objectId)
+    if (object === undefined || object.owner !== share.owner) {
+      throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'the shared file no longer exists')
+    }
+    return { share, object }
+  }
+}
+
+export function shareView(share: ShareRecord): ShareView {
+  return {
+    id: share.id,
+    objectId: share.objectId,
+    meta: share.meta,
+    createdAt: share.createdAt,
+    ...(share.expiresAt === undefined ? {} : { expiresAt: share.expiresAt }),
+    ...(share.revokedAt === undefined ? {} : { revokedAt: share.revokedAt }),
+    passwordProtected: share.password !== undefined
+  }
+}

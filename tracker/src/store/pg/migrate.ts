@@ -1,0 +1,89 @@
+import { ErrorCode, ShoalError } from '@shoal/core'
+import type pg from 'pg'
+import { MIGRATIONS, type Migration, SCHEMA_VERSION } from './migrations.ts'
+
+/** Any key will do as long as every tracker uses the same one: it serializes migrations across processes. */
+const MIGRATION_LOCK = 0x5e0a1_01
+
+export interface MigrationResult {
+  from: number
+  to: number
+  applied: { version: number; name: string }[]
+}
+
+/** Versions applied so far (0 on an empty database). */
+export async function schemaVersion(db: pg.Pool | pg.PoolClient): Promise<number> {
+  const exists = await db.query<{ t: string | null }>(`SELECT to_regclass('shoal_migrations')::text AS t`)
+  if (exists.rows[0]?.t == null) return 0
+  const row = await db.query<{ v: number | null }>('SELECT max(version) AS v FROM shoal_migrations')
+  return row.rows[0]?.v ?? 0
+}
+
+/**
+ * Brings the database to `SCHEMA_VERSION`. Safe to run from several processes at once: an advisory lock makes
+ * them take turns, and the later ones find nothing left to do. Refuses a database written by newer code.
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
+  const client = await pool.connect()
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK])
+    try {
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS shoal_migrations (
+           version integer PRIMARY KEY,
+           name text NOT NULL,
+           applied_at timestamptz NOT NULL DEFAULT now()
+         )`
+      )
+      const from = await schemaVersion(client)
+      const newest = migrations.at(-1)?.version ?? 0
+      if (from > newest) throw newerSchema(from, newest)
+      const applied: MigrationResult['applied'] = []
+      for (const migration of migrations) {
+        if (migration.version <= from) continue
+        await client.query('BEGIN')
+        try {
+          await client.query(migration.sql)
+          await client.query('INSERT INTO shoal_migrations (version, name) VALUES ($1, $2)', [
+            migration.version,
+            migration.name
+          ])
+          await client.query('COMMIT')
+        } catch (err) {
+          await client.query('ROLLBACK')
+          throw new ShoalError(
+            ErrorCode.INTERNAL,
+            `migration ${migration.version} (${migration.name}) failed: ${(err as Error).message}`,
+            { cause: err }
+          )
+        }
+        applied.push({ version: migration.version, name: migration.name })
+      }
+      return { from, to: Math.max(from, newest), applied }
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK])
+    }
+  } finally {
+    client.release()
+  }
+}
+
+/** Throws unless the database is exactly at the version this code reads. */
+export async function checkSchema(pool: pg.Pool, where: string): Promise<void> {
+  const version = await schemaVersion(pool)
+  if (version === SCHEMA_VERSION) return
+  if (version > SCHEMA_VERSION) throw newerSchema(version, SCHEMA_VERSION)
+  throw new ShoalError(
+    ErrorCode.INTERNAL,
+    `the PostgreSQL database ${where} is at schema ${version}, this tracker needs ${SCHEMA_VERSION}: run "shoal-tracker migrate --postgres URL" first`,
+    { details: { schema: version, needed: SCHEMA_VERSION } }
+  )
+}
+
+function newerSchema(found: number, known: number): ShoalError {
+  return new ShoalError(
+    ErrorCode.INTERNAL,
+    `the PostgreSQL database is at schema ${found}, newer than this tracker knows (${known}): upgrade the tracker`,
+    { details: { schema: found, known } }
+  )
+}

@@ -1,0 +1,245 @@
+/**
+ * The PostgreSQL schema, as an ordered list of migrations. A migration is never edited once released: a change
+ * is a new entry with the next version. `migrate` applies the missing ones in order, each in its own transaction
+ * together with its row in `shoal_migrations`, so a failed step leaves the database at the previous version.
+ *
+ * Numbers that are milliseconds or bytes are bigint; records whose shape only the services read (upload and
+ * object records, segment placements and manifests) are jsonb beside the columns the store filters, orders or
+ * locks by.
+ */
+export interface Migration {
+  version: number
+  name: string
+  sql: string
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, sessions, nodes, delete orders, uploads, objects',
+    sql: `
+CREATE TABLE accounts (
+  id text PRIMARY KEY,
+  email text NOT NULL UNIQUE,
+  auth_salt text NOT NULL,
+  auth_hash text NOT NULL,
+  wrapped_master_key text NOT NULL,
+  quota bigint NOT NULL,
+  used bigint NOT NULL,
+  reserved bigint NOT NULL,
+  objects bigint NOT NULL,
+  created_at bigint NOT NULL
+);
+
+CREATE TABLE sessions (
+  token_hash text PRIMARY KEY,
+  account_id text NOT NULL,
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL
+);
+CREATE INDEX sessions_expires_at ON sessions (expires_at);
+
+CREATE TABLE nodes (
+  peer_id text PRIMARY KEY,
+  last_at bigint NOT NULL,
+  record jsonb NOT NULL
+);
+
+CREATE TABLE delete_orders (
+  node text NOT NULL,
+  serial text NOT NULL,
+  created_at bigint NOT NULL,
+  record jsonb NOT NULL,
+  PRIMARY KEY (node, serial)
+);
+CREATE INDEX delete_orders_queue ON delete_orders (node, created_at, serial);
+
+CREATE TABLE uploads (
+  id text PRIMARY KEY,
+  owner text NOT NULL REFERENCES accounts (id),
+  created_at bigint NOT NULL,
+  expires_at bigint NOT NULL,
+  record jsonb NOT NULL
+);
+CREATE INDEX uploads_owner ON uploads (owner, created_at, id);
+CREATE INDEX uploads_expires_at ON uploads (expires_at, id);
+
+CREATE TABLE upload_segments (
+  upload_id text NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
+  idx integer NOT NULL,
+  record jsonb NOT NULL,
+  PRIMARY KEY (upload_id, idx)
+);
+
+CREATE TABLE objects (
+  id text PRIMARY KEY,
+  owner text NOT NULL REFERENCES accounts (id),
+  name_hash text NOT NULL,
+  size bigint NOT NULL,
+  created_at bigint NOT NULL,
+  record jsonb NOT NULL,
+  UNIQUE (owner, name_hash)
+);
+
+CREATE TABLE object_segments (
+  object_id text NOT NULL REFERENCES objects (id) ON DELETE CASCADE,
+  idx integer NOT NULL,
+  manifest jsonb NOT NULL,
+  PRIMARY KEY (object_id, idx)
+);
+`
+  },
+  {
+    version: 2,
+    name: 'node reputations (audits and uptime)',
+    sql: `
+CREATE TABLE node_reputations (
+  peer_id text PRIMARY KEY,
+  version integer NOT NULL,
+  record jsonb NOT NULL
+);
+`
+  },
+  {
+    version: 3,
+    name: 'shares (web UI share links)',
+    sql: `
+CREATE TABLE shares (
+  id text PRIMARY KEY,
+  owner text NOT NULL REFERENCES accounts (id),
+  created_at bigint NOT NULL,
+  record jsonb NOT NULL
+);
+CREATE INDEX shares_owner ON shares (owner, created_at DESC, id);
+`
+  },
+  {
+    version: 4,
+    name: 'plans, API keys, audit log, settlements, storage spans, ledger, invoices, payouts',
+    sql: `
+ALTER TABLE accounts ADD COLUMN plan text;
+
+CREATE TABLE api_keys (
+  hash text PRIMARY KEY,
+  id text NOT NULL UNIQUE,
+  account_id text NOT NULL REFERENCES accounts (id),
+  created_at bigint NOT NULL,
+  revoked_at bigint,
+  record jsonb NOT NULL
+);
+CREATE INDEX api_keys_account ON api_keys (account_id, created_at, id);
+
+CREATE TABLE audit_log (
+  account_id text NOT NULL,
+  id text NOT NULL,
+  record jsonb NOT NULL,
+  PRIMARY KEY (account_id, id)
+);
+
+CREATE TABLE settlements (
+  serial text PRIMARY KEY,
+  node text NOT NULL,
+  account text NOT NULL,
+  bytes bigint NOT NULL,
+  settled_at bigint NOT NULL,
+  record jsonb NOT NULL
+);
+CREATE INDEX settlements_time ON settlements (settled_at, serial);
+
+CREATE TABLE storage_spans (
+  object_id text PRIMARY KEY,
+  account text NOT NULL,
+  from_at bigint NOT NULL,
+  to_at bigint,
+  record jsonb NOT NULL
+);
+CREATE INDEX storage_spans_account ON storage_spans (account, from_at);
+
+CREATE TABLE ledger_entries (
+  seq bigserial PRIMARY KEY,
+  txn text NOT NULL,
+  ledger text NOT NULL,
+  amount bigint NOT NULL,
+  at bigint NOT NULL,
+  memo text NOT NULL
+);
+CREATE INDEX ledger_entries_ledger ON ledger_entries (ledger, seq);
+
+CREATE TABLE invoices (
+  account_id text NOT NULL,
+  period text NOT NULL,
+  record jsonb NOT NULL,
+  PRIMARY KEY (account_id, period)
+);
+
+CREATE TABLE payouts (
+  node text NOT NULL,
+  period text NOT NULL,
+  record jsonb NOT NULL,
+  PRIMARY KEY (node, period)
+);
+`
+  },
+  {
+    version: 5,
+    name: 'rate-limit buckets shared by every tracker',
+    sql: `
+CREATE TABLE rate_buckets (
+  key text PRIMARY KEY,
+  tokens double precision NOT NULL,
+  at bigint NOT NULL
+);
+CREATE INDEX rate_buckets_at ON rate_buckets (at);
+`
+  },
+  {
+    version: 6,
+    name: 'plan changes (prorated invoices)',
+    sql: `
+CREATE TABLE plan_changes (
+  seq bigserial PRIMARY KEY,
+  account_id text NOT NULL,
+  at bigint NOT NULL,
+  from_plan text,
+  to_plan text NOT NULL
+);
+CREATE INDEX plan_changes_account ON plan_changes (account_id, at, seq);
+`
+  },
+  {
+    version: 7,
+    name: 'leases (one tracker runs audits and repair)',
+    sql: `
+CREATE TABLE leases (
+  name text PRIMARY KEY,
+  holder text NOT NULL,
+  expires_at bigint NOT NULL
+);
+`
+  },
+  {
+    version: 8,
+    name: 'sessions by account (log out everywhere)',
+    sql: `
+CREATE INDEX sessions_account ON sessions (account_id);
+`
+  },
+  {
+    version: 9,
+    name: 'piece moves (node payouts follow repairs and exits)',
+    sql: `
+CREATE TABLE piece_moves (
+  seq bigserial PRIMARY KEY,
+  object_id text NOT NULL,
+  at bigint NOT NULL,
+  from_node text,
+  to_node text,
+  bytes bigint NOT NULL
+);
+CREATE INDEX piece_moves_object ON piece_moves (object_id, at, seq);
+`
+  }
+]
+
+/** The newest schema this code reads and writes. */
+export const SCHEMA_VERSION: number = MIGRATIONS.at(-1)?.version ?? 0

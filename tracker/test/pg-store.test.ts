@@ -1,0 +1,81 @@
+import { ErrorCode } from '@shoal/core'
+import pg from 'pg'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { migrate, schemaVersion } from '../src/store/pg/migrate.ts'
+import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/pg/migrations.ts'
+import { PgStore } from '../src/store/pg/pg-store.ts'
+import { createTestDatabase } from './pg-harness.ts'
+import { accountRecord, runStoreCompliance } from './store-compliance.ts'
+
+runStoreCompliance('PgStore', async () => {
+  const db = await createTestDatabase()
+  return {
+    create: async () => new PgStore({ url: db.url, migrate: true, maxConnections: 4 }),
+    destroy: () => db.drop()
+  }
+})
+
+describe('PgStore schema', () => {
+  async function database() {
+    const db = await createTestDatabase()
+    const pool = new pg.Pool({ connectionString: db.url, max: 4 })
+    onTestFinished(async () => {
+      await pool.end()
+      await db.drop()
+    })
+    return { db, pool }
+  }
+
+  it('refuses an unmigrated database and names the migrate command', async () => {
+    const { db } = await database()
+    const store = new PgStore({ url: db.url })
+    await expect(store.open()).rejects.toMatchObject({
+      code: ErrorCode.INTERNAL,
+      message: expect.stringContaining('shoal-tracker migrate --postgres')
+    })
+  })
+
+  it('migrates once even when several processes race, and refuses a newer schema', async () => {
+    const { db, pool } = await database()
+    const pools = [
+      pool,
+      new pg.Pool({ connectionString: db.url, max: 2 }),
+      new pg.Pool({ connectionString: db.url, max: 2 })
+    ]
+    onTestFinished(async () => {
+      await pools[1]?.end()
+      await pools[2]?.end()
+    })
+    const results = await Promise.all(pools.map((p) => migrate(p)))
+    expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, MIGRATIONS.length])
+    expect(await schemaVersion(pool)).toBe(SCHEMA_VERSION)
+    expect((await migrate(pool)).applied).toEqual([])
+
+    const store = new PgStore({ url: db.url })
+    await store.open()
+    const account = accountRecord()
+    await store.createAccount(account)
+    expect(await store.getAccount(account.id)).toEqual(account)
+    await store.close()
+
+    await pool.query(`INSERT INTO shoal_migrations (version, name) VALUES ($1, 'from the future')`, [
+      SCHEMA_VERSION + 1
+    ])
+    await expect(new PgStore({ url: db.url }).open()).rejects.toMatchObject({
+      message: expect.stringContaining('newer than this tracker knows')
+    })
+    await expect(migrate(pool)).rejects.toMatchObject({ message: expect.stringContaining('newer') })
+  })
+
+  it('a failed migration leaves the database at the previous version', async () => {
+    const { pool } = await database()
+    const broken = [...MIGRATIONS, { version: SCHEMA_VERSION + 1, name: 'broken', sql: 'CREATE TABLE x (; nonsense' }]
+    await expect(migrate(pool, broken)).rejects.toMatchObject({ message: expect.stringContaining('broken') })
+    expect(await schemaVersion(pool)).toBe(SCHEMA_VERSION)
+  })
+
+  it('says clearly when the server cannot be reached', async () => {
+    const store = new PgStore({ url: 'postgres://postgres@127.0.0.1:1/nothing' })
+    await expect(store.open()).rejects.toMatchObject({ message: expect.stringContaining('cannot reach PostgreSQL') })
+  })
+})

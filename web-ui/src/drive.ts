@@ -1,0 +1,145 @@
+import { type SavedSession, ShoalClient, type ShoalClientInit } from '@shoal/client'
+import { ErrorCode, isShoalError } from '@shoal/core'
+import { makeThumbnail } from './thumbs.ts'
+
+const SESSION_KEY = 'shoal.session'
+
+/**
+ * The browser's client: everything goes through @shoal/client, which seals and erasure-codes on this device
+ * (WebCrypto AES-GCM, the WASM Reed-Solomon) and moves pieces straight between this page and the storage nodes
+ * over libp2p WebSockets. The codec runs in Web Workers, so sealing and coding a big transfer do not freeze the page.
+ */
+const CLIENT_INIT: ShoalClientInit = { codec: 'workers' }
+
+export async function signIn(tracker: string, email: string, password: string, create: boolean): Promise<ShoalClient> {
+  const credentials = { tracker, email: email.trim(), password }
+  const client = create
+    ? await ShoalClient.signup(credentials, CLIENT_INIT)
+    : await ShoalClient.login(credentials, CLIENT_INIT)
+  remember(client.session())
+  return client
+}
+
+/**
+ * The session (token and master key) lives in this tab's sessionStorage only: closing the tab forgets it, and
+ * it never reaches a server.
+ */
+export async function resumeSession(tracker: string): Promise<ShoalClient | undefined> {
+  const text = sessionStorage.getItem(SESSION_KEY)
+  if (text === null) return undefined
+  try {
+    const saved = JSON.parse(text) as SavedSession
+    if (saved.tracker !== tracker) return undefined
+    const client = await ShoalClient.resume(saved, CLIENT_INIT)
+    await client.usage()
+    return client
+  } catch {
+    sessionStorage.removeItem(SESSION_KEY)
+    return undefined
+  }
+}
+
+function remember(session: SavedSession): void {
+  sessionStorage.setItem(SESSION_KEY, JSON.stringify(session))
+}
+
+/** Ends the session on the tracker too, so a token left behind in this browser no longer works. */
+export async function signOut(client: ShoalClient): Promise<void> {
+  sessionStorage.removeItem(SESSION_KEY)
+  // Signing out must work offline as well: the session then simply expires on the tracker.
+  await client.tracker.logout().catch(() => {})
+  await client.stop().catch(() => {})
+}
+
+/**
+ * An error as a person reads it (`explain`), still carrying what actually went wrong: the transfers panel shows
+ * the friendly line and keeps the cause's own message for a tooltip and for bug reports.
+ */
+export function explained(err: unknown): Error {
+  return new Error(explain(err), { cause: err })
+}
+
+/** Friendly text for what a person can act on; anything else keeps its own message. */
+export function explain(err: unknown): string {
+  if (isShoalError(err)) {
+    switch (err.code) {
+      case ErrorCode.WRONG_PASSWORD:
+        return 'Wrong email or password.'
+      case ErrorCode.ACCOUNT_EXISTS:
+        return 'An account with this email already exists. Sign in instead.'
+      case ErrorCode.QUOTA_EXCEEDED:
+        return 'Not enough space left in your plan for this file.'
+      case ErrorCode.TRACKER_UNREACHABLE:
+        return 'Cannot reach the Shoal tracker. Check your connection and try again.'
+      case ErrorCode.NOT_ENOUGH_NODES:
+        return 'Not enough storage nodes are online right now. Try again in a moment.'
+      case ErrorCode.NOT_ENOUGH_PIECES:
+        return 'Too many storage nodes holding this file are offline right now. Try again later.'
+      case ErrorCode.UNAUTHORIZED:
+        return 'Your session has ended. Sign in again.'
+      case ErrorCode.SHARE_PASSWORD:
+        return err.message === 'this link needs a password' ? 'This link needs a password.' : 'Wrong password.'
+      case ErrorCode.SHARE_REVOKED:
+        return 'This link was revoked by its owner.'
+      case ErrorCode.SHARE_EXPIRED:
+        return 'This link has expired.'
+      case ErrorCode.SHARE_NOT_FOUND:
+        return 'This link does not exist, or the shared file was deleted.'
+      case ErrorCode.DECRYPT_FAILED:
+        return 'This link is damaged or incomplete: its key does not open the file.'
+      default:
+        return err.message.charAt(0).toUpperCase() + err.message.slice(1)
+    }
+  }
+  if (err instanceof Error) return err.message
+  return String(err)
+}
+
+/** Reads a File as a stream of chunks, a bounded piece at a time: never the whole file in memory. */
+export async function* readFile(file: Blob): AsyncGenerator<Uint8Array> {
+  const reader = file.stream().getReader()
+  try {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) return
+      yield value
+    }
+  } finally {
+    reader.releaseLock()
+  }
+}
+
+export interface UploadRequest {
+  file: File
+  name: string
+}
+
+/**
+ * Uploads one file. On cancel, the tracker is told to drop the upload at once so nothing stays reserved; on a
+ * lost connection the upload id is kept so `resume` can continue where it stopped.
+ */
+export async function uploadFile(
+  client: ShoalClient,
+  request: UploadRequest,
+  options: { signal: AbortSignal; progress: (bytes: number) => void; resume?: string; onStarted?: (id: string) => void }
+): Promise<void> {
+  const { file, name } = request
+  let uploadId: string | undefined = options.resume
+  const thumb = options.resume === undefined ? await makeThumbnail(file) : undefined
+  try {
+    await client.put(name, readFile(file), file.size, {
+      meta: { taken: file.lastModified, ...(thumb === undefined ? {} : { thumb }) },
+      signal: options.signal,
+      onProgress: (p) => options.progress(p.bytes),
+      onStarted: (id) => {
+        uploadId = id
+        options.onStarted?.(id)
+      },
+      ...(file.type === '' ? {} : { mime: file.type }),
+      ...(options.resume === undefined ? {} : { resume: options.resume })
+    })
+  } catch (err) {
+    if (options.signal.aborted && uploadId !== undefined) await client.tracker.abortUpload(uploadId).catch(() => {})
+    throw err
+  }
+}

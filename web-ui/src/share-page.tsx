@@ -1,0 +1,229 @@
+import { SharedFile } from '@shoal/client'
+import { ErrorCode, isShoalError, parseShareFragment, type ShareInfo } from '@shoal/core'
+import { type FormEvent, useEffect, useRef, useState } from 'react'
+import { explain } from './drive.ts'
+import { errorMessage, formatBytes, formatDate, formatDuration, formatRate } from './format.ts'
+import { fileIcon, Icon, Logo } from './icons.tsx'
+import { saveFile } from './save.ts'
+
+type State =
+  | { kind: 'loading' }
+  | { kind: 'refused'; title: string; text: string }
+  | { kind: 'password'; info: ShareInfo; error?: string; busy?: boolean }
+  | { kind: 'ready'; file: SharedFile }
+
+interface Progress {
+  bytes: number
+  total: number
+  speed: number
+  state: 'running' | 'done' | 'failed'
+  error?: string
+}
+
+/** Why a share cannot be opened, as a page a visitor understands. */
+function refusal(err: unknown): { title: string; text: string } {
+  if (isShoalError(err, ErrorCode.SHARE_REVOKED)) return { title: 'Link revoked', text: explain(err) }
+  if (isShoalError(err, ErrorCode.SHARE_EXPIRED)) return { title: 'Link expired', text: explain(err) }
+  if (isShoalError(err, ErrorCode.SHARE_NOT_FOUND)) return { title: 'Link not found', text: explain(err) }
+  if (isShoalError(err, ErrorCode.DECRYPT_FAILED) || isShoalError(err, ErrorCode.INVALID_INPUT)) {
+    return {
+      title: 'Damaged link',
+      text: 'This link is damaged or incomplete: its key does not open the file. Ask the sender for the full link.'
+    }
+  }
+  return { title: 'Cannot open this link', text: explain(err) }
+}
+
+/**
+ * The page a share link opens, in any browser, without an account. The key comes from the URL fragment (never
+ * sent anywhere); the file is fetched from the storage nodes and decrypted here.
+ */
+export function SharePage({ tracker }: { tracker: string }) {
+  const shareId = decodeURIComponent(location.pathname.slice('/s/'.length).split('/')[0] ?? '')
+  const fragment = location.hash
+  const [state, setState] = useState<State>({ kind: 'loading' })
+  const [password, setPassword] = useState('')
+  const [progress, setProgress] = useState<Progress>()
+  const controller = useRef<AbortController | undefined>(undefined)
+
+  useEffect(() => {
+    let file: SharedFile | undefined
+    void (async () => {
+      try {
+        parseShareFragment(fragment)
+        const info = await SharedFile.inspect(tracker, shareId)
+        if (info.password !== undefined) return setState({ kind: 'password', info })
+        file = await SharedFile.open({ tracker, shareId, fragment, codec: 'workers' })
+        setState({ kind: 'ready', file })
+      } catch (err) {
+        setState({ kind: 'refused', ...refusal(err) })
+      }
+    })()
+    return () => {
+      void file?.stop()
+    }
+  }, [tracker, shareId])
+
+  const unlock = async (e: FormEvent) => {
+    e.preventDefault()
+    if (state.kind !== 'password') return
+    setState({ ...state, busy: true })
+    try {
+      const file = await SharedFile.open({ tracker, shareId, fragment, password, codec: 'workers' })
+      setState({ kind: 'ready', file })
+    } catch (err) {
+      if (isShoalError(err, ErrorCode.SHARE_PASSWORD))
+        setState({ kind: 'password', info: state.info, error: explain(err) })
+      else setState({ kind: 'refused', ...refusal(err) })
+    }
+  }
+
+  const download = async () => {
+    if (state.kind !== 'ready') return
+    const { file } = state
+    const abort = new AbortController()
+    controller.current = abort
+    const started = performance.now()
+    let last = { at: started, bytes: 0, speed: 0 }
+    setProgress({ bytes: 0, total: file.meta.size, speed: 0, state: 'running' })
+    try {
+      const stream = file.download({
+        signal: abort.signal,
+        onProgress: (p) => {
+          const now = performance.now()
+          if (now - last.at < 250 && p.bytes < p.total) return
+          const instant = ((p.bytes - last.bytes) * 1000) / Math.max(1, now - last.at)
+          last = { at: now, bytes: p.bytes, speed: last.speed === 0 ? instant : last.speed * 0.6 + instant * 0.4 }
+          setProgress({ bytes: p.bytes, total: p.total, speed: last.speed, state: 'running' })
+        }
+      })
+      await saveFile(
+        {
+          name: file.meta.name,
+          size: file.meta.size,
+          ...(file.meta.mime === undefined ? {} : { mime: file.meta.mime })
+        },
+        stream,
+        abort.signal
+      )
+      const seconds = (performance.now() - started) / 1000
+      setProgress({
+        bytes: file.meta.size,
+        total: file.meta.size,
+        speed: file.meta.size / Math.max(seconds, 0.001),
+        state: 'done'
+      })
+    } catch (err) {
+      if (isShoalError(err, ErrorCode.SHARE_REVOKED) || isShoalError(err, ErrorCode.SHARE_EXPIRED)) {
+        setState({ kind: 'refused', ...refusal(err) })
+        return
+      }
+      setProgress((p) => ({
+        bytes: p?.bytes ?? 0,
+        total: file.meta.size,
+        speed: 0,
+        state: 'failed',
+        error: isShoalError(err) ? explain(err) : errorMessage(err)
+      }))
+    }
+  }
+
+  return (
+    <div className="share-page">
+      <header className="share-brand">
+        <Logo size={30} />
+        <span>Shoal</span>
+      </header>
+      <div className="card share-card" data-state={state.kind}>
+        {state.kind === 'loading' && <p className="muted">Opening the link…</p>}
+        {state.kind === 'refused' && (
+          <div className="refused" role="alert">
+            <div className="empty-icon danger">
+              <Icon name="alert" size={32} />
+            </div>
+            <h1>{state.title}</h1>
+            <p>{state.text}</p>
+          </div>
+        )}
+        {state.kind === 'password' && (
+          <form className="unlock" onSubmit={unlock}>
+            <div className="empty-icon">
+              <Icon name="lock" size={32} />
+            </div>
+            <h1>This file is protected</h1>
+            <p className="muted">Enter the password you were given to open it.</p>
+            <label>
+              Password
+              <input
+                type="password"
+                name="password"
+                autoComplete="off"
+                value={password}
+                onChange={(e) => setPassword(e.target.value)}
+              />
+            </label>
+            {state.error !== undefined && (
+              <p className="form-error" role="alert">
+                <Icon name="alert" size={16} /> {state.error}
+              </p>
+            )}
+            <button
+              type="submit"
+              className="button primary wide"
+              disabled={state.busy === true || password.length === 0}
+            >
+              {state.busy === true ? 'Unlocking…' : 'Unlock'}
+            </button>
+          </form>
+        )}
+        {state.kind === 'ready' && (
+          <div className="shared-file">
+            <div className="shared-icon">
+              <Icon name={fileIcon(state.file.meta.mime)} size={34} />
+            </div>
+            <h1 data-testid="shared-name">{state.file.meta.name}</h1>
+            <p className="muted">
+              {formatBytes(state.file.meta.size)}
+              {state.file.info.expiresAt !== undefined && ` · link expires ${formatDate(state.file.info.expiresAt)}`}
+            </p>
+            {progress === undefined || progress.state === 'failed' ? (
+              <button type="button" className="button primary wide" onClick={() => void download()}>
+                <Icon name="download" /> Download
+              </button>
+            ) : (
+              <div className="share-progress" data-state={progress.state}>
+                {progress.state === 'done' ? (
+                  <p className="share-done">
+                    <Icon name="check" /> Downloaded · {formatRate(progress.speed)}
+                  </p>
+                ) : (
+                  <>
+                    <div className="progress">
+                      <div
+                        style={{ width: `${progress.total === 0 ? 100 : (progress.bytes / progress.total) * 100}%` }}
+                      />
+                    </div>
+                    <p className="muted">
+                      {`${formatBytes(progress.bytes)} of ${formatBytes(progress.total)} · ${formatRate(progress.speed)} · ${formatDuration((progress.total - progress.bytes) / Math.max(progress.speed, 1))} left`}
+                    </p>
+                    <button type="button" className="button small" onClick={() => controller.current?.abort()}>
+                      Cancel
+                    </button>
+                  </>
+                )}
+              </div>
+            )}
+            {progress?.state === 'failed' && (
+              <p className="form-error" role="alert">
+                {progress.error}
+              </p>
+            )}
+          </div>
+        )}
+      </div>
+      <p className="fineprint center">
+        <Icon name="lock" size={14} /> Decrypted in your browser. The key is in the link and never reaches a server.
+      </p>
+    </div>
+  )
+}

@@ -1,0 +1,100 @@
+import type { ObjectEntry, ShoalClient } from '@shoal/client'
+import type { ShareView } from '@shoal/core'
+import { useCallback, useEffect, useState } from 'react'
+import { explain } from './drive.ts'
+import { formatDate } from './format.ts'
+import { Icon } from './icons.tsx'
+
+function status(share: ShareView): { text: string; live: boolean } {
+  if (share.revokedAt !== undefined) return { text: 'Revoked', live: false }
+  if (share.expiresAt !== undefined && share.expiresAt <= Date.now()) return { text: 'Expired', live: false }
+  if (share.expiresAt !== undefined) return { text: `Until ${formatDate(share.expiresAt)}`, live: true }
+  return { text: 'Active', live: true }
+}
+
+export function SharesView({
+  client,
+  entries,
+  version,
+  onError
+}: {
+  client: ShoalClient
+  entries: readonly ObjectEntry[]
+  version: number
+  onError: (text: string) => void
+}) {
+  const [shares, setShares] = useState<ShareView[]>()
+  const load = useCallback(async () => {
+    try {
+      setShares(await client.listShares())
+    } catch (err) {
+      onError(explain(err))
+    }
+  }, [client, onError])
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `version` reloads after a share is created elsewhere
+  useEffect(() => {
+    void load()
+  }, [load, version])
+
+  const names = new Map(entries.map((e) => [e.id, e.name]))
+  const revoke = async (share: ShareView) => {
+    try {
+      await client.revokeShare(share.id)
+      await load()
+    } catch (err) {
+      onError(explain(err))
+    }
+  }
+
+  if (shares === undefined) return <div className="empty">Loading your links…</div>
+  if (shares.length === 0) {
+    return (
+      <div className="empty">
+        <div className="empty-icon">
+          <Icon name="link" size={40} />
+        </div>
+        <h2>No shared links</h2>
+        <p>Share a file from My files to get a link anyone can open, with an optional password and expiry.</p>
+      </div>
+    )
+  }
+  return (
+    <table className="files">
+      <thead>
+        <tr>
+          <th>File</th>
+          <th>Created</th>
+          <th>Status</th>
+          <th aria-label="Actions" />
+        </tr>
+      </thead>
+      <tbody>
+        {shares.map((share) => {
+          const s = status(share)
+          const name = names.get(share.objectId)
+          return (
+            <tr key={share.id} data-share={share.id} data-status={s.text}>
+              <td className="name">
+                <span>
+                  <Icon name={share.passwordProtected ? 'lock' : 'link'} className="file-icon" />
+                  {name === undefined ? <em>Deleted file</em> : name.replace(/^\.trash\/[^/]+\//, '')}
+                </span>
+              </td>
+              <td>{formatDate(share.createdAt)}</td>
+              <td>
+                <span className={`badge ${s.live ? 'live' : ''}`}>{s.text}</span>
+              </td>
+              <td className="actions">
+                {s.live && (
+                  <button type="button" className="button danger small" onClick={() => void revoke(share)}>
+                    Revoke
+                  </button>
+                )}
+              </td>
+            </tr>
+          )
+        })}
+      </tbody>
+    </table>
+  )
+}
