@@ -1,6 +1,6 @@
 import type { ContentRouting } from '@libp2p/interface'
 import type { CID } from '@shoal/core'
-import { describeError } from '@shoal/core'
+import { describeError, isAbort, sleep } from '@shoal/core'
 import type { Logger } from 'pino'
 import {
   PROVIDE_ATTEMPTS,
@@ -10,7 +10,6 @@ import {
   PROVIDE_QUIET_MS,
   PROVIDE_TIMEOUT_MS
 } from './constants.ts'
-import { isAbort, sleep } from './sleep.ts'
 
 export interface AnnouncerComponents {
   contentRouting: ContentRouting

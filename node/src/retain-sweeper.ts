@@ -1,8 +1,7 @@
 import type { PrivateKey } from '@libp2p/interface'
-import { BloomFilter, describeError, ErrorCode, isShoalError, ShoalError, signToken } from '@shoal/core'
+import { BloomFilter, describeError, ErrorCode, isAbort, isShoalError, ShoalError, signToken, sleep } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { PieceStore } from './piece-store.ts'
-import { isAbort, sleep } from './sleep.ts'
 
 export interface RetainSweeperComponents {
   trackerUrl: string

@@ -7,6 +7,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import {
   describeError,
   ErrorCode,
+  isAbort,
   type NodeAddress,
   PROTOCOL_AUDIT,
   PROTOCOL_DELETE,
@@ -14,7 +15,8 @@ import {
   PROTOCOL_PUT,
   PROTOCOL_RECEIPTS,
   PROTOCOL_REPAIR,
-  ShoalError
+  ShoalError,
+  sleep
 } from '@shoal/core'
 import { Level } from 'level'
 import { type Logger, pino } from 'pino'
@@ -34,7 +36,6 @@ import { PieceStore, type PieceStoreStats } from './piece-store.ts'
 import { RepairService, type RepairStats } from './repair-service.ts'
 import { type RetainResult, RetainSweeper } from './retain-sweeper.ts'
 import { Settler, type SettlerStats } from './settlement.ts'
-import { isAbort, sleep } from './sleep.ts'
 import { resolveTrackerKey } from './tracker-key.ts'
 import { TrackerLink, type TrackerLinkStats } from './tracker-link.ts'
 import { UsedSerials } from './used-serials.ts'

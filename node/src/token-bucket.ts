@@ -1,4 +1,4 @@
-import { sleep } from './sleep.ts'
+import { sleep } from '@shoal/core'
 
 export interface TokenBucketInit {
   /** Bytes per second. */

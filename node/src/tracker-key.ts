@@ -2,7 +2,16 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PublicKey } from '@libp2p/interface'
-import { describeError, ErrorCode, fromBase64Url, type InfoResponse, ShoalError, toBase64Url } from '@shoal/core'
+import {
+  backoffMs,
+  describeError,
+  ErrorCode,
+  fromBase64Url,
+  type InfoResponse,
+  ShoalError,
+  sleep,
+  toBase64Url
+} from '@shoal/core'
 import type { Logger } from 'pino'
 import {
   PINNED_KEY_CHECK_TIMEOUT_MS,
@@ -11,7 +20,6 @@ import {
   TRACKER_RETRY_MIN_MS
 } from './constants.ts'
 import { writeFileAtomic } from './identity.ts'
-import { backoffMs, sleep } from './sleep.ts'
 
 /** The tracker's public key as first seen: base64url of its libp2p protobuf encoding, as in `/v1/info`. */
 export const TRACKER_KEY_FILE = 'tracker.pub'

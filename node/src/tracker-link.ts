@@ -1,13 +1,16 @@
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import {
+  backoffMs,
   type DeleteOrder,
   describeError,
   ErrorCode,
   type HeartbeatPayload,
   type HeartbeatResponse,
+  isAbort,
   type NodeAddress,
   ShoalError,
-  signToken
+  signToken,
+  sleep
 } from '@shoal/core'
 import type { Logger } from 'pino'
 import {
@@ -20,7 +23,6 @@ import {
   TRACKER_RETRY_MAX_MS,
   TRACKER_RETRY_MIN_MS
 } from './constants.ts'
-import { backoffMs, isAbort, sleep } from './sleep.ts'
 import { decodePublicKey, trackerEndpoint } from './tracker-key.ts'
 
 export interface NodeUsage {

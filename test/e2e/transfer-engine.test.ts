@@ -267,3 +267,73 @@ describe('transfer engine with a slow node (node 0 capped at 100 KB/s: a piece t
     expect(got.sha).toBe(sha(data))
   })
 })
+
+describe('transfer engine on a network with no spare node (4 nodes, 2+2)', () => {
+  let net: Testnet
+  let client: ShoalClient
+
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 4, k: 2, m: 2, segmentSize: '1MiB' })
+    client = await ShoalClient.signup({ tracker: net.tracker.url, email: 'tight@example.com', password: 'tight-net-1' })
+  })
+
+  afterAll(async () => {
+    await client?.stop()
+    await net?.stop()
+  })
+
+  it('two nodes dying mid-upload and coming back cost a pause, not the upload', async () => {
+    const big = randomBytes(6 * SEG)
+    const lines: string[] = []
+    let outage: Promise<unknown> | undefined
+    const logging = await ShoalClient.login(
+      { tracker: net.tracker.url, email: 'tight@example.com', password: 'tight-net-1' },
+      { log: (line) => lines.push(line) }
+    )
+    try {
+      await logging.put('blip.bin', [big], big.byteLength, {
+        segmentWindow: 1,
+        onProgress: (p) => {
+          // Back on new ports a moment later, as after a crash and a supervisor's restart.
+          if (p.bytes >= SEG && outage === undefined) {
+            outage = Promise.all([net.killNode(2), net.killNode(3)]).then(() =>
+              Promise.all([net.restartNode(2), net.restartNode(3)])
+            )
+          }
+        }
+      })
+      await outage
+    } finally {
+      await logging.stop()
+    }
+    // Setting the two dead nodes aside left too few: the upload waited and tried them again.
+    expect(lines.some((l) => l.includes('no nodes left besides the 2 that failed'))).toBe(true)
+    expect(sha(await collect((await client.get('blip.bin')).stream))).toBe(sha(big))
+    await net.waitForOnline()
+  })
+
+  it('nodes that stay away stop the upload with ERR_NOT_ENOUGH_NODES; it resumes once they are back', async () => {
+    const big = randomBytes(4 * SEG)
+    let uploadId: string | undefined
+    let down: Promise<unknown> | undefined
+    const failed = (await client
+      .put('away.bin', [big], big.byteLength, {
+        segmentWindow: 1,
+        retryPauseMs: 200,
+        onStarted: (id) => {
+          uploadId = id
+        },
+        onProgress: (p) => {
+          if (p.bytes >= SEG && down === undefined) down = Promise.all([net.killNode(2), net.killNode(3)])
+        }
+      })
+      .catch((e: unknown) => e)) as ShoalError
+    await down
+    expect(failed.code).toBe(ErrorCode.NOT_ENOUGH_NODES)
+    expect(uploadId).toBeDefined()
+    await Promise.all([net.restartNode(2), net.restartNode(3)])
+    await net.waitForOnline()
+    await client.put('away.bin', [big], big.byteLength, { resume: uploadId! })
+    expect(sha(await collect((await client.get('away.bin')).stream))).toBe(sha(big))
+  })
+})

@@ -14,6 +14,7 @@ import {
   type ObjectMetadata,
   type ObjectSummary,
   ShoalError,
+  sleep,
   toBase64Url
 } from '@shoal/core'
 import { forEachBounded } from './bounded.ts'
@@ -45,8 +46,13 @@ export interface UploadOptions {
   meta?: Omit<ObjectMetadata, 'name' | 'size' | 'mime'>
   /** Segments encoded and sent at once; memory is about 2.5 x segment size per segment in flight. */
   segmentWindow?: number
-  /** Placements tried per segment before the upload fails; each retry moves the failed pieces to other nodes. */
+  /**
+   * Placements tried per segment before the upload fails (default 5); each retry moves the failed pieces to
+   * other nodes, or, when no others are left, gives the failed ones another chance after a pause.
+   */
   placementAttempts?: number
+  /** The first of those pauses, doubling after each (default 1 s). */
+  retryPauseMs?: number
 }
 
 interface OpenUpload {
@@ -180,6 +186,9 @@ async function reopen(ctx: UploadContext, name: string, size: number, uploadId: 
 /**
  * Places one segment and pushes all its pieces at once; commits as soon as `minCommit` receipts are in and
  * cancels the rest. When too many fail, asks for a new placement that moves the failed pieces to other nodes.
+ * When setting the failed nodes aside leaves too few, they failed together, most likely for a moment (this
+ * side's network dropped, their connections are being replaced): they get another chance after a pause, so a
+ * blip costs seconds instead of the whole upload.
  */
 async function storeSegment(
   ctx: UploadContext,
@@ -188,22 +197,33 @@ async function storeSegment(
   segment: EncodedPieces,
   options: UploadOptions
 ): Promise<number> {
-  const attempts = options.placementAttempts ?? 3
+  const attempts = options.placementAttempts ?? 5
+  const pauseMs = options.retryPauseMs ?? 1000
   const exclude = new Set<string>()
   let errors: string[] = []
-  for (let attempt = 1; attempt <= attempts; attempt++) {
-    const placed = await ctx.tracker.placeSegment(
-      upload.uploadId,
-      segment.index,
-      {
-        pieces: segment.cids.map((cid, index) => {
-          const root = segment.roots?.[index]
-          return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
-        }),
-        ...(exclude.size === 0 ? {} : { exclude: [...exclude] })
-      },
-      { signal: options.signal }
-    )
+  let pauses = 0
+  for (let attempt = 1; attempt <= attempts; ) {
+    let placed: Awaited<ReturnType<TrackerClient['placeSegment']>>
+    try {
+      placed = await ctx.tracker.placeSegment(
+        upload.uploadId,
+        segment.index,
+        {
+          pieces: segment.cids.map((cid, index) => {
+            const root = segment.roots?.[index]
+            return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
+          }),
+          ...(exclude.size === 0 ? {} : { exclude: [...exclude] })
+        },
+        { signal: options.signal }
+      )
+    } catch (err) {
+      if (exclude.size === 0 || !isShoalError(err, ErrorCode.NOT_ENOUGH_NODES)) throw err
+      ctx.log?.(`segment ${segment.index}: no nodes left besides the ${exclude.size} that failed; retrying them`)
+      exclude.clear()
+      await sleep(pauseMs * 2 ** pauses++, options.signal)
+      continue
+    }
     const outcome = await pushPieces(peer, placed.pieces, segment, upload.minCommit, options.signal)
     errors = outcome.errors.map((e) => e.message)
     for (const e of outcome.errors) {
@@ -223,6 +243,7 @@ async function storeSegment(
     ctx.log?.(
       `segment ${segment.index}: attempt ${attempt} stored ${outcome.receipts.length} pieces (${errors.join('; ')})`
     )
+    attempt++
   }
   throw new ShoalError(
     ErrorCode.NOT_ENOUGH_NODES,

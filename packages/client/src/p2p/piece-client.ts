@@ -1,4 +1,5 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import {
   ByteReader,
   type CID,
@@ -25,6 +26,8 @@ import { openStream } from './client-peer.ts'
  * 25-40% more per CPU second than 256 KiB (docs/transport-tuning.md).
  */
 const WRITE_SLICE = 1024 * 1024
+/** How long other streams on a connection in doubt may take to finish before it is cut. */
+const DROP_GRACE_MS = 2000
 
 interface CallOptions {
   signal?: AbortSignal
@@ -49,6 +52,7 @@ async function call<T>(
   } catch (err) {
     stream.abort(err instanceof Error ? err : new Error(String(err)))
     options.signal?.throwIfAborted()
+    if (!(err instanceof ShoalError) || err.code === ErrorCode.TIMEOUT) dropConnections(peer, node)
     if (err instanceof ShoalError) throw err
     throw new ShoalError(
       ErrorCode.NODE_UNREACHABLE,
@@ -60,6 +64,20 @@ async function call<T>(
     )
   } finally {
     options.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/**
+ * A transfer that broke below the protocol (a reset, a stall) puts the connection itself in doubt: after a
+ * network blip it can still look open to libp2p and carry nothing, and every later request would reuse it
+ * until the connection monitor's pings give up. Closing it makes the next request dial afresh; streams still
+ * busy on it get a moment to finish.
+ */
+function dropConnections(peer: Libp2p, node: NodeAddress): void {
+  for (const connection of peer.getConnections(peerIdFromString(node.peerId))) {
+    connection.close({ signal: AbortSignal.timeout(DROP_GRACE_MS) }).catch((err: unknown) => {
+      connection.abort(err instanceof Error ? err : new Error(String(err)))
+    })
   }
 }
 
