@@ -2,9 +2,25 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ReceiptSigner } from '@shoal/client'
-import { type DownloadGrantsResponse, type Grant, peekToken, type SettlementResponse, signToken } from '@shoal/core'
+import {
+  type DownloadGrantsResponse,
+  type Grant,
+  gibMonths,
+  type PayoutStatement,
+  type PiecePlacement,
+  peekToken,
+  type SettlementResponse,
+  signToken
+} from '@shoal/core'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { parsePeriod } from '../src/billing/metering.ts'
+import {
+  type AuditOutcome,
+  applyAudit,
+  type HeldPiece,
+  newReputation,
+  type ReputationPolicy
+} from '../src/ops/reputation.ts'
 import { LevelStore } from '../src/store/level-store.ts'
 import { PgStore } from '../src/store/pg/pg-store.ts'
 import type { Store } from '../src/store/store.ts'
@@ -335,29 +351,56 @@ proratedMonth('PostgreSQL', async () => {
   return new PgStore({ url: db.url, migrate: true })
 })
 
+/** Registers `suite` for a fresh level store and for a fresh PostgreSQL database, one per test. */
+function onBothStores(suite: (name: string, store: () => Promise<Store>) => void): void {
+  suite('level', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-billing-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    return new LevelStore({ location: dir })
+  })
+  suite('PostgreSQL', async () => {
+    const db = await createTestDatabase()
+    onTestFinished(() => db.drop())
+    return new PgStore({ url: db.url, migrate: true })
+  })
+}
+
+/** A 64 MiB object (one segment, 3 pieces) stored on a 4-node April network, and the node holding none of it. */
+async function oneSegmentObject(s: Store) {
+  const { t, nodes, april } = await aprilNetwork(s, 4)
+  const { token } = await signup(t)
+  const a = await uploadObject(t, token, nodes, { size: 64 * MiB })
+  const [segment] = await s.getObjectSegments(a.object.id, 0, 1)
+  if (segment === undefined) throw new Error('no segment')
+  const spare = nodes.find((n) => !segment.pieces.some((p) => p.node === n.peerId))?.peerId as string
+  /** Moves piece `index` to the spare node now, as Repairer does through the store's swap. */
+  const moveToSpare = async (index: number) => {
+    const after = segment.pieces.map((p) => (p.index === index ? { ...p, node: spare } : p))
+    expect(
+      await s.updateSegmentPieces({ objectId: a.object.id, index: 0 }, segment.pieces, after, [], t.clock.now())
+    ).toBe(true)
+  }
+  /** Two hours into May: closes April. */
+  const closeApril = async () => {
+    t.clock.advance(Date.UTC(2030, 4, 1) + 2 * 3_600_000 - t.clock.now())
+    const period = parsePeriod('2030-04')
+    if (period === undefined) throw new Error('bad period')
+    await t.tracker.billing.closeMonth(period)
+    return period
+  }
+  return { t, april, objectId: a.object.id, segment, spare, moveToSpare, closeApril }
+}
+
 function movedPieceMonth(name: string, store: () => Promise<Store>) {
   describe(`payouts follow repaired pieces (${name})`, () => {
     it('a piece moved on day 10 is paid to its old node for 10 days and to its new node for 20', async () => {
-      const s = await store()
-      const { t, nodes } = await aprilNetwork(s, 4)
-      const { token } = await signup(t)
-      const a = await uploadObject(t, token, nodes, { size: 64 * MiB })
-      const [segment] = await s.getObjectSegments(a.object.id, 0, 1)
-      if (segment === undefined) throw new Error('no segment')
+      const { t, segment, spare, moveToSpare, closeApril } = await oneSegmentObject(await store())
       const holders = segment.pieces.map((p) => p.node)
-      const spare = nodes.find((n) => !holders.includes(n.peerId))?.peerId as string
       const gone = segment.pieces[1]?.node as string
-      // Day 10: a repair rebuilds piece 1 on the spare node (as Repairer does, through the store's swap).
+      // Day 10: a repair rebuilds piece 1 on the spare node.
       t.clock.advance(10 * DAY)
-      const after = segment.pieces.map((p) => (p.index === 1 ? { ...p, node: spare } : p))
-      expect(
-        await s.updateSegmentPieces({ objectId: a.object.id, index: 0 }, segment.pieces, after, [], t.clock.now())
-      ).toBe(true)
-
-      t.clock.advance(Date.UTC(2030, 4, 1) + 2 * 3_600_000 - t.clock.now())
-      const period = parsePeriod('2030-04')
-      if (period === undefined) throw new Error('bad period')
-      await t.tracker.billing.closeMonth(period)
+      await moveToSpare(1)
+      await closeApril()
       /*
        * By hand, 1,500 per GiB-month for a piece of 33,554,440 B: 30 days -> floor(46.875) = 46; the node that
        * lost it on day 10 -> floor(15.625) = 15; the node that got it -> floor(31.25) = 31.
@@ -376,13 +419,75 @@ function movedPieceMonth(name: string, store: () => Promise<Store>) {
   })
 }
 
-movedPieceMonth('level', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-moves-'))
-  onTestFinished(() => rm(dir, { recursive: true, force: true }))
-  return new LevelStore({ location: dir })
-})
-movedPieceMonth('PostgreSQL', async () => {
-  const db = await createTestDatabase()
-  onTestFinished(() => db.drop())
-  return new PgStore({ url: db.url, migrate: true })
-})
+onBothStores(movedPieceMonth)
+
+const POLICY: ReputationPolicy = {
+  auditLambda: 0.95,
+  auditDisqualify: 0.6,
+  uptimeLambda: 0.99,
+  vettingAudits: 10,
+  auditRetries: 3,
+  maxOfflineMs: 30 * DAY
+}
+
+/** One audit of `piece` on `node` at `now`, written to the store as the auditor writes it. */
+async function audit(s: Store, node: string, piece: string, outcome: AuditOutcome, now: number, held: HeldPiece) {
+  const current = (await s.getReputation(node)) ?? newReputation(node, now, POLICY)
+  const next = { ...applyAudit(current, piece, outcome, now, POLICY, held), version: current.version + 1 }
+  expect(await s.putReputation(next)).toBe(true)
+}
+
+function failedAuditMonth(name: string, store: () => Promise<Store>) {
+  describe(`payouts leave out pieces that failed their audits (${name})`, () => {
+    it('a node is not paid for a piece from its failed audit until it passes again, is moved, or the month ends', async () => {
+      const s = await store()
+      const { t, april, objectId, segment, spare, moveToSpare, closeApril } = await oneSegmentObject(s)
+      const [pa, pb, pc] = segment.pieces as [PiecePlacement, PiecePlacement, PiecePlacement]
+      const held = { objectId, bytes: PIECE }
+      const day = (d: number) => april + d * DAY
+
+      // A fails on day 5 and passes on day 12; B fails on day 20 and stays failed; C fails on day 25 and a
+      // repair moves its piece to the spare node on day 27.
+      await audit(s, pa.node, pa.cid, 'failed', day(5), held)
+      await audit(s, pa.node, pa.cid, 'passed', day(12), held)
+      await audit(s, pb.node, pb.cid, 'failed', day(20), held)
+      await audit(s, pc.node, pc.cid, 'failed', day(25), held)
+      t.clock.advance(day(27) - t.clock.now())
+      await moveToSpare(pc.index)
+      const period = await closeApril()
+      // What the operator is shown for the month is what its statement says.
+      const shown = await t.tracker.billing.nodeEarnings(pb.node, period)
+      const statement = async (peerId: string) => {
+        const { payouts } = expectOk(
+          await t.request<{ payouts: PayoutStatement[] }>('GET', `/v1/nodes/${peerId}/payouts`)
+        )
+        expect(payouts).toHaveLength(1)
+        return payouts[0] as PayoutStatement
+      }
+      /*
+       * By hand, 1,500 per GiB-month (30 days) for a piece of 33,554,440 B is 1.5625 a day:
+       * A paid 23 days -> floor(35.9375) = 35; B 20 days -> floor(31.25) = 31; C 25 days (27 held, 2 of them
+       * after its failed audit) -> floor(39.0625) = 39; the spare node 3 days -> floor(4.6875) = 4.
+       */
+      const byteDays = (days: number) => (BigInt(PIECE) * BigInt(days * DAY)).toString()
+      const sa = await statement(pa.node)
+      expect([sa.storageMicros, sa.storageByteMs, sa.failedAuditByteMs]).toEqual([35, byteDays(23), byteDays(7)])
+      const sb = await statement(pb.node)
+      expect([sb.storageMicros, sb.storageByteMs, sb.failedAuditByteMs]).toEqual([31, byteDays(20), byteDays(10)])
+      expect(shown.storageMicros).toBe(31)
+      const sc = await statement(pc.node)
+      expect([sc.storageMicros, sc.storageByteMs, sc.failedAuditByteMs]).toEqual([39, byteDays(25), byteDays(2)])
+      const sd = await statement(spare)
+      expect([sd.storageMicros, sd.failedAuditByteMs]).toEqual([4, undefined])
+      const csv = await fetch(`${t.url}/v1/nodes/${pb.node}/payouts?format=csv`)
+      const [header, row] = (await csv.text()).split('\n')
+      expect(header).toContain('stored GiB-months,failed audits GiB-months (unpaid),')
+      expect(row).toContain(`,${gibMonths(byteDays(20))},${gibMonths(byteDays(10))},`)
+      const balances = await t.tracker.billing.balances()
+      expect(Object.values(balances).reduce((x, y) => x + y, 0)).toBe(0)
+      expect(balances['expense:storage']).toBe(35 + 31 + 39 + 4)
+    })
+  })
+}
+
+onBothStores(failedAuditMonth)

@@ -7,7 +7,8 @@ import {
   failedPiece,
   MAX_FAILED_PIECES,
   newReputation,
-  uptimeScore
+  uptimeScore,
+  withoutFailedPiece
 } from '../src/ops/reputation.ts'
 import { subnetOf } from '../src/ops/subnet.ts'
 import { choosePlacement } from '../src/placement.ts'
@@ -78,6 +79,32 @@ describe('reputation', () => {
     expect(rep.failedPieces).toHaveLength(MAX_FAILED_PIECES)
     expect(failedPiece(rep, `x${MAX_FAILED_PIECES + 9}`)).toBe(true)
     expect(failedPiece(rep, 'b')).toBe(false)
+  })
+
+  it('turns the time from a failed audit to a pass or a fresh copy into an unpaid stretch, kept for 70 days', () => {
+    const day = 86_400_000
+    const held = { objectId: 'o1', bytes: 1000 }
+    let rep = newReputation('n', 0, { ...policy, auditLambda: 0.9999, auditDisqualify: 0.01 })
+    rep = applyAudit(rep, 'a', 'failed', 1 * day, policy, held)
+    expect(rep.failedPieces).toEqual([{ piece: 'a', at: 1 * day, objectId: 'o1', bytes: 1000 }])
+    rep = applyAudit(rep, 'a', 'failed', 2 * day, policy, held)
+    rep = applyAudit(rep, 'a', 'passed', 3 * day, policy, held)
+    // Failing again continues the stretch; passing closes it.
+    expect(rep.unpaid).toEqual([
+      { objectId: 'o1', bytes: 1000, from: 1 * day, to: 2 * day },
+      { objectId: 'o1', bytes: 1000, from: 2 * day, to: 3 * day }
+    ])
+    expect(rep.failedPieces).toBeUndefined()
+    // The repairer storing a fresh copy on the node closes a stretch the same way.
+    rep = applyAudit(rep, 'b', 'failed', 10 * day, policy, { objectId: 'o2', bytes: 50 })
+    rep = withoutFailedPiece(rep, 'b', 11 * day)
+    expect(rep.unpaid?.at(-1)).toEqual({ objectId: 'o2', bytes: 50, from: 10 * day, to: 11 * day })
+    // Pieces failed before sizes were recorded have no stretch; stretches past 70 days are dropped.
+    rep = applyAudit(rep, 'c', 'failed', 12 * day, policy)
+    rep = withoutFailedPiece(rep, 'c', 80 * day)
+    expect(rep.unpaid).toEqual([{ objectId: 'o2', bytes: 50, from: 10 * day, to: 11 * day }])
+    rep = withoutFailedPiece(rep, 'none', 82 * day)
+    expect(rep.unpaid).toBeUndefined()
   })
 
   it('scores uptime and disqualifies a node offline for too long', () => {

@@ -23,7 +23,8 @@ import {
   previousPeriod,
   pricedCharges,
   storageByteMs,
-  storageMicros
+  storageMicros,
+  unpaidByteMs
 } from './metering.ts'
 import { findPlan, type Plan } from './plans.ts'
 
@@ -182,14 +183,17 @@ export class Billing {
   ): Omit<PayoutRecord, 'issuedAt' | 'txn'> {
     // Storage counts only for nodes still standing: a disqualified node failed its audits, its pieces are lost.
     // A node holds what it was given at commit, then what repairs and exits moved to it and not what they moved
-    // away (a piece that failed its audit and was rebuilt elsewhere stops earning from that moment).
+    // away (a piece rebuilt elsewhere stops earning from that moment), and is paid only for pieces that pass
+    // their audits: from a failed audit until the piece passes again, is stored afresh or moves, it earns nothing.
     const standing = reputation?.disqualified === undefined || reputation.disqualified.at >= period.to
-    const counted = standing
+    const holding = standing
       ? storageByteMs(spans, period.from, to, (s) => s.nodes[node] ?? 0) +
         movedByteMs(spans, moves, node, period.from, to)
       : 0n
+    const unpaid = standing ? unpaidByteMs(reputation, spans, moves, node, period.from, to) : 0n
     // Never below zero, whatever the records say: a statement pays, it never charges a node for storage.
-    const byteMs = counted < 0n ? 0n : counted
+    const failed = unpaid > holding ? holding : unpaid
+    const byteMs = holding - failed
     const egress = egressBytes(settled.filter((s) => s.node === node))
     const s = storageMicros(byteMs, NODE_RATES.storageMicrosPerGiBMonth)
     const e = egressMicros(egress, NODE_RATES.egressMicrosPerGiB)
@@ -204,6 +208,7 @@ export class Billing {
       to: period.to,
       month,
       storageByteMs: byteMs.toString(),
+      ...(failed > 0n ? { failedAuditByteMs: failed.toString() } : {}),
       egressBytes: egress,
       storageMicros: s,
       egressMicros: e,

@@ -1,5 +1,5 @@
 import { GiB } from '@shoal/core'
-import type { PieceMove, SettlementRecord, StorageSpan } from '../store/store.ts'
+import type { NodeReputation, PieceMove, SettlementRecord, StorageSpan } from '../store/store.ts'
 import { MONTH_MS } from './plans.ts'
 
 /** A calendar month in UTC: what invoices and payout statements cover. */
@@ -66,15 +66,58 @@ export function movedByteMs(
   from: number,
   to: number
 ): bigint {
-  const spanOf = new Map(spans.map((s) => [s.objectId, s]))
+  const within = objectWindow(spans, from, to)
   let total = 0n
   for (const move of moves) {
     const sign = (move.to === node ? 1n : 0n) - (move.from === node ? 1n : 0n)
-    const span = spanOf.get(move.objectId)
-    if (sign === 0n || span === undefined) continue
-    const start = Math.max(move.at, span.from, from)
-    const end = Math.min(span.to ?? to, to)
-    if (end > start) total += sign * BigInt(move.bytes) * BigInt(end - start)
+    if (sign !== 0n) total += sign * within(move.objectId, move.bytes, move.at, to)
+  }
+  return total
+}
+
+/**
+ * Byte-ms of `bytes` over [start, end) of an object, within both [from, to) and the object's span; nothing for
+ * an object with no span in the list.
+ */
+function objectWindow(
+  spans: readonly StorageSpan[],
+  from: number,
+  to: number
+): (objectId: string, bytes: number, start: number, end: number) => bigint {
+  const spanOf = new Map(spans.map((s) => [s.objectId, s]))
+  return (objectId, bytes, start, end) => {
+    const span = spanOf.get(objectId)
+    if (span === undefined) return 0n
+    const a = Math.max(start, span.from, from)
+    const b = Math.min(end, span.to ?? to, to)
+    return b > a ? BigInt(bytes) * BigInt(b - a) : 0n
+  }
+}
+
+/**
+ * Byte-ms within [from, to) that a node held pieces which had failed their audits: not paid for. A closed
+ * stretch counts from the failure until the piece passed again or was stored afresh; an open one until the
+ * first repair moved a piece of that object off the node (from then on the move itself stops the pay), or the
+ * window's end. Both end with the object's span: a deleted object is not paid for either way.
+ */
+export function unpaidByteMs(
+  rep: NodeReputation | undefined,
+  spans: readonly StorageSpan[],
+  moves: readonly PieceMove[],
+  node: string,
+  from: number,
+  to: number
+): bigint {
+  if (rep === undefined) return 0n
+  const stretch = objectWindow(spans, from, to)
+  let total = 0n
+  for (const u of rep.unpaid ?? []) total += stretch(u.objectId, u.bytes, u.from, u.to)
+  for (const f of rep.failedPieces ?? []) {
+    if (f.objectId === undefined || f.bytes === undefined) continue
+    const movedAway = moves
+      .filter((m) => m.objectId === f.objectId && m.from === node && m.at >= f.at)
+      .reduce((first, m) => Math.min(first, m.at), to)
+    total += stretch(f.objectId, f.bytes, f.at, movedAway)
   }
   return total
 }

@@ -17,7 +17,7 @@ import type { GrantSigner } from '../grants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { Store } from '../store/store.ts'
 import type { OpsSettings } from './ops-config.ts'
-import { type AuditOutcome, applyAudit, applyUptime, mostNodesFailing } from './reputation.ts'
+import { type AuditOutcome, applyAudit, applyUptime, type HeldPiece, mostNodesFailing } from './reputation.ts'
 import type { Reputations } from './reputations.ts'
 import { pieceKey, walkSegments } from './segments.ts'
 
@@ -82,7 +82,7 @@ export class Auditor {
    * This round's first timeout of each node, recorded at the round's end unless most nodes timed out (the
    * tracker's trouble then). A node in here has its other audits of the round skipped: one try per round.
    */
-  #timeouts = new Map<string, { piece: string; at: number }>()
+  #timeouts = new Map<string, { piece: string; at: number; held: HeldPiece }>()
   readonly stats: AuditStats = {
     rounds: 0,
     results: { passed: 0, failed: 0, timeout: 0, skipped: 0 },
@@ -147,7 +147,7 @@ export class Auditor {
     }
     const { reputations } = this.#c
     for (const [node, t] of timeouts) {
-      await reputations.update(node, (rep) => applyAudit(rep, t.piece, 'timeout', t.at, reputations.policy))
+      await reputations.update(node, (rep) => applyAudit(rep, t.piece, 'timeout', t.at, reputations.policy, t.held))
     }
   }
 
@@ -309,13 +309,21 @@ export class Auditor {
       log.debug('audit passed')
     } else {
       log.info({ reason }, 'audit timed out')
-      if (!this.#timeouts.has(node)) this.#timeouts.set(node, { piece: target.piece.cid, at: clock.now() })
+      if (!this.#timeouts.has(node)) {
+        this.#timeouts.set(node, { piece: target.piece.cid, at: clock.now(), held: heldPiece(target) })
+      }
       return outcome
     }
     const now = clock.now()
-    await reputations.update(node, (rep) => applyAudit(rep, target.piece.cid, outcome, now, reputations.policy))
+    await reputations.update(node, (rep) =>
+      applyAudit(rep, target.piece.cid, outcome, now, reputations.policy, heldPiece(target))
+    )
     return outcome
   }
+}
+
+function heldPiece(target: AuditTarget): HeldPiece {
+  return { objectId: target.objectId, bytes: target.pieceSize }
 }
 
 /** `n` distinct random leaves of `count` (all of them when there are fewer), in random order. */

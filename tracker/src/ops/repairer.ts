@@ -431,7 +431,7 @@ export class Repairer {
    */
   async #forgetFailure(node: string, cid: string): Promise<void> {
     if (!failedPiece(this.#c.reputations.get(node), cid)) return
-    await this.#c.reputations.update(node, (rep) => withoutFailedPiece(rep, cid))
+    await this.#c.reputations.update(node, (rep) => withoutFailedPiece(rep, cid, this.#c.clock.now()))
   }
 
   /** Stores rebuilt pieces on new nodes (fresh subnets), retrying a failed piece once elsewhere. */

@@ -1,4 +1,4 @@
-import type { NodeReputation } from '../store/store.ts'
+import type { NodeReputation, UnpaidStretch } from '../store/store.ts'
 
 /**
  * Reputation arithmetic, as in Storj's satellites: each audit or uptime check updates a beta distribution with
@@ -23,17 +23,40 @@ export type AuditOutcome = 'passed' | 'failed' | 'timeout'
 
 /** Failed pieces remembered per node; a node failing more is disqualified long before. */
 export const MAX_FAILED_PIECES = 1024
+/** Closed unpaid stretches kept per node; older ones are in statements already closed. */
+export const MAX_UNPAID_STRETCHES = 4096
+/** How long a closed unpaid stretch is kept: past the month it ended in and the next one, when that closes. */
+export const UNPAID_KEEP_MS = 70 * 86_400_000
+
+/** What a failed piece is: which object's storage it is paid from, and how many bytes. */
+export interface HeldPiece {
+  objectId: string
+  bytes: number
+}
 
 /** Whether `piece`'s last audit on this node failed. */
 export function failedPiece(rep: NodeReputation | undefined, piece: string): boolean {
   return rep?.failedPieces?.some((f) => f.piece === piece) === true
 }
 
-/** The reputation with `piece` off its failed list (it passed, or the node holds a fresh copy now). */
-export function withoutFailedPiece(rep: NodeReputation, piece: string): NodeReputation {
-  const { failedPieces, ...rest } = rep
+/**
+ * The reputation with `piece` off its failed list (it passed, or the node holds a fresh copy now). The stretch
+ * since it failed becomes an unpaid one, so the node's statement leaves it out.
+ */
+export function withoutFailedPiece(rep: NodeReputation, piece: string, now: number): NodeReputation {
+  const { failedPieces, unpaid, ...rest } = rep
+  const closed: UnpaidStretch[] = (failedPieces ?? []).flatMap((f) =>
+    f.piece === piece && f.objectId !== undefined && f.bytes !== undefined && now > f.at
+      ? [{ objectId: f.objectId, bytes: f.bytes, from: f.at, to: now }]
+      : []
+  )
+  const stretches = [...(unpaid ?? []), ...closed].filter((u) => u.to > now - UNPAID_KEEP_MS)
   const others = failedPieces?.filter((f) => f.piece !== piece) ?? []
-  return others.length === 0 ? rest : { ...rest, failedPieces: others }
+  return {
+    ...rest,
+    ...(others.length === 0 ? {} : { failedPieces: others }),
+    ...(stretches.length === 0 ? {} : { unpaid: stretches.slice(-MAX_UNPAID_STRETCHES) })
+  }
 }
 
 /**
@@ -84,7 +107,8 @@ export function applyAudit(
   piece: string,
   outcome: AuditOutcome,
   now: number,
-  policy: ReputationPolicy
+  policy: ReputationPolicy,
+  held?: HeldPiece
 ): NodeReputation {
   let next: NodeReputation = { ...rep, audits: { ...rep.audits } }
   const containedOnAnother = rep.pending !== undefined && rep.pending.piece !== piece
@@ -102,8 +126,10 @@ export function applyAudit(
   if (success) next.audits.passed++
   else next.audits.failed++
   // Its newest outcome is what counts: off the failed list, and back on it (as the newest) when it failed.
-  next = withoutFailedPiece(next, piece)
-  if (!success) next.failedPieces = [...(next.failedPieces ?? []), { piece, at: now }].slice(-MAX_FAILED_PIECES)
+  next = withoutFailedPiece(next, piece, now)
+  if (!success) {
+    next.failedPieces = [...(next.failedPieces ?? []), { piece, at: now, ...held }].slice(-MAX_FAILED_PIECES)
+  }
   const b = beta(rep.auditAlpha, rep.auditBeta, policy.auditLambda, success)
   next.auditAlpha = b.alpha
   next.auditBeta = b.beta

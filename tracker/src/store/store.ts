@@ -234,6 +234,21 @@ export interface StoredSegment {
 }
 
 /** What audits and uptime checks have shown of one node. Scores are in [0, 1]. */
+/** A piece whose last audit on a node failed; `objectId` and `bytes` say what its storage pay was. */
+export interface FailedPiece {
+  piece: string
+  at: number
+  objectId?: string
+  bytes?: number
+}
+
+export interface UnpaidStretch {
+  objectId: string
+  bytes: number
+  from: number
+  to: number
+}
+
 export interface NodeReputation {
   peerId: string
   /** Optimistic concurrency: each write increments it. */
@@ -252,7 +267,12 @@ export interface NodeReputation {
    * Pieces (CIDs) whose last audit on this node failed, newest last: repair counts them lost. Kept here, not in
    * the auditing process, so a restart or another tracker taking over the lease does not forget them.
    */
-  failedPieces?: { piece: string; at: number }[]
+  failedPieces?: FailedPiece[]
+  /**
+   * Closed stretches in which a piece of this node had failed its audit (it passed again later, or the node
+   * got a fresh copy): its storage is not paid for them. Open stretches are in `failedPieces`.
+   */
+  unpaid?: UnpaidStretch[]
   /** Set once the node has passed enough audits to be given pieces freely. */
   vettedAt?: number
   /** Set when the node is disqualified: its pieces count as lost and it gets no new ones. */

@@ -58,7 +58,10 @@ export interface PayoutStatement {
   to: number
   /** 1 for the node's first statement: the held-back share depends on it. */
   month: number
+  /** Byte-ms paid for: held, and not after a failed audit. */
   storageByteMs: string
+  /** Byte-ms held while those pieces had failed their audits: left out of `storageByteMs`, not paid. */
+  failedAuditByteMs?: string
   egressBytes: number
   storageMicros: number
   egressMicros: number
@@ -117,13 +120,14 @@ export function invoiceCsv(i: Invoice): string {
 /** A node's statements as CSV, one line per month. */
 export function payoutsCsv(payouts: readonly PayoutStatement[]): string {
   return [
-    'period,node,month,stored GiB-months,served GiB,storage,download,gross,held back,paid',
+    'period,node,month,stored GiB-months,failed audits GiB-months (unpaid),served GiB,storage,download,gross,held back,paid',
     ...payouts.map((p) =>
       [
         p.period,
         p.node,
         p.month,
         gibMonths(p.storageByteMs),
+        gibMonths(p.failedAuditByteMs ?? '0'),
         gibibytes(p.egressBytes),
         formatMicros(p.storageMicros),
         formatMicros(p.egressMicros),
