@@ -1,12 +1,14 @@
-import type { Connection, Libp2p, PublicKey, Stream } from '@libp2p/interface'
-import { putPiece, rebuildPieces } from '@shoal/client'
+import type { Connection, Libp2p, PrivateKey, PublicKey, Stream } from '@libp2p/interface'
+import { putPiece, ReceiptBook, ReceiptSigner, rebuildPieces } from '@shoal/client'
 import {
   ByteReader,
   CID,
   describeError,
   ErrorCode,
   encodeFrame,
+  type Grant,
   parseRepairOrder,
+  peekToken,
   type RepairAnswer,
   type RepairOrder,
   readFrame,
@@ -21,6 +23,8 @@ import { sendRefusal } from './refusal.ts'
 export interface RepairServiceComponents {
   libp2p: Libp2p
   peerId: string
+  /** Signs the receipts that pay the sources for what they sent (the tracker names this key in their grants). */
+  privateKey: PrivateKey
   trackerKey: PublicKey
   logger: Logger
 }
@@ -53,11 +57,14 @@ export class RepairService {
   readonly #timeoutMs: number
   readonly #stallMs: number
   readonly #inflight = new Set<Promise<void>>()
+  /** Receipts for the sources' pieces, on their way to them: repair egress is paid like any other. */
+  readonly #receipts: ReceiptBook
   readonly stats: RepairStats = { orders: 0, rebuilt: 0, refused: 0 }
 
   constructor(components: RepairServiceComponents, init: RepairServiceInit = {}) {
     this.#c = components
     this.#log = components.logger.child({ op: 'repair' })
+    this.#receipts = new ReceiptBook(ReceiptSigner.fromKey(components.privateKey), async () => components.libp2p)
     this.#max = init.maxConcurrent ?? 2
     this.#timeoutMs = init.timeoutMs ?? 120_000
     this.#stallMs = init.stallMs ?? 30_000
@@ -71,6 +78,7 @@ export class RepairService {
 
   async stop(): Promise<void> {
     await Promise.allSettled([...this.#inflight])
+    await this.#receipts.flush()
   }
 
   async #serve(stream: Stream, connection: Connection): Promise<void> {
@@ -93,6 +101,8 @@ export class RepairService {
       await sendBounded(stream, [encodeFrame(answer)], { signal: timeout })
       await stream.close({ signal: timeout })
       log.info({ placed: answer.placed.length, failed: answer.failed.length }, 'repair order carried out')
+      // Best effort, after the answer: a source that cannot be reached now misses that payment.
+      void this.#receipts.flush()
     } catch (err) {
       this.stats.refused++
       const error =
@@ -126,7 +136,11 @@ export class RepairService {
       rebuild: order.targets.map((t) => ({ index: t.index, cid: t.cid })),
       stallMs: this.#stallMs,
       signal,
-      onSourceError: (s, err) => log.info({ node: s.node.peerId, err: describeError(err) }, 'repair source failed')
+      onSourceError: (s, err) => log.info({ node: s.node.peerId, err: describeError(err) }, 'repair source failed'),
+      // Grants with a receipt key name this node's: the tracker pays those sources for what they sent.
+      onSourceRead: (s, grant, bytes) => {
+        if ((peekToken(grant) as Grant).rk !== undefined) this.#receipts.received(s.node, grant, bytes)
+      }
     })
     const answer: RepairAnswer = { ok: true, placed: [], failed: [] }
     await Promise.all(

@@ -366,6 +366,7 @@ class Node implements ShoalNode {
       const repairs = new RepairService({
         libp2p: this.libp2p,
         peerId,
+        privateKey: this.#privateKey,
         trackerKey,
         logger: this.#log.child({ component: 'repair-service' })
       })

@@ -6,15 +6,25 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { createClientPeer, requestRepair, ShoalClient } from '@shoal/client'
-import { ErrorCode, KiB, PROTOCOL_AUDIT, type SegmentManifest, type ShoalError, signGrant } from '@shoal/core'
+import {
+  ErrorCode,
+  KiB,
+  PROTOCOL_AUDIT,
+  REPAIR_ACCOUNT,
+  type SegmentManifest,
+  type ShoalError,
+  signGrant
+} from '@shoal/core'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNode, type ShoalNode } from '../../node/src/index.ts'
 import { shardOf } from '../../node/src/piece-store.ts'
+import { periodOf } from '../src/billing/metering.ts'
 import { resolveOps } from '../src/ops/ops-config.ts'
 import { failedPiece } from '../src/ops/reputation.ts'
 import { Reputations } from '../src/ops/reputations.ts'
 import { LevelStore } from '../src/store/level-store.ts'
+import type { SettlementRecord } from '../src/store/store.ts'
 import { createTracker, type Tracker } from '../src/tracker.ts'
 
 /**
@@ -38,7 +48,9 @@ async function startNode(i: number): Promise<ShoalNode> {
     heartbeatIntervalMs: HEARTBEAT_MS,
     // The test sweeps itself, and judges every piece stored before the list.
     retainIntervalMs: 3_600_000,
-    retainGraceMs: 0
+    retainGraceMs: 0,
+    // Receipts (downloads' and repair workers') reach the tracker within a second.
+    settlementIntervalMs: 500
   })
   await node.start()
   return node
@@ -212,6 +224,18 @@ describe('audits, reputation and repair', () => {
     // A storage node rebuilt it on the tracker's order: the bytes never passed through the tracker.
     expect(tracker.ops.repairer.stats.repairedByNodes).toBeGreaterThan(0)
     expect(nodes.some((n) => n.stats.repairs.rebuilt > 0)).toBe(true)
+    // The sources the worker read from are paid for that egress: the worker signs receipts as a client does,
+    // the sources settle them, and they are booked to the network's repair account, not to the file's owner.
+    const repairReads = async () => store.listSettlements({ account: REPAIR_ACCOUNT, from: 0, to: Date.now() + 60_000 })
+    await waitFor(async () => (await repairReads()).length >= 2)
+    const reads = await repairReads()
+    const holders = new Set(repaired?.pieces.filter((p) => p.index !== victim.index).map((p) => p.node))
+    expect(reads.every((r) => holders.has(r.node) && r.bytes > 0)).toBe(true)
+    const paid = reads[0] as SettlementRecord
+    const earnings = await tracker.billing.nodeEarnings(paid.node, periodOf(Date.now()))
+    const servedToRepairs = reads.filter((r) => r.node === paid.node).reduce((sum, r) => sum + r.bytes, 0)
+    expect(earnings.repairEgressBytes).toBe(servedToRepairs)
+    expect(earnings.egressBytes).toBeGreaterThanOrEqual(servedToRepairs)
     await expectFullHealth()
     await downloadAll()
     // The repaired piece passes its audits on its new node.

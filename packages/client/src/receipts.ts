@@ -35,6 +35,11 @@ export class ReceiptSigner {
     return new ReceiptSigner(await generateKeyPair('Ed25519'))
   }
 
+  /** Signs with an existing key: a storage node doing repair work signs with its identity. */
+  static fromKey(key: PrivateKey): ReceiptSigner {
+    return new ReceiptSigner(key)
+  }
+
   /** A receipt for `bytes` received under `grant` (the token as the tracker issued it). */
   sign(grant: string, bytes: number, at = Date.now()): Promise<string> {
     const g = peekToken(grant) as Grant

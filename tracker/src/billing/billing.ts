@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
-import { describeError, ErrorCode, ShoalError, type UsageResponse } from '@shoal/core'
+import { describeError, ErrorCode, REPAIR_ACCOUNT, ShoalError, type UsageResponse } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
 import type {
@@ -194,7 +194,9 @@ export class Billing {
     // Never below zero, whatever the records say: a statement pays, it never charges a node for storage.
     const failed = unpaid > holding ? holding : unpaid
     const byteMs = holding - failed
-    const egress = egressBytes(settled.filter((s) => s.node === node))
+    const served = settled.filter((s) => s.node === node)
+    const egress = egressBytes(served)
+    const repairEgress = egressBytes(served.filter((s) => s.account === REPAIR_ACCOUNT))
     const s = storageMicros(byteMs, NODE_RATES.storageMicrosPerGiBMonth)
     const e = egressMicros(egress, NODE_RATES.egressMicrosPerGiB)
     const done = earlier.filter((p) => p.period < period.id).length
@@ -210,6 +212,7 @@ export class Billing {
       storageByteMs: byteMs.toString(),
       ...(failed > 0n ? { failedAuditByteMs: failed.toString() } : {}),
       egressBytes: egress,
+      ...(repairEgress > 0 ? { repairEgressBytes: repairEgress } : {}),
       storageMicros: s,
       egressMicros: e,
       grossMicros: gross,

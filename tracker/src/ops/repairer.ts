@@ -1,4 +1,5 @@
 import type { Libp2p } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { putPiece, type RebuildSource, type RebuiltPiece, rebuildPieces, requestRepair } from '@shoal/client'
 import {
   CID,
@@ -8,7 +9,9 @@ import {
   type NodeAddress,
   type PiecePlacement,
   pieceSize,
+  REPAIR_ACCOUNT,
   type RepairOrder,
+  receiptKeyId,
   ShoalError,
   verifyReceipt
 } from '@shoal/core'
@@ -354,7 +357,7 @@ export class Repairer {
       m: object.m,
       pieceSize: size,
       sources: await Promise.all(
-        sources.map(async (source) => ({ ...source, grant: await this.#getGrant(object, source, size) }))
+        sources.map(async (source) => ({ ...source, grant: await this.#getGrant(object, source, size, worker) }))
       ),
       targets: await Promise.all(
         wanted.map(async ({ index, cid }, i) => {
@@ -418,10 +421,18 @@ export class Repairer {
     return placed
   }
 
-  /** A get grant for reading a repair source; it carries no receipt key, so no receipt ever bills it. */
-  async #getGrant(object: ObjectRecord, source: RebuildSource, size: number): Promise<string> {
-    const request = { kind: 'get', piece: source.cid, node: source.node.peerId, account: object.owner, size } as const
-    return (await this.#c.signer.sign(request)).grant
+  /**
+   * A get grant for reading a repair source. Read by a worker node, it names the network's repair account and
+   * the worker's identity as receipt key: the worker signs receipts, the source settles them and is paid for
+   * the egress, and no customer is billed for it. Read by the tracker itself (the fallback), it carries no
+   * receipt key: that egress goes unpaid.
+   */
+  async #getGrant(object: ObjectRecord, source: RebuildSource, size: number, worker?: NodeAddress): Promise<string> {
+    const request = { kind: 'get', piece: source.cid, node: source.node.peerId, size } as const
+    // Ed25519 peer ids carry their key; a worker whose id does not cannot sign receipts anyone could check.
+    const key = worker === undefined ? undefined : peerIdFromString(worker.peerId).publicKey
+    const paid = key === undefined ? { account: object.owner } : { account: REPAIR_ACCOUNT, rk: receiptKeyId(key) }
+    return (await this.#c.signer.sign({ ...request, ...paid })).grant
   }
 
   /**

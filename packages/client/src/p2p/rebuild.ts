@@ -23,6 +23,8 @@ export interface RebuildInit<S extends RebuildSource = RebuildSource> {
   stallMs?: number
   signal?: AbortSignal
   onSourceError?: (source: S, err: unknown) => void
+  /** A source's piece arrived whole under `grant`: for the receipt that pays its holder. */
+  onSourceRead?: (source: S, grant: string, bytes: number) => void
 }
 
 export interface RebuiltPiece {
@@ -61,6 +63,7 @@ export async function rebuildPieces<S extends RebuildSource>(
               ...(init.stallMs === undefined ? {} : { stallMs: init.stallMs })
             }
           )
+          init.onSourceRead?.(source, grant, bytes.byteLength)
           if (present[source.index] === true) return
           shards.set(bytes, source.index * size)
           present[source.index] = true

@@ -51,6 +51,12 @@ export interface Invoice {
   txn: string
 }
 
+/**
+ * The `account` of get grants for a repair's reads: repair traffic is the network's cost, paid to the nodes that
+ * serve it and billed to no customer.
+ */
+export const REPAIR_ACCOUNT = 'network:repair'
+
 export interface PayoutStatement {
   node: string
   period: string
@@ -62,7 +68,10 @@ export interface PayoutStatement {
   storageByteMs: string
   /** Byte-ms held while those pieces had failed their audits: left out of `storageByteMs`, not paid. */
   failedAuditByteMs?: string
+  /** Bytes served: downloads and repairs. */
   egressBytes: number
+  /** The part of `egressBytes` served to repair workers (paid the same, billed to no customer). */
+  repairEgressBytes?: number
   storageMicros: number
   egressMicros: number
   grossMicros: number
@@ -120,7 +129,7 @@ export function invoiceCsv(i: Invoice): string {
 /** A node's statements as CSV, one line per month. */
 export function payoutsCsv(payouts: readonly PayoutStatement[]): string {
   return [
-    'period,node,month,stored GiB-months,failed audits GiB-months (unpaid),served GiB,storage,download,gross,held back,paid',
+    'period,node,month,stored GiB-months,failed audits GiB-months (unpaid),served GiB,of which to repairs GiB,storage,download,gross,held back,paid',
     ...payouts.map((p) =>
       [
         p.period,
@@ -129,6 +138,7 @@ export function payoutsCsv(payouts: readonly PayoutStatement[]): string {
         gibMonths(p.storageByteMs),
         gibMonths(p.failedAuditByteMs ?? '0'),
         gibibytes(p.egressBytes),
+        gibibytes(p.repairEgressBytes ?? 0),
         formatMicros(p.storageMicros),
         formatMicros(p.egressMicros),
         formatMicros(p.grossMicros),
