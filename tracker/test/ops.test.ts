@@ -120,6 +120,11 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promi
   }
 }
 
+/** Settled receipts for repair reads: egress paid to sources, billed to no customer. */
+async function repairReads(): Promise<SettlementRecord[]> {
+  return store.listSettlements({ account: REPAIR_ACCOUNT, from: 0, to: Date.now() + 60_000 })
+}
+
 async function segments(): Promise<SegmentManifest[]> {
   return (await store.listSegments(undefined, 10_000)).map((s) => s.segment)
 }
@@ -226,7 +231,6 @@ describe('audits, reputation and repair', () => {
     expect(nodes.some((n) => n.stats.repairs.rebuilt > 0)).toBe(true)
     // The sources the worker read from are paid for that egress: the worker signs receipts as a client does,
     // the sources settle them, and they are booked to the network's repair account, not to the file's owner.
-    const repairReads = async () => store.listSettlements({ account: REPAIR_ACCOUNT, from: 0, to: Date.now() + 60_000 })
     await waitFor(async () => (await repairReads()).length >= 2)
     const reads = await repairReads()
     const holders = new Set(repaired?.pieces.filter((p) => p.index !== victim.index).map((p) => p.node))
@@ -428,6 +432,7 @@ describe('audits, reputation and repair', () => {
     const settings = tracker.config.ops as { repairBy: string }
     const byNodes = tracker.ops.repairer.stats.repairedByNodes
     const repaired = tracker.ops.repairer.stats.repaired
+    const paidReads = (await repairReads()).length
     settings.repairBy = 'tracker'
     try {
       await tracker.ops.repairer.drain()
@@ -436,6 +441,8 @@ describe('audits, reputation and repair', () => {
     }
     expect(tracker.ops.repairer.stats.repaired).toBeGreaterThan(repaired)
     expect(tracker.ops.repairer.stats.repairedByNodes).toBe(byNodes)
+    // The sources the tracker read from are paid too: its own receipts, settled by them.
+    await waitFor(async () => (await repairReads()).length > paidReads)
     await tracker.ops.repairer.check()
     if (tracker.ops.repairer.stats.belowThreshold > 0)
       console.log(

@@ -1,6 +1,14 @@
 import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { putPiece, type RebuildSource, type RebuiltPiece, rebuildPieces, requestRepair } from '@shoal/client'
+import {
+  putPiece,
+  type RebuildSource,
+  type RebuiltPiece,
+  ReceiptBook,
+  ReceiptSigner,
+  rebuildPieces,
+  requestRepair
+} from '@shoal/client'
 import {
   CID,
   describeError,
@@ -132,9 +140,18 @@ export class Repairer {
     lastCheckMs: 0
   }
 
+  /** Receipts for what this tracker reads itself when no node can repair: paid to the sources like any read. */
+  readonly #receipts: Promise<ReceiptBook>
+
   constructor(components: RepairComponents) {
     this.#c = components
     this.#log = components.logger
+    this.#receipts = ReceiptSigner.create().then((signer) => new ReceiptBook(signer, components.peer))
+  }
+
+  /** Delivers the receipts of the tracker's own repair reads (best effort: an unreachable source misses them). */
+  async flushReceipts(): Promise<void> {
+    await (await this.#receipts).flush()
   }
 
   get queueLength(): number {
@@ -233,6 +250,7 @@ export class Repairer {
       }
     }
     await Promise.all(Array.from({ length: this.#c.settings.repairConcurrency }, worker))
+    await this.flushReceipts()
   }
 
   /** Repairs one segment; returns the indexes of the pieces it rebuilt (none when nothing was needed). */
@@ -267,7 +285,7 @@ export class Repairer {
         m,
         pieceSize: size,
         sources,
-        grantFor: (source) => this.#getGrant(object, source, size),
+        grantFor: async (source) => this.#getGrant(object, source, size, (await this.#receipts).receiptKey),
         rebuild: health.replace.map((index) => {
           const cid = recorded.get(index)?.cid
           return cid === undefined ? { index } : { index, cid }
@@ -275,7 +293,10 @@ export class Repairer {
         stallMs: this.#c.settings.repairStallMs,
         ...(signal === undefined ? {} : { signal }),
         onSourceError: (source, err) =>
-          log.info({ node: source.node.peerId, piece: source.index, err: describeError(err) }, 'repair source failed')
+          log.info({ node: source.node.peerId, piece: source.index, err: describeError(err) }, 'repair source failed'),
+        onSourceRead: (source, grant, bytes) => {
+          void this.#receipts.then((book) => book.received(source.node, grant, bytes))
+        }
       })
       placed = await this.#place(object, key, size, rebuilt, health, signal)
     }
@@ -357,7 +378,10 @@ export class Repairer {
       m: object.m,
       pieceSize: size,
       sources: await Promise.all(
-        sources.map(async (source) => ({ ...source, grant: await this.#getGrant(object, source, size, worker) }))
+        sources.map(async (source) => ({
+          ...source,
+          grant: await this.#getGrant(object, source, size, workerReceiptKey(worker))
+        }))
       ),
       targets: await Promise.all(
         wanted.map(async ({ index, cid }, i) => {
@@ -422,16 +446,13 @@ export class Repairer {
   }
 
   /**
-   * A get grant for reading a repair source. Read by a worker node, it names the network's repair account and
-   * the worker's identity as receipt key: the worker signs receipts, the source settles them and is paid for
-   * the egress, and no customer is billed for it. Read by the tracker itself (the fallback), it carries no
-   * receipt key: that egress goes unpaid.
+   * A get grant for reading a repair source. It names the network's repair account and the reader's receipt
+   * key (a worker node's identity, or this tracker's own): the reader signs a receipt per piece, the source
+   * settles it and is paid for the egress, and no customer is billed for it.
    */
-  async #getGrant(object: ObjectRecord, source: RebuildSource, size: number, worker?: NodeAddress): Promise<string> {
+  async #getGrant(object: ObjectRecord, source: RebuildSource, size: number, rk: string | undefined): Promise<string> {
     const request = { kind: 'get', piece: source.cid, node: source.node.peerId, size } as const
-    // Ed25519 peer ids carry their key; a worker whose id does not cannot sign receipts anyone could check.
-    const key = worker === undefined ? undefined : peerIdFromString(worker.peerId).publicKey
-    const paid = key === undefined ? { account: object.owner } : { account: REPAIR_ACCOUNT, rk: receiptKeyId(key) }
+    const paid = rk === undefined ? { account: object.owner } : { account: REPAIR_ACCOUNT, rk }
     return (await this.#c.signer.sign({ ...request, ...paid })).grant
   }
 
@@ -510,4 +531,10 @@ export class Repairer {
     }
     return placed
   }
+}
+
+/** A worker node signs receipts with its identity: Ed25519 peer ids carry the key; others cannot be checked. */
+function workerReceiptKey(worker: NodeAddress): string | undefined {
+  const key = peerIdFromString(worker.peerId).publicKey
+  return key === undefined ? undefined : receiptKeyId(key)
 }
