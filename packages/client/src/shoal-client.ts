@@ -66,7 +66,7 @@ export interface ShoalClientInit {
    * 'local' (the calling thread), or an engine of your own.
    */
   codec?: 'workers' | 'local' | CodecEngine
-  /** Worker threads for the 'workers' codec; default one per core, at most 4. */
+  /** Worker threads (Web Workers) for the 'workers' codec; default one per core but one, at least 1, at most 4. */
   workers?: number
   /** libp2p tuning for the client's connections to nodes. */
   peer?: ClientPeerInit

@@ -1,4 +1,4 @@
-import { type ErasureCodec, loadErasureCodec, type ObjectLayout, SegmentCodec, ShoalError } from '@shoal/core'
+import { type ErasureCodec, loadErasureCodec, type ObjectLayout, SegmentCodec, ShoalError } from '@shoal/core/codec'
 import { PendingSegments } from './pending-segments.ts'
 import { release } from './release.ts'
 

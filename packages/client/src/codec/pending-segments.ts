@@ -1,4 +1,4 @@
-import { CID, type ObjectLayout, type SegmentCodec, verifyPiece } from '@shoal/core'
+import { CID, type ObjectLayout, type SegmentCodec, verifyPiece } from '@shoal/core/codec'
 import { release } from './release.ts'
 
 /**

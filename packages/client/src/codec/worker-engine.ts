@@ -4,7 +4,11 @@ import { type CodecPort, CodecThreadPool } from './codec-threads.ts'
 import type { CodecEngine, ObjectCodec } from './segment-worker.ts'
 
 export interface WorkerCodecEngineInit {
-  /** Worker threads; default: one per core, at most 4. */
+  /**
+   * Worker threads; default: one per core but one, at least 1 and at most 4. The calling thread needs a core
+   * of its own for libp2p (noise, yamux): on 2 cores, one worker moved as many MB/s as two, up and down, in
+   * about 45 MB less memory (bench/RESULTS.md, session 5).
+   */
   workers?: number
 }
 
@@ -14,7 +18,7 @@ export class WorkerCodecEngine implements CodecEngine {
 
   constructor(init: WorkerCodecEngineInit = {}) {
     this.#pool = new CodecThreadPool({
-      size: Math.max(1, init.workers ?? Math.min(4, availableParallelism())),
+      size: Math.max(1, init.workers ?? Math.min(4, availableParallelism() - 1)),
       spawn: spawnThread
     })
   }
