@@ -1,4 +1,4 @@
-import type { ObjectEntry, ShoalClient } from '@shoal/client'
+import { isResumable, type ObjectEntry, type ShoalClient } from '@shoal/client'
 import type { AccountView, UsageResponse } from '@shoal/core'
 import { type DragEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react'
 import { deleteForever, movedPath, movePath, moveToTrash, renamedPath, restore, type TrashItem } from './actions.ts'
@@ -54,7 +54,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
   const [toasts, setToasts] = useState<Toast[]>([])
   const [sharesVersion, setSharesVersion] = useState(0)
   const picker = useRef<HTMLInputElement>(null)
-  const uploads = useRef(new Map<number, { file: File; name: string; uploadId?: string }>())
+  const uploads = useRef(new Map<number, { file: File; name: string; uploadId?: string; resumable?: boolean }>())
 
   const toast = useCallback((text: string, kind: Toast['kind'] = 'error') => {
     const id = Date.now() + Math.random()
@@ -127,6 +127,8 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
               }
             }
           ).catch((err: unknown) => {
+            const u = uploads.current.get(id)
+            if (u !== undefined) u.resumable = isResumable(err)
             throw explained(err)
           })
       )
@@ -168,6 +170,18 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     },
     [startUpload, transfers]
   )
+
+  // Uploads cut off by a lost connection go on by themselves once the browser is back online; Retry does the
+  // same by hand (and is the way for anything else that failed).
+  useEffect(() => {
+    const resumeInterrupted = (): void => {
+      for (const t of transfers.snapshot()) {
+        if (t.kind === 'upload' && t.state === 'failed' && uploads.current.get(t.id)?.resumable === true) retry(t)
+      }
+    }
+    window.addEventListener('online', resumeInterrupted)
+    return () => window.removeEventListener('online', resumeInterrupted)
+  }, [transfers, retry])
 
   const download = useCallback(
     (entry: ObjectEntry) => {
