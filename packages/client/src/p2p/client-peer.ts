@@ -6,9 +6,17 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { CID, ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError } from '@shoal/core'
+import { CID, ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError, sleep } from '@shoal/core'
 import { createLibp2p } from 'libp2p'
 import { clientTransports, connectionGater } from '#transports'
+
+/**
+ * How long a DHT search for a node's new address may take in all, each round of it (a query stuck on dead
+ * peers must not use up the whole search), and the pause between rounds.
+ */
+const LOCATE_TIMEOUT_MS = 30_000
+const LOCATE_ROUND_MS = 8_000
+const LOCATE_RETRY_MS = 500
 
 export interface ClientPeerInit {
   /** Per-stream flow-control window: larger windows keep fast links busy. */
@@ -63,7 +71,9 @@ export async function openStream(
 /**
  * Finds where a node listens now, through the DHT: first the node's own peer record (`findPeer`), then the
  * provider records for a piece it holds (`findProviders`). Used when the tracker's addresses are stale, e.g.
- * after the node restarted on new ports.
+ * after the node restarted on new ports. A node that has just restarted may not have reached the peers asked
+ * yet, and they may still hold its old addresses: the lookups repeat, a moment apart, until one gives
+ * addresses other than `node`'s or LOCATE_TIMEOUT_MS runs out.
  */
 export async function locateNode(
   peer: Libp2p,
@@ -72,26 +82,30 @@ export async function locateNode(
   signal: AbortSignal
 ): Promise<NodeAddress | undefined> {
   const id = peerIdFromString(node.peerId)
-  const strip = (addrs: Multiaddr[]): string[] => addrs.map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''))
-  const timeout = AbortSignal.any([signal, AbortSignal.timeout(15_000)])
+  const fresh = (addrs: Multiaddr[]): NodeAddress | undefined => {
+    const found = addrs.map((a) => a.toString().replace(/\/p2p\/[^/]+$/, ''))
+    const stale = found.length === 0 || found.every((a) => node.addrs.includes(a))
+    return stale ? undefined : { peerId: node.peerId, addrs: found }
+  }
+  const timeout = AbortSignal.any([signal, AbortSignal.timeout(LOCATE_TIMEOUT_MS)])
   await routingTableReady(peer, timeout)
-  // Twice: a restarted node may not have reached the peers we ask yet.
-  for (let attempt = 0; attempt < 2 && !timeout.aborted; attempt++) {
+  while (!timeout.aborted) {
+    const round = AbortSignal.any([timeout, AbortSignal.timeout(LOCATE_ROUND_MS)])
     try {
-      const info = await peer.peerRouting.findPeer(id, { signal: timeout })
-      if (info.multiaddrs.length > 0) return { peerId: node.peerId, addrs: strip(info.multiaddrs) }
+      const found = fresh((await peer.peerRouting.findPeer(id, { signal: round })).multiaddrs)
+      if (found !== undefined) return found
     } catch {
       // Not found by peer id (yet).
     }
-  }
-  try {
-    for await (const provider of peer.contentRouting.findProviders(CID.parse(piece), { signal: timeout })) {
-      if (provider.id.equals(id) && provider.multiaddrs.length > 0) {
-        return { peerId: node.peerId, addrs: strip(provider.multiaddrs) }
+    try {
+      for await (const provider of peer.contentRouting.findProviders(CID.parse(piece), { signal: round })) {
+        const found = provider.id.equals(id) ? fresh(provider.multiaddrs) : undefined
+        if (found !== undefined) return found
       }
+    } catch {
+      // No provider record either.
     }
-  } catch {
-    // No provider record either.
+    await sleep(LOCATE_RETRY_MS, timeout).catch(() => undefined)
   }
   return undefined
 }
