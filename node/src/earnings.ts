@@ -1,4 +1,4 @@
-import type { PayoutStatement } from '@shoal/core'
+import { gibMonths, type PayoutStatement } from '@shoal/core'
 import type { EarningsView } from './operator/status.ts'
 
 /** Unit the tracker's micro-units are in, as the operator's page shows it. */
@@ -15,7 +15,13 @@ export async function fetchEarnings(trackerUrl: string, peerId: string): Promise
     })
     if (!response.ok) return null
     const statement = (await response.json()) as Omit<PayoutStatement, 'issuedAt' | 'txn'>
-    return { currency: EARNINGS_CURRENCY, thisMonth: statement.grossMicros, heldBack: statement.heldMicros }
+    return {
+      currency: EARNINGS_CURRENCY,
+      thisMonth: statement.grossMicros,
+      heldBack: statement.heldMicros,
+      servedToRepairs: statement.repairEgressBytes ?? 0,
+      unpaidGiBMonths: gibMonths(statement.failedAuditByteMs ?? '0')
+    }
   } catch {
     return null
   }

@@ -74,7 +74,9 @@ describe('download receipts, delivered to nodes and settled with the tracker', (
     expect(await fetchEarnings(net.tracker.url, node0)).toEqual({
       currency: 'credits',
       thisMonth: gross,
-      heldBack: Math.floor((gross * 75) / 100)
+      heldBack: Math.floor((gross * 75) / 100),
+      servedToRepairs: 0,
+      unpaidGiBMonths: '0.000000'
     })
     expect(await fetchEarnings('http://127.0.0.1:1', 'nobody')).toBeNull()
   })

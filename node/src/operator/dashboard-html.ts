@@ -78,7 +78,14 @@ async function refresh() {
     $('audits').textContent = r.audits.passed + ' / ' + r.audits.failed; $('vetted').textContent = r.vetted ? 'yes' : 'not yet'
     $('repnote').textContent = dq ? 'Disqualified: ' + dq.reason : ''
   } else { $('repnote').textContent = r ? r.error : 'no tracker configured' }
-  if (s.earnings) { $('earned').textContent = (s.earnings.thisMonth / 1e6).toFixed(2) + ' ' + s.earnings.currency; $('held').textContent = (s.earnings.heldBack / 1e6).toFixed(2) + ' held back' }
+  if (s.earnings) {
+    const e = s.earnings
+    $('earned').textContent = (e.thisMonth / 1e6).toFixed(2) + ' ' + e.currency
+    $('held').textContent = [(e.heldBack / 1e6).toFixed(2) + ' held back']
+      .concat(e.servedToRepairs > 0 ? [bytes(e.servedToRepairs) + ' served to repairs'] : [])
+      .concat(Number(e.unpaidGiBMonths) > 0 ? [e.unpaidGiBMonths + ' GiB-months unpaid: pieces that failed audits'] : [])
+      .join(' · ')
+  }
   else { $('earned').textContent = 'not available'; $('held').textContent = 'Payout statements come from the tracker once settlement is enabled.' }
   $('in').textContent = bytes(s.bytesIn); $('out').textContent = bytes(s.bytesOut)
   $('reqs').textContent = Object.entries(s.requests).map(([k, v]) => k + ' ' + v).join(' · '); $('answered').textContent = s.audits.answered

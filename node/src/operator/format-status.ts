@@ -1,5 +1,5 @@
 import { formatBytes } from '@shoal/core'
-import type { NodeStatusView } from './status.ts'
+import type { EarningsView, NodeStatusView } from './status.ts'
 
 const percent = (x: number): string => `${(100 * x).toFixed(1)}%`
 
@@ -33,14 +33,20 @@ export function formatStatus(s: NodeStatusView, url: string): string {
     ])
     if (r.disqualified !== undefined) rows.push(['DISQUALIFIED', r.disqualified.reason])
   }
-  rows.push([
-    'earnings',
-    s.earnings === null
-      ? 'not available yet'
-      : `${(s.earnings.thisMonth / 1e6).toFixed(2)} ${s.earnings.currency} this month, ${(s.earnings.heldBack / 1e6).toFixed(2)} held back`
-  ])
+  rows.push(['earnings', s.earnings === null ? 'not available yet' : earningsLine(s.earnings)])
   rows.push(['tracker', `${s.tracker ?? '-'} (${s.heartbeats.sent} heartbeats, ${s.heartbeats.failed} failed)`])
   rows.push(['dashboard', url])
   const width = Math.max(...rows.map(([k]) => k.length))
   return rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+}
+
+/** This month's earnings, and what the operator should know about them: repair traffic, unpaid storage. */
+export function earningsLine(e: EarningsView): string {
+  const parts = [
+    `${(e.thisMonth / 1e6).toFixed(2)} ${e.currency} this month`,
+    `${(e.heldBack / 1e6).toFixed(2)} held back`
+  ]
+  if (e.servedToRepairs > 0) parts.push(`${formatBytes(e.servedToRepairs)} served to repairs`)
+  if (Number(e.unpaidGiBMonths) > 0) parts.push(`${e.unpaidGiBMonths} GiB-months unpaid (pieces that failed audits)`)
+  return parts.join(', ')
 }

@@ -21,6 +21,10 @@ export interface EarningsView {
   /** Micro-units earned this month so far, and held back (young nodes). */
   thisMonth: number
   heldBack: number
+  /** Bytes of this month's egress that went to repair workers (paid like downloads). */
+  servedToRepairs: number
+  /** GiB-months of storage not paid this month because those pieces had failed their audits ("0.000000" if none). */
+  unpaidGiBMonths: string
 }
 
 export interface NodeStatusView {
