@@ -45,3 +45,16 @@ export async function createTestDatabase(prefix = 'shoal_test'): Promise<TestDat
     drop: () => admin(async (c) => void (await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)))
   }
 }
+
+/**
+ * A pool on a test database. Dropping the database (WITH FORCE) ends every connection still open with
+ * "terminating connection due to administrator command" (57P01), which reaches an idle client of a pool that
+ * has not finished closing as an 'error' event; that one is expected and ignored, any other is thrown.
+ */
+export function testPool(db: TestDatabase, max: number): pg.Pool {
+  const pool = new pg.Pool({ connectionString: db.url, max })
+  pool.on('error', (err) => {
+    if ((err as { code?: unknown }).code !== '57P01') throw err
+  })
+  return pool
+}

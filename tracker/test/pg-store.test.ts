@@ -1,10 +1,9 @@
 import { ErrorCode } from '@shoal/core'
-import pg from 'pg'
 import { describe, expect, it, onTestFinished } from 'vitest'
 import { migrate, schemaVersion } from '../src/store/pg/migrate.ts'
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/pg/migrations.ts'
 import { PgStore } from '../src/store/pg/pg-store.ts'
-import { createTestDatabase } from './pg-harness.ts'
+import { createTestDatabase, testPool } from './pg-harness.ts'
 import { accountRecord, runStoreCompliance } from './store-compliance.ts'
 
 runStoreCompliance('PgStore', async () => {
@@ -18,7 +17,7 @@ runStoreCompliance('PgStore', async () => {
 describe('PgStore schema', () => {
   async function database() {
     const db = await createTestDatabase()
-    const pool = new pg.Pool({ connectionString: db.url, max: 4 })
+    const pool = testPool(db, 4)
     onTestFinished(async () => {
       await pool.end()
       await db.drop()
@@ -37,11 +36,7 @@ describe('PgStore schema', () => {
 
   it('migrates once even when several processes race, and refuses a newer schema', async () => {
     const { db, pool } = await database()
-    const pools = [
-      pool,
-      new pg.Pool({ connectionString: db.url, max: 2 }),
-      new pg.Pool({ connectionString: db.url, max: 2 })
-    ]
+    const pools = [pool, testPool(db, 2), testPool(db, 2)]
     onTestFinished(async () => {
       await pools[1]?.end()
       await pools[2]?.end()
