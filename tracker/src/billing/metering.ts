@@ -112,11 +112,19 @@ export function unpaidByteMs(
   const stretch = objectWindow(spans, from, to)
   let total = 0n
   for (const u of rep.unpaid ?? []) total += stretch(u.objectId, u.bytes, u.from, u.to)
-  for (const f of rep.failedPieces ?? []) {
+  const failed = rep.failedPieces ?? []
+  if (failed.length === 0) return total
+  // When pieces of each object left this node: one pass over the moves, not one per failed piece.
+  const movesAway = new Map<string, number[]>()
+  for (const m of moves) {
+    if (m.from !== node) continue
+    const times = movesAway.get(m.objectId)
+    if (times === undefined) movesAway.set(m.objectId, [m.at])
+    else times.push(m.at)
+  }
+  for (const f of failed) {
     if (f.objectId === undefined || f.bytes === undefined) continue
-    const movedAway = moves
-      .filter((m) => m.objectId === f.objectId && m.from === node && m.at >= f.at)
-      .reduce((first, m) => Math.min(first, m.at), to)
+    const movedAway = (movesAway.get(f.objectId) ?? []).filter((at) => at >= f.at).reduce((a, b) => Math.min(a, b), to)
     total += stretch(f.objectId, f.bytes, f.at, movedAway)
   }
   return total

@@ -1,4 +1,3 @@
-import type { Libp2p } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   putPiece,
@@ -24,13 +23,11 @@ import {
   verifyReceipt
 } from '@shoal/core'
 import type { Logger } from 'pino'
-import type { Clock } from '../config.ts'
-import { deleteOrders, type GrantSigner } from '../grants.ts'
-import type { NodeRegistry } from '../node-registry.ts'
-import type { ObjectRecord, SegmentKey, Store } from '../store/store.ts'
-import { type OpsSettings, repairThreshold } from './ops-config.ts'
+import { deleteOrders } from '../grants.ts'
+import type { ObjectRecord, SegmentKey } from '../store/store.ts'
+import type { AuditorComponents } from './auditor.ts'
+import { repairThreshold } from './ops-config.ts'
 import { failedPiece, withoutFailedPiece } from './reputation.ts'
-import type { Reputations } from './reputations.ts'
 import { walkSegments } from './segments.ts'
 
 export interface RepairStats {
@@ -49,16 +46,8 @@ export interface RepairStats {
   lastCheckMs: number
 }
 
-export interface RepairComponents {
-  store: Store
-  registry: NodeRegistry
-  reputations: Reputations
-  signer: GrantSigner
-  peer: () => Promise<Libp2p>
-  settings: OpsSettings
-  clock: Clock
-  logger: Logger
-}
+/** The same parts the auditor gets from Ops. */
+export type RepairComponents = AuditorComponents
 
 export interface Health {
   healthy: PiecePlacement[]

@@ -28,7 +28,7 @@ import type {
   UploadRecord,
   UploadSegmentRecord
 } from './store.ts'
-import { samePieces } from './store.ts'
+import { objectNotFound, samePieces, segmentNotFound, shareNotFound, uploadNotFound } from './store.ts'
 
 export interface LevelStoreInit {
   /** Folder of the LevelDB database. */
@@ -325,7 +325,7 @@ export class LevelStore implements Store {
 
   /** Runs `fn` under the lock of the upload's owner, with the upload re-read inside the lock. */
   async #withUpload<T>(uploadId: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
-    const notFound = () => new ShoalError(ErrorCode.UPLOAD_NOT_FOUND, `upload ${uploadId} does not exist`)
+    const notFound = () => uploadNotFound(uploadId)
     const first = await this.getUpload(uploadId)
     if (first === undefined) throw notFound()
     return this.#locks.run(K.account(first.owner), async () => {
@@ -455,7 +455,7 @@ export class LevelStore implements Store {
   }
 
   async deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[], at = Date.now()): Promise<void> {
-    const notFound = () => new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${objectId} does not exist`)
+    const notFound = () => objectNotFound(objectId)
     const first = await this.getObject(objectId)
     if (first === undefined) throw notFound()
     await this.#locks.run(K.account(first.owner), async () => {
@@ -494,8 +494,7 @@ export class LevelStore implements Store {
     deletes: readonly DeleteOrderRecord[],
     at = Date.now()
   ): Promise<boolean> {
-    const notFound = () =>
-      new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `segment ${key.index} of object ${key.objectId} does not exist`)
+    const notFound = () => segmentNotFound(key)
     const first = await this.getObject(key.objectId)
     if (first === undefined) throw notFound()
     return this.#locks.run(K.account(first.owner), async () => {
@@ -537,7 +536,7 @@ export class LevelStore implements Store {
   }
 
   async renameObject(objectId: string, nameHash: string, meta: string): Promise<ObjectRecord> {
-    const notFound = () => new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${objectId} does not exist`)
+    const notFound = () => objectNotFound(objectId)
     const first = await this.getObject(objectId)
     if (first === undefined) throw notFound()
     return this.#locks.run(K.account(first.owner), async () => {
@@ -583,7 +582,7 @@ export class LevelStore implements Store {
   revokeShare(id: string, at: number): Promise<ShareRecord> {
     return this.#locks.run(K.share(id), async () => {
       const share = await this.getShare(id)
-      if (share === undefined) throw new ShoalError(ErrorCode.NOT_FOUND, `share ${id} does not exist`)
+      if (share === undefined) throw shareNotFound(id)
       if (share.revokedAt !== undefined) return share
       const revoked = { ...share, revokedAt: at }
       await this.#batch([{ type: 'put', key: K.share(id), value: revoked }])

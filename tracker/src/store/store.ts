@@ -1,4 +1,4 @@
-import type { PiecePlacement, SegmentManifest } from '@shoal/core'
+import { ErrorCode, type PiecePlacement, type SegmentManifest, ShoalError } from '@shoal/core'
 import type { BucketKey } from '../rate-limit.ts'
 
 import type {
@@ -429,3 +429,13 @@ export interface ShareRecord {
   /** With a password: the client's derivation salt, and a salted scrypt hash of the auth key derived from it. */
   password?: { salt: string; authSalt: string; authHash: string }
 }
+
+/** The errors both stores give for a missing record: one wording, whichever store answers. */
+export const uploadNotFound = (id: string): ShoalError =>
+  new ShoalError(ErrorCode.UPLOAD_NOT_FOUND, `upload ${id} does not exist`)
+export const objectNotFound = (id: string): ShoalError =>
+  new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${id} does not exist`)
+export const segmentNotFound = (key: SegmentKey): ShoalError =>
+  new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `segment ${key.index} of object ${key.objectId} does not exist`)
+export const shareNotFound = (id: string): ShoalError =>
+  new ShoalError(ErrorCode.NOT_FOUND, `share ${id} does not exist`)

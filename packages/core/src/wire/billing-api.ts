@@ -8,7 +8,6 @@ import { GiB } from '../constants.ts'
 /** A billing month is 30 days of 24 hours, whatever the calendar month's length. */
 export const BILLING_MONTH_MS = 30 * 24 * 3_600_000
 
-/** GET /v1/account/usage[?period=YYYY-MM]: the period to date, at the account's current plan. */
 /** A stretch of a period billed at one plan: prices follow the plan the account was on at each moment. */
 export interface PlanStretch {
   plan: string
@@ -16,37 +15,30 @@ export interface PlanStretch {
   to: number
 }
 
-export interface UsageResponse {
+/** What an account's period comes to: the same lines in the usage to date and in the month's invoice. */
+export interface PeriodCharges {
   period: string
   from: number
   to: number
-  /** The plan at the end of the period (to date: now). */
+  /** The plan at the end of the period (for usage to date: now). */
   plan: string
   /** When the plan changed within the period: each stretch and its plan, in order (charges are prorated). */
   plans?: PlanStretch[]
   storageByteMs: string
-  storageByteHours: string
   egressBytes: number
   storageMicros: number
   egressMicros: number
   totalMicros: number
 }
 
+/** GET /v1/account/usage[?period=YYYY-MM]: the period to date, at the account's current plan. */
+export interface UsageResponse extends PeriodCharges {
+  storageByteHours: string
+}
+
 /** GET /v1/account/invoices/:period (and listed by GET /v1/account/invoices). */
-export interface Invoice {
+export interface Invoice extends PeriodCharges {
   accountId: string
-  period: string
-  from: number
-  to: number
-  /** The plan at the end of the period. */
-  plan: string
-  /** When the plan changed within the period: each stretch and its plan, in order (charges are prorated). */
-  plans?: PlanStretch[]
-  storageByteMs: string
-  egressBytes: number
-  storageMicros: number
-  egressMicros: number
-  totalMicros: number
   issuedAt: number
   txn: string
 }

@@ -27,7 +27,7 @@ import type {
   UploadRecord,
   UploadSegmentRecord
 } from '../store.ts'
-import { samePieces } from '../store.ts'
+import { objectNotFound, samePieces, segmentNotFound, shareNotFound, uploadNotFound } from '../store.ts'
 import { checkSchema, migrate } from './migrate.ts'
 
 export interface PgStoreInit {
@@ -102,9 +102,6 @@ function toAccount(row: AccountRow): AccountRecord {
     ...(row.plan === null ? {} : { plan: row.plan })
   }
 }
-
-const notFoundUpload = (id: string) => new ShoalError(ErrorCode.UPLOAD_NOT_FOUND, `upload ${id} does not exist`)
-const notFoundObject = (id: string) => new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${id} does not exist`)
 
 /**
  * The shared store: one PostgreSQL database that several tracker processes use at once. Every method is one
@@ -560,13 +557,13 @@ export class PgStore implements Store {
     return this.#tx(async (db) => {
       const first = await db.query<{ owner: string }>('SELECT owner FROM objects WHERE id = $1', [objectId])
       const owner = first.rows[0]?.owner
-      if (owner === undefined) throw notFoundObject(objectId)
+      if (owner === undefined) throw objectNotFound(objectId)
       await lockAccount(db, owner)
       const { rows } = await db.query<{ record: ObjectRecord }>('SELECT record FROM objects WHERE id = $1 FOR UPDATE', [
         objectId
       ])
       const object = rows[0]?.record
-      if (object === undefined) throw notFoundObject(objectId)
+      if (object === undefined) throw objectNotFound(objectId)
       const taken = await db.query<{ id: string }>('SELECT id FROM objects WHERE owner = $1 AND name_hash = $2', [
         owner,
         nameHash
@@ -613,7 +610,7 @@ export class PgStore implements Store {
         id
       ])
       const share = rows[0]?.record
-      if (share === undefined) throw new ShoalError(ErrorCode.NOT_FOUND, `share ${id} does not exist`)
+      if (share === undefined) throw shareNotFound(id)
       if (share.revokedAt !== undefined) return share
       const revoked = { ...share, revokedAt: at }
       await db.query('UPDATE shares SET record = $2 WHERE id = $1', [id, JSON.stringify(revoked)])
@@ -625,11 +622,11 @@ export class PgStore implements Store {
     return this.#tx(async (db) => {
       const first = await db.query<{ owner: string }>('SELECT owner FROM objects WHERE id = $1', [objectId])
       const owner = first.rows[0]?.owner
-      if (owner === undefined) throw notFoundObject(objectId)
+      if (owner === undefined) throw objectNotFound(objectId)
       await lockAccount(db, owner)
       const { rows } = await db.query<{ size: number }>('SELECT size FROM objects WHERE id = $1 FOR UPDATE', [objectId])
       const object = rows[0]
-      if (object === undefined) throw notFoundObject(objectId)
+      if (object === undefined) throw objectNotFound(objectId)
       await db.query('DELETE FROM objects WHERE id = $1', [objectId])
       await endSpan(db, objectId, at)
       await db.query('UPDATE accounts SET used = used - $2, objects = objects - 1 WHERE id = $1', [owner, object.size])
@@ -921,8 +918,7 @@ export class PgStore implements Store {
     deletes: readonly DeleteOrderRecord[],
     at = Date.now()
   ): Promise<boolean> {
-    const notFound = () =>
-      new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `segment ${key.index} of object ${key.objectId} does not exist`)
+    const notFound = () => segmentNotFound(key)
     return this.#tx(async (db) => {
       const first = await db.query<{ owner: string; record: ObjectRecord }>(
         'SELECT owner, record FROM objects WHERE id = $1',
@@ -1030,7 +1026,7 @@ async function lockAccount(db: Db, id: string): Promise<AccountRecord | undefine
 /** Locks an upload row (segment changes only need the upload to stay put); ERR_UPLOAD_NOT_FOUND if gone. */
 async function lockUpload(db: Db, id: string): Promise<void> {
   const { rowCount } = await db.query('SELECT 1 FROM uploads WHERE id = $1 FOR SHARE', [id])
-  if (rowCount !== 1) throw notFoundUpload(id)
+  if (rowCount !== 1) throw uploadNotFound(id)
 }
 
 /**
@@ -1040,11 +1036,11 @@ async function lockUpload(db: Db, id: string): Promise<void> {
 async function lockUploadWithOwner(db: Db, id: string): Promise<UploadRecord> {
   const first = await db.query<{ owner: string }>('SELECT owner FROM uploads WHERE id = $1', [id])
   const owner = first.rows[0]?.owner
-  if (owner === undefined) throw notFoundUpload(id)
+  if (owner === undefined) throw uploadNotFound(id)
   await lockAccount(db, owner)
   const { rows } = await db.query<{ record: UploadRecord }>('SELECT record FROM uploads WHERE id = $1 FOR UPDATE', [id])
   const upload = rows[0]?.record
-  if (upload === undefined) throw notFoundUpload(id)
+  if (upload === undefined) throw uploadNotFound(id)
   return upload
 }
 
