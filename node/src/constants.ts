@@ -60,17 +60,9 @@ export const PINNED_KEY_CHECK_TIMEOUT_MS = 5_000
 /** Most peers from one heartbeat response that are merged into the peer store / dialled. */
 export const MAX_HEARTBEAT_PEERS = 64
 export const MAX_HEARTBEAT_DIALS = 8
+/** Heartbeat peers whose last merged addresses are remembered (to skip unchanged merges). */
+export const MAX_KNOWN_PEERS = 4_096
 /** Most delete serials reported in one heartbeat; the rest wait for the next one. */
 export const MAX_REPORTED_DELETES = 10_000
 /** Most delete orders carried out from one heartbeat response. */
 export const MAX_DELETES_PER_HEARTBEAT = 1_000
-
-/** DHT announcements: pieces provided at once, queue bound, per-provide timeout, retries. */
-export const PROVIDE_BATCH = 8
-export const PROVIDE_QUEUE_MAX = 10_000
-export const PROVIDE_TIMEOUT_MS = 60_000
-export const PROVIDE_ATTEMPTS = 3
-/** Announcements wait for this long without new pieces (see Announcer). */
-export const PROVIDE_QUIET_MS = 2_000
-/** The longest a piece's announcement waits for the node to go quiet; then it trickles out one at a time. */
-export const PROVIDE_MAX_DEFER_MS = 60_000

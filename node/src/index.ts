@@ -1,6 +1,6 @@
 /**
  * @shoal/node — the Shoal storage node: stores pieces under grants signed by the tracker, serves them over
- * libp2p (TCP and WebSockets, noise, yamux), announces them in the DHT and reports to the tracker.
+ * libp2p (TCP and WebSockets, noise, yamux), is findable by its peer id in the DHT and reports to the tracker.
  *
  * @example
  * ```ts

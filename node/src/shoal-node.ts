@@ -20,13 +20,13 @@ import {
 } from '@shoal/core'
 import { Level } from 'level'
 import { type Logger, pino } from 'pino'
-import { Announcer } from './announcer.ts'
 import { AuditService, type AuditStats } from './audit-service.ts'
 import {
   DEFAULT_CAPACITY,
   DEFAULT_LISTEN,
   MAX_HEARTBEAT_DIALS,
   MAX_INBOUND_STREAMS,
+  MAX_KNOWN_PEERS,
   SERIAL_PRUNE_INTERVAL_MS
 } from './constants.ts'
 import { loadOrCreateIdentity } from './identity.ts'
@@ -83,9 +83,6 @@ export interface NodeStats {
   tracker: TrackerLinkStats | undefined
   /** Download receipts queued and settled (egress the node is paid for); undefined without a tracker. */
   settlement: SettlerStats | undefined
-  /** Pieces announced in the DHT since start, and waiting to be. */
-  announced: number
-  announcePending: number
   connections: number
 }
 
@@ -111,7 +108,6 @@ interface Running {
   service: PieceService
   audits: AuditService
   repairs: RepairService
-  announcer: Announcer
   link: TrackerLink | undefined
   retain: RetainSweeper | undefined
   settler: Settler | undefined
@@ -164,6 +160,8 @@ class Node implements ShoalNode {
   #transition: Promise<void> | undefined
   /** Lets stop() cancel a start that is still waiting for the tracker. */
   #starting: AbortController | undefined
+  /** Addresses of heartbeat peers as last merged into the peer store, by peer id (insertion-ordered, bounded). */
+  readonly #knownPeers = new Map<string, string>()
 
   constructor(
     init: NodeInit & { capacity: number; egressLimit: number },
@@ -202,8 +200,6 @@ class Node implements ShoalNode {
       repairs: r?.repairs.stats ?? { orders: 0, rebuilt: 0, refused: 0 },
       tracker: r?.link?.stats,
       settlement: r?.settler?.stats,
-      announced: r?.announcer.announced ?? 0,
-      announcePending: r?.announcer.pending ?? 0,
       connections: this.libp2p.getConnections().length
     }
   }
@@ -292,12 +288,6 @@ class Node implements ShoalNode {
       })
       await store.open()
       parts.store = store
-      const announcer = new Announcer({
-        contentRouting: this.libp2p.contentRouting,
-        logger: this.#log.child({ component: 'announcer' }),
-        activeTransfers: () => parts.service?.stats.active ?? 0
-      })
-      parts.announcer = announcer
       const serials = new UsedSerials(db)
       const link =
         init.trackerUrl === undefined
@@ -342,7 +332,6 @@ class Node implements ShoalNode {
           store,
           serials,
           logger: this.#log.child({ component: 'piece-service' }),
-          onStored: (cid) => announcer.queue(cid),
           onDeleted: (serial) => link?.reportDeleted(serial)
         },
         {
@@ -399,16 +388,11 @@ class Node implements ShoalNode {
       if (settler !== undefined) {
         await this.libp2p.handle(PROTOCOL_RECEIPTS, settler.handle, { maxInboundStreams: MAX_INBOUND_STREAMS.delete })
       }
-      announcer.start()
 
       const loops = new AbortController()
       setMaxListeners(Number.POSITIVE_INFINITY, loops.signal)
       parts.loops = loops
-      parts.tasks = [
-        this.#pruneSerials(serials, loops.signal),
-        this.#reannounce(store, announcer, loops.signal),
-        this.#bootstrap(loops.signal)
-      ]
+      parts.tasks = [this.#pruneSerials(serials, loops.signal), this.#bootstrap(loops.signal)]
       link?.start()
       this.#running = parts as Running
       this.#log.info(
@@ -456,7 +440,6 @@ class Node implements ShoalNode {
     await step('repair service', async () => parts.repairs?.stop())
     parts.loops?.abort()
     await Promise.allSettled(parts.tasks ?? [])
-    await step('announcer', async () => parts.announcer?.stop())
     await step('libp2p', async () => {
       await this.libp2p.stop()
     })
@@ -476,15 +459,6 @@ class Node implements ShoalNode {
         this.#log.warn({ err: describeError(err) }, 'pruning grant serials failed')
         await sleep(SERIAL_PRUNE_INTERVAL_MS, signal).catch(() => undefined)
       }
-    }
-  }
-
-  async #reannounce(store: PieceStore, announcer: Announcer, signal: AbortSignal): Promise<void> {
-    try {
-      const count = await announcer.queueAll(store.list({ signal }), signal)
-      if (count > 0) this.#log.info({ pieces: count }, 're-announcing stored pieces')
-    } catch (err) {
-      if (!isAbort(err, signal)) this.#log.warn({ err: describeError(err) }, 're-announcing stored pieces failed')
     }
   }
 
@@ -536,7 +510,14 @@ class Node implements ShoalNode {
         }
       })
       if (multiaddrs.length === 0) continue
-      await this.libp2p.peerStore.merge(id, { multiaddrs })
+      // Heartbeats repeat the same peers every interval: a peer-store merge (a locked read, compare and write)
+      // per peer per beat was most of an idle node's CPU, so only changed addresses are merged.
+      const key = peer.addrs.join(' ')
+      if (this.#knownPeers.get(peer.peerId) !== key) {
+        await this.libp2p.peerStore.merge(id, { multiaddrs })
+        this.#knownPeers.set(peer.peerId, key)
+        if (this.#knownPeers.size > MAX_KNOWN_PEERS) this.#knownPeers.delete(this.#knownPeers.keys().next().value!)
+      }
       if (this.libp2p.getConnections(id).length === 0 && toDial.length < MAX_HEARTBEAT_DIALS) toDial.push(id)
     }
     await Promise.allSettled(

@@ -29,7 +29,7 @@ export interface DownloadContext {
   peer: () => Promise<Libp2p>
   codecs: CodecEngine
   /** Finds a node's current addresses when the known ones fail (DHT); undefined if it cannot. */
-  locate?: (node: NodeAddress, piece: string, signal: AbortSignal) => Promise<NodeAddress | undefined>
+  locate?: (node: NodeAddress, signal: AbortSignal) => Promise<NodeAddress | undefined>
   /** Signs a receipt for every piece received, for the node to settle (egress billing); none without it. */
   receipts?: ReceiptBook
 }
@@ -404,7 +404,7 @@ class SegmentFetcher {
       return await getPiece(this.#peer, node, request, options)
     } catch (err) {
       if (!isShoalError(err, ErrorCode.NODE_UNREACHABLE) || this.#ctx.locate === undefined || signal.aborted) throw err
-      const found = await this.#ctx.locate(piece.node, piece.cid, signal).catch(() => undefined)
+      const found = await this.#ctx.locate(piece.node, signal).catch(() => undefined)
       if (found === undefined || sameAddrs(found, node)) throw err
       this.#relocated.set(piece.node.peerId, found)
       this.#emit({ type: 'relocated', node: found.peerId, addrs: found.addrs })

@@ -147,7 +147,7 @@ export class SharedFile {
         tracker: this.#tracker,
         peer: this.#getPeer,
         codecs: this.#codecs,
-        locate: async (node, piece, signal) => locateNode(await this.#getPeer(), node, piece, signal),
+        locate: async (node, signal) => locateNode(await this.#getPeer(), node, signal),
         receipts: await this.#getReceipts()
       },
       object,

@@ -177,8 +177,8 @@ export class ShoalClient {
     return this.#codecs
   }
 
-  #locate = async (node: NodeAddress, piece: string, signal: AbortSignal): Promise<NodeAddress | undefined> =>
-    locateNode(await this.#getPeer(), node, piece, signal)
+  #locate = async (node: NodeAddress, signal: AbortSignal): Promise<NodeAddress | undefined> =>
+    locateNode(await this.#getPeer(), node, signal)
 
   /** Starts the libp2p node and the codec ahead of a transfer; errors surface in the transfer itself. */
   warm(): void {

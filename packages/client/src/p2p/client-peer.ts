@@ -6,7 +6,7 @@ import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { CID, ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError, sleep } from '@shoal/core'
+import { ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError, sleep } from '@shoal/core'
 import { createLibp2p } from 'libp2p'
 import { clientTransports, connectionGater } from '#transports'
 
@@ -69,8 +69,8 @@ export async function openStream(
 }
 
 /**
- * Finds where a node listens now, through the DHT: first the node's own peer record (`findPeer`), then the
- * provider records for a piece it holds (`findProviders`). Used when the tracker's addresses are stale, e.g.
+ * Finds where a node listens now, through the DHT's peer routing (`findPeer`): nodes announce no per-piece
+ * provider records (docs/dht.md), since a manifest names every holder. Used when the tracker's addresses are stale, e.g.
  * after the node restarted on new ports. A node that has just restarted may not have reached the peers asked
  * yet, and they may still hold its old addresses: the lookups repeat, a moment apart, until one gives
  * addresses other than `node`'s or LOCATE_TIMEOUT_MS runs out.
@@ -78,7 +78,6 @@ export async function openStream(
 export async function locateNode(
   peer: Libp2p,
   node: NodeAddress,
-  piece: string,
   signal: AbortSignal
 ): Promise<NodeAddress | undefined> {
   const id = peerIdFromString(node.peerId)
@@ -96,14 +95,6 @@ export async function locateNode(
       if (found !== undefined) return found
     } catch {
       // Not found by peer id (yet).
-    }
-    try {
-      for await (const provider of peer.contentRouting.findProviders(CID.parse(piece), { signal: round })) {
-        const found = provider.id.equals(id) ? fresh(provider.multiaddrs) : undefined
-        if (found !== undefined) return found
-      }
-    } catch {
-      // No provider record either.
     }
     await sleep(LOCATE_RETRY_MS, timeout).catch(() => undefined)
   }
