@@ -11,9 +11,13 @@ describe('DHT', () => {
     try {
       const a = await startNode(teardown.defer)
       const b = await startNode(teardown.defer, { bootstrap: a.node.multiaddrs.map(String) })
-      const c = await startNode(teardown.defer, { bootstrap: a.node.multiaddrs.map(String) })
+      // As with heartbeat peers: c knows every node.
+      const c = await startNode(teardown.defer, {
+        bootstrap: [...a.node.multiaddrs.map(String), ...b.node.multiaddrs.map(String)]
+      })
       await waitFor(() => b.node.libp2p.getConnections(a.node.peerId).length > 0, 'b connected to a')
       await waitFor(() => c.node.libp2p.getConnections(a.node.peerId).length > 0, 'c connected to a')
+      await waitFor(() => c.node.libp2p.getConnections(b.node.peerId).length > 0, 'c connected to b')
       const before = a.node.multiaddrs.map(String)
 
       // a comes back on new ports and makes itself known to b only; c learns the new address through the DHT.

@@ -1,2 +1,5 @@
 #!/usr/bin/env node
-import '../src/bin.ts'
+import { reexecWithTunedMalloc } from '@shoal/core/malloc-tuning'
+
+reexecWithTunedMalloc()
+await import('../src/bin.ts')

@@ -1,48 +1,79 @@
 /**
- * What one transfer has learned about each node: requests in flight, recent throughput and failures. The
- * download engine picks holders by it, so load spreads over all nodes across the whole file, slow nodes get
- * less, and a node that failed or lied is tried only when nothing else is left.
+ * What one transfer has learned about each node: requests in flight, its delivery rate and failures. The
+ * download engine picks holders by it, so load spreads over all nodes across the whole file, requests follow
+ * measured rates (a node twice as fast gets about twice the pieces), and a node that failed or lied is tried
+ * only when nothing else is left.
  */
 export class NodeScoreboard {
   readonly #nodes = new Map<string, NodeScore>()
   readonly #durations: number[] = []
+  readonly #now: () => number
+
+  constructor(now: () => number = () => performance.now()) {
+    this.#now = now
+  }
 
   #get(peerId: string): NodeScore {
     let score = this.#nodes.get(peerId)
     if (score === undefined) {
-      score = { inFlight: 0, bytesPerMs: undefined, failures: 0 }
+      score = { inFlight: 0, bytesPerMs: undefined, failures: 0, busySince: 0, busyMs: 0, bytes: 0 }
       this.#nodes.set(peerId, score)
     }
     return score
   }
 
   started(peerId: string): void {
-    this.#get(peerId).inFlight++
+    const score = this.#get(peerId)
+    if (score.inFlight === 0) score.busySince = this.#now()
+    score.inFlight++
   }
 
   /** A request ended without a verdict on the node (cancelled because enough pieces arrived). */
   cancelled(peerId: string): void {
-    this.#get(peerId).inFlight--
+    this.#end(this.#get(peerId))
   }
 
-  succeeded(peerId: string, bytes: number, ms: number): void {
+  /** Bytes of a piece arrived from this node (called per chunk): its rate is measured from these. */
+  received(peerId: string, bytes: number): void {
     const score = this.#get(peerId)
-    score.inFlight--
-    const rate = bytes / Math.max(ms, 1)
-    // An exponential moving average: recent pieces matter most, one outlier does not dominate.
+    score.bytes += bytes
+    // The node's rate is bytes delivered per ms while it had work: with several requests in flight, each one's
+    // own duration understates the node (two pieces served side by side each take twice as long), and the cost
+    // below already counts the queue. Sampled over at least RATE_SAMPLE_MS of busy time.
+    const busy = score.busyMs + (score.inFlight > 0 ? this.#now() - score.busySince : 0)
+    if (busy < RATE_SAMPLE_MS) return
+    const rate = score.bytes / busy
+    // An exponential moving average: recent samples matter most, one outlier does not dominate.
     score.bytesPerMs = score.bytesPerMs === undefined ? rate : 0.7 * score.bytesPerMs + 0.3 * rate
+    score.bytes = 0
+    score.busyMs = 0
+    if (score.inFlight > 0) score.busySince = this.#now()
+  }
+
+  succeeded(peerId: string, ms: number): void {
+    this.#end(this.#get(peerId))
     this.#durations.push(ms)
     if (this.#durations.length > 64) this.#durations.shift()
   }
 
   failed(peerId: string): void {
     const score = this.#get(peerId)
-    score.inFlight--
+    this.#end(score)
     score.failures++
+  }
+
+  #end(score: NodeScore): void {
+    score.inFlight--
+    if (score.inFlight === 0) score.busyMs += this.#now() - score.busySince
   }
 
   isHealthy(peerId: string): boolean {
     return this.#get(peerId).failures === 0
+  }
+
+  /** Measured delivery rate in bytes per ms, or undefined before the node's first piece. */
+  rate(peerId: string): number | undefined {
+    return this.#nodes.get(peerId)?.bytesPerMs
   }
 
   /** Median duration of recent successful piece requests, or undefined before the first. */
@@ -53,8 +84,8 @@ export class NodeScoreboard {
   }
 
   /**
-   * Expected time for `bytes` from this node, counting the requests it is already serving: lower is better.
-   * Unknown nodes are assumed as fast as the best known one, so every node gets tried early.
+   * Expected time until `bytes` more from this node would be in, counting the requests it is already serving:
+   * lower is better. Unknown nodes are assumed as fast as the best known one, so every node gets tried early.
    */
   cost(peerId: string, bytes: number): number {
     const score = this.#get(peerId)
@@ -66,8 +97,16 @@ export class NodeScoreboard {
   }
 }
 
+/** Shortest busy time a rate sample covers: shorter ones are mostly the timing of chunk arrivals. */
+const RATE_SAMPLE_MS = 50
+
 interface NodeScore {
   inFlight: number
   bytesPerMs: number | undefined
   failures: number
+  /** When the node last went from idle to busy. */
+  busySince: number
+  /** Busy time and bytes delivered since the last rate sample. */
+  busyMs: number
+  bytes: number
 }
