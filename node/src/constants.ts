@@ -34,6 +34,9 @@ export const READ_SLICE_BYTES = 1 * MiB
 export const PACED_SLICE_MS = 25
 export const MIN_PACED_SLICE_BYTES = 64 * KiB
 
+/** How often libp2p's connection monitor pings each open connection (libp2p's default is 10 s). */
+export const CONNECTION_PING_INTERVAL_MS = 60_000
+
 /** A request whose stream moves no byte for this long is aborted. */
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000
 /** After answering, how long to wait for the peer to close its side before resetting the stream. */

@@ -8,7 +8,7 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { KiB, PROTOCOL_DHT } from '@shoal/core'
 import { createLibp2p } from 'libp2p'
-import { MAX_READ_BUFFER_BYTES, NODE_VERSION, STREAM_WINDOW_BYTES } from './constants.ts'
+import { CONNECTION_PING_INTERVAL_MS, MAX_READ_BUFFER_BYTES, NODE_VERSION, STREAM_WINDOW_BYTES } from './constants.ts'
 
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an index-compatible type.
 export type NodeServices = {
@@ -53,6 +53,10 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
         }
       })
     ],
+    // libp2p pings every connection every 10 s by default, each ping a new stream (protocol negotiation and a
+    // peer-store write on both ends): in a meshed network of 16 nodes that alone kept an idle network busy.
+    // Dead connections still surface within a minute, and at once when a transfer on them fails.
+    connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
     connectionManager: {
       maxConnections: init.maxConnections ?? 1024,
       // Clients and nodes on one LAN dial in bursts from the same address; the defaults (5/s per host, 10
