@@ -11,6 +11,7 @@ import {
   type GrantKind,
   MAX_FRAME_HEADER_BYTES,
   MAX_PIECE_BYTES,
+  MerkleAccumulator,
   PausingReader,
   parseDeleteRequest,
   parseGetRequest,
@@ -43,7 +44,7 @@ import { Watchdog } from './watchdog.ts'
 export type PieceOperation = 'put' | 'get' | 'delete'
 
 /** What the service needs of a piece store: tests wrap a real one to inject faults (a slow disk). */
-export type PieceStorage = Pick<PieceStore, 'put' | 'openReader' | 'delete'>
+export type PieceStorage = Pick<PieceStore, 'put' | 'openReader' | 'release'>
 
 export interface PieceServiceComponents {
   /** This node's peer id: grants must name it. */
@@ -186,13 +187,14 @@ export class PieceService {
       now: Date.now(),
       skewMs: this.#skewMs
     })
+    const obj = ownerOf(grant)
     try {
       await this.#c.serials.claim(grant.serial, grant.exp + this.#skewMs)
     } catch (err) {
       if (!(err instanceof ShoalError) || err.code !== ErrorCode.GRANT_REPLAYED) throw err
     }
-    const existed = await this.#c.store.delete(cid)
-    this.#log.debug({ piece: order.piece, serial: grant.serial, existed }, 'delete order carried out')
+    const result = await this.#c.store.release(cid, obj)
+    this.#log.info({ piece: order.piece, serial: grant.serial, obj, ...result }, 'delete order carried out')
     this.#c.onDeleted?.(grant.serial)
     return grant.serial
   }
@@ -278,14 +280,23 @@ export class PieceService {
     if (put.size > grant.size) {
       throw new ShoalError(ErrorCode.GRANT_LIMIT, `piece of ${put.size} bytes exceeds the grant's ${grant.size}`)
     }
-    const result = await this.#c.store.put(cid, put.size, this.#body(req, put.size), { signal: req.signal })
+    const ref = ownerOf(grant)
+    // The node computes the piece's Merkle root itself from the bytes it verifies and signs it: audits check
+    // against this, so no client can frame the node with a wrong root (docs/security.md).
+    const merkle = new MerkleAccumulator()
+    const result = await this.#c.store.put(cid, put.size, this.#body(req, put.size), {
+      signal: req.signal,
+      ref,
+      onChunk: (chunk) => merkle.update(chunk)
+    })
     const receipt = await signReceipt(this.#c.privateKey, {
-      v: 1,
+      v: 2,
       kind: 'put',
       piece: put.piece,
       node: this.#c.peerId,
       size: put.size,
       serial: grant.serial,
+      root: await merkle.root(),
       at: Date.now()
     })
     await this.#respond(req, { ok: true, receipt })
@@ -333,7 +344,7 @@ export class PieceService {
     const cid = parsePieceCid(del.piece)
     req.log = req.log.child({ piece: del.piece })
     const grant = await this.#authorize(req, 'delete', del.grant, del.piece)
-    const existed = await this.#c.store.delete(cid)
+    const { existed } = await this.#c.store.release(cid, ownerOf(grant))
     this.#c.onDeleted?.(grant.serial)
     await this.#respond(req, { ok: true, existed })
     await this.#finish(req)
@@ -435,6 +446,17 @@ export class PieceService {
     }
     await this.#finish(req)
   }
+}
+
+/**
+ * The object a put or delete grant is for: pieces are owned per object, so a delete can only release the
+ * object's own hold (piece-store.ts). A grant without one (an older tracker) is refused rather than guessed.
+ */
+function ownerOf(grant: Grant): string {
+  if (grant.obj === undefined) {
+    throw new ShoalError(ErrorCode.GRANT_INVALID, `${grant.kind} grant ${grant.serial} names no object`)
+  }
+  return grant.obj
 }
 
 async function readHeader(req: Request): Promise<Record<string, unknown>> {

@@ -93,6 +93,7 @@ export class GrantSigner {
       serial: randomSerial(),
       iat: now,
       exp: now + 60_000,
+      ...(kind === 'put' || kind === 'delete' ? { obj: 'object-0001' } : {}),
       ...overrides
     })
   }
@@ -334,7 +335,7 @@ export async function startPieceServer(defer: Defer, options: { diskRate?: numbe
         opts
       ),
     openReader: (cid) => store.openReader(cid),
-    delete: (cid) => store.delete(cid)
+    release: (cid, ref) => store.release(cid, ref)
   }
   const service = new PieceService({
     peerId: libp2p.peerId.toString(),

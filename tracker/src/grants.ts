@@ -38,6 +38,8 @@ export interface GrantRequest {
   rk?: string
   /** Audit grants: the leaves challenged. */
   leaves?: number[]
+  /** Put and delete grants: the upload/object the piece belongs to (nodes own pieces per object). */
+  obj?: string
 }
 
 /** Signs grants with the tracker key; every grant lives `ttlMs` from now. */
@@ -66,7 +68,8 @@ export class GrantSigner {
       iat,
       exp: iat + this.#ttlMs,
       ...(request.rk === undefined ? {} : { rk: request.rk }),
-      ...(request.leaves === undefined ? {} : { leaves: request.leaves })
+      ...(request.leaves === undefined ? {} : { leaves: request.leaves }),
+      ...(request.obj === undefined ? {} : { obj: request.obj })
     })
     return { serial, grant }
   }
@@ -76,16 +79,21 @@ export class GrantSigner {
    * the grant is signed when it is handed out rather than when the order was made: it is never stale on arrival.
    */
   async signDelete(order: DeleteOrderRecord): Promise<DeleteOrder> {
-    const { grant } = await this.sign({ kind: 'delete', ...order })
+    const { object, ...rest } = order
+    const { grant } = await this.sign({ kind: 'delete', ...rest, obj: object })
     return { piece: order.piece, grant }
   }
 }
 
-/** Delete orders for pieces on nodes, each with a fresh serial. */
+/**
+ * Delete orders for pieces on nodes, each with a fresh serial, each releasing only `object`'s hold on its piece:
+ * a node deletes the file only when every object it was stored for released it (docs/security.md).
+ */
 export function deleteOrders(
   pieces: Iterable<{ node: string; cid: string; size: number }>,
   account: string,
-  now: number
+  now: number,
+  object: string
 ): DeleteOrderRecord[] {
   const orders: DeleteOrderRecord[] = []
   const seen = new Set<string>()
@@ -94,7 +102,15 @@ export function deleteOrders(
     const key = `${piece.node}/${piece.cid}`
     if (seen.has(key)) continue
     seen.add(key)
-    orders.push({ node: piece.node, serial: randomId(), piece: piece.cid, account, size: piece.size, createdAt: now })
+    orders.push({
+      node: piece.node,
+      serial: randomId(),
+      piece: piece.cid,
+      account,
+      size: piece.size,
+      createdAt: now,
+      object
+    })
   }
   return orders
 }

@@ -198,19 +198,26 @@ export class FakeNode {
   }
 
   /** The receipt a real node returns after storing the piece a put grant names. */
-  async receipt(grant: string, over: Partial<{ size: number; serial: string; piece: string }> = {}): Promise<string> {
+  async receipt(
+    grant: string,
+    over: Partial<{ size: number; serial: string; piece: string; root: string }> = {}
+  ): Promise<string> {
     const g = peekToken(grant) as Grant
     return signReceipt(this.key, {
-      v: 1,
+      v: 2,
       kind: 'put',
       piece: over.piece ?? g.piece,
       node: this.peerId,
       size: over.size ?? g.size,
       serial: over.serial ?? g.serial,
+      root: over.root ?? TEST_ROOT,
       at: this.t.clock.now()
     })
   }
 }
+
+/** The root a test node signs unless told otherwise (tracker tests place pieces with this root, or none). */
+export const TEST_ROOT = 'A'.repeat(43)
 
 export interface UploadOptions {
   size: number

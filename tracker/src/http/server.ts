@@ -32,6 +32,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.INVALID_INPUT]: 400,
   [ErrorCode.INVALID_CID]: 400,
   [ErrorCode.RECEIPT_INVALID]: 400,
+  [ErrorCode.ROOT_MISMATCH]: 400,
+  [ErrorCode.NODE_NOT_REACHABLE]: 403,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.WRONG_PASSWORD]: 401,
   [ErrorCode.NOT_FOUND]: 404,

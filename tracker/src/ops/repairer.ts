@@ -300,7 +300,7 @@ export class Repairer {
         key,
         segment.pieces,
         pieces,
-        deleteOrders(withSize(dropped), object.owner, now),
+        deleteOrders(withSize(dropped), object.owner, now, object.id),
         now
       )
     } catch (err) {
@@ -308,7 +308,7 @@ export class Repairer {
     }
     if (!swapped) {
       // Deleted or repaired by someone else meanwhile: what we stored is garbage now.
-      await store.queueDeletes(deleteOrders(withSize(placed), object.owner, now))
+      await store.queueDeletes(deleteOrders(withSize(placed), object.owner, now, object.id))
       log.info('segment changed during repair: new pieces handed back for deletion')
       return []
     }
@@ -380,7 +380,8 @@ export class Repairer {
             piece: cid as string,
             node: node.peerId,
             account: object.owner,
-            size
+            size,
+            obj: object.id
           })
           serials.set(index, serial)
           return { index, cid: cid as string, node: { peerId: node.peerId, addrs: node.addrs }, grant }
@@ -402,16 +403,21 @@ export class Repairer {
     for (const p of answer.placed ?? []) {
       const target = order.targets.find((t) => t.index === p.index)
       if (target === undefined || target.node.peerId !== p.node || placed.some((q) => q.index === p.index)) continue
+      let root: string
       try {
-        await verifyReceipt(p.receipt, { node: p.node, piece: target.cid, serial: serials.get(p.index) ?? '', size })
+        ;({ root } = await verifyReceipt(p.receipt, {
+          node: p.node,
+          piece: target.cid,
+          serial: serials.get(p.index) ?? '',
+          size
+        }))
       } catch (err) {
         log.warn({ worker: worker.peerId, node: p.node, err: describeError(err) }, 'a repair receipt does not hold')
         continue
       }
       await this.#forgetFailure(p.node, target.cid)
-      // The recorded root, never the worker's word: audits of the new holder are checked against it.
-      const root = recorded.get(p.index)?.root ?? p.root
-      placed.push({ index: p.index, cid: target.cid, node: p.node, ...(root === undefined ? {} : { root }) })
+      // The root the new holder computed and signed, never the worker's word: its audits are checked against it.
+      placed.push({ index: p.index, cid: target.cid, node: p.node, root })
     }
     if (placed.length === 0 || health.healthy.length + placed.length < object.k) {
       // Nothing, or too little to leave the segment whole: what was stored is handed back, and the tracker tries.
@@ -420,7 +426,8 @@ export class Repairer {
         deleteOrders(
           placed.map((p) => ({ node: p.node, cid: p.cid, size })),
           object.owner,
-          now
+          now,
+          object.id
         )
       )
       log.info(
@@ -483,7 +490,8 @@ export class Repairer {
               piece: piece.cid,
               node: node.peerId,
               account: object.owner,
-              size
+              size,
+              obj: object.id
             })
             const receipt = await putPiece(
               peer,
@@ -491,9 +499,9 @@ export class Repairer {
               { grant, cid: CID.parse(piece.cid), bytes: piece.bytes },
               signal === undefined ? {} : { signal }
             )
-            await verifyReceipt(receipt, { node: node.peerId, piece: piece.cid, serial, size })
+            const { root } = await verifyReceipt(receipt, { node: node.peerId, piece: piece.cid, serial, size })
             await this.#forgetFailure(node.peerId, piece.cid)
-            placed.push({ index: piece.index, cid: piece.cid, node: node.peerId, root: piece.root })
+            placed.push({ index: piece.index, cid: piece.cid, node: node.peerId, root })
             keepNodes.push(node.peerId)
           } catch (err) {
             signal?.throwIfAborted()
@@ -512,7 +520,8 @@ export class Repairer {
           deleteOrders(
             placed.map((p) => ({ node: p.node, cid: p.cid, size })),
             object.owner,
-            this.#c.clock.now()
+            this.#c.clock.now(),
+            object.id
           )
         )
         throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `could not store ${pending.length} rebuilt pieces`)

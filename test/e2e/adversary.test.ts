@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Libp2p } from '@libp2p/interface'
+import { createClientPeer, deletePiece, getPiece, putPiece, ShoalClient, TrackerClient } from '@shoal/client'
+import {
+  CID,
+  ErrorCode,
+  type GrantedPiece,
+  type GrantedSegment,
+  generateContentKey,
+  generateObjectNonce,
+  loadErasureCodec,
+  pieceSize,
+  SegmentCodec,
+  toBase64Url
+} from '@shoal/core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Testnet } from '../src/index.ts'
+import { codeOf, sha256Stream } from './helpers.ts'
+
+/**
+ * The adversarial suite (issue 12, docs/security.md): each test runs an attack that once worked against a live
+ * network, through the public HTTP API and the nodes' libp2p protocols, against real tracker and node
+ * processes, and fails if the attack works again. Assertions are on error codes and on bytes, never messages.
+ */
+
+/** Polls `check` until it returns a value other than undefined (a condition, not a sleep). */
+async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}
+
+/** JSON log lines of node `index` with message `msg`. */
+async function nodeLog(net: Testnet, index: number, msg: string): Promise<Record<string, unknown>[]> {
+  const text = await readFile(join(net.dir, 'logs', `node-${index}.log`), 'utf8').catch(() => '')
+  return text
+    .split('\n')
+    .filter((line) => line.includes(msg))
+    .map((line) => {
+      try {
+        return JSON.parse(line) as Record<string, unknown>
+      } catch {
+        return {}
+      }
+    })
+    .filter((entry) => entry.msg === msg)
+}
+
+const bytesOf = (b: Uint8Array) =>
+  sha256Stream(
+    (async function* () {
+      yield b
+    })()
+  )
+
+describe('adversary: pieces, roots and receipts against real processes', () => {
+  let net: Testnet
+  let victim: ShoalClient
+  let attacker: ShoalClient
+  let attackerApi: TrackerClient
+  let peer: Libp2p
+  const secret = randomBytes(300_000)
+
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 3, k: 2, m: 1, segmentSize: '1MiB' })
+    victim = await ShoalClient.signup(
+      { tracker: net.tracker.url, email: 'victim@example.com', password: 'victim password' },
+      { codec: 'local' }
+    )
+    attacker = await ShoalClient.signup(
+      { tracker: net.tracker.url, email: 'mallory@example.com', password: 'mallory password' },
+      { codec: 'local' }
+    )
+    attackerApi = new TrackerClient({ url: net.tracker.url, token: attacker.session().token })
+    peer = await createClientPeer()
+    await victim.put('precious.bin', [secret], secret.byteLength)
+  })
+
+  afterAll(async () => {
+    await peer?.stop()
+    await attacker?.stop()
+    await victim?.stop()
+    await net?.stop()
+  })
+
+  /** What anyone holding a share link learns: the file's piece CIDs and their nodes (and grants to read them). */
+  async function victimPieces(): Promise<GrantedSegment> {
+    const { share } = await victim.share('precious.bin')
+    const anonymous = new TrackerClient({ url: net.tracker.url })
+    const granted = await anonymous.shareGrants(share.id, { from: 0, to: 1 })
+    return granted.segments[0] as GrantedSegment
+  }
+
+  async function beginAs(size: number) {
+    return attackerApi.beginUpload({
+      nameHash: toBase64Url(randomBytes(32)),
+      size,
+      meta: 'AAAA',
+      wrappedKey: 'AAAA',
+      nonce: toBase64Url(generateObjectNonce())
+    })
+  }
+
+  /** Stores each placed piece under its put grant; the commit body of the nodes' receipts. */
+  function putAll(pieces: GrantedPiece[], bytes: (p: GrantedPiece) => Uint8Array) {
+    return Promise.all(
+      pieces.map(async (p) => ({
+        index: p.index,
+        cid: p.cid,
+        node: p.node.peerId,
+        receipt: await putPiece(peer, p.node, { grant: p.grant, cid: CID.parse(p.cid), bytes: bytes(p) })
+      }))
+    )
+  }
+
+  /** The victim's piece bytes, read through the share as any link holder may, by CID. */
+  async function readPieces(segment: GrantedSegment): Promise<Map<string, Uint8Array>> {
+    const read = (p: GrantedPiece) =>
+      getPiece(peer, p.node, { grant: p.grant, cid: CID.parse(p.cid), size: pieceBytesOf() })
+    return new Map(await Promise.all(segment.pieces.map(async (p) => [p.cid, await read(p)] as const)))
+  }
+
+  /**
+   * Places a segment of a new attacker upload naming the victim's piece CIDs so that each lands on the very node
+   * that holds the victim's copy (placement is deterministic: a second try with the CIDs permuted lines up).
+   */
+  async function placeOverVictim(target: GrantedSegment) {
+    const holderOf = new Map(target.pieces.map((p) => [p.node.peerId, p]))
+    let order = target.pieces
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const begin = await beginAs(secret.byteLength)
+      const place = await attackerApi.placeSegment(begin.uploadId, 0, {
+        pieces: order.map((p, index) => ({ index, cid: p.cid, size: pieceBytesOf() }))
+      })
+      if (place.pieces.every((p) => holderOf.get(p.node.peerId)?.cid === p.cid)) return { begin, place }
+      order = place.pieces.map((p) => holderOf.get(p.node.peerId) ?? (target.pieces[p.index] as GrantedPiece))
+      await attackerApi.abortUpload(begin.uploadId)
+    }
+    throw new Error('the attacker’s placement never lined up with the victim’s')
+  }
+
+  // Attack 1 (issue 12): a share-link holder names the victim's piece CIDs in an upload of its own, even
+  // stores the same bytes under its own grants, then aborts; the tracker sends delete orders for those CIDs.
+  it('an aborted upload naming the victim’s piece CIDs deletes nothing of the victim’s', async () => {
+    // Fetch the victim's pieces through the share (as a link holder may) and store them under the attacker's
+    // own put grants, so the nodes hold them for the attacker too.
+    const fresh = await victimPieces()
+    const byCid = await readPieces(fresh)
+    const { begin, place } = await placeOverVictim(fresh)
+    await Promise.all(
+      place.pieces.map((p) =>
+        putPiece(peer, p.node, { grant: p.grant, cid: CID.parse(p.cid), bytes: byCid.get(p.cid) as Uint8Array })
+      )
+    )
+    await attackerApi.abortUpload(begin.uploadId)
+    // Every delete order the abort caused reaches its node and is carried out (logged) before we judge.
+    await waitFor('the abort’s delete orders to be carried out', async () => {
+      const lines = (await Promise.all(net.nodes.map((_, i) => nodeLog(net, i, 'delete order carried out')))).flat()
+      return lines.filter((l) => l.obj === begin.uploadId).length >= place.pieces.length ? true : undefined
+    })
+    const { sha } = await sha256Stream((await victim.get('precious.bin')).stream)
+    expect(sha).toBe((await bytesOf(secret)).sha)
+    // And each holder still serves the victim's own piece: nothing was rebuilt from parity behind our back.
+    const check = await victimPieces()
+    for (const p of check.pieces) {
+      const got = await getPiece(peer, p.node, { grant: p.grant, cid: CID.parse(p.cid), size: pieceBytesOf() })
+      expect(got.byteLength).toBe(pieceBytesOf())
+    }
+  })
+
+  // Attack 1, direct variant: the attacker commits an object holding the victim's pieces, deletes it, and sends
+  // the delete grants it is handed straight to the nodes.
+  it('a delete grant of one object cannot remove the same CID held for another object', async () => {
+    const target = await victimPieces()
+    const byCid = await readPieces(target)
+    const { begin, place } = await placeOverVictim(target)
+    const receipts = await putAll(place.pieces, (p) => byCid.get(p.cid) as Uint8Array)
+    await attackerApi.commitSegment(begin.uploadId, 0, { pieces: receipts })
+    const { object } = await attackerApi.commitUpload(begin.uploadId)
+    const { deletes } = await attackerApi.deleteObject(object.id)
+    for (const d of deletes) await deletePiece(peer, d.node, { grant: d.grant, piece: d.piece })
+    const { sha } = await sha256Stream((await victim.get('precious.bin')).stream)
+    expect(sha).toBe((await bytesOf(secret)).sha)
+  })
+
+  // Attack 3 (issue 12): an upload claims wrong Merkle roots so that an honest node fails every audit.
+  it('an upload with wrong Merkle roots cannot commit: the node signs the root it computed', async () => {
+    const size = 50_000
+    const begin = await beginAs(size)
+    const codec = await SegmentCodec.create(
+      { size, segmentSize: begin.segmentSize, k: begin.k, m: begin.m },
+      await loadErasureCodec(),
+      generateContentKey(),
+      generateObjectNonce()
+    )
+    const encoded = await codec.encode(0, randomBytes(size))
+    const wrongRoot = toBase64Url(randomBytes(32))
+    const place = await attackerApi.placeSegment(begin.uploadId, 0, {
+      pieces: encoded.cids.map((cid, index) => ({
+        index,
+        cid: cid.toString(),
+        size: encoded.pieceSize,
+        root: wrongRoot
+      }))
+    })
+    const receipts = await putAll(place.pieces, (p) => encoded.pieces[p.index] as Uint8Array)
+    expect(await codeOf(attackerApi.commitSegment(begin.uploadId, 0, { pieces: receipts }))).toBe(
+      ErrorCode.ROOT_MISMATCH
+    )
+    await attackerApi.abortUpload(begin.uploadId)
+  })
+
+  /** Size of each piece of the victim's one-segment file (k = 2). */
+  function pieceBytesOf(): number {
+    return pieceSize({ size: secret.byteLength, k: 2, m: 1, segmentSize: 1024 * 1024 }, 0)
+  }
+})
