@@ -103,7 +103,11 @@ async function ok<T>(promise: Promise<{ status: number; body: T }>): Promise<T> 
 function startTracker(args: string[]): Promise<{ url: string; child: ChildProcess }> {
   // TRACKER_NODE_OPTIONS reaches the trackers only (e.g. --cpu-prof), not this load generator.
   const env = { ...process.env, NODE_OPTIONS: process.env.TRACKER_NODE_OPTIONS ?? '' }
-  const child = spawn(process.execPath, [TRACKER_BIN, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  // The load generator's nodes are keys that heartbeat, not libp2p nodes: nothing could be dialled back.
+  const child = spawn(process.execPath, [TRACKER_BIN, 'start', '--admit-nodes', 'trust', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env
+  })
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => {
     stderr += c.toString()

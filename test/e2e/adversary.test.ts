@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { createClientPeer, deletePiece, getPiece, putPiece, ShoalClient, TrackerClient } from '@shoal/client'
 import {
+  type ApiErrorBody,
   CID,
   ErrorCode,
   type GrantedPiece,
@@ -13,11 +14,13 @@ import {
   loadErasureCodec,
   pieceSize,
   SegmentCodec,
+  signToken,
   toBase64Url
 } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { loadOrCreateIdentity, peerIdOf } from '../../node/src/identity.ts'
 import { Testnet } from '../src/index.ts'
-import { codeOf, sha256Stream } from './helpers.ts'
+import { codeOf, sha256Stream, tempDir } from './helpers.ts'
 
 /**
  * The adversarial suite (issue 12, docs/security.md): each test runs an attack that once worked against a live
@@ -106,6 +109,60 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
       nonce: toBase64Url(generateObjectNonce())
     })
   }
+
+  /** POSTs a heartbeat signed by `key`; the typed error code of the answer, or undefined when accepted. */
+  async function heartbeatAs(key: PrivateKey, addrs: string[], free = 2 ** 49): Promise<string | undefined> {
+    const token = await signToken(key, {
+      v: 1,
+      kind: 'heartbeat',
+      node: peerIdOf(key),
+      addrs,
+      capacity: free,
+      used: 0,
+      free,
+      at: Date.now(),
+      version: '0.1.0',
+      deleted: []
+    })
+    const response = await fetch(`${net.tracker.url}/v1/nodes/heartbeat`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token })
+    })
+    if (response.ok) return undefined
+    return ((await response.json()) as ApiErrorBody).error.code
+  }
+
+  // Attack 2 (issue 12): a heartbeat signed with a fresh key registered a node that does not exist, and its
+  // huge free-space claim won it placement. Now the tracker dials it back first.
+  it('a key that runs no node is not admitted, nor one that claims a real node’s address', async () => {
+    const dir = await tempDir('shoal-fake-node-')
+    try {
+      const key = await loadOrCreateIdentity(dir.path)
+      expect(await heartbeatAs(key, ['/ip4/127.0.0.1/tcp/9'])).toBe(ErrorCode.NODE_NOT_REACHABLE)
+      // Someone else's address answers, but as someone else: the Noise handshake tells them apart.
+      const stolen = (net.nodes[0]?.addrs ?? []).map((a) => a.replace(/\/p2p\/[^/]+$/, ''))
+      expect(stolen.length).toBeGreaterThan(0)
+      expect(await heartbeatAs(key, stolen)).toBe(ErrorCode.NODE_NOT_REACHABLE)
+      expect((await net.nodeViews()).some((v) => v.peerId === peerIdOf(key))).toBe(false)
+      // And no upload is ever placed on it.
+      const begin = await beginAs(10_000)
+      const codec = await SegmentCodec.create(
+        { size: 10_000, segmentSize: begin.segmentSize, k: begin.k, m: begin.m },
+        await loadErasureCodec(),
+        generateContentKey(),
+        generateObjectNonce()
+      )
+      const encoded = await codec.encode(0, randomBytes(10_000))
+      const place = await attackerApi.placeSegment(begin.uploadId, 0, {
+        pieces: encoded.cids.map((cid, index) => ({ index, cid: cid.toString(), size: encoded.pieceSize }))
+      })
+      expect(place.pieces.every((p) => p.node.peerId !== peerIdOf(key))).toBe(true)
+      await attackerApi.abortUpload(begin.uploadId)
+    } finally {
+      await dir.cleanup()
+    }
+  })
 
   /** Stores each placed piece under its put grant; the commit body of the nodes' receipts. */
   function putAll(pieces: GrantedPiece[], bytes: (p: GrantedPiece) => Uint8Array) {
