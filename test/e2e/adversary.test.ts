@@ -164,6 +164,43 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     }
   })
 
+  /** A request to the live tracker with a raw (possibly percent-encoded) path: status and error code. */
+  async function raw(method: string, path: string, init: { token?: string; body?: unknown } = {}) {
+    const response = await fetch(`${net.tracker.url}${path}`, {
+      method,
+      headers: {
+        'content-type': 'application/json',
+        ...(init.token === undefined ? {} : { authorization: `Bearer ${init.token}` })
+      },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) })
+    })
+    const text = await response.text()
+    const code = response.ok ? undefined : (JSON.parse(text) as ApiErrorBody).error.code
+    return { status: response.status, code, body: text.length > 0 ? (JSON.parse(text) as unknown) : undefined }
+  }
+
+  // Attack 6 (issue 12): limits and scopes read the raw URL while the router decodes it.
+  it('a percent-encoded path gets the same login limit and the same scope checks as the plain one', async () => {
+    const login = { email: 'nobody-here@example.com', authKey: toBase64Url(randomBytes(32)) }
+    const codes: (string | undefined)[] = []
+    for (let i = 0; i < 30 && !codes.includes(ErrorCode.RATE_LIMITED); i++) {
+      codes.push((await raw('POST', '/v1/%73essions', { body: login })).code)
+    }
+    expect(codes).toContain(ErrorCode.RATE_LIMITED)
+
+    const session = attacker.session().token
+    const key = async (scopes: string[]) =>
+      ((await raw('POST', '/v1/api-keys', { token: session, body: { name: 'k', scopes } })).body as { key: string }).key
+    const readOnly = await key(['read'])
+    const writeOnly = await key(['write'])
+    expect((await raw('GET', '/v1/shares', { token: readOnly })).code).toBe(ErrorCode.FORBIDDEN)
+    expect((await raw('GET', '/v1/%73hares', { token: readOnly })).code).toBe(ErrorCode.FORBIDDEN)
+    expect((await raw('POST', '/v1/%73hares', { token: writeOnly, body: {} })).code).toBe(ErrorCode.FORBIDDEN)
+    expect((await raw('POST', '/v1/%61pi-keys', { token: writeOnly, body: { scopes: ['share'] } })).code).toBe(
+      ErrorCode.FORBIDDEN
+    )
+  })
+
   /** Stores each placed piece under its put grant; the commit body of the nodes' receipts. */
   function putAll(pieces: GrantedPiece[], bytes: (p: GrantedPiece) => Uint8Array) {
     return Promise.all(

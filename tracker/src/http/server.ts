@@ -8,6 +8,7 @@ import type { Objects } from '../objects.ts'
 import { needOf, rememberNeed } from '../scopes.ts'
 import type { Shares } from '../shares.ts'
 import type { Uploads } from '../uploads.ts'
+import { routeOf } from './route.ts'
 import {
   parseBeginUpload,
   parseHeartbeatRequest,
@@ -149,7 +150,7 @@ export function createHttpServer(c: HttpComponents) {
   // Each request's scope (read, write, share or a password session) is decided here from its route, so that
   // API keys are checked on every route, including ones added later (scopes.ts).
   app.addHook('onRequest', (request, _reply, done) => {
-    rememberNeed(request.headers, request.method, request.url)
+    rememberNeed(request.headers, request.method, routeOf(request))
     done()
   })
   const auth = (headers: { authorization?: string | undefined }) =>
