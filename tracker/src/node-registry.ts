@@ -98,7 +98,8 @@ export class NodeRegistry {
       )
     }
     // Only addresses where the node answered as itself are listed; none: refused (ERR_NODE_NOT_REACHABLE).
-    const addrs = this.#admission === undefined ? payload.addrs : await this.#admission.admit(payload.node, payload.addrs)
+    const addrs =
+      this.#admission === undefined ? payload.addrs : await this.#admission.admit(payload.node, payload.addrs)
     const record: NodeRecord = {
       peerId: payload.node,
       addrs,

@@ -9,9 +9,9 @@ import type { PlanService } from '../billing/plan-service.ts'
 import type { Settlements } from '../billing/settlement.ts'
 import type { Clock } from '../config.ts'
 import { RATE_LIMITS } from '../rate-limit.ts'
-import { routeOf } from './route.ts'
 import type { Store } from '../store/store.ts'
 import { parseEmail } from '../validate.ts'
+import { routeOf } from './route.ts'
 import type { HttpServer } from './server.ts'
 
 export interface MoneyRouteComponents {

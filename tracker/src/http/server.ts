@@ -8,7 +8,6 @@ import type { Objects } from '../objects.ts'
 import { needOf, rememberNeed } from '../scopes.ts'
 import type { Shares } from '../shares.ts'
 import type { Uploads } from '../uploads.ts'
-import { routeOf } from './route.ts'
 import {
   parseBeginUpload,
   parseHeartbeatRequest,
@@ -17,6 +16,7 @@ import {
   parseNameHash,
   parseSignup
 } from '../validate.ts'
+import { routeOf } from './route.ts'
 
 export interface HttpComponents {
   accounts: Accounts
