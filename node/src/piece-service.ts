@@ -25,7 +25,10 @@ import {
 } from '@shoal/core'
 import type { Logger } from 'pino'
 import {
+  DEFAULT_HEADER_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_MAX_PENDING_PER_PEER,
+  DEFAULT_MAX_REQUESTS_PER_PEER,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   FINISH_GRACE_MS,
   GRANT_SKEW_MS,
@@ -67,8 +70,17 @@ export interface PieceServiceInit {
   egressLimit?: number
   /** A request whose stream moves nothing for this long is aborted. */
   idleTimeoutMs?: number
-  /** Requests served at once; more are refused with ERR_NODE_OVERLOADED. */
+  /** Authorized requests (a valid grant read) served at once; more are refused with ERR_NODE_OVERLOADED. */
   maxConcurrentRequests?: number
+  /**
+   * Streams one peer may have open whose request header has not arrived yet; more are refused at once. With
+   * `headerTimeoutMs`, this keeps anyone without grants from holding the node's slots (issue 12).
+   */
+  maxPendingPerPeer?: number
+  /** Authorized requests one peer may have in flight; more are refused with ERR_NODE_OVERLOADED. */
+  maxRequestsPerPeer?: number
+  /** The request header must have arrived this long after the stream opened, however slowly it trickles. */
+  headerTimeoutMs?: number
   /** Clock difference tolerated on grant times. */
   grantSkewMs?: number
   /** Get responses are read from disk and sent in slices of this size; default READ_SLICE_BYTES, smaller when capped. */
@@ -105,6 +117,13 @@ interface Request {
   responded: boolean
   /** The request could not be parsed (or was shed): only a short grace is given before resetting. */
   unsynced: boolean
+  peer: string
+  /** Counted in #pending until its header arrived. */
+  pendingHeader: boolean
+  /** Counted as active (authorized) until it ends. */
+  counted: boolean
+  /** Aborts the request when the header has not arrived in time; cleared once it has. */
+  headerTimer: ReturnType<typeof setTimeout>
 }
 
 /**
@@ -118,6 +137,13 @@ export class PieceService {
   readonly #log: Logger
   readonly #idleTimeoutMs: number
   readonly #maxConcurrent: number
+  readonly #maxPendingPerPeer: number
+  readonly #maxPerPeer: number
+  readonly #headerTimeoutMs: number
+  /** Streams per peer still waiting for their request header. */
+  readonly #pending = new Map<string, number>()
+  /** Authorized requests per peer. */
+  readonly #activeByPeer = new Map<string, number>()
   readonly #skewMs: number
   readonly #readSliceBytes: number
   readonly #maxReadBufferBytes: number
@@ -137,6 +163,9 @@ export class PieceService {
     this.#log = components.logger
     this.#idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS
     this.#maxConcurrent = init.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS
+    this.#maxPendingPerPeer = init.maxPendingPerPeer ?? DEFAULT_MAX_PENDING_PER_PEER
+    this.#maxPerPeer = init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER
+    this.#headerTimeoutMs = init.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS
     this.#skewMs = init.grantSkewMs ?? GRANT_SKEW_MS
     this.#maxReadBufferBytes = init.maxReadBufferBytes ?? MAX_READ_BUFFER_BYTES
     const rate = init.egressLimit ?? 0
@@ -205,20 +234,17 @@ export class PieceService {
       stream.abort(new ShoalError(ErrorCode.ABORTED, 'node is not serving'))
       return
     }
-    // Over the limit: answered with a typed error through the same path (so the peer can read it), but not
-    // counted as active and given only a short grace; the client moves on to another node.
-    const shed = this.#stats.active >= this.#maxConcurrent
-    if (!shed) {
-      this.#stats.active++
-      this.#stats.requests[op]++
-    }
+    // A peer with too many streams still waiting for their header is answered with a typed error through the
+    // same path (so it can read it), given only a short grace, and not counted; honest clients move on.
+    const peer = connection.remotePeer.toString()
+    const shed = (this.#pending.get(peer) ?? 0) >= this.#maxPendingPerPeer
+    if (!shed) this.#stats.requests[op]++
     const task = this.#serve(op, stream, connection, controller.signal, shed)
     this.#inflight.add(task)
     try {
       await task
     } finally {
       this.#inflight.delete(task)
-      if (!shed) this.#stats.active--
     }
   }
 
@@ -230,7 +256,12 @@ export class PieceService {
     shed: boolean
   ): Promise<void> {
     const watchdog = new Watchdog(this.#idleTimeoutMs)
-    const signal = AbortSignal.any([stopSignal, watchdog.signal])
+    const headerDeadline = new AbortController()
+    const headerTimer = setTimeout(
+      () => headerDeadline.abort(new ShoalError(ErrorCode.TIMEOUT, 'the request header did not arrive in time')),
+      this.#headerTimeoutMs
+    )
+    const signal = AbortSignal.any([stopSignal, watchdog.signal, headerDeadline.signal])
     // Bounded by the muxer window: what a paused stream may still receive (see PausingReader).
     stream.maxReadBufferLength = this.#maxReadBufferBytes
     const source = new PausingReader(stream, {
@@ -247,12 +278,17 @@ export class PieceService {
       log: this.#log.child({ op, peer: connection.remotePeer.toString() }),
       pendingBody: undefined,
       responded: false,
-      unsynced: false
+      unsynced: false,
+      peer: connection.remotePeer.toString(),
+      pendingHeader: !shed,
+      counted: false,
+      headerTimer
     }
+    if (!shed) this.#pending.set(req.peer, (this.#pending.get(req.peer) ?? 0) + 1)
     const started = performance.now()
     try {
       if (shed) {
-        throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'node is busy: too many requests in flight')
+        throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'too many streams from this peer wait for their request header')
       }
       if (op === 'put') await this.#put(req)
       else if (op === 'get') await this.#get(req)
@@ -262,13 +298,33 @@ export class PieceService {
       this.#stats.failures++
       await this.#fail(req, err)
     } finally {
+      this.#headerArrived(req)
+      if (req.counted) {
+        this.#stats.active--
+        decrement(this.#activeByPeer, req.peer)
+      }
       source.dispose()
       watchdog.dispose()
     }
   }
 
+  async #readHeader(req: Request): Promise<Record<string, unknown>> {
+    const header = await readFrame(req.reader)
+    if (header === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the request header')
+    this.#headerArrived(req)
+    return header
+  }
+
+  /** The header is in: no deadline any more, and it stops counting against its peer's streams without one. */
+  #headerArrived(req: Request): void {
+    clearTimeout(req.headerTimer)
+    if (!req.pendingHeader) return
+    req.pendingHeader = false
+    decrement(this.#pending, req.peer)
+  }
+
   async #put(req: Request): Promise<void> {
-    const put = parsePutRequest(await readHeader(req))
+    const put = parsePutRequest(await this.#readHeader(req))
     // The body size is known from here: a rejection can let the peer finish sending and read the answer.
     req.pendingBody = put.size <= MAX_PIECE_BYTES ? put.size : undefined
     const cid = parsePieceCid(put.piece)
@@ -306,7 +362,7 @@ export class PieceService {
   }
 
   async #get(req: Request): Promise<void> {
-    const get = parseGetRequest(await readHeader(req))
+    const get = parseGetRequest(await this.#readHeader(req))
     req.pendingBody = 0
     const cid = parsePieceCid(get.piece)
     req.log = req.log.child({ piece: get.piece })
@@ -339,7 +395,7 @@ export class PieceService {
   }
 
   async #delete(req: Request): Promise<void> {
-    const del = parseDeleteRequest(await readHeader(req))
+    const del = parseDeleteRequest(await this.#readHeader(req))
     req.pendingBody = 0
     const cid = parsePieceCid(del.piece)
     req.log = req.log.child({ piece: del.piece })
@@ -359,7 +415,17 @@ export class PieceService {
       now: Date.now(),
       skewMs: this.#skewMs
     })
+    // Only requests with a valid grant count against the node's limits: without one, nobody holds a slot.
+    if (this.#stats.active >= this.#maxConcurrent) {
+      throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'node is busy: too many requests in flight')
+    }
+    if ((this.#activeByPeer.get(req.peer) ?? 0) >= this.#maxPerPeer) {
+      throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'too many requests in flight from this peer')
+    }
     await this.#c.serials.claim(grant.serial, grant.exp + this.#skewMs)
+    this.#stats.active++
+    this.#activeByPeer.set(req.peer, (this.#activeByPeer.get(req.peer) ?? 0) + 1)
+    req.counted = true
     req.log = req.log.child({ serial: grant.serial })
     return grant
   }
@@ -459,10 +525,10 @@ function ownerOf(grant: Grant): string {
   return grant.obj
 }
 
-async function readHeader(req: Request): Promise<Record<string, unknown>> {
-  const header = await readFrame(req.reader)
-  if (header === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the request header')
-  return header
+function decrement(counts: Map<string, number>, key: string): void {
+  const n = (counts.get(key) ?? 0) - 1
+  if (n > 0) counts.set(key, n)
+  else counts.delete(key)
 }
 
 const WARN_CODES: ReadonlySet<string> = new Set([

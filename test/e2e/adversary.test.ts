@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
-import { createClientPeer, deletePiece, getPiece, putPiece, ShoalClient, TrackerClient } from '@shoal/client'
+import {
+  createClientPeer,
+  deletePiece,
+  getPiece,
+  openStream,
+  putPiece,
+  requestRepair,
+  ShoalClient,
+  TrackerClient
+} from '@shoal/client'
 import {
   type ApiErrorBody,
   CID,
@@ -12,8 +21,12 @@ import {
   generateContentKey,
   generateObjectNonce,
   loadErasureCodec,
+  PROTOCOL_DELETE,
+  PROTOCOL_GET,
+  PROTOCOL_REPAIR,
   pieceSize,
   SegmentCodec,
+  signRepairOrder,
   signToken,
   toBase64Url
 } from '@shoal/core'
@@ -199,6 +212,79 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     expect((await raw('POST', '/v1/%61pi-keys', { token: writeOnly, body: { scopes: ['share'] } })).code).toBe(
       ErrorCode.FORBIDDEN
     )
+  })
+
+  // Attack 5 (issue 12): without any grant, 32 idle get and 32 idle delete streams made every other client get
+  // ERR_NODE_OVERLOADED, and two idle repair streams blocked repair for 120 s.
+  it('idle streams from one peer without grants lock nobody else out of a node', async () => {
+    const target = await victimPieces()
+    const piece = target.pieces[0] as GrantedPiece
+    const evil = await createClientPeer()
+    await evil.start()
+    try {
+      const open = (protocol: string) => openStream(evil, piece.node, protocol, {}).catch(() => undefined)
+      const idle = await Promise.all([
+        ...Array.from({ length: 32 }, () => open(PROTOCOL_GET)),
+        ...Array.from({ length: 32 }, () => open(PROTOCOL_DELETE)),
+        ...Array.from({ length: 4 }, () => open(PROTOCOL_REPAIR))
+      ])
+      // A byte of a header that never completes, as the attack trickled them.
+      await Promise.all(idle.map((s) => s?.send(Uint8Array.of(0x80))))
+      const got = await getPiece(peer, piece.node, {
+        grant: piece.grant,
+        cid: CID.parse(piece.cid),
+        size: pieceBytesOf()
+      })
+      expect(got.byteLength).toBe(pieceBytesOf())
+      // The repair protocol still reads and judges an order at once (this one is not the tracker's).
+      expect(await codeOf(requestRepair(peer, piece.node, 'no.order'))).toBe(ErrorCode.GRANT_INVALID)
+      for (const s of idle) s?.abort(new Error('done'))
+    } finally {
+      await evil.stop()
+    }
+  })
+
+  // Attack 9 (issue 12): any peer holding some valid grants could make a node fetch and push pieces for it, and
+  // the order's own k, m and piece size sized a buffer up to 64 GiB before anything was read.
+  it('a repair order not signed by the tracker does nothing, however valid its grants', async () => {
+    const target = await victimPieces()
+    const source = target.pieces[0] as GrantedPiece
+    const begin = await beginAs(secret.byteLength)
+    const place = await attackerApi.placeSegment(begin.uploadId, 0, {
+      pieces: target.pieces.map((p, index) => ({ index, cid: p.cid, size: pieceBytesOf() }))
+    })
+    const put = place.pieces.find((p) => p.node.peerId !== source.node.peerId) as GrantedPiece
+    const worker = target.pieces.find(
+      (p) => p.node.peerId !== source.node.peerId && p.node.peerId !== put.node.peerId
+    ) as GrantedPiece
+    const order = {
+      k: 256,
+      m: 0,
+      pieceSize: 256 * 1024 * 1024,
+      sources: [{ index: source.index, cid: source.cid, node: source.node, grant: source.grant }],
+      targets: [{ index: put.index, cid: put.cid, node: put.node, grant: put.grant }]
+    }
+    const mallory = await loadOrCreateIdentity((await tempDir('shoal-mallory-')).path)
+    const now = Date.now()
+    const selfSigned = await signRepairOrder(mallory, {
+      v: 2,
+      kind: 'repair',
+      worker: worker.node.peerId,
+      iat: now,
+      exp: now + 60_000,
+      ...order
+    })
+    expect(await codeOf(requestRepair(peer, worker.node, selfSigned))).toBe(ErrorCode.GRANT_INVALID)
+    // Neither grant was used: the worker fetched and pushed nothing.
+    const read = await getPiece(peer, source.node, {
+      grant: source.grant,
+      cid: CID.parse(source.cid),
+      size: pieceBytesOf()
+    })
+    expect(read.byteLength).toBe(pieceBytesOf())
+    const bytes = (await readPieces(await victimPieces())).get(put.cid) as Uint8Array
+    expect(typeof (await putPiece(peer, put.node, { grant: put.grant, cid: CID.parse(put.cid), bytes }))).toBe('string')
+    await attackerApi.abortUpload(begin.uploadId)
   })
 
   /** Stores each placed piece under its put grant; the commit body of the nodes' receipts. */

@@ -1,6 +1,13 @@
 import { randomFillSync } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
-import { type DeleteOrder, type GrantKind, signGrant, toBase64Url } from '@shoal/core'
+import {
+  type DeleteOrder,
+  type GrantKind,
+  type RepairOrder,
+  signGrant,
+  signRepairOrder,
+  toBase64Url
+} from '@shoal/core'
 import type { Clock } from './config.ts'
 import { ID_BYTES } from './constants.ts'
 import { fastPrivateKey } from './fast-keys.ts'
@@ -72,6 +79,12 @@ export class GrantSigner {
       ...(request.obj === undefined ? {} : { obj: request.obj })
     })
     return { serial, grant }
+  }
+
+  /** Signs a repair order for one worker (repair protocol v2): only that node carries it out, only until it expires. */
+  signRepair(worker: string, order: RepairOrder): Promise<string> {
+    const iat = this.#clock.now()
+    return signRepairOrder(this.#key, { v: 2, kind: 'repair', worker, iat, exp: iat + this.#ttlMs, ...order })
   }
 
   /**

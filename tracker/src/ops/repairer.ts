@@ -391,7 +391,7 @@ export class Repairer {
     let answer: Awaited<ReturnType<typeof requestRepair>>
     try {
       const timeout = AbortSignal.timeout(4 * this.#c.settings.repairStallMs)
-      answer = await requestRepair(await this.#c.peer(), worker, order, {
+      answer = await requestRepair(await this.#c.peer(), worker, await signer.signRepair(worker.peerId, order), {
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
       })
     } catch (err) {

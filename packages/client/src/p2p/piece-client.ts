@@ -12,7 +12,6 @@ import {
   PROTOCOL_PUT,
   PROTOCOL_REPAIR,
   type RepairAnswer,
-  type RepairOrder,
   readRequiredFrame,
   ShoalError,
   sendBounded,
@@ -216,17 +215,17 @@ export function deletePiece(
 }
 
 /**
- * Asks a storage node to carry out a repair order (the repair protocol) and returns its answer as it gave it:
- * the caller checks every receipt in it.
+ * Asks a storage node to carry out a repair order (the repair protocol, v2: `order` is the tracker-signed token,
+ * wire/repair-protocol.ts) and returns its answer as it gave it: the caller checks every receipt in it.
  */
 export function requestRepair(
   peer: Libp2p,
   worker: NodeAddress,
-  order: RepairOrder,
+  order: string,
   options: CallOptions = {}
 ): Promise<RepairAnswer> {
   return call(peer, worker, PROTOCOL_REPAIR, options, async (stream, reader) => {
-    await sendBounded(stream, [encodeFrame(order)], options)
+    await sendBounded(stream, [encodeFrame({ order })], options)
     await stream.close(options)
     const response = await readResponse(reader, worker)
     if (!Array.isArray(response.placed) || !Array.isArray(response.failed)) {
