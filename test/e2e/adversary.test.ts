@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import {
@@ -20,6 +22,7 @@ import {
   type GrantedSegment,
   generateContentKey,
   generateObjectNonce,
+  type InfoResponse,
   loadErasureCodec,
   PROTOCOL_DELETE,
   PROTOCOL_GET,
@@ -400,4 +403,33 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
   function pieceBytesOf(): number {
     return pieceSize({ size: secret.byteLength, k: 2, m: 1, segmentSize: 1024 * 1024 }, 0)
   }
+})
+
+// Attack 8 (issue 12): a malicious tracker serves weak KDF parameters from /v1/info so that the auth key it then
+// receives can be brute-forced back to the password, which unwraps the master key.
+describe('adversary: a malicious tracker', () => {
+  it('serving weak KDF parameters gets ERR_KDF_TOO_WEAK and never sees an auth key', async () => {
+    const honest = await Testnet.start({ nodes: 0 })
+    const seen: string[] = []
+    const server = createServer((request, response) => {
+      seen.push(`${request.method} ${request.url}`)
+      void (async () => {
+        const upstream = await fetch(`${honest.tracker.url}${request.url}`)
+        const info = (await upstream.json()) as InfoResponse
+        response.setHeader('content-type', 'application/json')
+        response.end(JSON.stringify({ ...info, kdf: { N: 2, r: 1, p: 1 } }))
+      })()
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = server.address() as AddressInfo
+      const credentials = { tracker: `http://127.0.0.1:${port}`, email: 'kdf@example.com', password: 'hunter2 hunter2' }
+      expect(await codeOf(ShoalClient.login(credentials))).toBe(ErrorCode.KDF_TOO_WEAK)
+      expect(await codeOf(ShoalClient.signup(credentials))).toBe(ErrorCode.KDF_TOO_WEAK)
+      expect(seen.every((line) => line === 'GET /v1/info')).toBe(true)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+      await honest.stop()
+    }
+  })
 })
