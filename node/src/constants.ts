@@ -46,6 +46,11 @@ export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64
  */
 export const DEFAULT_MAX_PENDING_PER_PEER = 8
 export const DEFAULT_HEADER_TIMEOUT_MS = 5_000
+/**
+ * Bytes of a get a node sends beyond what the client's in-band receipts cover (get protocol 2.0.0). Clients
+ * receipt every RECEIPT_INTERVAL_BYTES (core), a quarter of this, so an honest transfer never waits for one.
+ */
+export const DEFAULT_RECEIPT_CREDIT_BYTES = 4 * MiB
 /** Authorized requests one peer may have in flight: one client cannot take every slot either. */
 export const DEFAULT_MAX_REQUESTS_PER_PEER = 32
 /** Streams one connection may have open per protocol (libp2p's per-protocol limit). */

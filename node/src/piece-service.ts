@@ -17,6 +17,7 @@ import {
   parseGetRequest,
   parsePieceCid,
   parsePutRequest,
+  REPAIR_ACCOUNT,
   readFrame,
   ShoalError,
   sendBounded,
@@ -29,6 +30,7 @@ import {
   DEFAULT_MAX_CONCURRENT_REQUESTS,
   DEFAULT_MAX_PENDING_PER_PEER,
   DEFAULT_MAX_REQUESTS_PER_PEER,
+  DEFAULT_RECEIPT_CREDIT_BYTES,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   FINISH_GRACE_MS,
   GRANT_SKEW_MS,
@@ -39,6 +41,7 @@ import {
   READ_HIGH_WATER_BYTES,
   READ_SLICE_BYTES
 } from './constants.ts'
+import { CreditWindow } from './credit-window.ts'
 import type { PieceStore } from './piece-store.ts'
 import { TokenBucket } from './token-bucket.ts'
 import type { UsedSerials } from './used-serials.ts'
@@ -63,6 +66,8 @@ export interface PieceServiceComponents {
   onStored?: (cid: CID) => void
   /** A delete grant was carried out (report its serial to the tracker). */
   onDeleted?: (serial: string) => void
+  /** A get ended with the client's latest valid receipt for its grant (queue it for settlement). */
+  onReceipt?: (grant: string, receipt: string) => void
 }
 
 export interface PieceServiceInit {
@@ -81,6 +86,8 @@ export interface PieceServiceInit {
   maxRequestsPerPeer?: number
   /** The request header must have arrived this long after the stream opened, however slowly it trickles. */
   headerTimeoutMs?: number
+  /** Bytes of a paid get sent beyond what the client's receipts cover (credit-window.ts). */
+  creditBytes?: number
   /** Clock difference tolerated on grant times. */
   grantSkewMs?: number
   /** Get responses are read from disk and sent in slices of this size; default READ_SLICE_BYTES, smaller when capped. */
@@ -140,6 +147,7 @@ export class PieceService {
   readonly #maxPendingPerPeer: number
   readonly #maxPerPeer: number
   readonly #headerTimeoutMs: number
+  readonly #creditBytes: number
   /** Streams per peer still waiting for their request header. */
   readonly #pending = new Map<string, number>()
   /** Authorized requests per peer. */
@@ -166,6 +174,7 @@ export class PieceService {
     this.#maxPendingPerPeer = init.maxPendingPerPeer ?? DEFAULT_MAX_PENDING_PER_PEER
     this.#maxPerPeer = init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER
     this.#headerTimeoutMs = init.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS
+    this.#creditBytes = init.creditBytes ?? DEFAULT_RECEIPT_CREDIT_BYTES
     this.#skewMs = init.grantSkewMs ?? GRANT_SKEW_MS
     this.#maxReadBufferBytes = init.maxReadBufferBytes ?? MAX_READ_BUFFER_BYTES
     const rate = init.egressLimit ?? 0
@@ -367,7 +376,13 @@ export class PieceService {
     const cid = parsePieceCid(get.piece)
     req.log = req.log.child({ piece: get.piece })
     const grant = await this.#authorize(req, 'get', get.grant, get.piece)
+    // Every byte served must be payable: a get grant names the client's receipt key, except the tracker's own
+    // repair reads, which the network pays (issue 12).
+    if (grant.rk === undefined && grant.account !== REPAIR_ACCOUNT) {
+      throw new ShoalError(ErrorCode.RECEIPT_REQUIRED, `get grant ${grant.serial} names no receipt key`)
+    }
     const piece = await this.#c.store.openReader(cid)
+    let credit: CreditWindow | undefined
     try {
       const offset = get.offset ?? 0
       if (offset > piece.size) {
@@ -383,15 +398,37 @@ export class PieceService {
       if (length > grant.size) {
         throw new ShoalError(ErrorCode.GRANT_LIMIT, `${length} bytes requested, the grant allows ${grant.size}`)
       }
+      if (grant.rk !== undefined) {
+        credit = new CreditWindow({ reader: req.reader, grant, node: this.#c.peerId, creditBytes: this.#creditBytes })
+      }
       await this.#respond(req, { ok: true, size: length, pieceSize: piece.size })
-      await sendBounded(req.stream, this.#paced(req, piece.slices(offset, length, this.#readSliceBytes)), {
+      await sendBounded(req.stream, this.#paced(req, piece.slices(offset, length, this.#readSliceBytes), credit), {
         maxBuffered: MAX_WRITE_BUFFER_BYTES,
         signal: req.signal
       })
     } finally {
       await piece.close()
     }
-    await this.#finish(req)
+    if (credit === undefined) {
+      await this.#finish(req)
+      return
+    }
+    await this.#finishPaid(req, credit, get.grant)
+  }
+
+  /** Ends a get under a credit window: the client's last receipt, then its end of the stream, within the grace. */
+  async #finishPaid(req: Request, credit: CreditWindow, grant: string): Promise<void> {
+    try {
+      await req.stream.close({ signal: req.signal })
+      req.watchdog.setIdle(FINISH_GRACE_MS)
+      await credit.end()
+    } catch (err) {
+      req.log.debug({ err: describeError(err) }, 'peer did not end the get cleanly: resetting it')
+      req.stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      const receipt = credit.receipt
+      if (receipt !== undefined) this.#c.onReceipt?.(grant, receipt)
+    }
   }
 
   async #delete(req: Request): Promise<void> {
@@ -442,9 +479,14 @@ export class PieceService {
     }
   }
 
-  /** Get slices paced by the node's egress bucket; each step means the previous write drained. */
-  async *#paced(req: Request, slices: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  /**
+   * Get slices paced by the node's egress bucket and, for paid gets, by the client's receipts (credit-window.ts);
+   * each step means the previous write drained.
+   */
+  async *#paced(req: Request, slices: AsyncIterable<Uint8Array>, credit?: CreditWindow): AsyncGenerator<Uint8Array> {
     for await (const slice of slices) {
+      req.watchdog.touch()
+      await credit?.take(slice.byteLength, req.signal)
       req.watchdog.touch()
       await this.#egress?.take(slice.byteLength, req.signal)
       this.#stats.bytesOut += slice.byteLength

@@ -6,10 +6,8 @@ import {
   describeError,
   ErrorCode,
   encodeFrame,
-  type Grant,
   MAX_REPAIR_ORDER_BYTES,
   openRepairOrder,
-  peekToken,
   type RepairAnswer,
   type RepairOrder,
   readFrame,
@@ -168,10 +166,9 @@ export class RepairService {
       stallMs: this.#stallMs,
       signal,
       onSourceError: (s, err) => log.info({ node: s.node.peerId, err: describeError(err) }, 'repair source failed'),
-      // Grants with a receipt key name this node's: the tracker pays those sources for what they sent.
-      onSourceRead: (s, grant, bytes) => {
-        if ((peekToken(grant) as Grant).rk !== undefined) this.#receipts.received(s.node, grant, bytes)
-      }
+      // Grants with a receipt key name this node's: the tracker pays those sources for what they sent. The
+      // receipts go to the source on the get stream itself (get protocol 2.0.0).
+      signReceipt: (grant, bytes) => this.#receipts.sign(grant, bytes)
     })
     const answer: RepairAnswer = { ok: true, placed: [], failed: [] }
     await Promise.all(

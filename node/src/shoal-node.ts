@@ -343,7 +343,13 @@ class Node implements ShoalNode {
           serials,
           logger: this.#log.child({ component: 'piece-service' }),
           onStored: (cid) => announcer.queue(cid),
-          onDeleted: (serial) => link?.reportDeleted(serial)
+          onDeleted: (serial) => link?.reportDeleted(serial),
+          // The receipts a client sent on its get stream are queued for settlement like delivered ones.
+          onReceipt: (grant, receipt) => {
+            parts.settler?.add(grant, receipt).catch((err: unknown) => {
+              this.#log.warn({ err: describeError(err) }, 'could not queue an in-band receipt')
+            })
+          }
         },
         {
           egressLimit: init.egressLimit,

@@ -18,6 +18,7 @@ import {
   PROTOCOL_GET,
   PROTOCOL_PUT,
   pieceCid,
+  REPAIR_ACCOUNT,
   randomBytes,
   readRequiredFrame,
   sendBounded,
@@ -94,6 +95,9 @@ export class GrantSigner {
       iat: now,
       exp: now + 60_000,
       ...(kind === 'put' || kind === 'delete' ? { obj: 'object-0001' } : {}),
+      // Gets without a receipt key are served only to the network's repair account (the unpaid kind); tests of
+      // other things read that way, and credit-window tests give an `rk`.
+      ...(kind === 'get' ? { account: REPAIR_ACCOUNT } : {}),
       ...overrides
     })
   }

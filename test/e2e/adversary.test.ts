@@ -10,6 +10,7 @@ import {
   getPiece,
   openStream,
   putPiece,
+  ReceiptSigner,
   requestRepair,
   ShoalClient,
   TrackerClient
@@ -84,6 +85,7 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
   let attacker: ShoalClient
   let attackerApi: TrackerClient
   let peer: Libp2p
+  let receipts: ReceiptSigner
   const secret = randomBytes(300_000)
 
   beforeAll(async () => {
@@ -98,6 +100,7 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     )
     attackerApi = new TrackerClient({ url: net.tracker.url, token: attacker.session().token })
     peer = await createClientPeer()
+    receipts = await ReceiptSigner.create()
     await victim.put('precious.bin', [secret], secret.byteLength)
   })
 
@@ -108,11 +111,21 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     await net?.stop()
   })
 
+  /** Reads a piece as an honest client does: paying with in-band receipts (get protocol 2.0.0). */
+  function paidGet(p: GrantedPiece): Promise<Uint8Array> {
+    return getPiece(
+      peer,
+      p.node,
+      { grant: p.grant, cid: CID.parse(p.cid), size: pieceBytesOf() },
+      { sign: (bytes) => receipts.sign(p.grant, bytes) }
+    )
+  }
+
   /** What anyone holding a share link learns: the file's piece CIDs and their nodes (and grants to read them). */
   async function victimPieces(): Promise<GrantedSegment> {
     const { share } = await victim.share('precious.bin')
     const anonymous = new TrackerClient({ url: net.tracker.url })
-    const granted = await anonymous.shareGrants(share.id, { from: 0, to: 1 })
+    const granted = await anonymous.shareGrants(share.id, { from: 0, to: 1, receiptKey: receipts.receiptKey })
     return granted.segments[0] as GrantedSegment
   }
 
@@ -233,11 +246,7 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
       ])
       // A byte of a header that never completes, as the attack trickled them.
       await Promise.all(idle.map((s) => s?.send(Uint8Array.of(0x80))))
-      const got = await getPiece(peer, piece.node, {
-        grant: piece.grant,
-        cid: CID.parse(piece.cid),
-        size: pieceBytesOf()
-      })
+      const got = await paidGet(piece)
       expect(got.byteLength).toBe(pieceBytesOf())
       // The repair protocol still reads and judges an order at once (this one is not the tracker's).
       expect(await codeOf(requestRepair(peer, piece.node, 'no.order'))).toBe(ErrorCode.GRANT_INVALID)
@@ -279,11 +288,7 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     })
     expect(await codeOf(requestRepair(peer, worker.node, selfSigned))).toBe(ErrorCode.GRANT_INVALID)
     // Neither grant was used: the worker fetched and pushed nothing.
-    const read = await getPiece(peer, source.node, {
-      grant: source.grant,
-      cid: CID.parse(source.cid),
-      size: pieceBytesOf()
-    })
+    const read = await paidGet(source)
     expect(read.byteLength).toBe(pieceBytesOf())
     const bytes = (await readPieces(await victimPieces())).get(put.cid) as Uint8Array
     expect(typeof (await putPiece(peer, put.node, { grant: put.grant, cid: CID.parse(put.cid), bytes }))).toBe('string')
@@ -304,8 +309,7 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
 
   /** The victim's piece bytes, read through the share as any link holder may, by CID. */
   async function readPieces(segment: GrantedSegment): Promise<Map<string, Uint8Array>> {
-    const read = (p: GrantedPiece) =>
-      getPiece(peer, p.node, { grant: p.grant, cid: CID.parse(p.cid), size: pieceBytesOf() })
+    const read = (p: GrantedPiece) => paidGet(p)
     return new Map(await Promise.all(segment.pieces.map(async (p) => [p.cid, await read(p)] as const)))
   }
 
@@ -352,7 +356,7 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     // And each holder still serves the victim's own piece: nothing was rebuilt from parity behind our back.
     const check = await victimPieces()
     for (const p of check.pieces) {
-      const got = await getPiece(peer, p.node, { grant: p.grant, cid: CID.parse(p.cid), size: pieceBytesOf() })
+      const got = await paidGet(p)
       expect(got.byteLength).toBe(pieceBytesOf())
     }
   })
@@ -431,5 +435,74 @@ describe('adversary: a malicious tracker', () => {
       await new Promise((resolve) => server.close(resolve))
       await honest.stop()
     }
+  })
+})
+
+// Attack 4 (issue 12): a get without a receipt key was served and could never be settled; a client could also
+// just never send receipts. Pieces here (8 MiB segments, k = 2) are larger than a node's 4 MiB credit.
+describe('adversary: downloads that do not pay', () => {
+  let net: Testnet
+  let owner: ShoalClient
+  let api: TrackerClient
+  let peer: Libp2p
+  let receipts: ReceiptSigner
+  const size = 10 * 1024 * 1024
+  const pieceBytes = pieceSize({ size, k: 2, m: 1, segmentSize: 16 * 1024 * 1024 }, 0)
+
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 3, k: 2, m: 1, segmentSize: '16MiB' })
+    owner = await ShoalClient.signup(
+      { tracker: net.tracker.url, email: 'payer@example.com', password: 'payer password' },
+      { codec: 'local' }
+    )
+    api = new TrackerClient({ url: net.tracker.url, token: owner.session().token })
+    peer = await createClientPeer()
+    receipts = await ReceiptSigner.create()
+    await owner.put('big.bin', [randomBytes(size)], size)
+  })
+
+  afterAll(async () => {
+    await peer?.stop()
+    await owner?.stop()
+    await net?.stop()
+  })
+
+  async function grant(receiptKey?: string): Promise<GrantedPiece> {
+    const info = await owner.stat('big.bin')
+    const granted = await api.downloadGrants(info.id, 0, 1, receiptKey === undefined ? {} : { receiptKey })
+    return (granted.segments[0] as GrantedSegment).pieces[0] as GrantedPiece
+  }
+
+  it('a get grant without a receipt key is refused by the node', async () => {
+    expect(pieceBytes).toBeGreaterThan(4 * 1024 * 1024)
+    const p = await grant()
+    expect(await codeOf(getPiece(peer, p.node, { grant: p.grant, cid: CID.parse(p.cid), size: pieceBytes }))).toBe(
+      ErrorCode.RECEIPT_REQUIRED
+    )
+  })
+
+  it('a client that sends no receipts gets no more than the credit; one that pays gets the whole piece', async () => {
+    const unpaid = await grant(receipts.receiptKey)
+    let received = 0
+    const err = await codeOf(
+      getPiece(
+        peer,
+        unpaid.node,
+        { grant: unpaid.grant, cid: CID.parse(unpaid.cid), size: pieceBytes },
+        { onBytes: (n) => (received += n), stallMs: 10_000 }
+      )
+    )
+    expect(err).toBeDefined()
+    expect(received).toBeLessThan(pieceBytes)
+    expect(received).toBeLessThanOrEqual(5 * 1024 * 1024)
+
+    const paid = await grant(receipts.receiptKey)
+    const bytes = await getPiece(
+      peer,
+      paid.node,
+      { grant: paid.grant, cid: CID.parse(paid.cid), size: pieceBytes },
+      { sign: (n) => receipts.sign(paid.grant, n) }
+    )
+    expect(bytes.byteLength).toBe(pieceBytes)
   })
 })

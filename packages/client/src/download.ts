@@ -398,7 +398,14 @@ class SegmentFetcher {
   /** Tries the tracker-known addresses, then addresses found through the DHT when those cannot be reached. */
   async #fetchFrom(piece: GrantedPiece, size: number, signal: AbortSignal): Promise<Uint8Array> {
     const request = { grant: piece.grant, cid: CID.parse(piece.cid), size }
-    const options = { signal, verify: false, stallMs: this.#settings.stallMs }
+    const receipts = this.#ctx.receipts
+    const options = {
+      signal,
+      verify: false,
+      stallMs: this.#settings.stallMs,
+      // Receipts go to the node on the get stream as bytes arrive (get protocol 2.0.0, p2p/in-band-receipts.ts).
+      ...(receipts === undefined ? {} : { sign: (bytes: number) => receipts.sign(piece.grant, bytes) })
+    }
     const node = this.#relocated.get(piece.node.peerId) ?? piece.node
     try {
       return await getPiece(this.#peer, node, request, options)

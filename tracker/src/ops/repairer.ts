@@ -274,7 +274,7 @@ export class Repairer {
         m,
         pieceSize: size,
         sources,
-        grantFor: async (source) => this.#getGrant(object, source, size, (await this.#receipts).receiptKey),
+        grantFor: async (source) => this.#getGrant(source, size, (await this.#receipts).receiptKey),
         rebuild: health.replace.map((index) => {
           const cid = recorded.get(index)?.cid
           return cid === undefined ? { index } : { index, cid }
@@ -285,7 +285,9 @@ export class Repairer {
           log.info({ node: source.node.peerId, piece: source.index, err: describeError(err) }, 'repair source failed'),
         onSourceRead: (source, grant, bytes) => {
           void this.#receipts.then((book) => book.received(source.node, grant, bytes))
-        }
+        },
+        // And on the get stream itself, so the source keeps sending past its credit (get protocol 2.0.0).
+        signReceipt: async (grant, bytes) => (await this.#receipts).sign(grant, bytes)
       })
       placed = await this.#place(object, key, size, rebuilt, health, signal)
     }
@@ -369,7 +371,7 @@ export class Repairer {
       sources: await Promise.all(
         sources.map(async (source) => ({
           ...source,
-          grant: await this.#getGrant(object, source, size, workerReceiptKey(worker))
+          grant: await this.#getGrant(source, size, workerReceiptKey(worker))
         }))
       ),
       targets: await Promise.all(
@@ -446,9 +448,10 @@ export class Repairer {
    * key (a worker node's identity, or this tracker's own): the reader signs a receipt per piece, the source
    * settles it and is paid for the egress, and no customer is billed for it.
    */
-  async #getGrant(object: ObjectRecord, source: RebuildSource, size: number, rk: string | undefined): Promise<string> {
+  async #getGrant(source: RebuildSource, size: number, rk: string | undefined): Promise<string> {
     const request = { kind: 'get', piece: source.cid, node: source.node.peerId, size } as const
-    const paid = rk === undefined ? { account: object.owner } : { account: REPAIR_ACCOUNT, rk }
+    // Repair reads are the network's: the tracker's own (no receipt key) are the only grants nodes serve unpaid.
+    const paid = rk === undefined ? { account: REPAIR_ACCOUNT } : { account: REPAIR_ACCOUNT, rk }
     return (await this.#c.signer.sign({ ...request, ...paid })).grant
   }
 
