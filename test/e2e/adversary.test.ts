@@ -230,6 +230,21 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     )
   })
 
+  // Attack 7 (issue 12): share passwords had no rate limit, and each guess cost the tracker a 16 MiB scrypt.
+  it('guessing a share password is limited per share before any hash is computed', async () => {
+    const { share } = await victim.share('precious.bin', { password: 'correct horse battery' })
+    const anonymous = new TrackerClient({ url: net.tracker.url })
+    const codes: (string | undefined)[] = []
+    for (let i = 0; i < 40 && !codes.includes(ErrorCode.RATE_LIMITED); i++) {
+      codes.push(
+        await codeOf(anonymous.shareGrants(share.id, { from: 0, to: 1, authKey: toBase64Url(randomBytes(32)) }))
+      )
+    }
+    expect(codes[0]).toBe(ErrorCode.SHARE_PASSWORD)
+    expect(codes).toContain(ErrorCode.RATE_LIMITED)
+    expect(codes.length).toBeLessThanOrEqual(11)
+  })
+
   // Attack 5 (issue 12): without any grant, 32 idle get and 32 idle delete streams made every other client get
   // ERR_NODE_OVERLOADED, and two idle repair streams blocked repair for 120 s.
   it('idle streams from one peer without grants lock nobody else out of a node', async () => {

@@ -226,7 +226,7 @@ export function createHttpServer(c: HttpComponents) {
   // Public: a share link works without an account.
   app.get<IdParams>('/v1/shares/:id', async (request) => c.shares.info(parseId(request.params.id)))
   app.post<IdParams>('/v1/shares/:id/grants', async (request) =>
-    c.shares.grants(parseId(request.params.id), request.body)
+    c.shares.grants(parseId(request.params.id), request.body, request.ip)
   )
 
   return app
