@@ -323,6 +323,7 @@ class Node implements ShoalNode {
           : new RetainSweeper(
               {
                 trackerUrl: init.trackerUrl,
+                trackerKey,
                 peerId,
                 privateKey: this.#privateKey,
                 store,

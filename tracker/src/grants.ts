@@ -6,6 +6,7 @@ import {
   type RepairOrder,
   signGrant,
   signRepairOrder,
+  signRetainList,
   toBase64Url
 } from '@shoal/core'
 import type { Clock } from './config.ts'
@@ -79,6 +80,11 @@ export class GrantSigner {
       ...(request.obj === undefined ? {} : { obj: request.obj })
     })
     return { serial, grant }
+  }
+
+  /** Signs a node's retain list (wire/retain-list.ts): the node acts only on lists the tracker signed. */
+  signRetain(list: { node: string; createdAt: number; filter: unknown }): Promise<string> {
+    return signRetainList(this.#key, list)
   }
 
   /** Signs a repair order for one worker (repair protocol v2): only that node carries it out, only until it expires. */

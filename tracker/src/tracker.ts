@@ -171,7 +171,7 @@ export class Tracker {
         store: this.#store,
         clock: config.clock
       })
-      registerOpsRoutes(app, { ops, reputations, registry, store: this.#store, clock: config.clock })
+      registerOpsRoutes(app, { ops, reputations, registry, store: this.#store, clock: config.clock, signer })
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
