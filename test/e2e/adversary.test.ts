@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { readFile } from 'node:fs/promises'
+import { readFile, symlink, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -34,6 +34,7 @@ import {
   signToken,
   toBase64Url
 } from '@shoal/core'
+import { startWebUiServer } from '@shoal/web-ui'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadOrCreateIdentity, peerIdOf } from '../../node/src/identity.ts'
 import { Testnet } from '../src/index.ts'
@@ -519,5 +520,29 @@ describe('adversary: downloads that do not pay', () => {
       { sign: (n) => receipts.sign(paid.grant, n) }
     )
     expect(bytes.byteLength).toBe(pieceBytes)
+  })
+})
+
+// Issue 12, item 10: the web UI server crashed when a read failed after the stat, and sent no CSP.
+describe('adversary: the web UI server', () => {
+  it('survives a read that fails after the stat, and forbids framing', async () => {
+    const dir = await tempDir('shoal-webui-')
+    await writeFile(join(dir.path, 'index.html'), '<!doctype html><title>Shoal</title>')
+    // Stat says a file of 0 bytes; reading it fails (EIO): the same as a file that goes bad between the two.
+    await symlink('/proc/self/mem', join(dir.path, 'broken.js'))
+    const ui = await startWebUiServer({ tracker: 'https://tracker.example', dir: `${dir.path}/` })
+    try {
+      await fetch(`${ui.url}/broken.js`)
+        .then((r) => r.arrayBuffer())
+        .catch(() => undefined)
+      const page = await fetch(`${ui.url}/`)
+      expect(page.status).toBe(200)
+      const csp = page.headers.get('content-security-policy') ?? ''
+      expect(csp).toContain("frame-ancestors 'none'")
+      expect(csp).toContain("script-src 'self'")
+    } finally {
+      await ui.close()
+      await dir.cleanup()
+    }
   })
 })
