@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize, sep } from 'node:path'
+import { pipeline } from 'node:stream/promises'
 import { fileURLToPath } from 'node:url'
 
 export { buildWebUi, ensureWebUiBuilt, WEB_UI_DIST } from './build.ts'
@@ -46,6 +47,7 @@ export interface WebUiServer {
 export async function startWebUiServer(init: WebUiServerInit): Promise<WebUiServer> {
   const dir = init.dir ?? DIST
   const config = JSON.stringify({ tracker: init.tracker })
+  const csp = contentSecurityPolicy(init.tracker)
   const server: Server = createServer((request, response) => {
     void (async () => {
       const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)
@@ -82,18 +84,25 @@ export async function startWebUiServer(init: WebUiServerInit): Promise<WebUiServ
         'content-length': info.size,
         'cache-control': immutable ? 'public, max-age=31536000, immutable' : 'no-cache',
         'x-content-type-options': 'nosniff',
-        'referrer-policy': 'no-referrer'
+        'referrer-policy': 'no-referrer',
+        'content-security-policy': csp,
+        'x-frame-options': 'DENY'
       })
       if (request.method === 'HEAD') {
         response.end()
         return
       }
-      createReadStream(file).pipe(response)
+      // A read that fails after the stat (the file went away, a disk error) ends this response, not the server:
+      // pipe() left the read stream's 'error' unhandled, and that took the whole process down (issue 12).
+      await pipeline(createReadStream(file), response).catch(() => {
+        response.destroy()
+      })
     })().catch(() => {
       if (!response.headersSent) response.writeHead(500)
       response.end()
     })
   })
+  server.on('clientError', (_err, socket) => socket.destroy())
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(init.port ?? 0, init.host ?? '127.0.0.1', resolve)
@@ -107,4 +116,36 @@ export async function startWebUiServer(init: WebUiServerInit): Promise<WebUiServ
         server.close(() => resolve())
       })
   }
+}
+
+/**
+ * What the page may load and talk to: its own scripts (and WASM), the tracker, storage nodes over WebSockets,
+ * media from blobs; nothing may frame it (clickjacking) and no plugin or base-URI tricks apply.
+ */
+function contentSecurityPolicy(tracker: string): string {
+  let trackerOrigin = ''
+  let loopback = false
+  try {
+    const url = new URL(tracker)
+    trackerOrigin = url.origin
+    loopback = url.hostname === '127.0.0.1' || url.hostname === 'localhost' || url.hostname === '[::1]'
+  } catch {
+    trackerOrigin = ''
+  }
+  // A network on one machine (development, tests, the browser benchmark's report server) lives on loopback.
+  const local = loopback ? ' http://127.0.0.1:* http://localhost:*' : ''
+  return [
+    "default-src 'self'",
+    "script-src 'self' 'wasm-unsafe-eval'",
+    "worker-src 'self' blob:",
+    `connect-src 'self' ${trackerOrigin}${local} ws: wss:`.replace('  ', ' '),
+    "img-src 'self' blob: data:",
+    "media-src 'self' blob:",
+    "style-src 'self' 'unsafe-inline'",
+    "font-src 'self' data:",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'"
+  ].join('; ')
 }

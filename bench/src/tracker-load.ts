@@ -64,6 +64,8 @@ function loadAverage(): string {
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const TRACKER_BIN = join(ROOT, 'tracker/bin/shoal-tracker.js')
+/** Any well-formed Merkle root: a put receipt must sign one (nobody audits these pieces). */
+const BENCH_ROOT = 'A'.repeat(43)
 const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
 const SEGMENTS = 64
 const SETTLE_BATCH = 100
@@ -101,7 +103,11 @@ async function ok<T>(promise: Promise<{ status: number; body: T }>): Promise<T> 
 function startTracker(args: string[]): Promise<{ url: string; child: ChildProcess }> {
   // TRACKER_NODE_OPTIONS reaches the trackers only (e.g. --cpu-prof), not this load generator.
   const env = { ...process.env, NODE_OPTIONS: process.env.TRACKER_NODE_OPTIONS ?? '' }
-  const child = spawn(process.execPath, [TRACKER_BIN, 'start', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env })
+  // The load generator's nodes are keys that heartbeat, not libp2p nodes: nothing could be dialled back.
+  const child = spawn(process.execPath, [TRACKER_BIN, 'start', '--admit-nodes', 'trust', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env
+  })
   let stderr = ''
   child.stderr?.on('data', (c: Buffer) => {
     stderr += c.toString()
@@ -180,12 +186,13 @@ async function setup(url: string): Promise<{ token: string; objectId: string; no
         const g = peekToken(p.grant) as Grant
         const node = byId.get(p.node.peerId) as BenchNode
         const receipt = await signReceipt(node.key, {
-          v: 1,
+          v: 2,
           kind: 'put',
           piece: g.piece,
           node: node.peerId,
           size: g.size,
           serial: g.serial,
+          root: BENCH_ROOT,
           at: Date.now()
         })
         return { index: p.index, cid: p.cid, node: p.node.peerId, receipt }

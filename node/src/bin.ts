@@ -2,13 +2,12 @@ import { readFileSync } from 'node:fs'
 import { access, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { describeError, ErrorCode, isShoalError, parseBytes, signToken } from '@shoal/core'
 import pino, { type DestinationStream, type LevelWithSilent, type Logger } from 'pino'
 import { DEFAULT_CAPACITY, DEFAULT_LISTEN, NODE_VERSION } from './constants.ts'
 import { fetchEarnings } from './earnings.ts'
-import { IDENTITY_FILE, loadOrCreateIdentity } from './identity.ts'
+import { IDENTITY_FILE, loadOrCreateIdentity, peerIdOf } from './identity.ts'
 import { formatStatus } from './operator/format-status.ts'
 import { DASHBOARD_URL_FILE, OperatorServer, parseListen } from './operator/operator-server.ts'
 import type { NodeStatusView } from './operator/status.ts'
@@ -358,7 +357,7 @@ async function gracefulExit(dataDir: string, tracker: string): Promise<number> {
     process.stderr.write(`shoal-node: no node identity in ${dataDir}: ${describeError(err)}\n`)
     return 1
   }
-  const node = peerIdFromPrivateKey(key).toString()
+  const node = peerIdOf(key)
   let last = -1
   for (;;) {
     let status: { remaining: number; since: number }

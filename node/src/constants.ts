@@ -43,6 +43,19 @@ export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000
 export const FINISH_GRACE_MS = 5_000
 /** Requests served at once across all connections; more are shed with ERR_NODE_OVERLOADED. */
 export const DEFAULT_MAX_CONCURRENT_REQUESTS = 64
+/**
+ * Streams one peer may hold open before their request header arrived, and how long a header may take in all
+ * (issue 12: 32 idle get and 32 idle delete streams, a byte every 29 s, once locked every client out).
+ */
+export const DEFAULT_MAX_PENDING_PER_PEER = 8
+export const DEFAULT_HEADER_TIMEOUT_MS = 5_000
+/**
+ * Bytes of a get a node sends beyond what the client's in-band receipts cover (get protocol 2.0.0). Clients
+ * receipt every RECEIPT_INTERVAL_BYTES (core), a quarter of this, so an honest transfer never waits for one.
+ */
+export const DEFAULT_RECEIPT_CREDIT_BYTES = 4 * MiB
+/** Authorized requests one peer may have in flight: one client cannot take every slot either. */
+export const DEFAULT_MAX_REQUESTS_PER_PEER = 32
 /** Streams one connection may have open per protocol (libp2p's per-protocol limit). */
 export const MAX_INBOUND_STREAMS = { put: 16, get: 32, delete: 32 } as const
 

@@ -3,6 +3,7 @@ import { chmod, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/prom
 import { dirname, join } from 'node:path'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { ErrorCode, ShoalError } from '@shoal/core'
 import type { Logger } from 'pino'
 
@@ -41,6 +42,11 @@ export async function loadOrCreateIdentity(dataDir: string, logger?: Logger): Pr
   await writeFileAtomic(path, privateKeyToProtobuf(key), 0o600)
   logger?.info({ path }, 'created a new node identity')
   return key
+}
+
+/** The peer id (string form) a key stands for: what grants and heartbeats name. */
+export function peerIdOf(key: PrivateKey): string {
+  return peerIdFromPrivateKey(key).toString()
 }
 
 /** Write to a unique temporary name, fsync, rename: a crash leaves the old file or the new one, never half. */

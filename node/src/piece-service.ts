@@ -11,11 +11,13 @@ import {
   type GrantKind,
   MAX_FRAME_HEADER_BYTES,
   MAX_PIECE_BYTES,
+  MerkleAccumulator,
   PausingReader,
   parseDeleteRequest,
   parseGetRequest,
   parsePieceCid,
   parsePutRequest,
+  REPAIR_ACCOUNT,
   readFrame,
   ShoalError,
   sendBounded,
@@ -24,7 +26,11 @@ import {
 } from '@shoal/core'
 import type { Logger } from 'pino'
 import {
+  DEFAULT_HEADER_TIMEOUT_MS,
   DEFAULT_MAX_CONCURRENT_REQUESTS,
+  DEFAULT_MAX_PENDING_PER_PEER,
+  DEFAULT_MAX_REQUESTS_PER_PEER,
+  DEFAULT_RECEIPT_CREDIT_BYTES,
   DEFAULT_STREAM_IDLE_TIMEOUT_MS,
   FINISH_GRACE_MS,
   GRANT_SKEW_MS,
@@ -35,6 +41,7 @@ import {
   READ_HIGH_WATER_BYTES,
   READ_SLICE_BYTES
 } from './constants.ts'
+import { CreditWindow } from './credit-window.ts'
 import type { PieceStore } from './piece-store.ts'
 import { TokenBucket } from './token-bucket.ts'
 import type { UsedSerials } from './used-serials.ts'
@@ -43,7 +50,7 @@ import { Watchdog } from './watchdog.ts'
 export type PieceOperation = 'put' | 'get' | 'delete'
 
 /** What the service needs of a piece store: tests wrap a real one to inject faults (a slow disk). */
-export type PieceStorage = Pick<PieceStore, 'put' | 'openReader' | 'delete'>
+export type PieceStorage = Pick<PieceStore, 'put' | 'openReader' | 'release'>
 
 export interface PieceServiceComponents {
   /** This node's peer id: grants must name it. */
@@ -55,10 +62,12 @@ export interface PieceServiceComponents {
   store: PieceStorage
   serials: UsedSerials
   logger: Logger
-  /** A piece was newly stored (announce it). */
+  /** A piece was newly stored (for tests and tools that watch arrivals). */
   onStored?: (cid: CID) => void
   /** A delete grant was carried out (report its serial to the tracker). */
   onDeleted?: (serial: string) => void
+  /** A get ended with the client's latest valid receipt for its grant (queue it for settlement). */
+  onReceipt?: (grant: string, receipt: string) => void
 }
 
 export interface PieceServiceInit {
@@ -66,8 +75,19 @@ export interface PieceServiceInit {
   egressLimit?: number
   /** A request whose stream moves nothing for this long is aborted. */
   idleTimeoutMs?: number
-  /** Requests served at once; more are refused with ERR_NODE_OVERLOADED. */
+  /** Authorized requests (a valid grant read) served at once; more are refused with ERR_NODE_OVERLOADED. */
   maxConcurrentRequests?: number
+  /**
+   * Streams one peer may have open whose request header has not arrived yet; more are refused at once. With
+   * `headerTimeoutMs`, this keeps anyone without grants from holding the node's slots (issue 12).
+   */
+  maxPendingPerPeer?: number
+  /** Authorized requests one peer may have in flight; more are refused with ERR_NODE_OVERLOADED. */
+  maxRequestsPerPeer?: number
+  /** The request header must have arrived this long after the stream opened, however slowly it trickles. */
+  headerTimeoutMs?: number
+  /** Bytes of a paid get sent beyond what the client's receipts cover (credit-window.ts). */
+  creditBytes?: number
   /** Clock difference tolerated on grant times. */
   grantSkewMs?: number
   /** Get responses are read from disk and sent in slices of this size; default READ_SLICE_BYTES, smaller when capped. */
@@ -104,6 +124,13 @@ interface Request {
   responded: boolean
   /** The request could not be parsed (or was shed): only a short grace is given before resetting. */
   unsynced: boolean
+  peer: string
+  /** Counted in #pending until its header arrived. */
+  pendingHeader: boolean
+  /** Counted as active (authorized) until it ends. */
+  counted: boolean
+  /** Aborts the request when the header has not arrived in time; cleared once it has. */
+  headerTimer: ReturnType<typeof setTimeout>
 }
 
 /**
@@ -117,6 +144,14 @@ export class PieceService {
   readonly #log: Logger
   readonly #idleTimeoutMs: number
   readonly #maxConcurrent: number
+  readonly #maxPendingPerPeer: number
+  readonly #maxPerPeer: number
+  readonly #headerTimeoutMs: number
+  readonly #creditBytes: number
+  /** Streams per peer still waiting for their request header. */
+  readonly #pending = new Map<string, number>()
+  /** Authorized requests per peer. */
+  readonly #activeByPeer = new Map<string, number>()
   readonly #skewMs: number
   readonly #readSliceBytes: number
   readonly #maxReadBufferBytes: number
@@ -136,6 +171,10 @@ export class PieceService {
     this.#log = components.logger
     this.#idleTimeoutMs = init.idleTimeoutMs ?? DEFAULT_STREAM_IDLE_TIMEOUT_MS
     this.#maxConcurrent = init.maxConcurrentRequests ?? DEFAULT_MAX_CONCURRENT_REQUESTS
+    this.#maxPendingPerPeer = init.maxPendingPerPeer ?? DEFAULT_MAX_PENDING_PER_PEER
+    this.#maxPerPeer = init.maxRequestsPerPeer ?? DEFAULT_MAX_REQUESTS_PER_PEER
+    this.#headerTimeoutMs = init.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS
+    this.#creditBytes = init.creditBytes ?? DEFAULT_RECEIPT_CREDIT_BYTES
     this.#skewMs = init.grantSkewMs ?? GRANT_SKEW_MS
     this.#maxReadBufferBytes = init.maxReadBufferBytes ?? MAX_READ_BUFFER_BYTES
     const rate = init.egressLimit ?? 0
@@ -186,13 +225,14 @@ export class PieceService {
       now: Date.now(),
       skewMs: this.#skewMs
     })
+    const obj = ownerOf(grant)
     try {
       await this.#c.serials.claim(grant.serial, grant.exp + this.#skewMs)
     } catch (err) {
       if (!(err instanceof ShoalError) || err.code !== ErrorCode.GRANT_REPLAYED) throw err
     }
-    const existed = await this.#c.store.delete(cid)
-    this.#log.debug({ piece: order.piece, serial: grant.serial, existed }, 'delete order carried out')
+    const result = await this.#c.store.release(cid, obj)
+    this.#log.info({ piece: order.piece, serial: grant.serial, obj, ...result }, 'delete order carried out')
     this.#c.onDeleted?.(grant.serial)
     return grant.serial
   }
@@ -203,20 +243,17 @@ export class PieceService {
       stream.abort(new ShoalError(ErrorCode.ABORTED, 'node is not serving'))
       return
     }
-    // Over the limit: answered with a typed error through the same path (so the peer can read it), but not
-    // counted as active and given only a short grace; the client moves on to another node.
-    const shed = this.#stats.active >= this.#maxConcurrent
-    if (!shed) {
-      this.#stats.active++
-      this.#stats.requests[op]++
-    }
+    // A peer with too many streams still waiting for their header is answered with a typed error through the
+    // same path (so it can read it), given only a short grace, and not counted; honest clients move on.
+    const peer = connection.remotePeer.toString()
+    const shed = (this.#pending.get(peer) ?? 0) >= this.#maxPendingPerPeer
+    if (!shed) this.#stats.requests[op]++
     const task = this.#serve(op, stream, connection, controller.signal, shed)
     this.#inflight.add(task)
     try {
       await task
     } finally {
       this.#inflight.delete(task)
-      if (!shed) this.#stats.active--
     }
   }
 
@@ -228,7 +265,12 @@ export class PieceService {
     shed: boolean
   ): Promise<void> {
     const watchdog = new Watchdog(this.#idleTimeoutMs)
-    const signal = AbortSignal.any([stopSignal, watchdog.signal])
+    const headerDeadline = new AbortController()
+    const headerTimer = setTimeout(
+      () => headerDeadline.abort(new ShoalError(ErrorCode.TIMEOUT, 'the request header did not arrive in time')),
+      this.#headerTimeoutMs
+    )
+    const signal = AbortSignal.any([stopSignal, watchdog.signal, headerDeadline.signal])
     // Bounded by the muxer window: what a paused stream may still receive (see PausingReader).
     stream.maxReadBufferLength = this.#maxReadBufferBytes
     const source = new PausingReader(stream, {
@@ -245,12 +287,17 @@ export class PieceService {
       log: this.#log.child({ op, peer: connection.remotePeer.toString() }),
       pendingBody: undefined,
       responded: false,
-      unsynced: false
+      unsynced: false,
+      peer: connection.remotePeer.toString(),
+      pendingHeader: !shed,
+      counted: false,
+      headerTimer
     }
+    if (!shed) this.#pending.set(req.peer, (this.#pending.get(req.peer) ?? 0) + 1)
     const started = performance.now()
     try {
       if (shed) {
-        throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'node is busy: too many requests in flight')
+        throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'too many streams from this peer wait for their request header')
       }
       if (op === 'put') await this.#put(req)
       else if (op === 'get') await this.#get(req)
@@ -260,13 +307,33 @@ export class PieceService {
       this.#stats.failures++
       await this.#fail(req, err)
     } finally {
+      this.#headerArrived(req)
+      if (req.counted) {
+        this.#stats.active--
+        decrement(this.#activeByPeer, req.peer)
+      }
       source.dispose()
       watchdog.dispose()
     }
   }
 
+  async #readHeader(req: Request): Promise<Record<string, unknown>> {
+    const header = await readFrame(req.reader)
+    if (header === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the request header')
+    this.#headerArrived(req)
+    return header
+  }
+
+  /** The header is in: no deadline any more, and it stops counting against its peer's streams without one. */
+  #headerArrived(req: Request): void {
+    clearTimeout(req.headerTimer)
+    if (!req.pendingHeader) return
+    req.pendingHeader = false
+    decrement(this.#pending, req.peer)
+  }
+
   async #put(req: Request): Promise<void> {
-    const put = parsePutRequest(await readHeader(req))
+    const put = parsePutRequest(await this.#readHeader(req))
     // The body size is known from here: a rejection can let the peer finish sending and read the answer.
     req.pendingBody = put.size <= MAX_PIECE_BYTES ? put.size : undefined
     const cid = parsePieceCid(put.piece)
@@ -278,14 +345,23 @@ export class PieceService {
     if (put.size > grant.size) {
       throw new ShoalError(ErrorCode.GRANT_LIMIT, `piece of ${put.size} bytes exceeds the grant's ${grant.size}`)
     }
-    const result = await this.#c.store.put(cid, put.size, this.#body(req, put.size), { signal: req.signal })
+    const ref = ownerOf(grant)
+    // The node computes the piece's Merkle root itself from the bytes it verifies and signs it: audits check
+    // against this, so no client can frame the node with a wrong root (docs/security.md).
+    const merkle = new MerkleAccumulator()
+    const result = await this.#c.store.put(cid, put.size, this.#body(req, put.size), {
+      signal: req.signal,
+      ref,
+      onChunk: (chunk) => merkle.update(chunk)
+    })
     const receipt = await signReceipt(this.#c.privateKey, {
-      v: 1,
+      v: 2,
       kind: 'put',
       piece: put.piece,
       node: this.#c.peerId,
       size: put.size,
       serial: grant.serial,
+      root: await merkle.root(),
       at: Date.now()
     })
     await this.#respond(req, { ok: true, receipt })
@@ -295,12 +371,18 @@ export class PieceService {
   }
 
   async #get(req: Request): Promise<void> {
-    const get = parseGetRequest(await readHeader(req))
+    const get = parseGetRequest(await this.#readHeader(req))
     req.pendingBody = 0
     const cid = parsePieceCid(get.piece)
     req.log = req.log.child({ piece: get.piece })
     const grant = await this.#authorize(req, 'get', get.grant, get.piece)
+    // Every byte served must be payable: a get grant names the client's receipt key, except the tracker's own
+    // repair reads, which the network pays (issue 12).
+    if (grant.rk === undefined && grant.account !== REPAIR_ACCOUNT) {
+      throw new ShoalError(ErrorCode.RECEIPT_REQUIRED, `get grant ${grant.serial} names no receipt key`)
+    }
     const piece = await this.#c.store.openReader(cid)
+    let credit: CreditWindow | undefined
     try {
       const offset = get.offset ?? 0
       if (offset > piece.size) {
@@ -316,24 +398,46 @@ export class PieceService {
       if (length > grant.size) {
         throw new ShoalError(ErrorCode.GRANT_LIMIT, `${length} bytes requested, the grant allows ${grant.size}`)
       }
+      if (grant.rk !== undefined) {
+        credit = new CreditWindow({ reader: req.reader, grant, node: this.#c.peerId, creditBytes: this.#creditBytes })
+      }
       await this.#respond(req, { ok: true, size: length, pieceSize: piece.size })
-      await sendBounded(req.stream, this.#paced(req, piece.slices(offset, length, this.#readSliceBytes)), {
+      await sendBounded(req.stream, this.#paced(req, piece.slices(offset, length, this.#readSliceBytes), credit), {
         maxBuffered: MAX_WRITE_BUFFER_BYTES,
         signal: req.signal
       })
     } finally {
       await piece.close()
     }
-    await this.#finish(req)
+    if (credit === undefined) {
+      await this.#finish(req)
+      return
+    }
+    await this.#finishPaid(req, credit, get.grant)
+  }
+
+  /** Ends a get under a credit window: the client's last receipt, then its end of the stream, within the grace. */
+  async #finishPaid(req: Request, credit: CreditWindow, grant: string): Promise<void> {
+    try {
+      await req.stream.close({ signal: req.signal })
+      req.watchdog.setIdle(FINISH_GRACE_MS)
+      await credit.end()
+    } catch (err) {
+      req.log.debug({ err: describeError(err) }, 'peer did not end the get cleanly: resetting it')
+      req.stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      const receipt = credit.receipt
+      if (receipt !== undefined) this.#c.onReceipt?.(grant, receipt)
+    }
   }
 
   async #delete(req: Request): Promise<void> {
-    const del = parseDeleteRequest(await readHeader(req))
+    const del = parseDeleteRequest(await this.#readHeader(req))
     req.pendingBody = 0
     const cid = parsePieceCid(del.piece)
     req.log = req.log.child({ piece: del.piece })
     const grant = await this.#authorize(req, 'delete', del.grant, del.piece)
-    const existed = await this.#c.store.delete(cid)
+    const { existed } = await this.#c.store.release(cid, ownerOf(grant))
     this.#c.onDeleted?.(grant.serial)
     await this.#respond(req, { ok: true, existed })
     await this.#finish(req)
@@ -348,7 +452,17 @@ export class PieceService {
       now: Date.now(),
       skewMs: this.#skewMs
     })
+    // Only requests with a valid grant count against the node's limits: without one, nobody holds a slot.
+    if (this.#stats.active >= this.#maxConcurrent) {
+      throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'node is busy: too many requests in flight')
+    }
+    if ((this.#activeByPeer.get(req.peer) ?? 0) >= this.#maxPerPeer) {
+      throw new ShoalError(ErrorCode.NODE_OVERLOADED, 'too many requests in flight from this peer')
+    }
     await this.#c.serials.claim(grant.serial, grant.exp + this.#skewMs)
+    this.#stats.active++
+    this.#activeByPeer.set(req.peer, (this.#activeByPeer.get(req.peer) ?? 0) + 1)
+    req.counted = true
     req.log = req.log.child({ serial: grant.serial })
     return grant
   }
@@ -365,9 +479,14 @@ export class PieceService {
     }
   }
 
-  /** Get slices paced by the node's egress bucket; each step means the previous write drained. */
-  async *#paced(req: Request, slices: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  /**
+   * Get slices paced by the node's egress bucket and, for paid gets, by the client's receipts (credit-window.ts);
+   * each step means the previous write drained.
+   */
+  async *#paced(req: Request, slices: AsyncIterable<Uint8Array>, credit?: CreditWindow): AsyncGenerator<Uint8Array> {
     for await (const slice of slices) {
+      req.watchdog.touch()
+      await credit?.take(slice.byteLength, req.signal)
       req.watchdog.touch()
       await this.#egress?.take(slice.byteLength, req.signal)
       this.#stats.bytesOut += slice.byteLength
@@ -437,10 +556,21 @@ export class PieceService {
   }
 }
 
-async function readHeader(req: Request): Promise<Record<string, unknown>> {
-  const header = await readFrame(req.reader)
-  if (header === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the request header')
-  return header
+/**
+ * The object a put or delete grant is for: pieces are owned per object, so a delete can only release the
+ * object's own hold (piece-store.ts). A grant without one (an older tracker) is refused rather than guessed.
+ */
+function ownerOf(grant: Grant): string {
+  if (grant.obj === undefined) {
+    throw new ShoalError(ErrorCode.GRANT_INVALID, `${grant.kind} grant ${grant.serial} names no object`)
+  }
+  return grant.obj
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const n = (counts.get(key) ?? 0) - 1
+  if (n > 0) counts.set(key, n)
+  else counts.delete(key)
 }
 
 const WARN_CODES: ReadonlySet<string> = new Set([

@@ -10,6 +10,22 @@ import { DEFAULT_CAPACITY, WRITE_BLOCK_BYTES } from './constants.ts'
 export interface PieceRecord {
   size: number
   storedAt: number
+  /**
+   * The objects (uploads) the piece was stored for, from the put grants' `obj`. A delete grant releases one of
+   * them; the file goes when none is left. Absent on pieces stored before this existed: delete grants never
+   * remove those (only the tracker-signed retain list does, retain-sweeper.ts).
+   */
+  refs?: string[]
+}
+
+/** What releasing one object's hold on a piece did. */
+export interface ReleaseResult {
+  /** The piece was stored here. */
+  existed: boolean
+  /** The object held the piece and no longer does. */
+  released: boolean
+  /** The file is gone: no object holds it any more. */
+  deleted: boolean
 }
 
 export interface PieceStoreInit {
@@ -58,6 +74,9 @@ type PieceIndex = ReturnType<typeof openIndex>
 export function shardOf(cid: string): string {
   return cid.slice(-3, -1)
 }
+
+/** Holder of a piece stored before pieces had owners: no delete grant names it. */
+const LEGACY_REF = '(legacy)'
 
 const isNotFound = (err: unknown): boolean => (err as { code?: unknown }).code === 'ENOENT'
 const isDiskFull = (err: unknown): boolean => {
@@ -192,12 +211,17 @@ export class PieceStore {
     cid: CID,
     size: number,
     source: AsyncIterable<Uint8Array>,
-    options: { signal?: AbortSignal } = {}
+    options: { signal?: AbortSignal; ref?: string; onChunk?: (chunk: Uint8Array) => Promise<void> | void } = {}
   ): Promise<PutResult> {
     this.#assertOpen()
     const key = cid.toString()
+    const { ref, onChunk } = options
     if ((await this.#index.get(key)) !== undefined) {
-      await this.#verifyOnly(cid, size, source)
+      await this.#verifyOnly(cid, size, source, onChunk)
+      if (ref !== undefined && !(await this.#addRef(key, ref))) {
+        // Deleted while the body was checked: store it again (the bytes are gone, so the caller retries).
+        throw new ShoalError(ErrorCode.CONFLICT, `piece ${key} was deleted while it was stored again`)
+      }
       return { existed: true, size }
     }
 
@@ -234,6 +258,7 @@ export class PieceStore {
         received += chunk.byteLength
         if (received > size) throw new ShoalError(ErrorCode.PROTOCOL, `piece body is longer than ${size} bytes`)
         hash.update(chunk)
+        await onChunk?.(chunk)
         let offset = 0
         while (offset < chunk.byteLength) {
           const take = Math.min(chunk.byteLength - offset, block.byteLength - filled)
@@ -257,7 +282,10 @@ export class PieceStore {
       file = undefined
 
       return await this.#withLock(key, async () => {
-        if ((await this.#index.get(key)) !== undefined) return { existed: true, size }
+        if ((await this.#index.get(key)) !== undefined) {
+          if (ref !== undefined) await this.#addRefLocked(key, ref)
+          return { existed: true, size }
+        }
         const shardDir = join(this.#piecesDir, shardOf(key))
         const created = await mkdir(shardDir, { recursive: true })
         await rename(tmp, join(shardDir, key))
@@ -265,7 +293,7 @@ export class PieceStore {
         try {
           await fsyncDir(shardDir)
           if (created !== undefined) await fsyncDir(this.#piecesDir)
-          await this.#index.put(key, { size, storedAt: Date.now() })
+          await this.#index.put(key, { size, storedAt: Date.now(), ...(ref === undefined ? {} : { refs: [ref] }) })
         } catch (err) {
           // Not indexed means not stored: take the file back out rather than leave an unaccounted piece.
           await unlink(join(shardDir, key)).catch(() => undefined)
@@ -324,23 +352,66 @@ export class PieceStore {
     }
   }
 
-  /** Removes a piece and frees its capacity; false if it was not stored. File first, so a crash leaves no orphan. */
-  async delete(cid: CID): Promise<boolean> {
+  /**
+   * Releases object `ref`'s hold on a piece: the file is deleted only when no object holds it any more. A piece
+   * stored for another object, or one stored before pieces had owners, is left alone: a delete grant of one
+   * object can never remove another's piece, whatever CID it names.
+   */
+  async release(cid: CID, ref: string): Promise<ReleaseResult> {
     this.#assertOpen()
     const key = cid.toString()
     return this.#withLock(key, async () => {
       const record = await this.#index.get(key)
-      try {
-        await unlink(this.#path(key))
-      } catch (err) {
-        if (!isNotFound(err)) throw err
+      if (record === undefined) return { existed: false, released: false, deleted: false }
+      const refs = record.refs ?? []
+      if (!refs.includes(ref)) return { existed: true, released: false, deleted: false }
+      const left = refs.filter((r) => r !== ref)
+      if (left.length > 0) {
+        await this.#index.put(key, { ...record, refs: left })
+        return { existed: true, released: true, deleted: false }
       }
-      if (record === undefined) return false
-      await this.#index.del(key)
-      this.#used -= record.size
-      this.#count--
-      return true
+      await this.#deleteLocked(key, record)
+      return { existed: true, released: true, deleted: true }
     })
+  }
+
+  /**
+   * Removes a piece whatever holds it and frees its capacity; false if it was not stored. Only for the node's
+   * own housekeeping under a tracker-signed retain list (retain-sweeper.ts), never for a delete grant.
+   */
+  async delete(cid: CID): Promise<boolean> {
+    this.#assertOpen()
+    const key = cid.toString()
+    return this.#withLock(key, async () => this.#deleteLocked(key, await this.#index.get(key)))
+  }
+
+  /** Adds `ref` to a stored piece's holders; false if the piece is not stored (any more). */
+  #addRef(key: string, ref: string): Promise<boolean> {
+    return this.#withLock(key, () => this.#addRefLocked(key, ref))
+  }
+
+  async #addRefLocked(key: string, ref: string): Promise<boolean> {
+    const record = await this.#index.get(key)
+    if (record === undefined) return false
+    // A legacy piece (no refs) gets its first owner here; the old, unknown holders stay unknowable, so it
+    // keeps a marker that no delete grant can release.
+    const refs = record.refs ?? [LEGACY_REF]
+    if (!refs.includes(ref)) await this.#index.put(key, { ...record, refs: [...refs, ref] })
+    return true
+  }
+
+  /** File first, so a crash leaves no orphan. */
+  async #deleteLocked(key: string, record: PieceRecord | undefined): Promise<boolean> {
+    try {
+      await unlink(this.#path(key))
+    } catch (err) {
+      if (!isNotFound(err)) throw err
+    }
+    if (record === undefined) return false
+    await this.#index.del(key)
+    this.#used -= record.size
+    this.#count--
+    return true
   }
 
   #path(key: string): string {
@@ -357,13 +428,19 @@ export class PieceStore {
   }
 
   /** The idempotent path: hash the body without writing it. */
-  async #verifyOnly(cid: CID, size: number, source: AsyncIterable<Uint8Array>): Promise<void> {
+  async #verifyOnly(
+    cid: CID,
+    size: number,
+    source: AsyncIterable<Uint8Array>,
+    onChunk?: (chunk: Uint8Array) => Promise<void> | void
+  ): Promise<void> {
     const hash = createHash('sha256')
     let received = 0
     for await (const chunk of source) {
       received += chunk.byteLength
       if (received > size) throw new ShoalError(ErrorCode.PROTOCOL, `piece body is longer than ${size} bytes`)
       hash.update(chunk)
+      await onChunk?.(chunk)
     }
     if (received !== size) throw new ShoalError(ErrorCode.TRUNCATED, `piece body ended after ${received} of ${size}`)
     if (!equalBytes(hash.digest(), cid.multihash.digest)) {

@@ -6,9 +6,8 @@ import {
   describeError,
   ErrorCode,
   encodeFrame,
-  type Grant,
-  parseRepairOrder,
-  peekToken,
+  MAX_REPAIR_ORDER_BYTES,
+  openRepairOrder,
   type RepairAnswer,
   type RepairOrder,
   readFrame,
@@ -42,6 +41,8 @@ export interface RepairServiceInit {
   timeoutMs?: number
   /** A source that sends nothing for this long is dropped for the next one. */
   stallMs?: number
+  /** The signed order must have arrived this long after the stream opened. */
+  orderTimeoutMs?: number
 }
 
 /**
@@ -56,6 +57,9 @@ export class RepairService {
   readonly #max: number
   readonly #timeoutMs: number
   readonly #stallMs: number
+  readonly #orderTimeoutMs: number
+  /** Orders being carried out (read and verified), against `maxConcurrent`. */
+  #working = 0
   readonly #inflight = new Set<Promise<void>>()
   /** Receipts for the sources' pieces, on their way to them: repair egress is paid like any other. */
   readonly #receipts: ReceiptBook
@@ -68,6 +72,7 @@ export class RepairService {
     this.#max = init.maxConcurrent ?? 2
     this.#timeoutMs = init.timeoutMs ?? 120_000
     this.#stallMs = init.stallMs ?? 30_000
+    this.#orderTimeoutMs = init.orderTimeoutMs ?? 5_000
   }
 
   readonly handle = (stream: Stream, connection: Connection): Promise<void> => {
@@ -87,15 +92,20 @@ export class RepairService {
     timeout.addEventListener('abort', onTimeout, { once: true })
     const log = this.#log.child({ peer: connection.remotePeer.toString() })
     try {
-      // This order is not in #inflight yet (it is added once this first synchronous part returns).
-      if (this.#inflight.size >= this.#max) {
+      // The order is read and its signature checked before it counts against the limit, within a short time:
+      // idle streams from anyone cannot hold the node's repair slots (issue 12).
+      const order = await this.#readOrder(stream)
+      if (this.#working >= this.#max) {
         throw new ShoalError(ErrorCode.NODE_OVERLOADED, `already carrying out ${this.#max} repair orders`)
       }
-      const frame = await readFrame(new ByteReader(stream))
-      if (frame === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the repair order')
-      const order = parseRepairOrder(frame)
-      await this.#checkGrants(order)
-      const answer = await this.#carryOut(order, timeout, log)
+      this.#working++
+      let answer: RepairAnswer
+      try {
+        await this.#checkGrants(order)
+        answer = await this.#carryOut(order, timeout, log)
+      } finally {
+        this.#working--
+      }
       this.stats.orders++
       this.stats.rebuilt += answer.placed.length
       await sendBounded(stream, [encodeFrame(answer)], { signal: timeout })
@@ -112,6 +122,25 @@ export class RepairService {
       await sendRefusal(stream, error, timeout, log, 'repair')
     } finally {
       timeout.removeEventListener('abort', onTimeout)
+    }
+  }
+
+  /** The tracker-signed order for this worker (repair protocol v2), read within `orderTimeoutMs`. */
+  async #readOrder(stream: Stream): Promise<RepairOrder> {
+    const signal = AbortSignal.timeout(this.#orderTimeoutMs)
+    const onTimeout = (): void =>
+      stream.abort(new ShoalError(ErrorCode.TIMEOUT, 'no repair order within the first-byte timeout'))
+    signal.addEventListener('abort', onTimeout, { once: true })
+    try {
+      const frame = await readFrame(new ByteReader(stream), MAX_REPAIR_ORDER_BYTES)
+      if (frame === undefined) throw new ShoalError(ErrorCode.TRUNCATED, 'stream ended before the repair order')
+      return await openRepairOrder(frame.order, this.#c.trackerKey, {
+        worker: this.#c.peerId,
+        now: Date.now(),
+        skewMs: GRANT_SKEW_MS
+      })
+    } finally {
+      signal.removeEventListener('abort', onTimeout)
     }
   }
 
@@ -137,10 +166,9 @@ export class RepairService {
       stallMs: this.#stallMs,
       signal,
       onSourceError: (s, err) => log.info({ node: s.node.peerId, err: describeError(err) }, 'repair source failed'),
-      // Grants with a receipt key name this node's: the tracker pays those sources for what they sent.
-      onSourceRead: (s, grant, bytes) => {
-        if ((peekToken(grant) as Grant).rk !== undefined) this.#receipts.received(s.node, grant, bytes)
-      }
+      // Grants with a receipt key name this node's: the tracker pays those sources for what they sent. The
+      // receipts go to the source on the get stream itself (get protocol 2.0.0).
+      signReceipt: (grant, bytes) => this.#receipts.sign(grant, bytes)
     })
     const answer: RepairAnswer = { ok: true, placed: [], failed: [] }
     await Promise.all(

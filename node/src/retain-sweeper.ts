@@ -1,15 +1,30 @@
-import type { PrivateKey } from '@libp2p/interface'
-import { BloomFilter, describeError, ErrorCode, isAbort, isShoalError, ShoalError, signToken, sleep } from '@shoal/core'
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
+import {
+  BloomFilter,
+  describeError,
+  ErrorCode,
+  isAbort,
+  isShoalError,
+  ShoalError,
+  signToken,
+  sleep,
+  verifyRetainList
+} from '@shoal/core'
 import type { Logger } from 'pino'
 import type { PieceStore } from './piece-store.ts'
 
 export interface RetainSweeperComponents {
   trackerUrl: string
+  /** Retain lists must be signed with it (wire/retain-list.ts). */
+  trackerKey: PublicKey
   peerId: string
   privateKey: PrivateKey
   store: Pick<PieceStore, 'list' | 'stat' | 'delete'>
   logger: Logger
 }
+
+/** A retain list older than this is not acted on, signed or not. */
+const RETAIN_LIST_MAX_AGE_MS = 24 * 3_600_000
 
 export interface RetainSweeperInit {
   /** How often the node asks for its retain list; default 6 h. */
@@ -117,13 +132,26 @@ export class RetainSweeper {
       signal:
         signal === undefined ? AbortSignal.timeout(120_000) : AbortSignal.any([signal, AbortSignal.timeout(120_000)])
     })
-    const body = (await response.json()) as { createdAt?: unknown; filter?: unknown; error?: { message?: string } }
+    const body = (await response.json()) as {
+      createdAt?: unknown
+      filter?: unknown
+      signature?: unknown
+      error?: { message?: string }
+    }
     if (!response.ok || !Number.isSafeInteger(body.createdAt) || body.filter === undefined) {
       throw new ShoalError(
         ErrorCode.TRACKER_UNREACHABLE,
         `retain filter: ${body.error?.message ?? `unexpected answer (HTTP ${response.status})`}`
       )
     }
+    // Pieces are deleted on this list's word: only one the tracker signed for this node, recently, counts.
+    await verifyRetainList(body.signature, this.#c.trackerKey, {
+      node: this.#c.peerId,
+      createdAt: body.createdAt as number,
+      filter: body.filter,
+      now: Date.now(),
+      maxAgeMs: RETAIN_LIST_MAX_AGE_MS
+    })
     try {
       return { createdAt: body.createdAt as number, keep: BloomFilter.fromJSON(body.filter) }
     } catch (err) {

@@ -13,7 +13,8 @@ import {
   type SettlementResponse,
   ShoalError,
   sendBounded,
-  signToken
+  signToken,
+  verifyGetReceipt
 } from '@shoal/core'
 import type { BatchOperation, Level } from 'level'
 import type { Logger } from 'pino'
@@ -170,10 +171,21 @@ export class Settler {
     }
     if (grant.kind !== 'get' || grant.node !== this.#c.peerId || grant.rk === undefined) return undefined
     if (expired(grant.exp, Date.now())) return undefined
-    return {
-      serial: grant.serial,
-      queued: { grant: grantToken as string, receipt, bytes: receiptBytes(receipt), exp: grant.exp }
+    // The receipt must be signed by the grant's receipt key for this serial, node and piece, and claim no more
+    // than the grant allows, before it may take (or replace) the serial's place in the queue: junk claiming
+    // more bytes cannot displace a valid receipt (issue 12).
+    let bytes: number
+    try {
+      ;({ bytes } = await verifyGetReceipt(receipt, grant.rk, {
+        serial: grant.serial,
+        node: this.#c.peerId,
+        piece: grant.piece
+      }))
+    } catch {
+      return undefined
     }
+    if (bytes === 0 || bytes > grant.size) return undefined
+    return { serial: grant.serial, queued: { grant: grantToken as string, receipt, bytes, exp: grant.exp } }
   }
 
   /** Writes receipts (serials[i] for items[i]) in one synced batch, then drops the oldest beyond maxQueued. */
@@ -380,13 +392,3 @@ function expired(exp: number, now: number): boolean {
 }
 
 /** The byte count a receipt claims (unverified: only to keep the largest per serial). */
-function receiptBytes(receipt: string): number {
-  try {
-    const body = JSON.parse(Buffer.from(receipt.split('.')[0] ?? '', 'base64url').toString('utf8')) as {
-      bytes?: unknown
-    }
-    return typeof body.bytes === 'number' && Number.isSafeInteger(body.bytes) ? body.bytes : 0
-  } catch {
-    return 0
-  }
-}

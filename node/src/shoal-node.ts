@@ -313,6 +313,7 @@ class Node implements ShoalNode {
           : new RetainSweeper(
               {
                 trackerUrl: init.trackerUrl,
+                trackerKey,
                 peerId,
                 privateKey: this.#privateKey,
                 store,
@@ -332,7 +333,13 @@ class Node implements ShoalNode {
           store,
           serials,
           logger: this.#log.child({ component: 'piece-service' }),
-          onDeleted: (serial) => link?.reportDeleted(serial)
+          onDeleted: (serial) => link?.reportDeleted(serial),
+          // The receipts a client sent on its get stream are queued for settlement like delivered ones.
+          onReceipt: (grant, receipt) => {
+            parts.settler?.add(grant, receipt).catch((err: unknown) => {
+              this.#log.warn({ err: describeError(err) }, 'could not queue an in-band receipt')
+            })
+          }
         },
         {
           egressLimit: init.egressLimit,

@@ -28,6 +28,8 @@ export class FakeTracker {
   deletes: DeleteOrder[] = []
   /** Answer 503 to everything. */
   down = false
+  /** What POST /v1/nodes/retain answers (a retain list, signed or not); 404 while unset. */
+  retain: Record<string, unknown> | undefined
   #server: Server | undefined
   #port: number
 
@@ -95,6 +97,12 @@ export class FakeTracker {
         deletes: this.deletes
       }
       return [200, answer]
+    }
+    if (req.method === 'POST' && req.url === '/v1/nodes/retain' && this.retain !== undefined) {
+      for await (const _ of req) {
+        // The node's signed request is not checked here: the test is about what the node does with the answer.
+      }
+      return [200, this.retain]
     }
     return [404, { error: { code: 'ERR_NOT_FOUND', message: `${req.method} ${req.url}` } }]
   }

@@ -18,6 +18,7 @@ import {
   PROTOCOL_GET,
   PROTOCOL_PUT,
   pieceCid,
+  REPAIR_ACCOUNT,
   randomBytes,
   readRequiredFrame,
   sendBounded,
@@ -93,6 +94,10 @@ export class GrantSigner {
       serial: randomSerial(),
       iat: now,
       exp: now + 60_000,
+      ...(kind === 'put' || kind === 'delete' ? { obj: 'object-0001' } : {}),
+      // Gets without a receipt key are served only to the network's repair account (the unpaid kind); tests of
+      // other things read that way, and credit-window tests give an `rk`.
+      ...(kind === 'get' ? { account: REPAIR_ACCOUNT } : {}),
       ...overrides
     })
   }
@@ -334,7 +339,7 @@ export async function startPieceServer(defer: Defer, options: { diskRate?: numbe
         opts
       ),
     openReader: (cid) => store.openReader(cid),
-    delete: (cid) => store.delete(cid)
+    release: (cid, ref) => store.release(cid, ref)
   }
   const service = new PieceService({
     peerId: libp2p.peerId.toString(),

@@ -283,6 +283,41 @@ describe('Settler: the receipt queue on disk', () => {
     expect(next.stats).toMatchObject({ settled: 1, settledBytes: 250 })
   })
 
+  it('junk claiming more bytes cannot displace a valid receipt (issue 12)', async () => {
+    const w = await world()
+    const db = await openDb(w)
+    w.endpoint.down = true
+    const settler = await startSettler(w, db)
+    const valid = await delivery(w, 100, undefined)
+    expect(await settler.add(valid.grant, valid.receipt)).toBe(true)
+    // Signed by another key, for far more bytes: refused before it touches the queue.
+    const forger = await generateKeyPair('Ed25519')
+    const grant = JSON.parse(Buffer.from(valid.grant.split('.')[0] as string, 'base64url').toString()) as {
+      piece: string
+      size: number
+    }
+    const junk = await signGetReceipt(forger, {
+      v: 1,
+      kind: 'get',
+      serial: valid.serial,
+      node: w.peerId,
+      piece: grant.piece,
+      bytes: 10_000,
+      at: Date.now()
+    })
+    expect(await settler.add(valid.grant, junk)).toBe(false)
+    expect(await settler.add(valid.grant, 'not.a-receipt')).toBe(false)
+    // More bytes than the grant allows, even signed by the right key: refused too.
+    const over = await delivery(w, grant.size + 1, { serial: valid.serial, grant: valid.grant, piece: grant.piece })
+    expect(await settler.add(over.grant, over.receipt)).toBe(false)
+    await settler.stop()
+
+    w.endpoint.down = false
+    const next = await startSettler(w, db)
+    await next.stop()
+    expect(w.endpoint.receipts).toEqual([{ grant: valid.grant, receipt: valid.receipt }])
+  })
+
   it('drops the oldest receipts beyond maxQueued, from disk too', async () => {
     const w = await world()
     const db = await openDb(w)

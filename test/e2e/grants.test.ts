@@ -1,5 +1,5 @@
 import type { Libp2p } from '@libp2p/interface'
-import { createClientPeer, getPiece, putPiece, ShoalClient, TrackerClient } from '@shoal/client'
+import { createClientPeer, getPiece, putPiece, ReceiptSigner, ShoalClient, TrackerClient } from '@shoal/client'
 import {
   CID,
   ErrorCode,
@@ -93,11 +93,13 @@ describe('grants enforced by real node processes', () => {
   it('a put grant is not a get grant, a forged grant is refused, and get grants are single-use', async () => {
     await client.put('doc', [randomBytes(5000)], 5000)
     const info = await client.stat('doc')
-    const { segments } = await tracker.downloadGrants(info.id, 0, 1)
+    const signer = await ReceiptSigner.create()
+    const { segments } = await tracker.downloadGrants(info.id, 0, 1, { receiptKey: signer.receiptKey })
     const piece = segments[0]!.pieces[0]!
     const request = { grant: piece.grant, cid: CID.parse(piece.cid), size: Math.ceil((5000 + 16) / 2) }
-    expect((await getPiece(peer, piece.node, request)).byteLength).toBe(request.size)
-    expect(((await getPiece(peer, piece.node, request).catch((e) => e)) as ShoalError).code).toBe(
+    const paid = { sign: (bytes: number) => signer.sign(piece.grant, bytes) }
+    expect((await getPiece(peer, piece.node, request, paid)).byteLength).toBe(request.size)
+    expect(((await getPiece(peer, piece.node, request, paid).catch((e) => e)) as ShoalError).code).toBe(
       ErrorCode.GRANT_REPLAYED
     )
 

@@ -66,3 +66,13 @@ export async function listFiles(dir: string): Promise<string[]> {
   }
   return out
 }
+
+/** The `code` a promise rejects with, or undefined when it resolves: tests assert codes, not messages. */
+export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await promise
+    return undefined
+  } catch (err) {
+    return (err as { code?: string }).code
+  }
+}

@@ -3,16 +3,7 @@ import { SharedFile, ShoalClient } from '@shoal/client'
 import { ErrorCode, formatShareFragment, parseShareFragment } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet } from '../src/index.ts'
-import { sha256Stream } from './helpers.ts'
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise
-    return undefined
-  } catch (err) {
-    return (err as { code?: string }).code
-  }
-}
+import { codeOf, sha256Stream } from './helpers.ts'
 
 describe('share links and renames through the client, on a real testnet', () => {
   let net: Testnet

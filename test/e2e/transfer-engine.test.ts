@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { type DownloadEvent, ShoalClient, TrackerClient } from '@shoal/client'
+import { type DownloadEvent, ReceiptSigner, ShoalClient, TrackerClient } from '@shoal/client'
 import { type DownloadGrantsResponse, ErrorCode, MiB, type ShoalError } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet } from '../src/index.ts'
@@ -177,7 +177,10 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
 
   it('finds a restarted node through the DHT when the placement it holds is stale', async () => {
     const info = await client.stat('data.bin')
-    const stale: DownloadGrantsResponse = await client.tracker.downloadGrants(info.id, 0, info.segmentCount)
+    // Get grants must name a receipt key (nodes refuse them otherwise, docs/security.md).
+    const stale: DownloadGrantsResponse = await client.tracker.downloadGrants(info.id, 0, info.segmentCount, {
+      receiptKey: (await ReceiptSigner.create()).receiptKey
+    })
     // Node 0 restarts on new ports; nodes 1 and 2 are gone, so node 0's pieces are needed for every segment.
     await net.restartNode(0)
     await net.killNode(1)

@@ -54,6 +54,9 @@ Options:
                              tracker: always here
   --loopback-subnets RULE    node (default): each loopback node is its own failure domain; address: grouped
                              by the 127.0.0.N address they listen on
+  --admit-nodes HOW          dial-back (default): list a node only at addresses where the tracker dialled it
+                             back and it proved its key; trust: take heartbeats at their word (simulated nodes
+                             in load tests only)
   --log-level LEVEL          fatal, error, warn, info, debug or trace (env SHOAL_LOG_LEVEL; default info)
   -h, --help                 show this help
   -v, --version              show the version
@@ -106,6 +109,7 @@ const OPTIONS = {
   'repair-offline-grace': { type: 'string' },
   'loopback-subnets': { type: 'string' },
   'repair-by': { type: 'string' },
+  'admit-nodes': { type: 'string' },
   postgres: { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -247,6 +251,13 @@ function readOps(values: Record<string, string | boolean | undefined>): Partial<
   if (by !== undefined) {
     if (by !== 'nodes' && by !== 'tracker') throw new UsageError(`--repair-by must be nodes or tracker, not "${by}"`)
     ops.repairBy = by
+  }
+  const admit = text('admit-nodes')
+  if (admit !== undefined) {
+    if (admit !== 'dial-back' && admit !== 'trust') {
+      throw new UsageError(`--admit-nodes must be dial-back or trust, not "${admit}"`)
+    }
+    ops.admitNodes = admit
   }
   const grace = interval('repair-offline-grace')
   if (grace !== undefined) ops.repairOfflineGraceMs = grace

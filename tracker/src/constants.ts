@@ -43,6 +43,11 @@ export const ID_BYTES = 16
 
 /** Field bounds: they keep every stored record small and every request cheap to check. */
 export const LIMITS = {
+  /**
+   * Most bytes one node may claim to offer (1 PiB): a claim is only a claim, and a huge one must not win a
+   * key all placement. A node is also never credited with more free space than capacity less used.
+   */
+  nodeCapacity: 2 ** 50,
   email: 254,
   /** base64url characters. */
   authKey: 128,

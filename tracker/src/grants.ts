@@ -1,6 +1,14 @@
 import { randomFillSync } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
-import { type DeleteOrder, type GrantKind, signGrant, toBase64Url } from '@shoal/core'
+import {
+  type DeleteOrder,
+  type GrantKind,
+  type RepairOrder,
+  signGrant,
+  signRepairOrder,
+  signRetainList,
+  toBase64Url
+} from '@shoal/core'
 import type { Clock } from './config.ts'
 import { ID_BYTES } from './constants.ts'
 import { fastPrivateKey } from './fast-keys.ts'
@@ -38,6 +46,8 @@ export interface GrantRequest {
   rk?: string
   /** Audit grants: the leaves challenged. */
   leaves?: number[]
+  /** Put and delete grants: the upload/object the piece belongs to (nodes own pieces per object). */
+  obj?: string
 }
 
 /** Signs grants with the tracker key; every grant lives `ttlMs` from now. */
@@ -66,9 +76,21 @@ export class GrantSigner {
       iat,
       exp: iat + this.#ttlMs,
       ...(request.rk === undefined ? {} : { rk: request.rk }),
-      ...(request.leaves === undefined ? {} : { leaves: request.leaves })
+      ...(request.leaves === undefined ? {} : { leaves: request.leaves }),
+      ...(request.obj === undefined ? {} : { obj: request.obj })
     })
     return { serial, grant }
+  }
+
+  /** Signs a node's retain list (wire/retain-list.ts): the node acts only on lists the tracker signed. */
+  signRetain(list: { node: string; createdAt: number; filter: unknown }): Promise<string> {
+    return signRetainList(this.#key, list)
+  }
+
+  /** Signs a repair order for one worker (repair protocol v2): only that node carries it out, only until it expires. */
+  signRepair(worker: string, order: RepairOrder): Promise<string> {
+    const iat = this.#clock.now()
+    return signRepairOrder(this.#key, { v: 2, kind: 'repair', worker, iat, exp: iat + this.#ttlMs, ...order })
   }
 
   /**
@@ -76,16 +98,21 @@ export class GrantSigner {
    * the grant is signed when it is handed out rather than when the order was made: it is never stale on arrival.
    */
   async signDelete(order: DeleteOrderRecord): Promise<DeleteOrder> {
-    const { grant } = await this.sign({ kind: 'delete', ...order })
+    const { object, ...rest } = order
+    const { grant } = await this.sign({ kind: 'delete', ...rest, obj: object })
     return { piece: order.piece, grant }
   }
 }
 
-/** Delete orders for pieces on nodes, each with a fresh serial. */
+/**
+ * Delete orders for pieces on nodes, each with a fresh serial, each releasing only `object`'s hold on its piece:
+ * a node deletes the file only when every object it was stored for released it (docs/security.md).
+ */
 export function deleteOrders(
   pieces: Iterable<{ node: string; cid: string; size: number }>,
   account: string,
-  now: number
+  now: number,
+  object: string
 ): DeleteOrderRecord[] {
   const orders: DeleteOrderRecord[] = []
   const seen = new Set<string>()
@@ -94,7 +121,15 @@ export function deleteOrders(
     const key = `${piece.node}/${piece.cid}`
     if (seen.has(key)) continue
     seen.add(key)
-    orders.push({ node: piece.node, serial: randomId(), piece: piece.cid, account, size: piece.size, createdAt: now })
+    orders.push({
+      node: piece.node,
+      serial: randomId(),
+      piece: piece.cid,
+      account,
+      size: piece.size,
+      createdAt: now,
+      object
+    })
   }
   return orders
 }

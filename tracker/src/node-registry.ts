@@ -13,6 +13,7 @@ import {
 import type { TrackerConfig } from './config.ts'
 import { HEARTBEAT_MAX_SKEW_MS, MAX_HEARTBEAT_DELETES, MAX_HEARTBEAT_PEERS } from './constants.ts'
 import type { GrantSigner } from './grants.ts'
+import type { NodeAdmission } from './node-admission.ts'
 import type { NodeStanding } from './ops/reputations.ts'
 import { type LoopbackSubnets, subnetOf } from './ops/subnet.ts'
 import { choosePlacement, distinctSubnets, type PlacementCandidate } from './placement.ts'
@@ -34,6 +35,8 @@ export interface NodeRegistryComponents {
   loopbackSubnets?: LoopbackSubnets
   /** Share of a segment's pieces unvetted nodes may get while vetted ones have room; default 1 (no limit). */
   newNodeFraction?: number
+  /** Dials nodes back before they are listed (node-admission.ts); default none: heartbeats are taken at their word. */
+  admission?: NodeAdmission
 }
 
 /** Put grants handed out for a node but not yet visible in its heartbeats. */
@@ -54,6 +57,7 @@ export class NodeRegistry {
   readonly #standing: ((peerId: string) => NodeStanding) | undefined
   readonly #loopbackSubnets: LoopbackSubnets
   readonly #newNodeFraction: number
+  readonly #admission: NodeAdmission | undefined
   /**
    * Bytes granted per node since its last heartbeats. Kept in memory on purpose: it is an estimate that only
    * stops one busy moment from sending every piece to the same emptiest node, and heartbeats correct it.
@@ -74,6 +78,7 @@ export class NodeRegistry {
     this.#standing = components.standing
     this.#loopbackSubnets = components.loopbackSubnets ?? 'node'
     this.#newNodeFraction = components.newNodeFraction ?? 1
+    this.#admission = components.admission
   }
 
   /** `source`: the address the heartbeat came from, which decides the node's subnet (see subnetOf). */
@@ -92,16 +97,20 @@ export class NodeRegistry {
         }
       )
     }
+    // Only addresses where the node answered as itself are listed; none: refused (ERR_NODE_NOT_REACHABLE).
+    const addrs =
+      this.#admission === undefined ? payload.addrs : await this.#admission.admit(payload.node, payload.addrs)
     const record: NodeRecord = {
       peerId: payload.node,
-      addrs: payload.addrs,
+      addrs,
       capacity: payload.capacity,
       used: payload.used,
-      free: payload.free,
+      // Free space is the node's claim; it can at least not exceed what its own capacity and usage allow.
+      free: Math.min(payload.free, Math.max(0, payload.capacity - payload.used)),
       version: payload.version,
       lastSeen: now,
       lastAt: payload.at,
-      subnet: subnetOf(source, payload.addrs, payload.node, this.#loopbackSubnets)
+      subnet: subnetOf(source, addrs, payload.node, this.#loopbackSubnets)
     }
     if (!(await this.#store.recordHeartbeat(record, payload.deleted))) {
       throw new ShoalError(ErrorCode.CONFLICT, 'heartbeat is not newer than the last one from this node', {

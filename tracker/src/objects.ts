@@ -129,7 +129,7 @@ export class Objects {
     const pieces = segments.flatMap((s) =>
       s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
     )
-    const orders = deleteOrders(pieces, owner.id, this.#config.clock.now())
+    const orders = deleteOrders(pieces, owner.id, this.#config.clock.now(), object.id)
     await this.#store.deleteObject(object.id, orders, this.#config.clock.now())
     this.#config.logger.info({ object: object.id, pieces: orders.length }, 'object deleted')
     const addresses = await this.#registry.addresses()

@@ -14,7 +14,13 @@ export interface BucketRule {
 export const RATE_LIMITS = {
   signupPerIp: { burst: 30, refillMs: 10_000 },
   loginPerIp: { burst: 100, refillMs: 500 },
-  loginPerEmail: { burst: 20, refillMs: 6_000 }
+  loginPerEmail: { burst: 20, refillMs: 6_000 },
+  /** Share-grant requests per address: each may make the tracker sign 64 x (k + m) grants. */
+  shareGrantsPerIp: { burst: 60, refillMs: 250 },
+  /** Password guesses per share, per share owner (all their shares) and per address, before any scrypt runs. */
+  sharePasswordPerShare: { burst: 10, refillMs: 6_000 },
+  sharePasswordPerOwner: { burst: 30, refillMs: 2_000 },
+  sharePasswordPerIp: { burst: 20, refillMs: 3_000 }
 } as const satisfies Record<string, BucketRule>
 
 export interface BucketKey {

@@ -4,12 +4,15 @@ import type { Scope } from './store/store.ts'
 export type Need = Scope | 'session'
 
 /**
- * The scope each route needs, decided from its method and path so that every route has one, including routes
+ * The scope each route needs, decided from its method and route so that every route has one, including routes
  * added later: reads are `read` (download grants too: they only let the caller read), share routes are
- * `share`, managing keys and plans takes a password session, everything else is `write`.
+ * `share`, managing keys and plans takes a password session, everything else is `write`. `route` is the route
+ * the router matched (`routeOf`, http/route.ts), never the raw URL: `/v1/%73hares` is `/v1/shares` to the
+ * router, so it must be to this check too. No route (a 404) needs a session.
  */
-export function scopeFor(method: string, url: string): Need {
-  const path = url.split('?')[0] ?? ''
+export function scopeFor(method: string, route: string | undefined): Need {
+  if (route === undefined) return 'session'
+  const path = route
   if (path.startsWith('/v1/api-keys') || path === '/v1/account/plan' || path.startsWith('/v1/sessions'))
     return 'session'
   if (path.startsWith('/v1/shares')) return 'share'
@@ -21,8 +24,8 @@ export function scopeFor(method: string, url: string): Need {
 /** Scope per request, keyed by its headers object (the one thing every route hands to `auth`). */
 const needs = new WeakMap<object, Need>()
 
-export function rememberNeed(headers: object, method: string, url: string): void {
-  needs.set(headers, scopeFor(method, url))
+export function rememberNeed(headers: object, method: string, route: string | undefined): void {
+  needs.set(headers, scopeFor(method, route))
 }
 
 /** Unknown requests need a session: a credential is never granted more than the route was checked for. */

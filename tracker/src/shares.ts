@@ -17,6 +17,7 @@ import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT } from './constants.ts'
 import { randomId } from './grants.ts'
 import { type Objects, objectInfo } from './objects.ts'
+import { type BucketKey, RATE_LIMITS } from './rate-limit.ts'
 import type { AccountRecord, ObjectRecord, ShareRecord, Store } from './store/store.ts'
 import { parseCreateShare, parseShareGrants } from './validate.ts'
 
@@ -40,6 +41,16 @@ export class Shares {
     this.#store = components.store
     this.#config = components.config
     this.#objects = components.objects
+  }
+
+  /** Takes a token from each bucket or fails with ERR_RATE_LIMITED (details: retryAfterMs), taking none. */
+  async #limit(keys: BucketKey[]): Promise<void> {
+    const wait = await this.#store.takeRateTokens(keys, this.#config.clock.now())
+    if (wait > 0) {
+      throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
+        details: { retryAfterMs: wait }
+      })
+    }
   }
 
   async create(owner: AccountRecord, body: unknown): Promise<ShareView> {
@@ -100,13 +111,24 @@ export class Shares {
     }
   }
 
-  /** Public: get grants for a live share, after the password check if it has one. */
-  async grants(id: string, body: unknown): Promise<DownloadGrantsResponse> {
+  /**
+   * Public: get grants for a live share, after the password check if it has one. `ip` is the visitor's address:
+   * requests are limited per address (each signs up to MAX_GRANT_SEGMENTS x (k + m) grants), and password
+   * checks per share, per owner and per address, before the scrypt runs, so guessing is slow and the hash is
+   * no free CPU (issue 12).
+   */
+  async grants(id: string, body: unknown, ip = 'unknown'): Promise<DownloadGrantsResponse> {
+    await this.#limit([{ key: `share-grants-ip:${ip}`, rule: RATE_LIMITS.shareGrantsPerIp }])
     const { share, object } = await this.#live(id)
     const request = parseShareGrants(body, object.segmentCount, MAX_GRANT_SEGMENTS)
     if (share.password !== undefined) {
       const wrong = () => new ShoalError(ErrorCode.SHARE_PASSWORD, 'wrong password for this share')
       if (request.authKey === undefined) throw wrong()
+      await this.#limit([
+        { key: `share-pw:${share.id}`, rule: RATE_LIMITS.sharePasswordPerShare },
+        { key: `share-pw-owner:${share.owner}`, rule: RATE_LIMITS.sharePasswordPerOwner },
+        { key: `share-pw-ip:${ip}`, rule: RATE_LIMITS.sharePasswordPerIp }
+      ])
       const hash = await hashAuthKey(request.authKey, fromBase64Url(share.password.authSalt))
       const expected = fromBase64Url(share.password.authHash)
       if (expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) throw wrong()

@@ -17,6 +17,7 @@ import { AUTO_LAYOUTS, chooseLayout, type Layout, minCommitFor } from './erasure
 import { GrantSigner } from './grants.ts'
 import { registerMoneyRoutes } from './http/money-routes.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
+import { NodeAdmission } from './node-admission.ts'
 import { NodeRegistry } from './node-registry.ts'
 import { Objects } from './objects.ts'
 import { Ops } from './ops/ops.ts'
@@ -111,14 +112,26 @@ export class Tracker {
       const components = { store: this.#store, config, signer }
       const reputations = new Reputations({ ...components, policy: config.ops, clock: config.clock, logger: log })
       await reputations.refresh()
+      // Ops owns the libp2p peer and is built after the registry it needs; heartbeats (the only callers of
+      // admission) start once the server listens, after both exist.
+      let ops: Ops | undefined
+      const admission =
+        config.ops.admitNodes === 'trust'
+          ? undefined
+          : new NodeAdmission({
+              peer: () => (ops as Ops).peer(),
+              clock: config.clock,
+              logger: log.child({ component: 'admission' })
+            })
       const registry = new NodeRegistry({
         ...components,
         trackerKey,
         standing: (peerId) => reputations.standing(peerId),
         loopbackSubnets: config.ops.loopbackSubnets,
-        newNodeFraction: config.ops.newNodeFraction
+        newNodeFraction: config.ops.newNodeFraction,
+        ...(admission === undefined ? {} : { admission })
       })
-      const ops = new Ops({
+      ops = new Ops({
         ...components,
         registry,
         reputations,
@@ -158,7 +171,7 @@ export class Tracker {
         store: this.#store,
         clock: config.clock
       })
-      registerOpsRoutes(app, { ops, reputations, registry, store: this.#store, clock: config.clock })
+      registerOpsRoutes(app, { ops, reputations, registry, store: this.#store, clock: config.clock, signer })
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address

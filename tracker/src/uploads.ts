@@ -193,7 +193,8 @@ export class Uploads {
           piece: piece.cid,
           node: node.peerId,
           account: owner.id,
-          size
+          size,
+          obj: upload.id
         })
         const placed: PlacedPiece = { index: piece.index, cid: piece.cid, node: node.peerId, serial, size }
         if (piece.root !== undefined) placed.root = piece.root
@@ -246,13 +247,14 @@ export class Uploads {
             { details: { index, piece: piece.index } }
           )
         }
+        let root: string
         try {
-          await verifyReceipt(piece.receipt, {
+          ;({ root } = await verifyReceipt(piece.receipt, {
             node: grant.node,
             piece: grant.cid,
             serial: grant.serial,
             size: grant.size
-          })
+          }))
         } catch (err) {
           if (!isShoalError(err)) throw err
           throw new ShoalError(err.code, `piece ${piece.index} of segment ${index}: ${err.message}`, {
@@ -260,10 +262,16 @@ export class Uploads {
             details: { index, piece: piece.index }
           })
         }
-        // The root the client gave with the placement is recorded with the piece: audits check against it.
-        return grant.root === undefined
-          ? { index: piece.index, cid: piece.cid, node: piece.node }
-          : { index: piece.index, cid: piece.cid, node: piece.node, root: grant.root }
+        // The node computed the root from the bytes it stored and signed it: that is what audits check. A client
+        // that claimed another root lied or is broken; either way the upload must not frame the node.
+        if (grant.root !== undefined && grant.root !== root) {
+          throw new ShoalError(
+            ErrorCode.ROOT_MISMATCH,
+            `piece ${piece.index} of segment ${index}: the Merkle root given at placement is not the node's`,
+            { details: { index, piece: piece.index } }
+          )
+        }
+        return { index: piece.index, cid: piece.cid, node: piece.node, root }
       })
     )
     const result = await this.#store.commitSegment(upload.id, index, segment.placement.id, committed)
@@ -334,8 +342,8 @@ export class Uploads {
       ...(existing === undefined ? {} : { replaces: existing.id }),
       nodeBytes: bytesPerNode(upload, manifest.segments),
       deletes: [
-        ...deleteOrders(leftovers, owner.id, now),
-        ...(existing === undefined ? [] : deleteOrders(replaced, existing.owner, now))
+        ...deleteOrders(leftovers, owner.id, now, upload.id),
+        ...(existing === undefined ? [] : deleteOrders(replaced, existing.owner, now, existing.id))
       ]
     })
     this.#config.logger.info(
@@ -369,7 +377,7 @@ export class Uploads {
   async #discard(upload: UploadRecord): Promise<void> {
     const segments = await this.#store.listUploadSegments(upload.id)
     const pieces = segments.flatMap((s) => [...s.placement.pieces, ...(s.stale ?? [])])
-    await this.#store.abortUpload(upload.id, deleteOrders(pieces, upload.owner, this.#config.clock.now()))
+    await this.#store.abortUpload(upload.id, deleteOrders(pieces, upload.owner, this.#config.clock.now(), upload.id))
     this.#config.logger.debug({ upload: upload.id, pieces: pieces.length }, 'upload discarded')
   }
 

@@ -135,9 +135,9 @@ export function parseHeartbeatPayload(value: unknown): HeartbeatPayload {
     kind: 'heartbeat',
     node: peerId(p.node, 'token.node'),
     addrs: array(p.addrs, 'token.addrs', LIMITS.addrs).map((a, i) => string(a, `token.addrs[${i}]`, LIMITS.addr)),
-    capacity: integer(p.capacity, 'token.capacity', 0),
+    capacity: integer(p.capacity, 'token.capacity', 0, LIMITS.nodeCapacity),
     used: integer(p.used, 'token.used', 0),
-    free: integer(p.free, 'token.free', 0),
+    free: integer(p.free, 'token.free', 0, LIMITS.nodeCapacity),
     at: integer(p.at, 'token.at', 0),
     version: string(p.version, 'token.version', LIMITS.version, 0),
     deleted: array(p.deleted, 'token.deleted', LIMITS.deleted).map((s, i) => base64url(s, `token.deleted[${i}]`, 64))

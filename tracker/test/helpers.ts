@@ -65,8 +65,9 @@ export class TestTracker {
   constructor(dir: string, clock: TestClock, init: Omit<TrackerInit, 'dataDir' | 'clock'>) {
     this.dir = dir
     this.clock = clock
-    this.init = init
-    this.tracker = createTracker({ ...init, dataDir: dir, clock })
+    // Test nodes here are keys that heartbeat, not libp2p nodes: nothing could be dialled back.
+    this.init = { ...init, ops: { admitNodes: 'trust', ...init.ops } }
+    this.tracker = createTracker({ ...this.init, dataDir: dir, clock })
   }
 
   get url(): string {
@@ -198,19 +199,26 @@ export class FakeNode {
   }
 
   /** The receipt a real node returns after storing the piece a put grant names. */
-  async receipt(grant: string, over: Partial<{ size: number; serial: string; piece: string }> = {}): Promise<string> {
+  async receipt(
+    grant: string,
+    over: Partial<{ size: number; serial: string; piece: string; root: string }> = {}
+  ): Promise<string> {
     const g = peekToken(grant) as Grant
     return signReceipt(this.key, {
-      v: 1,
+      v: 2,
       kind: 'put',
       piece: over.piece ?? g.piece,
       node: this.peerId,
       size: over.size ?? g.size,
       serial: over.serial ?? g.serial,
+      root: over.root ?? TEST_ROOT,
       at: this.t.clock.now()
     })
   }
 }
+
+/** The root a test node signs unless told otherwise (tracker tests place pieces with this root, or none). */
+export const TEST_ROOT = 'A'.repeat(43)
 
 export interface UploadOptions {
   size: number

@@ -13,7 +13,8 @@ import {
   REPAIR_ACCOUNT,
   type SegmentManifest,
   type ShoalError,
-  signGrant
+  signGrant,
+  signRepairOrder
 } from '@shoal/core'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -503,12 +504,21 @@ describe('audits, reputation and repair', () => {
     const peer = await createClientPeer()
     await peer.start()
     try {
-      const err = (await requestRepair(peer, address(worker as ShoalNode), order).catch((e) => e)) as ShoalError
+      // Signed, but not by the tracker: refused before anything is read or allocated.
+      const signed = await signRepairOrder(forger, {
+        v: 2,
+        kind: 'repair',
+        worker: (worker as ShoalNode).peerId.toString(),
+        iat: now,
+        exp: now + 60_000,
+        ...order
+      })
+      const err = (await requestRepair(peer, address(worker as ShoalNode), signed).catch((e) => e)) as ShoalError
       expect(err.code).toBe(ErrorCode.GRANT_INVALID)
-      const malformed = (await requestRepair(peer, address(worker as ShoalNode), { ...order, k: 0 }).catch(
+      const unsigned = (await requestRepair(peer, address(worker as ShoalNode), 'no.order').catch(
         (e) => e
       )) as ShoalError
-      expect(malformed.code).toBe(ErrorCode.PROTOCOL)
+      expect(unsigned.code).toBe(ErrorCode.GRANT_INVALID)
       // Nothing was stored on the target.
       expect((target as ShoalNode).stats.store.pieces).toBe(storedBefore)
     } finally {

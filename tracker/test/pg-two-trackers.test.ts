@@ -68,7 +68,21 @@ function remote(url: string): TestTracker {
   return Object.assign(Object.create(TestTracker.prototype) as TestTracker, { tracker: { url }, clock })
 }
 
-const FLAGS = ['--port', '0', '--k', '2', '--m', '1', '--segment-size', '1KiB', '--quota', '20000B']
+// The nodes here are keys that heartbeat, not libp2p nodes: nothing could be dialled back.
+const FLAGS = [
+  '--port',
+  '0',
+  '--k',
+  '2',
+  '--m',
+  '1',
+  '--segment-size',
+  '1KiB',
+  '--quota',
+  '20000B',
+  '--admit-nodes',
+  'trust'
+]
 
 /** Starts `count` trackers on one database, sharing one data folder (one tracker key). */
 async function trackers(count: number, url: string): Promise<TestTracker[]> {

@@ -92,7 +92,7 @@ function manifests(count: number, nodes = ['nodeA', 'nodeB', 'nodeC']): SegmentM
 }
 
 function order(node: string, createdAt: number): DeleteOrderRecord {
-  return { node, serial: uid('serial'), piece: CIDS[0] as string, account: 'acct', size: 50, createdAt }
+  return { node, serial: uid('serial'), piece: CIDS[0] as string, account: 'acct', size: 50, createdAt, object: 'obj' }
 }
 
 function nodeRecord(peerId: string, lastAt: number): NodeRecord {

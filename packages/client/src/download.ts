@@ -407,11 +407,14 @@ class SegmentFetcher {
   async #fetchFrom(piece: GrantedPiece, size: number, signal: AbortSignal): Promise<Uint8Array> {
     const request = { grant: piece.grant, cid: CID.parse(piece.cid), size }
     const peerId = piece.node.peerId
+    const receipts = this.#ctx.receipts
     const options = {
       signal,
       verify: false,
       stallMs: this.#settings.stallMs,
-      onBytes: (n: number) => this.#board.received(peerId, n)
+      onBytes: (n: number) => this.#board.received(peerId, n),
+      // Receipts go to the node on the get stream as bytes arrive (get protocol 2.0.0, p2p/in-band-receipts.ts).
+      ...(receipts === undefined ? {} : { sign: (bytes: number) => receipts.sign(piece.grant, bytes) })
     }
     const node = this.#relocated.get(piece.node.peerId) ?? piece.node
     try {

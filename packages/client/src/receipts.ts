@@ -70,6 +70,11 @@ export class ReceiptBook {
     return this.#signer.receiptKey
   }
 
+  /** A receipt for `bytes` of the piece behind `grant`, for the get stream itself (get protocol 2.0.0). */
+  sign(grant: string, bytes: number): Promise<string> {
+    return this.#signer.sign(grant, bytes)
+  }
+
   /** Records that `bytes` of the piece behind `grant` arrived from `node`. */
   received(node: NodeAddress, grant: string, bytes: number): void {
     const item = this.#signer.sign(grant, bytes).then((receipt) => ({ grant, receipt }))

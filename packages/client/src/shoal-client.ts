@@ -3,6 +3,7 @@ import {
   AccountKeyring,
   type AccountView,
   type CreateShareRequest,
+  checkKdf,
   DEFAULT_KDF,
   derivePasswordKeys,
   deriveSharePasswordKeys,
@@ -13,6 +14,7 @@ import {
   generateShareSalt,
   type InfoResponse,
   isShoalError,
+  type KdfParams,
   type NodeAddress,
   type ObjectInfo,
   type ObjectMetadata,
@@ -118,7 +120,7 @@ export class ShoalClient {
   static async signup(credentials: Credentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
     const tracker = new TrackerClient({ url: credentials.tracker })
     const info = await tracker.info()
-    const keys = await derivePasswordKeys(credentials.email, credentials.password, info.kdf ?? DEFAULT_KDF)
+    const keys = await derivePasswordKeys(credentials.email, credentials.password, trackerKdf(info))
     const masterKey = generateMasterKey()
     const session = await tracker.signup({
       email: credentials.email,
@@ -131,7 +133,7 @@ export class ShoalClient {
   static async login(credentials: Credentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
     const tracker = new TrackerClient({ url: credentials.tracker })
     const info: InfoResponse = await tracker.info()
-    const keys = await derivePasswordKeys(credentials.email, credentials.password, info.kdf ?? DEFAULT_KDF)
+    const keys = await derivePasswordKeys(credentials.email, credentials.password, trackerKdf(info))
     const session = await tracker.login({ email: credentials.email, authKey: keys.authKey })
     const masterKey = await unwrapMasterKey(keys.kek, session.wrappedMasterKey)
     return ShoalClient.#open(tracker, session, masterKey, init)
@@ -393,4 +395,12 @@ function entry(id: string, size: number, createdAt: number, meta: ObjectMetadata
 
 async function* toAsync(source: Iterable<Uint8Array>): AsyncGenerator<Uint8Array> {
   yield* source
+}
+
+/**
+ * The tracker's KDF parameters, held to the client's floor (checkKdf: ERR_KDF_TOO_WEAK below it): a tracker
+ * serving weak parameters could brute-force the password from the auth key and unwrap the master key.
+ */
+function trackerKdf(info: InfoResponse): KdfParams {
+  return checkKdf(info.kdf ?? DEFAULT_KDF)
 }

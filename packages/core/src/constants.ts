@@ -17,7 +17,14 @@ export const MAX_TOTAL_PIECES = 256
 
 /** Protocol ids, one per operation so each can have its own stream limits. */
 export const PROTOCOL_PUT = '/shoal/piece/put/1.0.0'
-export const PROTOCOL_GET = '/shoal/piece/get/1.0.0'
+/**
+ * Get 2.0.0 (issue 12): the client keeps its side open after the request and sends signed cumulative receipts
+ * (`{ receipt }` frames) as bytes arrive, at least every RECEIPT_INTERVAL_BYTES and once for the total; the
+ * node sends at most its credit beyond what they cover (node/src/credit-window.ts).
+ */
+export const PROTOCOL_GET = '/shoal/piece/get/2.0.0'
+/** A client sends an in-band receipt at least every this many bytes of a get. */
+export const RECEIPT_INTERVAL_BYTES = 1024 * 1024
 export const PROTOCOL_DELETE = '/shoal/piece/delete/1.0.0'
 /** kad-dht protocol: a private prefix keeps Shoal nodes off the public IPFS DHT. */
 export const PROTOCOL_DHT = '/shoal/kad/1.0.0'

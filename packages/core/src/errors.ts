@@ -66,6 +66,14 @@ export const ErrorCode = {
   FORBIDDEN: 'ERR_FORBIDDEN',
   RATE_LIMITED: 'ERR_RATE_LIMITED',
   SETTLEMENT_REJECTED: 'ERR_SETTLEMENT_REJECTED',
+  /** The Merkle root a client claimed differs from the one the node computed and signed. */
+  ROOT_MISMATCH: 'ERR_ROOT_MISMATCH',
+  /** The tracker could not dial a node back on the addresses it claims, as the peer id it claims. */
+  NODE_NOT_REACHABLE: 'ERR_NODE_NOT_REACHABLE',
+  /** KDF parameters (from a tracker) below the client's floor: the tracker may be trying to weaken the key. */
+  KDF_TOO_WEAK: 'ERR_KDF_TOO_WEAK',
+  /** A get needs a receipt key, or the client did not send the receipt the node's credit window waits for. */
+  RECEIPT_REQUIRED: 'ERR_RECEIPT_REQUIRED',
   INTERNAL: 'ERR_INTERNAL'
 } as const
 

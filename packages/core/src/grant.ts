@@ -30,6 +30,12 @@ export interface Grant {
    * settles the client's receipts signed with it (get-receipt.ts) to be paid for the bytes it served.
    */
   rk?: string
+  /**
+   * Put and delete grants: the upload (= object id) the piece belongs to. A node records every object a piece
+   * was stored for and deletes the file only when a delete grant of each such object released it, so a delete
+   * can never remove a piece through someone else's upload (docs/security.md).
+   */
+  obj?: string
 }
 
 /** Most leaves one audit grant challenges: keeps the grant and the answer's header small. */
@@ -116,6 +122,15 @@ function parseGrant(value: unknown): Grant {
   } else if (g.leaves !== undefined) bad('leaves')
   if (g.rk !== undefined && (g.kind !== 'get' || typeof g.rk !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(g.rk))) {
     bad('rk')
+  }
+  if (g.obj !== undefined) {
+    if (
+      (g.kind !== 'put' && g.kind !== 'delete') ||
+      typeof g.obj !== 'string' ||
+      !/^[A-Za-z0-9_-]{8,64}$/.test(g.obj)
+    ) {
+      bad('obj')
+    }
   }
   return g as Grant
 }

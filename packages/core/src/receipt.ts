@@ -1,17 +1,25 @@
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ErrorCode, ShoalError } from './errors.ts'
+import { parseMerkleRoot } from './merkle.ts'
 import { openToken, signToken } from './signed-token.ts'
 
-/** A node's signed statement that it durably stored a piece under a put grant. */
+/**
+ * A node's signed statement that it durably stored a piece under a put grant, and of the piece's Merkle root
+ * (merkle.ts) as the node itself computed it from the bytes it stored. Version 2 added `root`: the tracker
+ * audits against the root the node signed, never one a client claims, so nobody can frame an honest node with
+ * a wrong root, and every stored piece has one (docs/security.md). Version 1 receipts are refused.
+ */
 export interface PutReceipt {
-  v: 1
+  v: 2
   kind: 'put'
   piece: string
   node: string
   size: number
   /** The serial of the put grant it answers. */
   serial: string
+  /** base64url Merkle root of the stored bytes, computed by the node. */
+  root: string
   at: number
 }
 
@@ -35,15 +43,25 @@ export async function verifyReceipt(
   if (
     r === null ||
     typeof r !== 'object' ||
-    r.v !== 1 ||
+    r.v !== 2 ||
     r.kind !== 'put' ||
     r.node !== expect.node ||
     r.piece !== expect.piece ||
     r.serial !== expect.serial ||
     r.size !== expect.size ||
-    !Number.isSafeInteger(r.at)
+    !Number.isSafeInteger(r.at) ||
+    !isRoot(r.root)
   ) {
     throw new ShoalError(ErrorCode.RECEIPT_INVALID, `receipt for piece ${expect.piece} does not match its grant`)
   }
   return r as PutReceipt
+}
+
+function isRoot(value: unknown): boolean {
+  try {
+    parseMerkleRoot(value)
+    return true
+  } catch {
+    return false
+  }
 }

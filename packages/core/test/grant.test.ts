@@ -86,7 +86,16 @@ describe('grants', () => {
 describe('receipts', () => {
   it('verify against the node id, and reject mismatches and other signers', async () => {
     const { nodeKey, node, piece } = await setup()
-    const receipt = { v: 1 as const, kind: 'put' as const, piece, node, size: 3, serial: 'serial-0001', at: Date.now() }
+    const receipt = {
+      v: 2 as const,
+      kind: 'put' as const,
+      piece,
+      node,
+      size: 3,
+      serial: 'serial-0001',
+      root: 'A'.repeat(43),
+      at: Date.now()
+    }
     const token = await signReceipt(nodeKey, receipt)
     expect(await verifyReceipt(token, { node, piece, serial: 'serial-0001', size: 3 })).toEqual(receipt)
     expect((await verifyReceipt(token, { node, piece, serial: 'serial-0002', size: 3 }).catch((e) => e)).code).toBe(

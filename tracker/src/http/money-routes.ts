@@ -11,6 +11,7 @@ import type { Clock } from '../config.ts'
 import { RATE_LIMITS } from '../rate-limit.ts'
 import type { Store } from '../store/store.ts'
 import { parseEmail } from '../validate.ts'
+import { routeOf } from './route.ts'
 import type { HttpServer } from './server.ts'
 
 export interface MoneyRouteComponents {
@@ -42,7 +43,7 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
     c.accounts.authenticate(request.headers.authorization, need)
 
   app.addHook('preHandler', async (request) => {
-    const path = request.url.split('?')[0]
+    const path = routeOf(request)
     if (request.method !== 'POST' || (path !== '/v1/accounts' && path !== '/v1/sessions')) return
     const email = emailOf(request)
     const keys =
@@ -61,7 +62,7 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
   })
 
   app.addHook('onSend', async (request, reply, payload) => {
-    const path = request.url.split('?')[0]
+    const path = routeOf(request)
     if (request.method !== 'POST' || (path !== '/v1/accounts' && path !== '/v1/sessions')) return payload
     if (reply.statusCode === 429) {
       reply.header('retry-after', '60')

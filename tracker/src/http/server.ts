@@ -16,6 +16,7 @@ import {
   parseNameHash,
   parseSignup
 } from '../validate.ts'
+import { routeOf } from './route.ts'
 
 export interface HttpComponents {
   accounts: Accounts
@@ -32,6 +33,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.INVALID_INPUT]: 400,
   [ErrorCode.INVALID_CID]: 400,
   [ErrorCode.RECEIPT_INVALID]: 400,
+  [ErrorCode.ROOT_MISMATCH]: 400,
+  [ErrorCode.NODE_NOT_REACHABLE]: 403,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.WRONG_PASSWORD]: 401,
   [ErrorCode.NOT_FOUND]: 404,
@@ -147,7 +150,7 @@ export function createHttpServer(c: HttpComponents) {
   // Each request's scope (read, write, share or a password session) is decided here from its route, so that
   // API keys are checked on every route, including ones added later (scopes.ts).
   app.addHook('onRequest', (request, _reply, done) => {
-    rememberNeed(request.headers, request.method, request.url)
+    rememberNeed(request.headers, request.method, routeOf(request))
     done()
   })
   const auth = (headers: { authorization?: string | undefined }) =>
@@ -223,7 +226,7 @@ export function createHttpServer(c: HttpComponents) {
   // Public: a share link works without an account.
   app.get<IdParams>('/v1/shares/:id', async (request) => c.shares.info(parseId(request.params.id)))
   app.post<IdParams>('/v1/shares/:id/grants', async (request) =>
-    c.shares.grants(parseId(request.params.id), request.body)
+    c.shares.grants(parseId(request.params.id), request.body, request.ip)
   )
 
   return app

@@ -46,6 +46,12 @@ export interface OpsSettings extends ReputationPolicy {
   retainCacheMs: number
   /** Share of garbage pieces a retain filter lets through (they go with a later filter). */
   retainFalsePositiveRate: number
+  /**
+   * How a node that heartbeats is admitted: 'dial-back' (default) lists it only at the addresses where the
+   * tracker dialled it back over libp2p and it proved its key (node-admission.ts); 'trust' takes its word, for
+   * tests and load benchmarks with simulated nodes only.
+   */
+  admitNodes: 'dial-back' | 'trust'
 }
 
 export const OPS_DEFAULTS: OpsSettings = {
@@ -69,7 +75,8 @@ export const OPS_DEFAULTS: OpsSettings = {
   newNodeFraction: 0.05,
   loopbackSubnets: 'node',
   retainCacheMs: 10 * MINUTE,
-  retainFalsePositiveRate: 0.01
+  retainFalsePositiveRate: 0.01,
+  admitNodes: 'dial-back'
 }
 
 export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
@@ -98,6 +105,7 @@ export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
   check(s.loopbackSubnets === 'node' || s.loopbackSubnets === 'address', "loopbackSubnets must be 'node' or 'address'")
   check(s.repairBy === 'nodes' || s.repairBy === 'tracker', "repairBy must be 'nodes' or 'tracker'")
   check(count(s.retainCacheMs, 0), 'retainCacheMs must be an integer >= 0')
+  check(s.admitNodes === 'dial-back' || s.admitNodes === 'trust', "admitNodes must be 'dial-back' or 'trust'")
   check(
     s.retainFalsePositiveRate > 0 && s.retainFalsePositiveRate < 1,
     'retainFalsePositiveRate must be between 0 and 1'

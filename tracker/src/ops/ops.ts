@@ -54,13 +54,7 @@ export class Ops {
 
   constructor(components: OpsComponents) {
     this.#c = components
-    const peer = (): Promise<Libp2p> => {
-      this.#peer ??= createClientPeer().then(async (p) => {
-        await p.start()
-        return p
-      })
-      return this.#peer
-    }
+    const peer = (): Promise<Libp2p> => this.peer()
     const shared = { ...components, peer }
     this.auditor = new Auditor({ ...shared, logger: components.logger.child({ component: 'auditor' }) })
     this.retain = new RetainFilters(components.store, components.clock, components.settings)
@@ -68,6 +62,15 @@ export class Ops {
       ...shared,
       logger: components.logger.child({ component: 'repairer' })
     })
+  }
+
+  /** The tracker's libp2p client peer, started on first use: audits, repair and node admission share it. */
+  peer(): Promise<Libp2p> {
+    this.#peer ??= createClientPeer().then(async (p) => {
+      await p.start()
+      return p
+    })
+    return this.#peer
   }
 
   start(): void {

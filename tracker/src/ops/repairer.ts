@@ -274,7 +274,7 @@ export class Repairer {
         m,
         pieceSize: size,
         sources,
-        grantFor: async (source) => this.#getGrant(object, source, size, (await this.#receipts).receiptKey),
+        grantFor: async (source) => this.#getGrant(source, size, (await this.#receipts).receiptKey),
         rebuild: health.replace.map((index) => {
           const cid = recorded.get(index)?.cid
           return cid === undefined ? { index } : { index, cid }
@@ -285,7 +285,9 @@ export class Repairer {
           log.info({ node: source.node.peerId, piece: source.index, err: describeError(err) }, 'repair source failed'),
         onSourceRead: (source, grant, bytes) => {
           void this.#receipts.then((book) => book.received(source.node, grant, bytes))
-        }
+        },
+        // And on the get stream itself, so the source keeps sending past its credit (get protocol 2.0.0).
+        signReceipt: async (grant, bytes) => (await this.#receipts).sign(grant, bytes)
       })
       placed = await this.#place(object, key, size, rebuilt, health, signal)
     }
@@ -300,7 +302,7 @@ export class Repairer {
         key,
         segment.pieces,
         pieces,
-        deleteOrders(withSize(dropped), object.owner, now),
+        deleteOrders(withSize(dropped), object.owner, now, object.id),
         now
       )
     } catch (err) {
@@ -308,7 +310,7 @@ export class Repairer {
     }
     if (!swapped) {
       // Deleted or repaired by someone else meanwhile: what we stored is garbage now.
-      await store.queueDeletes(deleteOrders(withSize(placed), object.owner, now))
+      await store.queueDeletes(deleteOrders(withSize(placed), object.owner, now, object.id))
       log.info('segment changed during repair: new pieces handed back for deletion')
       return []
     }
@@ -369,7 +371,7 @@ export class Repairer {
       sources: await Promise.all(
         sources.map(async (source) => ({
           ...source,
-          grant: await this.#getGrant(object, source, size, workerReceiptKey(worker))
+          grant: await this.#getGrant(source, size, workerReceiptKey(worker))
         }))
       ),
       targets: await Promise.all(
@@ -380,7 +382,8 @@ export class Repairer {
             piece: cid as string,
             node: node.peerId,
             account: object.owner,
-            size
+            size,
+            obj: object.id
           })
           serials.set(index, serial)
           return { index, cid: cid as string, node: { peerId: node.peerId, addrs: node.addrs }, grant }
@@ -390,7 +393,7 @@ export class Repairer {
     let answer: Awaited<ReturnType<typeof requestRepair>>
     try {
       const timeout = AbortSignal.timeout(4 * this.#c.settings.repairStallMs)
-      answer = await requestRepair(await this.#c.peer(), worker, order, {
+      answer = await requestRepair(await this.#c.peer(), worker, await signer.signRepair(worker.peerId, order), {
         signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout])
       })
     } catch (err) {
@@ -402,16 +405,21 @@ export class Repairer {
     for (const p of answer.placed ?? []) {
       const target = order.targets.find((t) => t.index === p.index)
       if (target === undefined || target.node.peerId !== p.node || placed.some((q) => q.index === p.index)) continue
+      let root: string
       try {
-        await verifyReceipt(p.receipt, { node: p.node, piece: target.cid, serial: serials.get(p.index) ?? '', size })
+        ;({ root } = await verifyReceipt(p.receipt, {
+          node: p.node,
+          piece: target.cid,
+          serial: serials.get(p.index) ?? '',
+          size
+        }))
       } catch (err) {
         log.warn({ worker: worker.peerId, node: p.node, err: describeError(err) }, 'a repair receipt does not hold')
         continue
       }
       await this.#forgetFailure(p.node, target.cid)
-      // The recorded root, never the worker's word: audits of the new holder are checked against it.
-      const root = recorded.get(p.index)?.root ?? p.root
-      placed.push({ index: p.index, cid: target.cid, node: p.node, ...(root === undefined ? {} : { root }) })
+      // The root the new holder computed and signed, never the worker's word: its audits are checked against it.
+      placed.push({ index: p.index, cid: target.cid, node: p.node, root })
     }
     if (placed.length === 0 || health.healthy.length + placed.length < object.k) {
       // Nothing, or too little to leave the segment whole: what was stored is handed back, and the tracker tries.
@@ -420,7 +428,8 @@ export class Repairer {
         deleteOrders(
           placed.map((p) => ({ node: p.node, cid: p.cid, size })),
           object.owner,
-          now
+          now,
+          object.id
         )
       )
       log.info(
@@ -439,9 +448,10 @@ export class Repairer {
    * key (a worker node's identity, or this tracker's own): the reader signs a receipt per piece, the source
    * settles it and is paid for the egress, and no customer is billed for it.
    */
-  async #getGrant(object: ObjectRecord, source: RebuildSource, size: number, rk: string | undefined): Promise<string> {
+  async #getGrant(source: RebuildSource, size: number, rk: string | undefined): Promise<string> {
     const request = { kind: 'get', piece: source.cid, node: source.node.peerId, size } as const
-    const paid = rk === undefined ? { account: object.owner } : { account: REPAIR_ACCOUNT, rk }
+    // Repair reads are the network's: the tracker's own (no receipt key) are the only grants nodes serve unpaid.
+    const paid = rk === undefined ? { account: REPAIR_ACCOUNT } : { account: REPAIR_ACCOUNT, rk }
     return (await this.#c.signer.sign({ ...request, ...paid })).grant
   }
 
@@ -483,7 +493,8 @@ export class Repairer {
               piece: piece.cid,
               node: node.peerId,
               account: object.owner,
-              size
+              size,
+              obj: object.id
             })
             const receipt = await putPiece(
               peer,
@@ -491,9 +502,9 @@ export class Repairer {
               { grant, cid: CID.parse(piece.cid), bytes: piece.bytes },
               signal === undefined ? {} : { signal }
             )
-            await verifyReceipt(receipt, { node: node.peerId, piece: piece.cid, serial, size })
+            const { root } = await verifyReceipt(receipt, { node: node.peerId, piece: piece.cid, serial, size })
             await this.#forgetFailure(node.peerId, piece.cid)
-            placed.push({ index: piece.index, cid: piece.cid, node: node.peerId, root: piece.root })
+            placed.push({ index: piece.index, cid: piece.cid, node: node.peerId, root })
             keepNodes.push(node.peerId)
           } catch (err) {
             signal?.throwIfAborted()
@@ -512,7 +523,8 @@ export class Repairer {
           deleteOrders(
             placed.map((p) => ({ node: p.node, cid: p.cid, size })),
             object.owner,
-            this.#c.clock.now()
+            this.#c.clock.now(),
+            object.id
           )
         )
         throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `could not store ${pending.length} rebuilt pieces`)

@@ -11,6 +11,7 @@ import {
 } from '@shoal/core'
 import type { Clock } from '../config.ts'
 import { HEARTBEAT_MAX_SKEW_MS } from '../constants.ts'
+import type { GrantSigner } from '../grants.ts'
 import type { HttpServer } from '../http/server.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { Store } from '../store/store.ts'
@@ -52,6 +53,8 @@ export interface RetainResponse {
   pieces: number
   /** Every piece the node should hold (and about 1% of the others: they are kept a little longer). */
   filter: BloomFilterJson
+  /** The tracker's signature over node, createdAt and filter (wire/retain-list.ts). */
+  signature: string
 }
 
 export interface ExitStatus {
@@ -70,6 +73,7 @@ export function registerOpsRoutes(
     registry: NodeRegistry
     store: Store
     clock: Clock
+    signer: GrantSigner
     metrics?: () => MetricFamily[]
   }
 ): void {
@@ -119,7 +123,9 @@ export function registerOpsRoutes(
     const token = (request.body as { token?: unknown } | undefined)?.token
     const signed = await openNodeToken(token, 'retain', c.clock.now())
     const { createdAt, pieces, filter } = await c.ops.retain.forNode(signed.node)
-    const response: RetainResponse = { node: signed.node, createdAt, pieces, filter: filter.toJSON() }
+    const json = filter.toJSON()
+    const signature = await c.signer.signRetain({ node: signed.node, createdAt, filter: json })
+    const response: RetainResponse = { node: signed.node, createdAt, pieces, filter: json, signature }
     return response
   })
 

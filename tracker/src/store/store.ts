@@ -332,6 +332,8 @@ export interface DeleteOrderRecord {
   account: string
   size: number
   createdAt: number
+  /** The upload/object whose hold on the piece the order releases (the grant's `obj`). */
+  object: string
 }
 
 export interface UploadRecord {

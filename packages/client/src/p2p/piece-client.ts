@@ -12,7 +12,6 @@ import {
   PROTOCOL_PUT,
   PROTOCOL_REPAIR,
   type RepairAnswer,
-  type RepairOrder,
   readRequiredFrame,
   ShoalError,
   sendBounded,
@@ -20,6 +19,7 @@ import {
   verifyPiece
 } from '@shoal/core'
 import { openStream } from './client-peer.ts'
+import { InBandReceipts } from './in-band-receipts.ts'
 
 /**
  * Writes of this size keep yamux frames large without holding much in flight per stream: 1 MiB puts moved
@@ -114,6 +114,11 @@ export interface GetPieceOptions extends CallOptions {
   stallMs?: number
   /** Called as bytes arrive. */
   onBytes?: (n: number) => void
+  /**
+   * Signs a cumulative receipt for `bytes` of this piece received (get protocol 2.0.0): sent on the stream as
+   * bytes arrive, so the node keeps sending beyond its credit. Without it the node sends only its credit.
+   */
+  sign?: (bytes: number) => Promise<string>
 }
 
 /**
@@ -128,7 +133,8 @@ export function getPiece(
 ): Promise<Uint8Array> {
   return call(peer, node, PROTOCOL_GET, options, async (stream, reader) => {
     await sendBounded(stream, [encodeFrame({ grant: request.grant, piece: request.cid.toString() })], options)
-    await stream.close(options)
+    const receipts = options.sign === undefined ? undefined : new InBandReceipts(stream, options.sign, options)
+    if (receipts === undefined) await stream.close(options)
     const stall = new StallTimer(stream, node, options.stallMs)
     try {
       const response = await readResponse(reader, node)
@@ -146,7 +152,9 @@ export function getPiece(
         offset += chunk.byteLength
         stall.touch()
         options.onBytes?.(chunk.byteLength)
+        receipts?.received(offset)
       }
+      await receipts?.finish(offset)
       if (options.verify !== false) {
         try {
           await verifyPiece(request.cid, bytes)
@@ -216,17 +224,17 @@ export function deletePiece(
 }
 
 /**
- * Asks a storage node to carry out a repair order (the repair protocol) and returns its answer as it gave it:
- * the caller checks every receipt in it.
+ * Asks a storage node to carry out a repair order (the repair protocol, v2: `order` is the tracker-signed token,
+ * wire/repair-protocol.ts) and returns its answer as it gave it: the caller checks every receipt in it.
  */
 export function requestRepair(
   peer: Libp2p,
   worker: NodeAddress,
-  order: RepairOrder,
+  order: string,
   options: CallOptions = {}
 ): Promise<RepairAnswer> {
   return call(peer, worker, PROTOCOL_REPAIR, options, async (stream, reader) => {
-    await sendBounded(stream, [encodeFrame(order)], options)
+    await sendBounded(stream, [encodeFrame({ order })], options)
     await stream.close(options)
     const response = await readResponse(reader, worker)
     if (!Array.isArray(response.placed) || !Array.isArray(response.failed)) {

@@ -1,5 +1,15 @@
 import type { Libp2p } from '@libp2p/interface'
-import { CID, ErrorCode, loadErasureCodec, merkleRoot, type NodeAddress, pieceCid, ShoalError } from '@shoal/core'
+import {
+  CID,
+  ErrorCode,
+  type Grant,
+  loadErasureCodec,
+  merkleRoot,
+  type NodeAddress,
+  peekToken,
+  pieceCid,
+  ShoalError
+} from '@shoal/core'
 import { getPiece } from './piece-client.ts'
 
 export interface RebuildSource {
@@ -25,6 +35,8 @@ export interface RebuildInit<S extends RebuildSource = RebuildSource> {
   onSourceError?: (source: S, err: unknown) => void
   /** A source's piece arrived whole under `grant`: for the receipt that pays its holder. */
   onSourceRead?: (source: S, grant: string, bytes: number) => void
+  /** Signs in-band receipts for a source's grant (get protocol 2.0.0); grants without a receipt key get none. */
+  signReceipt?: (grant: string, bytes: number) => Promise<string>
 }
 
 export interface RebuiltPiece {
@@ -44,6 +56,7 @@ export async function rebuildPieces<S extends RebuildSource>(
   init: RebuildInit<S>
 ): Promise<RebuiltPiece[]> {
   const { k, m, pieceSize: size } = init
+  const signer = init.signReceipt
   const shards = new Uint8Array(size * (k + m))
   const present = Array.from({ length: k + m }, () => false)
   const queue = [...init.sources]
@@ -60,7 +73,10 @@ export async function rebuildPieces<S extends RebuildSource>(
             { grant, cid: CID.parse(source.cid), size },
             {
               ...(init.signal === undefined ? {} : { signal: init.signal }),
-              ...(init.stallMs === undefined ? {} : { stallMs: init.stallMs })
+              ...(init.stallMs === undefined ? {} : { stallMs: init.stallMs }),
+              ...(signer === undefined || (peekToken(grant) as Grant).rk === undefined
+                ? {}
+                : { sign: (bytes: number) => signer(grant, bytes) })
             }
           )
           init.onSourceRead?.(source, grant, bytes.byteLength)

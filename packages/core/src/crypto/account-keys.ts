@@ -1,6 +1,7 @@
 import { scryptAsync } from '@noble/hashes/scrypt.js'
 import { fromBase64Url, fromUtf8, randomBytes, toBase64Url, utf8 } from '../bytes.ts'
 import { CONTENT_KEY_BYTES } from '../constants.ts'
+import { ErrorCode, ShoalError } from '../errors.ts'
 import { importAesKey, openBlob, sealBlob } from './aes-gcm.ts'
 
 /**
@@ -17,6 +18,36 @@ export interface KdfParams {
 
 /** ~32 MiB of memory and a few hundred ms in pure JS: the same cost in the browser and in Node. */
 export const DEFAULT_KDF: KdfParams = { N: 2 ** 15, r: 8, p: 1 }
+
+/**
+ * The weakest parameters a client derives keys with, whatever a tracker says (/v1/info serves them). A tracker
+ * that served N = 2 could brute-force the password from the auth key it receives and unwrap the master key:
+ * that would break "the tracker cannot read" (issue 12). DEFAULT_KDF is at the floor.
+ */
+export const KDF_FLOOR: KdfParams = { N: 2 ** 15, r: 8, p: 1 }
+/** And the costliest a client accepts: a tracker must not make a login take gigabytes or minutes either. */
+export const KDF_CEILING = { memoryBytes: 512 * 1024 * 1024, p: 16 }
+
+/**
+ * Checks KDF parameters from a tracker: ERR_KDF_TOO_WEAK below KDF_FLOOR (N a power of two at least the
+ * floor's, r and p at least theirs), ERR_INVALID_INPUT when malformed or beyond KDF_CEILING.
+ */
+export function checkKdf(kdf: unknown): KdfParams {
+  const k = kdf as Partial<KdfParams> | null
+  const int = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0
+  if (k === null || typeof k !== 'object' || !int(k.N) || !int(k.r) || !int(k.p) || (k.N & (k.N - 1)) !== 0) {
+    throw new ShoalError(ErrorCode.INVALID_INPUT, 'KDF parameters are malformed')
+  }
+  if (k.N < KDF_FLOOR.N || k.r < KDF_FLOOR.r || k.p < KDF_FLOOR.p) {
+    throw new ShoalError(ErrorCode.KDF_TOO_WEAK, `KDF parameters N=${k.N} r=${k.r} p=${k.p} are below the floor`, {
+      details: { floor: KDF_FLOOR, got: { N: k.N, r: k.r, p: k.p } }
+    })
+  }
+  if (128 * k.N * k.r > KDF_CEILING.memoryBytes || k.p > KDF_CEILING.p) {
+    throw new ShoalError(ErrorCode.INVALID_INPUT, `KDF parameters N=${k.N} r=${k.r} p=${k.p} cost too much`)
+  }
+  return { N: k.N, r: k.r, p: k.p }
+}
 
 export interface PasswordKeys {
   /** Sent to the tracker at sign-up and login. */

@@ -1,4 +1,7 @@
+import type { PrivateKey, PublicKey } from '@libp2p/interface'
+import { KiB, MAX_PIECE_BYTES, MiB } from '../constants.ts'
 import { ErrorCode, ShoalError } from '../errors.ts'
+import { openTokenWithLimit, signToken } from '../signed-token.ts'
 import type { NodeAddress } from './tracker-api.ts'
 
 /**
@@ -9,8 +12,67 @@ import type { NodeAddress } from './tracker-api.ts'
  * is the tracker's, so an order nobody at the tracker made does nothing: the worker checks them all before it
  * starts. The answer is one header frame, `RepairAnswer`: each stored piece with its holder's signed receipt,
  * which the tracker checks itself before it trusts the worker's word.
+ *
+ * Version 2 (issue 12): the request frame is `{ order: <token> }`, the order signed by the tracker for one
+ * worker with a short life (`SignedRepairOrder`). Before, any peer holding some valid grants could make a node
+ * fetch and push pieces for it, and the order's own k, m and piece size sized a buffer before anything was
+ * checked. Now nothing is allocated or dialled until the signature, the worker, the expiry and the bounds hold.
  */
-export const PROTOCOL_REPAIR = '/shoal/repair/1.0.0'
+export const PROTOCOL_REPAIR = '/shoal/repair/2.0.0'
+
+/** Largest signed order a worker reads: 256 pieces with their grants fit. */
+export const MAX_REPAIR_ORDER_BYTES = 512 * KiB
+/** Most bytes one order may make its worker hold: the sources it reads and the pieces it rebuilds. */
+export const MAX_REPAIR_BYTES = 2 * (MAX_PIECE_BYTES + 256) + 64 * MiB
+
+/** The payload the tracker signs: the order, for one worker, until `exp`. */
+export interface SignedRepairOrder extends RepairOrder {
+  v: 2
+  kind: 'repair'
+  /** Peer id of the only node that may carry it out. */
+  worker: string
+  iat: number
+  exp: number
+}
+
+export function signRepairOrder(trackerKey: PrivateKey, order: SignedRepairOrder): Promise<string> {
+  return signToken(trackerKey, order)
+}
+
+/**
+ * Opens a signed repair order: the tracker's signature, meant for `worker`, alive at `now` (give or take
+ * `skewMs`), and within the bounds of `parseRepairOrder`. ERR_GRANT_INVALID / ERR_GRANT_WRONG_NODE /
+ * ERR_GRANT_EXPIRED / ERR_PROTOCOL otherwise.
+ */
+export async function openRepairOrder(
+  token: unknown,
+  trackerKey: PublicKey,
+  expect: { worker: string; now: number; skewMs: number }
+): Promise<RepairOrder> {
+  const p = (await openTokenWithLimit(
+    token,
+    trackerKey,
+    ErrorCode.GRANT_INVALID,
+    'repair order',
+    MAX_REPAIR_ORDER_BYTES
+  )) as Partial<SignedRepairOrder> | null
+  if (p === null || typeof p !== 'object' || p.v !== 2 || p.kind !== 'repair') {
+    throw new ShoalError(ErrorCode.GRANT_INVALID, 'repair order payload is not a repair order')
+  }
+  if (p.worker !== expect.worker) {
+    throw new ShoalError(ErrorCode.GRANT_WRONG_NODE, 'repair order is for another worker')
+  }
+  if (!Number.isSafeInteger(p.exp) || !Number.isSafeInteger(p.iat)) {
+    throw new ShoalError(ErrorCode.GRANT_INVALID, 'repair order has no valid lifetime')
+  }
+  if ((p.exp as number) + expect.skewMs < expect.now) {
+    throw new ShoalError(ErrorCode.GRANT_EXPIRED, 'repair order expired')
+  }
+  if ((p.iat as number) - expect.skewMs > expect.now) {
+    throw new ShoalError(ErrorCode.GRANT_INVALID, 'repair order is issued in the future')
+  }
+  return parseRepairOrder(p as Record<string, unknown>)
+}
 
 export interface RepairSource {
   index: number
@@ -58,8 +120,10 @@ export function parseRepairOrder(frame: Record<string, unknown>): RepairOrder {
   if (!count(k, 1, MAX_PIECES) || !count(m, 0, MAX_PIECES) || (k as number) + (m as number) > MAX_PIECES) {
     bad('k and m are missing or out of range')
   }
-  if (!count(pieceSize, 1, 256 * 1024 * 1024)) bad('pieceSize is missing or out of range')
+  if (!count(pieceSize, 1, MAX_PIECE_BYTES)) bad('pieceSize is missing or out of range')
   const total = (k as number) + (m as number)
+  // Checked before anything is allocated: k sources and up to m rebuilt pieces of pieceSize each.
+  if (total * (pieceSize as number) > MAX_REPAIR_BYTES) bad('k, m and pieceSize ask for too much memory')
   const text = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_FIELD
   const address = (v: unknown): NodeAddress => {
     const a = v as Partial<NodeAddress> | null
