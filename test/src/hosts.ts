@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { TestbedError } from './errors.ts'
 
@@ -219,6 +219,24 @@ export class HostNetwork {
       reaped.push(range)
     }
     return reaped
+  }
+
+  /** Ranges whose owner is `pid` (default: this process), i.e. host networks it has built and not yet removed. */
+  static async owned(pid = process.pid): Promise<number[]> {
+    let files: string[]
+    try {
+      files = await readdir(OWNERS_DIR)
+    } catch {
+      return []
+    }
+    const ranges: number[] = []
+    for (const file of files) {
+      const match = /^(\d+)\.pid$/.exec(file)
+      if (match === null) continue
+      const owner = await readFile(join(OWNERS_DIR, file), 'utf8').catch(() => '')
+      if (Number(owner) === pid) ranges.push(Number(match[1]))
+    }
+    return ranges
   }
 
   static async #remove(range: number, namespaces: string[]): Promise<void> {
