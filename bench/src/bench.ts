@@ -14,6 +14,8 @@ import { type BaselineResult, cappedHttp, rawTcp } from './baselines.ts'
 import { type BrowserBenchRow, browserTable, runBrowserBench } from './browser.ts'
 import { benchCodec, type CodecResult } from './codec.ts'
 import { TestFiles } from './files.ts'
+import { type HostsRow, runHosts } from './hosts.ts'
+import { hostsTables } from './hosts-report.ts'
 import { type BenchOptions, layoutFor, readOptions, runsFor, transferTimeoutMs, USAGE } from './options.ts'
 import { baselineTable, chartSvg, codecTable, swarmTable, targetTable } from './report.ts'
 import { GiB, MiB, rateLabel, round, sizeLabel } from './stats.ts'
@@ -37,6 +39,8 @@ interface BenchResult {
   scenarios: SwarmRow[]
   /** Headless Chromium vs the Node client on one testnet (part 'browser'). */
   browser?: BrowserBenchRow[]
+  /** Part 'hosts': shoal put/get as processes on simulated hosts, side by side with WebTorrent and HTTP. */
+  hosts?: HostsRow[]
   targets: Target[]
   failures: string[]
 }
@@ -105,6 +109,7 @@ async function main(): Promise<number> {
   const baselines: BaselineResult[] = []
   let rows: SwarmRow[] = []
   const browser: BrowserBenchRow[] = []
+  let hosts: HostsRow[] = []
   const failures: string[] = []
   try {
     if (options.parts.includes('codec')) {
@@ -149,6 +154,10 @@ async function main(): Promise<number> {
       })
       browser.push(row)
       if (row.error !== undefined) failures.push(`browser run: ${row.error}`)
+    }
+    if (options.parts.includes('hosts')) {
+      hosts = await runHosts({ options, files, workDir, log })
+      for (const row of hosts) for (const e of row.errors) failures.push(`${row.id}: ${e}`)
     }
   } finally {
     await rm(workDir, { recursive: true, force: true })
@@ -200,6 +209,7 @@ async function main(): Promise<number> {
     baselines,
     scenarios: rows,
     browser,
+    ...(hosts.length === 0 ? {} : { hosts }),
     targets,
     failures
   }
@@ -228,6 +238,11 @@ async function writeReports(result: BenchResult, base: string): Promise<{ tables
   if (baselines.length > 0) tables.push(`### Baselines\n\n${baselineTable(baselines)}`)
   if (rows.length > 0) {
     tables.push(`### Network (testnet on 127.0.0.1, medians)\n\n${swarmTable(rows, baselines, result.segmentSize)}`)
+  }
+  if (result.hosts !== undefined && result.hosts.length > 0) {
+    tables.push(
+      `### Hosts: \`shoal\` processes on simulated hosts, side by side with WebTorrent\n\n${hostsTables(result.hosts)}`
+    )
   }
   tables.push(`### Targets\n\n${targetTable(targets)}`)
   const tcp = baselines.find((b) => b.id === 'raw-tcp')
