@@ -16,6 +16,7 @@ import { benchCodec, type CodecResult } from './codec.ts'
 import { TestFiles } from './files.ts'
 import { type HostsRow, runHosts } from './hosts.ts'
 import { hostsTables } from './hosts-report.ts'
+import { evaluateHostsTargets } from './hosts-targets.ts'
 import { type BenchOptions, layoutFor, readOptions, runsFor, transferTimeoutMs, USAGE } from './options.ts'
 import { baselineTable, chartSvg, codecTable, swarmTable, targetTable } from './report.ts'
 import { GiB, MiB, rateLabel, round, sizeLabel } from './stats.ts'
@@ -174,7 +175,10 @@ async function main(): Promise<number> {
       failures.push(`${row.id}: ${row.errors.join('; ')}`)
     }
   }
-  const targets = evaluateTargets(rows, baselines, segmentSize, options.parts.includes('big'))
+  const targets = [
+    ...evaluateTargets(rows, baselines, segmentSize, options.parts.includes('big')),
+    ...evaluateHostsTargets(hosts)
+  ]
   const machineEnd = machine()
   const durationS = round((performance.now() - t0) / 1000, 1)
 
@@ -302,12 +306,10 @@ async function render(path: string): Promise<number> {
   result.segmentSize ??= 8 * MiB
   result.quick ??= result.command.includes('--quick')
   // Targets are judged again from the stored medians, so a change to how a target is judged applies too.
-  result.targets = evaluateTargets(
-    result.scenarios,
-    result.baselines,
-    result.segmentSize,
-    result.options.parts.includes('big')
-  )
+  result.targets = [
+    ...evaluateTargets(result.scenarios, result.baselines, result.segmentSize, result.options.parts.includes('big')),
+    ...evaluateHostsTargets(result.hosts ?? [])
+  ]
   await writeFile(path, `${JSON.stringify(result, null, 2)}\n`)
   const { tables, summary } = await writeReports(result, path.replace(/\.json$/, ''))
   process.stdout.write(`${tables.join('\n\n')}\n\n${summary}\n`)

@@ -175,6 +175,9 @@ async function runScenario(
     m,
     trackerArgs: ['--quota', '1TB'],
     nodeCapacity: '64GiB',
+    // Nothing here stops a node, and on a loaded 2-core machine a heartbeat can be late by many seconds: a node
+    // counted offline would fail a put that needs all k + m hosts.
+    offlineAfter: '60s',
     ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }),
     ...(mode === 'hosts'
       ? { hosts: { uplink: (i: number) => caps[i] ?? null, required: true } }
@@ -182,6 +185,17 @@ async function runScenario(
   }
   const net = await Testnet.start(init)
   const servers: ReadyProcess[] = []
+  const teardown = async (): Promise<void> => {
+    await Promise.all(servers.map((s) => stopProcess(s, 'SIGTERM')))
+    await net.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+  // Ctrl-C mid-run: stop the seeders, the testnet and its namespaces before exiting, or they outlive the bench.
+  const interrupted = (): void => {
+    void teardown().finally(() => process.exit(130))
+  }
+  process.once('SIGINT', interrupted)
+  process.once('SIGTERM', interrupted)
   try {
     const wrap = (i: number) =>
       net.hosts === undefined ? {} : { wrap: (c: string, a: string[]) => net.hosts!.wrap(i, c, a) }
@@ -300,9 +314,9 @@ async function runScenario(
     row.errors.push((err as Error).message)
     log(`  FAILED: ${(err as Error).message}`)
   } finally {
-    await Promise.all(servers.map((s) => stopProcess(s, 'SIGTERM')))
-    await net.stop()
-    await rm(dir, { recursive: true, force: true })
+    process.off('SIGINT', interrupted)
+    process.off('SIGTERM', interrupted)
+    await teardown()
   }
   summarize(row)
   return row
