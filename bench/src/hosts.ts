@@ -184,6 +184,7 @@ async function runScenario(
       : { nodeArgs: (i: number) => (caps[i] == null ? [] : ['--egress-limit', String(Math.round(caps[i]!))]) })
   }
   const net = await Testnet.start(init)
+  log(`  testnet up (${net.mode}${net.hosts === undefined ? '' : `, 10.${net.hosts.range}.0.0/16`})`)
   const servers: ReadyProcess[] = []
   const teardown = async (): Promise<void> => {
     await Promise.all(servers.map((s) => stopProcess(s, 'SIGTERM')))
@@ -224,6 +225,7 @@ async function runScenario(
       peers.push(`${addressOf(i)}:${Number(seeder.ready.port)}`)
     }
     const seederPids = servers.map((s) => s.child.pid!)
+    log(`  torrent made, ${nodes} WebTorrent seeders ready`)
 
     // The CLI's session, made as a user makes it; the SDK logs in to the same account.
     const env = {
