@@ -9,7 +9,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { createReadStream } from 'node:fs'
-import { link, mkdir, readFile, rm } from 'node:fs/promises'
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -21,6 +21,7 @@ import type { TestFile, TestFiles } from './files.ts'
 import { type BenchOptions, transferTimeoutMs } from './options.ts'
 import { CpuMeter, waitForQuiet } from './proc-cpu.ts'
 import { MB, MiB, mbps, median, round, sizeLabel } from './stats.ts'
+import { makeTorrent } from './torrent-file.ts'
 
 const SHOAL_BIN = fileURLToPath(new URL('../../packages/cli/bin/shoal.js', import.meta.url))
 const CLI_METER = fileURLToPath(new URL('./cli-meter.ts', import.meta.url))
@@ -203,7 +204,7 @@ async function runScenario(
     const addressOf = (i: number): string => net.nodes[i]?.host?.address ?? '127.0.0.1'
     // WebTorrent: hash the file once, then one seeder per host, each holding the whole file.
     const torrent = join(dir, 'bench.torrent')
-    await runToEnd(process.execPath, [WT_PEER, JSON.stringify({ mode: 'make', file: file.path, torrent })], 300_000)
+    await writeFile(torrent, await makeTorrent(file.path, file.size, 'bench.bin'))
     const peers: string[] = []
     for (let i = 0; i < nodes; i++) {
       const seedDir = join(dir, `seed-${i}`)
@@ -421,16 +422,6 @@ function exitOf(child: ChildProcess, timeoutMs: number): Promise<number> {
       resolve(code ?? (signal === null ? -1 : 128))
     })
   })
-}
-
-async function runToEnd(command: string, args: string[], timeoutMs: number): Promise<void> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'] })
-  let stderr = ''
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString()
-  })
-  const code = await exitOf(child, timeoutMs)
-  if (code !== 0) throw new Error(`${args[0]} exited ${code}: ${stderr.trim().split('\n').pop()}`)
 }
 
 function cliSample(run: ShoalRun, bytes: number, ok: boolean, error: string | undefined): Sample {

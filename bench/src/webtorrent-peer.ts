@@ -2,7 +2,6 @@
  * A WebTorrent peer in a process of its own, for the side-by-side runs of the hosts part (hosts.ts). One JSON job
  * as argv[2]:
  *
- *   {"mode":"make","file":F,"torrent":T}                         hash F once, write its .torrent to T, exit
  *   {"mode":"seed","torrent":T,"dir":D,"uploadLimit":N?}         seed D/<name> (already complete), print
  *                                                                {"msg":"ready","port":P}, run until SIGTERM
  *   {"mode":"leech","torrent":T,"dir":D,"peers":["ip:port"]}     download into D from exactly these peers,
@@ -12,7 +11,7 @@
  * no web seeds; peers are only the ones given. WebRTC is never used, so its native module (node-datachannel,
  * whose prebuilt binary an offline install cannot fetch) is replaced by a stub before WebTorrent loads.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { registerHooks } from 'node:module'
 
 const WEBRTC_STUB = `data:text/javascript,${encodeURIComponent(
@@ -37,7 +36,6 @@ const OFFLINE = {
 }
 
 type Job =
-  | { mode: 'make'; file: string; torrent: string }
   | { mode: 'seed'; torrent: string; dir: string; uploadLimit?: number }
   | { mode: 'leech'; torrent: string; dir: string; peers: string[]; timeoutMs: number }
 
@@ -53,14 +51,7 @@ const fail = (err: Error | string): never => {
   process.exit(1)
 }
 
-if (job.mode === 'make') {
-  const client = new WebTorrent(OFFLINE)
-  client.on('error', fail)
-  client.seed(job.file, { announce: [], private: true, name: 'bench.bin' }, (torrent) => {
-    writeFileSync(job.torrent, torrent.torrentFile)
-    client.destroy(() => process.exit(0))
-  })
-} else if (job.mode === 'seed') {
+if (job.mode === 'seed') {
   const client = new WebTorrent({
     ...OFFLINE,
     ...(job.uploadLimit === undefined ? {} : { uploadLimit: job.uploadLimit })
@@ -70,7 +61,8 @@ if (job.mode === 'make') {
   const torrent = client.add(readFileSync(job.torrent), { path: job.dir, skipVerify: true })
   torrent.on('error', fail)
   torrent.on('ready', () => print({ msg: 'ready', port: client.torrentPort }))
-  process.on('SIGTERM', () => client.destroy(() => process.exit(0)))
+  // Nothing to flush: a seeder only reads. (WebTorrent's destroy() did not always call back.)
+  process.on('SIGTERM', () => process.exit(0))
 } else if (job.mode === 'leech') {
   const client = new WebTorrent(OFFLINE)
   client.on('error', fail)
