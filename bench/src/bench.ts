@@ -14,7 +14,7 @@ import { type BaselineResult, cappedHttp, rawTcp } from './baselines.ts'
 import { type BrowserBenchRow, browserTable, runBrowserBench } from './browser.ts'
 import { benchCodec, type CodecResult } from './codec.ts'
 import { TestFiles } from './files.ts'
-import { type HostsRow, runHosts } from './hosts.ts'
+import { type HostsRow, runHosts, summarize } from './hosts.ts'
 import { hostsTables } from './hosts-report.ts'
 import { evaluateHostsTargets } from './hosts-targets.ts'
 import { type BenchOptions, layoutFor, readOptions, runsFor, transferTimeoutMs, USAGE } from './options.ts'
@@ -305,6 +305,7 @@ async function render(path: string): Promise<number> {
   const result = JSON.parse(await readFile(path, 'utf8')) as BenchResult
   result.segmentSize ??= 8 * MiB
   result.quick ??= result.command.includes('--quick')
+  for (const row of result.hosts ?? []) summarize(row)
   // Targets are judged again from the stored medians, so a change to how a target is judged applies too.
   result.targets = [
     ...evaluateTargets(result.scenarios, result.baselines, result.segmentSize, result.options.parts.includes('big')),

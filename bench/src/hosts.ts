@@ -88,6 +88,11 @@ export interface HostsRow {
     firstVsLater?: number
     sdkVsWebtorrent?: number
     laterVsHttp?: number
+    /**
+     * The median over runs of (later get / WebTorrent) within each run: the two are measured a minute apart, so
+     * under a load that changes from run to run (other people's jobs) this pairs like with like.
+     */
+    pairedLaterVsWebtorrent?: number
   }
   errors: string[]
 }
@@ -325,7 +330,8 @@ async function runScenario(
   return row
 }
 
-function summarize(row: HostsRow): void {
+/** Medians and ratios of a row from its runs (also run again by --render). */
+export function summarize(row: HostsRow): void {
   for (const kind of HOSTS_KINDS) {
     const ok = row.runs.map((r) => r[kind]).filter((s): s is HostsSample => s?.ok === true)
     if (ok.length === 0) continue
@@ -350,6 +356,12 @@ function summarize(row: HostsRow): void {
     ...optional('sdkVsWebtorrent', ratio(m.sdkGet?.mbps, m.webtorrent?.mbps)),
     ...optional('laterVsHttp', ratio(m.laterGet?.mbps, row.http?.mbps))
   }
+  const paired = row.runs
+    .map((r) =>
+      r.laterGet?.ok === true && r.webtorrent?.ok === true ? r.laterGet.mbps / r.webtorrent.mbps : Number.NaN
+    )
+    .filter((v) => Number.isFinite(v))
+  if (paired.length > 0) row.ratios.pairedLaterVsWebtorrent = round(median(paired), 2)
 }
 
 function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
