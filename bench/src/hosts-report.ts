@@ -17,6 +17,12 @@ function load(row: HostsRow): string {
   return fmt(median(loads), 1)
 }
 
+function worstExitLag(row: HostsRow): string {
+  const lags = row.runs.flatMap((r) => [r.put, r.firstGet, r.laterGet]).map((s) => (s?.exitMs ?? 0) - (s?.ms ?? 0))
+  const worst = Math.max(0, ...lags.filter((v) => Number.isFinite(v)))
+  return `${fmt(worst / 1000, 1)} s`
+}
+
 /** Markdown tables of the hosts part: throughput side by side, then what each side cost. */
 export function hostsTables(rows: readonly HostsRow[]): string {
   const speed = [
@@ -24,8 +30,8 @@ export function hostsTables(rows: readonly HostsRow[]): string {
     '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   const cost = [
-    '| scenario | size | nodes CPU s/GB: put / first / later get | seeders CPU s/GB | client CPU s/GB: `shoal get` / SDK / WebTorrent | client peak RSS MB: `shoal get` / WebTorrent | errors |',
-    '|---|---|---|---|---|---|---|'
+    '| scenario | size | nodes CPU s/GB: put / first / later get | seeders CPU s/GB | client CPU s/GB: `shoal get` / SDK / WebTorrent | client peak RSS MB: `shoal get` / WebTorrent | `shoal` exit after its result, worst | errors |',
+    '|---|---|---|---|---|---|---|---|'
   ]
   for (const row of rows) {
     const m = row.median
@@ -35,11 +41,11 @@ export function hostsTables(rows: readonly HostsRow[]): string {
       `| ${row.scenario} | ${mode(row)} | ${sizeLabel(row.size)} | ${caps(row)} | ${fmt(m.put?.mbps)} | ${withTtfb('firstGet')} | ${withTtfb('laterGet')} | ${fmt(m.sdkGet?.mbps)} | ${fmt(m.webtorrent?.mbps)} | ${fmt(row.http?.mbps)} | ${fmt(row.ratios.laterVsWebtorrent, 2)} | ${fmt(row.ratios.pairedLaterVsWebtorrent, 2)} | ${fmt(row.ratios.firstVsWebtorrent, 2)} | ${fmt(row.ratios.firstVsLater, 2)} | ${load(row)} |`
     )
     cost.push(
-      `| ${row.scenario} | ${sizeLabel(row.size)} | ${fmt(m.put?.serversCpuSPerGB)} / ${fmt(m.firstGet?.serversCpuSPerGB)} / ${fmt(m.laterGet?.serversCpuSPerGB)} | ${fmt(m.webtorrent?.serversCpuSPerGB)} | ${fmt(m.laterGet?.cpuSPerGB)} / ${fmt(m.sdkGet?.cpuSPerGB)} / ${fmt(m.webtorrent?.cpuSPerGB)} | ${fmt(m.laterGet?.peakRssMB, 0)} / ${fmt(m.webtorrent?.peakRssMB, 0)} | ${row.errors.length === 0 ? '-' : row.errors.length} |`
+      `| ${row.scenario} | ${sizeLabel(row.size)} | ${fmt(m.put?.serversCpuSPerGB)} / ${fmt(m.firstGet?.serversCpuSPerGB)} / ${fmt(m.laterGet?.serversCpuSPerGB)} | ${fmt(m.webtorrent?.serversCpuSPerGB)} | ${fmt(m.laterGet?.cpuSPerGB)} / ${fmt(m.sdkGet?.cpuSPerGB)} / ${fmt(m.webtorrent?.cpuSPerGB)} | ${fmt(m.laterGet?.peakRssMB, 0)} / ${fmt(m.webtorrent?.peakRssMB, 0)} | ${worstExitLag(row)} | ${row.errors.length === 0 ? '-' : row.errors.length} |`
     )
   }
   return [
-    'MB/s medians of the runs (10^6 plaintext bytes/s). `shoal` rows are processes timed from spawn to exit, start-up included; the SDK is timed from calling get(); WebTorrent from its process spawn to its "done". "paired": the median of each run\'s later get / WebTorrent.',
+    'MB/s medians of the runs (10^6 plaintext bytes/s). `shoal` rows are processes timed from spawn to their result (get: the last byte on its stdout; put: its `--json` result line), start-up included, the time they take to exit after it in the cost table; the SDK is timed from calling get(); WebTorrent from its process spawn to its "done". "paired": the median of each run\'s later get / WebTorrent.',
     '',
     speed.join('\n'),
     '',

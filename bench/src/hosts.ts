@@ -33,12 +33,20 @@ const HTTP_MAX = 64 * MiB
 export type HostsScenario = 'capped' | 'uneven' | 'uncapped'
 export const HOSTS_SCENARIOS: readonly HostsScenario[] = ['capped', 'uneven', 'uncapped']
 
+/** What exitOf reports for a process ended by a signal (our SIGKILL at the bound). */
+const KILLED = 128
+
 /** One transfer by one process. */
 export interface HostsSample {
   ok: boolean
   mbps: number
-  /** From spawning the process to the last byte (process start included); SDK: from calling get()/put(). */
+  /**
+   * From spawning the process to the last byte (process start included): `shoal get`'s last byte on stdout,
+   * `shoal put --json`'s result line; SDK: from calling get().
+   */
   ms: number
+  /** `shoal`: from spawn to the process's exit (longer than ms when it lingers after its result). */
+  exitMs?: number
   bytes: number
   /** CLI get: from spawning `shoal get NAME -` to the first byte on its stdout; SDK: from calling get(). */
   ttfbMs?: number
@@ -272,7 +280,7 @@ async function runScenario(
         run[kind] = sample
         if (sample.error !== undefined) row.errors.push(`run ${r + 1} ${kind}: ${sample.error}`)
         log(
-          `  run ${r + 1} ${kind.padEnd(10)} ${sample.ok ? `${round(sample.mbps)} MB/s` : `FAILED ${sample.error}`}${sample.ttfbMs === undefined ? '' : `, first byte ${round(sample.ttfbMs)} ms`}`
+          `  run ${r + 1} ${kind.padEnd(10)} ${sample.ok ? `${round(sample.mbps)} MB/s` : `FAILED ${sample.error}`}${sample.ttfbMs === undefined ? '' : `, first byte ${round(sample.ttfbMs)} ms`}${lingered(sample)}`
         )
       }
       await step('put', true, netPids, () => shoalTransfer('put', env, dir, file, name, timeoutMs))
@@ -330,6 +338,12 @@ async function runScenario(
   return row
 }
 
+/** ', exited 12.3 s after its result' for a `shoal` process that lingered more than 2 s; '' otherwise. */
+export function lingered(sample: HostsSample): string {
+  const lag = (sample.exitMs ?? sample.ms) - sample.ms
+  return lag > 2_000 ? `, exited ${round(lag / 1000)} s after its result` : ''
+}
+
 /** Medians and ratios of a row from its runs (also run again by --render). */
 export function summarize(row: HostsRow): void {
   for (const kind of HOSTS_KINDS) {
@@ -373,6 +387,8 @@ interface ShoalRun {
   stderr: string
   /** ms from spawn to exit. */
   ms: number
+  /** ms from spawn to the result: the last expected byte on stdout (get), the JSON result line (put --json). */
+  doneMs?: number
   /** ms from spawn to the first stdout byte (get to "-"). */
   firstByteMs?: number
   stdoutBytes: number
@@ -385,7 +401,9 @@ async function runShoal(
   args: string[],
   env: Record<string, string>,
   dir: string,
-  timeoutMs: number
+  timeoutMs: number,
+  /** When the process has done its job: stdout carries this many bytes, or (-1) one whole line. */
+  doneAt?: number
 ): Promise<ShoalRun> {
   const meterFile = join(dir, `meter-${randomBytes(4).toString('hex')}.json`)
   const t0 = performance.now()
@@ -397,11 +415,15 @@ async function runShoal(
   const hash = createHash('sha256')
   let stdoutBytes = 0
   let firstByteMs: number | undefined
+  let doneMs: number | undefined
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => {
     firstByteMs ??= performance.now() - t0
     hash.update(chunk)
     stdoutBytes += chunk.byteLength
+    if (doneMs === undefined && (doneAt === -1 ? chunk.includes(10) : stdoutBytes === doneAt)) {
+      doneMs = performance.now() - t0
+    }
   })
   child.stderr.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-4000)
@@ -417,6 +439,7 @@ async function runShoal(
     code,
     stderr,
     ms,
+    ...(doneMs === undefined ? {} : { doneMs }),
     ...(firstByteMs === undefined ? {} : { firstByteMs }),
     stdoutBytes,
     stdoutSha256: hash.digest('hex'),
@@ -431,17 +454,19 @@ function exitOf(child: ChildProcess, timeoutMs: number): Promise<number> {
     child.once('error', reject)
     child.once('close', (code, signal) => {
       clearTimeout(timer)
-      resolve(code ?? (signal === null ? -1 : 128))
+      resolve(code ?? (signal === null ? -1 : KILLED))
     })
   })
 }
 
 function cliSample(run: ShoalRun, bytes: number, ok: boolean, error: string | undefined): Sample {
   const cpuS = run.meter === undefined ? undefined : (run.meter.cpuUserMs + run.meter.cpuSystemMs) / 1000
+  const ms = run.doneMs ?? run.ms
   return {
     ok,
-    mbps: ok ? round(mbps(bytes, run.ms)) : Number.NaN,
-    ms: round(run.ms),
+    mbps: ok ? round(mbps(bytes, ms)) : Number.NaN,
+    ms: round(ms),
+    exitMs: round(run.ms),
     bytes,
     ...(run.firstByteMs === undefined ? {} : { ttfbMs: round(run.firstByteMs) }),
     ...(cpuS === undefined ? {} : { cpuSPerGB: round(cpuS / (bytes / 1e9), 2) }),
@@ -463,15 +488,20 @@ async function shoalTransfer(
   name: string,
   timeoutMs: number
 ): Promise<Sample> {
-  const run = await runShoal(command === 'put' ? ['put', file.path, name] : ['get', name, '-'], env, dir, timeoutMs)
+  const args = command === 'put' ? ['put', '--json', file.path, name] : ['get', name, '-']
+  const run = await runShoal(args, env, dir, timeoutMs, command === 'put' ? -1 : file.size)
   const match = command === 'put' ? undefined : run.stdoutBytes === file.size && run.stdoutSha256 === file.sha256
+  // Done, then killed at the bound because it did not exit: the transfer counts, the hang is recorded (exitMs).
+  const hungAfterDone = run.doneMs !== undefined && run.code === KILLED
   const error =
-    run.code !== 0
+    run.code !== 0 && !hungAfterDone
       ? `shoal ${command} exited ${run.code}: ${lastLine(run.stderr)}`
       : match === false
         ? 'downloaded bytes differ from the source (sha256 mismatch)'
         : undefined
-  return { ...cliSample(run, file.size, error === undefined, error), ...(match === undefined ? {} : { match }) }
+  const sample = cliSample(run, file.size, error === undefined, error)
+  if (command === 'put') delete sample.ttfbMs // its only stdout line is the result
+  return { ...sample, ...(match === undefined ? {} : { match }) }
 }
 
 async function sdkGet(
