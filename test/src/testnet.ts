@@ -78,8 +78,8 @@ export interface NodeHandle {
 
 /**
  * A tracker and N storage nodes as real processes, each in its own data folder: on loopback, or (hosts mode) each
- * node on a simulated host of its own. Teardown is
- * registered as each process starts, so a failed start leaves nothing running.
+ * node on a simulated host of its own. Teardown is registered as each process (and each namespace) is created, so
+ * a failed start leaves nothing running.
  */
 export class Testnet {
   readonly dir: string
