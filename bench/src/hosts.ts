@@ -192,12 +192,21 @@ async function runScenario(
     // Nothing here stops a node, and on a loaded 2-core machine a heartbeat can be late by many seconds: a node
     // counted offline would fail a put that needs all k + m hosts.
     offlineAfter: '60s',
+    readyTimeoutMs: 180_000,
     ...(options.segmentSize === undefined ? {} : { segmentSize: options.segmentSize }),
     ...(mode === 'hosts'
       ? { hosts: { uplink: (i: number) => caps[i] ?? null, required: true } }
       : { nodeArgs: (i: number) => (caps[i] == null ? [] : ['--egress-limit', String(Math.round(caps[i]!))]) })
   }
-  const net = await Testnet.start(init)
+  let net: Testnet
+  try {
+    net = await Testnet.start(init)
+  } catch (err) {
+    // Recorded, and the next scenario still runs (a node slow to start on a loaded machine fails only this row).
+    row.errors.push(`testnet: ${(err as Error).message.split('\n')[0]}`)
+    log(`  FAILED to start the testnet: ${row.errors[0]}`)
+    return row
+  }
   log(`  testnet up (${net.mode}${net.hosts === undefined ? '' : `, 10.${net.hosts.range}.0.0/16`})`)
   const servers: ReadyProcess[] = []
   const teardown = async (): Promise<void> => {

@@ -46,6 +46,11 @@ export interface TestnetInit {
    * `true` is `{}`. Off by default: loopback mode is quicker to start and needs no root.
    */
   hosts?: boolean | TestnetHostsInit
+  /**
+   * How long the tracker and each node may take to say they are ready (default 60 s), and the tracker to list them
+   * all online (default 30 s); more on a loaded machine.
+   */
+  readyTimeoutMs?: number
 }
 
 export interface TestnetHostsInit {
@@ -147,7 +152,8 @@ export class Testnet {
         Testnet.#trackerArgs(init, trackerDir(dir), init.trackerPort ?? 0, hosts),
         {
           logFile: join(dir, 'logs', 'tracker.log'),
-          label: 'tracker'
+          label: 'tracker',
+          ...(init.readyTimeoutMs === undefined ? {} : { timeoutMs: init.readyTimeoutMs })
         }
       )
     } catch (err) {
@@ -160,7 +166,7 @@ export class Testnet {
     const net = new Testnet(init, dir, ownsDir, tracker, handle, hosts, fallback)
     try {
       await Promise.all(Array.from({ length: init.nodes }, (_, i) => net.#spawnNode(i)))
-      await net.waitForOnline()
+      await net.waitForOnline(undefined, init.readyTimeoutMs ?? 30_000)
     } catch (err) {
       await net.stop()
       throw err
@@ -220,6 +226,7 @@ export class Testnet {
     const proc = await spawnReady(NODE_BIN, args, {
       logFile: join(this.dir, 'logs', `node-${index}.log`),
       label: `node ${index}`,
+      ...(this.#init.readyTimeoutMs === undefined ? {} : { timeoutMs: this.#init.readyTimeoutMs }),
       ...(hosts === undefined ? {} : { wrap: (command, rest) => hosts.wrap(index, command, rest) })
     })
     this.#nodeProcesses.set(index, proc)
