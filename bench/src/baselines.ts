@@ -95,7 +95,12 @@ class Pacer {
   }
 }
 
-async function serveCapped(res: ServerResponse, file: TestFile, rate: number): Promise<void> {
+/** Sends the file paced at `rate` bytes/s (the loopback stand-in for a kernel cap). */
+export async function serveCapped(
+  res: ServerResponse,
+  file: Pick<TestFile, 'path' | 'size'>,
+  rate: number
+): Promise<void> {
   const chunkSize = 64 * KiB
   const pacer = new Pacer(rate, chunkSize)
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.size) })
@@ -105,6 +110,24 @@ async function serveCapped(res: ServerResponse, file: TestFile, rate: number): P
     if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve))
   }
   res.end()
+}
+
+/** Downloads a URL with fetch, hashing as it goes: bytes, sha256 (hex) and ms from the request to the last byte. */
+export async function fetchHashed(
+  url: string,
+  timeoutMs: number
+): Promise<{ bytes: number; sha256: string; ms: number }> {
+  const t0 = performance.now()
+  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
+  if (!response.ok || response.body === null) throw new Error(`HTTP baseline: status ${response.status}`)
+  const hash = createHash('sha256')
+  let bytes = 0
+  const reader = response.body.getReader()
+  for (let part = await reader.read(); part.done !== true; part = await reader.read()) {
+    hash.update(part.value)
+    bytes += part.value.byteLength
+  }
+  return { bytes, sha256: hash.digest('hex'), ms: performance.now() - t0 }
 }
 
 /**
@@ -126,19 +149,9 @@ export async function cappedHttp(
   let match = true
   try {
     for (let r = 0; r < runs; r++) {
-      const t0 = performance.now()
-      const response = await fetch(`http://127.0.0.1:${port}/file`, { signal: AbortSignal.timeout(timeoutMs) })
-      if (!response.ok || response.body === null) throw new Error(`HTTP baseline: status ${response.status}`)
-      const hash = createHash('sha256')
-      let got = 0
-      const reader = response.body.getReader()
-      for (let part = await reader.read(); part.done !== true; part = await reader.read()) {
-        hash.update(part.value)
-        got += part.value.byteLength
-      }
-      const ms = performance.now() - t0
-      if (got !== file.size || hash.digest('hex') !== file.sha256) match = false
-      samples.push(round(mbps(got, ms), 2))
+      const got = await fetchHashed(`http://127.0.0.1:${port}/file`, timeoutMs)
+      if (got.bytes !== file.size || got.sha256 !== file.sha256) match = false
+      samples.push(round(mbps(got.bytes, got.ms), 2))
     }
   } finally {
     server.closeAllConnections()

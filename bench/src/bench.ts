@@ -14,6 +14,9 @@ import { type BaselineResult, cappedHttp, rawTcp } from './baselines.ts'
 import { type BrowserBenchRow, browserTable, runBrowserBench } from './browser.ts'
 import { benchCodec, type CodecResult } from './codec.ts'
 import { TestFiles } from './files.ts'
+import { type HostsRow, runHosts, summarize } from './hosts.ts'
+import { hostsTables } from './hosts-report.ts'
+import { evaluateHostsTargets } from './hosts-targets.ts'
 import { type BenchOptions, layoutFor, readOptions, runsFor, transferTimeoutMs, USAGE } from './options.ts'
 import { baselineTable, chartSvg, codecTable, swarmTable, targetTable } from './report.ts'
 import { GiB, MiB, rateLabel, round, sizeLabel } from './stats.ts'
@@ -37,6 +40,8 @@ interface BenchResult {
   scenarios: SwarmRow[]
   /** Headless Chromium vs the Node client on one testnet (part 'browser'). */
   browser?: BrowserBenchRow[]
+  /** Part 'hosts': shoal put/get as processes on simulated hosts, side by side with WebTorrent and HTTP. */
+  hosts?: HostsRow[]
   targets: Target[]
   failures: string[]
 }
@@ -105,6 +110,7 @@ async function main(): Promise<number> {
   const baselines: BaselineResult[] = []
   let rows: SwarmRow[] = []
   const browser: BrowserBenchRow[] = []
+  let hosts: HostsRow[] = []
   const failures: string[] = []
   try {
     if (options.parts.includes('codec')) {
@@ -150,6 +156,10 @@ async function main(): Promise<number> {
       browser.push(row)
       if (row.error !== undefined) failures.push(`browser run: ${row.error}`)
     }
+    if (options.parts.includes('hosts')) {
+      hosts = await runHosts({ options, files, workDir, log })
+      for (const row of hosts) for (const e of row.errors) failures.push(`${row.id}: ${e}`)
+    }
   } finally {
     await rm(workDir, { recursive: true, force: true })
   }
@@ -165,7 +175,10 @@ async function main(): Promise<number> {
       failures.push(`${row.id}: ${row.errors.join('; ')}`)
     }
   }
-  const targets = evaluateTargets(rows, baselines, segmentSize, options.parts.includes('big'))
+  const targets = [
+    ...evaluateTargets(rows, baselines, segmentSize, options.parts.includes('big')),
+    ...evaluateHostsTargets(hosts)
+  ]
   const machineEnd = machine()
   const durationS = round((performance.now() - t0) / 1000, 1)
 
@@ -200,6 +213,7 @@ async function main(): Promise<number> {
     baselines,
     scenarios: rows,
     browser,
+    ...(hosts.length === 0 ? {} : { hosts }),
     targets,
     failures
   }
@@ -228,6 +242,11 @@ async function writeReports(result: BenchResult, base: string): Promise<{ tables
   if (baselines.length > 0) tables.push(`### Baselines\n\n${baselineTable(baselines)}`)
   if (rows.length > 0) {
     tables.push(`### Network (testnet on 127.0.0.1, medians)\n\n${swarmTable(rows, baselines, result.segmentSize)}`)
+  }
+  if (result.hosts !== undefined && result.hosts.length > 0) {
+    tables.push(
+      `### Hosts: \`shoal\` processes on simulated hosts, side by side with WebTorrent\n\n${hostsTables(result.hosts)}`
+    )
   }
   tables.push(`### Targets\n\n${targetTable(targets)}`)
   const tcp = baselines.find((b) => b.id === 'raw-tcp')
@@ -286,13 +305,12 @@ async function render(path: string): Promise<number> {
   const result = JSON.parse(await readFile(path, 'utf8')) as BenchResult
   result.segmentSize ??= 8 * MiB
   result.quick ??= result.command.includes('--quick')
+  for (const row of result.hosts ?? []) summarize(row)
   // Targets are judged again from the stored medians, so a change to how a target is judged applies too.
-  result.targets = evaluateTargets(
-    result.scenarios,
-    result.baselines,
-    result.segmentSize,
-    result.options.parts.includes('big')
-  )
+  result.targets = [
+    ...evaluateTargets(result.scenarios, result.baselines, result.segmentSize, result.options.parts.includes('big')),
+    ...evaluateHostsTargets(result.hosts ?? [])
+  ]
   await writeFile(path, `${JSON.stringify(result, null, 2)}\n`)
   const { tables, summary } = await writeReports(result, path.replace(/\.json$/, ''))
   process.stdout.write(`${tables.join('\n\n')}\n\n${summary}\n`)

@@ -12,8 +12,9 @@ node, m nodes killed mid-download). Prints a table, writes JSON and an SVG chart
 Scope:
   --quick                 16 MiB and 64 MiB, 1/4/8 nodes: a few minutes
   --big                   also upload and download a 2 GiB file (peak client RSS target); not with --quick
-  --only LIST             run only these parts: codec,baselines,swarm,faults,big,browser (default: all that apply;
-                          browser: headless Chromium's upload and download vs the Node client, same testnet)
+  --only LIST             run only these parts: codec,baselines,swarm,faults,big,browser,hosts (default: all that
+                          apply but hosts; browser: headless Chromium's upload and download vs the Node client, same
+                          testnet; hosts: shoal put/get as processes on simulated hosts beside WebTorrent, below)
   --runs N                samples per measurement below 1 GiB (default 3; 1 GiB and up always run once)
   --sizes LIST            file sizes (default 16MiB,256MiB,1GiB; quick 16MiB,64MiB)
   --nodes LIST            node counts (default 1,4,8,16; quick 1,4,8)
@@ -28,6 +29,18 @@ Scope:
   --timeout SECONDS       bound on each transfer (default 60 s + 1 s per 2 MB)
   --seed TEXT             seed of the test files' bytes (default shoal-bench)
   --out DIR               results folder (default bench/results)
+
+Hosts part (--only hosts; each node on a host of its own, upload capped by the kernel; see docs/testbed.md):
+  --hosts / --loopback    run it on simulated hosts (default; needs root and iproute2, else it falls back to
+                          loopback and says so) or on loopback (caps applied by the processes themselves)
+  --hosts-scenarios LIST  capped (every host at --cap), uneven (--uneven-caps), uncapped (default: all three;
+                          quick: capped)
+  --hosts-sizes LIST      file sizes for every scenario (default: capped 256MiB,1GiB; uneven 256MiB; uncapped
+                          1GiB; quick: 256MiB)
+  --hosts-nodes N         hosts (storage nodes, and WebTorrent seeders) per scenario (default 8)
+  --uneven-caps LIST      per-host caps of the uneven scenario (default 3,5,8,10,15,20,30,40 MB/s)
+  Every run of every scenario: shoal put, first shoal get right after it, a later shoal get once the testnet is
+  quiet, the SDK's get, and a WebTorrent download from one seeder per host; --runs of each (3 at every size).
 
 Client (passed through to the client process; check ShoalClientInit for what the engine accepts):
   --codec NAME            ShoalClientInit.codec, e.g. workers or local
@@ -44,8 +57,11 @@ Client (passed through to the client process; check ShoalClientInit for what the
 Sizes take B, KB, MB, GB, KiB, MiB, GiB; rates are per second. MB/s means 10^6 bytes per second.
 `
 
-export type Part = 'codec' | 'baselines' | 'swarm' | 'faults' | 'big' | 'browser'
-const PARTS: readonly Part[] = ['codec', 'baselines', 'swarm', 'faults', 'big', 'browser']
+export type Part = 'codec' | 'baselines' | 'swarm' | 'faults' | 'big' | 'browser' | 'hosts'
+const PARTS: readonly Part[] = ['codec', 'baselines', 'swarm', 'faults', 'big', 'browser', 'hosts']
+/** Parts that run only when named in --only: hosts needs root and takes tens of minutes. */
+const OPT_IN: readonly Part[] = ['hosts']
+const HOSTS_SCENARIOS = ['capped', 'uneven', 'uncapped'] as const
 
 export interface BenchOptions {
   quick: boolean
@@ -77,6 +93,14 @@ export interface BenchOptions {
   clientProfile: string | undefined
   nodeProfile: string | undefined
   render: string | undefined
+  /** Hosts part: simulated hosts (default) or loopback. */
+  network: 'hosts' | 'loopback'
+  hostsScenarios: ('capped' | 'uneven' | 'uncapped')[]
+  /** Undefined: per scenario (see hosts.ts). */
+  hostsSizes: number[] | undefined
+  hostsNodes: number
+  /** Bytes per second per host, repeated if there are more hosts. */
+  unevenCaps: number[]
 }
 
 function list(text: string, parse: (item: string) => number): number[] {
@@ -138,6 +162,12 @@ export function readOptions(argv: string[], defaultOut: string): BenchOptions | 
       'client-profile': { type: 'string' },
       'node-profile': { type: 'string' },
       render: { type: 'string' },
+      hosts: { type: 'boolean' },
+      loopback: { type: 'boolean' },
+      'hosts-scenarios': { type: 'string' },
+      'hosts-sizes': { type: 'string' },
+      'hosts-nodes': { type: 'string' },
+      'uneven-caps': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -152,7 +182,7 @@ export function readOptions(argv: string[], defaultOut: string): BenchOptions | 
         ? [1, 4, 8]
         : [1, 4, 8, 16]
       : list(values.nodes, (s) => positiveInt('nodes', s))
-  let parts: Part[] = [...PARTS]
+  let parts: Part[] = PARTS.filter((p) => !OPT_IN.includes(p))
   if (values.only !== undefined) {
     parts = values.only.split(',').map((p) => {
       if (!PARTS.includes(p as Part)) throw new TypeError(`--only: unknown part "${p}" (${PARTS.join(', ')})`)
@@ -182,6 +212,19 @@ export function readOptions(argv: string[], defaultOut: string): BenchOptions | 
   if (values['upload-window'] !== undefined) {
     uploadOptions.segmentWindow = positiveInt('upload-window', values['upload-window'])
   }
+  if (values.hosts === true && values.loopback === true)
+    throw new TypeError('--hosts and --loopback exclude each other')
+  const hostsScenarios =
+    values['hosts-scenarios'] === undefined
+      ? quick
+        ? (['capped'] as const).slice()
+        : [...HOSTS_SCENARIOS]
+      : values['hosts-scenarios'].split(',').map((s) => {
+          if (!(HOSTS_SCENARIOS as readonly string[]).includes(s)) {
+            throw new TypeError(`--hosts-scenarios: unknown scenario "${s}" (${HOSTS_SCENARIOS.join(', ')})`)
+          }
+          return s as (typeof HOSTS_SCENARIOS)[number]
+        })
   const runs = values.runs === undefined ? 3 : positiveInt('runs', values.runs)
   if (runs < 1) throw new TypeError('--runs must be at least 1')
   return {
@@ -209,7 +252,15 @@ export function readOptions(argv: string[], defaultOut: string): BenchOptions | 
     uploadOptions,
     clientProfile: values['client-profile'] === undefined ? undefined : resolve(values['client-profile']),
     nodeProfile: values['node-profile'] === undefined ? undefined : resolve(values['node-profile']),
-    render: values.render === undefined ? undefined : resolve(values.render)
+    render: values.render === undefined ? undefined : resolve(values.render),
+    network: values.loopback === true ? 'loopback' : 'hosts',
+    hostsScenarios,
+    hostsSizes:
+      values['hosts-sizes'] === undefined ? undefined : list(values['hosts-sizes'], (s) => size('hosts-sizes', s)),
+    hostsNodes: values['hosts-nodes'] === undefined ? 8 : positiveInt('hosts-nodes', values['hosts-nodes']),
+    unevenCaps: list(values['uneven-caps'] ?? '3MB,5MB,8MB,10MB,15MB,20MB,30MB,40MB', (s) =>
+      size('uneven-caps', s.replace(/\/s$/, ''))
+    )
   }
 }
 

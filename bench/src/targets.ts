@@ -18,7 +18,7 @@ export interface Target {
 /** The issue's own figures for capped swarms at 10 MB/s per node (16 nodes: the client's ceiling binds). */
 const ISSUE_CAPPED_FIGURES: Record<number, number> = { 8: 72, 16: 130 }
 
-function atLeast(
+export function atLeast(
   id: string,
   description: string,
   scope: string,
@@ -40,7 +40,7 @@ function atLeast(
   return t
 }
 
-function atMost(
+export function atMost(
   id: string,
   description: string,
   scope: string,

@@ -1,11 +1,29 @@
 import { parseArgs } from 'node:util'
+import { parseBytes } from '@shoal/core'
 import { Testnet } from './testnet.ts'
 
 const usage = `usage: shoal-testnet [--nodes N] [--dir DIR] [--port PORT] [--k K] [--m M] [--egress-limit RATE] [--capacity SIZE] [--web-ui PORT]
+                     [--hosts [--uplink RATE[,RATE...]] [--require-hosts]]
 
 Starts a tracker and N storage nodes on 127.0.0.1, prints one JSON line describing them, and runs until
 interrupted (Ctrl-C). With --dir the network keeps its data there across runs; otherwise it uses a
-temporary folder that is removed at exit.`
+temporary folder that is removed at exit.
+
+  --hosts           each node on a simulated host: its own network namespace and address in its own /24
+                    (10.A.<i+1>.2), joined to this machine by veth pairs and a router namespace; the tracker
+                    listens on 10.A.0.1. Needs root and iproute2; otherwise falls back to loopback with a warning
+                    ("mode" and "fallback" in the JSON line say which ran). See docs/testbed.md.
+  --uplink RATES    with --hosts: the kernel's cap (tc tbf) on each node host's upload, e.g. 10MB/s, or one rate
+                    per node: 3MB/s,5MB/s,8MB/s (the last repeats). "none" for uncapped.
+  --require-hosts   with --hosts: fail instead of falling back to loopback.`
+
+/** '10MB/s' or '10MB' to bytes per second; 'none' to null. */
+function parseRate(text: string): number | null {
+  if (text.trim() === 'none') return null
+  const n = parseBytes(text.trim().replace(/\/s$/, ''))
+  if (!(n > 0)) throw new TypeError(`--uplink: "${text}" is not a positive rate`)
+  return n
+}
 
 let values: ReturnType<typeof read>
 function read() {
@@ -19,6 +37,9 @@ function read() {
       'egress-limit': { type: 'string' },
       capacity: { type: 'string' },
       'web-ui': { type: 'string' },
+      hosts: { type: 'boolean' },
+      uplink: { type: 'string' },
+      'require-hosts': { type: 'boolean' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
@@ -40,6 +61,18 @@ if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) {
   process.exit(2)
 }
 
+let uplinks: (number | null)[] = []
+try {
+  uplinks = values.uplink === undefined ? [] : values.uplink.split(',').map(parseRate)
+} catch (err) {
+  process.stderr.write(`shoal-testnet: ${(err as Error).message}\n`)
+  process.exit(2)
+}
+if (values.uplink !== undefined && values.hosts !== true) {
+  process.stderr.write('shoal-testnet: --uplink needs --hosts (on loopback use --egress-limit)\n')
+  process.exit(2)
+}
+
 let net: Testnet
 try {
   net = await Testnet.start({
@@ -51,7 +84,15 @@ try {
     ...(values.k === undefined ? {} : { k: Number(values.k) }),
     ...(values.m === undefined ? {} : { m: Number(values.m) }),
     ...(values['egress-limit'] === undefined ? {} : { egressLimit: values['egress-limit'] }),
-    ...(values.capacity === undefined ? {} : { nodeCapacity: values.capacity })
+    ...(values.capacity === undefined ? {} : { nodeCapacity: values.capacity }),
+    ...(values.hosts === true
+      ? {
+          hosts: {
+            uplink: (i: number) => (uplinks.length === 0 ? null : (uplinks[Math.min(i, uplinks.length - 1)] ?? null)),
+            required: values['require-hosts'] === true
+          }
+        }
+      : {})
   })
 } catch (err) {
   process.stderr.write(`shoal-testnet: could not start the network: ${(err as Error).message}\n`)
@@ -75,14 +116,24 @@ if (values['web-ui'] !== undefined) {
 process.stdout.write(
   `${JSON.stringify({
     ...(webUi === undefined ? {} : { webUi: webUi.url }),
+    mode: net.mode,
+    ...(net.fallback === undefined ? {} : { fallback: net.fallback }),
     tracker: { url: net.tracker.url, pid: net.tracker.pid },
-    nodes: net.nodes.map((n) => ({ pid: n.pid, peerId: n.peerId, addrs: n.addrs })),
+    nodes: net.nodes.map((n) => ({
+      pid: n.pid,
+      peerId: n.peerId,
+      addrs: n.addrs,
+      ...(n.host === undefined
+        ? {}
+        : { namespace: n.host.namespace, address: n.host.address, uplinkBytesPerSecond: n.host.uplink })
+    })),
     dir: net.dir
   })}\n`
 )
 if (values.quiet !== true) {
   process.stderr.write(`
 Shoal is running: a tracker at ${net.tracker.url} and ${nodes} storage nodes (data and logs in ${net.dir}).
+${net.mode === 'hosts' ? `Hosts mode: node i runs in namespace ${net.hosts?.host(0).namespace.replace(/0$/, 'i')} (ip netns exec NAME ...).\n` : net.fallback === undefined ? '' : `LOOPBACK FALLBACK: hosts mode unavailable (${net.fallback}).\n`}
 ${webUi === undefined ? '' : `\n  Open ${webUi.url} in a browser to sign up, upload and download.\n`}
 ${webUi === undefined ? 'In another terminal' : 'Or use the command line in another terminal'}, from this folder:
   export SHOAL_TRACKER=${net.tracker.url}

@@ -17,10 +17,24 @@ export interface ReadyProcess {
 export async function spawnReady(
   script: string,
   args: string[],
-  options: { logFile: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; label: string }
+  options: {
+    logFile: string
+    env?: NodeJS.ProcessEnv
+    timeoutMs?: number
+    label: string
+    /**
+     * Runs the process through another command, e.g. `ip netns exec NAME` (hosts mode). The wrapper must exec
+     * the process in place (same pid), as `ip netns exec` does, so signals and /proc reach it.
+     */
+    wrap?: (command: string, args: string[]) => { command: string; args: string[] }
+  }
 ): Promise<ReadyProcess> {
   const log = createWriteStream(options.logFile, { flags: 'a' })
-  const child = spawn(process.execPath, [script, ...args], {
+  const cmd = options.wrap?.(process.execPath, [script, ...args]) ?? {
+    command: process.execPath,
+    args: [script, ...args]
+  }
+  const child = spawn(cmd.command, cmd.args, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...options.env }
   })

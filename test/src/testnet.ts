@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { NodesResponse, NodeView } from '@shoal/core'
+import { TestbedError } from './errors.ts'
+import { type Host, HostNetwork } from './hosts.ts'
 import { type ReadyProcess, spawnReady, stopProcess } from './process.ts'
 
 const TRACKER_BIN = fileURLToPath(new URL('../../tracker/bin/shoal-tracker.js', import.meta.url))
@@ -38,6 +40,28 @@ export interface TestnetInit {
    * and repair set their own schedule through `trackerArgs`, which win.
    */
   ops?: boolean
+  /**
+   * Hosts mode: every node in its own network namespace with its own address in its own /24, reached over veth
+   * pairs and a router namespace, its upload optionally capped by the kernel (see hosts.ts, docs/testbed.md).
+   * `true` is `{}`. Off by default: loopback mode is quicker to start and needs no root.
+   */
+  hosts?: boolean | TestnetHostsInit
+  /**
+   * How long the tracker and each node may take to say they are ready (default 60 s), and the tracker to list them
+   * all online (default 30 s); more on a loaded machine.
+   */
+  readyTimeoutMs?: number
+}
+
+export interface TestnetHostsInit {
+  /** Kernel cap on each node host's upload (tc tbf), bytes per second; null or omitted: uncapped. */
+  uplink?: number | null | ((index: number) => number | null)
+  /**
+   * When hosts mode cannot run here (not root, no iproute2, namespaces refused): false (default) falls back to
+   * loopback with a warning on stderr, `net.mode` 'loopback' and `net.fallback` saying why, and the uplink caps
+   * applied by the nodes themselves (`--egress-limit`); true throws ERR_HOSTS_UNAVAILABLE instead.
+   */
+  required?: boolean
 }
 
 export interface TrackerHandle {
@@ -53,11 +77,14 @@ export interface NodeHandle {
   addrs: string[]
   dataDir: string
   running: boolean
+  /** Hosts mode: the node's namespace and address. */
+  host?: Host
 }
 
 /**
- * A tracker and N storage nodes as real processes on loopback, each in its own data folder. Teardown is
- * registered as each process starts, so a failed start leaves nothing running.
+ * A tracker and N storage nodes as real processes, each in its own data folder: on loopback, or (hosts mode) each
+ * node on a simulated host of its own. Teardown is registered as each process (and each namespace) is created, so
+ * a failed start leaves nothing running.
  */
 export class Testnet {
   readonly dir: string
@@ -67,29 +94,79 @@ export class Testnet {
   readonly #ownsDir: boolean
   #trackerProcess: ReadyProcess
   readonly #nodeProcesses = new Map<number, ReadyProcess>()
+  /** Hosts mode: the namespaces the nodes run in (undefined on loopback). */
+  readonly hosts: HostNetwork | undefined
+  /** 'hosts' when the nodes run in namespaces of their own, 'loopback' otherwise. */
+  readonly mode: 'hosts' | 'loopback'
+  /** Why hosts mode was asked for but the testnet runs on loopback; undefined otherwise. */
+  readonly fallback: string | undefined
 
-  private constructor(init: TestnetInit, dir: string, ownsDir: boolean, tracker: ReadyProcess, handle: TrackerHandle) {
+  private constructor(
+    init: TestnetInit,
+    dir: string,
+    ownsDir: boolean,
+    tracker: ReadyProcess,
+    handle: TrackerHandle,
+    hosts: HostNetwork | undefined,
+    fallback: string | undefined
+  ) {
     this.#init = init
     this.dir = dir
     this.#ownsDir = ownsDir
     this.#trackerProcess = tracker
     this.tracker = handle
+    this.hosts = hosts
+    this.mode = hosts === undefined ? 'loopback' : 'hosts'
+    this.fallback = fallback
   }
 
   static async start(init: TestnetInit): Promise<Testnet> {
+    const hostsInit = init.hosts === true ? {} : init.hosts === false ? undefined : init.hosts
+    let fallback: string | undefined
+    let hosts: HostNetwork | undefined
+    if (hostsInit !== undefined) {
+      fallback = await HostNetwork.unavailable()
+      if (fallback !== undefined && hostsInit.required === true) {
+        throw new TestbedError('ERR_HOSTS_UNAVAILABLE', `hosts mode unavailable: ${fallback}`)
+      }
+      if (fallback !== undefined) {
+        process.stderr.write(
+          `shoal-testnet: WARNING hosts mode unavailable (${fallback}); running on loopback, caps applied by the nodes (--egress-limit), not the kernel\n`
+        )
+      } else {
+        hosts = await HostNetwork.create({
+          hosts: init.nodes,
+          ...(hostsInit.uplink === undefined ? {} : { uplink: hostsInit.uplink })
+        })
+      }
+    }
     const ownsDir = init.dir === undefined
-    const dir = init.dir ?? (await mkdtemp(join(tmpdir(), 'shoal-testnet-')))
-    await mkdir(join(dir, 'logs'), { recursive: true })
-    const trackerDir = join(dir, 'tracker')
-    const tracker = await spawnReady(TRACKER_BIN, Testnet.#trackerArgs(init, trackerDir, init.trackerPort ?? 0), {
-      logFile: join(dir, 'logs', 'tracker.log'),
-      label: 'tracker'
-    })
+    let dir: string | undefined
+    let tracker: ReadyProcess
+    const trackerDir = (d: string): string => join(d, 'tracker')
+    try {
+      dir = init.dir ?? (await mkdtemp(join(tmpdir(), 'shoal-testnet-')))
+      await mkdir(join(dir, 'logs'), { recursive: true })
+      tracker = await spawnReady(
+        TRACKER_BIN,
+        Testnet.#trackerArgs(init, trackerDir(dir), init.trackerPort ?? 0, hosts),
+        {
+          logFile: join(dir, 'logs', 'tracker.log'),
+          label: 'tracker',
+          ...(init.readyTimeoutMs === undefined ? {} : { timeoutMs: init.readyTimeoutMs })
+        }
+      )
+    } catch (err) {
+      await hosts?.stop()
+      if (ownsDir && dir !== undefined) await rm(dir, { recursive: true, force: true })
+      throw err
+    }
     const url = String(tracker.ready.url)
-    const net = new Testnet(init, dir, ownsDir, tracker, { url, pid: tracker.child.pid!, dataDir: trackerDir })
+    const handle = { url, pid: tracker.child.pid!, dataDir: trackerDir(dir) }
+    const net = new Testnet(init, dir, ownsDir, tracker, handle, hosts, fallback)
     try {
       await Promise.all(Array.from({ length: init.nodes }, (_, i) => net.#spawnNode(i)))
-      await net.waitForOnline()
+      await net.waitForOnline(undefined, init.readyTimeoutMs ?? 30_000)
     } catch (err) {
       await net.stop()
       throw err
@@ -97,13 +174,15 @@ export class Testnet {
     return net
   }
 
-  static #trackerArgs(init: TestnetInit, dataDir: string, port: number): string[] {
+  static #trackerArgs(init: TestnetInit, dataDir: string, port: number, hosts: HostNetwork | undefined): string[] {
     return [
       'start',
       '--data',
       dataDir,
       '--port',
       String(port),
+      // Hosts mode: on the root namespace's end of the router link, where every node host can reach it.
+      ...(hosts === undefined ? [] : ['--host', hosts.hubAddress]),
       '--k',
       String(init.k ?? 4),
       '--m',
@@ -118,21 +197,37 @@ export class Testnet {
     ]
   }
 
+  /** Loopback fallback of hosts mode: the uplink cap the kernel would have set, as the node's own limit. */
+  #fallbackEgress(index: number): string[] {
+    const hostsInit = this.#init.hosts
+    if (this.fallback === undefined || typeof hostsInit !== 'object') return []
+    const rate = typeof hostsInit.uplink === 'function' ? hostsInit.uplink(index) : hostsInit.uplink
+    return rate === null || rate === undefined ? [] : ['--egress-limit', String(Math.round(rate))]
+  }
+
   async #spawnNode(index: number): Promise<NodeHandle> {
     const dataDir = join(this.dir, `node-${index}`)
+    const host = this.hosts?.host(index)
     const args = [
       'start',
       '--data',
       dataDir,
       '--tracker',
       this.tracker.url,
+      ...(host === undefined
+        ? []
+        : ['--listen', `/ip4/${host.address}/tcp/0`, '--listen', `/ip4/${host.address}/tcp/0/ws`]),
       ...(this.#init.nodeCapacity === undefined ? [] : ['--capacity', this.#init.nodeCapacity]),
       ...(this.#init.egressLimit === undefined ? [] : ['--egress-limit', this.#init.egressLimit]),
+      ...this.#fallbackEgress(index),
       ...(this.#init.nodeArgs?.(index) ?? [])
     ]
+    const hosts = this.hosts
     const proc = await spawnReady(NODE_BIN, args, {
       logFile: join(this.dir, 'logs', `node-${index}.log`),
-      label: `node ${index}`
+      label: `node ${index}`,
+      ...(this.#init.readyTimeoutMs === undefined ? {} : { timeoutMs: this.#init.readyTimeoutMs }),
+      ...(hosts === undefined ? {} : { wrap: (command, rest) => hosts.wrap(index, command, rest) })
     })
     this.#nodeProcesses.set(index, proc)
     const handle: NodeHandle = {
@@ -141,7 +236,8 @@ export class Testnet {
       peerId: String(proc.ready.peerId),
       addrs: (proc.ready.addrs as string[]) ?? [],
       dataDir,
-      running: true
+      running: true,
+      ...(host === undefined ? {} : { host })
     }
     this.nodes[index] = handle
     return handle
@@ -177,7 +273,7 @@ export class Testnet {
     const port = new URL(this.tracker.url).port
     this.#trackerProcess = await spawnReady(
       TRACKER_BIN,
-      Testnet.#trackerArgs(this.#init, this.tracker.dataDir, Number(port)),
+      Testnet.#trackerArgs(this.#init, this.tracker.dataDir, Number(port), this.hosts),
       {
         logFile: join(this.dir, 'logs', 'tracker.log'),
         label: 'tracker'
@@ -219,6 +315,7 @@ export class Testnet {
   async stop(): Promise<void> {
     await Promise.all([...this.#nodeProcesses.keys()].map((i) => this.stopNode(i)))
     await stopProcess(this.#trackerProcess, 'SIGTERM')
+    await this.hosts?.stop()
     if (this.#ownsDir) await rm(this.dir, { recursive: true, force: true })
   }
 }
