@@ -1,11 +1,12 @@
 import { createReadStream, createWriteStream } from 'node:fs'
 import { rename, rm, stat } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { basename, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
+import { checkPath, isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
 import { describeError, ErrorCode, formatBytes, formatMicros, invoiceCsv, isShoalError, ShoalError } from '@shoal/core'
+import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './backup.ts'
 import { invoiceLines, usageLines } from './billing-view.ts'
 import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import { clearSession, configDir, loadSession, saveSession } from './config.ts'
@@ -26,7 +27,10 @@ commands:
   signup                 create an account (asks for email and password)
   login                  sign in on this device
   logout [--all]         end this device's session (--all: every session of the account, on every device)
-  put FILE [NAME]        upload FILE, stored as NAME (default: the file's name)
+  put FILE [NAME]        upload FILE, stored as NAME (default: the file's name; "a/b" puts b in folder a)
+  backup DIR [--to FOLDER] [--watch]
+                         copy DIR into FOLDER (default: DIR's name), only what is new or changed; --watch
+                         keeps going and backs up changes as they happen. Never deletes from the drive
   get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout)
   ls [--json]            list your files
   rm NAME                delete a file
@@ -40,11 +44,13 @@ options:
   --json                 machine-readable output
   --csv                  invoice: CSV for a spreadsheet
   --period YYYY-MM       usage: another month (default: this one, to date)
+  --to FOLDER            backup: the drive folder to copy into
+  --watch                backup: keep watching DIR and back up changes
   -h, --help             show this help
 
 environment:
   SHOAL_EMAIL, SHOAL_PASSWORD   credentials for signup/login without prompts
-  SHOAL_HOME                    where the session is kept (default ~/.shoal)`
+  SHOAL_HOME                    where the session and backup state are kept (default ~/.shoal)`
 
 /** Runs one command; returns the exit code. Errors reach the user as one line: "shoal: message (CODE)". */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -112,7 +118,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           throw new ShoalError(ErrorCode.INVALID_INPUT, `cannot read ${file}: ${(cause as Error).message}`, { cause })
         })
         if (!info.isFile()) throw new ShoalError(ErrorCode.INVALID_INPUT, `${file} is not a regular file`)
-        const target = name ?? basename(file!)
+        const target = checkPath(name ?? basename(file!))
         const bar = progressBar(`put ${target}`, io.stderr)
         const started = performance.now()
         const previous = await findCheckpoint(dir, file!, target, info.size, info.mtimeMs)
@@ -240,6 +246,40 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         else io.stdout.write(`${invoiceLines(invoice)}\n`)
         return 0
       }
+      case 'backup': {
+        const [source] = expectArgs(args, 1, 1, 'backup DIR [--to FOLDER] [--watch]')
+        const dirPath = resolve(source!)
+        const info = await stat(dirPath).catch(() => undefined)
+        if (info?.isDirectory() !== true) throw new ShoalError(ErrorCode.INVALID_INPUT, `${source} is not a folder`)
+        const folder = (values.to ?? basename(dirPath)).replace(/^\/+|\/+$/g, '')
+        checkPath(folder)
+        client = await signedIn(dir, tracker)
+        for (;;) {
+          let summary: Awaited<ReturnType<typeof runBackup>>
+          try {
+            summary = await runBackup({
+              client,
+              home: dir,
+              dir: dirPath,
+              folder,
+              log: io.stderr,
+              ...(io.signal === undefined ? {} : { signal: io.signal })
+            })
+          } catch (err) {
+            if (!(err instanceof BackupInterruptedError) || values.watch !== true || io.signal?.aborted === true)
+              throw err
+            // Watching: a lost network is retried at the next change instead of ending the watch.
+            io.stderr.write(`${err.message}\n`)
+            if (!(await nextChange(dirPath, io.signal))) return 0
+            continue
+          }
+          if (values.json === true) io.stdout.write(`${JSON.stringify({ dir: dirPath, folder, ...summary })}\n`)
+          io.stderr.write(`${summaryLine(source!, folder, summary)}\n`)
+          if (values.watch !== true) return summary.failed.length > 0 ? 1 : 0
+          io.stderr.write(`Watching ${source} for changes (Ctrl-C to stop)\n`)
+          if (!(await nextChange(dirPath, io.signal))) return 0
+        }
+      }
       default:
         throw usage(`unknown command "${command}"`)
     }
@@ -267,6 +307,8 @@ function parse(argv: string[]) {
       csv: { type: 'boolean' },
       all: { type: 'boolean' },
       period: { type: 'string' },
+      to: { type: 'string' },
+      watch: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })
