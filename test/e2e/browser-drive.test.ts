@@ -107,7 +107,7 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
 
   beforeAll(async () => {
     dir = await tempDir('shoal-browser-drive-')
-    env = await startBrowserNet({ nodes: 4, k: 2, m: 2, segmentSize: '8MiB', trackerArgs: ['--quota', '256MiB'] })
+    env = await startBrowserNet({ nodes: 5, k: 2, m: 2, segmentSize: '8MiB', trackerArgs: ['--quota', '256MiB'] })
     ;({ page, context } = await newPage(env.browser))
     await signUp(page, env.ui.url, EMAIL, PASSWORD)
   })
@@ -181,8 +181,8 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
   })
 
   it('upload progress moves smoothly, not in 8 MiB jumps; a tiny file shows no made-up speed', async () => {
-    const path = join(dir.path, 'video-40MiB.bin')
-    await randomFile(path, 40 * MiB)
+    const path = join(dir.path, 'video-32MiB.bin')
+    await randomFile(path, 32 * MiB)
     await page
       .getByRole('button', { name: 'Clear' })
       .click({ timeout: 1000 })
@@ -199,7 +199,7 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     await page.getByTestId('file-input').setInputFiles(path)
     await waitForTransfers(page, 120_000)
     const values = await page.evaluate(() => (window as unknown as { __progress: number[] }).__progress)
-    // Five segments of 8 MiB: raw engine progress has at most 6 distinct values (0, 20, ... 100).
+    // Four segments of 8 MiB: raw engine progress has at most 5 distinct values (0, 25, ... 100).
     expect(new Set(values).size, `progress values seen: ${values.join(', ')}`).toBeGreaterThanOrEqual(10)
     for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThanOrEqual(values[i - 1]!)
 
@@ -309,7 +309,7 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     await page.locator('th.size[aria-sort="descending"]').waitFor()
     await expect.poll(files).toEqual([...bySize].reverse())
     // Folders stay on top whatever the order; the biggest file comes first.
-    expect((await rowNames(page)).slice(0, 2)).toEqual(['Trips', 'video-40MiB.bin'])
+    expect((await rowNames(page)).slice(0, 2)).toEqual(['Trips', 'video-32MiB.bin'])
     await page.getByRole('button', { name: 'Size', exact: true }).click()
     await page.locator('th.size[aria-sort="ascending"]').waitFor()
     await expect.poll(files).toEqual(bySize)
@@ -397,6 +397,20 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     await page.locator('tr[data-name="b.png"]').waitFor({ state: 'detached' })
     await page.locator('.crumbs .crumb', { hasText: 'My files' }).click()
     await page.locator('tr[data-name="b.png"]').waitFor()
+
+    // Files from the desktop dropped onto a folder row upload into that folder, not the open one.
+    const files = await page.evaluateHandle(() => {
+      const transfer = new DataTransfer()
+      transfer.items.add(new File(['dropped on a folder'], 'dropped.txt', { type: 'text/plain' }))
+      return transfer
+    })
+    await page.dispatchEvent('tr[data-name="Trips"]', 'dragover', { dataTransfer: files })
+    await page.dispatchEvent('tr[data-name="Trips"]', 'drop', { dataTransfer: files })
+    await waitForTransfers(page)
+    expect(await page.locator('tr[data-name="dropped.txt"]').count()).toBe(0)
+    await openFolder(page, 'Trips')
+    await page.locator('tr[data-name="dropped.txt"]').waitFor()
+    await page.locator('.crumbs .crumb', { hasText: 'My files' }).click()
   })
 
   it('names with "/" are refused', async () => {
@@ -418,8 +432,18 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
       return link
     }
     const visitor = await newPage(env.browser)
-    await visitor.page.goto(await share('notes.txt'))
+    const notesLink = await share('notes.txt')
+    await visitor.page.goto(notesLink)
     await expect(visitor.page.getByTestId('preview-text').textContent()).resolves.toContain('ÉCLAIRS ✓')
+    await screenshot(visitor.page, 'share-text-preview')
+
+    // The owner copies the same link again later, from Shared links.
+    await section(page, 'Shared links').click()
+    await page.getByRole('button', { name: 'Copy link to notes.txt' }).click()
+    expect(await page.getByRole('dialog').locator('input[name="share-link"]').inputValue()).toBe(notesLink)
+    await screenshot(page, 'shares-copy-again')
+    await page.getByRole('dialog').getByRole('button', { name: 'Done' }).click()
+    await section(page, 'My files').click()
     await visitor.page.goto('about:blank')
     await visitor.page.goto(await share('a.png'))
     const img = visitor.page.getByTestId('preview-image')

@@ -24,6 +24,7 @@ import { type Section, useRoute } from './route.ts'
 import { saveFile } from './save.ts'
 import { ShareDialog } from './share-dialog.tsx'
 import { SharesView } from './shares-view.tsx'
+import { backfillThumbnails } from './thumb-backfill.ts'
 import { type Transfer, Transfers } from './transfers.ts'
 import { TransfersPanel } from './transfers-panel.tsx'
 import { TrashView } from './trash-view.tsx'
@@ -114,6 +115,14 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     void refresh()
     client.warm()
   }, [client, refresh])
+
+  // The album fills in thumbnails that photos backed up from the command line arrived without.
+  useEffect(() => {
+    if (section !== 'photos' || entries === undefined) return
+    const controller = new AbortController()
+    void backfillThumbnails(client, photosInOrder(entries), controller.signal, () => void refresh(true))
+    return () => controller.abort()
+  }, [section, entries, client, refresh])
 
   const all = entries ?? []
   const live = useMemo(() => all.filter((e) => !isTrashed(e)), [all])

@@ -3,11 +3,13 @@
  * (8 MiB by default), several segments at once, so raw progress jumps and then stands still for seconds; and
  * a speed taken over the first few milliseconds of a tiny file is absurd. So:
  * - the speed is measured over a sliding window of reports, and is 0 ("not known yet") until a second has
- *   passed: the UI says "starting…" instead of a made-up rate or "16666 h left";
+ *   passed, and for small files always: the UI says "starting…" instead of a made-up rate or "16666 h left";
  * - between reports the shown bytes advance at the measured speed, never further than one step (the largest
  *   jump seen) past the last report and never backwards.
  */
 export const MIN_MEASURE_MS = 1000
+/** Below this a transfer's time is mostly round trips (tracker, grants, dials): its "speed" would say nothing. */
+export const MIN_MEASURE_BYTES = 256 * 1024
 const WINDOW_MS = 5000
 
 export class ProgressMeter {
@@ -33,7 +35,7 @@ export class ProgressMeter {
 
   /** Bytes per second, or 0 while too little is known to say. */
   speed(now = performance.now()): number {
-    if (now - this.#startedAt < MIN_MEASURE_MS) return 0
+    if (now - this.#startedAt < MIN_MEASURE_MS || this.total < MIN_MEASURE_BYTES) return 0
     const first = this.#samples[0]!
     const last = this.#samples[this.#samples.length - 1]!
     const reported = last.bytes
@@ -64,6 +66,6 @@ export class ProgressMeter {
   /** The whole transfer's average, for the "done" line; undefined when it was too short to mean anything. */
   average(now = performance.now()): number | undefined {
     const ms = now - this.#startedAt
-    return ms < MIN_MEASURE_MS ? undefined : (this.total * 1000) / ms
+    return ms < MIN_MEASURE_MS || this.total < MIN_MEASURE_BYTES ? undefined : (this.total * 1000) / ms
   }
 }

@@ -33,6 +33,7 @@ export type { ProgressListener, TransferProgress } from './progress.ts'
 export { ReceiptBook, ReceiptSigner } from './receipts.ts'
 export { segmentSource } from './segment-source.ts'
 export { type OpenShareInit, SharedFile } from './share.ts'
+export { shareLinkFragment } from './share-link.ts'
 export {
   type Credentials,
   type ObjectEntry,
