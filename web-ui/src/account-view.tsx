@@ -116,8 +116,7 @@ export function AccountPage({
         <h2>Plan</h2>
         <p data-testid="account-summary">
           {account.email} · <strong>{plans.find((p) => p.id === current)?.name ?? current}</strong> plan ·{' '}
-          {formatBytes(account.used)} of {formatBytes(account.quota)} used · {account.objects} file
-          {account.objects === 1 ? '' : 's'}
+          {formatBytes(account.used)} of {formatBytes(account.quota)} used
         </p>
         <div className="plans">
           {plans.map((p) => (

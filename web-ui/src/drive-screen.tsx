@@ -346,7 +346,12 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
 
   const open = (s: Section) => go({ section: s, folder: '', query: '' })
   const onSort = (key: SortKey) =>
-    setSort((s) => ({ key, order: s.key === key && s.order === 'asc' ? 'desc' : key === 'name' ? 'asc' : 'desc' }))
+    // The same column again reverses; a new column starts A-Z for names, biggest or newest first otherwise.
+    setSort((s) =>
+      s.key === key
+        ? { key, order: s.order === 'asc' ? 'desc' : 'asc' }
+        : { key, order: key === 'name' ? 'asc' : 'desc' }
+    )
   /** A breadcrumb takes dragged rows: they move into that folder. */
   const crumbDrop = (path: string) => ({
     onDragOver: (e: DragEvent) => {
