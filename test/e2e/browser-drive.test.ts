@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process'
 import { createHash } from 'node:crypto'
+import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import type { BrowserContext, Page } from 'playwright-core'
@@ -13,6 +14,7 @@ import {
   startBrowserNet,
   waitForTransfers
 } from './browser-helpers.ts'
+import { startShoal } from './cli-helpers.ts'
 import { randomFile, sha256File, tempDir } from './helpers.ts'
 
 const MiB = 1024 * 1024
@@ -473,6 +475,35 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     for (const text of texts) expect(text).not.toMatch(/\d+ h /)
     expect(texts[0]).toMatch(/starting…|left|Downloaded/)
     await visitor.context.close()
+  })
+
+  it('photos backed up with `shoal backup` appear in the album, and get a thumbnail the first time it opens', async () => {
+    const phone = join(dir.path, 'Phone')
+    await mkdir(phone)
+    await writeFile(join(phone, 'IMG_4001.png'), gradientPng(640, 400))
+    const cli = { cwd: dir.path, env: { SHOAL_HOME: join(dir.path, 'home'), SHOAL_TRACKER: env.net.tracker.url } }
+    const login = await startShoal(['login'], {
+      ...cli,
+      env: { ...cli.env, SHOAL_EMAIL: EMAIL, SHOAL_PASSWORD: PASSWORD }
+    }).done
+    expect(login.code, login.stderr).toBe(0)
+    const backup = await startShoal(['backup', phone, '--to', 'Camera'], cli).done
+    expect(backup.code, backup.stderr).toBe(0)
+    expect(backup.stderr).toContain('1 uploaded')
+
+    await page.reload()
+    await section(page, 'Photos').click()
+    const tile = page.getByRole('button', { name: 'Open IMG_4001.png' })
+    await tile.waitFor()
+    // Made in this browser from the full image, then sealed into the file's metadata.
+    const thumb = tile.getByTestId('thumbnail')
+    await thumb.waitFor({ timeout: 60_000 })
+    expect(await thumb.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([320, 200])
+    await screenshot(page, 'album-backup')
+    // Stored with the file: after a reload the file list shows it too.
+    await section(page, 'My files').click()
+    await page.goto(`${env.ui.url}/?folder=Camera%2F`)
+    await page.locator('tr[data-name="IMG_4001.png"] img.thumb-small').waitFor()
   })
 
   it('the account page shows the plan, the plans to upgrade to, usage by month and invoices', async () => {
