@@ -97,21 +97,28 @@ export function SharesView({
                   <span className={`badge ${s.live ? 'live' : ''}`}>{s.text}</span>
                 </td>
                 <td className="actions">
-                  {s.live && name !== undefined && !share.passwordProtected && (
-                    <button
-                      type="button"
-                      className="button small"
-                      aria-label={`Copy link to ${name.replace(/^\.trash\/[^/]+\//, '')}`}
-                      onClick={() => void showLink(share, name)}
-                    >
-                      <Icon name="copy" size={16} /> Copy link
-                    </button>
-                  )}{' '}
-                  {s.live && (
-                    <button type="button" className="button danger small" onClick={() => void revoke(share)}>
-                      Revoke
-                    </button>
-                  )}
+                  <span className="row-actions">
+                    {s.live && name !== undefined && !share.passwordProtected && (
+                      <button
+                        type="button"
+                        className="button small"
+                        aria-label={`Copy link to ${name.replace(/^\.trash\/[^/]+\//, '')}`}
+                        onClick={() => void showLink(share, name)}
+                      >
+                        <Icon name="copy" size={16} /> Copy link
+                      </button>
+                    )}
+                    {s.live && share.passwordProtected && (
+                      <span className="muted fineprint" title="Its key is sealed under the password, which is not kept">
+                        Password link: share again to get a new one
+                      </span>
+                    )}
+                    {s.live && (
+                      <button type="button" className="button danger small" onClick={() => void revoke(share)}>
+                        Revoke
+                      </button>
+                    )}
+                  </span>
                 </td>
               </tr>
             )
