@@ -1,4 +1,4 @@
-import { appendFile, mkdir, utimes, writeFile } from 'node:fs/promises'
+import { appendFile, mkdir, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet } from '../src/index.ts'
@@ -87,6 +87,10 @@ describe('shoal backup against a real network', { timeout: 240_000 }, () => {
 
     const again = await backup()
     expect(again).toMatchObject({ uploaded: 0, unchanged: 4, failed: [] })
+
+    // A new device, or a lost SHOAL_HOME/backups: the drive's copies (same size and time) are not sent again.
+    await rm(join(work.path, 'home', 'backups'), { recursive: true })
+    expect(await backup()).toMatchObject({ uploaded: 0, unchanged: 4, failed: [] })
   })
 
   it('a changed file is uploaded again; a touched but identical one is not', async () => {
