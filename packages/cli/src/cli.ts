@@ -1,5 +1,5 @@
 import { createReadStream, createWriteStream } from 'node:fs'
-import { rename, rm, stat } from 'node:fs/promises'
+import { rename, stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -10,6 +10,7 @@ import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './ba
 import { invoiceLines, usageLines } from './billing-view.ts'
 import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import { clearSession, configDir, loadSession, saveSession } from './config.ts'
+import { dropPartial, isInterruption, markPartial, partialPath, resumeOffset } from './partial-download.ts'
 import { progressBar, speedLine } from './progress-bar.ts'
 import { ask } from './prompt.ts'
 
@@ -31,7 +32,8 @@ commands:
   backup DIR [--to FOLDER] [--watch]
                          copy DIR into FOLDER (default: DIR's name), only what is new or changed; --watch
                          keeps going and backs up changes as they happen. Never deletes from the drive
-  get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout)
+  get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout); run it
+                         again after an interruption to continue where it stopped
   ls [--json]            list your files
   rm NAME                delete a file
   usage [--period YYYY-MM]  storage used and quota, plan, and the month's metered usage and charges
@@ -165,28 +167,45 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         }
         const bar = progressBar(`get ${name}`, io.stderr)
         const started = performance.now()
-        const { object, stream } = await client.get(name!, {
-          onProgress: bar.update,
-          ...(io.signal === undefined ? {} : { signal: io.signal })
-        })
         if (out === '-') {
+          const { stream } = await client.get(name!, {
+            onProgress: bar.update,
+            ...(io.signal === undefined ? {} : { signal: io.signal })
+          })
           await pipeline(stream, io.stdout as unknown as Writable, { end: false })
-        } else {
-          // Written beside the target and renamed at the end: a failed download never leaves a wrong file.
-          const partial = `${out}.shoal-partial`
-          try {
-            await pipeline(stream, createWriteStream(partial))
-            await rename(partial, out)
-          } catch (err) {
-            await rm(partial, { force: true })
-            throw err
-          }
+          bar.done()
+          return 0
+        }
+        // Written beside the target and renamed at the end: a failed download never leaves a wrong file, and
+        // an interrupted one continues where it stopped on the next run (partial-download.ts).
+        const info = await client.stat(name!, io.signal === undefined ? {} : { signal: io.signal })
+        const offset = await resumeOffset(out, info)
+        if (offset > 0)
+          io.stderr.write(
+            `Resuming the interrupted download of ${name} at ${formatBytes(offset)} of ${formatBytes(info.size)}\n`
+          )
+        await markPartial(out, info)
+        try {
+          const { object, stream } = await client.get(name!, {
+            offset,
+            onProgress: (p) => bar.update({ ...p, bytes: offset + p.bytes, total: info.size }),
+            ...(io.signal === undefined ? {} : { signal: io.signal })
+          })
+          if (object.id !== info.id) throw new ShoalError(ErrorCode.CONFLICT, `${name} was replaced while downloading`)
+          await pipeline(stream, createWriteStream(partialPath(out), { flags: offset > 0 ? 'a' : 'w' }))
+          await rename(partialPath(out), out)
+          await dropPartial(out)
+        } catch (err) {
+          bar.done()
+          if (isInterruption(err, io.signal))
+            io.stderr.write('The download was interrupted: run the same command again to continue it.\n')
+          else await dropPartial(out)
+          throw err
         }
         bar.done()
-        if (out !== '-')
-          io.stderr.write(
-            `Downloaded ${object.name} to ${out}: ${speedLine(object.size, performance.now() - started)}\n`
-          )
+        io.stderr.write(
+          `Downloaded ${name} to ${out}: ${speedLine(info.size - offset, performance.now() - started)}${offset > 0 ? ' (resumed)' : ''}\n`
+        )
         return 0
       }
       case 'ls': {
