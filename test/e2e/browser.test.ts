@@ -77,6 +77,61 @@ describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () =
     await context.close()
   })
 
+  it('"Remember this device" opens new tabs without the password until sign-out; by default a new tab asks', async () => {
+    const { context, page } = await newPage(env.browser)
+    await signIn(page, env.ui.url, 'ada@example.com', 'correct horse battery')
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+    const plain = await context.newPage()
+    await plain.goto(env.ui.url)
+    await plain.getByLabel('Email').waitFor()
+    await plain.close()
+
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.getByLabel('Email').fill('ada@example.com')
+    await page.getByLabel('Password', { exact: true }).fill('correct horse battery')
+    await page.getByLabel('Remember this device').check()
+    await screenshot(page, 'sign-in-remember')
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click()
+    await page.getByRole('button', { name: 'Sign out' }).waitFor()
+
+    const tab = await context.newPage()
+    await tab.goto(`${env.ui.url}/?view=trash`)
+    await tab.getByRole('button', { name: 'Sign out' }).waitFor()
+    await tab.getByRole('heading', { name: 'Trash' }).waitFor()
+    // Stored encrypted under a key the page can use but not read; the master key is nowhere in the clear.
+    const stored = await tab.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open('shoal')
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+      const record = await new Promise<{ key: CryptoKey; sealed: ArrayBuffer }>((resolve, reject) => {
+        const request = db.transaction('device').objectStore('device').get('session')
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+      const master = (JSON.parse(sessionStorage.getItem('shoal.session') ?? '{}') as { masterKey: string }).masterKey
+      const sealedText = new TextDecoder('latin1').decode(record.sealed)
+      return {
+        extractable: record.key.extractable,
+        exportable: await crypto.subtle.exportKey('raw', record.key).then(
+          () => true,
+          () => false
+        ),
+        inClear: sealedText.includes(master) || localStorage.length > 0
+      }
+    })
+    expect(stored).toEqual({ extractable: false, exportable: false, inClear: false })
+
+    // Signing out (in any tab) forgets the device: the next tab asks again.
+    await tab.getByRole('button', { name: 'Sign out' }).click()
+    await tab.getByLabel('Email').waitFor()
+    const after = await context.newPage()
+    await after.goto(env.ui.url)
+    await after.getByLabel('Email').waitFor()
+    await context.close()
+  })
+
   it('a wrong password gives a clear message and opens nothing', async () => {
     const { context, page } = await newPage(env.browser)
     await signIn(page, env.ui.url, 'ada@example.com', 'not the password')

@@ -48,12 +48,34 @@ export function movedPath(path: string, folder: string): string {
  * Trash: each item moves under `.trash/<tag>/` (so its name is free again) and remembers where it was, in its
  * sealed metadata. It keeps counting against the quota until it is deleted for good.
  */
-export async function moveToTrash(client: ShoalClient, entries: readonly ObjectEntry[], path: string) {
-  const tag = randomTag()
+export async function moveToTrash(
+  client: ShoalClient,
+  entries: readonly ObjectEntry[],
+  path: string,
+  tag = randomTag()
+): Promise<string> {
   const at = Date.now()
   const base = parentPath(path)
   for (const e of entriesUnder(entries, path)) {
     await client.rename(e.name, `${TRASH_PREFIX}${tag}/${e.name.slice(base.length)}`, { trash: { from: e.name, at } })
+  }
+  return tag
+}
+
+/**
+ * Trashes several items under one tag, so one Undo puts them all back. Returns the tag (for `undoTrash`).
+ */
+export async function moveAllToTrash(client: ShoalClient, entries: readonly ObjectEntry[], paths: readonly string[]) {
+  const tag = randomTag()
+  for (const path of paths) await moveToTrash(client, entries, path, tag)
+  return tag
+}
+
+/** Undo: puts back everything trashed under `tag`, from a fresh listing (the one on screen may be stale). */
+export async function undoTrash(client: ShoalClient, tag: string): Promise<void> {
+  const entries = await client.list()
+  for (const item of trashItems(entries).filter((i) => i.path.startsWith(`${TRASH_PREFIX}${tag}/`))) {
+    await restore(client, entries, item)
   }
 }
 

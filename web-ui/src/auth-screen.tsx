@@ -8,6 +8,7 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const [confirm, setConfirm] = useState('')
+  const [keep, setKeep] = useState(false)
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState(false)
 
@@ -18,7 +19,7 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
     if (mode === 'signup' && password !== confirm) return setError('The two passwords differ.')
     setBusy(true)
     try {
-      onSignedIn(await signIn(tracker, email, password, mode === 'signup'))
+      onSignedIn(await signIn(tracker, email, password, mode === 'signup', { rememberDevice: keep }))
     } catch (err) {
       setError(explain(err))
       setBusy(false)
@@ -80,6 +81,16 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
               onChange={(e) => setConfirm(e.target.value)}
             />
           </label>
+        )}
+        <label className="check">
+          <input type="checkbox" name="remember" checked={keep} onChange={(e) => setKeep(e.target.checked)} />
+          Remember this device
+        </label>
+        {keep && (
+          <p className="fineprint">
+            Other tabs and later visits open your drive without the password, until you sign out. Only on a device that
+            is yours alone.
+          </p>
         )}
         {error !== undefined && (
           <p className="form-error" role="alert">

@@ -1,54 +1,83 @@
-import { isResumable, type ObjectEntry, type ShoalClient } from '@shoal/client'
+import { checkName, isResumable, joinPath, type ObjectEntry, type ShoalClient } from '@shoal/client'
 import type { AccountView, UsageResponse } from '@shoal/core'
 import { type DragEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react'
-import { deleteForever, movedPath, movePath, moveToTrash, renamedPath, restore, type TrashItem } from './actions.ts'
+import { AccountPage } from './account-view.tsx'
+import {
+  deleteForever,
+  moveAllToTrash,
+  movedPath,
+  movePath,
+  renamedPath,
+  restore,
+  type TrashItem,
+  undoTrash
+} from './actions.ts'
 import { PromptDialog } from './dialog.tsx'
 import { explain, explained, uploadFile } from './drive.ts'
-import { FilesTable } from './files-table.tsx'
+import { DRAG_TYPE, FilesTable } from './files-table.tsx'
 import { formatBytes } from './format.ts'
 import { Icon, Logo } from './icons.tsx'
-import { isStreamable } from './media.ts'
 import { MoveDialog } from './move-dialog.tsx'
-import { PhotosView } from './photos-view.tsx'
+import { PhotosView, photosInOrder } from './photos-view.tsx'
 import { Preview } from './preview.tsx'
+import { type Section, useRoute } from './route.ts'
 import { saveFile } from './save.ts'
 import { ShareDialog } from './share-dialog.tsx'
 import { SharesView } from './shares-view.tsx'
-import { isImage } from './thumbs.ts'
+import { backfillThumbnails } from './thumb-backfill.ts'
 import { type Transfer, Transfers } from './transfers.ts'
 import { TransfersPanel } from './transfers-panel.tsx'
 import { TrashView } from './trash-view.tsx'
-import { allFolders, crumbs, freeName, type Item, isTrashed, itemsIn } from './tree.ts'
-
-type Section = 'files' | 'photos' | 'shares' | 'trash'
+import {
+  allFolders,
+  crumbs,
+  entriesUnder,
+  freeName,
+  type Item,
+  isTrashed,
+  itemsIn,
+  type SortKey,
+  type SortOrder,
+  searchItems,
+  sortItems
+} from './tree.ts'
+import { zipSize, zipStream } from './zip.ts'
 
 type DialogState =
   | { kind: 'new-folder' }
   | { kind: 'rename'; item: Item }
-  | { kind: 'move'; item: Item }
+  | { kind: 'move'; items: Item[] }
   | { kind: 'share'; item: Item }
-  | { kind: 'preview'; entry: ObjectEntry }
+  | { kind: 'preview'; entry: ObjectEntry; siblings: readonly ObjectEntry[] }
 
 interface Toast {
   id: number
   text: string
   kind: 'error' | 'info'
+  action?: { label: string; run: () => void }
 }
 
 const SECTIONS: { id: Section; label: string; icon: string }[] = [
   { id: 'files', label: 'My files', icon: 'drive' },
   { id: 'photos', label: 'Photos', icon: 'image' },
   { id: 'shares', label: 'Shared links', icon: 'link' },
-  { id: 'trash', label: 'Trash', icon: 'trash' }
+  { id: 'trash', label: 'Trash', icon: 'trash' },
+  { id: 'account', label: 'Account', icon: 'user' }
 ]
+
+/** How long Undo stays offered after a delete. */
+const UNDO_MS = 10_000
 
 export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSignOut: () => void }) {
   const transfers = useMemo(() => new Transfers(2), [])
   const [entries, setEntries] = useState<ObjectEntry[]>()
   const [usage, setUsage] = useState<AccountView>()
   const [month, setMonth] = useState<UsageResponse>()
-  const [folder, setFolder] = useState('')
-  const [section, setSection] = useState<Section>('files')
+  const { route, go, replace } = useRoute()
+  const { section, folder, query } = route
+  const setFolder = useCallback((f: string) => go({ section: 'files', folder: f, query: '' }), [go])
+  const [selected, setSelected] = useState<Set<string>>(new Set())
+  const [sort, setSort] = useState<{ key: SortKey; order: SortOrder }>({ key: 'name', order: 'asc' })
   const [dragging, setDragging] = useState(false)
   const [dialog, setDialog] = useState<DialogState>()
   const [toasts, setToasts] = useState<Toast[]>([])
@@ -56,10 +85,10 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
   const picker = useRef<HTMLInputElement>(null)
   const uploads = useRef(new Map<number, { file: File; name: string; uploadId?: string; resumable?: boolean }>())
 
-  const toast = useCallback((text: string, kind: Toast['kind'] = 'error') => {
+  const toast = useCallback((text: string, kind: Toast['kind'] = 'error', action?: Toast['action']) => {
     const id = Date.now() + Math.random()
-    setToasts((t) => [...t, { id, text, kind }])
-    setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), 6000)
+    setToasts((t) => [...t, { id, text, kind, ...(action === undefined ? {} : { action }) }])
+    setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), action === undefined ? 6000 : UNDO_MS)
   }, [])
 
   /** Reloads the list and usage; `quiet` when a failure is already shown elsewhere (a failed transfer's row). */
@@ -87,11 +116,26 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     client.warm()
   }, [client, refresh])
 
+  // The album fills in thumbnails that photos backed up from the command line arrived without.
+  useEffect(() => {
+    if (section !== 'photos' || entries === undefined) return
+    const controller = new AbortController()
+    void backfillThumbnails(client, photosInOrder(entries), controller.signal, () => void refresh(true))
+    return () => controller.abort()
+  }, [section, entries, client, refresh])
+
   const all = entries ?? []
   const live = useMemo(() => all.filter((e) => !isTrashed(e)), [all])
   const taken = useMemo(() => new Set(all.map((e) => e.name)), [all])
-  const items = useMemo(() => itemsIn(all, folder), [all, folder])
+  const items = useMemo(
+    () => sortItems(query.trim() === '' ? itemsIn(all, folder) : searchItems(all, query), sort.key, sort.order),
+    [all, folder, query, sort]
+  )
   const folders = useMemo(() => allFolders(all), [all])
+  // A selection belongs to what is on screen: changing folder, search or section clears it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: the dependencies are the triggers
+  useEffect(() => setSelected(new Set()), [section, folder, query])
+  const selectedItems = useMemo(() => items.filter((i) => selected.has(i.path)), [items, selected])
 
   /** Runs a change, then reloads the list; errors become a toast. */
   const act = useCallback(
@@ -139,7 +183,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
   )
 
   const uploadFiles = useCallback(
-    (files: Iterable<File>) => {
+    (files: Iterable<File>, into?: string) => {
       const batch = [...files]
       const total = batch.reduce((sum, f) => sum + f.size, 0)
       // Refused before anything moves; the tracker checks again when each upload begins.
@@ -149,10 +193,16 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         )
         return
       }
-      const target = section === 'files' ? folder : ''
+      const target = into ?? (section === 'files' ? folder : '')
       const reserved = new Set(taken)
       for (const file of batch) {
-        const name = freeName(`${target}${file.name}`, reserved)
+        let name: string
+        try {
+          name = freeName(joinPath(target, file.name), reserved)
+        } catch (err) {
+          toast(explain(err))
+          continue
+        }
         reserved.add(name)
         startUpload(file, name)
       }
@@ -202,16 +252,122 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     [client, transfers]
   )
 
+  /**
+   * Several files, or a folder, as one zip streamed to disk: each file is fetched and decrypted in turn while
+   * the archive is written (stored, so the zip is the files' own bytes plus small headers).
+   */
+  const downloadZip = useCallback(
+    (paths: readonly string[], archive: string) => {
+      const files = paths.flatMap((p) => entriesUnder(all, p)).filter((e) => !e.name.endsWith('/'))
+      if (files.length === 0) return toast('There is nothing to download in this selection.')
+      const base = folder
+      const zipEntries = files.map((e) => ({
+        name: e.name.startsWith(base) ? e.name.slice(base.length) : e.name,
+        size: e.size,
+        modified: e.meta.taken ?? e.createdAt,
+        open: async () => (await client.get(e.name)).stream
+      }))
+      const size = zipSize(zipEntries)
+      transfers.add('download', archive, size, async ({ signal, progress }) => {
+        let bytes = 0
+        async function* counted(): AsyncGenerator<Uint8Array> {
+          for await (const chunk of zipStream(zipEntries)) {
+            signal.throwIfAborted()
+            bytes += chunk.length
+            progress(bytes)
+            yield chunk
+          }
+        }
+        try {
+          await saveFile({ name: archive, size, mime: 'application/zip' }, counted(), signal)
+        } catch (err) {
+          throw explained(err)
+        }
+      })
+    },
+    [all, client, folder, toast, transfers]
+  )
+
+  const downloadItem = useCallback(
+    (item: Item) => {
+      if (item.kind === 'file' && item.entry !== undefined) download(item.entry)
+      else downloadZip([item.path], `${item.name}.zip`)
+    },
+    [download, downloadZip]
+  )
+
+  /** Moves items to the trash under one tag and offers Undo, which puts all of them back. */
+  const trash = useCallback(
+    async (paths: readonly string[], label: string) => {
+      try {
+        const tag = await moveAllToTrash(client, all, paths)
+        setSelected(new Set())
+        toast(`Moved ${label} to the trash`, 'info', {
+          label: 'Undo',
+          run: () => void act(() => undoTrash(client, tag), `Restored ${label}`)
+        })
+      } catch (err) {
+        toast(explain(err))
+      }
+      await refresh()
+    },
+    [client, all, toast, refresh, act]
+  )
+
+  const moveInto = useCallback(
+    async (paths: readonly string[], target: string) => {
+      for (const path of paths) {
+        if (path.endsWith('/') && target.startsWith(path)) throw new Error('A folder cannot be moved into itself.')
+      }
+      // Each move sees the entries as they are after the previous one.
+      let current = all
+      for (const path of paths) {
+        await movePath(client, current, path, movedPath(path, target))
+        current = await client.list()
+      }
+    },
+    [client, all]
+  )
+
+  const openFile = useCallback(
+    (entry: ObjectEntry) => {
+      const siblings = items.flatMap((i) => (i.entry === undefined ? [] : [i.entry]))
+      setDialog({ kind: 'preview', entry, siblings })
+    },
+    [items]
+  )
+
   const onDrop = (e: DragEvent) => {
     e.preventDefault()
     setDragging(false)
+    if (e.dataTransfer.types.includes(DRAG_TYPE)) return
     if (e.dataTransfer.files.length > 0) uploadFiles(e.dataTransfer.files)
   }
 
-  const open = (s: Section) => {
-    setSection(s)
-    setFolder('')
-  }
+  const open = (s: Section) => go({ section: s, folder: '', query: '' })
+  const onSort = (key: SortKey) =>
+    // The same column again reverses; a new column starts A-Z for names, biggest or newest first otherwise.
+    setSort((s) =>
+      s.key === key
+        ? { key, order: s.order === 'asc' ? 'desc' : 'asc' }
+        : { key, order: key === 'name' ? 'asc' : 'desc' }
+    )
+  /** A breadcrumb takes dragged rows: they move into that folder. */
+  const crumbDrop = (path: string) => ({
+    onDragOver: (e: DragEvent) => {
+      if (e.dataTransfer.types.includes(DRAG_TYPE)) {
+        e.preventDefault()
+        e.stopPropagation()
+      }
+    },
+    onDrop: (e: DragEvent) => {
+      const paths = e.dataTransfer.getData(DRAG_TYPE)
+      if (paths === '') return
+      e.preventDefault()
+      e.stopPropagation()
+      void act(() => moveInto(JSON.parse(paths) as string[], path))
+    }
+  })
 
   const title = SECTIONS.find((s) => s.id === section)?.label ?? ''
 
@@ -256,29 +412,89 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         <header className="toolbar">
           {section === 'files' ? (
             <nav className="crumbs" aria-label="Folder">
-              <button type="button" className="crumb" onClick={() => setFolder('')}>
+              <button type="button" className="crumb" onClick={() => setFolder('')} {...crumbDrop('')}>
                 My files
               </button>
               {crumbs(folder).map((c) => (
-                <span key={c.path}>
+                <span key={c.path} className="crumb-part">
                   <span className="sep">/</span>
-                  <button type="button" className="crumb" onClick={() => setFolder(c.path)}>
+                  <button
+                    type="button"
+                    className="crumb"
+                    title={c.name}
+                    onClick={() => setFolder(c.path)}
+                    {...crumbDrop(c.path)}
+                  >
                     {c.name}
                   </button>
                 </span>
               ))}
+              {query.trim() !== '' && <span className="crumb-search">· search results</span>}
             </nav>
           ) : (
             <h1>{title}</h1>
           )}
           {section === 'files' && (
             <div className="toolbar-actions">
+              <label className="search">
+                <Icon name="search" size={16} />
+                <input
+                  type="search"
+                  placeholder="Search by name"
+                  aria-label="Search by name"
+                  value={query}
+                  onChange={(e) => replace({ section: 'files', folder, query: e.target.value })}
+                />
+              </label>
               <button type="button" className="button" onClick={() => setDialog({ kind: 'new-folder' })}>
                 <Icon name="plus" /> New folder
               </button>
             </div>
           )}
         </header>
+        {section === 'files' && selectedItems.length > 0 && (
+          <div className="bulk-bar" role="toolbar" aria-label="Selection">
+            <span className="bulk-count" data-testid="selection-count">
+              {selectedItems.length} selected
+            </span>
+            <button
+              type="button"
+              className="button small"
+              onClick={() =>
+                selectedItems.length === 1 && selectedItems[0]!.kind === 'file'
+                  ? downloadItem(selectedItems[0]!)
+                  : downloadZip(
+                      selectedItems.map((i) => i.path),
+                      `shoal-${selectedItems.length}-items.zip`
+                    )
+              }
+            >
+              <Icon name="download" size={16} /> Download
+            </button>
+            <button
+              type="button"
+              className="button small"
+              onClick={() => setDialog({ kind: 'move', items: selectedItems })}
+            >
+              <Icon name="move" size={16} /> Move
+            </button>
+            <button
+              type="button"
+              className="button small danger"
+              onClick={() =>
+                void trash(
+                  selectedItems.map((i) => i.path),
+                  selectedItems.length === 1 ? `“${selectedItems[0]!.name}”` : `${selectedItems.length} items`
+                )
+              }
+            >
+              <Icon name="trash" size={16} /> Delete
+            </button>
+            <button type="button" className="button small" onClick={() => setSelected(new Set())}>
+              Clear selection
+            </button>
+          </div>
+        )}
         <input
           ref={picker}
           type="file"
@@ -295,22 +511,33 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         ) : section === 'files' ? (
           <FilesTable
             items={items}
-            empty={folder === '' ? 'root' : 'folder'}
-            onUpload={() => picker.current?.click()}
-            onOpenFolder={setFolder}
-            onOpenFile={(entry) =>
-              isImage(entry.mime) || isStreamable(entry.mime) ? setDialog({ kind: 'preview', entry }) : download(entry)
-            }
-            onDownload={download}
-            onShare={(item) => setDialog({ kind: 'share', item })}
-            onRename={(item) => setDialog({ kind: 'rename', item })}
-            onMove={(item) => setDialog({ kind: 'move', item })}
-            onTrash={(item) => void act(() => moveToTrash(client, all, item.path), `Moved “${item.name}” to the trash`)}
+            empty={query.trim() !== '' ? 'search' : folder === '' ? 'root' : 'folder'}
+            selected={selected}
+            onSelect={setSelected}
+            sort={sort}
+            onSort={onSort}
+            actions={{
+              onUpload: () => picker.current?.click(),
+              onOpenFolder: setFolder,
+              onOpenFile: openFile,
+              onDownload: downloadItem,
+              onShare: (item) => setDialog({ kind: 'share', item }),
+              onRename: (item) => setDialog({ kind: 'rename', item }),
+              onMove: (item) => setDialog({ kind: 'move', items: [item] }),
+              onTrash: (item) => void trash([item.path], `“${item.name}”`),
+              onDropPaths: (paths, target) => void act(() => moveInto(paths, target)),
+              onDropFiles: (files, target) => uploadFiles(files, target)
+            }}
           />
         ) : section === 'photos' ? (
-          <PhotosView entries={live} onOpen={(entry) => setDialog({ kind: 'preview', entry })} />
+          <PhotosView
+            entries={live}
+            onOpen={(entry) => setDialog({ kind: 'preview', entry, siblings: photosInOrder(live) })}
+          />
         ) : section === 'shares' ? (
           <SharesView client={client} entries={all} version={sharesVersion} onError={toast} />
+        ) : section === 'account' ? (
+          <AccountPage client={client} onChanged={() => void refresh()} onError={toast} />
         ) : (
           <TrashView
             entries={all}
@@ -335,7 +562,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
           label="Folder name"
           action="Create"
           onSubmit={async (name) => {
-            const path = `${folder}${name}/`
+            const path = `${joinPath(folder, checkName(name))}/`
             if (folders.includes(path)) throw new Error(`A folder named “${name}” exists here.`)
             await client.put(path, [], 0, { mime: 'inode/directory' })
             await refresh()
@@ -350,7 +577,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
           initial={dialog.item.name}
           action="Rename"
           onSubmit={async (name) => {
-            await movePath(client, all, dialog.item.path, renamedPath(dialog.item.path, name))
+            await movePath(client, all, dialog.item.path, renamedPath(dialog.item.path, checkName(name)))
             await refresh()
           }}
           onClose={() => setDialog(undefined)}
@@ -358,11 +585,17 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
       )}
       {dialog?.kind === 'move' && (
         <MoveDialog
-          name={dialog.item.name}
-          folders={folders.filter((f) => !(dialog.item.kind === 'folder' && f.startsWith(dialog.item.path)))}
+          name={dialog.items.length === 1 ? dialog.items[0]!.name : `${dialog.items.length} items`}
+          folders={folders.filter(
+            (f) => !dialog.items.some((item) => item.kind === 'folder' && f.startsWith(item.path))
+          )}
           current={folder}
           onMove={async (target) => {
-            await movePath(client, all, dialog.item.path, movedPath(dialog.item.path, target))
+            await moveInto(
+              dialog.items.map((i) => i.path),
+              target
+            )
+            setSelected(new Set())
             await refresh()
           }}
           onClose={() => setDialog(undefined)}
@@ -381,7 +614,9 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         <Preview
           client={client}
           entry={dialog.entry}
-          onDownload={() => download(dialog.entry)}
+          siblings={dialog.siblings}
+          onNavigate={(entry) => setDialog({ ...dialog, entry })}
+          onDownload={download}
           onClose={() => setDialog(undefined)}
         />
       )}
@@ -389,6 +624,18 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         {toasts.map((t) => (
           <div key={t.id} className={`toast ${t.kind}`} role={t.kind === 'error' ? 'alert' : 'status'}>
             {t.text}
+            {t.action !== undefined && (
+              <button
+                type="button"
+                className="toast-action"
+                onClick={() => {
+                  t.action?.run()
+                  setToasts((all) => all.filter((x) => x.id !== t.id))
+                }}
+              >
+                {t.action.label}
+              </button>
+            )}
           </div>
         ))}
       </div>

@@ -1,5 +1,6 @@
 import { type SavedSession, ShoalClient, type ShoalClientInit } from '@shoal/client'
 import { ErrorCode, isShoalError } from '@shoal/core'
+import { forgetDevice, rememberDevice, rememberedSession } from './device-session.ts'
 import { makeThumbnail } from './thumbs.ts'
 
 const SESSION_KEY = 'shoal.session'
@@ -11,30 +12,42 @@ const SESSION_KEY = 'shoal.session'
  */
 const CLIENT_INIT: ShoalClientInit = { codec: 'workers' }
 
-export async function signIn(tracker: string, email: string, password: string, create: boolean): Promise<ShoalClient> {
+export async function signIn(
+  tracker: string,
+  email: string,
+  password: string,
+  create: boolean,
+  options: { rememberDevice?: boolean } = {}
+): Promise<ShoalClient> {
   const credentials = { tracker, email: email.trim(), password }
   const client = create
     ? await ShoalClient.signup(credentials, CLIENT_INIT)
     : await ShoalClient.login(credentials, CLIENT_INIT)
   remember(client.session())
+  if (options.rememberDevice === true) await rememberDevice(client.session())
+  else await forgetDevice()
   return client
 }
 
 /**
- * The session (token and master key) lives in this tab's sessionStorage only: closing the tab forgets it, and
- * it never reaches a server.
+ * By default the session (token and master key) lives in this tab's sessionStorage only: closing the tab
+ * forgets it, and it never reaches a server. With "Remember this device" it is also kept, encrypted, for other
+ * tabs and later visits (device-session.ts).
  */
 export async function resumeSession(tracker: string): Promise<ShoalClient | undefined> {
   const text = sessionStorage.getItem(SESSION_KEY)
-  if (text === null) return undefined
+  const fromTab = text === null ? undefined : (JSON.parse(text) as SavedSession)
+  const saved = fromTab?.tracker === tracker ? fromTab : await rememberedSession(tracker)
+  if (saved === undefined) return undefined
   try {
-    const saved = JSON.parse(text) as SavedSession
-    if (saved.tracker !== tracker) return undefined
     const client = await ShoalClient.resume(saved, CLIENT_INIT)
     await client.usage()
+    remember(saved)
     return client
   } catch {
+    // Expired or revoked (signed out elsewhere): forget it here so the next visit asks for the password.
     sessionStorage.removeItem(SESSION_KEY)
+    if (saved !== fromTab) await forgetDevice()
     return undefined
   }
 }
@@ -46,6 +59,7 @@ function remember(session: SavedSession): void {
 /** Ends the session on the tracker too, so a token left behind in this browser no longer works. */
 export async function signOut(client: ShoalClient): Promise<void> {
   sessionStorage.removeItem(SESSION_KEY)
+  await forgetDevice()
   // Signing out must work offline as well: the session then simply expires on the tracker.
   await client.tracker.logout().catch(() => {})
   await client.stop().catch(() => {})

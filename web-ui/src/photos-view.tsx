@@ -4,13 +4,20 @@ import { Icon } from './icons.tsx'
 import { isImage, thumbUrl } from './thumbs.ts'
 import { isTrashed } from './tree.ts'
 
+const takenAt = (e: ObjectEntry) => e.meta.taken ?? e.createdAt
+
+/**
+ * The album: every live file whose sealed MIME type is an image, newest first. The viewer pages through the
+ * same order.
+ */
+export function photosInOrder(entries: readonly ObjectEntry[]): ObjectEntry[] {
+  return entries.filter((e) => !isTrashed(e) && isImage(e.mime)).sort((a, b) => takenAt(b) - takenAt(a))
+}
+
 /** Images by date, newest first, grouped by month; each tile is the sealed thumbnail made at upload. */
 export function PhotosView({ entries, onOpen }: { entries: readonly ObjectEntry[]; onOpen: (e: ObjectEntry) => void }) {
   const groups = useMemo(() => {
-    const photos = entries
-      .filter((e) => !isTrashed(e) && isImage(e.mime))
-      .map((e) => ({ e, at: e.meta.taken ?? e.createdAt }))
-      .sort((a, b) => b.at - a.at)
+    const photos = photosInOrder(entries).map((e) => ({ e, at: takenAt(e) }))
     const byMonth = new Map<string, typeof photos>()
     for (const p of photos) {
       const label = new Date(p.at).toLocaleDateString(undefined, { year: 'numeric', month: 'long' })

@@ -1,68 +1,70 @@
 import type { ObjectEntry, ShoalClient } from '@shoal/client'
-import { useEffect, useState } from 'react'
+import { useEffect, useMemo } from 'react'
 import { useEscape } from './dialog.tsx'
-import { explain } from './drive.ts'
 import { formatBytes, formatDate } from './format.ts'
 import { Icon } from './icons.tsx'
-import { isStreamable, openMedia } from './media.ts'
-
-const MAX_PREVIEW = 64 * 1024 * 1024
+import { openMedia } from './media.ts'
+import { PreviewBody, type PreviewSource } from './preview-body.tsx'
+import { previewKind } from './preview-kind.ts'
 
 /**
- * Full-size image (fetched from the nodes and decrypted here, shown from memory, never cached to disk), or a
- * video or audio file streamed by ranges through the service worker.
+ * The viewer: a full-size image (decrypted here, shown from memory, never cached to disk), a PDF, the start of
+ * a text file, a video or audio file streamed by ranges through the service worker, or a Download card.
+ * `siblings` are the files to page through (the folder's or the album's, in the order shown): the arrow
+ * buttons and the Left/Right keys move between them.
  */
 export function Preview({
   client,
   entry,
+  siblings = [entry],
+  onNavigate,
   onClose,
   onDownload
 }: {
   client: ShoalClient
   entry: ObjectEntry
+  siblings?: readonly ObjectEntry[]
+  onNavigate?: (entry: ObjectEntry) => void
   onClose: () => void
-  onDownload: () => void
+  onDownload: (entry: ObjectEntry) => void
 }) {
-  const [url, setUrl] = useState<string>()
-  const [error, setError] = useState<string>()
-  const streamable = isStreamable(entry.mime)
-  useEffect(() => {
-    const controller = new AbortController()
-    let revoke: (() => void) | undefined
-    void (async () => {
-      try {
-        if (streamable) {
-          const media = await openMedia(client, entry)
-          revoke = media.close
-          if (controller.signal.aborted) return media.close()
-          setUrl(media.url)
-          return
-        }
-        if (entry.size > MAX_PREVIEW) return setError('This image is too large to preview. Download it instead.')
-        const { stream } = await client.get(entry.name, { signal: controller.signal })
-        const parts: Uint8Array[] = []
-        for await (const chunk of stream) parts.push(chunk)
-        const created = URL.createObjectURL(new Blob(parts as BlobPart[], { type: entry.mime ?? 'image/jpeg' }))
-        revoke = () => URL.revokeObjectURL(created)
-        setUrl(created)
-      } catch (err) {
-        if (!controller.signal.aborted) setError(explain(err))
-      }
-    })()
-    return () => {
-      controller.abort()
-      revoke?.()
-    }
-  }, [client, entry, streamable])
-  useEscape(onClose)
   const name = entry.name.slice(entry.name.lastIndexOf('/') + 1)
+  const source = useMemo<PreviewSource>(
+    () => ({
+      kind: previewKind(entry.mime, name),
+      name,
+      size: entry.size,
+      mime: entry.mime,
+      thumb: entry.meta.thumb,
+      read: async (range, signal) => (await client.get(entry.name, { signal, ...(range ?? {}) })).stream,
+      openMedia: () => openMedia(client, entry)
+    }),
+    [client, entry, name]
+  )
+  const index = siblings.findIndex((e) => e.id === entry.id)
+  const previous = index > 0 ? siblings[index - 1] : undefined
+  const next = index >= 0 && index < siblings.length - 1 ? siblings[index + 1] : undefined
+
+  useEscape(onClose)
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      // Arrow keys inside a text preview or a player belong to it.
+      if (e.target instanceof HTMLElement && e.target.closest('video, audio, input') !== null) return
+      if (e.key === 'ArrowLeft' && previous !== undefined) onNavigate?.(previous)
+      if (e.key === 'ArrowRight' && next !== undefined) onNavigate?.(next)
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [previous, next, onNavigate])
+
   return (
-    <div className="lightbox" role="dialog" aria-modal="true" aria-label={name}>
+    <div className="lightbox" role="dialog" aria-modal="true" aria-label={name} data-kind={source.kind}>
       <header>
-        <div>
-          <strong>{name}</strong>
+        <div className="lightbox-title">
+          <strong title={name}>{name}</strong>
           <span className="lightbox-meta">
             {formatBytes(entry.size)} · {formatDate(entry.meta.taken ?? entry.createdAt)}
+            {siblings.length > 1 && index >= 0 && ` · ${index + 1} of ${siblings.length}`}
           </span>
         </div>
         <div>
@@ -71,7 +73,7 @@ export function Preview({
             className="icon-button light"
             title="Download"
             aria-label={`Download ${name}`}
-            onClick={onDownload}
+            onClick={() => onDownload(entry)}
           >
             <Icon name="download" />
           </button>
@@ -87,26 +89,25 @@ export function Preview({
         </div>
       </header>
       <div className="lightbox-body">
-        {url !== undefined && streamable ? (
-          entry.mime?.startsWith('audio/') === true ? (
-            <audio controls autoPlay src={url} data-testid="preview-media">
-              <track kind="captions" />
-            </audio>
-          ) : (
-            <video className="lightbox-image" controls autoPlay src={url} data-testid="preview-media">
-              <track kind="captions" />
-            </video>
-          )
-        ) : url !== undefined ? (
-          <img className="lightbox-image" src={url} alt={name} data-testid="preview-image" />
-        ) : error !== undefined ? (
-          <p className="lightbox-error">{error}</p>
-        ) : entry.meta.thumb !== undefined ? (
-          <img src={`data:image/jpeg;base64,${entry.meta.thumb}`} alt={name} className="lightbox-image loading" />
-        ) : (
-          <p className="lightbox-error">Loading…</p>
-        )}
+        {previous !== undefined && <Pager direction="previous" onClick={() => onNavigate?.(previous)} />}
+        <PreviewBody key={entry.id} source={source} onDownload={() => onDownload(entry)} />
+        {next !== undefined && <Pager direction="next" onClick={() => onNavigate?.(next)} />}
       </div>
     </div>
+  )
+}
+
+function Pager({ direction, onClick }: { direction: 'previous' | 'next'; onClick: () => void }) {
+  const label = direction === 'previous' ? 'Previous' : 'Next'
+  return (
+    <button
+      type="button"
+      className={`pager ${direction}`}
+      aria-label={label}
+      title={`${label} (${direction === 'previous' ? 'Left' : 'Right'} arrow)`}
+      onClick={onClick}
+    >
+      <Icon name={direction === 'previous' ? 'chevron-left' : 'chevron-right'} size={28} />
+    </button>
   )
 }

@@ -34,7 +34,6 @@ export function ShareDialog({
   const [link, setLink] = useState<string>()
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState(false)
-  const [copied, setCopied] = useState(false)
 
   const create = async (e: FormEvent) => {
     e.preventDefault()
@@ -52,16 +51,6 @@ export function ShareDialog({
       setError(explain(err))
     }
     setBusy(false)
-  }
-
-  const copy = async () => {
-    if (link === undefined) return
-    try {
-      await navigator.clipboard.writeText(link)
-      setCopied(true)
-    } catch {
-      setCopied(false)
-    }
   }
 
   return (
@@ -99,26 +88,42 @@ export function ShareDialog({
           </DialogActions>
         </form>
       ) : (
-        <div className="share-result">
-          <label>
-            Share link
-            <input name="share-link" readOnly value={link} onFocus={(e) => e.target.select()} />
-          </label>
-          {password.length > 0 && (
-            <p className="fineprint">
-              <Icon name="lock" size={14} /> Send the password separately: the link alone does not open the file.
-            </p>
-          )}
-          <div className="dialog-actions">
-            <button type="button" className="button" onClick={copy}>
-              <Icon name={copied ? 'check' : 'copy'} /> {copied ? 'Copied' : 'Copy link'}
-            </button>
-            <button type="button" className="button primary" onClick={onClose}>
-              Done
-            </button>
-          </div>
-        </div>
+        <ShareLinkResult link={link} password={password.length > 0} onClose={onClose} />
       )}
     </Dialog>
+  )
+}
+
+/** A link ready to copy (just created, or made again from the Shared links list). */
+export function ShareLinkResult({ link, password, onClose }: { link: string; password: boolean; onClose: () => void }) {
+  const [copied, setCopied] = useState(false)
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(link)
+      setCopied(true)
+    } catch {
+      setCopied(false)
+    }
+  }
+  return (
+    <div className="share-result">
+      <label>
+        Share link
+        <input name="share-link" readOnly value={link} onFocus={(e) => e.target.select()} />
+      </label>
+      {password && (
+        <p className="fineprint">
+          <Icon name="lock" size={14} /> Send the password separately: the link alone does not open the file.
+        </p>
+      )}
+      <div className="dialog-actions">
+        <button type="button" className="button" onClick={copy}>
+          <Icon name={copied ? 'check' : 'copy'} /> {copied ? 'Copied' : 'Copy link'}
+        </button>
+        <button type="button" className="button primary" onClick={onClose}>
+          Done
+        </button>
+      </div>
+    </div>
   )
 }

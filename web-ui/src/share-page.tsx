@@ -1,9 +1,12 @@
 import { SharedFile } from '@shoal/client'
 import { ErrorCode, isShoalError, parseShareFragment, type ShareInfo } from '@shoal/core'
-import { type FormEvent, useEffect, useRef, useState } from 'react'
+import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react'
 import { explain } from './drive.ts'
 import { errorMessage, formatBytes, formatDate, formatDuration, formatRate } from './format.ts'
 import { fileIcon, Icon, Logo } from './icons.tsx'
+import { PreviewBody, type PreviewSource } from './preview-body.tsx'
+import { previewKind } from './preview-kind.ts'
+import { ProgressMeter } from './progress-meter.ts'
 import { saveFile } from './save.ts'
 
 type State =
@@ -15,7 +18,10 @@ type State =
 interface Progress {
   bytes: number
   total: number
+  /** 0 while not known yet. */
   speed: number
+  /** Seconds, once the speed is known. */
+  remaining?: number
   state: 'running' | 'done' | 'failed'
   error?: string
 }
@@ -83,20 +89,25 @@ export function SharePage({ tracker }: { tracker: string }) {
     const { file } = state
     const abort = new AbortController()
     controller.current = abort
-    const started = performance.now()
-    let last = { at: started, bytes: 0, speed: 0 }
+    const meter = new ProgressMeter(file.meta.size)
     setProgress({ bytes: 0, total: file.meta.size, speed: 0, state: 'running' })
+    // Redrawn from the meter between the engine's per-segment reports, so the bar moves smoothly.
+    const ticker = setInterval(() => {
+      const remaining = meter.remaining()
+      setProgress((p) =>
+        p?.state !== 'running'
+          ? p
+          : {
+              bytes: meter.shown(),
+              total: meter.total,
+              speed: meter.speed(),
+              state: 'running',
+              ...(remaining === undefined ? {} : { remaining })
+            }
+      )
+    }, 200)
     try {
-      const stream = file.download({
-        signal: abort.signal,
-        onProgress: (p) => {
-          const now = performance.now()
-          if (now - last.at < 250 && p.bytes < p.total) return
-          const instant = ((p.bytes - last.bytes) * 1000) / Math.max(1, now - last.at)
-          last = { at: now, bytes: p.bytes, speed: last.speed === 0 ? instant : last.speed * 0.6 + instant * 0.4 }
-          setProgress({ bytes: p.bytes, total: p.total, speed: last.speed, state: 'running' })
-        }
-      })
+      const stream = file.download({ signal: abort.signal, onProgress: (p) => meter.report(p.bytes) })
       await saveFile(
         {
           name: file.meta.name,
@@ -106,14 +117,10 @@ export function SharePage({ tracker }: { tracker: string }) {
         stream,
         abort.signal
       )
-      const seconds = (performance.now() - started) / 1000
-      setProgress({
-        bytes: file.meta.size,
-        total: file.meta.size,
-        speed: file.meta.size / Math.max(seconds, 0.001),
-        state: 'done'
-      })
+      clearInterval(ticker)
+      setProgress({ bytes: file.meta.size, total: file.meta.size, speed: meter.average() ?? 0, state: 'done' })
     } catch (err) {
+      clearInterval(ticker)
       if (isShoalError(err, ErrorCode.SHARE_REVOKED) || isShoalError(err, ErrorCode.SHARE_EXPIRED)) {
         setState({ kind: 'refused', ...refusal(err) })
         return
@@ -194,7 +201,7 @@ export function SharePage({ tracker }: { tracker: string }) {
               <div className="share-progress" data-state={progress.state}>
                 {progress.state === 'done' ? (
                   <p className="share-done">
-                    <Icon name="check" /> Downloaded · {formatRate(progress.speed)}
+                    <Icon name="check" /> Downloaded{progress.speed > 0 ? ` · ${formatRate(progress.speed)}` : ''}
                   </p>
                 ) : (
                   <>
@@ -203,8 +210,10 @@ export function SharePage({ tracker }: { tracker: string }) {
                         style={{ width: `${progress.total === 0 ? 100 : (progress.bytes / progress.total) * 100}%` }}
                       />
                     </div>
-                    <p className="muted">
-                      {`${formatBytes(progress.bytes)} of ${formatBytes(progress.total)} · ${formatRate(progress.speed)} · ${formatDuration((progress.total - progress.bytes) / Math.max(progress.speed, 1))} left`}
+                    <p className="muted" data-testid="share-status">
+                      {progress.speed > 0 && progress.remaining !== undefined
+                        ? `${formatBytes(progress.bytes)} of ${formatBytes(progress.total)} · ${formatRate(progress.speed)} · ${formatDuration(progress.remaining)} left`
+                        : `${formatBytes(progress.bytes)} of ${formatBytes(progress.total)} · starting…`}
                     </p>
                     <button type="button" className="button small" onClick={() => controller.current?.abort()}>
                       Cancel
@@ -220,10 +229,31 @@ export function SharePage({ tracker }: { tracker: string }) {
             )}
           </div>
         )}
+        {state.kind === 'ready' && <SharedPreview file={state.file} onDownload={() => void download()} />}
       </div>
       <p className="fineprint center">
         <Icon name="lock" size={14} /> Decrypted in your browser. The key is in the link and never reaches a server.
       </p>
+    </div>
+  )
+}
+
+/** Images, PDFs and text files are shown on the page (decrypted here) under the Download button. */
+function SharedPreview({ file, onDownload }: { file: SharedFile; onDownload: () => void }) {
+  const source = useMemo<PreviewSource>(
+    () => ({
+      kind: previewKind(file.meta.mime, file.meta.name),
+      name: file.meta.name,
+      size: file.meta.size,
+      mime: file.meta.mime,
+      read: async (range, signal) => file.download({ signal, ...(range ?? {}) })
+    }),
+    [file]
+  )
+  if (source.kind === 'none' || source.kind === 'media') return null
+  return (
+    <div className="share-preview" data-kind={source.kind}>
+      <PreviewBody source={source} onDownload={onDownload} />
     </div>
   )
 }

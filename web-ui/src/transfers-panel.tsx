@@ -49,17 +49,20 @@ function TransferRow({
   onRetry?: ((t: Transfer) => void) | undefined
 }) {
   const pct = t.total === 0 ? (t.state === 'done' ? 100 : 0) : Math.min(100, (t.bytes / t.total) * 100)
-  const remaining = t.speed > 0 ? (t.total - t.bytes) / t.speed : Number.NaN
   let status: string
   switch (t.state) {
     case 'queued':
       status = 'Waiting…'
       break
     case 'running':
-      status = `${formatBytes(t.bytes)} of ${formatBytes(t.total)} · ${formatRate(t.speed)} · ${formatDuration(remaining)} left`
+      status =
+        t.speed > 0 && t.remaining !== undefined
+          ? `${formatBytes(t.bytes)} of ${formatBytes(t.total)} · ${formatRate(t.speed)} · ${formatDuration(t.remaining)} left`
+          : `${formatBytes(t.bytes)} of ${formatBytes(t.total)} · starting…`
       break
     case 'done':
-      status = `${t.kind === 'upload' ? 'Uploaded' : 'Downloaded'} ${formatBytes(t.total)} · ${formatRate(t.speed)}`
+      // A transfer shorter than a second has no meaningful speed: show none rather than an absurd one.
+      status = `${t.kind === 'upload' ? 'Uploaded' : 'Downloaded'} ${formatBytes(t.total)}${t.speed > 0 ? ` · ${formatRate(t.speed)}` : ''}`
       break
     case 'cancelled':
       status = 'Cancelled'

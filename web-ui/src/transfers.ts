@@ -1,5 +1,6 @@
 import { describeError } from '@shoal/core'
 import { errorMessage } from './format.ts'
+import { ProgressMeter } from './progress-meter.ts'
 
 export type TransferKind = 'upload' | 'download'
 export type TransferState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled'
@@ -10,8 +11,10 @@ export interface Transfer {
   name: string
   total: number
   bytes: number
-  /** Bytes per second, smoothed. */
+  /** Bytes per second, smoothed; 0 while not known yet (the first second, or a transfer too short to measure). */
   speed: number
+  /** Seconds left, once the speed is known. */
+  remaining?: number
   state: TransferState
   error?: string
   /** What went wrong underneath `error`, for a tooltip and bug reports (the cause's own message). */
@@ -26,8 +29,11 @@ interface Entry {
   transfer: Transfer
   controller: AbortController
   job: Job
-  lastSample?: { at: number; bytes: number }
+  meter?: ProgressMeter
 }
+
+/** How often running transfers are redrawn between the engine's (per-segment) reports. */
+const TICK_MS = 200
 
 /**
  * The queue behind the transfers panel: uploads and downloads with progress, smoothed speed and cancel. A few
@@ -39,6 +45,7 @@ export class Transfers {
   readonly #concurrency: number
   #nextId = 1
   #snapshot: readonly Transfer[] = []
+  #ticker: ReturnType<typeof setInterval> | undefined
 
   constructor(concurrency = 2) {
     this.#concurrency = concurrency
@@ -111,16 +118,19 @@ export class Transfers {
   }
 
   async #run(entry: Entry): Promise<void> {
-    const startedAt = performance.now()
+    const meter = new ProgressMeter(entry.transfer.total)
+    entry.meter = meter
     this.#update(entry, { state: 'running', startedAt: Date.now() })
-    entry.lastSample = { at: startedAt, bytes: 0 }
+    this.#tick()
     try {
-      await entry.job({ signal: entry.controller.signal, progress: (bytes) => this.#progress(entry, bytes) })
-      const seconds = (performance.now() - startedAt) / 1000
+      await entry.job({ signal: entry.controller.signal, progress: (bytes) => meter.report(bytes) })
+      const average = meter.average()
+      const { remaining: _, ...rest } = entry.transfer
+      entry.transfer = rest
       this.#update(entry, {
         state: 'done',
         bytes: entry.transfer.total,
-        speed: seconds > 0 ? entry.transfer.total / seconds : 0,
+        speed: average ?? 0,
         endedAt: Date.now()
       })
     } catch (err) {
@@ -134,18 +144,30 @@ export class Transfers {
     this.#pump()
   }
 
-  #progress(entry: Entry, bytes: number): void {
-    const now = performance.now()
-    const last = entry.lastSample ?? { at: now, bytes: 0 }
-    const dt = (now - last.at) / 1000
-    if (dt < 0.25 && bytes < entry.transfer.total) {
-      entry.transfer = { ...entry.transfer, bytes }
-      return
-    }
-    const instant = dt > 0 ? (bytes - last.bytes) / dt : 0
-    const speed = entry.transfer.speed === 0 ? instant : entry.transfer.speed * 0.6 + instant * 0.4
-    entry.lastSample = { at: now, bytes }
-    this.#update(entry, { bytes, speed })
+  /** Redraws running transfers from their meters while any runs; stops itself when none does. */
+  #tick(): void {
+    if (this.#ticker !== undefined) return
+    this.#ticker = setInterval(() => {
+      const running = [...this.#entries.values()].filter((e) => e.transfer.state === 'running' && e.meter)
+      if (running.length === 0) {
+        clearInterval(this.#ticker)
+        this.#ticker = undefined
+        return
+      }
+      const now = performance.now()
+      for (const entry of running) {
+        const meter = entry.meter!
+        const remaining = meter.remaining(now)
+        const { remaining: _, ...rest } = entry.transfer
+        entry.transfer = {
+          ...rest,
+          bytes: meter.shown(now),
+          speed: meter.speed(now),
+          ...(remaining === undefined ? {} : { remaining })
+        }
+      }
+      this.#changed()
+    }, TICK_MS)
   }
 
   #update(entry: Entry, patch: Partial<Transfer>): void {

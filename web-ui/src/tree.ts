@@ -16,7 +16,12 @@ export interface Item {
   createdAt: number
   mime?: string
   entry?: ObjectEntry
+  /** In search results: the folder the item is in ("My files" for the root). */
+  location?: string
 }
+
+export type SortKey = 'name' | 'size' | 'modified'
+export type SortOrder = 'asc' | 'desc'
 
 export function isTrashed(entry: ObjectEntry): boolean {
   return entry.name.startsWith(TRASH_PREFIX)
@@ -52,7 +57,6 @@ export function itemsIn(entries: readonly ObjectEntry[], folder: string): Item[]
       existing.createdAt = Math.max(existing.createdAt, entry.createdAt)
     }
   }
-  const byName = (a: Item, b: Item) => a.name.localeCompare(b.name, undefined, { numeric: true })
   return [...[...folders.values()].sort(byName), ...files.sort(byName)]
 }
 
@@ -90,4 +94,62 @@ export function allFolders(entries: readonly ObjectEntry[]): string[] {
     for (let i = 1; i < parts.length; i++) folders.add(`${parts.slice(0, i).join('/')}/`)
   }
   return [...folders].sort((a, b) => a.localeCompare(b, undefined, { numeric: true }))
+}
+
+const byName = (a: Item, b: Item) => a.name.localeCompare(b.name, undefined, { numeric: true })
+
+/** Folders stay above files whatever the order; ties keep name order so the list does not jump. */
+export function sortItems(items: readonly Item[], key: SortKey, order: SortOrder): Item[] {
+  const sign = order === 'asc' ? 1 : -1
+  const compare = (a: Item, b: Item): number => {
+    if (a.kind !== b.kind) return a.kind === 'folder' ? -1 : 1
+    const primary = key === 'size' ? a.size - b.size : key === 'modified' ? a.createdAt - b.createdAt : byName(a, b)
+    return primary !== 0 ? sign * primary : byName(a, b)
+  }
+  return [...items].sort(compare)
+}
+
+/**
+ * Search by name over every live file and folder (the names are decrypted in this browser; the tracker only
+ * ever sees keyed hashes, so there is nothing to ask it). Case- and accent-insensitive substring match.
+ */
+export function searchItems(entries: readonly ObjectEntry[], query: string): Item[] {
+  const fold = (s: string) => s.normalize('NFD').replace(/\p{M}/gu, '').toLowerCase()
+  const needle = fold(query.trim())
+  if (needle === '') return []
+  const where = (path: string) => {
+    const trimmed = path.endsWith('/') ? path.slice(0, -1) : path
+    const parent = trimmed.slice(0, trimmed.lastIndexOf('/') + 1)
+    return parent === '' ? 'My files' : parent.slice(0, -1)
+  }
+  const found: Item[] = []
+  for (const folder of allFolders(entries)) {
+    const name = folder.slice(0, -1).slice(folder.slice(0, -1).lastIndexOf('/') + 1)
+    if (!fold(name).includes(needle)) continue
+    const inside = entries.filter((e) => !isTrashed(e) && e.name.startsWith(folder))
+    found.push({
+      kind: 'folder',
+      path: folder,
+      name,
+      size: inside.reduce((sum, e) => sum + e.size, 0),
+      createdAt: Math.max(0, ...inside.map((e) => e.createdAt)),
+      location: where(folder)
+    })
+  }
+  for (const entry of entries) {
+    if (isTrashed(entry) || entry.name.endsWith('/')) continue
+    const name = entry.name.slice(entry.name.lastIndexOf('/') + 1)
+    if (!fold(name).includes(needle)) continue
+    found.push({
+      kind: 'file',
+      path: entry.name,
+      name,
+      size: entry.size,
+      createdAt: entry.createdAt,
+      entry,
+      location: where(entry.name),
+      ...(entry.mime === undefined ? {} : { mime: entry.mime })
+    })
+  }
+  return found
 }

@@ -1,14 +1,16 @@
 import { createReadStream, createWriteStream } from 'node:fs'
-import { rename, rm, stat } from 'node:fs/promises'
-import { basename } from 'node:path'
+import { rename, stat } from 'node:fs/promises'
+import { basename, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
+import { checkPath, isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
 import { describeError, ErrorCode, formatBytes, formatMicros, invoiceCsv, isShoalError, ShoalError } from '@shoal/core'
+import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './backup.ts'
 import { invoiceLines, usageLines } from './billing-view.ts'
 import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import { clearSession, configDir, loadSession, saveSession } from './config.ts'
+import { dropPartial, isInterruption, markPartial, partialPath, resumeOffset } from './partial-download.ts'
 import { progressBar, speedLine } from './progress-bar.ts'
 import { ask } from './prompt.ts'
 
@@ -26,8 +28,12 @@ commands:
   signup                 create an account (asks for email and password)
   login                  sign in on this device
   logout [--all]         end this device's session (--all: every session of the account, on every device)
-  put FILE [NAME]        upload FILE, stored as NAME (default: the file's name)
-  get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout)
+  put FILE [NAME]        upload FILE, stored as NAME (default: the file's name; "a/b" puts b in folder a)
+  backup DIR [--to FOLDER] [--watch]
+                         copy DIR into FOLDER (default: DIR's name), only what is new or changed; --watch
+                         keeps going and backs up changes as they happen. Never deletes from the drive
+  get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout); run it
+                         again after an interruption to continue where it stopped
   ls [--json]            list your files
   rm NAME                delete a file
   usage [--period YYYY-MM]  storage used and quota, plan, and the month's metered usage and charges
@@ -40,11 +46,13 @@ options:
   --json                 machine-readable output
   --csv                  invoice: CSV for a spreadsheet
   --period YYYY-MM       usage: another month (default: this one, to date)
+  --to FOLDER            backup: the drive folder to copy into
+  --watch                backup: keep watching DIR and back up changes
   -h, --help             show this help
 
 environment:
   SHOAL_EMAIL, SHOAL_PASSWORD   credentials for signup/login without prompts
-  SHOAL_HOME                    where the session is kept (default ~/.shoal)`
+  SHOAL_HOME                    where the session and backup state are kept (default ~/.shoal)`
 
 /** Runs one command; returns the exit code. Errors reach the user as one line: "shoal: message (CODE)". */
 export async function runCli(argv: string[], io: CliIo): Promise<number> {
@@ -112,7 +120,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           throw new ShoalError(ErrorCode.INVALID_INPUT, `cannot read ${file}: ${(cause as Error).message}`, { cause })
         })
         if (!info.isFile()) throw new ShoalError(ErrorCode.INVALID_INPUT, `${file} is not a regular file`)
-        const target = name ?? basename(file!)
+        const target = checkPath(name ?? basename(file!))
         const bar = progressBar(`put ${target}`, io.stderr)
         const started = performance.now()
         const previous = await findCheckpoint(dir, file!, target, info.size, info.mtimeMs)
@@ -159,28 +167,45 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         }
         const bar = progressBar(`get ${name}`, io.stderr)
         const started = performance.now()
-        const { object, stream } = await client.get(name!, {
-          onProgress: bar.update,
-          ...(io.signal === undefined ? {} : { signal: io.signal })
-        })
         if (out === '-') {
+          const { stream } = await client.get(name!, {
+            onProgress: bar.update,
+            ...(io.signal === undefined ? {} : { signal: io.signal })
+          })
           await pipeline(stream, io.stdout as unknown as Writable, { end: false })
-        } else {
-          // Written beside the target and renamed at the end: a failed download never leaves a wrong file.
-          const partial = `${out}.shoal-partial`
-          try {
-            await pipeline(stream, createWriteStream(partial))
-            await rename(partial, out)
-          } catch (err) {
-            await rm(partial, { force: true })
-            throw err
-          }
+          bar.done()
+          return 0
+        }
+        // Written beside the target and renamed at the end: a failed download never leaves a wrong file, and
+        // an interrupted one continues where it stopped on the next run (partial-download.ts).
+        const info = await client.stat(name!, io.signal === undefined ? {} : { signal: io.signal })
+        const offset = await resumeOffset(out, info)
+        if (offset > 0)
+          io.stderr.write(
+            `Resuming the interrupted download of ${name} at ${formatBytes(offset)} of ${formatBytes(info.size)}\n`
+          )
+        await markPartial(out, info)
+        try {
+          const { object, stream } = await client.get(name!, {
+            offset,
+            onProgress: (p) => bar.update({ ...p, bytes: offset + p.bytes, total: info.size }),
+            ...(io.signal === undefined ? {} : { signal: io.signal })
+          })
+          if (object.id !== info.id) throw new ShoalError(ErrorCode.CONFLICT, `${name} was replaced while downloading`)
+          await pipeline(stream, createWriteStream(partialPath(out), { flags: offset > 0 ? 'a' : 'w' }))
+          await rename(partialPath(out), out)
+          await dropPartial(out)
+        } catch (err) {
+          bar.done()
+          if (isInterruption(err, io.signal))
+            io.stderr.write('The download was interrupted: run the same command again to continue it.\n')
+          else await dropPartial(out)
+          throw err
         }
         bar.done()
-        if (out !== '-')
-          io.stderr.write(
-            `Downloaded ${object.name} to ${out}: ${speedLine(object.size, performance.now() - started)}\n`
-          )
+        io.stderr.write(
+          `Downloaded ${name} to ${out}: ${speedLine(info.size - offset, performance.now() - started)}${offset > 0 ? ' (resumed)' : ''}\n`
+        )
         return 0
       }
       case 'ls': {
@@ -240,6 +265,40 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         else io.stdout.write(`${invoiceLines(invoice)}\n`)
         return 0
       }
+      case 'backup': {
+        const [source] = expectArgs(args, 1, 1, 'backup DIR [--to FOLDER] [--watch]')
+        const dirPath = resolve(source!)
+        const info = await stat(dirPath).catch(() => undefined)
+        if (info?.isDirectory() !== true) throw new ShoalError(ErrorCode.INVALID_INPUT, `${source} is not a folder`)
+        const folder = (values.to ?? basename(dirPath)).replace(/^\/+|\/+$/g, '')
+        checkPath(folder)
+        client = await signedIn(dir, tracker)
+        for (;;) {
+          let summary: Awaited<ReturnType<typeof runBackup>>
+          try {
+            summary = await runBackup({
+              client,
+              home: dir,
+              dir: dirPath,
+              folder,
+              log: io.stderr,
+              ...(io.signal === undefined ? {} : { signal: io.signal })
+            })
+          } catch (err) {
+            if (!(err instanceof BackupInterruptedError) || values.watch !== true || io.signal?.aborted === true)
+              throw err
+            // Watching: a lost network is retried at the next change instead of ending the watch.
+            io.stderr.write(`${err.message}\n`)
+            if (!(await nextChange(dirPath, io.signal))) return 0
+            continue
+          }
+          if (values.json === true) io.stdout.write(`${JSON.stringify({ dir: dirPath, folder, ...summary })}\n`)
+          io.stderr.write(`${summaryLine(source!, folder, summary)}\n`)
+          if (values.watch !== true) return summary.failed.length > 0 ? 1 : 0
+          io.stderr.write(`Watching ${source} for changes (Ctrl-C to stop)\n`)
+          if (!(await nextChange(dirPath, io.signal))) return 0
+        }
+      }
       default:
         throw usage(`unknown command "${command}"`)
     }
@@ -267,6 +326,8 @@ function parse(argv: string[]) {
       csv: { type: 'boolean' },
       all: { type: 'boolean' },
       period: { type: 'string' },
+      to: { type: 'string' },
+      watch: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
   })

@@ -24,6 +24,7 @@ export {
   type DownloadOptions,
   downloadObject
 } from './download.ts'
+export { checkName, checkPath, joinPath, MAX_NAME_BYTES, MAX_PATH_CHARS } from './names.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'
 export { type ClientPeerInit, createClientPeer, locateNode, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
 export { deletePiece, getPiece, putPiece, requestRepair } from './p2p/piece-client.ts'
@@ -32,6 +33,7 @@ export type { ProgressListener, TransferProgress } from './progress.ts'
 export { ReceiptBook, ReceiptSigner } from './receipts.ts'
 export { segmentSource } from './segment-source.ts'
 export { type OpenShareInit, SharedFile } from './share.ts'
+export { shareLinkFragment } from './share-link.ts'
 export {
   type Credentials,
   type ObjectEntry,
