@@ -132,7 +132,7 @@ export function createHttpServer(c: HttpComponents) {
   app.options('*', async (_request, reply) =>
     reply
       .code(204)
-      .header('access-control-allow-methods', 'GET, POST, PATCH, DELETE')
+      .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
       .header('access-control-allow-headers', 'authorization, content-type')
       .header('access-control-max-age', '600')
       .send()
