@@ -14,3 +14,6 @@ process.exitCode = await runCli(process.argv.slice(2), {
   signal: controller.signal
 })
 if (interrupted) process.exitCode = 130
+// Sockets or timers left behind in libp2p must not keep a finished command alive (the bench once saw a
+// `shoal get` wait 14 minutes after printing its error): exit once standard output has drained.
+process.stdout.write('', () => process.exit())

@@ -310,8 +310,24 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`shoal: ${describeError(err)}\n`)
     return 1
   } finally {
-    await client?.stop()
+    // The command's work is done: stopping libp2p (closing connections politely) gets a bounded time.
+    await stopWithin(client, CLIENT_STOP_MS)
   }
+}
+
+/** How long `shoal` waits for the client to close its connections before it exits anyway. */
+const CLIENT_STOP_MS = 3_000
+
+async function stopWithin(client: { stop(): Promise<void> } | undefined, ms: number): Promise<void> {
+  if (client === undefined) return
+  let timer: ReturnType<typeof setTimeout> | undefined
+  await Promise.race([
+    client.stop().catch(() => undefined),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms)
+    })
+  ])
+  clearTimeout(timer)
 }
 
 function parse(argv: string[]) {
