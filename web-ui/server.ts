@@ -138,7 +138,9 @@ function contentSecurityPolicy(tracker: string): string {
     "default-src 'self'",
     "script-src 'self' 'wasm-unsafe-eval'",
     "worker-src 'self' blob:",
-    `connect-src 'self' ${trackerOrigin}${local} ws: wss:`.replace('  ', ' '),
+    // blob: and frame-src blob: for previews (PDF and text in a frame, the viewer's own decrypted bytes).
+    `connect-src 'self' blob: ${trackerOrigin}${local} ws: wss:`.replace('  ', ' '),
+    "frame-src 'self' blob:",
     "img-src 'self' blob: data:",
     "media-src 'self' blob:",
     "style-src 'self' 'unsafe-inline'",

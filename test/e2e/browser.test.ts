@@ -97,7 +97,7 @@ describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () =
     const tab = await context.newPage()
     await tab.goto(`${env.ui.url}/?view=trash`)
     await tab.getByRole('button', { name: 'Sign out' }).waitFor()
-    await tab.getByRole('heading', { name: 'Trash' }).waitFor()
+    await tab.getByRole('heading', { name: 'Trash', exact: true }).waitFor()
     // Stored encrypted under a key the page can use but not read; the master key is nowhere in the clear.
     const stored = await tab.evaluate(async () => {
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
