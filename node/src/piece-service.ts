@@ -1,7 +1,6 @@
 import type { Connection, PrivateKey, PublicKey, Stream } from '@libp2p/interface'
 import {
   ByteReader,
-  type CID,
   type DeleteOrder,
   describeError,
   ErrorCode,
@@ -62,8 +61,6 @@ export interface PieceServiceComponents {
   store: PieceStorage
   serials: UsedSerials
   logger: Logger
-  /** A piece was newly stored (for tests and tools that watch arrivals). */
-  onStored?: (cid: CID) => void
   /** A delete grant was carried out (report its serial to the tracker). */
   onDeleted?: (serial: string) => void
   /** A get ended with the client's latest valid receipt for its grant (queue it for settlement). */
@@ -365,7 +362,6 @@ export class PieceService {
       at: Date.now()
     })
     await this.#respond(req, { ok: true, receipt })
-    if (!result.existed) this.#c.onStored?.(cid)
     req.log.debug({ existed: result.existed }, 'piece stored')
     await this.#finish(req)
   }

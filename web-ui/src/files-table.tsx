@@ -1,7 +1,7 @@
 import type { ObjectEntry } from '@shoal/client'
 import { type DragEvent, useState } from 'react'
 import { formatBytes, formatDate } from './format.ts'
-import { fileIcon, Icon } from './icons.tsx'
+import { fileIcon, Icon, IconButton } from './icons.tsx'
 import { thumbUrl } from './thumbs.ts'
 import type { Item, SortKey, SortOrder } from './tree.ts'
 
@@ -178,55 +178,42 @@ export function FilesTable({
               <td className="num size">{formatBytes(item.size)}</td>
               <td className="modified">{formatDate(item.createdAt)}</td>
               <td className="actions">
-                <button
-                  type="button"
-                  className="icon-button"
+                <IconButton
+                  icon="download"
                   title={item.kind === 'folder' ? 'Download as zip' : 'Download'}
-                  aria-label={`Download ${item.name}`}
+                  label={`Download ${item.name}`}
                   onClick={() => actions.onDownload(item)}
-                >
-                  <Icon name="download" />
-                </button>
+                />
                 {entry !== undefined ? (
-                  <button
-                    type="button"
-                    className="icon-button"
+                  <IconButton
+                    icon="share"
                     title="Share"
-                    aria-label={`Share ${item.name}`}
+                    label={`Share ${item.name}`}
                     onClick={() => actions.onShare(item)}
-                  >
-                    <Icon name="share" />
-                  </button>
+                  />
                 ) : (
                   <span className="icon-spacer" />
                 )}
-                <button
-                  type="button"
-                  className="icon-button secondary"
+                <IconButton
+                  icon="edit"
                   title="Rename"
-                  aria-label={`Rename ${item.name}`}
+                  label={`Rename ${item.name}`}
+                  tone="secondary"
                   onClick={() => actions.onRename(item)}
-                >
-                  <Icon name="edit" />
-                </button>
-                <button
-                  type="button"
-                  className="icon-button secondary"
+                />
+                <IconButton
+                  icon="move"
                   title="Move"
-                  aria-label={`Move ${item.name}`}
+                  label={`Move ${item.name}`}
+                  tone="secondary"
                   onClick={() => actions.onMove(item)}
-                >
-                  <Icon name="move" />
-                </button>
-                <button
-                  type="button"
-                  className="icon-button"
+                />
+                <IconButton
+                  icon="trash"
                   title="Move to trash"
-                  aria-label={`Delete ${item.name}`}
+                  label={`Delete ${item.name}`}
                   onClick={() => actions.onTrash(item)}
-                >
-                  <Icon name="trash" />
-                </button>
+                />
               </td>
             </tr>
           )

@@ -50,6 +50,33 @@ export function Icon({ name, size = 18, className }: { name: string; size?: numb
   )
 }
 
+/** A button that shows only an icon: `title` is its tooltip, `label` (default: the title) what a screen reader says. */
+export function IconButton({
+  icon,
+  title,
+  label,
+  tone,
+  onClick
+}: {
+  icon: string
+  title: string
+  label?: string
+  tone?: 'secondary' | 'light'
+  onClick: () => void
+}) {
+  return (
+    <button
+      type="button"
+      className={tone === undefined ? 'icon-button' : `icon-button ${tone}`}
+      title={title}
+      aria-label={label ?? title}
+      onClick={onClick}
+    >
+      <Icon name={icon} />
+    </button>
+  )
+}
+
 export function Logo({ size = 28 }: { size?: number }) {
   return (
     <svg width={size} height={size} viewBox="0 0 32 32" aria-hidden="true">

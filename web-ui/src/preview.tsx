@@ -2,7 +2,7 @@ import type { ObjectEntry, ShoalClient } from '@shoal/client'
 import { useEffect, useMemo } from 'react'
 import { useEscape } from './dialog.tsx'
 import { formatBytes, formatDate } from './format.ts'
-import { Icon } from './icons.tsx'
+import { Icon, IconButton } from './icons.tsx'
 import { openMedia } from './media.ts'
 import { PreviewBody, type PreviewSource } from './preview-body.tsx'
 import { previewKind } from './preview-kind.ts'
@@ -68,24 +68,14 @@ export function Preview({
           </span>
         </div>
         <div>
-          <button
-            type="button"
-            className="icon-button light"
+          <IconButton
+            icon="download"
             title="Download"
-            aria-label={`Download ${name}`}
+            label={`Download ${name}`}
+            tone="light"
             onClick={() => onDownload(entry)}
-          >
-            <Icon name="download" />
-          </button>
-          <button
-            type="button"
-            className="icon-button light"
-            title="Close"
-            aria-label="Close preview"
-            onClick={onClose}
-          >
-            <Icon name="x" />
-          </button>
+          />
+          <IconButton icon="x" title="Close" label="Close preview" tone="light" onClick={onClose} />
         </div>
       </header>
       <div className="lightbox-body">

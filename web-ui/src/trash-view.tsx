@@ -2,7 +2,7 @@ import type { ObjectEntry } from '@shoal/client'
 import { useMemo } from 'react'
 import { type TrashItem, trashItems } from './actions.ts'
 import { formatBytes, formatDate } from './format.ts'
-import { fileIcon, Icon } from './icons.tsx'
+import { fileIcon, Icon, IconButton } from './icons.tsx'
 
 export function TrashView({
   entries,
@@ -63,24 +63,18 @@ export function TrashView({
               <td className="num">{formatBytes(item.size)}</td>
               <td className="muted">{formatDate(item.at)}</td>
               <td className="actions">
-                <button
-                  type="button"
-                  className="icon-button"
+                <IconButton
+                  icon="restore"
                   title="Restore"
-                  aria-label={`Restore ${item.name}`}
+                  label={`Restore ${item.name}`}
                   onClick={() => onRestore(item)}
-                >
-                  <Icon name="restore" />
-                </button>
-                <button
-                  type="button"
-                  className="icon-button"
+                />
+                <IconButton
+                  icon="x"
                   title="Delete forever"
-                  aria-label={`Delete ${item.name} forever`}
+                  label={`Delete ${item.name} forever`}
                   onClick={() => onDelete(item)}
-                >
-                  <Icon name="x" />
-                </button>
+                />
               </td>
             </tr>
           ))}
