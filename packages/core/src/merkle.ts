@@ -17,7 +17,8 @@ export const MERKLE_LEAF_BYTES = 16 * KiB
 export const MERKLE_HASH_BYTES = 32
 
 // Domain separation: a leaf can never be passed off as an inner node (second-preimage attacks on the tree).
-const LEAF_TAG = 0
+export const MERKLE_LEAF_TAG = 0
+const LEAF_TAG = MERKLE_LEAF_TAG
 const NODE_TAG = 1
 
 /** Leaves of a piece of `size` bytes; an empty piece still has one (empty) leaf. */

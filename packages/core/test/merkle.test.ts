@@ -5,6 +5,7 @@ import {
   encodeAuditPaths,
   fromBase64Url,
   MERKLE_LEAF_BYTES,
+  MerkleAccumulator,
   merkleLeafCount,
   merkleLeafHashes,
   merkleLeafRange,
@@ -125,4 +126,21 @@ function toB64(bytes: Uint8Array): string {
 it('roots round-trip through base64url', async () => {
   const root = await merkleRoot(randomBytes(1000))
   expect(fromBase64Url(root).byteLength).toBe(32)
+})
+
+describe('MerkleAccumulator', () => {
+  it('gives the same root as merkleRoot, whatever the chunking', async () => {
+    for (const size of [0, 1, MERKLE_LEAF_BYTES - 1, MERKLE_LEAF_BYTES, 3 * MERKLE_LEAF_BYTES + 5, 2 * 1024 * 1024]) {
+      const bytes = randomBytes(size)
+      const acc = new MerkleAccumulator()
+      let at = 0
+      let step = 1
+      while (at < size) {
+        await acc.update(bytes.subarray(at, Math.min(size, at + step)))
+        at += step
+        step = (step * 7 + 3) % 40_000 || 1
+      }
+      expect(await acc.root()).toBe(await merkleRoot(bytes))
+    }
+  })
 })
