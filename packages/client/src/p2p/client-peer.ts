@@ -43,7 +43,12 @@ export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2
     transports: clientTransports(),
     connectionEncrypters: [noise()],
     streamMuxers: [
-      yamux({ streamOptions: { maxStreamWindowSize: window, initialStreamWindowSize: INITIAL_STREAM_WINDOW_BYTES } })
+      yamux({
+        streamOptions: {
+          maxStreamWindowSize: window,
+          initialStreamWindowSize: Math.min(INITIAL_STREAM_WINDOW_BYTES, window)
+        }
+      })
     ],
     services: {
       identify: identify(),
