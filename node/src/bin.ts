@@ -27,6 +27,9 @@ and this command waits until none is left; then stop the node.
   --data DIR                 identity, pieces and index (env SHOAL_NODE_DATA)
   --tracker URL              tracker base URL, e.g. http://127.0.0.1:7070 (env SHOAL_TRACKER)
   --listen MULTIADDR         listen address; repeatable (default ${DEFAULT_LISTEN.join(' and ')})
+  --announce MULTIADDR       address to advertise instead of the listen addresses, e.g. your router's public
+                             address and forwarded port /ip4/203.0.113.7/tcp/4001; repeatable. The tracker
+                             dials the node back there before it admits it (docs/deploy.md)
   --bootstrap MULTIADDR      peer to dial at start (with /p2p/<id>); repeatable
   --capacity SIZE            bytes of pieces to store, e.g. 500GB (default 10GiB)
   --egress-limit RATE        upload rate cap for all downloads together, e.g. 20MB/s (default unlimited)
@@ -70,6 +73,7 @@ const FILE_KEYS = [
   'data',
   'tracker',
   'listen',
+  'announce',
   'bootstrap',
   'capacity',
   'egress-limit',
@@ -96,7 +100,7 @@ function readConfigFile(path: string): FileConfig {
     if (!(FILE_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(`--config ${path}: unknown option "${key}" (known: ${FILE_KEYS.join(', ')})`)
     }
-    const list = key === 'listen' || key === 'bootstrap'
+    const list = key === 'listen' || key === 'announce' || key === 'bootstrap'
     const ok = list ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === 'string'
     if (!ok) throw new UsageError(`--config ${path}: "${key}" must be ${list ? 'a list of strings' : 'a string'}`)
     out[key as keyof FileConfig] = v as string | string[]
@@ -117,6 +121,7 @@ function readConfig(
         data: { type: 'string' },
         tracker: { type: 'string' },
         listen: { type: 'string', multiple: true },
+        announce: { type: 'string', multiple: true },
         bootstrap: { type: 'string', multiple: true },
         capacity: { type: 'string' },
         'egress-limit': { type: 'string' },
@@ -166,6 +171,7 @@ function readConfig(
     data: flags.data,
     tracker: flags.tracker,
     listen: flags.listen ?? (file.listen as string[] | undefined),
+    announce: flags.announce ?? (file.announce as string[] | undefined),
     bootstrap: flags.bootstrap ?? (file.bootstrap as string[] | undefined),
     capacity: flags.capacity ?? str(file.capacity),
     'egress-limit': flags['egress-limit'] ?? str(file['egress-limit']),
@@ -189,7 +195,7 @@ function readConfig(
     throw new UsageError(`--tracker: "${trackerUrl}" must be an http or https URL`)
   }
   const listen = values.listen ?? DEFAULT_LISTEN
-  for (const addr of [...listen, ...(values.bootstrap ?? [])]) {
+  for (const addr of [...listen, ...(values.announce ?? []), ...(values.bootstrap ?? [])]) {
     try {
       multiaddr(addr)
     } catch {
@@ -207,6 +213,12 @@ function readConfig(
     egressLimit: values['egress-limit'] === undefined ? 0 : parseSize(values['egress-limit'], '--egress-limit')
   }
   if (values.bootstrap !== undefined) init.bootstrap = values.bootstrap
+  if (values.announce !== undefined) {
+    for (const addr of values.announce) {
+      if (/\/p2p\//.test(addr)) throw new UsageError(`--announce ${addr}: leave out /p2p/<id>, the node adds its own`)
+    }
+    init.announce = values.announce
+  }
   if (values['heartbeat-interval'] !== undefined) {
     init.heartbeatIntervalMs = parseDuration(values['heartbeat-interval'], '--heartbeat-interval')
   }

@@ -22,6 +22,11 @@ export type NodeLibp2p = Libp2p<NodeServices>
 export interface NodeLibp2pInit {
   privateKey: PrivateKey
   listen: string[]
+  /**
+   * Addresses to advertise instead of the listen addresses (a home node behind port forwarding announces its
+   * router's public address); default: the listen addresses.
+   */
+  announce?: string[]
   /** Most open connections before libp2p prunes. */
   maxConnections?: number
   /** Largest yamux receive window per stream; default STREAM_WINDOW_BYTES. */
@@ -39,7 +44,7 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
   return createLibp2p<NodeServices>({
     start: false,
     privateKey: init.privateKey,
-    addresses: { listen: init.listen },
+    addresses: { listen: init.listen, ...(init.announce === undefined ? {} : { announce: init.announce }) },
     nodeInfo: { userAgent: `shoal-node/${NODE_VERSION}` },
     transports: [tcp(), webSockets()],
     connectionEncrypters: [noise()],

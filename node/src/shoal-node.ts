@@ -49,6 +49,12 @@ export interface NodeInit {
   trackerPublicKey?: PublicKey
   /** Listen multiaddrs; default loopback TCP and WebSockets on free ports. */
   listen?: string[]
+  /**
+   * Addresses to advertise to the tracker and peers instead of the listen addresses, as go/js-libp2p's
+   * announce and Storj's `contact.external-address`: a node behind NAT announces its public address and
+   * forwarded port. The tracker dials the node back on them before it admits it.
+   */
+  announce?: string[]
   /** Peers to dial at start (full multiaddrs with /p2p), besides those the tracker hands out. */
   bootstrap?: string[]
   /** Bytes of pieces stored at most; default 10 GiB. */
@@ -90,7 +96,7 @@ export interface ShoalNode {
   readonly peerId: PeerId
   readonly dataDir: string
   readonly status: NodeStatus
-  /** Listen addresses with /p2p/<peerId>; empty until started. */
+  /** The addresses it advertises (announce, else listen) with /p2p/<peerId>; empty until started. */
   readonly multiaddrs: Multiaddr[]
   readonly stats: NodeStats
   /** The underlying libp2p node (DHT, connections): for tests and tools. */
@@ -146,7 +152,11 @@ export async function createNode(init: NodeInit): Promise<ShoalNode> {
   const logger = init.logger ?? pino({ level: 'silent' })
   await mkdir(init.dataDir, { recursive: true })
   const privateKey = await loadOrCreateIdentity(init.dataDir, logger)
-  const libp2p = await createNodeLibp2p({ privateKey, listen: init.listen ?? DEFAULT_LISTEN })
+  const libp2p = await createNodeLibp2p({
+    privateKey,
+    listen: init.listen ?? DEFAULT_LISTEN,
+    ...(init.announce === undefined ? {} : { announce: init.announce })
+  })
   return new Node({ ...init, capacity, egressLimit }, logger, privateKey, libp2p)
 }
 

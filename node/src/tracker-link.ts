@@ -7,6 +7,7 @@ import {
   type HeartbeatPayload,
   type HeartbeatResponse,
   isAbort,
+  isShoalError,
   type NodeAddress,
   ShoalError,
   signToken,
@@ -118,7 +119,12 @@ export class TrackerLink {
         if (isAbort(err, signal)) break
         this.#stats.failures++
         wait = backoffMs(failures++, TRACKER_RETRY_MIN_MS, TRACKER_RETRY_MAX_MS)
-        this.#c.logger.warn({ err: describeError(err), retryInMs: wait }, 'heartbeat failed: will retry')
+        if (isShoalError(err) && err.code === ErrorCode.NODE_NOT_REACHABLE) {
+          // Not a passing failure: the operator has to change the network or --announce (the message says how).
+          this.#c.logger.error({ code: err.code, err: err.message, retryInMs: wait }, 'not admitted by the tracker')
+        } else {
+          this.#c.logger.warn({ err: describeError(err), retryInMs: wait }, 'heartbeat failed: will retry')
+        }
       }
       try {
         await sleep(wait, signal)
@@ -162,6 +168,10 @@ export class TrackerLink {
     }
     if (!res.ok) {
       const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+      if (error?.code === ErrorCode.NODE_NOT_REACHABLE) {
+        // The tracker's message says which addresses it tried and what the operator can do about it.
+        throw new ShoalError(ErrorCode.NODE_NOT_REACHABLE, `tracker refused the node: ${String(error.message)}`)
+      }
       throw new ShoalError(
         ErrorCode.TRACKER_UNREACHABLE,
         `tracker refused the heartbeat: HTTP ${res.status} ${String(error?.code ?? '')} ${String(error?.message ?? '')}`.trim()
