@@ -61,6 +61,8 @@ export interface TrackerLinkStats {
   lastHeartbeatAt: number | undefined
   /** Delete serials waiting for the tracker's acknowledgement. */
   unreportedDeletes: number
+  /** Why the latest heartbeat failed; undefined once one succeeds (readiness reports it). */
+  lastError: { at: number; code: string; message: string } | undefined
 }
 
 /**
@@ -76,7 +78,13 @@ export class TrackerLink {
   readonly #deleted = new Set<string>()
   #controller: AbortController | undefined
   #loop: Promise<void> | undefined
-  readonly #stats: TrackerLinkStats = { heartbeats: 0, failures: 0, lastHeartbeatAt: undefined, unreportedDeletes: 0 }
+  readonly #stats: TrackerLinkStats = {
+    heartbeats: 0,
+    failures: 0,
+    lastHeartbeatAt: undefined,
+    unreportedDeletes: 0,
+    lastError: undefined
+  }
 
   constructor(components: TrackerLinkComponents, init: TrackerLinkInit = {}) {
     this.#c = components
@@ -118,6 +126,11 @@ export class TrackerLink {
       } catch (err) {
         if (isAbort(err, signal)) break
         this.#stats.failures++
+        this.#stats.lastError = {
+          at: Date.now(),
+          code: isShoalError(err) ? err.code : ErrorCode.INTERNAL,
+          message: describeError(err)
+        }
         wait = backoffMs(failures++, TRACKER_RETRY_MIN_MS, TRACKER_RETRY_MAX_MS)
         if (isShoalError(err) && err.code === ErrorCode.NODE_NOT_REACHABLE) {
           // Not a passing failure: the operator has to change the network or --announce (the message says how).
@@ -181,6 +194,7 @@ export class TrackerLink {
     for (const serial of deleted) this.#deleted.delete(serial)
     this.#stats.heartbeats++
     this.#stats.lastHeartbeatAt = Date.now()
+    this.#stats.lastError = undefined
 
     if (answer.trackerKey !== undefined) {
       let same = false

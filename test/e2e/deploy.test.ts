@@ -40,6 +40,13 @@ describe('deploy', () => {
     await net?.stop()
   })
 
+  it('an admitted node is ready', async () => {
+    const dashboard = (await readFile(join(net.nodes[0]?.dataDir ?? '', 'dashboard.url'), 'utf8')).trim()
+    const readyz = await fetch(new URL('readyz', dashboard))
+    expect(await readyz.json()).toEqual({ ready: true })
+    expect(readyz.status).toBe(200)
+  })
+
   it('a node announcing an address the tracker cannot reach is refused with what to do about it', async () => {
     const dir = await tempDir('shoal-unreachable-node-')
     const logFile = join(dir.path, 'node.log')
@@ -61,7 +68,9 @@ describe('deploy', () => {
           '--heartbeat-interval',
           '1s',
           '--dashboard',
-          'off'
+          'off',
+          '--metrics',
+          '127.0.0.1:0'
         ],
         { logFile, label: 'unreachable node' }
       )
@@ -78,6 +87,14 @@ describe('deploy', () => {
       expect(message).toContain('Forward TCP port 9')
       expect(message).toContain('--announce /ip4/127.0.0.1/tcp/9')
       expect((await net.nodeViews()).some((v) => v.peerId === peerId)).toBe(false)
+      // Alive but not ready, and the probe says why; metrics and probes are served without the dashboard.
+      const probes = String(node.ready.metrics)
+      expect((await fetch(new URL('healthz', probes))).status).toBe(200)
+      const readyz = await fetch(new URL('readyz', probes))
+      expect(readyz.status).toBe(503)
+      expect(await readyz.json()).toMatchObject({ ready: false, code: ErrorCode.NODE_NOT_REACHABLE })
+      expect((await fetch(new URL('status.json', probes))).status).toBe(404)
+      expect(await (await fetch(new URL('metrics', probes))).text()).toContain('shoal_node_heartbeat_failures_total')
     } finally {
       if (node !== undefined) await stopProcess(node)
       await dir.cleanup()

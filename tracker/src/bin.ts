@@ -57,6 +57,12 @@ Options:
   --admit-nodes HOW          dial-back (default): list a node only at addresses where the tracker dialled it
                              back and it proved its key; trust: take heartbeats at their word (simulated nodes
                              in load tests only)
+  --tls-cert FILE            serve HTTPS with this PEM certificate chain (reloaded when it changes); or put
+                             a reverse proxy in front and use --trust-proxy (docs/deploy.md)
+  --tls-key FILE             its PEM private key
+  --trust-proxy LIST         comma-separated addresses or CIDRs of reverse proxies (or "loopback") whose
+                             X-Forwarded-For names the client: rate limits and node subnets see real clients
+                             (default: none, the connection's address)
   --log-level LEVEL          fatal, error, warn, info, debug or trace (env SHOAL_LOG_LEVEL; default info)
   -h, --help                 show this help
   -v, --version              show the version
@@ -110,6 +116,9 @@ const OPTIONS = {
   'loopback-subnets': { type: 'string' },
   'repair-by': { type: 'string' },
   'admit-nodes': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'trust-proxy': { type: 'string' },
   postgres: { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -207,6 +216,18 @@ function readConfig(
   const init: Omit<TrackerInit, 'logger'> = { dataDir, policy }
   if (port !== undefined) init.port = integer('port', port, 0, 65_535)
   if (values.host !== undefined) init.host = values.host
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together')
+  }
+  if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+    init.tls = { cert: values['tls-cert'], key: values['tls-key'] }
+  }
+  if (values['trust-proxy'] !== undefined) {
+    init.trustProxy = values['trust-proxy']
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0)
+  }
   if (values.quota !== undefined) init.defaultQuota = convert('quota', values.quota, parseBytes)
   if (values['heartbeat-interval'] !== undefined) {
     init.heartbeatIntervalMs = convert('heartbeat-interval', values['heartbeat-interval'], parseDuration)

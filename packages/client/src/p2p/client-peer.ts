@@ -7,7 +7,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError, sleep } from '@shoal/core'
-import { createLibp2p } from 'libp2p'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { clientTransports, connectionGater } from '#transports'
 
 /**
@@ -21,6 +21,8 @@ const LOCATE_RETRY_MS = 500
 export interface ClientPeerInit {
   /** Per-stream flow-control window: larger windows keep fast links busy. */
   maxStreamWindowSize?: number
+  /** libp2p metrics (e.g. `@libp2p/prometheus-metrics` in a tracker); default none. */
+  metrics?: Libp2pOptions['metrics']
 }
 
 /**
@@ -31,6 +33,7 @@ export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2
   const window = init.maxStreamWindowSize ?? 16 * MiB
   return createLibp2p({
     addresses: { listen: [] },
+    ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
     transports: clientTransports(),
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: window, initialStreamWindowSize: 256 * 1024 } })],
