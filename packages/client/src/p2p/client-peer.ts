@@ -9,6 +9,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError, sleep } from '@shoal/core'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { clientTransports, connectionGater } from '#transports'
+import type { DialPolicy } from './dial-policy.ts'
 
 /**
  * How long a DHT search for a node's new address may take in all, each round of it (a query stuck on dead
@@ -21,6 +22,8 @@ const LOCATE_RETRY_MS = 500
 export interface ClientPeerInit {
   /** Per-stream flow-control window: larger windows keep fast links busy. */
   maxStreamWindowSize?: number
+  /** Browsers: which node addresses may be dialled; default from the page (dial-policy.ts). Ignored in Node. */
+  dialPolicy?: DialPolicy
   /** libp2p metrics (e.g. `@libp2p/prometheus-metrics` in a tracker); default none. */
   metrics?: Libp2pOptions['metrics']
 }
@@ -31,6 +34,7 @@ export interface ClientPeerInit {
  */
 export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2p> {
   const window = init.maxStreamWindowSize ?? 16 * MiB
+  const gater = connectionGater(init.dialPolicy)
   return createLibp2p({
     addresses: { listen: [] },
     ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
@@ -42,7 +46,7 @@ export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2
       ping: ping(),
       dht: kadDHT({ protocol: PROTOCOL_DHT, clientMode: true, peerInfoMapper: passthroughMapper })
     },
-    ...(connectionGater === undefined ? {} : { connectionGater }),
+    ...(gater === undefined ? {} : { connectionGater: gater }),
     connectionManager: { maxConnections: 1024 }
   })
 }
