@@ -189,7 +189,7 @@ export class Tracker {
       renew = (pair) => renewCertificate(app.server, pair)
       metrics.instrument(app)
       // A point read: a round trip to PostgreSQL, a lookup in LevelDB.
-      registerHealthRoutes(app, { ping: () => this.#store.getAccount('readyz') })
+      registerHealthRoutes(app, { ping: () => this.#store.accounts.getAccount('readyz') })
       const plans = planCatalog(config.defaultQuota)
       const billing = new Billing({ store: this.#store, clock: config.clock, plans, logger: log })
       registerMoneyRoutes(app, {
@@ -201,7 +201,7 @@ export class Tracker {
         store: this.#store,
         clock: config.clock
       })
-      registerOpsRoutes(app, { ops, reputations, registry, store: this.#store, clock: config.clock, signer, metrics })
+      registerOpsRoutes(app, { ops, reputations, registry, clock: config.clock, signer, metrics })
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -266,7 +266,7 @@ export class Tracker {
   async sweep(): Promise<{ uploads: number; sessions: number }> {
     const running = this.#started()
     const uploads = await running.uploads.sweep()
-    const sessions = await this.#store.deleteExpiredSessions(this.#config.clock.now())
+    const sessions = await this.#store.accounts.deleteExpiredSessions(this.#config.clock.now())
     return { uploads, sessions }
   }
 

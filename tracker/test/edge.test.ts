@@ -47,8 +47,8 @@ describe('tracker edge', () => {
     const dir = await tempDir()
     const store = new LevelStore({ location: join(dir, 'store') })
     let broken = false
-    const getAccount = store.getAccount.bind(store)
-    store.getAccount = (id) => (broken ? Promise.reject(new Error('connection refused')) : getAccount(id))
+    const getAccount = store.accounts.getAccount.bind(store.accounts)
+    store.accounts.getAccount = (id) => (broken ? Promise.reject(new Error('connection refused')) : getAccount(id))
     const t = await startTracker({ store })
     expect(await (await fetch(`${t.url}/readyz`)).json()).toEqual({ ready: true })
     broken = true
