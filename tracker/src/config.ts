@@ -77,6 +77,8 @@ export interface TrackerInit {
    * limits see real clients; default none (http/edge.ts).
    */
   trustProxy?: string[]
+  /** The operator's bearer token for the admin API (takedowns, suspensions); none: no admin API. */
+  adminToken?: string
   /** Serve HTTPS with this certificate and key (PEM files), reloaded when they change; default plain HTTP. */
   tls?: { cert: string; key: string; reloadIntervalMs?: number }
   /** Stops the tracker when aborted. */
@@ -99,6 +101,7 @@ export interface TrackerConfig {
   logger: Logger
   clock: Clock
   trustProxy: string[]
+  adminToken: string | undefined
   tls: { cert: string; key: string; reloadIntervalMs?: number } | undefined
 }
 
@@ -140,6 +143,7 @@ export function resolveConfig(init: TrackerInit): TrackerConfig {
     logger: init.logger ?? pino({ level: 'silent' }),
     clock: init.clock ?? systemClock,
     trustProxy: init.trustProxy ?? [],
+    adminToken: init.adminToken,
     tls: init.tls
   }
 }

@@ -16,11 +16,13 @@ import { Settlements } from './billing/settlement.ts'
 import { type ResolvedPolicy, resolveConfig, type TrackerConfig, type TrackerInit } from './config.ts'
 import { AUTO_LAYOUTS, chooseLayout, type Layout, minCommitFor } from './erasure-policy.ts'
 import { GrantSigner } from './grants.ts'
+import { registerAdminRoutes } from './http/admin-routes.ts'
 import { renewCertificate } from './http/edge.ts'
 import { registerHealthRoutes } from './http/health-routes.ts'
 import { registerMoneyRoutes } from './http/money-routes.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { TrackerMetrics } from './metrics.ts'
+import { Moderation } from './moderation.ts'
 import { NodeAdmission } from './node-admission.ts'
 import { NodeRegistry } from './node-registry.ts'
 import { Objects } from './objects.ts'
@@ -164,14 +166,20 @@ export class Tracker {
       })
       const uploads = new Uploads({ ...components, registry })
       const objects = new Objects({ ...components, registry })
-      const accounts = new Accounts(components)
+      const moderation: Moderation = new Moderation({
+        store: this.#store,
+        clock: config.clock,
+        logger: log.child({ component: 'moderation' }),
+        dropSessions: (accountId) => accounts.dropSessions(accountId)
+      })
+      const accounts = new Accounts({ ...components, gate: moderation })
       const app = createHttpServer(
         {
           accounts,
           registry,
           uploads,
           objects,
-          shares: new Shares({ ...components, objects }),
+          shares: new Shares({ ...components, objects, gate: moderation }),
           logger: log,
           info: async (): Promise<InfoResponse> => {
             const free = await registry.freeSpace()
@@ -188,6 +196,7 @@ export class Tracker {
       )
       renew = (pair) => renewCertificate(app.server, pair)
       metrics.instrument(app)
+      registerAdminRoutes(app, { moderation, adminToken: config.adminToken })
       // A point read: a round trip to PostgreSQL, a lookup in LevelDB.
       registerHealthRoutes(app, { ping: () => this.#store.accounts.getAccount('readyz') })
       const plans = planCatalog(config.defaultQuota)

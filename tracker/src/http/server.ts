@@ -45,6 +45,9 @@ const STATUS: Record<string, number> = {
   [ErrorCode.SHARE_REVOKED]: 410,
   [ErrorCode.SHARE_EXPIRED]: 410,
   [ErrorCode.SHARE_PASSWORD]: 401,
+  // 451 Unavailable For Legal Reasons (RFC 7725): an operator's takedown.
+  [ErrorCode.SHARE_REMOVED]: 451,
+  [ErrorCode.ACCOUNT_SUSPENDED]: 403,
   [ErrorCode.ACCOUNT_EXISTS]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UPLOAD_INCOMPLETE]: 409,
