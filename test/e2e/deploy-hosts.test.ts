@@ -122,7 +122,7 @@ describe.skipIf(unavailable !== undefined)('deployed across hosts, TLS everywher
       headless: true,
       args: [...CHROMIUM_ARGS, `--ignore-certificate-errors-spki-list=${spki}`]
     })
-  })
+  }, 240_000)
 
   afterAll(async () => {
     if (extraCa === undefined) delete process.env.NODE_EXTRA_CA_CERTS
