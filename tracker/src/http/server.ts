@@ -134,6 +134,7 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     // The web UI may be served from another origin. Any origin is safe: the API authenticates with bearer
     // tokens a page must already hold, never with cookies the browser would attach on its own.
     reply.header('access-control-allow-origin', '*')
+    reply.header('access-control-expose-headers', 'x-request-id')
     done(null, payload)
   })
   app.options('*', async (_request, reply) =>
