@@ -17,6 +17,7 @@ import { FREE_PLAN } from './billing/plans.ts'
 import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT, TOKEN_BYTES } from './constants.ts'
 import { randomId } from './grants.ts'
+import type { ModerationGate } from './moderation.ts'
 import type { Need } from './scopes.ts'
 import type { AccountRecord, SessionRecord, StoreParts } from './store/store.ts'
 
@@ -47,12 +48,15 @@ export function hashToken(token: string): string {
 export interface AccountsComponents {
   store: StoreParts<'accounts'>
   config: TrackerConfig
+  /** Suspended accounts (moderation.ts); default none. */
+  gate?: Pick<ModerationGate, 'checkAccount'>
 }
 
 /** Sign-up, login and bearer sessions. The tracker holds a salted hash of the auth key, never the password. */
 export class Accounts {
   readonly #store: StoreParts<'accounts'>
   readonly #config: TrackerConfig
+  readonly #gate: Pick<ModerationGate, 'checkAccount'> | undefined
   /** Hashed against when the email is unknown, so a miss costs as much time as a wrong password. */
   readonly #decoySalt = randomBytes(AUTH_SCRYPT.saltLength)
   readonly #sessions = new Map<string, { session: SessionRecord; checkedAt: number }>()
@@ -60,6 +64,7 @@ export class Accounts {
   constructor(components: AccountsComponents) {
     this.#store = components.store
     this.#config = components.config
+    this.#gate = components.gate
   }
 
   async signup(request: SignupRequest): Promise<SessionResponse> {
@@ -93,6 +98,7 @@ export class Accounts {
     if (expected === undefined || expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) {
       throw new ShoalError(ErrorCode.WRONG_PASSWORD, 'wrong email or password')
     }
+    await this.#gate?.checkAccount((account as AccountRecord).id)
     return this.#openSession(account as AccountRecord)
   }
 
@@ -131,7 +137,12 @@ export class Accounts {
     if (match === null) throw unauthorized('log in first: this call needs an "Authorization: Bearer <token>" header')
     const tokenHash = hashToken(match[1] as string)
     const session = await this.#session(tokenHash)
-    if (session === undefined) return accountIdForApiKey(this.#store, tokenHash, need)
+    if (session === undefined) {
+      const accountId = await accountIdForApiKey(this.#store, tokenHash, need)
+      // Sessions of a suspended account are dropped when it is suspended; keys stay and are refused here.
+      await this.#gate?.checkAccount(accountId)
+      return accountId
+    }
     if (session.expiresAt <= this.#config.clock.now()) {
       throw unauthorized('the session is invalid or has expired: log in again')
     }
@@ -177,6 +188,12 @@ export class Accounts {
       auditRecord(accountId, now, everywhere ? 'logout-everywhere' : 'logout', { sessions: loggedOut })
     )
     return { loggedOut }
+  }
+
+  /** Ends every session of an account, here and in the store (a suspension). */
+  async dropSessions(accountId: string): Promise<number> {
+    for (const [hash, { session }] of this.#sessions) if (session.accountId === accountId) this.#sessions.delete(hash)
+    return this.#store.accounts.deleteSessions({ accountId })
   }
 
   async view(accountId: string): Promise<AccountView> {

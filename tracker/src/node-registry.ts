@@ -99,7 +99,7 @@ export class NodeRegistry {
     }
     // Only addresses where the node answered as itself are listed; none: refused (ERR_NODE_NOT_REACHABLE).
     const addrs =
-      this.#admission === undefined ? payload.addrs : await this.#admission.admit(payload.node, payload.addrs)
+      this.#admission === undefined ? payload.addrs : await this.#admission.admit(payload.node, payload.addrs, source)
     const record: NodeRecord = {
       peerId: payload.node,
       addrs,

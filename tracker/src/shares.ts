@@ -16,6 +16,7 @@ import { receiptKeyOf } from './billing/receipt-key.ts'
 import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT } from './constants.ts'
 import { randomId } from './grants.ts'
+import type { ModerationGate } from './moderation.ts'
 import { type Objects, objectInfo } from './objects.ts'
 import { type BucketKey, RATE_LIMITS } from './rate-limit.ts'
 import type { AccountRecord, ObjectRecord, ShareRecord, StoreParts } from './store/store.ts'
@@ -25,6 +26,8 @@ export interface SharesComponents {
   store: StoreParts<'shares' | 'objects' | 'coordination'>
   config: TrackerConfig
   objects: Objects
+  /** Takedowns and suspended owners (moderation.ts); default none. */
+  gate?: Pick<ModerationGate, 'checkShare'>
 }
 
 /**
@@ -36,11 +39,13 @@ export class Shares {
   readonly #store: StoreParts<'shares' | 'objects' | 'coordination'>
   readonly #config: TrackerConfig
   readonly #objects: Objects
+  readonly #gate: Pick<ModerationGate, 'checkShare'> | undefined
 
   constructor(components: SharesComponents) {
     this.#store = components.store
     this.#config = components.config
     this.#objects = components.objects
+    this.#gate = components.gate
   }
 
   /** Takes a token from each bucket or fails with ERR_RATE_LIMITED (details: retryAfterMs), taking none. */
@@ -144,6 +149,8 @@ export class Shares {
         details: { revokedAt: share.revokedAt }
       })
     }
+    // The operator's takedown comes before the owner's own states: the visitor is told who disabled the link.
+    await this.#gate?.checkShare(share)
     if (share.expiresAt !== undefined && share.expiresAt <= this.#config.clock.now()) {
       throw new ShoalError(ErrorCode.SHARE_EXPIRED, 'this share has expired', {
         details: { expiresAt: share.expiresAt }

@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { DEFAULT_KDF, describeError, ErrorCode, type InfoResponse, ShoalError, toBase64Url } from '@shoal/core'
+import { CertificateWatcher, type TlsPair } from '@shoal/core/tls'
 import pkg from '../package.json' with { type: 'json' }
 import { Accounts } from './accounts.ts'
 import { ApiKeys } from './api-keys.ts'
@@ -15,8 +16,13 @@ import { Settlements } from './billing/settlement.ts'
 import { type ResolvedPolicy, resolveConfig, type TrackerConfig, type TrackerInit } from './config.ts'
 import { AUTO_LAYOUTS, chooseLayout, type Layout, minCommitFor } from './erasure-policy.ts'
 import { GrantSigner } from './grants.ts'
+import { registerAdminRoutes } from './http/admin-routes.ts'
+import { renewCertificate } from './http/edge.ts'
+import { registerHealthRoutes } from './http/health-routes.ts'
 import { registerMoneyRoutes } from './http/money-routes.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
+import { TrackerMetrics } from './metrics.ts'
+import { Moderation } from './moderation.ts'
 import { NodeAdmission } from './node-admission.ts'
 import { NodeRegistry } from './node-registry.ts'
 import { Objects } from './objects.ts'
@@ -41,6 +47,7 @@ interface Running {
   loops: Promise<void>
   billing: Billing
   ops: Ops
+  certificates: CertificateWatcher | undefined
 }
 
 /**
@@ -106,6 +113,22 @@ export class Tracker {
     await mkdir(config.dataDir, { recursive: true })
     const key = await loadOrCreateTrackerKey(config.dataDir, log)
     const trackerKey = toBase64Url(publicKeyToProtobuf(key.publicKey))
+    // Loaded before anything opens: a wrong certificate path fails the start with one line.
+    let renew: (pair: TlsPair) => void = () => {}
+    const certificates =
+      config.tls === undefined
+        ? undefined
+        : new CertificateWatcher({
+            ...config.tls,
+            ...(config.tls.reloadIntervalMs === undefined ? {} : { intervalMs: config.tls.reloadIntervalMs }),
+            onChange: (pair) => {
+              renew(pair)
+              log.info({ cert: config.tls?.cert }, 'TLS certificate reloaded')
+            },
+            onError: (err) =>
+              log.error({ err: err.message }, 'TLS certificate changed but does not load; keeping the old one')
+          })
+    const tls = await certificates?.start()
     await this.#store.open()
     try {
       const signer = new GrantSigner(key, config.clock, config.grantTtlMs)
@@ -131,8 +154,10 @@ export class Tracker {
         newNodeFraction: config.ops.newNodeFraction,
         ...(admission === undefined ? {} : { admission })
       })
+      const metrics = new TrackerMetrics()
       ops = new Ops({
         ...components,
+        peerMetrics: metrics.libp2p,
         registry,
         reputations,
         settings: config.ops,
@@ -141,25 +166,39 @@ export class Tracker {
       })
       const uploads = new Uploads({ ...components, registry })
       const objects = new Objects({ ...components, registry })
-      const accounts = new Accounts(components)
-      const app = createHttpServer({
-        accounts,
-        registry,
-        uploads,
-        objects,
-        shares: new Shares({ ...components, objects }),
-        logger: log,
-        info: async (): Promise<InfoResponse> => {
-          const free = await registry.freeSpace()
-          return {
-            version: TRACKER_VERSION,
-            publicKey: trackerKey,
-            kdf: DEFAULT_KDF,
-            policy: policyInfo(config.policy, free),
-            nodesOnline: free.length
-          }
-        }
+      const moderation: Moderation = new Moderation({
+        store: this.#store,
+        clock: config.clock,
+        logger: log.child({ component: 'moderation' }),
+        dropSessions: (accountId) => accounts.dropSessions(accountId)
       })
+      const accounts = new Accounts({ ...components, gate: moderation })
+      const app = createHttpServer(
+        {
+          accounts,
+          registry,
+          uploads,
+          objects,
+          shares: new Shares({ ...components, objects, gate: moderation }),
+          logger: log,
+          info: async (): Promise<InfoResponse> => {
+            const free = await registry.freeSpace()
+            return {
+              version: TRACKER_VERSION,
+              publicKey: trackerKey,
+              kdf: DEFAULT_KDF,
+              policy: policyInfo(config.policy, free),
+              nodesOnline: free.length
+            }
+          }
+        },
+        { trustProxy: config.trustProxy, ...(tls === undefined ? {} : { tls }) }
+      )
+      renew = (pair) => renewCertificate(app.server, pair)
+      metrics.instrument(app)
+      registerAdminRoutes(app, { moderation, adminToken: config.adminToken })
+      // A point read: a round trip to PostgreSQL, a lookup in LevelDB.
+      registerHealthRoutes(app, { ping: () => this.#store.accounts.getAccount('readyz') })
       const plans = planCatalog(config.defaultQuota)
       const billing = new Billing({ store: this.#store, clock: config.clock, plans, logger: log })
       registerMoneyRoutes(app, {
@@ -171,7 +210,7 @@ export class Tracker {
         store: this.#store,
         clock: config.clock
       })
-      registerOpsRoutes(app, { ops, reputations, registry, clock: config.clock, signer })
+      registerOpsRoutes(app, { ops, reputations, registry, clock: config.clock, signer, metrics })
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -179,15 +218,17 @@ export class Tracker {
       this.#running = {
         key,
         app,
-        url: `http://${host}:${address.port}`,
+        url: `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}`,
         uploads,
         billing,
         controller,
         loops: this.#sweepLoop(controller.signal),
-        ops
+        ops,
+        certificates
       }
       ops.start()
     } catch (err) {
+      await certificates?.stop()
       await this.#store.close()
       throw err
     }
@@ -221,6 +262,7 @@ export class Tracker {
     await running.ops.stop()
     await running.loops
     this.#running = undefined
+    await running.certificates?.stop()
     await running.app.close()
     await this.#store.close()
     this.#config.logger.info('tracker stopped')

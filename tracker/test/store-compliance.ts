@@ -10,6 +10,7 @@ import type {
   UploadRecord,
   UploadSegmentRecord
 } from '../src/store/store.ts'
+import { moderationCompliance } from './store-compliance-moderation.ts'
 import { moneyCompliance } from './store-compliance-money.ts'
 
 /**
@@ -635,5 +636,6 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
     })
 
     moneyCompliance(open)
+    moderationCompliance(open)
   })
 }

@@ -95,6 +95,8 @@ export function explain(err: unknown): string {
         return err.message === 'this link needs a password' ? 'This link needs a password.' : 'Wrong password.'
       case ErrorCode.SHARE_REVOKED:
         return 'This link was revoked by its owner.'
+      case ErrorCode.SHARE_REMOVED:
+        return 'This link was removed by the operator of this service.'
       case ErrorCode.SHARE_EXPIRED:
         return 'This link has expired.'
       case ErrorCode.SHARE_NOT_FOUND:

@@ -62,6 +62,10 @@ export const ErrorCode = {
   SHARE_REVOKED: 'ERR_SHARE_REVOKED',
   SHARE_EXPIRED: 'ERR_SHARE_EXPIRED',
   SHARE_PASSWORD: 'ERR_SHARE_PASSWORD',
+  /** The tracker's operator took the share down (an abuse report); the owner's file is untouched. */
+  SHARE_REMOVED: 'ERR_SHARE_REMOVED',
+  /** The tracker's operator suspended the account: no logins, API keys or share links until lifted. */
+  ACCOUNT_SUSPENDED: 'ERR_ACCOUNT_SUSPENDED',
   ABORTED: 'ERR_ABORTED',
   FORBIDDEN: 'ERR_FORBIDDEN',
   RATE_LIMITED: 'ERR_RATE_LIMITED',

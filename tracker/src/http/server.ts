@@ -16,6 +16,7 @@ import {
   parseNameHash,
   parseSignup
 } from '../validate.ts'
+import { edgeOptions, type HttpEdgeInit } from './edge.ts'
 import { routeOf } from './route.ts'
 
 export interface HttpComponents {
@@ -44,6 +45,9 @@ const STATUS: Record<string, number> = {
   [ErrorCode.SHARE_REVOKED]: 410,
   [ErrorCode.SHARE_EXPIRED]: 410,
   [ErrorCode.SHARE_PASSWORD]: 401,
+  // 451 Unavailable For Legal Reasons (RFC 7725): an operator's takedown.
+  [ErrorCode.SHARE_REMOVED]: 451,
+  [ErrorCode.ACCOUNT_SUSPENDED]: 403,
   [ErrorCode.ACCOUNT_EXISTS]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UPLOAD_INCOMPLETE]: 409,
@@ -60,8 +64,9 @@ function sendError(reply: FastifyReply, status: number, error: ShoalError): Fast
 }
 
 /** The v1 API (see `wire/tracker-api.ts` in @shoal/core). Not listening yet: the caller calls `listen`. */
-export function createHttpServer(c: HttpComponents) {
+export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   const app = Fastify({
+    ...edgeOptions(edge),
     loggerInstance: c.logger,
     // One log line per request at debug (below): heartbeats alone would drown the info level.
     logController: new LogController({ disableRequestLogging: true }),
@@ -121,12 +126,15 @@ export function createHttpServer(c: HttpComponents) {
   )
 
   // Hooks take callbacks, not async functions: they run on every request, and each promise costs.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     // Answers carry grants and session tokens: no cache may keep them.
     reply.header('cache-control', 'no-store')
+    // The id in the tracker's log lines for this request: what a user quotes in a bug report.
+    reply.header('x-request-id', request.id)
     // The web UI may be served from another origin. Any origin is safe: the API authenticates with bearer
     // tokens a page must already hold, never with cookies the browser would attach on its own.
     reply.header('access-control-allow-origin', '*')
+    reply.header('access-control-expose-headers', 'x-request-id')
     done(null, payload)
   })
   app.options('*', async (_request, reply) =>

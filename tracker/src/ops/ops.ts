@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Libp2p } from '@libp2p/interface'
-import { createClientPeer } from '@shoal/client'
+import { type ClientPeerInit, createClientPeer } from '@shoal/client'
 import { describeError, type MetricFamily, singleMetric } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
@@ -22,6 +22,8 @@ export interface OpsComponents {
   settings: OpsSettings
   clock: Clock
   logger: Logger
+  /** libp2p metrics for the client peer (metrics.ts); default none. */
+  peerMetrics?: ClientPeerInit['metrics']
 }
 
 /** The store lease that picks which tracker runs audits and repair. */
@@ -66,10 +68,12 @@ export class Ops {
 
   /** The tracker's libp2p client peer, started on first use: audits, repair and node admission share it. */
   peer(): Promise<Libp2p> {
-    this.#peer ??= createClientPeer().then(async (p) => {
-      await p.start()
-      return p
-    })
+    this.#peer ??= createClientPeer(this.#c.peerMetrics === undefined ? {} : { metrics: this.#c.peerMetrics }).then(
+      async (p) => {
+        await p.start()
+        return p
+      }
+    )
     return this.#peer
   }
 

@@ -1,5 +1,6 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
 import type { BucketKey } from '../rate-limit.ts'
+import type { AbuseReport, ModerationAction, SuspensionRecord, TakedownRecord } from './moderation-records.ts'
 import type {
   ApiKeyRecord,
   AuditRecord,
@@ -26,6 +27,7 @@ import type {
   UploadSegmentRecord
 } from './records.ts'
 
+export type * from './moderation-records.ts'
 export type * from './money-records.ts'
 export type * from './records.ts'
 
@@ -60,6 +62,7 @@ export interface Store {
   readonly reputations: ReputationStore
   readonly ledger: LedgerStore
   readonly coordination: CoordinationStore
+  readonly moderation: ModerationStore
 }
 
 /** The parts of a store a service uses: `StoreParts<'accounts' | 'objects'>`. */
@@ -274,4 +277,23 @@ export interface CoordinationStore {
   acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
   /** Gives the lease up, if `holder` holds it, so another tracker can take it at once. */
   releaseLease(name: string, holder: string): Promise<void>
+}
+
+/** The operator's moderation: takedowns of share links, account suspensions, abuse reports, and their log. */
+export interface ModerationStore {
+  /**
+   * Takes a share down (`takedown`) or restores it (undefined) and appends `action` to the moderation log, both
+   * or neither. Returns false, changing nothing and logging nothing, when the share already is in that state.
+   * Does not check that the share exists (the service does).
+   */
+  setTakedown(shareId: string, takedown: TakedownRecord | undefined, action: ModerationAction): Promise<boolean>
+  getTakedown(shareId: string): Promise<TakedownRecord | undefined>
+  /** As setTakedown, for an account's suspension. */
+  setSuspension(accountId: string, suspension: SuspensionRecord | undefined, action: ModerationAction): Promise<boolean>
+  getSuspension(accountId: string): Promise<SuspensionRecord | undefined>
+  addReport(report: AbuseReport): Promise<void>
+  /** Reports, newest first, at most `limit`. */
+  listReports(limit: number): Promise<AbuseReport[]>
+  /** The moderation log, newest first, at most `limit`. */
+  listActions(limit: number): Promise<ModerationAction[]>
 }

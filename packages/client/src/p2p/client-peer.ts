@@ -7,8 +7,9 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import { ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError, sleep } from '@shoal/core'
-import { createLibp2p } from 'libp2p'
+import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { clientTransports, connectionGater } from '#transports'
+import type { DialPolicy } from './dial-policy.ts'
 
 /**
  * How long a DHT search for a node's new address may take in all, each round of it (a query stuck on dead
@@ -21,6 +22,10 @@ const LOCATE_RETRY_MS = 500
 export interface ClientPeerInit {
   /** Per-stream flow-control window: larger windows keep fast links busy. */
   maxStreamWindowSize?: number
+  /** Browsers: which node addresses may be dialled; default from the page (dial-policy.ts). Ignored in Node. */
+  dialPolicy?: DialPolicy
+  /** libp2p metrics (e.g. `@libp2p/prometheus-metrics` in a tracker); default none. */
+  metrics?: Libp2pOptions['metrics']
 }
 
 /**
@@ -38,8 +43,10 @@ const INITIAL_STREAM_WINDOW_BYTES = 4 * MiB
  */
 export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2p> {
   const window = init.maxStreamWindowSize ?? 16 * MiB
+  const gater = connectionGater(init.dialPolicy)
   return createLibp2p({
     addresses: { listen: [] },
+    ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
     transports: clientTransports(),
     connectionEncrypters: [noise()],
     streamMuxers: [
@@ -55,7 +62,7 @@ export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2
       ping: ping(),
       dht: kadDHT({ protocol: PROTOCOL_DHT, clientMode: true, peerInfoMapper: passthroughMapper })
     },
-    ...(connectionGater === undefined ? {} : { connectionGater }),
+    ...(gater === undefined ? {} : { connectionGater: gater }),
     connectionManager: { maxConnections: 1024 }
   })
 }

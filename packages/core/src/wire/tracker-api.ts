@@ -275,7 +275,8 @@ export interface ListSharesResponse {
 
 /**
  * GET /v1/shares/:id — public: what a visitor with the link needs to download. Revoked and expired shares answer
- * ERR_SHARE_REVOKED / ERR_SHARE_EXPIRED (410); unknown ones and shares of deleted files ERR_SHARE_NOT_FOUND.
+ * ERR_SHARE_REVOKED / ERR_SHARE_EXPIRED (410); unknown ones and shares of deleted files ERR_SHARE_NOT_FOUND; shares
+ * the operator took down, or whose owner it suspended, ERR_SHARE_REMOVED (451).
  */
 export interface ShareInfo {
   id: string

@@ -238,6 +238,28 @@ CREATE TABLE piece_moves (
 );
 CREATE INDEX piece_moves_object ON piece_moves (object_id, at, seq);
 `
+  },
+  {
+    version: 10,
+    name: 'moderation: takedowns, suspensions, abuse reports and their log',
+    sql: `
+CREATE TABLE takedowns (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+CREATE TABLE suspensions (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+CREATE TABLE moderation_log (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+CREATE TABLE abuse_reports (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+`
   }
 ]
 
