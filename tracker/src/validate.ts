@@ -163,10 +163,17 @@ export function parseBeginUpload(body: unknown): BeginUpload {
 }
 
 /** Exactly `total` pieces, indexes 0..total-1 each once; sizes are checked by the caller against the layout. */
-export function parsePlaceSegment(body: unknown, total: number): PlaceSegmentRequest & { exclude: string[] } {
+/** All `total` pieces, or at least `min` of them (a degraded placement: Uploads.place checks it is needed). */
+export function parsePlaceSegment(
+  body: unknown,
+  total: number,
+  min = total
+): PlaceSegmentRequest & { exclude: string[] } {
   const b = record(body)
   const list = array(b.pieces, 'pieces', total)
-  if (list.length !== total) invalid('pieces', `must list all ${total} pieces of the segment`)
+  if (list.length < min) {
+    invalid('pieces', `must list all ${total} pieces of the segment${min < total ? `, or at least ${min}` : ''}`)
+  }
   const seen = new Set<number>()
   const pieces = list.map((value, i) => {
     const p = record(value, `pieces[${i}]`)

@@ -1,4 +1,4 @@
-import { type SavedSession, ShoalClient, type ShoalClientInit } from '@shoal/client'
+import { degradedNote, type SavedSession, ShoalClient, type ShoalClientInit } from '@shoal/client'
 import { ErrorCode, isShoalError } from '@shoal/core'
 import { forgetDevice, rememberDevice, rememberedSession } from './device-session.ts'
 import { makeThumbnail } from './thumbs.ts'
@@ -136,12 +136,12 @@ export async function uploadFile(
   client: ShoalClient,
   request: UploadRequest,
   options: { signal: AbortSignal; progress: (bytes: number) => void; resume?: string; onStarted?: (id: string) => void }
-): Promise<void> {
+): Promise<{ note?: string }> {
   const { file, name } = request
   let uploadId: string | undefined = options.resume
   const thumb = options.resume === undefined ? await makeThumbnail(file) : undefined
   try {
-    await client.put(name, readFile(file), file.size, {
+    const result = await client.put(name, readFile(file), file.size, {
       meta: { taken: file.lastModified, ...(thumb === undefined ? {} : { thumb }) },
       signal: options.signal,
       onProgress: (p) => options.progress(p.bytes),
@@ -152,6 +152,9 @@ export async function uploadFile(
       ...(file.type === '' ? {} : { mime: file.type }),
       ...(options.resume === undefined ? {} : { resume: options.resume })
     })
+    if (result.degraded === undefined) return {}
+    const note = degradedNote(result.degraded)
+    return { note: note.charAt(0).toUpperCase() + note.slice(1) }
   } catch (err) {
     if (options.signal.aborted && uploadId !== undefined) await client.tracker.abortUpload(uploadId).catch(() => {})
     throw err

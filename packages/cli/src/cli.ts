@@ -4,7 +4,7 @@ import { basename, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { checkPath, isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
+import { checkPath, degradedNote, isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
 import { describeError, ErrorCode, formatBytes, formatMicros, invoiceCsv, isShoalError, ShoalError } from '@shoal/core'
 import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './backup.ts'
 import { invoiceLines, usageLines } from './billing-view.ts'
@@ -153,9 +153,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         }
         await dropCheckpoint(dir, file!, target, info.size, info.mtimeMs)
         bar.done()
-        if (values.json === true)
-          io.stdout.write(`${JSON.stringify({ name: target, id: object.id, size: object.size })}\n`)
-        else io.stderr.write(`Uploaded ${target}: ${speedLine(info.size, performance.now() - started)}\n`)
+        if (values.json === true) {
+          const { degraded } = object
+          io.stdout.write(
+            `${JSON.stringify({ name: target, id: object.id, size: object.size, ...(degraded === undefined ? {} : { degraded }) })}\n`
+          )
+        } else io.stderr.write(`Uploaded ${target}: ${speedLine(info.size, performance.now() - started)}\n`)
+        if (object.degraded !== undefined) io.stderr.write(`warning: ${target} ${degradedNote(object.degraded)}\n`)
         return 0
       }
       case 'get': {

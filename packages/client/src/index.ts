@@ -42,4 +42,4 @@ export {
   type ShoalClientInit
 } from './shoal-client.ts'
 export { TrackerClient, type TrackerClientInit } from './tracker-client.ts'
-export { isResumable, type UploadOptions, uploadObject } from './upload.ts'
+export { degradedNote, isResumable, type UploadOptions, type UploadResult, uploadObject } from './upload.ts'

@@ -3,6 +3,7 @@ import {
   type BeginUploadRequest,
   type BeginUploadResponse,
   type CommitSegmentRequest,
+  type CommitUploadResponse,
   type CreateShareRequest,
   type DeleteObjectResponse,
   type DownloadGrantsResponse,
@@ -126,7 +127,7 @@ export class TrackerClient {
   commitSegment(id: string, index: number, body: CommitSegmentRequest, options?: RequestOptions): Promise<unknown> {
     return this.#request('POST', `/v1/uploads/${enc(id)}/segments/${index}/commit`, body, options)
   }
-  commitUpload(id: string, options?: RequestOptions): Promise<{ object: ObjectSummary }> {
+  commitUpload(id: string, options?: RequestOptions): Promise<CommitUploadResponse> {
     return this.#request('POST', `/v1/uploads/${enc(id)}/commit`, {}, options)
   }
   uploadStatus(id: string, options?: RequestOptions): Promise<UploadStatus> {

@@ -139,7 +139,11 @@ export interface BeginUploadResponse {
 
 /** POST /v1/uploads/:id/segments/:index/place */
 export interface PlaceSegmentRequest {
-  /** `root`: the piece's Merkle root (merkle.ts), which the tracker records for audits. */
+  /**
+   * `root`: the piece's Merkle root (merkle.ts), which the tracker records for audits. All k + m pieces, or,
+   * when too few nodes are left for them (ERR_NOT_ENOUGH_NODES), at least minStoredPieces of them: a degraded
+   * placement that repair completes later.
+   */
   pieces: { index: number; cid: string; size: number; root?: string }[]
   /** Nodes the client could not reach: the tracker avoids them for this placement. */
   exclude?: string[]
@@ -167,6 +171,22 @@ export interface CommitSegmentResponse {
   /** Pieces the segment is committed with. */
   pieces: number
   alreadyCommitted?: boolean
+}
+
+/** POST /v1/uploads/:id/commit */
+export interface CommitUploadResponse {
+  object: ObjectSummary
+  /** Present when some segments were stored with fewer pieces than planned (nodes were down); repair adds them. */
+  degraded?: DegradedUpload
+}
+export interface DegradedUpload {
+  /** Segments stored with fewer than the planned pieces, of `segmentCount`. */
+  segments: number
+  segmentCount: number
+  /** Pieces of the weakest segment, of k + m planned; any k of them read it. */
+  fewestPieces: number
+  k: number
+  m: number
 }
 
 /** GET /v1/objects: objects carry sealed metadata; the client opens it. */
