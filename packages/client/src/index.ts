@@ -37,6 +37,7 @@ export { shareLinkFragment } from './share-link.ts'
 export {
   type Credentials,
   type ObjectEntry,
+  type RecoveryCredentials,
   type SavedSession,
   ShoalClient,
   type ShoalClientInit

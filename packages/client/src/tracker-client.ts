@@ -2,6 +2,7 @@ import {
   type AccountView,
   type BeginUploadRequest,
   type BeginUploadResponse,
+  type ChangePasswordRequest,
   type CommitSegmentRequest,
   type CommitUploadResponse,
   type CreateShareRequest,
@@ -20,7 +21,11 @@ import {
   type PayoutsResponse,
   type PlaceSegmentRequest,
   type PlaceSegmentResponse,
+  type RecoveryRequest,
+  type RecoveryResetRequest,
+  type RecoveryResponse,
   type SessionResponse,
+  type SetRecoveryRequest,
   type ShareGrantsRequest,
   type ShareInfo,
   type ShareView,
@@ -109,6 +114,18 @@ export class TrackerClient {
   }
   account(options?: RequestOptions): Promise<AccountView> {
     return this.#request('GET', '/v1/account', undefined, options)
+  }
+  changePassword(body: ChangePasswordRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('PUT', '/v1/account/password', body, options)
+  }
+  setRecovery(body: SetRecoveryRequest, options?: RequestOptions): Promise<AccountView> {
+    return this.#request('PUT', '/v1/account/recovery', body, options)
+  }
+  recoveryWrap(body: RecoveryRequest, options?: RequestOptions): Promise<RecoveryResponse> {
+    return this.#request('POST', '/v1/recovery', body, options)
+  }
+  recoveryReset(body: RecoveryResetRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('POST', '/v1/recovery/reset', body, options)
   }
   nodes(options?: RequestOptions): Promise<NodesResponse> {
     return this.#request('GET', '/v1/nodes', undefined, options)

@@ -44,6 +44,8 @@ export interface AccountView {
   createdAt: number
   /** Plan id (free, plus, pro); see GET /v1/plans. */
   plan?: string
+  /** A recovery key is set up (its wrap of the master key is stored): a forgotten password can be reset. */
+  recovery?: boolean
 }
 
 /** POST /v1/accounts */
@@ -52,6 +54,42 @@ export interface SignupRequest {
   /** base64url; derived from the password on the client. */
   authKey: string
   /** base64url; the master key sealed under the password-derived key. */
+  wrappedMasterKey: string
+  /** The master key's second wrap, under the recovery key (recommended; the client makes one at sign-up). */
+  recovery?: RecoveryWrap
+}
+/**
+ * A recovery key's half of an account: the auth key derived from it (the tracker keeps a salted hash) and the
+ * master key sealed under the key-encryption key derived from it (deriveRecoveryKeys). Neither opens anything
+ * without the recovery key itself, which never leaves the user.
+ */
+export interface RecoveryWrap {
+  authKey: string
+  wrappedMasterKey: string
+}
+/** PUT /v1/account/password: the current password's auth key proves it is the owner, not a stolen session. */
+export interface ChangePasswordRequest {
+  authKey: string
+  newAuthKey: string
+  /** The master key sealed under the new password's key. */
+  wrappedMasterKey: string
+}
+/** PUT /v1/account/recovery: a new recovery key replaces the old one. */
+export interface SetRecoveryRequest {
+  authKey: string
+  recovery: RecoveryWrap
+}
+/** POST /v1/recovery: the recovery copy of the master key, for the holder of the recovery key. */
+export interface RecoveryRequest {
+  email: string
+  recoveryAuthKey: string
+}
+export interface RecoveryResponse {
+  wrappedMasterKey: string
+}
+/** POST /v1/recovery/reset: a new password, set with the recovery key; every session ends, a new one opens. */
+export interface RecoveryResetRequest extends RecoveryRequest {
+  authKey: string
   wrappedMasterKey: string
 }
 /** POST /v1/sessions */
