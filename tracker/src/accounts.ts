@@ -18,7 +18,7 @@ import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT, TOKEN_BYTES } from './constants.ts'
 import { randomId } from './grants.ts'
 import type { Need } from './scopes.ts'
-import type { AccountRecord, SessionRecord, Store } from './store/store.ts'
+import type { AccountRecord, SessionRecord, StoreParts } from './store/store.ts'
 
 /** Sessions remembered per process (see Accounts.#session); the oldest are forgotten first. */
 const MAX_CACHED_SESSIONS = 50_000
@@ -45,13 +45,13 @@ export function hashToken(token: string): string {
 }
 
 export interface AccountsComponents {
-  store: Store
+  store: StoreParts<'accounts'>
   config: TrackerConfig
 }
 
 /** Sign-up, login and bearer sessions. The tracker holds a salted hash of the auth key, never the password. */
 export class Accounts {
-  readonly #store: Store
+  readonly #store: StoreParts<'accounts'>
   readonly #config: TrackerConfig
   /** Hashed against when the email is unknown, so a miss costs as much time as a wrong password. */
   readonly #decoySalt = randomBytes(AUTH_SCRYPT.saltLength)
@@ -77,13 +77,13 @@ export class Accounts {
       objects: 0,
       createdAt: now
     }
-    await this.#store.createAccount(account)
+    await this.#store.accounts.createAccount(account)
     this.#config.logger.info({ account: account.id }, 'account created')
     return this.#openSession(account)
   }
 
   async login(request: LoginRequest): Promise<SessionResponse> {
-    const account = await this.#store.getAccountByEmail(request.email)
+    const account = await this.#store.accounts.getAccountByEmail(request.email)
     const hash = await hashAuthKey(
       request.authKey,
       account === undefined ? this.#decoySalt : fromBase64Url(account.authSalt)
@@ -100,7 +100,12 @@ export class Accounts {
     const now = this.#config.clock.now()
     const token = toBase64Url(randomBytes(TOKEN_BYTES))
     const expiresAt = now + this.#config.sessionTtlMs
-    await this.#store.putSession({ tokenHash: hashToken(token), accountId: account.id, createdAt: now, expiresAt })
+    await this.#store.accounts.putSession({
+      tokenHash: hashToken(token),
+      accountId: account.id,
+      createdAt: now,
+      expiresAt
+    })
     return { token, expiresAt, account: accountView(account), wrappedMasterKey: account.wrappedMasterKey }
   }
 
@@ -109,7 +114,7 @@ export class Accounts {
    * session (any need) or an API key, which must carry `need` (else ERR_FORBIDDEN).
    */
   async authenticate(header: string | undefined, need: Need = 'session'): Promise<AccountRecord> {
-    const account = await this.#store.getAccount(await this.authenticateId(header, need))
+    const account = await this.#store.accounts.getAccount(await this.authenticateId(header, need))
     if (account === undefined)
       throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session is invalid or has expired: log in again')
     return account
@@ -144,7 +149,7 @@ export class Accounts {
     if (cached !== undefined && now - cached.checkedAt >= 0 && now - cached.checkedAt < SESSION_RECHECK_MS) {
       return cached.session
     }
-    const session = await this.#store.getSession(tokenHash)
+    const session = await this.#store.accounts.getSession(tokenHash)
     this.#sessions.delete(tokenHash)
     if (session !== undefined) {
       if (this.#sessions.size >= MAX_CACHED_SESSIONS) {
@@ -163,19 +168,19 @@ export class Accounts {
   async logout(header: string | undefined, everywhere: boolean): Promise<{ loggedOut: number }> {
     const accountId = await this.authenticateId(header, 'session')
     const tokenHash = hashToken(/^Bearer (.+)$/.exec(header as string)?.[1] as string)
-    const loggedOut = await this.#store.deleteSessions(everywhere ? { accountId } : { tokenHash })
+    const loggedOut = await this.#store.accounts.deleteSessions(everywhere ? { accountId } : { tokenHash })
     for (const [hash, { session }] of this.#sessions) {
       if (everywhere ? session.accountId === accountId : hash === tokenHash) this.#sessions.delete(hash)
     }
     const now = this.#config.clock.now()
-    await this.#store.appendAudit(
+    await this.#store.accounts.appendAudit(
       auditRecord(accountId, now, everywhere ? 'logout-everywhere' : 'logout', { sessions: loggedOut })
     )
     return { loggedOut }
   }
 
   async view(accountId: string): Promise<AccountView> {
-    const account = await this.#store.getAccount(accountId)
+    const account = await this.#store.accounts.getAccount(accountId)
     if (account === undefined) throw new ShoalError(ErrorCode.UNAUTHORIZED, 'account does not exist')
     return accountView(account)
   }

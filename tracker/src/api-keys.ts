@@ -5,7 +5,7 @@ import type { Clock } from './config.ts'
 import { randomId } from './grants.ts'
 import type { Need } from './scopes.ts'
 import { SCOPES } from './store/money-records.ts'
-import type { AccountRecord, ApiKeyRecord, Scope, Store } from './store/store.ts'
+import type { AccountRecord, ApiKeyRecord, Scope, StoreParts } from './store/store.ts'
 
 /** Live keys per account: enough for every script and device, few enough to list in one answer. */
 export const MAX_API_KEYS = 100
@@ -25,17 +25,17 @@ export interface ApiKeyView {
  * or plans (those need a password session), so a leaked key can be revoked and never escalates.
  */
 export class ApiKeys {
-  readonly #store: Store
+  readonly #store: StoreParts<'accounts'>
   readonly #clock: Clock
 
-  constructor(components: { store: Store; clock: Clock }) {
+  constructor(components: { store: StoreParts<'accounts'>; clock: Clock }) {
     this.#store = components.store
     this.#clock = components.clock
   }
 
   async create(account: AccountRecord, body: unknown): Promise<ApiKeyView & { key: string }> {
     const { name, scopes } = parseCreate(body)
-    const live = (await this.#store.listApiKeys(account.id)).filter((k) => k.revokedAt === undefined)
+    const live = (await this.#store.accounts.listApiKeys(account.id)).filter((k) => k.revokedAt === undefined)
     if (live.length >= MAX_API_KEYS) {
       throw new ShoalError(ErrorCode.INVALID_INPUT, `an account has at most ${MAX_API_KEYS} live API keys`, {
         details: { field: 'name', limit: MAX_API_KEYS }
@@ -51,7 +51,7 @@ export class ApiKeys {
       scopes,
       createdAt: now
     }
-    await this.#store.createApiKey(
+    await this.#store.accounts.createApiKey(
       record,
       auditRecord(account.id, now, 'api-key-created', { key: record.id, scopes: scopes.join(',') })
     )
@@ -59,13 +59,13 @@ export class ApiKeys {
   }
 
   async list(account: AccountRecord): Promise<{ keys: ApiKeyView[] }> {
-    return { keys: (await this.#store.listApiKeys(account.id)).map(view) }
+    return { keys: (await this.#store.accounts.listApiKeys(account.id)).map(view) }
   }
 
   async revoke(account: AccountRecord, id: string): Promise<{ revoked: true }> {
     const now = this.#clock.now()
     if (
-      !(await this.#store.revokeApiKey(
+      !(await this.#store.accounts.revokeApiKey(
         account.id,
         id,
         now,
@@ -82,8 +82,12 @@ export class ApiKeys {
  * The account id behind an API key, if the token is one and it carries `need`. ERR_UNAUTHORIZED for an unknown
  * or revoked key, ERR_FORBIDDEN for a key without the scope.
  */
-export async function accountIdForApiKey(store: Store, tokenHash: string, need: Need): Promise<string> {
-  const key = await store.getApiKeyByHash(tokenHash)
+export async function accountIdForApiKey(
+  store: StoreParts<'accounts'>,
+  tokenHash: string,
+  need: Need
+): Promise<string> {
+  const key = await store.accounts.getApiKeyByHash(tokenHash)
   if (key === undefined || key.revokedAt !== undefined) {
     throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session or API key is invalid, expired or revoked')
   }

@@ -17,14 +17,14 @@ import type { NodeAdmission } from './node-admission.ts'
 import type { NodeStanding } from './ops/reputations.ts'
 import { type LoopbackSubnets, subnetOf } from './ops/subnet.ts'
 import { choosePlacement, distinctSubnets, type PlacementCandidate } from './placement.ts'
-import type { NodeRecord, Store } from './store/store.ts'
+import type { NodeRecord, StoreParts } from './store/store.ts'
 import { parseHeartbeatPayload } from './validate.ts'
 
 /** How long `addresses()` reuses the node list it read (tracker time). */
 const ADDRESSES_TTL_MS = 1000
 
 export interface NodeRegistryComponents {
-  store: Store
+  store: StoreParts<'nodes'>
   config: TrackerConfig
   signer: GrantSigner
   /** base64url protobuf of the tracker's public key, as in /v1/info. */
@@ -50,7 +50,7 @@ interface PendingGrant {
  * Ed25519 key inside their peer id, so no node has to register first.
  */
 export class NodeRegistry {
-  readonly #store: Store
+  readonly #store: StoreParts<'nodes'>
   readonly #config: TrackerConfig
   readonly #signer: GrantSigner
   readonly #trackerKey: string
@@ -112,7 +112,7 @@ export class NodeRegistry {
       lastAt: payload.at,
       subnet: subnetOf(source, addrs, payload.node, this.#loopbackSubnets)
     }
-    if (!(await this.#store.recordHeartbeat(record, payload.deleted))) {
+    if (!(await this.#store.nodes.recordHeartbeat(record, payload.deleted))) {
       throw new ShoalError(ErrorCode.CONFLICT, 'heartbeat is not newer than the last one from this node', {
         details: { reason: 'replay' }
       })
@@ -135,7 +135,7 @@ export class NodeRegistry {
     const peers = shuffle(others)
       .slice(0, MAX_HEARTBEAT_PEERS)
       .map((n) => ({ peerId: n.peerId, addrs: n.addrs }))
-    const orders = await this.#store.listDeleteOrders(payload.node, MAX_HEARTBEAT_DELETES)
+    const orders = await this.#store.nodes.listDeleteOrders(payload.node, MAX_HEARTBEAT_DELETES)
     const deletes = await Promise.all(orders.map((order) => this.#signer.signDelete(order)))
     return { trackerKey: this.#trackerKey, intervalMs: this.#config.heartbeatIntervalMs, peers, deletes }
   }
@@ -146,12 +146,12 @@ export class NodeRegistry {
 
   async online(): Promise<NodeRecord[]> {
     const now = this.#config.clock.now()
-    return (await this.#store.listNodes()).filter((n) => this.isOnline(n, now))
+    return (await this.#store.nodes.listNodes()).filter((n) => this.isOnline(n, now))
   }
 
   async list(): Promise<NodeView[]> {
     const now = this.#config.clock.now()
-    return (await this.#store.listNodes()).map((n) => ({
+    return (await this.#store.nodes.listNodes()).map((n) => ({
       peerId: n.peerId,
       addrs: n.addrs,
       online: this.isOnline(n, now),
@@ -171,7 +171,7 @@ export class NodeRegistry {
     const now = this.#config.clock.now()
     const cached = this.#addresses
     if (cached !== undefined && now - cached.at >= 0 && now - cached.at < ADDRESSES_TTL_MS) return cached.map
-    const map = this.#store.listNodes().then((nodes) => {
+    const map = this.#store.nodes.listNodes().then((nodes) => {
       const out = new Map<string, NodeAddress & { online: boolean }>()
       for (const n of nodes) out.set(n.peerId, { ...address(n), online: this.isOnline(n, now) })
       return out
@@ -243,7 +243,7 @@ export class NodeRegistry {
     keep: readonly string[],
     avoid: readonly string[]
   ): Promise<NodeRecord[]> {
-    const known = new Map((await this.#store.listNodes()).map((n) => [n.peerId, n]))
+    const known = new Map((await this.#store.nodes.listNodes()).map((n) => [n.peerId, n]))
     const takenSubnets = keep.map((id) => known.get(id)?.subnet ?? `node:${id}`)
     const candidates = await this.#candidates([...avoid, ...keep])
     const chosen = choosePlacement(candidates, count, pieceSize, rotation, [], {

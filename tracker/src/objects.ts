@@ -15,11 +15,11 @@ import { receiptKeyOf } from './billing/receipt-key.ts'
 import type { TrackerConfig } from './config.ts'
 import { deleteOrders, type GrantSigner } from './grants.ts'
 import type { NodeRegistry } from './node-registry.ts'
-import type { AccountRecord, ObjectRecord, Store } from './store/store.ts'
+import type { AccountRecord, ObjectRecord, StoreParts } from './store/store.ts'
 import { parseDownloadGrants, parseUpdateObject } from './validate.ts'
 
 export interface ObjectsComponents {
-  store: Store
+  store: StoreParts<'objects'>
   config: TrackerConfig
   registry: NodeRegistry
   signer: GrantSigner
@@ -27,7 +27,7 @@ export interface ObjectsComponents {
 
 /** Committed objects: listing, lookup by name, download grants and deletion. */
 export class Objects {
-  readonly #store: Store
+  readonly #store: StoreParts<'objects'>
   readonly #config: TrackerConfig
   readonly #registry: NodeRegistry
   readonly #signer: GrantSigner
@@ -40,11 +40,11 @@ export class Objects {
   }
 
   async list(owner: AccountRecord): Promise<ListObjectsResponse> {
-    return { objects: (await this.#store.listObjects(owner.id)).map(objectSummary) }
+    return { objects: (await this.#store.objects.listObjects(owner.id)).map(objectSummary) }
   }
 
   async byName(owner: AccountRecord, nameHash: string): Promise<ObjectInfo> {
-    const object = await this.#store.getObjectByName(owner.id, nameHash)
+    const object = await this.#store.objects.getObjectByName(owner.id, nameHash)
     if (object === undefined) throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, 'no object has this name')
     return objectInfo(object)
   }
@@ -55,19 +55,21 @@ export class Objects {
    */
   async grants(ownerId: string, objectId: string, body: unknown): Promise<DownloadGrantsResponse> {
     const hint = grantRangeHint(body)
-    const found = await this.#store.getObjectWithSegments(objectId, hint.from, hint.to)
+    const found = await this.#store.objects.getObjectWithSegments(objectId, hint.from, hint.to)
     if (found === undefined || found.object.owner !== ownerId) throw notFound(objectId)
     const { from, to } = parseDownloadGrants(body, found.object.segmentCount, MAX_GRANT_SEGMENTS)
     // The hint is the checked range whenever the body is valid; this only guards that promise.
     const segments =
-      from === hint.from && to === hint.to ? found.segments : await this.#store.getObjectSegments(objectId, from, to)
+      from === hint.from && to === hint.to
+        ? found.segments
+        : await this.#store.objects.getObjectSegments(objectId, from, to)
     return this.#grantsFor(found.object, segments, await this.#registry.addresses(), receiptKeyOf(body))
   }
 
   /** Get grants for segments [from, to) of an object, billed to its owner (also for share links). */
   async grantsFor(object: ObjectRecord, from: number, to: number, rk?: string): Promise<DownloadGrantsResponse> {
     const [segments, addresses] = await Promise.all([
-      this.#store.getObjectSegments(object.id, from, to),
+      this.#store.objects.getObjectSegments(object.id, from, to),
       this.#registry.addresses()
     ])
     return this.#grantsFor(object, segments, addresses, rk)
@@ -116,7 +118,7 @@ export class Objects {
   async rename(owner: AccountRecord, objectId: string, body: unknown): Promise<ObjectSummary> {
     const object = await this.#get(owner, objectId)
     const { nameHash, meta } = parseUpdateObject(body)
-    return objectSummary(await this.#store.renameObject(object.id, nameHash, meta))
+    return objectSummary(await this.#store.objects.renameObject(object.id, nameHash, meta))
   }
 
   /**
@@ -125,12 +127,12 @@ export class Objects {
    */
   async delete(owner: AccountRecord, objectId: string): Promise<DeleteObjectResponse> {
     const object = await this.#get(owner, objectId)
-    const segments = await this.#store.getObjectSegments(object.id, 0, object.segmentCount)
+    const segments = await this.#store.objects.getObjectSegments(object.id, 0, object.segmentCount)
     const pieces = segments.flatMap((s) =>
       s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
     )
     const orders = deleteOrders(pieces, owner.id, this.#config.clock.now(), object.id)
-    await this.#store.deleteObject(object.id, orders, this.#config.clock.now())
+    await this.#store.objects.deleteObject(object.id, orders, this.#config.clock.now())
     this.#config.logger.info({ object: object.id, pieces: orders.length }, 'object deleted')
     const addresses = await this.#registry.addresses()
     return {
@@ -145,7 +147,7 @@ export class Objects {
 
   /** The caller's own object; anything else is "not found", so object ids cannot be probed. */
   async #get(owner: AccountRecord, objectId: string): Promise<ObjectRecord> {
-    const object = await this.#store.getObject(objectId)
+    const object = await this.#store.objects.getObject(objectId)
     if (object === undefined || object.owner !== owner.id) throw notFound(objectId)
     return object
   }

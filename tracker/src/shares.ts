@@ -18,11 +18,11 @@ import { AUTH_SCRYPT } from './constants.ts'
 import { randomId } from './grants.ts'
 import { type Objects, objectInfo } from './objects.ts'
 import { type BucketKey, RATE_LIMITS } from './rate-limit.ts'
-import type { AccountRecord, ObjectRecord, ShareRecord, Store } from './store/store.ts'
+import type { AccountRecord, ObjectRecord, ShareRecord, StoreParts } from './store/store.ts'
 import { parseCreateShare, parseShareGrants } from './validate.ts'
 
 export interface SharesComponents {
-  store: Store
+  store: StoreParts<'shares' | 'objects' | 'coordination'>
   config: TrackerConfig
   objects: Objects
 }
@@ -33,7 +33,7 @@ export interface SharesComponents {
  * the owner) while the share is live: a revoked or expired share, or one whose file was deleted, gets none.
  */
 export class Shares {
-  readonly #store: Store
+  readonly #store: StoreParts<'shares' | 'objects' | 'coordination'>
   readonly #config: TrackerConfig
   readonly #objects: Objects
 
@@ -45,7 +45,7 @@ export class Shares {
 
   /** Takes a token from each bucket or fails with ERR_RATE_LIMITED (details: retryAfterMs), taking none. */
   async #limit(keys: BucketKey[]): Promise<void> {
-    const wait = await this.#store.takeRateTokens(keys, this.#config.clock.now())
+    const wait = await this.#store.coordination.takeRateTokens(keys, this.#config.clock.now())
     if (wait > 0) {
       throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
         details: { retryAfterMs: wait }
@@ -56,7 +56,7 @@ export class Shares {
   async create(owner: AccountRecord, body: unknown): Promise<ShareView> {
     const now = this.#config.clock.now()
     const request = parseCreateShare(body, now)
-    const object = await this.#store.getObject(request.objectId)
+    const object = await this.#store.objects.getObject(request.objectId)
     if (object === undefined || object.owner !== owner.id) {
       throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `object ${request.objectId} does not exist`)
     }
@@ -78,21 +78,21 @@ export class Shares {
       ...(request.expiresAt === undefined ? {} : { expiresAt: request.expiresAt }),
       ...(password === undefined ? {} : { password })
     }
-    await this.#store.createShare(share)
+    await this.#store.shares.createShare(share)
     this.#config.logger.info({ share: share.id, object: object.id }, 'share created')
     return shareView(share)
   }
 
   async list(owner: AccountRecord): Promise<ListSharesResponse> {
-    return { shares: (await this.#store.listShares(owner.id)).map(shareView) }
+    return { shares: (await this.#store.shares.listShares(owner.id)).map(shareView) }
   }
 
   async revoke(owner: AccountRecord, id: string): Promise<ShareView> {
-    const share = await this.#store.getShare(id)
+    const share = await this.#store.shares.getShare(id)
     if (share === undefined || share.owner !== owner.id) {
       throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'this share does not exist')
     }
-    const revoked = await this.#store.revokeShare(id, this.#config.clock.now())
+    const revoked = await this.#store.shares.revokeShare(id, this.#config.clock.now())
     this.#config.logger.info({ share: id }, 'share revoked')
     return shareView(revoked)
   }
@@ -137,7 +137,7 @@ export class Shares {
   }
 
   async #live(id: string): Promise<{ share: ShareRecord; object: ObjectRecord }> {
-    const share = await this.#store.getShare(id)
+    const share = await this.#store.shares.getShare(id)
     if (share === undefined) throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'this share does not exist')
     if (share.revokedAt !== undefined) {
       throw new ShoalError(ErrorCode.SHARE_REVOKED, 'this share was revoked by its owner', {
@@ -149,7 +149,7 @@ export class Shares {
         details: { expiresAt: share.expiresAt }
       })
     }
-    const object = await this.#store.getObject(share.objectId)
+    const object = await this.#store.objects.getObject(share.objectId)
     if (object === undefined || object.owner !== share.owner) {
       throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'the shared file no longer exists')
     }

@@ -171,7 +171,7 @@ export class Tracker {
         store: this.#store,
         clock: config.clock
       })
-      registerOpsRoutes(app, { ops, reputations, registry, store: this.#store, clock: config.clock, signer })
+      registerOpsRoutes(app, { ops, reputations, registry, clock: config.clock, signer })
       await app.listen({ host: config.host, port: config.port })
       const address = app.server.address() as AddressInfo
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -233,7 +233,7 @@ export class Tracker {
   async sweep(): Promise<{ uploads: number; sessions: number }> {
     const running = this.#started()
     const uploads = await running.uploads.sweep()
-    const sessions = await this.#store.deleteExpiredSessions(this.#config.clock.now())
+    const sessions = await this.#store.accounts.deleteExpiredSessions(this.#config.clock.now())
     return { uploads, sessions }
   }
 

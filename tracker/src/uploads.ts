@@ -28,14 +28,14 @@ import type {
   AccountRecord,
   ObjectRecord,
   PlacedPiece,
-  Store,
+  StoreParts,
   UploadRecord,
   UploadSegmentRecord
 } from './store/store.ts'
 import { type BeginUpload, parseCommitSegment, parsePlaceSegment, parseSegmentIndex } from './validate.ts'
 
 export interface UploadsComponents {
-  store: Store
+  store: StoreParts<'uploads' | 'objects'>
   config: TrackerConfig
   registry: NodeRegistry
   signer: GrantSigner
@@ -50,7 +50,7 @@ const MAX_MISSING_LISTED = 16
  * an object until the last step; abort and expiry hand every piece that may exist to its node's delete queue.
  */
 export class Uploads {
-  readonly #store: Store
+  readonly #store: StoreParts<'uploads' | 'objects'>
   readonly #config: TrackerConfig
   readonly #registry: NodeRegistry
   readonly #signer: GrantSigner
@@ -71,7 +71,7 @@ export class Uploads {
         details: { quota: owner.quota, used, size: request.size }
       })
     }
-    const existing = await this.#store.getObjectByName(owner.id, request.nameHash)
+    const existing = await this.#store.objects.getObjectByName(owner.id, request.nameHash)
     if (existing !== undefined && !request.overwrite) {
       throw new ShoalError(
         ErrorCode.CONFLICT,
@@ -111,7 +111,7 @@ export class Uploads {
       createdAt: now,
       expiresAt: now + this.#config.uploadTtlMs
     }
-    await this.#store.beginUpload(upload)
+    await this.#store.uploads.beginUpload(upload)
     this.#config.logger.debug(
       { upload: upload.id, size: upload.size, segments: upload.segmentCount, k, m, minCommitPieces },
       'upload begun'
@@ -135,12 +135,12 @@ export class Uploads {
   /** The caller's uploads in progress (unexpired), oldest first, each as `status` describes it. */
   async list(owner: AccountRecord): Promise<ListUploadsResponse> {
     const now = this.#config.clock.now()
-    const uploads = (await this.#store.listUploads(owner.id)).filter((u) => u.expiresAt > now)
+    const uploads = (await this.#store.uploads.listUploads(owner.id)).filter((u) => u.expiresAt > now)
     return { uploads: await Promise.all(uploads.map((u) => this.#status(u))) }
   }
 
   async #status(upload: UploadRecord): Promise<UploadStatus> {
-    const segments = await this.#store.listUploadSegments(upload.id)
+    const segments = await this.#store.uploads.listUploadSegments(upload.id)
     return {
       uploadId: upload.id,
       nameHash: upload.nameHash,
@@ -192,7 +192,7 @@ export class Uploads {
         )
       }
     }
-    const previous = await this.#store.getUploadSegment(upload.id, index)
+    const previous = await this.#store.uploads.getUploadSegment(upload.id, index)
     // On a retry, pieces stay where they were unless their node is excluded (the same piece: the same CID).
     const sticky = request.pieces.map((piece) => {
       const before = previous?.placement.pieces.find((p) => p.index === piece.index)
@@ -222,7 +222,7 @@ export class Uploads {
     const segment: UploadSegmentRecord = { index, placement: { index, id: randomId(), pieces } }
     const stale = staleAfter(previous, pieces)
     if (stale.length > 0) segment.stale = stale
-    await this.#store.placeSegment(upload.id, segment)
+    await this.#store.uploads.placeSegment(upload.id, segment)
     return { pieces: granted.map((g) => g.response) }
   }
 
@@ -240,7 +240,7 @@ export class Uploads {
     const upload = await this.#get(owner, uploadId)
     const index = parseSegmentIndex(indexParam, upload.segmentCount)
     const request = parseCommitSegment(body, upload.k + upload.m)
-    const segment = await this.#store.getUploadSegment(upload.id, index)
+    const segment = await this.#store.uploads.getUploadSegment(upload.id, index)
     if (segment === undefined) {
       throw new ShoalError(ErrorCode.CONFLICT, `segment ${index} was never placed`, { details: { index } })
     }
@@ -289,7 +289,7 @@ export class Uploads {
         return { index: piece.index, cid: piece.cid, node: piece.node, root }
       })
     )
-    const result = await this.#store.commitSegment(upload.id, index, segment.placement.id, committed)
+    const result = await this.#store.uploads.commitSegment(upload.id, index, segment.placement.id, committed)
     return result.already
       ? { index, pieces: result.pieces.length, alreadyCommitted: true }
       : { index, pieces: result.pieces.length }
@@ -297,7 +297,7 @@ export class Uploads {
 
   async commit(owner: AccountRecord, uploadId: string): Promise<CommitUploadResponse> {
     const upload = await this.#get(owner, uploadId)
-    const segments = await this.#store.listUploadSegments(upload.id)
+    const segments = await this.#store.uploads.listUploadSegments(upload.id)
     const committed = new Map<number, PiecePlacement[]>()
     for (const s of segments) if (s.committed !== undefined) committed.set(s.index, s.committed)
     if (committed.size < upload.segmentCount) {
@@ -311,7 +311,7 @@ export class Uploads {
         { details: { missing, count: upload.segmentCount - committed.size } }
       )
     }
-    const existing = await this.#store.getObjectByName(owner.id, upload.nameHash)
+    const existing = await this.#store.objects.getObjectByName(owner.id, upload.nameHash)
     if (existing !== undefined && !upload.overwrite) {
       throw new ShoalError(ErrorCode.CONFLICT, 'an object with this name was committed meanwhile', {
         details: { objectId: existing.id }
@@ -350,7 +350,7 @@ export class Uploads {
       return [...s.placement.pieces, ...(s.stale ?? [])].filter((p) => !kept.has(`${p.node}/${p.cid}`))
     })
     const replaced = existing === undefined ? [] : await this.#objectPieces(existing)
-    await this.#store.commitUpload({
+    await this.#store.uploads.commitUpload({
       uploadId: upload.id,
       object,
       segments: manifest.segments,
@@ -375,7 +375,7 @@ export class Uploads {
 
   /** Discards expired uploads; returns how many. One batch per call keeps a pass short. */
   async sweep(): Promise<number> {
-    const expired = await this.#store.listExpiredUploads(this.#config.clock.now(), SWEEP_BATCH)
+    const expired = await this.#store.uploads.listExpiredUploads(this.#config.clock.now(), SWEEP_BATCH)
     let swept = 0
     for (const upload of expired) {
       try {
@@ -391,14 +391,17 @@ export class Uploads {
   }
 
   async #discard(upload: UploadRecord): Promise<void> {
-    const segments = await this.#store.listUploadSegments(upload.id)
+    const segments = await this.#store.uploads.listUploadSegments(upload.id)
     const pieces = segments.flatMap((s) => [...s.placement.pieces, ...(s.stale ?? [])])
-    await this.#store.abortUpload(upload.id, deleteOrders(pieces, upload.owner, this.#config.clock.now(), upload.id))
+    await this.#store.uploads.abortUpload(
+      upload.id,
+      deleteOrders(pieces, upload.owner, this.#config.clock.now(), upload.id)
+    )
     this.#config.logger.debug({ upload: upload.id, pieces: pieces.length }, 'upload discarded')
   }
 
   async #objectPieces(object: ObjectRecord): Promise<{ node: string; cid: string; size: number }[]> {
-    const segments = await this.#store.getObjectSegments(object.id, 0, object.segmentCount)
+    const segments = await this.#store.objects.getObjectSegments(object.id, 0, object.segmentCount)
     return segments.flatMap((s) =>
       s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
     )
@@ -406,7 +409,7 @@ export class Uploads {
 
   /** The caller's own, unexpired upload; anything else is "not found", so upload ids cannot be probed. */
   async #get(owner: AccountRecord, uploadId: string): Promise<UploadRecord> {
-    const upload = await this.#store.getUpload(uploadId)
+    const upload = await this.#store.uploads.getUpload(uploadId)
     if (upload === undefined || upload.owner !== owner.id || upload.expiresAt <= this.#config.clock.now()) {
       throw new ShoalError(ErrorCode.UPLOAD_NOT_FOUND, `upload ${uploadId} does not exist or has expired`)
     }

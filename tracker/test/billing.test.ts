@@ -370,14 +370,14 @@ async function oneSegmentObject(s: Store) {
   const { t, nodes, april } = await aprilNetwork(s, 4)
   const { token } = await signup(t)
   const a = await uploadObject(t, token, nodes, { size: 64 * MiB })
-  const [segment] = await s.getObjectSegments(a.object.id, 0, 1)
+  const [segment] = await s.objects.getObjectSegments(a.object.id, 0, 1)
   if (segment === undefined) throw new Error('no segment')
   const spare = nodes.find((n) => !segment.pieces.some((p) => p.node === n.peerId))?.peerId as string
   /** Moves piece `index` to the spare node now, as Repairer does through the store's swap. */
   const moveToSpare = async (index: number) => {
     const after = segment.pieces.map((p) => (p.index === index ? { ...p, node: spare } : p))
     expect(
-      await s.updateSegmentPieces({ objectId: a.object.id, index: 0 }, segment.pieces, after, [], t.clock.now())
+      await s.objects.updateSegmentPieces({ objectId: a.object.id, index: 0 }, segment.pieces, after, [], t.clock.now())
     ).toBe(true)
   }
   /** Two hours into May: closes April. */
@@ -432,9 +432,9 @@ const POLICY: ReputationPolicy = {
 
 /** One audit of `piece` on `node` at `now`, written to the store as the auditor writes it. */
 async function audit(s: Store, node: string, piece: string, outcome: AuditOutcome, now: number, held: HeldPiece) {
-  const current = (await s.getReputation(node)) ?? newReputation(node, now, POLICY)
+  const current = (await s.reputations.getReputation(node)) ?? newReputation(node, now, POLICY)
   const next = { ...applyAudit(current, piece, outcome, now, POLICY, held), version: current.version + 1 }
-  expect(await s.putReputation(next)).toBe(true)
+  expect(await s.reputations.putReputation(next)).toBe(true)
 }
 
 function failedAuditMonth(name: string, store: () => Promise<Store>) {

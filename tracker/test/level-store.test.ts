@@ -32,7 +32,7 @@ describe('LevelStore schema', () => {
 
     const store = new LevelStore({ location })
     await store.open()
-    expect(await store.listUploads('acct1')).toEqual([upload])
+    expect(await store.uploads.listUploads('acct1')).toEqual([upload])
     await store.close()
     const raw = new Level<string, unknown>(location, { valueEncoding: 'json' })
     await raw.open()

@@ -123,11 +123,11 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs = 20_000): Promi
 
 /** Settled receipts for repair reads: egress paid to sources, billed to no customer. */
 async function repairReads(): Promise<SettlementRecord[]> {
-  return store.listSettlements({ account: REPAIR_ACCOUNT, from: 0, to: Date.now() + 60_000 })
+  return store.ledger.listSettlements({ account: REPAIR_ACCOUNT, from: 0, to: Date.now() + 60_000 })
 }
 
 async function segments(): Promise<SegmentManifest[]> {
-  return (await store.listSegments(undefined, 10_000)).map((s) => s.segment)
+  return (await store.objects.listSegments(undefined, 10_000)).map((s) => s.segment)
 }
 
 async function downloadAll(): Promise<void> {
@@ -336,7 +336,7 @@ describe('audits, reputation and repair', () => {
     const bytes = new Uint8Array(randomBytes(100 * 1024))
     await client.put('orphan.bin', [bytes], bytes.byteLength)
     const info = await client.stat('orphan.bin')
-    const placed = (await store.getObjectSegments(info.id, 0, 2)).flatMap((s) => s.pieces)
+    const placed = (await store.objects.getObjectSegments(info.id, 0, 2)).flatMap((s) => s.pieces)
     const holder = nodes.find(
       (n) => n.status === 'started' && placed.some((p) => p.node === n.peerId.toString()) && n.stats.store.pieces > 2
     ) as ShoalNode
@@ -345,14 +345,14 @@ describe('audits, reputation and repair', () => {
     await holder.stop()
     await client.tracker.deleteObject(info.id)
     // The orders for the stopped node get lost (acknowledged by a heartbeat record it never sent).
-    const orders = await store.listDeleteOrders(id, 1000)
+    const orders = await store.nodes.listDeleteOrders(id, 1000)
     expect(orders.length).toBe(orphans)
-    const record = await store.getNode(id)
-    await store.recordHeartbeat(
+    const record = await store.nodes.getNode(id)
+    await store.nodes.recordHeartbeat(
       { ...(record as NonNullable<typeof record>), lastAt: (record?.lastAt ?? 0) + 1 },
       orders.map((o) => o.serial)
     )
-    expect(await store.listDeleteOrders(id, 1000)).toEqual([])
+    expect(await store.nodes.listDeleteOrders(id, 1000)).toEqual([])
     await holder.start()
     const before = holder.stats.store.pieces
     const builds = tracker.ops.retain.builds

@@ -49,8 +49,8 @@ describe('PgStore schema', () => {
     const store = new PgStore({ url: db.url })
     await store.open()
     const account = accountRecord()
-    await store.createAccount(account)
-    expect(await store.getAccount(account.id)).toEqual(account)
+    await store.accounts.createAccount(account)
+    expect(await store.accounts.getAccount(account.id)).toEqual(account)
     await store.close()
 
     await pool.query(`INSERT INTO shoal_migrations (version, name) VALUES ($1, 'from the future')`, [

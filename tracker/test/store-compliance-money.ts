@@ -58,39 +58,39 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
   it('changes plans atomically, refusing a downgrade below what the account holds, and logs it', async () => {
     const { store } = await open()
     const account = accountRecord({ quota: 1000, used: 300 })
-    await store.createAccount(account)
-    await store.beginUpload(uploadRecord(account.id, { size: 200 }))
-    const up = await store.changePlan(account.id, 'plus', 5000, audit(account.id, 5, 'plan-changed'))
+    await store.accounts.createAccount(account)
+    await store.uploads.beginUpload(uploadRecord(account.id, { size: 200 }))
+    const up = await store.accounts.changePlan(account.id, 'plus', 5000, audit(account.id, 5, 'plan-changed'))
     expect(up).toMatchObject({ plan: 'plus', quota: 5000, used: 300, reserved: 200 })
-    expect(await store.getAccount(account.id)).toMatchObject({ plan: 'plus', quota: 5000 })
-    const refused = await store.changePlan(account.id, 'free', 499, audit(account.id, 6)).catch((e) => e)
+    expect(await store.accounts.getAccount(account.id)).toMatchObject({ plan: 'plus', quota: 5000 })
+    const refused = await store.accounts.changePlan(account.id, 'free', 499, audit(account.id, 6)).catch((e) => e)
     expect(refused).toMatchObject({ code: ErrorCode.QUOTA_EXCEEDED, details: { quota: 499, used: 500 } })
-    expect(await store.getAccount(account.id)).toMatchObject({ plan: 'plus', quota: 5000 })
-    await store.changePlan(account.id, 'free', 500, audit(account.id, 7, 'plan-changed'))
-    await store.appendAudit(audit(account.id, 8, 'login'))
-    await store.appendAudit(audit('someone-else', 9, 'login'))
-    expect((await store.listAudit(account.id, 10)).map((a) => [a.at, a.event])).toEqual([
+    expect(await store.accounts.getAccount(account.id)).toMatchObject({ plan: 'plus', quota: 5000 })
+    await store.accounts.changePlan(account.id, 'free', 500, audit(account.id, 7, 'plan-changed'))
+    await store.accounts.appendAudit(audit(account.id, 8, 'login'))
+    await store.accounts.appendAudit(audit('someone-else', 9, 'login'))
+    expect((await store.accounts.listAudit(account.id, 10)).map((a) => [a.at, a.event])).toEqual([
       [8, 'login'],
       [7, 'plan-changed'],
       [5, 'plan-changed']
     ])
-    expect(await store.listAudit(account.id, 1)).toHaveLength(1)
+    expect(await store.accounts.listAudit(account.id, 1)).toHaveLength(1)
     // The refused downgrade left no plan change behind; `before` is exclusive.
-    expect(await store.listPlanChanges(account.id, 100)).toEqual([
+    expect(await store.accounts.listPlanChanges(account.id, 100)).toEqual([
       { accountId: account.id, at: 5, to: 'plus' },
       { accountId: account.id, at: 7, from: 'plus', to: 'free' }
     ])
-    expect(await store.listPlanChanges(account.id, 7)).toHaveLength(1)
-    expect(await store.listPlanChanges('someone-else', 100)).toEqual([])
+    expect(await store.accounts.listPlanChanges(account.id, 7)).toHaveLength(1)
+    expect(await store.accounts.listPlanChanges('someone-else', 100)).toEqual([])
     const plain = accountRecord()
-    await store.createAccount(plain)
-    expect(await store.getAccount(plain.id)).toEqual(plain)
+    await store.accounts.createAccount(plain)
+    expect(await store.accounts.getAccount(plain.id)).toEqual(plain)
   })
 
   it('keeps API keys by hash, lists them, and revokes one once, only by its owner', async () => {
     const { store } = await open()
     const account = accountRecord()
-    await store.createAccount(account)
+    await store.accounts.createAccount(account)
     const key = {
       id: 'key1AAAA',
       accountId: account.id,
@@ -100,16 +100,18 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
       createdAt: 2
     }
     const other = { ...key, id: 'key2AAAA', hash: 'hash2', scopes: ['read' as const, 'write' as const], createdAt: 3 }
-    await store.createApiKey(other, audit(account.id, 3, 'api-key-created'))
-    await store.createApiKey(key, audit(account.id, 2, 'api-key-created'))
-    expect(await store.getApiKeyByHash('hash1')).toEqual(key)
-    expect(await store.getApiKeyByHash('nope')).toBeUndefined()
-    expect((await store.listApiKeys(account.id)).map((k) => k.id)).toEqual(['key1AAAA', 'key2AAAA'])
-    expect(await store.revokeApiKey('intruder', key.id, 4, audit('intruder', 4))).toBe(false)
-    expect(await store.revokeApiKey(account.id, key.id, 5, audit(account.id, 5, 'api-key-revoked'))).toBe(true)
-    expect(await store.revokeApiKey(account.id, key.id, 6, audit(account.id, 6, 'api-key-revoked'))).toBe(false)
-    expect(await store.getApiKeyByHash('hash1')).toEqual({ ...key, revokedAt: 5 })
-    expect((await store.listAudit(account.id, 10)).map((a) => a.event)).toEqual([
+    await store.accounts.createApiKey(other, audit(account.id, 3, 'api-key-created'))
+    await store.accounts.createApiKey(key, audit(account.id, 2, 'api-key-created'))
+    expect(await store.accounts.getApiKeyByHash('hash1')).toEqual(key)
+    expect(await store.accounts.getApiKeyByHash('nope')).toBeUndefined()
+    expect((await store.accounts.listApiKeys(account.id)).map((k) => k.id)).toEqual(['key1AAAA', 'key2AAAA'])
+    expect(await store.accounts.revokeApiKey('intruder', key.id, 4, audit('intruder', 4))).toBe(false)
+    expect(await store.accounts.revokeApiKey(account.id, key.id, 5, audit(account.id, 5, 'api-key-revoked'))).toBe(true)
+    expect(await store.accounts.revokeApiKey(account.id, key.id, 6, audit(account.id, 6, 'api-key-revoked'))).toBe(
+      false
+    )
+    expect(await store.accounts.getApiKeyByHash('hash1')).toEqual({ ...key, revokedAt: 5 })
+    expect((await store.accounts.listAudit(account.id, 10)).map((a) => a.event)).toEqual([
       'api-key-revoked',
       'api-key-created',
       'api-key-created'
@@ -118,31 +120,36 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
 
   it('settles each serial once, also under concurrency and within one batch', async () => {
     const { store } = await open()
-    expect(await store.settle([settlement('s1'), settlement('s2', { node: 'nodeB', account: 'other' })])).toEqual([
-      's1',
-      's2'
+    expect(
+      await store.ledger.settle([settlement('s1'), settlement('s2', { node: 'nodeB', account: 'other' })])
+    ).toEqual(['s1', 's2'])
+    expect(await store.ledger.settle([settlement('s1', { bytes: 999 }), settlement('s3', { settledAt: 20 })])).toEqual([
+      's3'
     ])
-    expect(await store.settle([settlement('s1', { bytes: 999 }), settlement('s3', { settledAt: 20 })])).toEqual(['s3'])
-    expect(await store.settle([settlement('s4'), settlement('s4', { bytes: 7 })])).toEqual(['s4'])
-    const racing = await Promise.all([0, 1, 2, 3].map(() => store.settle([settlement('s5', { settledAt: 30 })])))
+    expect(await store.ledger.settle([settlement('s4'), settlement('s4', { bytes: 7 })])).toEqual(['s4'])
+    const racing = await Promise.all([0, 1, 2, 3].map(() => store.ledger.settle([settlement('s5', { settledAt: 30 })])))
     expect(racing.flat()).toEqual(['s5'])
-    const all = await store.listSettlements({ from: 0, to: 100 })
+    const all = await store.ledger.listSettlements({ from: 0, to: 100 })
     expect(all.map((s) => s.serial).sort()).toEqual(['s1', 's2', 's3', 's4', 's5'])
     expect(all.find((s) => s.serial === 's1')?.bytes).toBe(100)
     expect(all.find((s) => s.serial === 's4')?.bytes).toBe(100)
-    expect((await store.listSettlements({ from: 0, to: 100, node: 'nodeB' })).map((s) => s.serial)).toEqual(['s2'])
-    expect((await store.listSettlements({ from: 0, to: 100, account: 'other' })).map((s) => s.serial)).toEqual(['s2'])
-    expect((await store.listSettlements({ from: 20, to: 30 })).map((s) => s.serial)).toEqual(['s3'])
-    expect(await store.settle([])).toEqual([])
+    expect((await store.ledger.listSettlements({ from: 0, to: 100, node: 'nodeB' })).map((s) => s.serial)).toEqual([
+      's2'
+    ])
+    expect((await store.ledger.listSettlements({ from: 0, to: 100, account: 'other' })).map((s) => s.serial)).toEqual([
+      's2'
+    ])
+    expect((await store.ledger.listSettlements({ from: 20, to: 30 })).map((s) => s.serial)).toEqual(['s3'])
+    expect(await store.ledger.settle([])).toEqual([])
   })
 
   it('opens a storage span when an object commits and closes it when it is replaced or deleted', async () => {
     const { store } = await open()
     const account = accountRecord({ quota: 10_000 })
-    await store.createAccount(account)
+    await store.accounts.createAccount(account)
     const first = uploadRecord(account.id, { size: 100, segmentCount: 1 })
-    await store.beginUpload(first)
-    await store.commitUpload({
+    await store.uploads.beginUpload(first)
+    await store.uploads.commitUpload({
       uploadId: first.id,
       object: objectOf(first, 1000),
       segments: [],
@@ -150,11 +157,11 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
       nodeBytes: { nodeA: 60, nodeB: 60 }
     })
     const aborted = uploadRecord(account.id, { size: 5000 })
-    await store.beginUpload(aborted)
-    await store.abortUpload(aborted.id, [])
+    await store.uploads.beginUpload(aborted)
+    await store.uploads.abortUpload(aborted.id, [])
     const second = uploadRecord(account.id, { size: 40, segmentCount: 1, nameHash: first.nameHash, overwrite: true })
-    await store.beginUpload(second)
-    await store.commitUpload({
+    await store.uploads.beginUpload(second)
+    await store.uploads.commitUpload({
       uploadId: second.id,
       object: objectOf(second, 3000),
       segments: [],
@@ -162,11 +169,11 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
       deletes: []
     })
     const third = uploadRecord(account.id, { size: 7, segmentCount: 1 })
-    await store.beginUpload(third)
-    await store.commitUpload({ uploadId: third.id, object: objectOf(third, 4000), segments: [], deletes: [] })
-    await store.deleteObject(third.id, [], 6000)
+    await store.uploads.beginUpload(third)
+    await store.uploads.commitUpload({ uploadId: third.id, object: objectOf(third, 4000), segments: [], deletes: [] })
+    await store.objects.deleteObject(third.id, [], 6000)
 
-    const spans = await store.listStorageSpans({ from: 0, to: 10_000 })
+    const spans = await store.ledger.listStorageSpans({ from: 0, to: 10_000 })
     const byId = new Map(spans.map((s) => [s.objectId, s]))
     expect(spans).toHaveLength(3)
     expect(byId.get(first.id)).toEqual({
@@ -179,26 +186,29 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
     })
     expect(byId.get(second.id)).toEqual({ objectId: second.id, account: account.id, size: 40, nodes: {}, from: 3000 })
     expect(byId.get(third.id)).toMatchObject({ size: 7, from: 4000, to: 6000 })
-    expect((await store.listStorageSpans({ from: 3000, to: 4000 })).map((s) => s.objectId)).toEqual([second.id])
-    expect((await store.listStorageSpans({ from: 6000, to: 9000 })).map((s) => s.objectId)).toEqual([second.id])
-    expect(await store.listStorageSpans({ from: 0, to: 10_000, account: 'someone-else' })).toEqual([])
+    expect((await store.ledger.listStorageSpans({ from: 3000, to: 4000 })).map((s) => s.objectId)).toEqual([second.id])
+    expect((await store.ledger.listStorageSpans({ from: 6000, to: 9000 })).map((s) => s.objectId)).toEqual([second.id])
+    expect(await store.ledger.listStorageSpans({ from: 0, to: 10_000, account: 'someone-else' })).toEqual([])
   })
 
   it('closes an invoice or a payout once per period, posting its ledger entries with it', async () => {
     const { store } = await open()
     const racing = await Promise.all(
       [0, 1, 2].map(() =>
-        store.closeInvoice(invoice('acct1', '2026-11', 500), entries('inv-1', 500, 'customer:acct1', 'revenue:storage'))
+        store.ledger.closeInvoice(
+          invoice('acct1', '2026-11', 500),
+          entries('inv-1', 500, 'customer:acct1', 'revenue:storage')
+        )
       )
     )
     expect(racing.filter(Boolean)).toHaveLength(1)
-    expect(await store.getInvoice('acct1', '2026-11')).toEqual(invoice('acct1', '2026-11', 500))
-    expect(await store.getInvoice('acct1', '2026-10')).toBeUndefined()
-    await store.closeInvoice(
+    expect(await store.ledger.getInvoice('acct1', '2026-11')).toEqual(invoice('acct1', '2026-11', 500))
+    expect(await store.ledger.getInvoice('acct1', '2026-10')).toBeUndefined()
+    await store.ledger.closeInvoice(
       invoice('acct1', '2026-12', 300),
       entries('inv-2', 300, 'customer:acct1', 'revenue:egress')
     )
-    expect((await store.listInvoices('acct1')).map((i) => i.period)).toEqual(['2026-11', '2026-12'])
+    expect((await store.ledger.listInvoices('acct1')).map((i) => i.period)).toEqual(['2026-11', '2026-12'])
     const payout: PayoutRecord = {
       node: 'nodeA',
       period: '2026-11',
@@ -220,10 +230,10 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
       { txn: 'pay-1', ledger: 'node:nodeA', amount: -30, at: 2, memo: 'p' },
       { txn: 'pay-1', ledger: 'held:nodeA', amount: -90, at: 2, memo: 'p' }
     ]
-    expect(await store.closePayout(payout, legs)).toBe(true)
-    expect(await store.closePayout({ ...payout, paidMicros: 1 }, legs)).toBe(false)
-    expect(await store.listPayouts('nodeA')).toEqual([payout])
-    const ledger = await store.listLedger()
+    expect(await store.ledger.closePayout(payout, legs)).toBe(true)
+    expect(await store.ledger.closePayout({ ...payout, paidMicros: 1 }, legs)).toBe(false)
+    expect(await store.ledger.listPayouts('nodeA')).toEqual([payout])
+    const ledger = await store.ledger.listLedger()
     expect(ledger.map((e) => [e.txn, e.ledger, e.amount])).toEqual([
       ['inv-1', 'customer:acct1', 500],
       ['inv-1', 'revenue:storage', -500],
@@ -234,32 +244,32 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
       ['pay-1', 'held:nodeA', -90]
     ])
     expect(ledger.reduce((sum, e) => sum + e.amount, 0)).toBe(0)
-    expect((await store.listLedger('customer:')).map((e) => e.amount)).toEqual([500, 300])
+    expect((await store.ledger.listLedger('customer:')).map((e) => e.amount)).toEqual([500, 300])
   })
 
   it('rate-limits by token buckets: a refill per period, all keys or none, and no extra token under concurrency', async () => {
     const { store } = await open()
     const rule = { burst: 2, refillMs: 1000 }
     const a = [{ key: 'login:1.2.3.4', rule }]
-    expect(await store.takeRateTokens(a, 0)).toBe(0)
-    expect(await store.takeRateTokens(a, 0)).toBe(0)
-    expect(await store.takeRateTokens(a, 0)).toBe(1000)
-    expect(await store.takeRateTokens(a, 600)).toBe(400)
-    expect(await store.takeRateTokens(a, 1000)).toBe(0)
-    expect(await store.takeRateTokens(a, 1000)).toBe(1000)
+    expect(await store.coordination.takeRateTokens(a, 0)).toBe(0)
+    expect(await store.coordination.takeRateTokens(a, 0)).toBe(0)
+    expect(await store.coordination.takeRateTokens(a, 0)).toBe(1000)
+    expect(await store.coordination.takeRateTokens(a, 600)).toBe(400)
+    expect(await store.coordination.takeRateTokens(a, 1000)).toBe(0)
+    expect(await store.coordination.takeRateTokens(a, 1000)).toBe(1000)
 
     // One short key refuses the whole request and takes nothing from the others.
     const b = { key: 'login-email:x@example.com', rule: { burst: 1, refillMs: 5000 } }
-    expect(await store.takeRateTokens([b], 1000)).toBe(0)
+    expect(await store.coordination.takeRateTokens([b], 1000)).toBe(0)
     const other = { key: 'login:5.6.7.8', rule }
-    expect(await store.takeRateTokens([other, b], 1000)).toBe(5000)
-    expect(await store.takeRateTokens([other], 1000)).toBe(0)
-    expect(await store.takeRateTokens([other], 1000)).toBe(0)
-    expect(await store.takeRateTokens([other], 1000)).toBeGreaterThan(0)
+    expect(await store.coordination.takeRateTokens([other, b], 1000)).toBe(5000)
+    expect(await store.coordination.takeRateTokens([other], 1000)).toBe(0)
+    expect(await store.coordination.takeRateTokens([other], 1000)).toBe(0)
+    expect(await store.coordination.takeRateTokens([other], 1000)).toBeGreaterThan(0)
 
     // Twenty attempts at once on a bucket of five: exactly five get through.
     const c = [{ key: 'signup:9.9.9.9', rule: { burst: 5, refillMs: 60_000 } }]
-    const waits = await Promise.all(Array.from({ length: 20 }, () => store.takeRateTokens(c, 2000)))
+    const waits = await Promise.all(Array.from({ length: 20 }, () => store.coordination.takeRateTokens(c, 2000)))
     expect(waits.filter((w) => w === 0)).toHaveLength(5)
     expect(waits.filter((w) => w === 60_000)).toHaveLength(15)
   })

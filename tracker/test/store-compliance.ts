@@ -146,26 +146,28 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       const { store, reopen } = await open()
       await store.open()
       const account = accountRecord()
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       await store.close()
       await store.close()
       const again = await reopen()
-      expect(await again.getAccount(account.id)).toEqual(account)
+      expect(await again.accounts.getAccount(account.id)).toEqual(account)
     })
 
     it('creates accounts with unique emails, also under concurrency', async () => {
       const { store } = await open()
       const account = accountRecord()
-      await store.createAccount(account)
-      expect(await store.getAccount(account.id)).toEqual(account)
-      expect(await store.getAccountByEmail(account.email)).toEqual(account)
-      expect(await store.getAccount('nope')).toBeUndefined()
-      expect(await store.getAccountByEmail('nobody@example.com')).toBeUndefined()
-      expect(await codeOf(store.createAccount(accountRecord({ email: account.email })))).toBe(ErrorCode.ACCOUNT_EXISTS)
+      await store.accounts.createAccount(account)
+      expect(await store.accounts.getAccount(account.id)).toEqual(account)
+      expect(await store.accounts.getAccountByEmail(account.email)).toEqual(account)
+      expect(await store.accounts.getAccount('nope')).toBeUndefined()
+      expect(await store.accounts.getAccountByEmail('nobody@example.com')).toBeUndefined()
+      expect(await codeOf(store.accounts.createAccount(accountRecord({ email: account.email })))).toBe(
+        ErrorCode.ACCOUNT_EXISTS
+      )
 
       const email = 'race@example.com'
       const results = await Promise.allSettled(
-        Array.from({ length: 5 }, () => store.createAccount(accountRecord({ email })))
+        Array.from({ length: 5 }, () => store.accounts.createAccount(accountRecord({ email })))
       )
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
       for (const r of results) if (r.status === 'rejected') expect(r.reason.code).toBe(ErrorCode.ACCOUNT_EXISTS)
@@ -173,13 +175,18 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
 
     it('stores sessions and removes only expired ones', async () => {
       const { store } = await open()
-      await store.putSession({ tokenHash: 'h1', accountId: 'a', createdAt: 0, expiresAt: 100 })
-      await store.putSession({ tokenHash: 'h2', accountId: 'a', createdAt: 0, expiresAt: 200 })
-      expect(await store.getSession('h1')).toEqual({ tokenHash: 'h1', accountId: 'a', createdAt: 0, expiresAt: 100 })
-      expect(await store.deleteExpiredSessions(150)).toBe(1)
-      expect(await store.getSession('h1')).toBeUndefined()
-      expect(await store.getSession('h2')).toBeDefined()
-      expect(await store.deleteExpiredSessions(150)).toBe(0)
+      await store.accounts.putSession({ tokenHash: 'h1', accountId: 'a', createdAt: 0, expiresAt: 100 })
+      await store.accounts.putSession({ tokenHash: 'h2', accountId: 'a', createdAt: 0, expiresAt: 200 })
+      expect(await store.accounts.getSession('h1')).toEqual({
+        tokenHash: 'h1',
+        accountId: 'a',
+        createdAt: 0,
+        expiresAt: 100
+      })
+      expect(await store.accounts.deleteExpiredSessions(150)).toBe(1)
+      expect(await store.accounts.getSession('h1')).toBeUndefined()
+      expect(await store.accounts.getSession('h2')).toBeDefined()
+      expect(await store.accounts.deleteExpiredSessions(150)).toBe(0)
     })
 
     it('deletes one session, or every session of one account', async () => {
@@ -190,31 +197,31 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         ['h3', 'a'],
         ['h4', 'b']
       ] as const) {
-        await store.putSession({ tokenHash: hash, accountId: account, createdAt: 0, expiresAt: 100 })
+        await store.accounts.putSession({ tokenHash: hash, accountId: account, createdAt: 0, expiresAt: 100 })
       }
-      expect(await store.deleteSessions({ tokenHash: 'h1' })).toBe(1)
-      expect(await store.deleteSessions({ tokenHash: 'h1' })).toBe(0)
-      expect(await store.getSession('h1')).toBeUndefined()
-      expect(await store.deleteSessions({ accountId: 'a' })).toBe(2)
-      expect(await store.getSession('h2')).toBeUndefined()
-      expect(await store.getSession('h4')).toBeDefined()
+      expect(await store.accounts.deleteSessions({ tokenHash: 'h1' })).toBe(1)
+      expect(await store.accounts.deleteSessions({ tokenHash: 'h1' })).toBe(0)
+      expect(await store.accounts.getSession('h1')).toBeUndefined()
+      expect(await store.accounts.deleteSessions({ accountId: 'a' })).toBe(2)
+      expect(await store.accounts.getSession('h2')).toBeUndefined()
+      expect(await store.accounts.getSession('h4')).toBeDefined()
       // The expiry index forgot them too: nothing is left to expire but b's.
-      expect(await store.deleteExpiredSessions(1000)).toBe(1)
+      expect(await store.accounts.deleteExpiredSessions(1000)).toBe(1)
     })
 
     it('records heartbeats only when newer than the last one', async () => {
       const { store } = await open()
-      expect(await store.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(true)
-      expect(await store.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(false)
-      expect(await store.recordHeartbeat({ ...nodeRecord('nodeA', 9), free: 1 }, [])).toBe(false)
-      expect((await store.getNode('nodeA'))?.free).toBe(90)
-      expect(await store.recordHeartbeat({ ...nodeRecord('nodeA', 11), free: 5 }, [])).toBe(true)
-      expect(await store.recordHeartbeat(nodeRecord('nodeB', 1), [])).toBe(true)
-      expect(await store.getNode('nodeA')).toEqual({ ...nodeRecord('nodeA', 11), free: 5 })
-      expect((await store.listNodes()).map((n) => n.peerId).sort()).toEqual(['nodeA', 'nodeB'])
-      expect(await store.getNode('nodeZ')).toBeUndefined()
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(true)
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(false)
+      expect(await store.nodes.recordHeartbeat({ ...nodeRecord('nodeA', 9), free: 1 }, [])).toBe(false)
+      expect((await store.nodes.getNode('nodeA'))?.free).toBe(90)
+      expect(await store.nodes.recordHeartbeat({ ...nodeRecord('nodeA', 11), free: 5 }, [])).toBe(true)
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeB', 1), [])).toBe(true)
+      expect(await store.nodes.getNode('nodeA')).toEqual({ ...nodeRecord('nodeA', 11), free: 5 })
+      expect((await store.nodes.listNodes()).map((n) => n.peerId).sort()).toEqual(['nodeA', 'nodeB'])
+      expect(await store.nodes.getNode('nodeZ')).toBeUndefined()
       const results = await Promise.all(
-        Array.from({ length: 5 }, () => store.recordHeartbeat(nodeRecord('nodeC', 7), []))
+        Array.from({ length: 5 }, () => store.nodes.recordHeartbeat(nodeRecord('nodeC', 7), []))
       )
       expect(results.filter(Boolean)).toHaveLength(1)
     })
@@ -222,89 +229,94 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
     it('reserves quota atomically when uploads begin', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 100, used: 10 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const upload = uploadRecord(account.id, { size: 60 })
-      await store.beginUpload(upload)
-      expect(await store.getUpload(upload.id)).toEqual(upload)
-      expect((await store.getAccount(account.id))?.reserved).toBe(60)
-      const err = await store.beginUpload(uploadRecord(account.id, { size: 31 })).catch((e) => e)
+      await store.uploads.beginUpload(upload)
+      expect(await store.uploads.getUpload(upload.id)).toEqual(upload)
+      expect((await store.accounts.getAccount(account.id))?.reserved).toBe(60)
+      const err = await store.uploads.beginUpload(uploadRecord(account.id, { size: 31 })).catch((e) => e)
       expect(err.code).toBe(ErrorCode.QUOTA_EXCEEDED)
       expect(err.details).toEqual({ quota: 100, used: 70, size: 31 })
 
       const other = accountRecord({ quota: 100 })
-      await store.createAccount(other)
+      await store.accounts.createAccount(other)
       const results = await Promise.allSettled(
-        Array.from({ length: 5 }, () => store.beginUpload(uploadRecord(other.id, { size: 30 })))
+        Array.from({ length: 5 }, () => store.uploads.beginUpload(uploadRecord(other.id, { size: 30 })))
       )
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
-      expect((await store.getAccount(other.id))?.reserved).toBe(90)
+      expect((await store.accounts.getAccount(other.id))?.reserved).toBe(90)
     })
 
     it('keeps segment placements, replaces them, and commits against the current placement only', async () => {
       const { store } = await open()
       const account = accountRecord()
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const upload = uploadRecord(account.id, { segmentCount: 12, size: 700 })
-      await store.beginUpload(upload)
+      await store.uploads.beginUpload(upload)
       const placed = new Map([10, 2, 0].map((index) => [index, segmentRecord(index, `p${index}`)]))
-      for (const segment of placed.values()) await store.placeSegment(upload.id, segment)
-      expect((await store.listUploadSegments(upload.id)).map((s) => s.index)).toEqual([0, 2, 10])
-      expect(await store.getUploadSegment(upload.id, 2)).toEqual(placed.get(2))
-      expect(await store.getUploadSegment(upload.id, 3)).toBeUndefined()
+      for (const segment of placed.values()) await store.uploads.placeSegment(upload.id, segment)
+      expect((await store.uploads.listUploadSegments(upload.id)).map((s) => s.index)).toEqual([0, 2, 10])
+      expect(await store.uploads.getUploadSegment(upload.id, 2)).toEqual(placed.get(2))
+      expect(await store.uploads.getUploadSegment(upload.id, 3)).toBeUndefined()
 
       const pieces = [{ index: 0, cid: CIDS[0] as string, node: 'nodeA' }]
-      expect(await codeOf(store.commitSegment(upload.id, 2, 'stale', pieces))).toBe(ErrorCode.CONFLICT)
-      expect(await codeOf(store.commitSegment(upload.id, 3, 'p3', pieces))).toBe(ErrorCode.CONFLICT)
-      expect(await store.commitSegment(upload.id, 2, 'p2', pieces)).toEqual({ pieces, already: false })
-      expect((await store.getUploadSegment(upload.id, 2))?.committed).toEqual(pieces)
+      expect(await codeOf(store.uploads.commitSegment(upload.id, 2, 'stale', pieces))).toBe(ErrorCode.CONFLICT)
+      expect(await codeOf(store.uploads.commitSegment(upload.id, 3, 'p3', pieces))).toBe(ErrorCode.CONFLICT)
+      expect(await store.uploads.commitSegment(upload.id, 2, 'p2', pieces)).toEqual({ pieces, already: false })
+      expect((await store.uploads.getUploadSegment(upload.id, 2))?.committed).toEqual(pieces)
       // The first commit wins: a later one, even with other pieces, returns it and changes nothing.
       const more = [...pieces, { index: 1, cid: CIDS[1] as string, node: 'nodeB' }]
-      expect(await store.commitSegment(upload.id, 2, 'p2', more)).toEqual({ pieces, already: true })
-      expect((await store.getUploadSegment(upload.id, 2))?.committed).toEqual(pieces)
+      expect(await store.uploads.commitSegment(upload.id, 2, 'p2', more)).toEqual({ pieces, already: true })
+      expect((await store.uploads.getUploadSegment(upload.id, 2))?.committed).toEqual(pieces)
       // Concurrent first commits: exactly one is first.
-      const racing = await Promise.all([0, 1, 2].map(() => store.commitSegment(upload.id, 0, 'p0', pieces)))
+      const racing = await Promise.all([0, 1, 2].map(() => store.uploads.commitSegment(upload.id, 0, 'p0', pieces)))
       expect(racing.filter((r) => !r.already)).toHaveLength(1)
 
       // Placing again replaces the record and drops the commit.
       const replaced = { ...segmentRecord(2, 'p2b'), stale: placed.get(2)?.placement.pieces ?? [] }
-      await store.placeSegment(upload.id, replaced)
-      expect(await store.getUploadSegment(upload.id, 2)).toEqual(replaced)
+      await store.uploads.placeSegment(upload.id, replaced)
+      expect(await store.uploads.getUploadSegment(upload.id, 2)).toEqual(replaced)
 
-      expect(await codeOf(store.placeSegment('missing', segmentRecord(0, 'x')))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
-      expect(await codeOf(store.commitSegment('missing', 0, 'x', pieces))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+      expect(await codeOf(store.uploads.placeSegment('missing', segmentRecord(0, 'x')))).toBe(
+        ErrorCode.UPLOAD_NOT_FOUND
+      )
+      expect(await codeOf(store.uploads.commitSegment('missing', 0, 'x', pieces))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
     })
 
     it('commits an upload into an object in one step', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const upload = uploadRecord(account.id, { size: 100, segmentCount: 2 })
-      await store.beginUpload(upload)
-      await store.placeSegment(upload.id, segmentRecord(0, 'a'))
+      await store.uploads.beginUpload(upload)
+      await store.uploads.placeSegment(upload.id, segmentRecord(0, 'a'))
       const object = objectFrom(upload)
-      await store.commitUpload({
+      await store.uploads.commitUpload({
         uploadId: upload.id,
         object,
         segments: manifests(2),
         deletes: [order('nodeX', 5)]
       })
-      expect(await store.getObject(object.id)).toEqual(object)
-      expect(await store.getObjectByName(account.id, upload.nameHash)).toEqual(object)
-      expect(await store.listObjects(account.id)).toEqual([object])
-      expect(await store.listObjects('someone-else')).toEqual([])
-      expect(await store.getObjectSegments(object.id, 0, 2)).toEqual(manifests(2))
-      expect(await store.getObjectSegments(object.id, 1, 2)).toEqual(manifests(2).slice(1))
-      expect(await store.getObjectWithSegments(object.id, 0, 2)).toEqual({ object, segments: manifests(2) })
-      expect(await store.getObjectWithSegments(object.id, 1, 5)).toEqual({ object, segments: manifests(2).slice(1) })
-      expect(await store.getObjectWithSegments(object.id, 0, 0)).toEqual({ object, segments: [] })
-      expect(await store.getObjectWithSegments('no-such-object', 0, 2)).toBeUndefined()
-      expect(await store.getUpload(upload.id)).toBeUndefined()
-      expect(await store.listUploadSegments(upload.id)).toEqual([])
-      expect(await store.listDeleteOrders('nodeX', 10)).toHaveLength(1)
-      const after = await store.getAccount(account.id)
+      expect(await store.objects.getObject(object.id)).toEqual(object)
+      expect(await store.objects.getObjectByName(account.id, upload.nameHash)).toEqual(object)
+      expect(await store.objects.listObjects(account.id)).toEqual([object])
+      expect(await store.objects.listObjects('someone-else')).toEqual([])
+      expect(await store.objects.getObjectSegments(object.id, 0, 2)).toEqual(manifests(2))
+      expect(await store.objects.getObjectSegments(object.id, 1, 2)).toEqual(manifests(2).slice(1))
+      expect(await store.objects.getObjectWithSegments(object.id, 0, 2)).toEqual({ object, segments: manifests(2) })
+      expect(await store.objects.getObjectWithSegments(object.id, 1, 5)).toEqual({
+        object,
+        segments: manifests(2).slice(1)
+      })
+      expect(await store.objects.getObjectWithSegments(object.id, 0, 0)).toEqual({ object, segments: [] })
+      expect(await store.objects.getObjectWithSegments('no-such-object', 0, 2)).toBeUndefined()
+      expect(await store.uploads.getUpload(upload.id)).toBeUndefined()
+      expect(await store.uploads.listUploadSegments(upload.id)).toEqual([])
+      expect(await store.nodes.listDeleteOrders('nodeX', 10)).toHaveLength(1)
+      const after = await store.accounts.getAccount(account.id)
       expect(after).toMatchObject({ used: 100, reserved: 0, objects: 1 })
       // Gone uploads cannot commit twice.
-      expect(await codeOf(store.commitUpload({ uploadId: upload.id, object, segments: [], deletes: [] }))).toBe(
+      expect(await codeOf(store.uploads.commitUpload({ uploadId: upload.id, object, segments: [], deletes: [] }))).toBe(
         ErrorCode.UPLOAD_NOT_FOUND
       )
     })
@@ -312,123 +324,138 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
     it('replaces an object under the same name only when told which one', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const first = uploadRecord(account.id, { size: 100, segmentCount: 1 })
-      await store.beginUpload(first)
-      await store.commitUpload({ uploadId: first.id, object: objectFrom(first), segments: manifests(1), deletes: [] })
+      await store.uploads.beginUpload(first)
+      await store.uploads.commitUpload({
+        uploadId: first.id,
+        object: objectFrom(first),
+        segments: manifests(1),
+        deletes: []
+      })
 
       const second = uploadRecord(account.id, { size: 40, segmentCount: 1, nameHash: first.nameHash, overwrite: true })
-      await store.beginUpload(second)
+      await store.uploads.beginUpload(second)
       const commit = { uploadId: second.id, object: objectFrom(second), segments: manifests(1), deletes: [] }
-      expect(await codeOf(store.commitUpload(commit))).toBe(ErrorCode.CONFLICT)
-      expect(await codeOf(store.commitUpload({ ...commit, replaces: 'another' }))).toBe(ErrorCode.CONFLICT)
-      await store.commitUpload({ ...commit, replaces: first.id, deletes: [order('nodeA', 1)] })
-      expect(await store.getObject(first.id)).toBeUndefined()
-      expect(await store.getObjectSegments(first.id, 0, 1)).toEqual([])
-      expect(await store.getObjectWithSegments(first.id, 0, 1)).toBeUndefined()
-      expect((await store.getObjectByName(account.id, first.nameHash))?.id).toBe(second.id)
-      expect(await store.listObjects(account.id)).toHaveLength(1)
-      expect(await store.getAccount(account.id)).toMatchObject({ used: 40, reserved: 0, objects: 1 })
+      expect(await codeOf(store.uploads.commitUpload(commit))).toBe(ErrorCode.CONFLICT)
+      expect(await codeOf(store.uploads.commitUpload({ ...commit, replaces: 'another' }))).toBe(ErrorCode.CONFLICT)
+      await store.uploads.commitUpload({ ...commit, replaces: first.id, deletes: [order('nodeA', 1)] })
+      expect(await store.objects.getObject(first.id)).toBeUndefined()
+      expect(await store.objects.getObjectSegments(first.id, 0, 1)).toEqual([])
+      expect(await store.objects.getObjectWithSegments(first.id, 0, 1)).toBeUndefined()
+      expect((await store.objects.getObjectByName(account.id, first.nameHash))?.id).toBe(second.id)
+      expect(await store.objects.listObjects(account.id)).toHaveLength(1)
+      expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 40, reserved: 0, objects: 1 })
     })
 
     it('aborts uploads, releasing the reservation and queueing deletes', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const upload = uploadRecord(account.id, { size: 300 })
-      await store.beginUpload(upload)
-      await store.placeSegment(upload.id, segmentRecord(0, 'a'))
-      await store.abortUpload(upload.id, [order('nodeA', 1), order('nodeB', 1)])
-      expect(await store.getUpload(upload.id)).toBeUndefined()
-      expect(await store.listUploadSegments(upload.id)).toEqual([])
-      expect((await store.getAccount(account.id))?.reserved).toBe(0)
-      expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(1)
-      expect(await codeOf(store.abortUpload(upload.id, []))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+      await store.uploads.beginUpload(upload)
+      await store.uploads.placeSegment(upload.id, segmentRecord(0, 'a'))
+      await store.uploads.abortUpload(upload.id, [order('nodeA', 1), order('nodeB', 1)])
+      expect(await store.uploads.getUpload(upload.id)).toBeUndefined()
+      expect(await store.uploads.listUploadSegments(upload.id)).toEqual([])
+      expect((await store.accounts.getAccount(account.id))?.reserved).toBe(0)
+      expect(await store.nodes.listDeleteOrders('nodeA', 10)).toHaveLength(1)
+      expect(await codeOf(store.uploads.abortUpload(upload.id, []))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
     })
 
     it("lists an owner's uploads, oldest first, until they are committed or aborted", async () => {
       const { store, reopen } = await open()
       const alice = accountRecord({ quota: 1000 })
       const bob = accountRecord({ quota: 1000 })
-      await store.createAccount(alice)
-      await store.createAccount(bob)
+      await store.accounts.createAccount(alice)
+      await store.accounts.createAccount(bob)
       const late = uploadRecord(alice.id, { createdAt: 30, size: 1, segmentCount: 1 })
       const early = uploadRecord(alice.id, { createdAt: 10, size: 1, minCommitPieces: 2 })
       const middle = uploadRecord(alice.id, { createdAt: 20, size: 1 })
       const theirs = uploadRecord(bob.id, { createdAt: 5, size: 1 })
-      for (const u of [late, early, middle, theirs]) await store.beginUpload(u)
-      expect(await store.listUploads(alice.id)).toEqual([early, middle, late])
-      expect(await store.listUploads(bob.id)).toEqual([theirs])
-      expect(await store.listUploads('nobody')).toEqual([])
-      await store.abortUpload(middle.id, [])
-      await store.commitUpload({ uploadId: late.id, object: objectFrom(late), segments: manifests(1), deletes: [] })
-      expect(await store.listUploads(alice.id)).toEqual([early])
-      expect(await (await reopen()).listUploads(alice.id)).toEqual([early])
+      for (const u of [late, early, middle, theirs]) await store.uploads.beginUpload(u)
+      expect(await store.uploads.listUploads(alice.id)).toEqual([early, middle, late])
+      expect(await store.uploads.listUploads(bob.id)).toEqual([theirs])
+      expect(await store.uploads.listUploads('nobody')).toEqual([])
+      await store.uploads.abortUpload(middle.id, [])
+      await store.uploads.commitUpload({
+        uploadId: late.id,
+        object: objectFrom(late),
+        segments: manifests(1),
+        deletes: []
+      })
+      expect(await store.uploads.listUploads(alice.id)).toEqual([early])
+      expect(await (await reopen()).uploads.listUploads(alice.id)).toEqual([early])
     })
 
     it('lists expired uploads, oldest first', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const late = uploadRecord(account.id, { expiresAt: 3000, size: 1 })
       const early = uploadRecord(account.id, { expiresAt: 1000, size: 1 })
       const future = uploadRecord(account.id, { expiresAt: 9000, size: 1 })
-      for (const u of [late, early, future]) await store.beginUpload(u)
-      expect((await store.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([early.id, late.id])
-      expect((await store.listExpiredUploads(5000, 1)).map((u) => u.id)).toEqual([early.id])
-      expect(await store.listExpiredUploads(999, 10)).toEqual([])
-      await store.abortUpload(early.id, [])
-      expect((await store.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([late.id])
+      for (const u of [late, early, future]) await store.uploads.beginUpload(u)
+      expect((await store.uploads.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([early.id, late.id])
+      expect((await store.uploads.listExpiredUploads(5000, 1)).map((u) => u.id)).toEqual([early.id])
+      expect(await store.uploads.listExpiredUploads(999, 10)).toEqual([])
+      await store.uploads.abortUpload(early.id, [])
+      expect((await store.uploads.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([late.id])
     })
 
     it('deletes objects from listing and quota, queueing deletes', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const upload = uploadRecord(account.id, { size: 100, segmentCount: 1 })
-      await store.beginUpload(upload)
-      await store.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments: manifests(1), deletes: [] })
-      await store.deleteObject(upload.id, [order('nodeA', 1)])
-      expect(await store.getObject(upload.id)).toBeUndefined()
-      expect(await store.getObjectByName(account.id, upload.nameHash)).toBeUndefined()
-      expect(await store.listObjects(account.id)).toEqual([])
-      expect(await store.getAccount(account.id)).toMatchObject({ used: 0, objects: 0 })
-      expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(1)
-      expect(await codeOf(store.deleteObject(upload.id, []))).toBe(ErrorCode.OBJECT_NOT_FOUND)
+      await store.uploads.beginUpload(upload)
+      await store.uploads.commitUpload({
+        uploadId: upload.id,
+        object: objectFrom(upload),
+        segments: manifests(1),
+        deletes: []
+      })
+      await store.objects.deleteObject(upload.id, [order('nodeA', 1)], 1)
+      expect(await store.objects.getObject(upload.id)).toBeUndefined()
+      expect(await store.objects.getObjectByName(account.id, upload.nameHash)).toBeUndefined()
+      expect(await store.objects.listObjects(account.id)).toEqual([])
+      expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 0, objects: 0 })
+      expect(await store.nodes.listDeleteOrders('nodeA', 10)).toHaveLength(1)
+      expect(await codeOf(store.objects.deleteObject(upload.id, [], 2))).toBe(ErrorCode.OBJECT_NOT_FOUND)
     })
 
     it('renames objects only onto free names, keeping size and segments', async () => {
       const { store, reopen } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const a = uploadRecord(account.id, { size: 10, segmentCount: 1 })
       const b = uploadRecord(account.id, { size: 20, segmentCount: 1 })
       for (const u of [a, b]) {
-        await store.beginUpload(u)
-        await store.commitUpload({ uploadId: u.id, object: objectFrom(u), segments: manifests(1), deletes: [] })
+        await store.uploads.beginUpload(u)
+        await store.uploads.commitUpload({ uploadId: u.id, object: objectFrom(u), segments: manifests(1), deletes: [] })
       }
-      const renamed = await store.renameObject(a.id, 'new-name-hash', 'new-meta')
+      const renamed = await store.objects.renameObject(a.id, 'new-name-hash', 'new-meta')
       expect(renamed).toEqual({ ...objectFrom(a), nameHash: 'new-name-hash', meta: 'new-meta' })
-      expect(await store.getObjectByName(account.id, a.nameHash)).toBeUndefined()
-      expect((await store.getObjectByName(account.id, 'new-name-hash'))?.id).toBe(a.id)
-      expect(await store.getObjectSegments(a.id, 0, 1)).toEqual(manifests(1))
+      expect(await store.objects.getObjectByName(account.id, a.nameHash)).toBeUndefined()
+      expect((await store.objects.getObjectByName(account.id, 'new-name-hash'))?.id).toBe(a.id)
+      expect(await store.objects.getObjectSegments(a.id, 0, 1)).toEqual(manifests(1))
       // Renaming onto its own name only changes the metadata; onto another object's name is refused.
-      expect((await store.renameObject(a.id, 'new-name-hash', 'meta-2')).meta).toBe('meta-2')
-      expect(await codeOf(store.renameObject(a.id, b.nameHash, 'x'))).toBe(ErrorCode.CONFLICT)
-      expect(await codeOf(store.renameObject('missing', 'h', 'x'))).toBe(ErrorCode.OBJECT_NOT_FOUND)
+      expect((await store.objects.renameObject(a.id, 'new-name-hash', 'meta-2')).meta).toBe('meta-2')
+      expect(await codeOf(store.objects.renameObject(a.id, b.nameHash, 'x'))).toBe(ErrorCode.CONFLICT)
+      expect(await codeOf(store.objects.renameObject('missing', 'h', 'x'))).toBe(ErrorCode.OBJECT_NOT_FOUND)
       const reopened = await reopen()
-      expect((await reopened.listObjects(account.id)).map((o) => o.nameHash).sort()).toEqual(
+      expect((await reopened.objects.listObjects(account.id)).map((o) => o.nameHash).sort()).toEqual(
         ['new-name-hash', b.nameHash].sort()
       )
-      expect(await reopened.getAccount(account.id)).toMatchObject({ used: 30, objects: 2 })
+      expect(await reopened.accounts.getAccount(account.id)).toMatchObject({ used: 30, objects: 2 })
     })
 
     it('keeps shares per owner, newest first, and revokes them once', async () => {
       const { store, reopen } = await open()
       const account = accountRecord()
       const other = accountRecord({ email: 'other@example.com' })
-      await store.createAccount(account)
-      await store.createAccount(other)
+      await store.accounts.createAccount(account)
+      await store.accounts.createAccount(other)
       const share = (id: string, owner: string, createdAt: number): ShareRecord => ({
         id,
         owner,
@@ -437,53 +464,57 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         createdAt,
         ...(id === 's2' ? { expiresAt: 99, password: { salt: 'salt', authSalt: 'as', authHash: 'ah' } } : {})
       })
-      await store.createShare(share('s1', account.id, 1))
-      await store.createShare(share('s2', account.id, 2))
-      await store.createShare(share('s3', other.id, 3))
-      expect(await store.getShare('s2')).toEqual(share('s2', account.id, 2))
-      expect(await store.getShare('nope')).toBeUndefined()
-      expect((await store.listShares(account.id)).map((s) => s.id)).toEqual(['s2', 's1'])
-      expect(await store.revokeShare('s1', 10)).toMatchObject({ id: 's1', revokedAt: 10 })
-      expect((await store.revokeShare('s1', 20)).revokedAt).toBe(10)
-      expect(await codeOf(store.revokeShare('nope', 1))).toBe(ErrorCode.NOT_FOUND)
+      await store.shares.createShare(share('s1', account.id, 1))
+      await store.shares.createShare(share('s2', account.id, 2))
+      await store.shares.createShare(share('s3', other.id, 3))
+      expect(await store.shares.getShare('s2')).toEqual(share('s2', account.id, 2))
+      expect(await store.shares.getShare('nope')).toBeUndefined()
+      expect((await store.shares.listShares(account.id)).map((s) => s.id)).toEqual(['s2', 's1'])
+      expect(await store.shares.revokeShare('s1', 10)).toMatchObject({ id: 's1', revokedAt: 10 })
+      expect((await store.shares.revokeShare('s1', 20)).revokedAt).toBe(10)
+      expect(await codeOf(store.shares.revokeShare('nope', 1))).toBe(ErrorCode.NOT_FOUND)
       const reopened = await reopen()
-      expect((await reopened.getShare('s1'))?.revokedAt).toBe(10)
-      expect((await reopened.listShares(other.id)).map((s) => s.id)).toEqual(['s3'])
+      expect((await reopened.shares.getShare('s1'))?.revokedAt).toBe(10)
+      expect((await reopened.shares.listShares(other.id)).map((s) => s.id)).toEqual(['s3'])
     })
 
     it('hands out delete orders per node, oldest first, until that node acknowledges them', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const upload = uploadRecord(account.id)
-      await store.beginUpload(upload)
+      await store.uploads.beginUpload(upload)
       const orders = [order('nodeA', 30), order('nodeA', 10), order('nodeA', 20), order('nodeB', 5)]
-      await store.abortUpload(upload.id, orders)
-      const a = await store.listDeleteOrders('nodeA', 10)
+      await store.uploads.abortUpload(upload.id, orders)
+      const a = await store.nodes.listDeleteOrders('nodeA', 10)
       expect(a.map((o) => o.createdAt)).toEqual([10, 20, 30])
       expect(a[0]).toEqual(orders[1])
-      expect(await store.listDeleteOrders('nodeA', 2)).toHaveLength(2)
-      expect(await store.listDeleteOrders('nodeC', 10)).toEqual([])
+      expect(await store.nodes.listDeleteOrders('nodeA', 2)).toHaveLength(2)
+      expect(await store.nodes.listDeleteOrders('nodeC', 10)).toEqual([])
 
       // A node cannot acknowledge another node's orders.
       const serialB = (orders[3] as DeleteOrderRecord).serial
-      await store.recordHeartbeat(nodeRecord('nodeA', 1), [serialB, (a[0] as DeleteOrderRecord).serial, 'unknown'])
-      expect((await store.listDeleteOrders('nodeA', 10)).map((o) => o.createdAt)).toEqual([20, 30])
-      expect(await store.listDeleteOrders('nodeB', 10)).toHaveLength(1)
+      await store.nodes.recordHeartbeat(nodeRecord('nodeA', 1), [
+        serialB,
+        (a[0] as DeleteOrderRecord).serial,
+        'unknown'
+      ])
+      expect((await store.nodes.listDeleteOrders('nodeA', 10)).map((o) => o.createdAt)).toEqual([20, 30])
+      expect(await store.nodes.listDeleteOrders('nodeB', 10)).toHaveLength(1)
       // A refused (replayed) heartbeat acknowledges nothing.
-      await store.recordHeartbeat(nodeRecord('nodeA', 1), [(a[1] as DeleteOrderRecord).serial])
-      expect(await store.listDeleteOrders('nodeA', 10)).toHaveLength(2)
+      await store.nodes.recordHeartbeat(nodeRecord('nodeA', 1), [(a[1] as DeleteOrderRecord).serial])
+      expect(await store.nodes.listDeleteOrders('nodeA', 10)).toHaveLength(2)
     })
 
     it('walks every object segment in order, in pages', async () => {
       const { store, reopen } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const ids: string[] = []
       for (const count of [3, 1, 2]) {
         const upload = uploadRecord(account.id, { size: 10, segmentCount: count })
-        await store.beginUpload(upload)
-        await store.commitUpload({
+        await store.uploads.beginUpload(upload)
+        await store.uploads.commitUpload({
           uploadId: upload.id,
           object: objectFrom(upload),
           segments: manifests(count),
@@ -494,7 +525,7 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       const seen: { objectId: string; index: number }[] = []
       let after: { objectId: string; index: number } | undefined
       for (;;) {
-        const page = await store.listSegments(after, 2)
+        const page = await store.objects.listSegments(after, 2)
         if (page.length === 0) break
         for (const s of page) seen.push({ objectId: s.objectId, index: s.segment.index })
         const last = page.at(-1) as { objectId: string; segment: SegmentManifest }
@@ -512,17 +543,17 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         ]
         if (a.objectId === b.objectId) expect(b.index).toBe(a.index + 1)
       }
-      expect(await (await reopen()).listSegments(undefined, 100)).toHaveLength(6)
+      expect(await (await reopen()).objects.listSegments(undefined, 100)).toHaveLength(6)
     })
 
     it('replaces the pieces of a segment only if they are unchanged, queueing deletes with it', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
-      await store.createAccount(account)
+      await store.accounts.createAccount(account)
       const upload = uploadRecord(account.id, { size: 100, segmentCount: 2 })
-      await store.beginUpload(upload)
+      await store.uploads.beginUpload(upload)
       const segments = manifests(2)
-      await store.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments, deletes: [] })
+      await store.uploads.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments, deletes: [] })
       const before = (segments[1] as SegmentManifest).pieces
       const after = [
         before[0],
@@ -530,27 +561,29 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         { index: 2, cid: CIDS[2] as string, node: 'nodeD', root: 'r'.repeat(43) }
       ] as typeof before
       const key = { objectId: upload.id, index: 1 }
-      expect(await store.updateSegmentPieces(key, before, after, [order('nodeC', 7)], 77)).toBe(true)
-      expect((await store.getObjectSegments(upload.id, 1, 2))[0]?.pieces).toEqual(after)
-      expect(await store.listDeleteOrders('nodeC', 10)).toHaveLength(1)
+      expect(await store.objects.updateSegmentPieces(key, before, after, [order('nodeC', 7)], 77)).toBe(true)
+      expect((await store.objects.getObjectSegments(upload.id, 1, 2))[0]?.pieces).toEqual(after)
+      expect(await store.nodes.listDeleteOrders('nodeC', 10)).toHaveLength(1)
       // The move is recorded with the swap, for node payouts: piece 2 went from nodeC to nodeD at 77.
       const bytes = pieceSize(objectFrom(upload), 1)
-      expect(await store.listPieceMoves([upload.id, 'another-object'])).toEqual([
+      expect(await store.ledger.listPieceMoves([upload.id, 'another-object'])).toEqual([
         { objectId: upload.id, at: 77, from: 'nodeC', to: 'nodeD', bytes }
       ])
       // A second repair that read the old pieces changes nothing, queues nothing and records no move.
-      expect(await store.updateSegmentPieces(key, before, before, [order('nodeE', 8)], 88)).toBe(false)
-      expect(await store.listPieceMoves([upload.id])).toHaveLength(1)
-      expect((await store.getObjectSegments(upload.id, 1, 2))[0]?.pieces).toEqual(after)
-      expect(await store.listDeleteOrders('nodeE', 10)).toEqual([])
+      expect(await store.objects.updateSegmentPieces(key, before, before, [order('nodeE', 8)], 88)).toBe(false)
+      expect(await store.ledger.listPieceMoves([upload.id])).toHaveLength(1)
+      expect((await store.objects.getObjectSegments(upload.id, 1, 2))[0]?.pieces).toEqual(after)
+      expect(await store.nodes.listDeleteOrders('nodeE', 10)).toEqual([])
       // Segment 0 is untouched.
-      expect((await store.getObjectSegments(upload.id, 0, 1))[0]?.pieces).toEqual(
+      expect((await store.objects.getObjectSegments(upload.id, 0, 1))[0]?.pieces).toEqual(
         (segments[0] as SegmentManifest).pieces
       )
-      await store.deleteObject(upload.id, [])
-      expect(await codeOf(store.updateSegmentPieces(key, after, before, []))).toBe(ErrorCode.OBJECT_NOT_FOUND)
-      await store.queueDeletes([order('nodeF', 9), order('nodeF', 3)])
-      expect((await store.listDeleteOrders('nodeF', 10)).map((o) => o.createdAt)).toEqual([3, 9])
+      await store.objects.deleteObject(upload.id, [], 99)
+      expect(await codeOf(store.objects.updateSegmentPieces(key, after, before, [], 100))).toBe(
+        ErrorCode.OBJECT_NOT_FOUND
+      )
+      await store.nodes.queueDeletes([order('nodeF', 9), order('nodeF', 3)])
+      expect((await store.nodes.listDeleteOrders('nodeF', 10)).map((o) => o.createdAt)).toEqual([3, 9])
     })
 
     it('keeps node reputations with optimistic versions', async () => {
@@ -565,36 +598,39 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         uptimeAlpha: 1,
         uptimeBeta: 0
       }
-      expect(await store.getReputation('nodeA')).toBeUndefined()
-      expect(await store.putReputation({ ...rep, version: 2 })).toBe(false)
-      expect(await store.putReputation(rep)).toBe(true)
-      expect(await store.putReputation(rep)).toBe(false)
+      expect(await store.reputations.getReputation('nodeA')).toBeUndefined()
+      expect(await store.reputations.putReputation({ ...rep, version: 2 })).toBe(false)
+      expect(await store.reputations.putReputation(rep)).toBe(true)
+      expect(await store.reputations.putReputation(rep)).toBe(false)
       const next = { ...rep, version: 2, audits: { passed: 1, failed: 0, timedOut: 0 }, vettedAt: 9 }
-      const [a, b] = await Promise.all([store.putReputation(next), store.putReputation({ ...next, auditBeta: 3 })])
+      const [a, b] = await Promise.all([
+        store.reputations.putReputation(next),
+        store.reputations.putReputation({ ...next, auditBeta: 3 })
+      ])
       expect([a, b].filter(Boolean)).toHaveLength(1)
-      await store.putReputation({ ...rep, peerId: 'nodeB' })
+      await store.reputations.putReputation({ ...rep, peerId: 'nodeB' })
       const reopened = await reopen()
-      expect((await reopened.getReputation('nodeA'))?.version).toBe(2)
-      expect((await reopened.listReputations()).map((r) => r.peerId)).toEqual(['nodeA', 'nodeB'])
+      expect((await reopened.reputations.getReputation('nodeA'))?.version).toBe(2)
+      expect((await reopened.reputations.listReputations()).map((r) => r.peerId)).toEqual(['nodeA', 'nodeB'])
     })
 
     it('leases a job to one holder at a time, until it expires or is given up', async () => {
       const { store } = await open()
-      expect(await store.acquireLease('ops', 'A', 1000, 300)).toBe(true)
-      expect(await store.acquireLease('ops', 'B', 1000, 300)).toBe(false)
-      expect(await store.acquireLease('other', 'B', 1000, 300)).toBe(true)
+      expect(await store.coordination.acquireLease('ops', 'A', 1000, 300)).toBe(true)
+      expect(await store.coordination.acquireLease('ops', 'B', 1000, 300)).toBe(false)
+      expect(await store.coordination.acquireLease('other', 'B', 1000, 300)).toBe(true)
       // Renewed by its holder, it lasts from the renewal.
-      expect(await store.acquireLease('ops', 'A', 1200, 300)).toBe(true)
-      expect(await store.acquireLease('ops', 'B', 1400, 300)).toBe(false)
-      expect(await store.acquireLease('ops', 'B', 1500, 300)).toBe(true)
-      expect(await store.acquireLease('ops', 'A', 1500, 300)).toBe(false)
+      expect(await store.coordination.acquireLease('ops', 'A', 1200, 300)).toBe(true)
+      expect(await store.coordination.acquireLease('ops', 'B', 1400, 300)).toBe(false)
+      expect(await store.coordination.acquireLease('ops', 'B', 1500, 300)).toBe(true)
+      expect(await store.coordination.acquireLease('ops', 'A', 1500, 300)).toBe(false)
       // Only the holder can give it up.
-      await store.releaseLease('ops', 'A')
-      expect(await store.acquireLease('ops', 'A', 1600, 300)).toBe(false)
-      await store.releaseLease('ops', 'B')
-      expect(await store.acquireLease('ops', 'A', 1600, 300)).toBe(true)
+      await store.coordination.releaseLease('ops', 'A')
+      expect(await store.coordination.acquireLease('ops', 'A', 1600, 300)).toBe(false)
+      await store.coordination.releaseLease('ops', 'B')
+      expect(await store.coordination.acquireLease('ops', 'A', 1600, 300)).toBe(true)
       // Racing for a free lease: one wins.
-      const race = await Promise.all(['X', 'Y', 'Z'].map((h) => store.acquireLease('race', h, 2000, 300)))
+      const race = await Promise.all(['X', 'Y', 'Z'].map((h) => store.coordination.acquireLease('race', h, 2000, 300)))
       expect(race.filter(Boolean)).toHaveLength(1)
     })
 

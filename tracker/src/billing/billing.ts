@@ -11,7 +11,7 @@ import type {
   PieceMove,
   SettlementRecord,
   StorageSpan,
-  Store
+  StoreParts
 } from '../store/store.ts'
 import {
   byteHours,
@@ -50,7 +50,7 @@ export type Usage = UsageResponse
  * period, so several trackers may run the monthly job at once and nobody is billed twice.
  */
 export class Billing {
-  readonly #store: Store
+  readonly #store: StoreParts<'accounts' | 'ledger' | 'reputations'>
   readonly #clock: Clock
   readonly #plans: readonly Plan[]
   readonly #logger: Logger
@@ -59,7 +59,13 @@ export class Billing {
   #loop: Promise<void> | undefined
   readonly #controller = new AbortController()
 
-  constructor(components: { store: Store; clock: Clock; plans: readonly Plan[]; logger: Logger; intervalMs?: number }) {
+  constructor(components: {
+    store: StoreParts<'accounts' | 'ledger' | 'reputations'>
+    clock: Clock
+    plans: readonly Plan[]
+    logger: Logger
+    intervalMs?: number
+  }) {
     this.#store = components.store
     this.#clock = components.clock
     this.#plans = components.plans
@@ -83,7 +89,7 @@ export class Billing {
     from: number,
     to: number
   ): Promise<{ plan: Plan; from: number; to: number }[]> {
-    const changes = await this.#store.listPlanChanges(account.id, to)
+    const changes = await this.#store.accounts.listPlanChanges(account.id, to)
     const find = (id: string | undefined): Plan => {
       const plan = findPlan(this.#plans, id)
       if (plan === undefined) throw new ShoalError(ErrorCode.INTERNAL, `account ${account.id} had unknown plan ${id}`)
@@ -151,8 +157,8 @@ export class Billing {
   async usage(account: AccountRecord, period: Period): Promise<Usage> {
     const to = Math.min(period.to, Math.max(period.from, this.#clock.now()))
     const [spans, settled] = await Promise.all([
-      this.#store.listStorageSpans({ account: account.id, from: period.from, to }),
-      this.#store.listSettlements({ account: account.id, from: period.from, to: period.to })
+      this.#store.ledger.listStorageSpans({ account: account.id, from: period.from, to }),
+      this.#store.ledger.listSettlements({ account: account.id, from: period.from, to: period.to })
     ])
     const charges = await this.#charges(account, period.from, to, spans, settled)
     return { period: period.id, from: period.from, to: period.to, ...charges }
@@ -162,12 +168,12 @@ export class Billing {
   async nodeEarnings(node: string, period: Period): Promise<Omit<PayoutRecord, 'issuedAt' | 'txn'>> {
     const to = Math.min(period.to, Math.max(period.from, this.#clock.now()))
     const [spans, settled, earlier, reputation] = await Promise.all([
-      this.#store.listStorageSpans({ from: period.from, to }),
-      this.#store.listSettlements({ node, from: period.from, to: period.to }),
-      this.#store.listPayouts(node),
-      this.#store.getReputation(node)
+      this.#store.ledger.listStorageSpans({ from: period.from, to }),
+      this.#store.ledger.listSettlements({ node, from: period.from, to: period.to }),
+      this.#store.ledger.listPayouts(node),
+      this.#store.reputations.getReputation(node)
     ])
-    const moves = await this.#store.listPieceMoves(spans.map((s) => s.objectId))
+    const moves = await this.#store.ledger.listPieceMoves(spans.map((s) => s.objectId))
     return this.#statement(node, period, to, spans, moves, settled, earlier, reputation)
   }
 
@@ -230,17 +236,17 @@ export class Billing {
       throw new ShoalError(ErrorCode.INVALID_INPUT, `period ${period.id} has not ended yet`)
     }
     const [spans, settled] = await Promise.all([
-      this.#store.listStorageSpans({ from: period.from, to: period.to }),
-      this.#store.listSettlements({ from: period.from, to: period.to })
+      this.#store.ledger.listStorageSpans({ from: period.from, to: period.to }),
+      this.#store.ledger.listSettlements({ from: period.from, to: period.to })
     ])
-    const moves = await this.#store.listPieceMoves(spans.map((s) => s.objectId))
+    const moves = await this.#store.ledger.listPieceMoves(spans.map((s) => s.objectId))
     const now = this.#clock.now()
     let invoices = 0
     const accounts = new Set([...spans.map((s) => s.account), ...settled.map((s) => s.account)])
     for (const id of [...accounts].sort()) {
-      const account = await this.#store.getAccount(id)
+      const account = await this.#store.accounts.getAccount(id)
       if (account === undefined) continue
-      if ((await this.#store.getInvoice(id, period.id)) !== undefined) continue
+      if ((await this.#store.ledger.getInvoice(id, period.id)) !== undefined) continue
       const { storageByteHours: _hours, ...charges } = await this.#charges(
         account,
         period.from,
@@ -266,7 +272,7 @@ export class Billing {
         ['revenue:storage', -s],
         ['revenue:egress', -e]
       ])
-      if (await this.#store.closeInvoice(invoice, legs)) invoices++
+      if (await this.#store.ledger.closeInvoice(invoice, legs)) invoices++
     }
 
     let payouts = 0
@@ -276,9 +282,9 @@ export class Billing {
       ...settled.map((s) => s.node)
     ])
     for (const node of [...nodes].sort()) {
-      const earlier = await this.#store.listPayouts(node)
+      const earlier = await this.#store.ledger.listPayouts(node)
       if (earlier.some((p) => p.period === period.id)) continue
-      const reputation = await this.#store.getReputation(node)
+      const reputation = await this.#store.reputations.getReputation(node)
       const txn = `payout:${node}:${period.id}`
       const statement = this.#statement(node, period, period.to, spans, moves, settled, earlier, reputation)
       const payout: PayoutRecord = { ...statement, issuedAt: now, txn }
@@ -292,7 +298,7 @@ export class Billing {
         [`node:${node}`, -(gross - held)],
         [`held:${node}`, -held]
       ])
-      if (await this.#store.closePayout(payout, legs)) payouts++
+      if (await this.#store.ledger.closePayout(payout, legs)) payouts++
     }
     if (invoices + payouts > 0) this.#logger.info({ period: period.id, invoices, payouts }, 'month closed')
     return { invoices, payouts }
@@ -301,7 +307,7 @@ export class Billing {
   /** Sums per ledger, derived from the entries (balances are never stored). */
   async balances(prefix?: string): Promise<Record<string, number>> {
     const out: Record<string, number> = {}
-    for (const e of await this.#store.listLedger(prefix)) out[e.ledger] = (out[e.ledger] ?? 0) + e.amount
+    for (const e of await this.#store.ledger.listLedger(prefix)) out[e.ledger] = (out[e.ledger] ?? 0) + e.amount
     return out
   }
 

@@ -2,16 +2,16 @@ import { ErrorCode, ShoalError } from '@shoal/core'
 import { accountView } from '../accounts.ts'
 import { auditRecord } from '../audit-log.ts'
 import type { Clock } from '../config.ts'
-import type { AccountRecord, Store } from '../store/store.ts'
+import type { AccountRecord, StoreParts } from '../store/store.ts'
 import { findPlan, type Plan } from './plans.ts'
 
 /** Plan changes: an upgrade raises the quota at once; a downgrade is refused while the account holds more. */
 export class PlanService {
-  readonly #store: Store
+  readonly #store: StoreParts<'accounts'>
   readonly #clock: Clock
   readonly plans: readonly Plan[]
 
-  constructor(components: { store: Store; clock: Clock; plans: readonly Plan[] }) {
+  constructor(components: { store: StoreParts<'accounts'>; clock: Clock; plans: readonly Plan[] }) {
     this.#store = components.store
     this.#clock = components.clock
     this.plans = components.plans
@@ -28,7 +28,7 @@ export class PlanService {
     const from = account.plan ?? 'free'
     const now = this.#clock.now()
     try {
-      const updated = await this.#store.changePlan(
+      const updated = await this.#store.accounts.changePlan(
         account.id,
         plan.id,
         plan.quota,

@@ -20,7 +20,7 @@ import {
 import type { Clock } from '../config.ts'
 import { HEARTBEAT_MAX_SKEW_MS } from '../constants.ts'
 import { fastPublicKey, KeyCache } from '../fast-keys.ts'
-import type { SettlementRecord, Store } from '../store/store.ts'
+import type { SettlementRecord, StoreParts } from '../store/store.ts'
 
 /** A grant's receipts may be settled until this long after the grant expired; later ones are expired. */
 export const SETTLEMENT_WINDOW_MS = 7 * 24 * 3_600_000
@@ -44,13 +44,13 @@ class Rejected extends Error {
  * never counts a byte twice.
  */
 export class Settlements {
-  readonly #store: Store
+  readonly #store: StoreParts<'ledger'>
   readonly #clock: Clock
   readonly #trackerKey: PublicKey
   /** Parsed keys of nodes and clients' receipt keys: most batches come from the same few. */
   readonly #keys = new KeyCache()
 
-  constructor(components: { store: Store; clock: Clock; trackerKey: PublicKey }) {
+  constructor(components: { store: StoreParts<'ledger'>; clock: Clock; trackerKey: PublicKey }) {
     this.#store = components.store
     this.#clock = components.clock
     this.#trackerKey = fastPublicKey(components.trackerKey)
@@ -98,7 +98,7 @@ export class Settlements {
         records.push(record)
       }
     })
-    const accepted = new Set(await this.#store.settle(records))
+    const accepted = new Set(await this.#store.ledger.settle(records))
     records.forEach((record) => {
       if (accepted.has(record.serial)) return
       const index = valid.indexOf(record)

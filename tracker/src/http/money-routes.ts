@@ -9,7 +9,7 @@ import type { PlanService } from '../billing/plan-service.ts'
 import type { Settlements } from '../billing/settlement.ts'
 import type { Clock } from '../config.ts'
 import { RATE_LIMITS } from '../rate-limit.ts'
-import type { Store } from '../store/store.ts'
+import type { StoreParts } from '../store/store.ts'
 import { parseEmail } from '../validate.ts'
 import { routeOf } from './route.ts'
 import type { HttpServer } from './server.ts'
@@ -20,7 +20,7 @@ export interface MoneyRouteComponents {
   accounts: Accounts
   apiKeys: ApiKeys
   plans: PlanService
-  store: Store
+  store: StoreParts<'accounts' | 'coordination' | 'ledger'>
   clock: Clock
 }
 
@@ -53,7 +53,7 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
             { key: `login:${request.ip}`, rule: RATE_LIMITS.loginPerIp },
             ...(email === undefined ? [] : [{ key: `login-email:${email}`, rule: RATE_LIMITS.loginPerEmail }])
           ]
-    const wait = await c.store.takeRateTokens(keys, c.clock.now())
+    const wait = await c.store.coordination.takeRateTokens(keys, c.clock.now())
     if (wait > 0) {
       throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
         details: { retryAfterMs: wait }
@@ -81,11 +81,11 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
       event = path === '/v1/accounts' ? 'signup' : 'login'
     } else if (path === '/v1/sessions' && reply.statusCode === 401) {
       const email = emailOf(request)
-      accountId = email === undefined ? undefined : (await c.store.getAccountByEmail(email))?.id
+      accountId = email === undefined ? undefined : (await c.store.accounts.getAccountByEmail(email))?.id
       event = 'login-failed'
     }
     if (accountId !== undefined && event !== undefined) {
-      await c.store.appendAudit(auditRecord(accountId, now, event, { ip }))
+      await c.store.accounts.appendAudit(auditRecord(accountId, now, event, { ip }))
     }
     return payload
   })
@@ -94,7 +94,7 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
   app.put('/v1/account/plan', async (request) => c.plans.change(await auth(request, 'session'), request.body))
   app.get('/v1/account/audit', async (request) => {
     const account = await auth(request, 'read')
-    return { events: await c.store.listAudit(account.id, MAX_AUDIT_LISTED) }
+    return { events: await c.store.accounts.listAudit(account.id, MAX_AUDIT_LISTED) }
   })
 
   const period = (text: unknown) => {
@@ -112,11 +112,11 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
   )
   app.get('/v1/account/invoices', async (request) => {
     const account = await auth(request, 'read')
-    return { invoices: await c.store.listInvoices(account.id) }
+    return { invoices: await c.store.ledger.listInvoices(account.id) }
   })
   app.get<{ Params: { period: string } }>('/v1/account/invoices/:period', async (request, reply) => {
     const account = await auth(request, 'read')
-    const invoice = await c.store.getInvoice(account.id, period(request.params.period).id)
+    const invoice = await c.store.ledger.getInvoice(account.id, period(request.params.period).id)
     if (invoice === undefined) throw new ShoalError(ErrorCode.NOT_FOUND, `no invoice for ${request.params.period}`)
     if (!csv(request)) return invoice
     reply.header('content-type', 'text/csv; charset=utf-8')
@@ -130,7 +130,7 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
     c.billing.nodeEarnings(request.params.peerId, period((request.query as { period?: unknown }).period))
   )
   app.get<{ Params: { peerId: string } }>('/v1/nodes/:peerId/payouts', async (request, reply) => {
-    const payouts = await c.store.listPayouts(request.params.peerId)
+    const payouts = await c.store.ledger.listPayouts(request.params.peerId)
     if (csv(request)) {
       reply.header('content-type', 'text/csv; charset=utf-8')
       return payoutsCsv(payouts)

@@ -15,7 +15,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
 import type { GrantSigner } from '../grants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
-import type { Store } from '../store/store.ts'
+import type { StoreParts } from '../store/store.ts'
 import type { OpsSettings } from './ops-config.ts'
 import { type AuditOutcome, applyAudit, applyUptime, type HeldPiece, mostNodesFailing } from './reputation.ts'
 import type { Reputations } from './reputations.ts'
@@ -40,7 +40,7 @@ export interface AuditStats {
 }
 
 export interface AuditorComponents {
-  store: Store
+  store: StoreParts<'objects'>
   registry: NodeRegistry
   reputations: Reputations
   signer: GrantSigner

@@ -6,7 +6,7 @@ import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
 import { type GrantSigner, randomId } from '../grants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
-import type { Store } from '../store/store.ts'
+import type { StoreParts } from '../store/store.ts'
 import { Auditor } from './auditor.ts'
 import type { OpsSettings } from './ops-config.ts'
 import { Repairer } from './repairer.ts'
@@ -15,7 +15,7 @@ import type { Reputations } from './reputations.ts'
 import { RetainFilters } from './retain.ts'
 
 export interface OpsComponents {
-  store: Store
+  store: StoreParts<'coordination' | 'uploads' | 'objects' | 'nodes'>
   registry: NodeRegistry
   reputations: Reputations
   signer: GrantSigner
@@ -103,7 +103,7 @@ export class Ops {
     if (this.#leaseHeld) {
       this.#leaseHeld = false
       try {
-        await this.#c.store.releaseLease(LEASE, this.#holder)
+        await this.#c.store.coordination.releaseLease(LEASE, this.#holder)
       } catch (err) {
         // It expires on its own; another tracker only waits longer.
         this.#c.logger.warn({ err: describeError(err) }, 'could not give up the audit and repair lease')
@@ -123,7 +123,7 @@ export class Ops {
     while (!signal.aborted) {
       try {
         const now = this.#c.clock.now()
-        const held = await this.#c.store.acquireLease(LEASE, this.#holder, now, 3 * renewMs)
+        const held = await this.#c.store.coordination.acquireLease(LEASE, this.#holder, now, 3 * renewMs)
         if (held) this.#leaseUntil = now + 3 * renewMs
         if (held !== this.#leaseHeld) {
           this.#c.logger.info(

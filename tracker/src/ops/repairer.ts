@@ -24,7 +24,7 @@ import {
 } from '@shoal/core'
 import type { Logger } from 'pino'
 import { deleteOrders } from '../grants.ts'
-import type { ObjectRecord, SegmentKey } from '../store/store.ts'
+import type { ObjectRecord, SegmentKey, StoreParts } from '../store/store.ts'
 import type { AuditorComponents } from './auditor.ts'
 import { repairThreshold } from './ops-config.ts'
 import { failedPiece, withoutFailedPiece } from './reputation.ts'
@@ -47,7 +47,7 @@ export interface RepairStats {
 }
 
 /** The same parts the auditor gets from Ops. */
-export type RepairComponents = AuditorComponents
+export type RepairComponents = Omit<AuditorComponents, 'store'> & { store: StoreParts<'objects' | 'nodes'> }
 
 export interface Health {
   healthy: PiecePlacement[]
@@ -245,8 +245,8 @@ export class Repairer {
   /** Repairs one segment; returns the indexes of the pieces it rebuilt (none when nothing was needed). */
   async repair(key: SegmentKey, signal?: AbortSignal): Promise<number[]> {
     const { store, registry } = this.#c
-    const object = await store.getObject(key.objectId)
-    const segment = (await store.getObjectSegments(key.objectId, key.index, key.index + 1))[0]
+    const object = await store.objects.getObject(key.objectId)
+    const segment = (await store.objects.getObjectSegments(key.objectId, key.index, key.index + 1))[0]
     if (object === undefined || segment === undefined) return []
     const { k, m } = object
     const size = pieceSize(object, key.index)
@@ -298,7 +298,7 @@ export class Repairer {
     const withSize = (list: readonly PiecePlacement[]) => list.map((p) => ({ node: p.node, cid: p.cid, size }))
     let swapped = false
     try {
-      swapped = await store.updateSegmentPieces(
+      swapped = await store.objects.updateSegmentPieces(
         key,
         segment.pieces,
         pieces,
@@ -310,7 +310,7 @@ export class Repairer {
     }
     if (!swapped) {
       // Deleted or repaired by someone else meanwhile: what we stored is garbage now.
-      await store.queueDeletes(deleteOrders(withSize(placed), object.owner, now, object.id))
+      await store.nodes.queueDeletes(deleteOrders(withSize(placed), object.owner, now, object.id))
       log.info('segment changed during repair: new pieces handed back for deletion')
       return []
     }
@@ -424,7 +424,7 @@ export class Repairer {
     if (placed.length === 0 || health.healthy.length + placed.length < object.k) {
       // Nothing, or too little to leave the segment whole: what was stored is handed back, and the tracker tries.
       const now = this.#c.clock.now()
-      await this.#c.store.queueDeletes(
+      await this.#c.store.nodes.queueDeletes(
         deleteOrders(
           placed.map((p) => ({ node: p.node, cid: p.cid, size })),
           object.owner,
@@ -519,7 +519,7 @@ export class Repairer {
       // Keep what was stored only if the segment is whole without the rest; otherwise give up on all of it.
       const whole = health.healthy.length + placed.length >= object.k
       if (!whole || placed.length === 0) {
-        await this.#c.store.queueDeletes(
+        await this.#c.store.nodes.queueDeletes(
           deleteOrders(
             placed.map((p) => ({ node: p.node, cid: p.cid, size })),
             object.owner,

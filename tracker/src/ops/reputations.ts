@@ -1,7 +1,7 @@
 import { ErrorCode, ShoalError } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
-import type { NodeReputation, Store } from '../store/store.ts'
+import type { NodeReputation, StoreParts } from '../store/store.ts'
 import { auditScore, newReputation, type ReputationPolicy, uptimeScore } from './reputation.ts'
 
 /** What placement and the repair checker need to know of a node. */
@@ -22,13 +22,13 @@ const UNKNOWN: NodeStanding = { vetted: false, score: 1, disqualified: false, ex
  * store's optimistic versions, so two tracker processes on one database never lose an update.
  */
 export class Reputations {
-  readonly #store: Store
+  readonly #store: StoreParts<'reputations'>
   readonly #policy: ReputationPolicy
   readonly #clock: Clock
   readonly #log: Logger
   readonly #cache = new Map<string, NodeReputation>()
 
-  constructor(init: { store: Store; policy: ReputationPolicy; clock: Clock; logger: Logger }) {
+  constructor(init: { store: StoreParts<'reputations'>; policy: ReputationPolicy; clock: Clock; logger: Logger }) {
     this.#store = init.store
     this.#policy = init.policy
     this.#clock = init.clock
@@ -41,7 +41,7 @@ export class Reputations {
 
   /** Re-reads every reputation (other trackers may have written). */
   async refresh(): Promise<void> {
-    for (const rep of await this.#store.listReputations()) this.#cache.set(rep.peerId, rep)
+    for (const rep of await this.#store.reputations.listReputations()) this.#cache.set(rep.peerId, rep)
   }
 
   standing(peerId: string): NodeStanding {
@@ -67,9 +67,9 @@ export class Reputations {
   async update(peerId: string, change: (rep: NodeReputation) => NodeReputation): Promise<NodeReputation> {
     for (let attempt = 0; attempt < 8; attempt++) {
       const current =
-        (await this.#store.getReputation(peerId)) ?? newReputation(peerId, this.#clock.now(), this.#policy)
+        (await this.#store.reputations.getReputation(peerId)) ?? newReputation(peerId, this.#clock.now(), this.#policy)
       const next = { ...change(current), version: current.version + 1 }
-      if (await this.#store.putReputation(next)) {
+      if (await this.#store.reputations.putReputation(next)) {
         this.#cache.set(peerId, next)
         if (next.disqualified !== undefined && current.disqualified === undefined) {
           this.#log.warn({ node: peerId, reason: next.disqualified.reason }, 'node disqualified')

@@ -1,6 +1,6 @@
 import { BloomFilter } from '@shoal/core'
 import type { Clock } from '../config.ts'
-import type { Store } from '../store/store.ts'
+import type { StoreParts } from '../store/store.ts'
 import { walkSegments } from './segments.ts'
 
 /** Most uploads in progress looked at for one set of retain filters. */
@@ -30,7 +30,7 @@ interface FilterSet {
  * than its `createdAt`.
  */
 export class RetainFilters {
-  readonly #store: Store
+  readonly #store: StoreParts<'uploads' | 'objects'>
   readonly #clock: Clock
   readonly #maxAgeMs: number
   /** False positives keep a garbage piece until a later filter (with a new seed) misses it. */
@@ -40,7 +40,11 @@ export class RetainFilters {
   /** Walks made so far (for tests and metrics). */
   builds = 0
 
-  constructor(store: Store, clock: Clock, settings: { retainCacheMs: number; retainFalsePositiveRate: number }) {
+  constructor(
+    store: StoreParts<'uploads' | 'objects'>,
+    clock: Clock,
+    settings: { retainCacheMs: number; retainFalsePositiveRate: number }
+  ) {
     this.#store = store
     this.#clock = clock
     this.#maxAgeMs = settings.retainCacheMs
@@ -76,8 +80,8 @@ export class RetainFilters {
     }
     for await (const { segment } of walkSegments(this.#store)) for (const p of segment.pieces) count(p.node)
     const inUploads: { node: string; cid: string }[] = []
-    for (const upload of await this.#store.listExpiredUploads(Number.MAX_SAFE_INTEGER, MAX_UPLOADS)) {
-      for (const segment of await this.#store.listUploadSegments(upload.id)) {
+    for (const upload of await this.#store.uploads.listExpiredUploads(Number.MAX_SAFE_INTEGER, MAX_UPLOADS)) {
+      for (const segment of await this.#store.uploads.listUploadSegments(upload.id)) {
         for (const piece of [...segment.placement.pieces, ...(segment.stale ?? [])]) {
           inUploads.push(piece)
           count(piece.node)

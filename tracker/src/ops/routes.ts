@@ -14,7 +14,6 @@ import { HEARTBEAT_MAX_SKEW_MS } from '../constants.ts'
 import type { GrantSigner } from '../grants.ts'
 import type { HttpServer } from '../http/server.ts'
 import type { NodeRegistry } from '../node-registry.ts'
-import type { Store } from '../store/store.ts'
 import type { Ops } from './ops.ts'
 import { auditScore, uptimeScore } from './reputation.ts'
 import type { Reputations } from './reputations.ts'
@@ -71,7 +70,6 @@ export function registerOpsRoutes(
     ops: Ops
     reputations: Reputations
     registry: NodeRegistry
-    store: Store
     clock: Clock
     signer: GrantSigner
     metrics?: () => MetricFamily[]

@@ -1,5 +1,5 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
-import type { ObjectRecord, SegmentKey, Store } from '../store/store.ts'
+import type { ObjectRecord, SegmentKey, StoreParts } from '../store/store.ts'
 
 const PAGE = 500
 
@@ -10,15 +10,15 @@ export interface WalkedSegment {
 }
 
 /** Every segment of every object, page by page (memory bounded by the page), with its object's layout. */
-export async function* walkSegments(store: Store, signal?: AbortSignal): AsyncGenerator<WalkedSegment> {
+export async function* walkSegments(store: StoreParts<'objects'>, signal?: AbortSignal): AsyncGenerator<WalkedSegment> {
   let after: SegmentKey | undefined
   let object: ObjectRecord | undefined
   for (;;) {
     signal?.throwIfAborted()
-    const page = await store.listSegments(after, PAGE)
+    const page = await store.objects.listSegments(after, PAGE)
     if (page.length === 0) return
     for (const { objectId, segment } of page) {
-      if (object?.id !== objectId) object = await store.getObject(objectId)
+      if (object?.id !== objectId) object = await store.objects.getObject(objectId)
       // An object deleted between the page and now: its segments are gone too.
       if (object !== undefined) yield { key: { objectId, index: segment.index }, object, segment }
     }

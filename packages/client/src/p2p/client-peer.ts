@@ -24,6 +24,15 @@ export interface ClientPeerInit {
 }
 
 /**
+ * Announced on every stream the client opens (patches/@chainsafe__libp2p-yamux): a node can then send a whole
+ * piece (up to this size) without waiting for a window update, each of which was an encrypted frame, socket
+ * writes and a wake-up on both ends. With the socket writes corked too (patches/@libp2p__tcp), a 256 MiB
+ * `shoal get` made 2,237 socket writes instead of 4,782. Memory stays bounded by the pieces in flight: the
+ * client copies each chunk into its piece buffer as it arrives.
+ */
+const INITIAL_STREAM_WINDOW_BYTES = 4 * MiB
+
+/**
  * The client's libp2p node: dials only, never listens; a DHT client (Shoal's private protocol, no public
  * bootstrap) that learns its routing table from the storage nodes it talks to; no UPnP or autoNAT.
  */
@@ -33,7 +42,9 @@ export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2
     addresses: { listen: [] },
     transports: clientTransports(),
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux({ streamOptions: { maxStreamWindowSize: window, initialStreamWindowSize: 256 * 1024 } })],
+    streamMuxers: [
+      yamux({ streamOptions: { maxStreamWindowSize: window, initialStreamWindowSize: INITIAL_STREAM_WINDOW_BYTES } })
+    ],
     services: {
       identify: identify(),
       ping: ping(),

@@ -1,0 +1,132 @@
+import type {
+  InvoiceRecord,
+  LedgerEntry,
+  PayoutRecord,
+  PieceMove,
+  SettlementRecord,
+  StorageSpan
+} from '../money-records.ts'
+import type { ObjectRecord } from '../records.ts'
+import { openSpan, spanEnd } from '../rules.ts'
+import type { LedgerStore } from '../store.ts'
+import { K, type LevelDb, type Op, time } from './level-db.ts'
+
+/** The write that opens an object's storage span (commitUpload). */
+export function startSpanOp(object: ObjectRecord, nodes?: Record<string, number>): Op {
+  return { type: 'put', key: K.span(object.id), value: openSpan(object, nodes) }
+}
+
+/** The writes that close an object's storage span at `at`; a closed span stays as it is. */
+export async function endSpanOps(db: LevelDb, objectId: string, at: number): Promise<Op[]> {
+  const span = await db.get<StorageSpan>(K.span(objectId))
+  if (span === undefined || span.to !== undefined) return []
+  return [{ type: 'put', key: K.span(objectId), value: { ...span, to: spanEnd(span, at) } }]
+}
+
+/** The writes that record piece moves (updateSegmentPieces). */
+export function moveOps(moves: readonly PieceMove[]): Op[] {
+  return moves.map((move): Op => ({ type: 'put', key: K.move(move), value: move }))
+}
+
+export class LevelLedger implements LedgerStore {
+  readonly #db: LevelDb
+
+  constructor(db: LevelDb) {
+    this.#db = db
+  }
+
+  settle(records: readonly SettlementRecord[]): Promise<string[]> {
+    return this.#db.locks.run('money:settle', async () => {
+      const existing = await this.#db.level.getMany(records.map((r) => K.settlement(r.serial)))
+      const fresh = new Map<string, SettlementRecord>()
+      records.forEach((r, i) => {
+        if (existing[i] === undefined && !fresh.has(r.serial)) fresh.set(r.serial, r)
+      })
+      const ops: Op[] = []
+      for (const r of fresh.values()) {
+        ops.push(
+          { type: 'put', key: K.settlement(r.serial), value: r },
+          { type: 'put', key: K.settlementTime(r), value: r.serial }
+        )
+      }
+      await this.#db.batch(ops)
+      return [...fresh.keys()]
+    })
+  }
+
+  async listSettlements(filter: {
+    account?: string
+    node?: string
+    from: number
+    to: number
+  }): Promise<SettlementRecord[]> {
+    const serials = (await this.#db.level
+      .values({ gte: `settle-time:${time(filter.from)}:`, lt: `settle-time:${time(filter.to)}:` })
+      .all()) as string[]
+    const records = await this.#db.many<SettlementRecord>(serials.map(K.settlement))
+    return records.filter(
+      (r) =>
+        (filter.account === undefined || r.account === filter.account) &&
+        (filter.node === undefined || r.node === filter.node)
+    )
+  }
+
+  async listStorageSpans(filter: { account?: string; from: number; to: number }): Promise<StorageSpan[]> {
+    const spans = await this.#db.values<StorageSpan>('span:')
+    return spans.filter(
+      (s) =>
+        (filter.account === undefined || s.account === filter.account) &&
+        s.from < filter.to &&
+        (s.to === undefined || s.to > filter.from)
+    )
+  }
+
+  async listPieceMoves(objectIds: readonly string[]): Promise<PieceMove[]> {
+    const out: PieceMove[] = []
+    for (const id of new Set(objectIds)) out.push(...(await this.#db.values<PieceMove>(`move:${id}:`)))
+    return out.sort((a, b) => a.at - b.at)
+  }
+
+  /** Ledger entries get consecutive sequence numbers under the money lock, so their order is posting order. */
+  async #post(ops: Op[], entries: readonly LedgerEntry[]): Promise<void> {
+    let seq = (await this.#db.get<number>('meta:ledger-seq')) ?? 0
+    for (const entry of entries) ops.push({ type: 'put', key: K.ledger(++seq), value: entry })
+    ops.push({ type: 'put', key: 'meta:ledger-seq', value: seq })
+  }
+
+  /** Writes `key` and posts `entries` unless `key` exists (a statement is closed once). */
+  #closeOnce(key: string, value: unknown, entries: readonly LedgerEntry[]): Promise<boolean> {
+    return this.#db.locks.run('money:ledger', async () => {
+      if ((await this.#db.get(key)) !== undefined) return false
+      const ops: Op[] = [{ type: 'put', key, value }]
+      await this.#post(ops, entries)
+      await this.#db.batch(ops)
+      return true
+    })
+  }
+
+  closeInvoice(invoice: InvoiceRecord, entries: readonly LedgerEntry[]): Promise<boolean> {
+    return this.#closeOnce(K.invoice(invoice.accountId, invoice.period), invoice, entries)
+  }
+
+  getInvoice(accountId: string, period: string): Promise<InvoiceRecord | undefined> {
+    return this.#db.get(K.invoice(accountId, period))
+  }
+
+  listInvoices(accountId: string): Promise<InvoiceRecord[]> {
+    return this.#db.values(`invoice:${accountId}:`)
+  }
+
+  closePayout(payout: PayoutRecord, entries: readonly LedgerEntry[]): Promise<boolean> {
+    return this.#closeOnce(K.payout(payout.node, payout.period), payout, entries)
+  }
+
+  listPayouts(node: string): Promise<PayoutRecord[]> {
+    return this.#db.values(`payout:${node}:`)
+  }
+
+  async listLedger(prefix = ''): Promise<LedgerEntry[]> {
+    const entries = await this.#db.values<LedgerEntry>('ledger:')
+    return entries.filter((e) => e.ledger.startsWith(prefix))
+  }
+}

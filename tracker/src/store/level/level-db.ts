@@ -1,0 +1,185 @@
+import { ErrorCode, randomBytes, ShoalError, toHex } from '@shoal/core'
+import { Level } from 'level'
+import { KeyedMutex } from '../keyed-mutex.ts'
+import type { ApiKeyRecord, AuditRecord, PieceMove, SettlementRecord } from '../money-records.ts'
+import type { DeleteOrderRecord, ShareRecord, UploadRecord } from '../records.ts'
+
+/**
+ * Bump when the key layout changes; open() migrates older layouts and refuses a database written by a newer one.
+ * 2: `upload-owner:` index (listing an owner's uploads).
+ */
+const SCHEMA_VERSION = 2
+
+/*
+ * Key layout (one keyspace, JSON values). Ids, name hashes and serials are base64url and peer ids base58, so
+ * none contains ':'; numbers are zero-padded so that key order is numeric order. Each prefix is written by one
+ * domain file of this folder (the owner named on the right).
+ *
+ *   meta:schema                         -> number                              (this file)
+ *   account:<id>                        -> AccountRecord                       (accounts)
+ *   email:<email>                       -> account id                          (accounts)
+ *   session:<tokenHash>                 -> SessionRecord                       (accounts)
+ *   session-exp:<expiresAt>:<tokenHash> -> tokenHash                           (accounts)
+ *   apikey:<hash>                       -> ApiKeyRecord                        (accounts)
+ *   apikey-owner:<account>:<createdAt>:<id> -> hash                            (accounts)
+ *   audit:<account>:<auditId>           -> AuditRecord (ids sort by time)      (accounts)
+ *   planchange:<account>:<auditId>      -> PlanChange                          (accounts)
+ *   node:<peerId>                       -> NodeRecord                          (nodes)
+ *   order:<peerId>:<createdAt>:<serial> -> DeleteOrderRecord                   (nodes)
+ *   order-serial:<peerId>:<serial>      -> the order's key (to acknowledge by serial)  (nodes)
+ *   upload:<id>                         -> UploadRecord                        (uploads)
+ *   upload-exp:<expiresAt>:<id>         -> upload id                           (uploads)
+ *   upload-owner:<owner>:<createdAt>:<id> -> upload id                         (uploads)
+ *   useg:<uploadId>:<index>             -> UploadSegmentRecord                 (uploads)
+ *   object:<id>                         -> ObjectRecord                        (objects)
+ *   oseg:<objectId>:<index>             -> SegmentManifest                     (objects)
+ *   name:<owner>:<nameHash>             -> object id                           (objects)
+ *   move:<objectId>:<at>:<random>       -> PieceMove                           (ledger)
+ *   share:<id>                          -> ShareRecord                         (shares)
+ *   share-owner:<owner>:<createdAt>:<id> -> share id                           (shares)
+ *   rep:<peerId>                        -> NodeReputation                      (reputations)
+ *   settle:<serial>                     -> SettlementRecord                    (ledger)
+ *   settle-time:<settledAt>:<serial>    -> serial                              (ledger)
+ *   span:<objectId>                     -> StorageSpan                         (ledger)
+ *   invoice:<account>:<period>          -> InvoiceRecord                       (ledger)
+ *   payout:<node>:<period>              -> PayoutRecord                        (ledger)
+ *   ledger:<seq>                        -> LedgerEntry (seq: posting order)    (ledger)
+ *   meta:ledger-seq                     -> last seq                            (ledger)
+ */
+export type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }
+
+const pad = (n: number, width: number): string => String(n).padStart(width, '0')
+export const time = (ms: number): string => pad(ms, 16)
+const idx = (i: number): string => pad(i, 10)
+
+export const K = {
+  account: (id: string) => `account:${id}`,
+  email: (email: string) => `email:${email}`,
+  session: (hash: string) => `session:${hash}`,
+  sessionExp: (exp: number, hash: string) => `session-exp:${time(exp)}:${hash}`,
+  node: (peerId: string) => `node:${peerId}`,
+  order: (o: DeleteOrderRecord) => `order:${o.node}:${time(o.createdAt)}:${o.serial}`,
+  orderSerial: (node: string, serial: string) => `order-serial:${node}:${serial}`,
+  upload: (id: string) => `upload:${id}`,
+  uploadExp: (exp: number, id: string) => `upload-exp:${time(exp)}:${id}`,
+  uploadOwner: (u: UploadRecord) => `upload-owner:${u.owner}:${time(u.createdAt)}:${u.id}`,
+  useg: (uploadId: string, index: number) => `useg:${uploadId}:${idx(index)}`,
+  object: (id: string) => `object:${id}`,
+  oseg: (objectId: string, index: number) => `oseg:${objectId}:${idx(index)}`,
+  name: (owner: string, nameHash: string) => `name:${owner}:${nameHash}`,
+  share: (id: string) => `share:${id}`,
+  shareOwner: (share: ShareRecord) => `share-owner:${share.owner}:${time(share.createdAt)}:${share.id}`,
+  rep: (peerId: string) => `rep:${peerId}`,
+  apiKey: (hash: string) => `apikey:${hash}`,
+  apiKeyOwner: (k: ApiKeyRecord) => `apikey-owner:${k.accountId}:${time(k.createdAt)}:${k.id}`,
+  audit: (a: AuditRecord) => `audit:${a.accountId}:${a.id}`,
+  // The audit id is time-ordered and unique: changes sort by time, and two in one millisecond both stay.
+  planChange: (accountId: string, audit: AuditRecord) => `planchange:${accountId}:${audit.id}`,
+  settlement: (serial: string) => `settle:${serial}`,
+  settlementTime: (r: SettlementRecord) => `settle-time:${time(r.settledAt)}:${r.serial}`,
+  span: (objectId: string) => `span:${objectId}`,
+  // Time-ordered per object; the random tail keeps two moves of one millisecond apart.
+  move: (m: PieceMove) => `move:${m.objectId}:${time(m.at)}:${toHex(randomBytes(6))}`,
+  invoice: (accountId: string, period: string) => `invoice:${accountId}:${period}`,
+  payout: (node: string, period: string) => `payout:${node}:${period}`,
+  ledger: (seq: number) => `ledger:${pad(seq, 16)}`
+}
+
+/** Bounds of all keys that start with `prefix` (';' is the character after ':'). */
+export function range(prefix: string): { gte: string; lt: string } {
+  if (!prefix.endsWith(':')) throw new TypeError('prefix must end with ":"')
+  return { gte: prefix, lt: `${prefix.slice(0, -1)};` }
+}
+
+/**
+ * The database the domain parts of a LevelStore share: one LevelDB folder, and one set of keyed locks that
+ * make each method's read-decide-write atomic within the one process that owns the folder. Cross-domain steps
+ * take the owner's account lock (`K.account(owner)`), as every upload and object change does.
+ */
+export class LevelDb {
+  readonly locks = new KeyedMutex()
+  readonly #location: string
+  #db: Level<string, unknown> | undefined
+
+  constructor(location: string) {
+    this.#location = location
+  }
+
+  async open(): Promise<void> {
+    if (this.#db !== undefined) return
+    const db = new Level<string, unknown>(this.#location, { valueEncoding: 'json' })
+    await db.open()
+    const schema = await db.get('meta:schema')
+    if (schema === undefined) {
+      await db.put('meta:schema', SCHEMA_VERSION)
+    } else if (schema === 1) {
+      await migrateFrom1(db)
+    } else if (schema !== SCHEMA_VERSION) {
+      await db.close()
+      throw new ShoalError(
+        ErrorCode.INTERNAL,
+        `store at ${this.#location} has schema ${String(schema)}, this tracker reads ${SCHEMA_VERSION}`
+      )
+    }
+    this.#db = db
+  }
+
+  async close(): Promise<void> {
+    const db = this.#db
+    if (db === undefined) return
+    // Let transactions in flight finish; the tracker stops taking requests before it closes its store.
+    await this.locks.drain()
+    this.#db = undefined
+    await db.close()
+  }
+
+  get level(): Level<string, unknown> {
+    if (this.#db === undefined) throw new ShoalError(ErrorCode.INTERNAL, 'store is not open')
+    return this.#db
+  }
+
+  async get<T>(key: string): Promise<T | undefined> {
+    return (await this.level.get(key)) as T | undefined
+  }
+
+  async values<T>(prefix: string, limit = -1): Promise<T[]> {
+    return (await this.level.values({ ...range(prefix), limit }).all()) as T[]
+  }
+
+  /** The records these keys name, skipping keys with none. */
+  async many<T>(keys: readonly string[]): Promise<T[]> {
+    if (keys.length === 0) return []
+    return ((await this.level.getMany([...keys])) as (T | undefined)[]).filter((v): v is T => v !== undefined)
+  }
+
+  /**
+   * Runs `fn` under the lock of a record's owner (an upload's, an object's), with the record read again inside
+   * the lock: it may have been committed, deleted or replaced while this call waited.
+   */
+  async underOwner<T extends { owner: string }, R>(
+    read: () => Promise<T | undefined>,
+    notFound: () => Error,
+    fn: (record: T) => Promise<R>
+  ): Promise<R> {
+    const first = await read()
+    if (first === undefined) throw notFound()
+    return this.locks.run(K.account(first.owner), async () => {
+      const record = await read()
+      if (record === undefined) throw notFound()
+      return fn(record)
+    })
+  }
+
+  async batch(ops: Op[]): Promise<void> {
+    if (ops.length > 0) await this.level.batch(ops)
+  }
+}
+
+/** Schema 1 → 2: index the uploads in progress by owner, in one batch with the new schema number. */
+async function migrateFrom1(db: Level<string, unknown>): Promise<void> {
+  const uploads = (await db.values(range('upload:')).all()) as UploadRecord[]
+  await db.batch([
+    ...uploads.map((u): Op => ({ type: 'put', key: K.uploadOwner(u), value: u.id })),
+    { type: 'put', key: 'meta:schema', value: SCHEMA_VERSION }
+  ])
+}

@@ -1,0 +1,139 @@
+import type { PiecePlacement, SegmentManifest } from '@shoal/core'
+import { pieceSize } from '@shoal/core'
+import { pieceMoves } from '../money-records.ts'
+import type { AccountRecord, DeleteOrderRecord, ObjectRecord, SegmentKey, StoredSegment } from '../records.ts'
+import { nameTaken, objectNotFound, samePieces, segmentNotFound, totalsAfterDelete } from '../rules.ts'
+import type { ObjectStore } from '../store.ts'
+import { endSpanOps, moveOps } from './ledger.ts'
+import { K, type LevelDb, type Op, range } from './level-db.ts'
+import { queueOps } from './nodes.ts'
+
+/** The writes that remove an object, its segments and (if it still points here) its name. */
+export async function objectRemovalOps(db: LevelDb, object: ObjectRecord): Promise<Op[]> {
+  const segmentKeys = await db.level.keys(range(`oseg:${object.id}:`)).all()
+  const ops: Op[] = [{ type: 'del', key: K.object(object.id) }, ...segmentKeys.map((key): Op => ({ type: 'del', key }))]
+  // Only unlink the name if it still points here (it always does while objects are replaced under the lock).
+  if ((await db.get(K.name(object.owner, object.nameHash))) === object.id) {
+    ops.push({ type: 'del', key: K.name(object.owner, object.nameHash) })
+  }
+  return ops
+}
+
+export class LevelObjects implements ObjectStore {
+  readonly #db: LevelDb
+
+  constructor(db: LevelDb) {
+    this.#db = db
+  }
+
+  getObject(id: string): Promise<ObjectRecord | undefined> {
+    return this.#db.get(K.object(id))
+  }
+
+  async getObjectByName(owner: string, nameHash: string): Promise<ObjectRecord | undefined> {
+    const id = await this.#db.get<string>(K.name(owner, nameHash))
+    return id === undefined ? undefined : this.getObject(id)
+  }
+
+  async listObjects(owner: string): Promise<ObjectRecord[]> {
+    const ids = await this.#db.values<string>(`name:${owner}:`)
+    return this.#db.many(ids.map(K.object))
+  }
+
+  getObjectSegments(objectId: string, from: number, to: number): Promise<SegmentManifest[]> {
+    if (to <= from) return Promise.resolve([])
+    return this.#db.level.values({ gte: K.oseg(objectId, from), lt: K.oseg(objectId, to) }).all() as Promise<
+      SegmentManifest[]
+    >
+  }
+
+  async getObjectWithSegments(
+    objectId: string,
+    from: number,
+    to: number
+  ): Promise<{ object: ObjectRecord; segments: SegmentManifest[] } | undefined> {
+    const [object, segments] = await Promise.all([this.getObject(objectId), this.getObjectSegments(objectId, from, to)])
+    return object === undefined ? undefined : { object, segments }
+  }
+
+  #withObject<T>(objectId: string, notFound: () => Error, fn: (object: ObjectRecord) => Promise<T>): Promise<T> {
+    return this.#db.underOwner(() => this.getObject(objectId), notFound, fn)
+  }
+
+  deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[], at: number): Promise<void> {
+    return this.#withObject(
+      objectId,
+      () => objectNotFound(objectId),
+      async (object) => {
+        const ops = [...(await objectRemovalOps(this.#db, object)), ...(await endSpanOps(this.#db, object.id, at))]
+        const account = await this.#db.get<AccountRecord>(K.account(object.owner))
+        if (account !== undefined) {
+          ops.push({
+            type: 'put',
+            key: K.account(account.id),
+            value: { ...account, ...totalsAfterDelete(account, object.size) }
+          })
+        }
+        queueOps(ops, deletes)
+        await this.#db.batch(ops)
+      }
+    )
+  }
+
+  renameObject(objectId: string, nameHash: string, meta: string): Promise<ObjectRecord> {
+    return this.#withObject(
+      objectId,
+      () => objectNotFound(objectId),
+      async (object) => {
+        const holder = await this.#db.get<string>(K.name(object.owner, nameHash))
+        if (holder !== undefined && holder !== object.id) throw nameTaken()
+        const renamed: ObjectRecord = { ...object, nameHash, meta }
+        const ops: Op[] = []
+        if ((await this.#db.get(K.name(object.owner, object.nameHash))) === object.id) {
+          ops.push({ type: 'del', key: K.name(object.owner, object.nameHash) })
+        }
+        ops.push(
+          { type: 'put', key: K.name(object.owner, nameHash), value: object.id },
+          { type: 'put', key: K.object(object.id), value: renamed }
+        )
+        await this.#db.batch(ops)
+        return renamed
+      }
+    )
+  }
+
+  async listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {
+    const bounds = range('oseg:')
+    const from = after === undefined ? { gte: bounds.gte } : { gt: K.oseg(after.objectId, after.index) }
+    const entries = await this.#db.level.iterator({ ...from, lt: bounds.lt, limit }).all()
+    return entries.map(([key, value]) => ({
+      objectId: key.slice('oseg:'.length, key.lastIndexOf(':')),
+      segment: value as SegmentManifest
+    }))
+  }
+
+  updateSegmentPieces(
+    key: SegmentKey,
+    expected: readonly PiecePlacement[],
+    pieces: readonly PiecePlacement[],
+    deletes: readonly DeleteOrderRecord[],
+    at: number
+  ): Promise<boolean> {
+    return this.#withObject(
+      key.objectId,
+      () => segmentNotFound(key),
+      async (object) => {
+        const segment = await this.#db.get<SegmentManifest>(K.oseg(key.objectId, key.index))
+        if (segment === undefined) throw segmentNotFound(key)
+        if (!samePieces(segment.pieces, expected)) return false
+        const ops: Op[] = [
+          { type: 'put', key: K.oseg(key.objectId, key.index), value: { ...segment, pieces } },
+          ...moveOps(pieceMoves(key.objectId, at, expected, pieces, pieceSize(object, key.index)))
+        ]
+        queueOps(ops, deletes)
+        await this.#db.batch(ops)
+        return true
+      }
+    )
+  }
+}

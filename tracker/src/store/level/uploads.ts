@@ -1,0 +1,155 @@
+import type { PiecePlacement } from '@shoal/core'
+import type {
+  AccountRecord,
+  DeleteOrderRecord,
+  ObjectRecord,
+  UploadCommit,
+  UploadRecord,
+  UploadSegmentRecord
+} from '../records.ts'
+import {
+  accountNotFound,
+  checkUploadQuota,
+  nameChangedDuringCommit,
+  segmentCommit,
+  totalsAfterAbort,
+  totalsAfterCommit,
+  uploadNotFound
+} from '../rules.ts'
+import type { UploadStore } from '../store.ts'
+import { endSpanOps, startSpanOp } from './ledger.ts'
+import { K, type LevelDb, type Op, range } from './level-db.ts'
+import { queueOps } from './nodes.ts'
+import { objectRemovalOps } from './objects.ts'
+
+export class LevelUploads implements UploadStore {
+  readonly #db: LevelDb
+
+  constructor(db: LevelDb) {
+    this.#db = db
+  }
+
+  beginUpload(upload: UploadRecord): Promise<void> {
+    return this.#db.locks.run(K.account(upload.owner), async () => {
+      const account = await this.#db.get<AccountRecord>(K.account(upload.owner))
+      if (account === undefined) throw accountNotFound()
+      checkUploadQuota(account, upload.size)
+      await this.#db.batch([
+        { type: 'put', key: K.account(account.id), value: { ...account, reserved: account.reserved + upload.size } },
+        { type: 'put', key: K.upload(upload.id), value: upload },
+        { type: 'put', key: K.uploadExp(upload.expiresAt, upload.id), value: upload.id },
+        { type: 'put', key: K.uploadOwner(upload), value: upload.id }
+      ])
+    })
+  }
+
+  getUpload(id: string): Promise<UploadRecord | undefined> {
+    return this.#db.get(K.upload(id))
+  }
+
+  async listUploads(owner: string): Promise<UploadRecord[]> {
+    const ids = await this.#db.values<string>(`upload-owner:${owner}:`)
+    return this.#db.many(ids.map(K.upload))
+  }
+
+  async listExpiredUploads(now: number, limit: number): Promise<UploadRecord[]> {
+    const ids = (await this.#db.level
+      .values({ gte: 'upload-exp:', lte: K.uploadExp(now, '~'), limit })
+      .all()) as string[]
+    return this.#db.many(ids.map(K.upload))
+  }
+
+  getUploadSegment(uploadId: string, index: number): Promise<UploadSegmentRecord | undefined> {
+    return this.#db.get(K.useg(uploadId, index))
+  }
+
+  listUploadSegments(uploadId: string): Promise<UploadSegmentRecord[]> {
+    return this.#db.values(`useg:${uploadId}:`)
+  }
+
+  #withUpload<T>(uploadId: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
+    return this.#db.underOwner(
+      () => this.getUpload(uploadId),
+      () => uploadNotFound(uploadId),
+      fn
+    )
+  }
+
+  placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void> {
+    return this.#withUpload(uploadId, async () => {
+      await this.#db.batch([{ type: 'put', key: K.useg(uploadId, segment.index), value: segment }])
+    })
+  }
+
+  commitSegment(
+    uploadId: string,
+    index: number,
+    placementId: string,
+    pieces: PiecePlacement[]
+  ): Promise<{ pieces: PiecePlacement[]; already: boolean }> {
+    return this.#withUpload(uploadId, async () => {
+      const segment = await this.getUploadSegment(uploadId, index)
+      const result = segmentCommit(segment, index, placementId, pieces)
+      if (!result.already && segment !== undefined) {
+        await this.#db.batch([{ type: 'put', key: K.useg(uploadId, index), value: { ...segment, committed: pieces } }])
+      }
+      return result
+    })
+  }
+
+  commitUpload(commit: UploadCommit): Promise<void> {
+    return this.#withUpload(commit.uploadId, async (upload) => {
+      const { object } = commit
+      const account = await this.#db.get<AccountRecord>(K.account(upload.owner))
+      if (account === undefined) throw accountNotFound()
+      const current = await this.#db.get<string>(K.name(upload.owner, object.nameHash))
+      if (current !== commit.replaces) throw nameChangedDuringCommit()
+      const ops: Op[] = []
+      const old =
+        commit.replaces === undefined ? undefined : await this.#db.get<ObjectRecord>(K.object(commit.replaces))
+      if (old !== undefined) {
+        ops.push(...(await objectRemovalOps(this.#db, old)), ...(await endSpanOps(this.#db, old.id, object.createdAt)))
+      }
+      ops.push(
+        startSpanOp(object, commit.nodeBytes),
+        {
+          type: 'put',
+          key: K.account(account.id),
+          value: { ...account, ...totalsAfterCommit(account, object, upload.size, old) }
+        },
+        { type: 'put', key: K.object(object.id), value: object },
+        { type: 'put', key: K.name(object.owner, object.nameHash), value: object.id },
+        ...commit.segments.map((s): Op => ({ type: 'put', key: K.oseg(object.id, s.index), value: s })),
+        ...(await this.#uploadRemoval(upload))
+      )
+      queueOps(ops, commit.deletes)
+      await this.#db.batch(ops)
+    })
+  }
+
+  abortUpload(uploadId: string, deletes: readonly DeleteOrderRecord[]): Promise<void> {
+    return this.#withUpload(uploadId, async (upload) => {
+      const ops = await this.#uploadRemoval(upload)
+      const account = await this.#db.get<AccountRecord>(K.account(upload.owner))
+      if (account !== undefined) {
+        ops.push({
+          type: 'put',
+          key: K.account(account.id),
+          value: { ...account, ...totalsAfterAbort(account, upload.size) }
+        })
+      }
+      queueOps(ops, deletes)
+      await this.#db.batch(ops)
+    })
+  }
+
+  async #uploadRemoval(upload: UploadRecord): Promise<Op[]> {
+    const segmentKeys = await this.#db.level.keys(range(`useg:${upload.id}:`)).all()
+    return [
+      { type: 'del', key: K.upload(upload.id) },
+      { type: 'del', key: K.uploadExp(upload.expiresAt, upload.id) },
+      { type: 'del', key: K.uploadOwner(upload) },
+      ...segmentKeys.map((key): Op => ({ type: 'del', key }))
+    ]
+  }
+}

@@ -1,0 +1,65 @@
+import type { DeleteOrderRecord, NodeRecord } from '../records.ts'
+import type { NodeStore } from '../store.ts'
+import type { Db, PgDb } from './pg-db.ts'
+
+/** Queues delete orders inside a transaction; an order already queued (same node and serial) stays as it is. */
+export async function queueDeletes(db: Db, deletes: readonly DeleteOrderRecord[]): Promise<void> {
+  if (deletes.length === 0) return
+  await db.query(
+    `INSERT INTO delete_orders (node, serial, created_at, record)
+       SELECT e->>'node', e->>'serial', (e->>'createdAt')::bigint, e FROM jsonb_array_elements($1::jsonb) AS e
+       ON CONFLICT (node, serial) DO NOTHING`,
+    [JSON.stringify(deletes)]
+  )
+}
+
+export class PgNodes implements NodeStore {
+  readonly #db: PgDb
+
+  constructor(db: PgDb) {
+    this.#db = db
+  }
+
+  recordHeartbeat(node: NodeRecord, acknowledged: readonly string[]): Promise<boolean> {
+    return this.#db.tx(async (db) => {
+      // One conditional upsert: the row lock it takes makes the "newer than the last" check exact under races.
+      const accepted = await db.query(
+        `INSERT INTO nodes (peer_id, last_at, record) VALUES ($1, $2, $3)
+         ON CONFLICT (peer_id) DO UPDATE SET last_at = EXCLUDED.last_at, record = EXCLUDED.record
+         WHERE nodes.last_at < EXCLUDED.last_at`,
+        [node.peerId, node.lastAt, JSON.stringify(node)]
+      )
+      if (accepted.rowCount !== 1) return false
+      if (acknowledged.length > 0) {
+        await db.query('DELETE FROM delete_orders WHERE node = $1 AND serial = ANY($2::text[])', [
+          node.peerId,
+          acknowledged
+        ])
+      }
+      return true
+    })
+  }
+
+  async getNode(peerId: string): Promise<NodeRecord | undefined> {
+    const [row] = await this.#db.query<{ record: NodeRecord }>('SELECT record FROM nodes WHERE peer_id = $1', [peerId])
+    return row?.record
+  }
+
+  async listNodes(): Promise<NodeRecord[]> {
+    return (await this.#db.query<{ record: NodeRecord }>('SELECT record FROM nodes ORDER BY peer_id')).map(
+      (r) => r.record
+    )
+  }
+
+  async listDeleteOrders(node: string, limit: number): Promise<DeleteOrderRecord[]> {
+    const rows = await this.#db.query<{ record: DeleteOrderRecord }>(
+      'SELECT record FROM delete_orders WHERE node = $1 ORDER BY created_at, serial LIMIT $2',
+      [node, limit]
+    )
+    return rows.map((r) => r.record)
+  }
+
+  queueDeletes(deletes: readonly DeleteOrderRecord[]): Promise<void> {
+    return this.#db.tx((db) => queueDeletes(db, deletes))
+  }
+}

@@ -1,0 +1,158 @@
+import type { PiecePlacement, SegmentManifest } from '@shoal/core'
+import { pieceSize } from '@shoal/core'
+import { pieceMoves } from '../money-records.ts'
+import type { DeleteOrderRecord, ObjectRecord, SegmentKey, StoredSegment } from '../records.ts'
+import { nameTaken, objectNotFound, samePieces, segmentNotFound, totalsAfterDelete } from '../rules.ts'
+import type { ObjectStore } from '../store.ts'
+import { lockAccount, setTotals } from './accounts.ts'
+import { endSpan, recordMoves } from './ledger.ts'
+import { queueDeletes } from './nodes.ts'
+import type { PgDb } from './pg-db.ts'
+
+export class PgObjects implements ObjectStore {
+  readonly #db: PgDb
+
+  constructor(db: PgDb) {
+    this.#db = db
+  }
+
+  async getObject(id: string): Promise<ObjectRecord | undefined> {
+    const [row] = await this.#db.query<{ record: ObjectRecord }>('SELECT record FROM objects WHERE id = $1', [id])
+    return row?.record
+  }
+
+  async getObjectByName(owner: string, nameHash: string): Promise<ObjectRecord | undefined> {
+    const [row] = await this.#db.query<{ record: ObjectRecord }>(
+      'SELECT record FROM objects WHERE owner = $1 AND name_hash = $2',
+      [owner, nameHash]
+    )
+    return row?.record
+  }
+
+  async listObjects(owner: string): Promise<ObjectRecord[]> {
+    const rows = await this.#db.query<{ record: ObjectRecord }>(
+      'SELECT record FROM objects WHERE owner = $1 ORDER BY name_hash',
+      [owner]
+    )
+    return rows.map((r) => r.record)
+  }
+
+  async getObjectSegments(objectId: string, from: number, to: number): Promise<SegmentManifest[]> {
+    if (to <= from) return []
+    const rows = await this.#db.query<{ manifest: SegmentManifest }>(
+      'SELECT manifest FROM object_segments WHERE object_id = $1 AND idx >= $2 AND idx < $3 ORDER BY idx',
+      [objectId, from, to]
+    )
+    return rows.map((r) => r.manifest)
+  }
+
+  async getObjectWithSegments(
+    objectId: string,
+    from: number,
+    to: number
+  ): Promise<{ object: ObjectRecord; segments: SegmentManifest[] } | undefined> {
+    const [row] = await this.#db.query<{ record: ObjectRecord; segments: SegmentManifest[] | null }>(
+      `SELECT o.record,
+         (SELECT json_agg(s.manifest ORDER BY s.idx) FROM object_segments s
+           WHERE s.object_id = o.id AND s.idx >= $2 AND s.idx < $3) AS segments
+       FROM objects o WHERE o.id = $1`,
+      [objectId, from, to]
+    )
+    return row === undefined ? undefined : { object: row.record, segments: row.segments ?? [] }
+  }
+
+  deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[], at: number): Promise<void> {
+    return this.#db.tx(async (db) => {
+      const first = await db.query<{ owner: string }>('SELECT owner FROM objects WHERE id = $1', [objectId])
+      const owner = first.rows[0]?.owner
+      if (owner === undefined) throw objectNotFound(objectId)
+      const account = await lockAccount(db, owner)
+      const { rows } = await db.query<{ size: number }>('SELECT size FROM objects WHERE id = $1 FOR UPDATE', [objectId])
+      const object = rows[0]
+      if (object === undefined) throw objectNotFound(objectId)
+      await db.query('DELETE FROM objects WHERE id = $1', [objectId])
+      await endSpan(db, objectId, at)
+      if (account !== undefined) await setTotals(db, owner, totalsAfterDelete(account, object.size))
+      await queueDeletes(db, deletes)
+    })
+  }
+
+  renameObject(objectId: string, nameHash: string, meta: string): Promise<ObjectRecord> {
+    return this.#db.tx(async (db) => {
+      const first = await db.query<{ owner: string }>('SELECT owner FROM objects WHERE id = $1', [objectId])
+      const owner = first.rows[0]?.owner
+      if (owner === undefined) throw objectNotFound(objectId)
+      await lockAccount(db, owner)
+      const { rows } = await db.query<{ record: ObjectRecord }>('SELECT record FROM objects WHERE id = $1 FOR UPDATE', [
+        objectId
+      ])
+      const object = rows[0]?.record
+      if (object === undefined) throw objectNotFound(objectId)
+      const taken = await db.query<{ id: string }>('SELECT id FROM objects WHERE owner = $1 AND name_hash = $2', [
+        owner,
+        nameHash
+      ])
+      const holder = taken.rows[0]?.id
+      if (holder !== undefined && holder !== objectId) throw nameTaken()
+      const renamed: ObjectRecord = { ...object, nameHash, meta }
+      await db.query('UPDATE objects SET name_hash = $2, record = $3 WHERE id = $1', [
+        objectId,
+        nameHash,
+        JSON.stringify(renamed)
+      ])
+      return renamed
+    })
+  }
+
+  async listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {
+    const rows = await this.#db.query<{ object_id: string; manifest: SegmentManifest }>(
+      after === undefined
+        ? 'SELECT object_id, manifest FROM object_segments ORDER BY object_id COLLATE "C", idx LIMIT $1'
+        : `SELECT object_id, manifest FROM object_segments
+           WHERE (object_id COLLATE "C", idx) > ($2 COLLATE "C", $3)
+           ORDER BY object_id COLLATE "C", idx LIMIT $1`,
+      after === undefined ? [limit] : [limit, after.objectId, after.index]
+    )
+    return rows.map((r) => ({ objectId: r.object_id, segment: r.manifest }))
+  }
+
+  updateSegmentPieces(
+    key: SegmentKey,
+    expected: readonly PiecePlacement[],
+    pieces: readonly PiecePlacement[],
+    deletes: readonly DeleteOrderRecord[],
+    at: number
+  ): Promise<boolean> {
+    const notFound = () => segmentNotFound(key)
+    return this.#db.tx(async (db) => {
+      const first = await db.query<{ owner: string; record: ObjectRecord }>(
+        'SELECT owner, record FROM objects WHERE id = $1',
+        [key.objectId]
+      )
+      const owner = first.rows[0]?.owner
+      const object = first.rows[0]?.record
+      if (owner === undefined || object === undefined) throw notFound()
+      await lockAccount(db, owner)
+      const { rows } = await db.query<{ manifest: SegmentManifest }>(
+        'SELECT manifest FROM object_segments WHERE object_id = $1 AND idx = $2 FOR UPDATE',
+        [key.objectId, key.index]
+      )
+      const segment = rows[0]?.manifest
+      if (segment === undefined) throw notFound()
+      if (!samePieces(segment.pieces, expected)) return false
+      await db.query('UPDATE object_segments SET manifest = $3 WHERE object_id = $1 AND idx = $2', [
+        key.objectId,
+        key.index,
+        JSON.stringify({ ...segment, pieces })
+      ])
+      await recordMoves(
+        db,
+        key.objectId,
+        at,
+        pieceMoves(key.objectId, at, expected, pieces, pieceSize(object, key.index))
+      )
+      await queueDeletes(db, deletes)
+      return true
+    })
+  }
+}

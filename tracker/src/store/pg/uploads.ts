@@ -1,0 +1,179 @@
+import type { PiecePlacement } from '@shoal/core'
+import type { AccountRecord, DeleteOrderRecord, UploadCommit, UploadRecord, UploadSegmentRecord } from '../records.ts'
+import {
+  accountNotFound,
+  checkUploadQuota,
+  nameChangedDuringCommit,
+  segmentCommit,
+  totalsAfterAbort,
+  totalsAfterCommit,
+  uploadNotFound
+} from '../rules.ts'
+import type { UploadStore } from '../store.ts'
+import { lockAccount, setTotals } from './accounts.ts'
+import { endSpan, startSpan } from './ledger.ts'
+import { queueDeletes } from './nodes.ts'
+import type { Db, PgDb } from './pg-db.ts'
+
+export class PgUploads implements UploadStore {
+  readonly #db: PgDb
+
+  constructor(db: PgDb) {
+    this.#db = db
+  }
+
+  beginUpload(upload: UploadRecord): Promise<void> {
+    return this.#db.tx(async (db) => {
+      const account = await lockAccount(db, upload.owner)
+      if (account === undefined) throw accountNotFound()
+      checkUploadQuota(account, upload.size)
+      await db.query('UPDATE accounts SET reserved = reserved + $2 WHERE id = $1', [account.id, upload.size])
+      await db.query('INSERT INTO uploads (id, owner, created_at, expires_at, record) VALUES ($1, $2, $3, $4, $5)', [
+        upload.id,
+        upload.owner,
+        upload.createdAt,
+        upload.expiresAt,
+        JSON.stringify(upload)
+      ])
+    })
+  }
+
+  async getUpload(id: string): Promise<UploadRecord | undefined> {
+    const [row] = await this.#db.query<{ record: UploadRecord }>('SELECT record FROM uploads WHERE id = $1', [id])
+    return row?.record
+  }
+
+  async listUploads(owner: string): Promise<UploadRecord[]> {
+    const rows = await this.#db.query<{ record: UploadRecord }>(
+      'SELECT record FROM uploads WHERE owner = $1 ORDER BY created_at, id',
+      [owner]
+    )
+    return rows.map((r) => r.record)
+  }
+
+  async listExpiredUploads(now: number, limit: number): Promise<UploadRecord[]> {
+    const rows = await this.#db.query<{ record: UploadRecord }>(
+      'SELECT record FROM uploads WHERE expires_at <= $1 ORDER BY expires_at, id LIMIT $2',
+      [now, limit]
+    )
+    return rows.map((r) => r.record)
+  }
+
+  async getUploadSegment(uploadId: string, index: number): Promise<UploadSegmentRecord | undefined> {
+    const [row] = await this.#db.query<{ record: UploadSegmentRecord }>(
+      'SELECT record FROM upload_segments WHERE upload_id = $1 AND idx = $2',
+      [uploadId, index]
+    )
+    return row?.record
+  }
+
+  async listUploadSegments(uploadId: string): Promise<UploadSegmentRecord[]> {
+    const rows = await this.#db.query<{ record: UploadSegmentRecord }>(
+      'SELECT record FROM upload_segments WHERE upload_id = $1 ORDER BY idx',
+      [uploadId]
+    )
+    return rows.map((r) => r.record)
+  }
+
+  placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void> {
+    return this.#db.tx(async (db) => {
+      await lockUpload(db, uploadId)
+      await db.query(
+        `INSERT INTO upload_segments (upload_id, idx, record) VALUES ($1, $2, $3)
+         ON CONFLICT (upload_id, idx) DO UPDATE SET record = EXCLUDED.record`,
+        [uploadId, segment.index, JSON.stringify(segment)]
+      )
+    })
+  }
+
+  commitSegment(
+    uploadId: string,
+    index: number,
+    placementId: string,
+    pieces: PiecePlacement[]
+  ): Promise<{ pieces: PiecePlacement[]; already: boolean }> {
+    return this.#db.tx(async (db) => {
+      await lockUpload(db, uploadId)
+      const { rows } = await db.query<{ record: UploadSegmentRecord }>(
+        'SELECT record FROM upload_segments WHERE upload_id = $1 AND idx = $2 FOR UPDATE',
+        [uploadId, index]
+      )
+      const segment = rows[0]?.record
+      const result = segmentCommit(segment, index, placementId, pieces)
+      if (!result.already && segment !== undefined) {
+        await db.query('UPDATE upload_segments SET record = $3 WHERE upload_id = $1 AND idx = $2', [
+          uploadId,
+          index,
+          JSON.stringify({ ...segment, committed: pieces })
+        ])
+      }
+      return result
+    })
+  }
+
+  commitUpload(commit: UploadCommit): Promise<void> {
+    return this.#db.tx(async (db) => {
+      const { upload, account } = await lockUploadWithOwner(db, commit.uploadId)
+      if (account === undefined) throw accountNotFound()
+      const { object } = commit
+      const { rows } = await db.query<{ id: string; size: number }>(
+        'SELECT id, size FROM objects WHERE owner = $1 AND name_hash = $2 FOR UPDATE',
+        [upload.owner, object.nameHash]
+      )
+      const current = rows[0]
+      if (current?.id !== commit.replaces) throw nameChangedDuringCommit()
+      if (current !== undefined) {
+        await db.query('DELETE FROM objects WHERE id = $1', [current.id])
+        await endSpan(db, current.id, object.createdAt)
+      }
+      await startSpan(db, object, commit.nodeBytes)
+      await db.query(
+        'INSERT INTO objects (id, owner, name_hash, size, created_at, record) VALUES ($1, $2, $3, $4, $5, $6)',
+        [object.id, object.owner, object.nameHash, object.size, object.createdAt, JSON.stringify(object)]
+      )
+      if (commit.segments.length > 0) {
+        await db.query(
+          `INSERT INTO object_segments (object_id, idx, manifest)
+           SELECT $1, (e->>'index')::integer, e FROM jsonb_array_elements($2::jsonb) AS e`,
+          [object.id, JSON.stringify(commit.segments)]
+        )
+      }
+      await setTotals(db, account.id, totalsAfterCommit(account, object, upload.size, current))
+      await db.query('DELETE FROM uploads WHERE id = $1', [upload.id])
+      await queueDeletes(db, commit.deletes)
+    })
+  }
+
+  abortUpload(uploadId: string, deletes: readonly DeleteOrderRecord[]): Promise<void> {
+    return this.#db.tx(async (db) => {
+      const { upload, account } = await lockUploadWithOwner(db, uploadId)
+      if (account !== undefined) await setTotals(db, account.id, totalsAfterAbort(account, upload.size))
+      await db.query('DELETE FROM uploads WHERE id = $1', [upload.id])
+      await queueDeletes(db, deletes)
+    })
+  }
+}
+
+/** Locks an upload row (segment changes only need the upload to stay put); ERR_UPLOAD_NOT_FOUND if gone. */
+async function lockUpload(db: Db, id: string): Promise<void> {
+  const { rowCount } = await db.query('SELECT 1 FROM uploads WHERE id = $1 FOR SHARE', [id])
+  if (rowCount !== 1) throw uploadNotFound(id)
+}
+
+/**
+ * Locks the owner's account, then the upload (the global lock order), re-reading the upload after the account
+ * lock: it may have been committed or aborted while this transaction waited. Returns both as they are now.
+ */
+async function lockUploadWithOwner(
+  db: Db,
+  id: string
+): Promise<{ upload: UploadRecord; account: AccountRecord | undefined }> {
+  const first = await db.query<{ owner: string }>('SELECT owner FROM uploads WHERE id = $1', [id])
+  const owner = first.rows[0]?.owner
+  if (owner === undefined) throw uploadNotFound(id)
+  const account = await lockAccount(db, owner)
+  const { rows } = await db.query<{ record: UploadRecord }>('SELECT record FROM uploads WHERE id = $1 FOR UPDATE', [id])
+  const upload = rows[0]?.record
+  if (upload === undefined) throw uploadNotFound(id)
+  return { upload, account }
+}

@@ -1,0 +1,204 @@
+import type { PiecePlacement, SegmentManifest } from '@shoal/core'
+
+/*
+ * The records the tracker keeps: plain JSON values, the same in every store. Money records (API keys, audit
+ * log, settlements, spans, invoices, payouts, ledger) are in money-records.ts.
+ */
+
+export interface SegmentKey {
+  objectId: string
+  index: number
+}
+
+export interface StoredSegment {
+  objectId: string
+  segment: SegmentManifest
+}
+
+/** A piece whose last audit on a node failed; `objectId` and `bytes` say what its storage pay was. */
+export interface FailedPiece {
+  piece: string
+  at: number
+  objectId?: string
+  bytes?: number
+}
+
+export interface UnpaidStretch {
+  objectId: string
+  bytes: number
+  from: number
+  to: number
+}
+
+/** What audits and uptime checks have shown of one node. Scores are in [0, 1]. */
+export interface NodeReputation {
+  peerId: string
+  /** Optimistic concurrency: each write increments it. */
+  version: number
+  firstSeen: number
+  audits: { passed: number; failed: number; timedOut: number }
+  /** Beta-reputation parameters (Storj's audit score): score = alpha / (alpha + beta). */
+  auditAlpha: number
+  auditBeta: number
+  /** Same for uptime checks. */
+  uptimeAlpha: number
+  uptimeBeta: number
+  /** Consecutive audit timeouts of one piece: retried before they count as a failure ("containment"). */
+  pending?: { piece: string; attempts: number; since: number }
+  /**
+   * Pieces (CIDs) whose last audit on this node failed, newest last: repair counts them lost. Kept here, not in
+   * the auditing process, so a restart or another tracker taking over the lease does not forget them.
+   */
+  failedPieces?: FailedPiece[]
+  /**
+   * Closed stretches in which a piece of this node had failed its audit (it passed again later, or the node
+   * got a fresh copy): its storage is not paid for them. Open stretches are in `failedPieces`.
+   */
+  unpaid?: UnpaidStretch[]
+  /** Set once the node has passed enough audits to be given pieces freely. */
+  vettedAt?: number
+  /** Set when the node is disqualified: its pieces count as lost and it gets no new ones. */
+  disqualified?: { at: number; reason: string }
+  /** Set while the node leaves on purpose (graceful exit): no new pieces, its pieces are moved. */
+  exiting?: { since: number }
+}
+
+export interface AccountRecord {
+  id: string
+  /** Normalized. */
+  email: string
+  /** base64url scrypt salt and hash of the client's auth key. */
+  authSalt: string
+  authHash: string
+  wrappedMasterKey: string
+  quota: number
+  /** Plaintext bytes of committed objects. */
+  used: number
+  /** Plaintext bytes reserved by uploads in progress. */
+  reserved: number
+  objects: number
+  createdAt: number
+  /** Plan id (src/billing/plans.ts); absent on accounts created before plans: free. */
+  plan?: string
+}
+
+export interface SessionRecord {
+  /** base64url sha256 of the bearer token: the token itself is never stored. */
+  tokenHash: string
+  accountId: string
+  createdAt: number
+  expiresAt: number
+}
+
+export interface NodeRecord {
+  peerId: string
+  addrs: string[]
+  capacity: number
+  used: number
+  free: number
+  version: string
+  /** Tracker time of the last accepted heartbeat: decides online/offline. */
+  lastSeen: number
+  /** The node's own `at` in that heartbeat: later heartbeats must be newer. */
+  lastAt: number
+  /** Failure domain from the heartbeat's source address (ops/subnet.ts): placement puts one piece per segment. */
+  subnet?: string
+}
+
+/** One piece a node should drop. The grant is signed when the order is handed out, so it is always fresh. */
+export interface DeleteOrderRecord {
+  node: string
+  serial: string
+  piece: string
+  /** Account the grant names. */
+  account: string
+  size: number
+  createdAt: number
+  /** The upload/object whose hold on the piece the order releases (the grant's `obj`). */
+  object: string
+}
+
+export interface UploadRecord {
+  id: string
+  owner: string
+  nameHash: string
+  meta: string
+  wrappedKey: string
+  nonce: string
+  size: number
+  k: number
+  m: number
+  segmentSize: number
+  segmentCount: number
+  /** Receipts a segment needs to commit, fixed when the upload began. Absent in older records: k + m. */
+  minCommitPieces?: number
+  overwrite: boolean
+  createdAt: number
+  expiresAt: number
+}
+
+/** A piece the tracker granted a put for. */
+export interface PlacedPiece extends PiecePlacement {
+  serial: string
+  size: number
+}
+
+export interface SegmentPlacement {
+  index: number
+  /** Random per placement: a commit checked against one placement cannot land on its replacement. */
+  id: string
+  pieces: PlacedPiece[]
+}
+
+export interface UploadSegmentRecord {
+  index: number
+  placement: SegmentPlacement
+  /** Set once the segment's receipts were verified. */
+  committed?: PiecePlacement[]
+  /**
+   * Pieces of earlier placements of this segment that the current one does not have. They get delete orders
+   * only when the upload ends (commit or abort): queued any earlier, an order could reach a node after a later
+   * placement put the same piece there again, and delete the copy that counts.
+   */
+  stale?: PlacedPiece[]
+}
+
+export interface ObjectRecord {
+  id: string
+  owner: string
+  nameHash: string
+  meta: string
+  wrappedKey: string
+  nonce: string
+  size: number
+  k: number
+  m: number
+  segmentSize: number
+  segmentCount: number
+  createdAt: number
+}
+
+export interface UploadCommit {
+  uploadId: string
+  object: ObjectRecord
+  segments: SegmentManifest[]
+  /** Id of the object this one replaces under the same name. */
+  replaces?: string
+  deletes: readonly DeleteOrderRecord[]
+  /** Stored bytes per node, for the object's storage span (node payouts); default none. */
+  nodeBytes?: Record<string, number>
+}
+
+/** A share link's server side: which object, until when, and the password check. Never a key. */
+export interface ShareRecord {
+  id: string
+  owner: string
+  objectId: string
+  /** Sealed under a key derived from the content key: opaque here. */
+  meta: string
+  createdAt: number
+  expiresAt?: number
+  revokedAt?: number
+  /** With a password: the client's derivation salt, and a salted scrypt hash of the auth key derived from it. */
+  password?: { salt: string; authSalt: string; authHash: string }
+}
