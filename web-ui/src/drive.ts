@@ -29,6 +29,27 @@ export async function signIn(
   return client
 }
 
+/** Sets a new password with the recovery key (ShoalClient.recover) and signs in, as `signIn` does. */
+export async function recoverAccount(
+  tracker: string,
+  email: string,
+  recoveryKey: string,
+  newPassword: string
+): Promise<ShoalClient> {
+  const client = await ShoalClient.recover({ tracker, email: email.trim(), recoveryKey, newPassword }, CLIENT_INIT)
+  remember(client.session())
+  await forgetDevice()
+  return client
+}
+
+/** Changes the password; the new session replaces the old one wherever this browser kept it. */
+export async function changePassword(client: ShoalClient, current: string, next: string): Promise<void> {
+  const remembered = (await rememberedSession(client.tracker.url)) !== undefined
+  await client.changePassword(current, next)
+  remember(client.session())
+  if (remembered) await rememberDevice(client.session())
+}
+
 /**
  * By default the session (token and master key) lives in this tab's sessionStorage only: closing the tab
  * forgets it, and it never reaches a server. With "Remember this device" it is also kept, encrypted, for other
@@ -79,6 +100,8 @@ export function explain(err: unknown): string {
     switch (err.code) {
       case ErrorCode.WRONG_PASSWORD:
         return 'Wrong email or password.'
+      case ErrorCode.WRONG_RECOVERY_KEY:
+        return 'Wrong email or recovery key.'
       case ErrorCode.ACCOUNT_EXISTS:
         return 'An account with this email already exists. Sign in instead.'
       case ErrorCode.QUOTA_EXCEEDED:

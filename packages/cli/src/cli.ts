@@ -39,6 +39,9 @@ commands:
                          again after an interruption to continue where it stopped
   ls [--json]            list your files
   rm NAME                delete a file
+  shares [--json]        list your share links: status, expiry and how many downloads each had
+  share-expiry ID WHEN   change a link's expiry: a date (YYYY-MM-DD, end of that day UTC), a number of days
+                         (7d), or "never"
   usage [--period YYYY-MM]  storage used and quota, plan, and the month's metered usage and charges
   invoice [YYYY-MM] [--csv]  list your invoices, or show one (as CSV with --csv)
 
@@ -270,6 +273,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         )
         return 0
       }
+      case 'shares': {
+        expectArgs(args, 0, 0, 'shares [--json]')
+        client = await signedIn(dir, tracker)
+        const [shares, entries] = await Promise.all([client.listShares(), client.list()])
+        const names = new Map(entries.map((e) => [e.id, e.name]))
+        if (values.json === true) {
+          io.stdout.write(`${JSON.stringify(shares.map((s) => ({ ...s, name: names.get(s.objectId) ?? null })))}\n`)
+        } else if (shares.length === 0) {
+          io.stderr.write('No share links yet\n')
+        } else {
+          for (const s of shares) {
+            const downloads = `${s.downloads ?? 0} download${s.downloads === 1 ? '' : 's'}`
+            io.stdout.write(
+              `${s.id}  ${shareStatus(s).padEnd(22)}  ${downloads.padStart(13)}  ${names.get(s.objectId) ?? '(deleted file)'}\n`
+            )
+          }
+        }
+        return 0
+      }
+      case 'share-expiry': {
+        const [id, when] = expectArgs(args, 2, 2, 'share-expiry ID (YYYY-MM-DD | 7d | never)')
+        client = await signedIn(dir, tracker)
+        const share = await client.setShareExpiry(id!, parseExpiry(when!, Date.now()))
+        io.stderr.write(`Link ${share.id}: ${shareStatus(share)}\n`)
+        return 0
+      }
       case 'usage': {
         client = await signedIn(dir, tracker)
         const [account, metered] = await Promise.all([client.usage(), client.tracker.usage(values.period)])
@@ -401,6 +430,26 @@ async function prompt(io: CliIo, question: string, secret = false): Promise<stri
     throw new ShoalError(ErrorCode.INVALID_INPUT, 'no terminal to ask on: set SHOAL_EMAIL and SHOAL_PASSWORD')
   }
   return ask(question, io, secret)
+}
+
+function shareStatus(share: { revokedAt?: number; expiresAt?: number }): string {
+  if (share.revokedAt !== undefined) return 'revoked'
+  if (share.expiresAt === undefined) return 'active, no expiry'
+  const until = new Date(share.expiresAt).toISOString().replace('T', ' ').slice(0, 16)
+  return share.expiresAt <= Date.now() ? `expired ${until}` : `until ${until}`
+}
+
+/** "never" (null), "7d" (days from now) or "YYYY-MM-DD" (the end of that day, UTC). */
+export function parseExpiry(text: string, now: number): number | null {
+  if (text === 'never') return null
+  const days = /^(\d{1,4})d$/.exec(text)
+  if (days !== null && Number(days[1]) > 0) return now + Number(days[1]) * 86_400_000
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T23:59:59.999Z`) : Number.NaN
+  if (Number.isFinite(date) && date > now) return date
+  throw new ShoalError(
+    ErrorCode.INVALID_INPUT,
+    `"${text}" is not a future expiry: give a date (YYYY-MM-DD), a number of days (7d) or "never"`
+  )
 }
 
 function checkPasswordLength(password: string): void {

@@ -435,6 +435,11 @@ export class ShoalClient {
     return (await this.tracker.listShares(options)).shares
   }
 
+  /** Changes a link's expiry (`null`: never expires); the link itself stays the same. */
+  async setShareExpiry(id: string, expiresAt: number | null, options: { signal?: AbortSignal } = {}) {
+    return this.tracker.updateShare(id, { expiresAt }, options)
+  }
+
   async revokeShare(id: string, options: { signal?: AbortSignal } = {}): Promise<ShareView> {
     return this.tracker.revokeShare(id, options)
   }

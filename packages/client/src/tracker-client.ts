@@ -32,6 +32,7 @@ import {
   ShoalError,
   type SignupRequest,
   type UpdateObjectRequest,
+  type UpdateShareRequest,
   type UploadStatus,
   type UsageResponse
 } from '@shoal/core'
@@ -193,6 +194,9 @@ export class TrackerClient {
   }
   listShares(options?: RequestOptions): Promise<ListSharesResponse> {
     return this.#request('GET', '/v1/shares', undefined, options)
+  }
+  updateShare(id: string, body: UpdateShareRequest, options?: RequestOptions): Promise<ShareView> {
+    return this.#request('PATCH', `/v1/shares/${enc(id)}`, body, options)
   }
   revokeShare(id: string, options?: RequestOptions): Promise<ShareView> {
     return this.#request('DELETE', `/v1/shares/${enc(id)}`, undefined, options)

@@ -324,6 +324,13 @@ export interface ShareView {
   expiresAt?: number
   revokedAt?: number
   passwordProtected: boolean
+  /** Downloads started through the link (a visitor's first grants request; a preview counts). */
+  downloads?: number
+}
+
+/** PATCH /v1/shares/:id — the owner changes a live link's expiry; `null` makes it never expire. */
+export interface UpdateShareRequest {
+  expiresAt: number | null
 }
 
 /** GET /v1/shares — the caller's shares, newest first. */

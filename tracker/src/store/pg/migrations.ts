@@ -238,6 +238,13 @@ CREATE TABLE piece_moves (
 );
 CREATE INDEX piece_moves_object ON piece_moves (object_id, at, seq);
 `
+  },
+  {
+    version: 10,
+    name: 'account recovery keys (a second wrap of the master key)',
+    sql: `
+ALTER TABLE accounts ADD COLUMN recovery jsonb;
+`
   }
 ]
 
