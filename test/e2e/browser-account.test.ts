@@ -1,3 +1,4 @@
+import { ShoalClient } from '@shoal/client'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -23,7 +24,7 @@ function section(page: Page, label: string) {
  * must still open by name after each step: its name is sealed under the master key, so that proves the master
  * key came through every rewrap intact.
  */
-describe('web UI: password change and recovery key', { timeout: 300_000 }, () => {
+describe('web UI: password and recovery key, link management, trash purge', { timeout: 300_000 }, () => {
   let env: BrowserNet
 
   beforeAll(async () => {
@@ -147,6 +148,37 @@ describe('web UI: password change and recovery key', { timeout: 300_000 }, () =>
     } finally {
       await visitor.context.close()
       await context.close()
+    }
+  })
+
+  it('the trash empties itself: items trashed over 30 days ago are deleted for good, recent ones stay', async () => {
+    const day = 24 * 3_600_000
+    const sdk = await ShoalClient.login({ tracker: env.net.tracker.url, email: EMAIL, password: 'third password' })
+    try {
+      const text = (t: string) => [new TextEncoder().encode(t)]
+      await sdk.put('.trash/0a0b0c0d0e0f/old-draft.txt', text('old draft'), 9, {
+        meta: { trash: { from: 'old-draft.txt', at: Date.now() - 31 * day } }
+      })
+      await sdk.put('.trash/0f0e0d0c0b0a/recent.txt', text('recent'), 6, {
+        meta: { trash: { from: 'recent.txt', at: Date.now() - day } }
+      })
+      const { context, page } = await newPage(env.browser)
+      try {
+        await signIn(page, env.ui.url, EMAIL, 'third password')
+        await page.locator('tr[data-name="diary.txt"]').waitFor()
+        await expect
+          .poll(async () => (await sdk.list()).map((e) => e.name).filter((n) => n.startsWith('.trash/')), {
+            timeout: 30_000
+          })
+          .toEqual(['.trash/0f0e0d0c0b0a/recent.txt'])
+        await section(page, 'Trash').click()
+        await page.locator('tr[data-name="recent.txt"]').waitFor()
+        expect(await page.locator('tr[data-name="old-draft.txt"]').count()).toBe(0)
+      } finally {
+        await context.close()
+      }
+    } finally {
+      await sdk.stop()
     }
   })
 })
