@@ -236,6 +236,8 @@ async function storeSegment(
     return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
   })
   const exclude = recentlyUnreachable(upload)
+  /** No push of this segment failed yet: `exclude` holds only what earlier segments learned. */
+  let fresh = true
   /** Set while the segment is placed degraded: the pieces to place. */
   let subset: typeof all | undefined
   let stored = new Set<number>()
@@ -273,11 +275,14 @@ async function storeSegment(
       ctx.log?.(`segment ${segment.index}: no nodes left besides the ${exclude.size} that failed; retrying them`)
       exclude.clear()
       subset = undefined
-      await sleep(pauseMs * 2 ** pauses++, options.signal)
+      // Nodes that failed an earlier segment get their next chance at once; this segment's own failures after
+      // a pause (a blip on this side costs seconds, not the upload).
+      if (!fresh) await sleep(pauseMs * 2 ** pauses++, options.signal)
       continue
     }
     const needed = Math.min(upload.minCommit, placed.pieces.length)
     const outcome = await pushPieces(peer, placed.pieces, segment, needed, options.signal)
+    if (outcome.errors.length > 0) fresh = false
     stored = new Set(outcome.receipts.map((r) => r.index))
     errors = outcome.errors.map((e) => e.message)
     const now = Date.now()
