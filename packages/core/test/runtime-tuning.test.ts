@@ -51,7 +51,7 @@ describe('tunedLaunch', () => {
       [
         '--input-type=module',
         '-e',
-        `import { reexecWithRuntimeTuning } from ${JSON.stringify(new URL('../src/runtime-tuning.ts', import.meta.url).href)}
+        `import { reexecWithRuntimeTuning } from ${JSON.stringify(new URL('../src/runtime-tuning.js', import.meta.url).href)}
          reexecWithRuntimeTuning()
          console.log(JSON.stringify({ tuned: process.env.SHOAL_RUNTIME_TUNED, mmap: process.env.MALLOC_MMAP_THRESHOLD_, argv: process.execArgv }))`
       ],

@@ -1,3 +1,6 @@
+// Plain JavaScript on purpose: a bin imports this before anything else, and a .ts file would make Node load its
+// TypeScript stripper (~0.3 CPU-s) in the process that is about to be replaced. Types: runtime-tuning.d.ts.
+
 /**
  * Runs this Node process again, in place (same pid, same file descriptors), with the memory settings a process
  * that moves gigabytes through buffers needs. Imports nothing: a bin calls it before loading anything.
@@ -17,8 +20,8 @@
  * Only on Linux with `process.execve` (Node >= 22.15), only once (SHOAL_RUNTIME_TUNED marks the second run),
  * and never when the caller chose any of these settings itself, or set SHOAL_RUNTIME_TUNING=0.
  */
-export function reexecWithRuntimeTuning(): void {
-  const proc = (globalThis as { process?: NodeLikeProcess }).process
+export function reexecWithRuntimeTuning() {
+  const proc = globalThis.process
   if (proc === undefined || typeof proc.execve !== 'function') return
   const launch = tunedLaunch(proc)
   if (launch === undefined) return
@@ -30,13 +33,11 @@ export function reexecWithRuntimeTuning(): void {
 }
 
 /** The command line and environment of the tuned run, or undefined when this run should stay as it is. */
-export function tunedLaunch(
-  proc: Omit<NodeLikeProcess, 'execve'>
-): { args: string[]; env: Record<string, string | undefined> } | undefined {
+export function tunedLaunch(proc) {
   const env = proc.env
   if (proc.platform !== 'linux') return undefined
   if (env.SHOAL_RUNTIME_TUNED !== undefined || env.SHOAL_RUNTIME_TUNING === '0') return undefined
-  const tuned: Record<string, string | undefined> = { ...env, SHOAL_RUNTIME_TUNED: '1' }
+  const tuned = { ...env, SHOAL_RUNTIME_TUNED: '1' }
   if (env.MALLOC_MMAP_THRESHOLD_ === undefined && env.MALLOC_TRIM_THRESHOLD_ === undefined) {
     tuned.MALLOC_MMAP_THRESHOLD_ = String(MMAP_THRESHOLD_BYTES)
     tuned.MALLOC_TRIM_THRESHOLD_ = String(TRIM_THRESHOLD_BYTES)
@@ -54,12 +55,3 @@ const MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
 const TRIM_THRESHOLD_BYTES = 256 * 1024 * 1024
 /** Old generation size before V8's first full collection (it can still grow to --max-old-space-size). */
 const INITIAL_OLD_SPACE_MB = 128
-
-interface NodeLikeProcess {
-  platform: string
-  env: Record<string, string | undefined>
-  execPath: string
-  execArgv: string[]
-  argv: string[]
-  execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never
-}
