@@ -15,7 +15,11 @@ export interface TestnetInit {
   /** Working folder; a temporary one (removed at stop) when omitted. */
   dir?: string
   trackerPort?: number
-  k?: number
+  /**
+   * Fixed layout, default 4+2; `'auto'`: the tracker chooses each upload's layout from the nodes online, as a
+   * release tracker does (m is then ignored).
+   */
+  k?: number | 'auto'
   m?: number
   segmentSize?: string
   /** Heartbeat interval: short by default so a restarted node's new address reaches the tracker within a second. */
@@ -193,10 +197,7 @@ export class Testnet {
       String(port),
       // Hosts mode: on the root namespace's end of the router link, where every node host can reach it.
       ...(hosts === undefined ? [] : ['--host', hosts.hubAddress]),
-      '--k',
-      String(init.k ?? 4),
-      '--m',
-      String(init.m ?? 2),
+      ...(init.k === 'auto' ? [] : ['--k', String(init.k ?? 4), '--m', String(init.m ?? 2)]),
       '--heartbeat-interval',
       init.heartbeatInterval ?? '1s',
       '--offline-after',

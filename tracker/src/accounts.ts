@@ -2,11 +2,17 @@ import { createHash, scrypt as scryptCallback, timingSafeEqual } from 'node:cryp
 import { promisify } from 'node:util'
 import {
   type AccountView,
+  type ChangePasswordRequest,
   ErrorCode,
   fromBase64Url,
   type LoginRequest,
+  type RecoveryRequest,
+  type RecoveryResetRequest,
+  type RecoveryResponse,
+  type RecoveryWrap,
   randomBytes,
   type SessionResponse,
+  type SetRecoveryRequest,
   ShoalError,
   type SignupRequest,
   toBase64Url
@@ -19,7 +25,7 @@ import { AUTH_SCRYPT, TOKEN_BYTES } from './constants.ts'
 import { randomId } from './grants.ts'
 import type { ModerationGate } from './moderation.ts'
 import type { Need } from './scopes.ts'
-import type { AccountRecord, SessionRecord, StoreParts } from './store/store.ts'
+import type { AccountRecord, RecoveryRecord, SessionRecord, StoreParts } from './store/store.ts'
 
 /** Sessions remembered per process (see Accounts.#session); the oldest are forgotten first. */
 const MAX_CACHED_SESSIONS = 50_000
@@ -80,7 +86,8 @@ export class Accounts {
       used: 0,
       reserved: 0,
       objects: 0,
-      createdAt: now
+      createdAt: now,
+      ...(request.recovery === undefined ? {} : { recovery: await recoveryRecord(request.recovery, now) })
     }
     await this.#store.accounts.createAccount(account)
     this.#config.logger.info({ account: account.id }, 'account created')
@@ -89,17 +96,84 @@ export class Accounts {
 
   async login(request: LoginRequest): Promise<SessionResponse> {
     const account = await this.#store.accounts.getAccountByEmail(request.email)
-    const hash = await hashAuthKey(
-      request.authKey,
-      account === undefined ? this.#decoySalt : fromBase64Url(account.authSalt)
-    )
-    const expected = account === undefined ? undefined : fromBase64Url(account.authHash)
-    // One error for a wrong key and an unknown email, so nobody can probe which emails have accounts.
-    if (expected === undefined || expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) {
-      throw new ShoalError(ErrorCode.WRONG_PASSWORD, 'wrong email or password')
-    }
+    await this.#checkPassword(account, request.authKey)
     await this.#gate?.checkAccount((account as AccountRecord).id)
     return this.#openSession(account as AccountRecord)
+  }
+
+  /** ERR_WRONG_PASSWORD unless `authKey` is the account's; one error for an unknown account, and the same time. */
+  async #checkPassword(account: AccountRecord | undefined, authKey: string): Promise<void> {
+    if (!(await matches(authKey, account?.authSalt, account?.authHash, this.#decoySalt))) {
+      throw new ShoalError(ErrorCode.WRONG_PASSWORD, 'wrong email or password')
+    }
+  }
+
+  /** The account whose recovery key `recoveryAuthKey` comes from, or ERR_WRONG_RECOVERY_KEY (one error for all). */
+  async #checkRecovery(request: RecoveryRequest): Promise<AccountRecord & { recovery: RecoveryRecord }> {
+    const account = await this.#store.accounts.getAccountByEmail(request.email)
+    const recovery = account?.recovery
+    if (!(await matches(request.recoveryAuthKey, recovery?.authSalt, recovery?.authHash, this.#decoySalt))) {
+      throw new ShoalError(ErrorCode.WRONG_RECOVERY_KEY, 'wrong email or recovery key')
+    }
+    return account as AccountRecord & { recovery: RecoveryRecord }
+  }
+
+  /**
+   * A new password, proven by the current one (a stolen session alone cannot change it): the master key comes
+   * rewrapped under the new password's key, made on the client. Every session of the account ends, other
+   * devices included; the answer is a new session for this one.
+   */
+  async changePassword(accountId: string, request: ChangePasswordRequest): Promise<SessionResponse> {
+    const account = await this.#store.accounts.getAccount(accountId)
+    await this.#checkPassword(account, request.authKey)
+    return this.#setPassword(account as AccountRecord, request.newAuthKey, request.wrappedMasterKey, 'password-changed')
+  }
+
+  /** A new recovery key (its wrap of the master key) replaces the old, proven by the current password. */
+  async setRecovery(accountId: string, request: SetRecoveryRequest): Promise<AccountView> {
+    const account = await this.#store.accounts.getAccount(accountId)
+    await this.#checkPassword(account, request.authKey)
+    const now = this.#config.clock.now()
+    const recovery = await recoveryRecord(request.recovery, now)
+    await this.#store.accounts.updateAccountKeys(
+      accountId,
+      { recovery },
+      auditRecord(accountId, now, 'recovery-key-set', {})
+    )
+    return accountView({ ...(account as AccountRecord), recovery })
+  }
+
+  /** The recovery copy of the master key, sealed under the recovery key's own key: useless without it. */
+  async recoveryWrap(request: RecoveryRequest): Promise<RecoveryResponse> {
+    return { wrappedMasterKey: (await this.#checkRecovery(request)).recovery.wrappedMasterKey }
+  }
+
+  /** A forgotten password replaced with the recovery key: like changePassword, with the recovery key as proof. */
+  async recoveryReset(request: RecoveryResetRequest): Promise<SessionResponse> {
+    const account = await this.#checkRecovery(request)
+    // A suspended account stays suspended: a recovery key does not reopen it.
+    await this.#gate?.checkAccount(account.id)
+    return this.#setPassword(account, request.authKey, request.wrappedMasterKey, 'password-reset-with-recovery-key')
+  }
+
+  async #setPassword(
+    account: AccountRecord,
+    authKey: string,
+    wrappedMasterKey: string,
+    action: string
+  ): Promise<SessionResponse> {
+    const now = this.#config.clock.now()
+    const salt = randomBytes(AUTH_SCRYPT.saltLength)
+    const auth = {
+      authSalt: toBase64Url(salt),
+      authHash: toBase64Url(await hashAuthKey(authKey, salt)),
+      wrappedMasterKey
+    }
+    await this.#store.accounts.updateAccountKeys(account.id, { auth }, auditRecord(account.id, now, action, {}))
+    await this.#store.accounts.deleteSessions({ accountId: account.id })
+    for (const [hash, { session }] of this.#sessions) if (session.accountId === account.id) this.#sessions.delete(hash)
+    this.#config.logger.info({ account: account.id, action }, 'account password set')
+    return this.#openSession({ ...account, ...auth })
   }
 
   async #openSession(account: AccountRecord): Promise<SessionResponse> {
@@ -211,6 +285,37 @@ export function accountView(account: AccountRecord): AccountView {
     used: account.used + account.reserved,
     objects: account.objects,
     createdAt: account.createdAt,
-    plan: account.plan ?? FREE_PLAN
+    plan: account.plan ?? FREE_PLAN,
+    recovery: account.recovery !== undefined
   }
+}
+
+async function recoveryRecord(wrap: RecoveryWrap, now: number): Promise<RecoveryRecord> {
+  const salt = randomBytes(AUTH_SCRYPT.saltLength)
+  return {
+    authSalt: toBase64Url(salt),
+    authHash: toBase64Url(await hashAuthKey(wrap.authKey, salt)),
+    wrappedMasterKey: wrap.wrappedMasterKey,
+    createdAt: now
+  }
+}
+
+/**
+ * Whether `authKey` hashes to `hash` under `salt`. Without a salt (no such account, no recovery key), the decoy
+ * salt is hashed against anyway: a miss costs as much time as a wrong key, so timing does not tell them apart.
+ */
+async function matches(
+  authKey: string,
+  salt: string | undefined,
+  hash: string | undefined,
+  decoySalt: Uint8Array
+): Promise<boolean> {
+  const got = await hashAuthKey(authKey, salt === undefined ? decoySalt : fromBase64Url(salt))
+  const expected = hash === undefined ? undefined : fromBase64Url(hash)
+  return (
+    expected !== undefined &&
+    salt !== undefined &&
+    expected.byteLength === got.byteLength &&
+    timingSafeEqual(expected, got)
+  )
 }

@@ -194,6 +194,11 @@ export class NodeRegistry {
     return [...best.values()]
   }
 
+  /** Failure domains that could take a piece of `pieceSize` bytes now, leaving out `exclude`. */
+  async available(pieceSize: number, exclude: readonly string[]): Promise<number> {
+    return distinctSubnets(await this.#candidates(exclude), pieceSize)
+  }
+
   /**
    * Chooses `count` nodes for the pieces of one segment (see choosePlacement; `previous` are the nodes of an
    * earlier placement, by piece index) and counts the bytes against them until their heartbeats catch up.

@@ -20,7 +20,7 @@ import type { ModerationGate } from './moderation.ts'
 import { type Objects, objectInfo } from './objects.ts'
 import { type BucketKey, RATE_LIMITS } from './rate-limit.ts'
 import type { AccountRecord, ObjectRecord, ShareRecord, StoreParts } from './store/store.ts'
-import { parseCreateShare, parseShareGrants } from './validate.ts'
+import { parseCreateShare, parseShareGrants, parseUpdateShare } from './validate.ts'
 
 export interface SharesComponents {
   store: StoreParts<'shares' | 'objects' | 'coordination'>
@@ -92,6 +92,23 @@ export class Shares {
     return { shares: (await this.#store.shares.listShares(owner.id)).map(shareView) }
   }
 
+  /** Changes a live link's expiry (a revoked one stays revoked); `expiresAt: null` removes it. */
+  async update(owner: AccountRecord, id: string, body: unknown): Promise<ShareView> {
+    const request = parseUpdateShare(body, this.#config.clock.now())
+    const share = await this.#store.shares.getShare(id)
+    if (share === undefined || share.owner !== owner.id) {
+      throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'this share does not exist')
+    }
+    if (share.revokedAt !== undefined) {
+      throw new ShoalError(ErrorCode.SHARE_REVOKED, 'this share was revoked: create a new one', {
+        details: { revokedAt: share.revokedAt }
+      })
+    }
+    const updated = await this.#store.shares.updateShareExpiry(id, request.expiresAt ?? undefined)
+    this.#config.logger.info({ share: id, expiresAt: request.expiresAt }, 'share expiry changed')
+    return shareView(updated)
+  }
+
   async revoke(owner: AccountRecord, id: string): Promise<ShareView> {
     const share = await this.#store.shares.getShare(id)
     if (share === undefined || share.owner !== owner.id) {
@@ -138,7 +155,11 @@ export class Shares {
       const expected = fromBase64Url(share.password.authHash)
       if (expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) throw wrong()
     }
-    return this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body))
+    const grants = await this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body))
+    // A download starts with the first segment: that is what the owner's download count counts (a resumed or
+    // ranged read that skips it does not).
+    if (request.from === 0) await this.#store.shares.countShareDownload(share.id)
+    return grants
   }
 
   async #live(id: string): Promise<{ share: ShareRecord; object: ObjectRecord }> {
@@ -172,6 +193,7 @@ export function shareView(share: ShareRecord): ShareView {
     createdAt: share.createdAt,
     ...(share.expiresAt === undefined ? {} : { expiresAt: share.expiresAt }),
     ...(share.revokedAt === undefined ? {} : { revokedAt: share.revokedAt }),
-    passwordProtected: share.password !== undefined
+    passwordProtected: share.password !== undefined,
+    downloads: share.downloads ?? 0
   }
 }

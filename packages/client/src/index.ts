@@ -38,9 +38,10 @@ export { shareLinkFragment } from './share-link.ts'
 export {
   type Credentials,
   type ObjectEntry,
+  type RecoveryCredentials,
   type SavedSession,
   ShoalClient,
   type ShoalClientInit
 } from './shoal-client.ts'
 export { TrackerClient, type TrackerClientInit } from './tracker-client.ts'
-export { isResumable, type UploadOptions, uploadObject } from './upload.ts'
+export { degradedNote, isResumable, type UploadOptions, type UploadResult, uploadObject } from './upload.ts'

@@ -49,6 +49,8 @@ export const ErrorCode = {
   NOT_ENOUGH_NODES: 'ERR_NOT_ENOUGH_NODES',
   UNAUTHORIZED: 'ERR_UNAUTHORIZED',
   WRONG_PASSWORD: 'ERR_WRONG_PASSWORD',
+  /** A recovery attempt with a wrong recovery key, an unknown email, or an account without a recovery key. */
+  WRONG_RECOVERY_KEY: 'ERR_WRONG_RECOVERY_KEY',
   ACCOUNT_EXISTS: 'ERR_ACCOUNT_EXISTS',
   QUOTA_EXCEEDED: 'ERR_QUOTA_EXCEEDED',
   NOT_FOUND: 'ERR_NOT_FOUND',

@@ -10,10 +10,14 @@ import type { Shares } from '../shares.ts'
 import type { Uploads } from '../uploads.ts'
 import {
   parseBeginUpload,
+  parseChangePassword,
   parseHeartbeatRequest,
   parseId,
   parseLogin,
   parseNameHash,
+  parseRecovery,
+  parseRecoveryReset,
+  parseSetRecovery,
   parseSignup
 } from '../validate.ts'
 import { edgeOptions, type HttpEdgeInit } from './edge.ts'
@@ -38,6 +42,7 @@ const STATUS: Record<string, number> = {
   [ErrorCode.NODE_NOT_REACHABLE]: 403,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.WRONG_PASSWORD]: 401,
+  [ErrorCode.WRONG_RECOVERY_KEY]: 401,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.OBJECT_NOT_FOUND]: 404,
   [ErrorCode.UPLOAD_NOT_FOUND]: 404,
@@ -175,6 +180,15 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   app.delete('/v1/sessions/current', (request) => c.accounts.logout(request.headers.authorization, false))
   app.delete('/v1/sessions', (request) => c.accounts.logout(request.headers.authorization, true))
   app.get('/v1/account', async (request) => c.accounts.view((await auth(request.headers)).id))
+  // Password and recovery key (docs/decisions.md, "Account recovery"): the tracker sees only auth keys and wraps.
+  app.put('/v1/account/password', async (request) =>
+    c.accounts.changePassword((await auth(request.headers)).id, parseChangePassword(request.body))
+  )
+  app.put('/v1/account/recovery', async (request) =>
+    c.accounts.setRecovery((await auth(request.headers)).id, parseSetRecovery(request.body))
+  )
+  app.post('/v1/recovery', (request) => c.accounts.recoveryWrap(parseRecovery(request.body)))
+  app.post('/v1/recovery/reset', (request) => c.accounts.recoveryReset(parseRecoveryReset(request.body)))
 
   app.post('/v1/nodes/heartbeat', (request) =>
     c.registry.heartbeat(parseHeartbeatRequest(request.body).token, request.ip)
@@ -232,6 +246,9 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     c.shares.revoke(await auth(request.headers), parseId(request.params.id))
   )
   // Public: a share link works without an account.
+  app.patch<IdParams>('/v1/shares/:id', async (request) =>
+    c.shares.update(await auth(request.headers), parseId(request.params.id), request.body)
+  )
   app.get<IdParams>('/v1/shares/:id', async (request) => c.shares.info(parseId(request.params.id)))
   app.post<IdParams>('/v1/shares/:id/grants', async (request) =>
     c.shares.grants(parseId(request.params.id), request.body, request.ip)

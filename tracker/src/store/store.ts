@@ -13,6 +13,7 @@ import type {
   StorageSpan
 } from './money-records.ts'
 import type {
+  AccountKeysUpdate,
   AccountRecord,
   DeleteOrderRecord,
   NodeRecord,
@@ -102,6 +103,12 @@ export interface AccountStore {
   appendAudit(record: AuditRecord): Promise<void>
   /** An account's audit log, newest first. */
   listAudit(accountId: string, limit: number): Promise<AuditRecord[]>
+
+  /**
+   * Replaces the account's password half (auth salt, hash and wrapped master key) and/or its recovery half, and
+   * appends `audit`, in one step; the rest of the account is untouched. ERR_UNAUTHORIZED if it does not exist.
+   */
+  updateAccountKeys(accountId: string, update: AccountKeysUpdate, audit: AuditRecord): Promise<void>
 }
 
 /** Uploads in progress: quota reservations, placements, segment commits, and the commit into an object. */
@@ -206,6 +213,10 @@ export interface ShareStore {
   listShares(owner: string): Promise<ShareRecord[]>
   /** Marks a share revoked at `at` and returns it; a second revocation keeps the first time. ERR_NOT_FOUND if absent. */
   revokeShare(id: string, at: number): Promise<ShareRecord>
+  /** Sets (or with undefined, removes) a share's expiry and returns it. ERR_NOT_FOUND if absent. */
+  updateShareExpiry(id: string, expiresAt: number | undefined): Promise<ShareRecord>
+  /** Adds one to a share's download count, atomically (two trackers counting at once both count). */
+  countShareDownload(id: string): Promise<void>
 }
 
 /** The storage-node registry and the delete orders waiting for each node. */

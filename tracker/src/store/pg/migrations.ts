@@ -260,6 +260,13 @@ CREATE TABLE abuse_reports (
   record jsonb NOT NULL
 );
 `
+  },
+  {
+    version: 11,
+    name: 'account recovery keys (a second wrap of the master key)',
+    sql: `
+ALTER TABLE accounts ADD COLUMN recovery jsonb;
+`
   }
 ]
 
