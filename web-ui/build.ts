@@ -5,8 +5,17 @@ import { fileURLToPath } from 'node:url'
 const ROOT = fileURLToPath(new URL('.', import.meta.url))
 export const WEB_UI_DIST = join(ROOT, 'dist')
 
-/** Sources whose change makes the built app stale: the UI's own and the packages it bundles. */
+/**
+ * Sources whose change makes the built app stale: the UI's own, the packages it bundles, and the dependencies
+ * bundled with them (the lockfile and our patches of libp2p modules). A bundle built before a merge that changed
+ * only those kept being served, and browser uploads failed ("stream reset") until dist/ was rebuilt.
+ */
 const SOURCES = [
+  join(ROOT, '..', 'pnpm-lock.yaml'),
+  join(ROOT, '..', 'patches'),
+  join(ROOT, 'package.json'),
+  join(ROOT, '..', 'packages', 'client', 'package.json'),
+  join(ROOT, '..', 'packages', 'core', 'package.json'),
   join(ROOT, 'src'),
   join(ROOT, 'public'),
   join(ROOT, 'index.html'),
