@@ -92,9 +92,15 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     setTimeout(() => setToasts((t) => t.filter((x) => x.id !== id)), action === undefined ? 6000 : UNDO_MS)
   }, [])
 
-  /** Reloads the list and usage; `quiet` when a failure is already shown elsewhere (a failed transfer's row). */
+  /**
+   * Reloads the list and usage; `quiet` when a failure is already shown elsewhere (a failed transfer's row).
+   * Only the latest call's answer is shown: an earlier one that answers late holds an older list (seen: the
+   * trash purge's refresh overtaken by the first load's, so purged items came back on screen).
+   */
+  const refreshes = useRef(0)
   const refresh = useCallback(
     async (quiet = false) => {
+      const call = ++refreshes.current
       try {
         const [list, account, month] = await Promise.all([
           client.list(),
@@ -102,6 +108,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
           // Metering is optional on a tracker: without it the panel shows storage only.
           client.tracker.usage().catch(() => undefined)
         ])
+        if (call !== refreshes.current) return
         setEntries(list)
         setUsage(account)
         setMonth(month)
@@ -125,8 +132,12 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     purged.current = true
     const expired = expiredTrash(entries, Date.now())
     if (expired.length === 0) return
+    const gone = new Set(expired.flatMap((item) => item.entries.map((e) => e.name)))
     deleteForever(client, expired)
-      .then(() => refresh(true))
+      .then(() => {
+        setEntries((now) => now?.filter((e) => !gone.has(e.name)))
+        return refresh(true)
+      })
       .catch((err: unknown) => toast(explain(err)))
   }, [entries, client, refresh, toast])
 
