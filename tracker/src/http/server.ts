@@ -2,6 +2,7 @@ import { type ApiErrorBody, ErrorCode, type InfoResponse, isShoalError, ShoalErr
 import Fastify, { type FastifyReply, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Accounts } from '../accounts.ts'
+import type { Authenticator } from '../auth.ts'
 import { MAX_BODY_BYTES } from '../constants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { Objects } from '../objects.ts'
@@ -19,6 +20,7 @@ import {
 import { routeOf } from './route.ts'
 
 export interface HttpComponents {
+  auth: Authenticator
   accounts: Accounts
   registry: NodeRegistry
   uploads: Uploads
@@ -154,7 +156,7 @@ export function createHttpServer(c: HttpComponents) {
     done()
   })
   const auth = (headers: { authorization?: string | undefined }) =>
-    c.accounts.authenticate(headers.authorization, needOf(headers))
+    c.auth.authenticate(headers.authorization, needOf(headers))
 
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/v1/info', () => c.info())
@@ -203,7 +205,7 @@ export function createHttpServer(c: HttpComponents) {
   )
   app.post<IdParams>('/v1/objects/:id/grants', async (request) =>
     c.objects.grants(
-      await c.accounts.authenticateId(request.headers.authorization, needOf(request.headers)),
+      await c.auth.authenticateId(request.headers.authorization, needOf(request.headers)),
       parseId(request.params.id),
       request.body
     )
