@@ -13,6 +13,7 @@ import {
   parseBeginUpload,
   parseHeartbeatRequest,
   parseId,
+  parseListQuery,
   parseLogin,
   parseNameHash,
   parseSignup
@@ -199,7 +200,7 @@ export function createHttpServer(c: HttpComponents) {
     return { aborted: true }
   })
 
-  app.get('/v1/objects', async (request) => c.objects.list(await auth(request.headers)))
+  app.get('/v1/objects', async (request) => c.objects.list(await auth(request.headers), parseListQuery(request.query)))
   app.get<{ Params: { nameHash: string } }>('/v1/objects/by-name/:nameHash', async (request) =>
     c.objects.byName(await auth(request.headers), parseNameHash(request.params.nameHash))
   )

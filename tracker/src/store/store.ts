@@ -149,7 +149,11 @@ export interface UploadStore {
 export interface ObjectStore {
   getObject(id: string): Promise<ObjectRecord | undefined>
   getObjectByName(owner: string, nameHash: string): Promise<ObjectRecord | undefined>
-  listObjects(owner: string): Promise<ObjectRecord[]>
+  /**
+   * One page of an owner's objects in name-hash order (bytewise), after `page.after` (exclusive), at most
+   * `page.limit`: the listing is read a page at a time, never whole.
+   */
+  listObjects(owner: string, page: { after?: string; limit: number }): Promise<ObjectRecord[]>
   /** Segment manifests [from, to) of an object, by index. */
   getObjectSegments(objectId: string, from: number, to: number): Promise<SegmentManifest[]>
   /**

@@ -35,8 +35,10 @@ export class LevelObjects implements ObjectStore {
     return id === undefined ? undefined : this.getObject(id)
   }
 
-  async listObjects(owner: string): Promise<ObjectRecord[]> {
-    const ids = await this.#db.values<string>(`name:${owner}:`)
+  async listObjects(owner: string, page: { after?: string; limit: number }): Promise<ObjectRecord[]> {
+    const bounds = range(`name:${owner}:`)
+    const from = page.after === undefined ? { gte: bounds.gte } : { gt: K.name(owner, page.after) }
+    const ids = (await this.#db.level.values({ ...from, lt: bounds.lt, limit: page.limit }).all()) as string[]
     return this.#db.many(ids.map(K.object))
   }
 

@@ -238,6 +238,15 @@ CREATE TABLE piece_moves (
 );
 CREATE INDEX piece_moves_object ON piece_moves (object_id, at, seq);
 `
+  },
+  {
+    version: 10,
+    name: 'indexes for every lookup (settlements by account and node, listing pages)',
+    sql: `
+CREATE INDEX settlements_account ON settlements (account, settled_at);
+CREATE INDEX settlements_node ON settlements (node, settled_at);
+CREATE INDEX objects_owner_name ON objects (owner, name_hash COLLATE "C");
+`
   }
 ]
 

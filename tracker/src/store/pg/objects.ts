@@ -29,10 +29,12 @@ export class PgObjects implements ObjectStore {
     return row?.record
   }
 
-  async listObjects(owner: string): Promise<ObjectRecord[]> {
+  async listObjects(owner: string, page: { after?: string; limit: number }): Promise<ObjectRecord[]> {
+    // Bytewise ("C") order, as level keys sort, on the index objects_owner_name (migration 10).
     const rows = await this.#db.query<{ record: ObjectRecord }>(
-      'SELECT record FROM objects WHERE owner = $1 ORDER BY name_hash',
-      [owner]
+      `SELECT record FROM objects WHERE owner = $1 AND ($2::text IS NULL OR name_hash COLLATE "C" > $2)
+       ORDER BY name_hash COLLATE "C" LIMIT $3`,
+      [owner, page.after ?? null, page.limit]
     )
     return rows.map((r) => r.record)
   }
