@@ -560,7 +560,12 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       for (;;) {
         const page = await store.objects.listSegments(after, 2)
         if (page.length === 0) break
-        for (const s of page) seen.push({ objectId: s.objectId, index: s.segment.index })
+        for (const s of page) {
+          seen.push({ objectId: s.objectId, index: s.segment.index })
+          // Each segment comes with its object's record.
+          expect(s.object?.id).toBe(s.objectId)
+          expect(s.object?.segmentCount).toBeGreaterThan(s.segment.index)
+        }
         const last = page.at(-1) as { objectId: string; segment: SegmentManifest }
         after = { objectId: last.objectId, index: last.segment.index }
       }

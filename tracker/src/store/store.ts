@@ -179,8 +179,9 @@ export interface ObjectStore {
   // Audits and repair (docs/audits-and-repair.md)
 
   /**
-   * Segments of every object, in (objectId, index) order, starting after `after` (exclusive; undefined: from
-   * the start), at most `limit`. The repair checker and the audit planner walk the whole network with it.
+   * Segments of every object with their object, in (objectId, index) order, starting after `after` (exclusive;
+   * undefined: from the start), at most `limit`. The repair checker, the audit planner and the retain filters
+   * walk the whole network with it: one read per page, never one per object.
    */
   listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]>
   /**
