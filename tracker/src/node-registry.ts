@@ -24,7 +24,9 @@ import { parseHeartbeatPayload } from './validate.ts'
 const VIEW_TTL_MS = 1000
 
 interface NodeTableView {
+  /** Tracker time and monotonic time of the read: it is stale once either has moved VIEW_TTL_MS on. */
   at: number
+  atMono: number
   nodes: Promise<Map<string, NodeRecord>>
   addresses: Promise<Map<string, NodeAddress & { online: boolean }>>
 }
@@ -70,7 +72,8 @@ export class NodeRegistry {
    */
   readonly #pending = new Map<string, PendingGrant[]>()
   /**
-   * The node table as this process last read it, for VIEW_TTL_MS of tracker time, with its address map built
+   * The node table as this process last read it, for VIEW_TTL_MS (of tracker time and of real time: a test clock
+   * that stands still must not freeze it, and one that jumps must refresh it), with its address map built
    * once per read: placement, /v1/info, node listings and every download-grant request read this view, never
    * the table. It changes only with heartbeats: this process's own are patched in at once, another tracker's
    * show up within the TTL. Reading 1,000 nodes once a second costs less than one scan per request.
@@ -151,18 +154,27 @@ export class NodeRegistry {
     return now - node.lastSeen <= this.#config.offlineAfterMs
   }
 
-  /** The node view (see #view), read again from the store once it is VIEW_TTL_MS old. */
-  #current(): NodeTableView {
+  /** The node view (see #view), read again from the store once it is VIEW_TTL_MS old, or at once if `fresh`. */
+  #current(fresh = false): NodeTableView {
     const now = this.#config.clock.now()
+    const mono = performance.now()
     const cached = this.#view
-    if (cached !== undefined && now - cached.at >= 0 && now - cached.at < VIEW_TTL_MS) return cached
+    if (
+      !fresh &&
+      cached !== undefined &&
+      now - cached.at >= 0 &&
+      now - cached.at < VIEW_TTL_MS &&
+      mono - cached.atMono < VIEW_TTL_MS
+    ) {
+      return cached
+    }
     const nodes = this.#store.nodes.listNodes().then((list) => new Map(list.map((n) => [n.peerId, n])))
     const addresses = nodes.then((m) => {
       const out = new Map<string, NodeAddress & { online: boolean }>()
       for (const n of m.values()) out.set(n.peerId, { ...address(n), online: this.isOnline(n, now) })
       return out
     })
-    const view = { at: now, nodes, addresses }
+    const view = { at: now, atMono: mono, nodes, addresses }
     this.#view = view
     nodes.catch(() => {
       if (this.#view === view) this.#view = undefined
@@ -202,6 +214,11 @@ export class NodeRegistry {
     return this.#current().addresses
   }
 
+  /** Reads the node table again now (the caller found too few nodes in the view: another tracker may know more). */
+  refresh(): void {
+    this.#current(true)
+  }
+
   /** Free bytes of each online node, less what was granted and not yet reported. */
   async freeSpace(): Promise<number[]> {
     // One entry per subnet (its roomiest node): a segment can use each subnet once.
@@ -225,10 +242,17 @@ export class NodeRegistry {
     exclude: readonly string[],
     previous: readonly (string | undefined)[] = []
   ): Promise<NodeRecord[]> {
-    const candidates = await this.#candidates(exclude)
-    const chosen = choosePlacement(candidates, count, pieceSize, rotation, previous, {
-      newNodeFraction: this.#newNodeFraction
-    })
+    const choose = async () => {
+      const candidates = await this.#candidates(exclude)
+      const options = { newNodeFraction: this.#newNodeFraction }
+      return { candidates, chosen: choosePlacement(candidates, count, pieceSize, rotation, previous, options) }
+    }
+    let { candidates, chosen } = await choose()
+    if (chosen === undefined) {
+      // The view may predate nodes that joined through another tracker: read the table once before refusing.
+      this.refresh()
+      ;({ candidates, chosen } = await choose())
+    }
     if (chosen === undefined) {
       // Nodes in one subnet count once: no segment may have two pieces there.
       const available = distinctSubnets(candidates, pieceSize)
@@ -257,13 +281,19 @@ export class NodeRegistry {
     keep: readonly string[],
     avoid: readonly string[]
   ): Promise<NodeRecord[]> {
-    const known = await this.#current().nodes
-    const takenSubnets = keep.map((id) => known.get(id)?.subnet ?? `node:${id}`)
-    const candidates = await this.#candidates([...avoid, ...keep])
-    const chosen = choosePlacement(candidates, count, pieceSize, rotation, [], {
-      newNodeFraction: this.#newNodeFraction,
-      takenSubnets
-    })
+    const choose = async () => {
+      const known = await this.#current().nodes
+      const takenSubnets = keep.map((id) => known.get(id)?.subnet ?? `node:${id}`)
+      const candidates = await this.#candidates([...avoid, ...keep])
+      const options = { newNodeFraction: this.#newNodeFraction, takenSubnets }
+      return { candidates, chosen: choosePlacement(candidates, count, pieceSize, rotation, [], options) }
+    }
+    let { candidates, chosen } = await choose()
+    if (chosen === undefined) {
+      // As in place(): the view may predate nodes that joined through another tracker.
+      this.refresh()
+      ;({ candidates, chosen } = await choose())
+    }
     if (chosen === undefined) {
       throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `${count} more storage nodes in new subnets needed`, {
         details: { needed: count }
