@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { extname, join, normalize, sep } from 'node:path'
 import { pipeline } from 'node:stream/promises'
@@ -32,6 +33,11 @@ export interface WebUiServerInit {
   port?: number
   /** The built app; default web-ui/dist. */
   dir?: string
+  /**
+   * PEM certificate and key: serve HTTPS. A page served over HTTPS dials only secure WebSockets (`/tls/ws`)
+   * and needs an HTTPS tracker (docs/deploy.md); in production a reverse proxy or CDN usually does this.
+   */
+  tls?: { cert: string; key: string }
 }
 
 export interface WebUiServer {
@@ -48,7 +54,7 @@ export async function startWebUiServer(init: WebUiServerInit): Promise<WebUiServ
   const dir = init.dir ?? DIST
   const config = JSON.stringify({ tracker: init.tracker })
   const csp = contentSecurityPolicy(init.tracker)
-  const server: Server = createServer((request, response) => {
+  const handler = (request: IncomingMessage, response: ServerResponse): void => {
     void (async () => {
       const path = decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname)
       if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -101,7 +107,11 @@ export async function startWebUiServer(init: WebUiServerInit): Promise<WebUiServ
       if (!response.headersSent) response.writeHead(500)
       response.end()
     })
-  })
+  }
+  const tls = init.tls
+  // https.Server is a tls.Server, not an http.Server, but serves the same handler and closes the same way.
+  const server: Server =
+    tls === undefined ? createServer(handler) : (createHttpsServer(tls, handler) as unknown as Server)
   server.on('clientError', (_err, socket) => socket.destroy())
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
@@ -109,7 +119,7 @@ export async function startWebUiServer(init: WebUiServerInit): Promise<WebUiServ
   })
   const address = server.address() as AddressInfo
   return {
-    url: `http://${address.address}:${address.port}`,
+    url: `${tls === undefined ? 'http' : 'https'}://${address.address}:${address.port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections()

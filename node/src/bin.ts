@@ -27,6 +27,13 @@ and this command waits until none is left; then stop the node.
   --data DIR                 identity, pieces and index (env SHOAL_NODE_DATA)
   --tracker URL              tracker base URL, e.g. http://127.0.0.1:7070 (env SHOAL_TRACKER)
   --listen MULTIADDR         listen address; repeatable (default ${DEFAULT_LISTEN.join(' and ')})
+  --announce MULTIADDR       address to advertise instead of the listen addresses, e.g. your router's public
+                             address and forwarded port /ip4/203.0.113.7/tcp/4001; repeatable. The tracker
+                             dials the node back there before it admits it (docs/deploy.md)
+  --tls-cert FILE            PEM certificate chain for secure WebSockets (browsers on HTTPS pages dial only
+                             wss): listen on /ip4/0.0.0.0/tcp/443/tls/ws and announce it under the
+                             certificate's name, /dns4/node.example.org/tcp/443/tls/ws; reloaded when it changes
+  --tls-key FILE             its PEM private key
   --bootstrap MULTIADDR      peer to dial at start (with /p2p/<id>); repeatable
   --capacity SIZE            bytes of pieces to store, e.g. 500GB (default 10GiB)
   --egress-limit RATE        upload rate cap for all downloads together, e.g. 20MB/s (default unlimited)
@@ -34,6 +41,9 @@ and this command waits until none is left; then stop the node.
   --retain-interval TIME     how often to ask the tracker which pieces to keep and drop the rest (default 6h)
   --dashboard HOST:PORT      the operator's page, /status.json and /metrics, on loopback only (default
                              127.0.0.1:0, a free port, written to DIR/dashboard.url); "off" to disable
+  --metrics HOST:PORT        /metrics, /healthz and /readyz (no dashboard) on any address, for Prometheus and
+                             supervisors on other hosts, e.g. 0.0.0.0:9464 (default: off; the dashboard
+                             serves them on loopback too)
   --log-level LEVEL          fatal, error, warn, info, debug, trace or silent (default info; env SHOAL_LOG_LEVEL)
   -h, --help                 this text
   --version                  print the version`
@@ -64,18 +74,24 @@ interface Config {
   logLevel: LevelWithSilent
   /** Dashboard listen address, or undefined for none. */
   dashboard: string | undefined
+  /** Metrics-and-probes listen address, or undefined for none. */
+  metrics: string | undefined
 }
 
 const FILE_KEYS = [
   'data',
   'tracker',
   'listen',
+  'announce',
   'bootstrap',
   'capacity',
   'egress-limit',
   'heartbeat-interval',
   'log-level',
   'dashboard',
+  'metrics',
+  'tls-cert',
+  'tls-key',
   'retain-interval'
 ] as const
 type FileConfig = Partial<Record<(typeof FILE_KEYS)[number], string | string[]>>
@@ -96,7 +112,7 @@ function readConfigFile(path: string): FileConfig {
     if (!(FILE_KEYS as readonly string[]).includes(key)) {
       throw new UsageError(`--config ${path}: unknown option "${key}" (known: ${FILE_KEYS.join(', ')})`)
     }
-    const list = key === 'listen' || key === 'bootstrap'
+    const list = key === 'listen' || key === 'announce' || key === 'bootstrap'
     const ok = list ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === 'string'
     if (!ok) throw new UsageError(`--config ${path}: "${key}" must be ${list ? 'a list of strings' : 'a string'}`)
     out[key as keyof FileConfig] = v as string | string[]
@@ -117,6 +133,7 @@ function readConfig(
         data: { type: 'string' },
         tracker: { type: 'string' },
         listen: { type: 'string', multiple: true },
+        announce: { type: 'string', multiple: true },
         bootstrap: { type: 'string', multiple: true },
         capacity: { type: 'string' },
         'egress-limit': { type: 'string' },
@@ -124,6 +141,9 @@ function readConfig(
         'log-level': { type: 'string' },
         config: { type: 'string' },
         dashboard: { type: 'string' },
+        metrics: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
         'retain-interval': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
@@ -166,12 +186,16 @@ function readConfig(
     data: flags.data,
     tracker: flags.tracker,
     listen: flags.listen ?? (file.listen as string[] | undefined),
+    announce: flags.announce ?? (file.announce as string[] | undefined),
     bootstrap: flags.bootstrap ?? (file.bootstrap as string[] | undefined),
     capacity: flags.capacity ?? str(file.capacity),
     'egress-limit': flags['egress-limit'] ?? str(file['egress-limit']),
     'heartbeat-interval': flags['heartbeat-interval'] ?? str(file['heartbeat-interval']),
     'log-level': flags['log-level'],
     dashboard: flags.dashboard ?? str(file.dashboard),
+    metrics: flags.metrics ?? str(file.metrics),
+    'tls-cert': flags['tls-cert'] ?? str(file['tls-cert']),
+    'tls-key': flags['tls-key'] ?? str(file['tls-key']),
     'retain-interval': flags['retain-interval'] ?? str(file['retain-interval'])
   }
 
@@ -189,7 +213,7 @@ function readConfig(
     throw new UsageError(`--tracker: "${trackerUrl}" must be an http or https URL`)
   }
   const listen = values.listen ?? DEFAULT_LISTEN
-  for (const addr of [...listen, ...(values.bootstrap ?? [])]) {
+  for (const addr of [...listen, ...(values.announce ?? []), ...(values.bootstrap ?? [])]) {
     try {
       multiaddr(addr)
     } catch {
@@ -207,6 +231,23 @@ function readConfig(
     egressLimit: values['egress-limit'] === undefined ? 0 : parseSize(values['egress-limit'], '--egress-limit')
   }
   if (values.bootstrap !== undefined) init.bootstrap = values.bootstrap
+  const tlsCert = values['tls-cert']
+  const tlsKey = values['tls-key']
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together')
+  if (tlsCert !== undefined && tlsKey !== undefined) {
+    if (!listen.some((a) => /\/(tls\/ws|wss)(\/|$)/.test(a))) {
+      throw new UsageError(
+        '--tls-cert needs a secure WebSockets listen address, e.g. --listen /ip4/0.0.0.0/tcp/443/tls/ws'
+      )
+    }
+    init.tls = { cert: tlsCert, key: tlsKey }
+  }
+  if (values.announce !== undefined) {
+    for (const addr of values.announce) {
+      if (/\/p2p\//.test(addr)) throw new UsageError(`--announce ${addr}: leave out /p2p/<id>, the node adds its own`)
+    }
+    init.announce = values.announce
+  }
   if (values['heartbeat-interval'] !== undefined) {
     init.heartbeatIntervalMs = parseDuration(values['heartbeat-interval'], '--heartbeat-interval')
   }
@@ -221,7 +262,15 @@ function readConfig(
       throw new UsageError(`--dashboard: ${(err as Error).message}`)
     }
   }
-  return { init, logLevel: logLevel as LevelWithSilent, dashboard }
+  const metrics = values.metrics === 'off' ? undefined : values.metrics
+  if (metrics !== undefined) {
+    try {
+      parseListen(metrics, false)
+    } catch (err) {
+      throw new UsageError(`--metrics: ${(err as Error).message}`)
+    }
+  }
+  return { init, logLevel: logLevel as LevelWithSilent, dashboard, metrics }
 }
 
 /** For a person at a terminal: `12:00:01.234 INFO  ready peerId=...` instead of JSON. */
@@ -280,6 +329,7 @@ async function main(): Promise<number> {
   const shutdown = new AbortController()
   let node: ShoalNode | undefined
   let dashboard: OperatorServer | undefined
+  let probes: OperatorServer | undefined
   let stopping: Promise<number> | undefined
   const onSignal = (signal: NodeJS.Signals): void => {
     if (stopping !== undefined) {
@@ -291,6 +341,7 @@ async function main(): Promise<number> {
     stopping = (async () => {
       try {
         await dashboard?.stop()
+        await probes?.stop()
         await node?.stop()
         return 0
       } catch (err) {
@@ -330,12 +381,34 @@ async function main(): Promise<number> {
       logger.warn({ err: describeError(err) }, 'dashboard could not start; the node runs without it')
     }
   }
+  let metricsUrl: string | undefined
+  if (config.metrics !== undefined) {
+    const server = new OperatorServer({
+      node,
+      trackerUrl: config.init.trackerUrl,
+      listen: config.metrics,
+      probesOnly: true,
+      logger: logger.child({ component: 'metrics' })
+    })
+    try {
+      metricsUrl = await server.start()
+      probes = server
+    } catch (err) {
+      // Asked for by the operator (a supervisor or Prometheus relies on it): not started is not running.
+      logger.fatal({ err: describeError(err) }, 'could not start')
+      process.stderr.write(`shoal-node: could not start: --metrics ${config.metrics}: ${describeError(err)}\n`)
+      await dashboard?.stop()
+      await node.stop()
+      return 1
+    }
+  }
   logger.info(
     {
       peerId: node.peerId.toString(),
       addrs: node.multiaddrs.map((ma) => ma.toString()),
       dataDir: node.dataDir,
-      ...(dashboardUrl === undefined ? {} : { dashboard: dashboardUrl })
+      ...(dashboardUrl === undefined ? {} : { dashboard: dashboardUrl }),
+      ...(metricsUrl === undefined ? {} : { metrics: metricsUrl })
     },
     'ready'
   )

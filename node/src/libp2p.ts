@@ -4,10 +4,12 @@ import { type Identify, identify } from '@libp2p/identify'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { type Ping, ping } from '@libp2p/ping'
+import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { KiB, PROTOCOL_DHT } from '@shoal/core'
 import { createLibp2p } from 'libp2p'
+import type { Registry } from 'prom-client'
 import { CONNECTION_PING_INTERVAL_MS, MAX_READ_BUFFER_BYTES, NODE_VERSION, STREAM_WINDOW_BYTES } from './constants.ts'
 
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an index-compatible type.
@@ -15,6 +17,26 @@ export type NodeServices = {
   identify: Identify
   ping: Ping
   dht: KadDHT
+  certificates: CertificateRenewer
+}
+
+/** Hands a renewed TLS certificate to the secure WebSockets listener, which serves new connections with it. */
+export interface CertificateRenewer {
+  renew(pair: { cert: string; key: string }): void
+}
+
+/**
+ * The listener hears of new certificates on libp2p's internal event bus (as from @libp2p/auto-tls), which only
+ * services can reach: events dispatched on the libp2p object go outwards, not in.
+ */
+function certificateRenewer() {
+  return (components: {
+    events: { safeDispatchEvent(type: 'certificate:renew', init: { detail: { cert: string; key: string } }): boolean }
+  }): CertificateRenewer => ({
+    renew: (pair) => {
+      components.events.safeDispatchEvent('certificate:renew', { detail: pair })
+    }
+  })
 }
 
 export type NodeLibp2p = Libp2p<NodeServices>
@@ -22,6 +44,15 @@ export type NodeLibp2p = Libp2p<NodeServices>
 export interface NodeLibp2pInit {
   privateKey: PrivateKey
   listen: string[]
+  /**
+   * Addresses to advertise instead of the listen addresses (a home node behind port forwarding announces its
+   * router's public address); default: the listen addresses.
+   */
+  announce?: string[]
+  /** Certificate and key for secure WebSockets (`/tls/ws` listen addresses); none: plain `/ws` only. */
+  tls?: { cert: string; key: string }
+  /** Where libp2p's connection, stream and transfer metrics go; default: none collected. */
+  metrics?: Registry
   /** Most open connections before libp2p prunes. */
   maxConnections?: number
   /** Largest yamux receive window per stream; default STREAM_WINDOW_BYTES. */
@@ -39,9 +70,11 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
   return createLibp2p<NodeServices>({
     start: false,
     privateKey: init.privateKey,
-    addresses: { listen: init.listen },
+    addresses: { listen: init.listen, ...(init.announce === undefined ? {} : { announce: init.announce }) },
+    // libp2p's own metrics (connections, streams, bytes per protocol, dial errors) beside Shoal's, on /metrics.
+    ...(init.metrics === undefined ? {} : { metrics: prometheusMetrics({ registry: init.metrics }) }),
     nodeInfo: { userAgent: `shoal-node/${NODE_VERSION}` },
-    transports: [tcp(), webSockets()],
+    transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: init.tls })],
     connectionEncrypters: [noise()],
     streamMuxers: [
       yamux({
@@ -67,6 +100,7 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
     services: {
       identify: identify(),
       ping: ping(),
+      certificates: certificateRenewer(),
       dht: kadDHT({
         protocol: PROTOCOL_DHT,
         // Storage nodes answer DHT queries even before anything proves they are publicly reachable.

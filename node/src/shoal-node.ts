@@ -18,8 +18,10 @@ import {
   ShoalError,
   sleep
 } from '@shoal/core'
+import { CertificateWatcher, loadTlsFiles } from '@shoal/core/tls'
 import { Level } from 'level'
 import { type Logger, pino } from 'pino'
+import { Registry } from 'prom-client'
 import { AuditService, type AuditStats } from './audit-service.ts'
 import {
   DEFAULT_CAPACITY,
@@ -49,6 +51,18 @@ export interface NodeInit {
   trackerPublicKey?: PublicKey
   /** Listen multiaddrs; default loopback TCP and WebSockets on free ports. */
   listen?: string[]
+  /**
+   * Addresses to advertise to the tracker and peers instead of the listen addresses, as go/js-libp2p's
+   * announce and Storj's `contact.external-address`: a node behind NAT announces its public address and
+   * forwarded port. The tracker dials the node back on them before it admits it.
+   */
+  announce?: string[]
+  /**
+   * Certificate and key files (PEM) for secure WebSockets, which browsers on HTTPS pages need: listen on a
+   * `/tls/ws` address (e.g. /ip4/0.0.0.0/tcp/443/tls/ws) and announce it under the certificate's DNS name
+   * (/dns4/node.example.org/tcp/443/tls/ws). Changed files are picked up without a restart.
+   */
+  tls?: { cert: string; key: string; reloadIntervalMs?: number }
   /** Peers to dial at start (full multiaddrs with /p2p), besides those the tracker hands out. */
   bootstrap?: string[]
   /** Bytes of pieces stored at most; default 10 GiB. */
@@ -90,11 +104,13 @@ export interface ShoalNode {
   readonly peerId: PeerId
   readonly dataDir: string
   readonly status: NodeStatus
-  /** Listen addresses with /p2p/<peerId>; empty until started. */
+  /** The addresses it advertises (announce, else listen) with /p2p/<peerId>; empty until started. */
   readonly multiaddrs: Multiaddr[]
   readonly stats: NodeStats
   /** The underlying libp2p node (DHT, connections): for tests and tools. */
   readonly libp2p: NodeLibp2p
+  /** libp2p's and the process's metrics (prom-client); the operator server adds Shoal's own and serves them. */
+  readonly metrics: Registry
   start(): Promise<void>
   /** Asks the tracker for its retain list now and drops the pieces nobody references (see RetainSweeper). */
   collectGarbage(): Promise<RetainResult>
@@ -111,6 +127,8 @@ interface Running {
   link: TrackerLink | undefined
   retain: RetainSweeper | undefined
   settler: Settler | undefined
+  /** Reloads the secure WebSockets certificate when its files change. */
+  certificates: CertificateWatcher | undefined
   loops: AbortController
   tasks: Promise<void>[]
 }
@@ -146,12 +164,25 @@ export async function createNode(init: NodeInit): Promise<ShoalNode> {
   const logger = init.logger ?? pino({ level: 'silent' })
   await mkdir(init.dataDir, { recursive: true })
   const privateKey = await loadOrCreateIdentity(init.dataDir, logger)
-  const libp2p = await createNodeLibp2p({ privateKey, listen: init.listen ?? DEFAULT_LISTEN })
-  return new Node({ ...init, capacity, egressLimit }, logger, privateKey, libp2p)
+  const listen = init.listen ?? DEFAULT_LISTEN
+  if (init.tls === undefined && listen.some(isSecureWebSocket)) {
+    throw new ShoalError(ErrorCode.INVALID_INPUT, 'a /tls/ws (or /wss) listen address needs a TLS certificate and key')
+  }
+  const tls = init.tls === undefined ? undefined : await loadTlsFiles(init.tls)
+  const metrics = new Registry()
+  const libp2p = await createNodeLibp2p({
+    privateKey,
+    metrics,
+    listen,
+    ...(tls === undefined ? {} : { tls }),
+    ...(init.announce === undefined ? {} : { announce: init.announce })
+  })
+  return new Node({ ...init, capacity, egressLimit }, logger, privateKey, libp2p, metrics)
 }
 
 class Node implements ShoalNode {
   readonly libp2p: NodeLibp2p
+  readonly metrics: Registry
   readonly #init: NodeInit & { capacity: number; egressLimit: number }
   readonly #log: Logger
   readonly #privateKey: PrivateKey
@@ -167,12 +198,14 @@ class Node implements ShoalNode {
     init: NodeInit & { capacity: number; egressLimit: number },
     logger: Logger,
     privateKey: PrivateKey,
-    libp2p: NodeLibp2p
+    libp2p: NodeLibp2p,
+    metrics: Registry
   ) {
     this.#init = init
     this.#privateKey = privateKey
     this.#log = logger.child({ peerId: libp2p.peerId.toString() })
     this.libp2p = libp2p
+    this.metrics = metrics
   }
 
   get peerId(): PeerId {
@@ -385,6 +418,21 @@ class Node implements ShoalNode {
       await settler?.start()
 
       await this.libp2p.start()
+      const tls = init.tls
+      if (tls !== undefined) {
+        parts.certificates = new CertificateWatcher({
+          ...tls,
+          ...(tls.reloadIntervalMs === undefined ? {} : { intervalMs: tls.reloadIntervalMs }),
+          // The WebSockets listener serves new connections with the renewed pair; open ones keep theirs.
+          onChange: (pair) => {
+            this.#log.info({ cert: tls.cert }, 'TLS certificate reloaded')
+            this.libp2p.services.certificates.renew(pair)
+          },
+          onError: (err) =>
+            this.#log.error({ err: err.message }, 'TLS certificate changed but does not load; keeping the old one')
+        })
+        await parts.certificates.start()
+      }
       await this.libp2p.handle(PROTOCOL_PUT, service.handlePut, { maxInboundStreams: MAX_INBOUND_STREAMS.put })
       await this.libp2p.handle(PROTOCOL_GET, service.handleGet, { maxInboundStreams: MAX_INBOUND_STREAMS.get })
       await this.libp2p.handle(PROTOCOL_DELETE, service.handleDelete, {
@@ -429,6 +477,7 @@ class Node implements ShoalNode {
       }
     }
     await step('tracker link', async () => parts.link?.stop())
+    await step('certificate watcher', async () => parts.certificates?.stop())
     await step('retain sweeper', async () => parts.retain?.stop())
     await step('protocol handlers', () =>
       this.libp2p.unhandle([
@@ -538,6 +587,10 @@ class Node implements ShoalNode {
     )
     if (signal.aborted) throw new ShoalError(ErrorCode.ABORTED, 'stopping')
   }
+}
+
+function isSecureWebSocket(addr: string): boolean {
+  return /\/(tls\/ws|wss)(\/|$)/.test(addr)
 }
 
 function withoutPeerId(ma: Multiaddr): string {

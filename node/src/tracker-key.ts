@@ -6,6 +6,7 @@ import {
   backoffMs,
   describeError,
   ErrorCode,
+  fastPublicKey,
   fromBase64Url,
   type InfoResponse,
   ShoalError,
@@ -30,7 +31,8 @@ export function encodePublicKey(key: PublicKey): string {
 
 export function decodePublicKey(text: string, what = 'tracker key'): PublicKey {
   try {
-    return publicKeyFromProtobuf(fromBase64Url(text.trim()))
+    // Fast: the node checks the tracker's signature on every grant it serves under.
+    return fastPublicKey(publicKeyFromProtobuf(fromBase64Url(text.trim())))
   } catch (cause) {
     throw new ShoalError(ErrorCode.INVALID_INPUT, `${what} is not a base64url libp2p public key`, { cause })
   }

@@ -7,6 +7,7 @@ import {
   type HeartbeatPayload,
   type HeartbeatResponse,
   isAbort,
+  isShoalError,
   type NodeAddress,
   ShoalError,
   signToken,
@@ -60,6 +61,8 @@ export interface TrackerLinkStats {
   lastHeartbeatAt: number | undefined
   /** Delete serials waiting for the tracker's acknowledgement. */
   unreportedDeletes: number
+  /** Why the latest heartbeat failed; undefined once one succeeds (readiness reports it). */
+  lastError: { at: number; code: string; message: string } | undefined
 }
 
 /**
@@ -75,7 +78,13 @@ export class TrackerLink {
   readonly #deleted = new Set<string>()
   #controller: AbortController | undefined
   #loop: Promise<void> | undefined
-  readonly #stats: TrackerLinkStats = { heartbeats: 0, failures: 0, lastHeartbeatAt: undefined, unreportedDeletes: 0 }
+  readonly #stats: TrackerLinkStats = {
+    heartbeats: 0,
+    failures: 0,
+    lastHeartbeatAt: undefined,
+    unreportedDeletes: 0,
+    lastError: undefined
+  }
 
   constructor(components: TrackerLinkComponents, init: TrackerLinkInit = {}) {
     this.#c = components
@@ -117,8 +126,18 @@ export class TrackerLink {
       } catch (err) {
         if (isAbort(err, signal)) break
         this.#stats.failures++
+        this.#stats.lastError = {
+          at: Date.now(),
+          code: isShoalError(err) ? err.code : ErrorCode.INTERNAL,
+          message: describeError(err)
+        }
         wait = backoffMs(failures++, TRACKER_RETRY_MIN_MS, TRACKER_RETRY_MAX_MS)
-        this.#c.logger.warn({ err: describeError(err), retryInMs: wait }, 'heartbeat failed: will retry')
+        if (isShoalError(err) && err.code === ErrorCode.NODE_NOT_REACHABLE) {
+          // Not a passing failure: the operator has to change the network or --announce (the message says how).
+          this.#c.logger.error({ code: err.code, err: err.message, retryInMs: wait }, 'not admitted by the tracker')
+        } else {
+          this.#c.logger.warn({ err: describeError(err), retryInMs: wait }, 'heartbeat failed: will retry')
+        }
       }
       try {
         await sleep(wait, signal)
@@ -162,6 +181,10 @@ export class TrackerLink {
     }
     if (!res.ok) {
       const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error
+      if (error?.code === ErrorCode.NODE_NOT_REACHABLE) {
+        // The tracker's message says which addresses it tried and what the operator can do about it.
+        throw new ShoalError(ErrorCode.NODE_NOT_REACHABLE, `tracker refused the node: ${String(error.message)}`)
+      }
       throw new ShoalError(
         ErrorCode.TRACKER_UNREACHABLE,
         `tracker refused the heartbeat: HTTP ${res.status} ${String(error?.code ?? '')} ${String(error?.message ?? '')}`.trim()
@@ -171,6 +194,7 @@ export class TrackerLink {
     for (const serial of deleted) this.#deleted.delete(serial)
     this.#stats.heartbeats++
     this.#stats.lastHeartbeatAt = Date.now()
+    this.#stats.lastError = undefined
 
     if (answer.trackerKey !== undefined) {
       let same = false

@@ -78,6 +78,10 @@ describe('the operator side of shoal-node', () => {
       expect(metrics).toContain('shoal_node_capacity_bytes 300000000')
       expect(metrics).toContain('# TYPE shoal_node_egress_bytes_total counter')
       expect(metrics).toMatch(/shoal_node_requests_total\{op="get"\} 0/)
+      // From prom-client: libp2p's own connection and stream metrics and the process's, beside Shoal's.
+      expect(metrics).toContain('# TYPE libp2p_connection_manager_connections gauge')
+      expect(metrics).toContain('# TYPE libp2p_protocol_streams_total gauge')
+      expect(metrics).toContain('process_cpu_user_seconds_total')
 
       const cli = run(teardown.defer, ['status', '--data', join(dir, 'data')])
       expect(await cli.exited).toBe(0)

@@ -38,24 +38,13 @@ import { startWebUiServer } from '@shoal/web-ui'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadOrCreateIdentity, peerIdOf } from '../../node/src/identity.ts'
 import { Testnet } from '../src/index.ts'
-import { codeOf, sha256Stream, tempDir } from './helpers.ts'
+import { codeOf, sha256Stream, tempDir, waitFor } from './helpers.ts'
 
 /**
  * The adversarial suite (issue 12, docs/security.md): each test runs an attack that once worked against a live
  * network, through the public HTTP API and the nodes' libp2p protocols, against real tracker and node
  * processes, and fails if the attack works again. Assertions are on error codes and on bytes, never messages.
  */
-
-/** Polls `check` until it returns a value other than undefined (a condition, not a sleep). */
-async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 /** JSON log lines of node `index` with message `msg`. */
 async function nodeLog(net: Testnet, index: number, msg: string): Promise<Record<string, unknown>[]> {

@@ -72,7 +72,27 @@ export async function signUp(page: Page, url: string, email: string, password: s
   await page.getByLabel('Password', { exact: true }).fill(password)
   await page.getByLabel('Repeat password').fill(password)
   await page.getByRole('button', { name: 'Create account', exact: true }).click()
+  await acknowledgeRecoveryKey(page)
   await page.getByRole('button', { name: 'Sign out' }).waitFor()
+}
+
+/** Creates a share link from the owner's page and returns it. */
+export async function createShare(page: Page, name: string, password?: string): Promise<string> {
+  await page.getByRole('button', { name: `Share ${name}`, exact: true }).click()
+  const dialog = page.getByRole('dialog')
+  if (password !== undefined) await dialog.getByLabel('Password (optional)').fill(password)
+  await dialog.getByRole('button', { name: 'Create link' }).click()
+  const link = await dialog.locator('input[name="share-link"]').inputValue()
+  await dialog.getByRole('button', { name: 'Done' }).click()
+  return link
+}
+
+/** Closes the recovery key shown once after sign-up (or on demand); returns the key. */
+export async function acknowledgeRecoveryKey(page: Page): Promise<string> {
+  const dialog = page.getByRole('dialog', { name: 'Your recovery key' })
+  const key = (await dialog.getByTestId('recovery-key').textContent({ timeout: 60_000 })) ?? ''
+  await dialog.getByRole('button', { name: 'I have saved it' }).click()
+  return key
 }
 
 export async function signIn(page: Page, url: string, email: string, password: string): Promise<void> {

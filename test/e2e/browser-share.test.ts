@@ -4,6 +4,7 @@ import type { BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type BrowserNet,
+  createShare,
   downloadThroughUi,
   gradientPng,
   newPage,
@@ -19,17 +20,6 @@ const MiB = 1024 * 1024
 /** A sidebar section button. */
 function section(page: Page, label: string) {
   return page.getByRole('navigation', { name: 'Sections' }).getByRole('button', { name: label })
-}
-
-/** Creates a share link from the owner's page and returns it. */
-async function createShare(page: Page, name: string, password?: string): Promise<string> {
-  await page.getByRole('button', { name: `Share ${name}`, exact: true }).click()
-  const dialog = page.getByRole('dialog')
-  if (password !== undefined) await dialog.getByLabel('Password (optional)').fill(password)
-  await dialog.getByRole('button', { name: 'Create link' }).click()
-  const link = await dialog.locator('input[name="share-link"]').inputValue()
-  await dialog.getByRole('button', { name: 'Done' }).click()
-  return link
 }
 
 describe('sharing, folders, trash and the album in Chromium', { timeout: 150_000 }, () => {

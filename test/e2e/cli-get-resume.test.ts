@@ -1,5 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { ShoalClient } from '@shoal/client'
+import { downloadFile, isInterruption, partialPath } from '@shoal/client/files'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet } from '../src/index.ts'
 import { startShoal } from './cli-helpers.ts'
@@ -85,5 +87,42 @@ describe('shoal get resumes an interrupted download', { timeout: 180_000 }, () =
     expect(second.code, second.stderr).toBe(0)
     expect(second.stderr).not.toContain('Resuming')
     expect(await sha256File(out)).toBe(digest)
+  })
+
+  it('the SDK resumes the same way: downloadFile after an aborted one continues from the partial file', async () => {
+    const source = join(work.path, 'album.zip')
+    const digest = await randomFile(source, 16 * MiB + 77)
+    expect((await shoal(['put', source, 'album.zip']).done).code).toBe(0)
+    const client = await ShoalClient.login({
+      tracker: net.tracker.url,
+      email: env.SHOAL_EMAIL as string,
+      password: env.SHOAL_PASSWORD as string
+    })
+    try {
+      const out = join(work.path, 'album-copy.zip')
+      const stop = new AbortController()
+      const failed = await downloadFile(client, 'album.zip', out, {
+        signal: stop.signal,
+        onProgress: (p) => {
+          if (p.bytes >= 4 * MiB) stop.abort()
+        }
+      }).catch((err: unknown) => err)
+      expect(isInterruption(failed, stop.signal)).toBe(true)
+      const kept = await partialSize(partialPath(out))
+      expect(kept).toBeGreaterThan(0)
+      expect(kept).toBeLessThan(16 * MiB)
+      let resumedAt: number | undefined
+      const done = await downloadFile(client, 'album.zip', out, {
+        onResume: (offset) => {
+          resumedAt = offset
+        }
+      })
+      expect(done.resumedFrom).toBe(kept)
+      expect(resumedAt).toBe(kept)
+      expect(await sha256File(out)).toBe(digest)
+      expect(await stat(partialPath(out)).catch(() => undefined)).toBeUndefined()
+    } finally {
+      await client.stop()
+    }
   })
 })

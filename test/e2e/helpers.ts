@@ -76,3 +76,14 @@ export async function codeOf(promise: Promise<unknown>): Promise<string | undefi
     return (err as { code?: string }).code
   }
 }
+
+/** Polls `check` until it returns a value other than undefined (a condition, not a sleep). */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+}

@@ -7,7 +7,8 @@ const usage = `usage: shoal-testnet [--nodes N] [--dir DIR] [--port PORT] [--k K
 
 Starts a tracker and N storage nodes on 127.0.0.1, prints one JSON line describing them, and runs until
 interrupted (Ctrl-C). With --dir the network keeps its data there across runs; otherwise it uses a
-temporary folder that is removed at exit.
+temporary folder that is removed at exit. Without --k and --m the tracker chooses each upload's layout from the
+nodes online, as a release tracker does.
 
   --hosts           each node on a simulated host: its own network namespace and address in its own /24
                     (10.A.<i+1>.2), joined to this machine by veth pairs and a router namespace; the tracker
@@ -81,7 +82,7 @@ try {
     ops: true,
     ...(values.dir === undefined ? {} : { dir: values.dir }),
     ...(values.port === undefined ? {} : { trackerPort: Number(values.port) }),
-    ...(values.k === undefined ? {} : { k: Number(values.k) }),
+    k: values.k === undefined && values.m === undefined ? 'auto' : Number(values.k),
     ...(values.m === undefined ? {} : { m: Number(values.m) }),
     ...(values['egress-limit'] === undefined ? {} : { egressLimit: values['egress-limit'] }),
     ...(values.capacity === undefined ? {} : { nodeCapacity: values.capacity }),

@@ -17,6 +17,7 @@
 export { TestbedError, type TestbedErrorCode } from './errors.ts'
 export { type Host, HostNetwork, type HostNetworkInit } from './hosts.ts'
 export { type ReadyProcess, spawnReady, stopProcess } from './process.ts'
+export { type IssuedCertificate, TestCa } from './test-ca.ts'
 export {
   type NodeHandle,
   Testnet,

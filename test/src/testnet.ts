@@ -15,7 +15,11 @@ export interface TestnetInit {
   /** Working folder; a temporary one (removed at stop) when omitted. */
   dir?: string
   trackerPort?: number
-  k?: number
+  /**
+   * Fixed layout, default 4+2; `'auto'`: the tracker chooses each upload's layout from the nodes online, as a
+   * release tracker does (m is then ignored).
+   */
+  k?: number | 'auto'
   m?: number
   segmentSize?: string
   /** Heartbeat interval: short by default so a restarted node's new address reaches the tracker within a second. */
@@ -30,8 +34,13 @@ export interface TestnetInit {
   nodeCapacity?: string
   /** Per-node egress cap, e.g. '10MB/s'. */
   egressLimit?: string
-  /** Extra flags per node index. */
-  nodeArgs?: (index: number) => string[]
+  /** Extra flags per node index (hosts mode: and its host, e.g. to listen or announce on its address). */
+  nodeArgs?: (index: number, host: Host | undefined) => string[]
+  /**
+   * Runs once the hosts exist (hosts mode) and before the tracker starts: e.g. issue TLS certificates for the
+   * hosts' addresses. Its `trackerArgs` are added to the tracker's flags.
+   */
+  prepare?: (hosts: HostNetwork | undefined) => Promise<{ trackerArgs?: string[] } | undefined>
   trackerArgs?: string[]
   /**
    * Run the tracker's audits and repair on their default schedules. Off by default: a test or benchmark that
@@ -94,6 +103,8 @@ export class Testnet {
   readonly #ownsDir: boolean
   #trackerProcess: ReadyProcess
   readonly #nodeProcesses = new Map<number, ReadyProcess>()
+  /** Tracker flags from `init.prepare`, kept for restarts. */
+  #extraTrackerArgs: string[] = []
   /** Hosts mode: the namespaces the nodes run in (undefined on loopback). */
   readonly hosts: HostNetwork | undefined
   /** 'hosts' when the nodes run in namespaces of their own, 'loopback' otherwise. */
@@ -143,13 +154,15 @@ export class Testnet {
     const ownsDir = init.dir === undefined
     let dir: string | undefined
     let tracker: ReadyProcess
+    let extraTrackerArgs: string[] = []
     const trackerDir = (d: string): string => join(d, 'tracker')
     try {
       dir = init.dir ?? (await mkdtemp(join(tmpdir(), 'shoal-testnet-')))
       await mkdir(join(dir, 'logs'), { recursive: true })
+      extraTrackerArgs = (await init.prepare?.(hosts))?.trackerArgs ?? []
       tracker = await spawnReady(
         TRACKER_BIN,
-        Testnet.#trackerArgs(init, trackerDir(dir), init.trackerPort ?? 0, hosts),
+        [...Testnet.#trackerArgs(init, trackerDir(dir), init.trackerPort ?? 0, hosts), ...extraTrackerArgs],
         {
           logFile: join(dir, 'logs', 'tracker.log'),
           label: 'tracker',
@@ -164,6 +177,7 @@ export class Testnet {
     const url = String(tracker.ready.url)
     const handle = { url, pid: tracker.child.pid!, dataDir: trackerDir(dir) }
     const net = new Testnet(init, dir, ownsDir, tracker, handle, hosts, fallback)
+    net.#extraTrackerArgs = extraTrackerArgs
     try {
       await Promise.all(Array.from({ length: init.nodes }, (_, i) => net.#spawnNode(i)))
       await net.waitForOnline(undefined, init.readyTimeoutMs ?? 30_000)
@@ -183,10 +197,7 @@ export class Testnet {
       String(port),
       // Hosts mode: on the root namespace's end of the router link, where every node host can reach it.
       ...(hosts === undefined ? [] : ['--host', hosts.hubAddress]),
-      '--k',
-      String(init.k ?? 4),
-      '--m',
-      String(init.m ?? 2),
+      ...(init.k === 'auto' ? [] : ['--k', String(init.k ?? 4), '--m', String(init.m ?? 2)]),
       '--heartbeat-interval',
       init.heartbeatInterval ?? '1s',
       '--offline-after',
@@ -220,7 +231,7 @@ export class Testnet {
       ...(this.#init.nodeCapacity === undefined ? [] : ['--capacity', this.#init.nodeCapacity]),
       ...(this.#init.egressLimit === undefined ? [] : ['--egress-limit', this.#init.egressLimit]),
       ...this.#fallbackEgress(index),
-      ...(this.#init.nodeArgs?.(index) ?? [])
+      ...(this.#init.nodeArgs?.(index, host) ?? [])
     ]
     const hosts = this.hosts
     const proc = await spawnReady(NODE_BIN, args, {
@@ -273,7 +284,7 @@ export class Testnet {
     const port = new URL(this.tracker.url).port
     this.#trackerProcess = await spawnReady(
       TRACKER_BIN,
-      Testnet.#trackerArgs(this.#init, this.tracker.dataDir, Number(port), this.hosts),
+      [...Testnet.#trackerArgs(this.#init, this.tracker.dataDir, Number(port), this.hosts), ...this.#extraTrackerArgs],
       {
         logFile: join(this.dir, 'logs', 'tracker.log'),
         label: 'tracker'

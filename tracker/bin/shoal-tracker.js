@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { reexecWithTunedMalloc } from '@shoal/core/malloc-tuning'
+import { reexecWithRuntimeTuning } from '@shoal/core/runtime-tuning'
 
-reexecWithTunedMalloc()
+reexecWithRuntimeTuning()
 await import('../src/bin.ts')

@@ -2,11 +2,17 @@ import { scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import {
   type AccountView,
+  type ChangePasswordRequest,
   ErrorCode,
   fromBase64Url,
   type LoginRequest,
+  type RecoveryRequest,
+  type RecoveryResetRequest,
+  type RecoveryResponse,
+  type RecoveryWrap,
   randomBytes,
   type SessionResponse,
+  type SetRecoveryRequest,
   ShoalError,
   type SignupRequest,
   toBase64Url
@@ -17,7 +23,8 @@ import { FREE_PLAN } from './billing/plans.ts'
 import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT, TOKEN_BYTES } from './constants.ts'
 import { randomId } from './grants.ts'
-import type { AccountRecord, StoreParts } from './store/store.ts'
+import type { ModerationGate } from './moderation.ts'
+import type { AccountRecord, RecoveryRecord, StoreParts } from './store/store.ts'
 
 const scrypt = promisify(scryptCallback) as (
   password: Uint8Array,
@@ -35,12 +42,15 @@ export interface AccountsComponents {
   store: StoreParts<'accounts'>
   config: TrackerConfig
   auth: Authenticator
+  /** Suspended accounts (moderation.ts); default none. */
+  gate?: Pick<ModerationGate, 'checkAccount'>
 }
 
 /** Sign-up, login and bearer sessions. The tracker holds a salted hash of the auth key, never the password. */
 export class Accounts {
   readonly #store: StoreParts<'accounts'>
   readonly #config: TrackerConfig
+  readonly #gate: Pick<ModerationGate, 'checkAccount'> | undefined
   /** Hashed against when the email is unknown, so a miss costs as much time as a wrong password. */
   readonly #decoySalt = randomBytes(AUTH_SCRYPT.saltLength)
   readonly #auth: Authenticator
@@ -49,6 +59,7 @@ export class Accounts {
     this.#store = components.store
     this.#config = components.config
     this.#auth = components.auth
+    this.#gate = components.gate
   }
 
   async signup(request: SignupRequest): Promise<SessionResponse> {
@@ -64,7 +75,8 @@ export class Accounts {
       used: 0,
       reserved: 0,
       objects: 0,
-      createdAt: now
+      createdAt: now,
+      ...(request.recovery === undefined ? {} : { recovery: await recoveryRecord(request.recovery, now) })
     }
     await this.#store.accounts.createAccount(account)
     this.#config.logger.info({ account: account.id }, 'account created')
@@ -73,16 +85,84 @@ export class Accounts {
 
   async login(request: LoginRequest): Promise<SessionResponse> {
     const account = await this.#store.accounts.getAccountByEmail(request.email)
-    const hash = await hashAuthKey(
-      request.authKey,
-      account === undefined ? this.#decoySalt : fromBase64Url(account.authSalt)
-    )
-    const expected = account === undefined ? undefined : fromBase64Url(account.authHash)
-    // One error for a wrong key and an unknown email, so nobody can probe which emails have accounts.
-    if (expected === undefined || expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) {
+    await this.#checkPassword(account, request.authKey)
+    await this.#gate?.checkAccount((account as AccountRecord).id)
+    return this.#openSession(account as AccountRecord)
+  }
+
+  /** ERR_WRONG_PASSWORD unless `authKey` is the account's; one error for an unknown account, and the same time. */
+  async #checkPassword(account: AccountRecord | undefined, authKey: string): Promise<void> {
+    if (!(await matches(authKey, account?.authSalt, account?.authHash, this.#decoySalt))) {
       throw new ShoalError(ErrorCode.WRONG_PASSWORD, 'wrong email or password')
     }
-    return this.#openSession(account as AccountRecord)
+  }
+
+  /** The account whose recovery key `recoveryAuthKey` comes from, or ERR_WRONG_RECOVERY_KEY (one error for all). */
+  async #checkRecovery(request: RecoveryRequest): Promise<AccountRecord & { recovery: RecoveryRecord }> {
+    const account = await this.#store.accounts.getAccountByEmail(request.email)
+    const recovery = account?.recovery
+    if (!(await matches(request.recoveryAuthKey, recovery?.authSalt, recovery?.authHash, this.#decoySalt))) {
+      throw new ShoalError(ErrorCode.WRONG_RECOVERY_KEY, 'wrong email or recovery key')
+    }
+    return account as AccountRecord & { recovery: RecoveryRecord }
+  }
+
+  /**
+   * A new password, proven by the current one (a stolen session alone cannot change it): the master key comes
+   * rewrapped under the new password's key, made on the client. Every session of the account ends, other
+   * devices included; the answer is a new session for this one.
+   */
+  async changePassword(accountId: string, request: ChangePasswordRequest): Promise<SessionResponse> {
+    const account = await this.#store.accounts.getAccount(accountId)
+    await this.#checkPassword(account, request.authKey)
+    return this.#setPassword(account as AccountRecord, request.newAuthKey, request.wrappedMasterKey, 'password-changed')
+  }
+
+  /** A new recovery key (its wrap of the master key) replaces the old, proven by the current password. */
+  async setRecovery(accountId: string, request: SetRecoveryRequest): Promise<AccountView> {
+    const account = await this.#store.accounts.getAccount(accountId)
+    await this.#checkPassword(account, request.authKey)
+    const now = this.#config.clock.now()
+    const recovery = await recoveryRecord(request.recovery, now)
+    await this.#store.accounts.updateAccountKeys(
+      accountId,
+      { recovery },
+      auditRecord(accountId, now, 'recovery-key-set', {})
+    )
+    return accountView({ ...(account as AccountRecord), recovery })
+  }
+
+  /** The recovery copy of the master key, sealed under the recovery key's own key: useless without it. */
+  async recoveryWrap(request: RecoveryRequest): Promise<RecoveryResponse> {
+    return { wrappedMasterKey: (await this.#checkRecovery(request)).recovery.wrappedMasterKey }
+  }
+
+  /** A forgotten password replaced with the recovery key: like changePassword, with the recovery key as proof. */
+  async recoveryReset(request: RecoveryResetRequest): Promise<SessionResponse> {
+    const account = await this.#checkRecovery(request)
+    // A suspended account stays suspended: a recovery key does not reopen it.
+    await this.#gate?.checkAccount(account.id)
+    return this.#setPassword(account, request.authKey, request.wrappedMasterKey, 'password-reset-with-recovery-key')
+  }
+
+  async #setPassword(
+    account: AccountRecord,
+    authKey: string,
+    wrappedMasterKey: string,
+    action: string
+  ): Promise<SessionResponse> {
+    const now = this.#config.clock.now()
+    const salt = randomBytes(AUTH_SCRYPT.saltLength)
+    const auth = {
+      authSalt: toBase64Url(salt),
+      authHash: toBase64Url(await hashAuthKey(authKey, salt)),
+      wrappedMasterKey
+    }
+    await this.#store.accounts.updateAccountKeys(account.id, { auth }, auditRecord(account.id, now, action, {}))
+    await this.#store.accounts.deleteSessions({ accountId: account.id })
+    this.#auth.forget({ accountId: account.id })
+    this.#config.logger.info({ account: account.id, action }, 'account password set')
+    return this.#openSession({ ...account, ...auth })
   }
 
   async #openSession(account: AccountRecord): Promise<SessionResponse> {
@@ -114,6 +194,12 @@ export class Accounts {
     return { loggedOut }
   }
 
+  /** Ends every session of an account, here and in the store (a suspension). */
+  async dropSessions(accountId: string): Promise<number> {
+    this.#auth.forget({ accountId })
+    return this.#store.accounts.deleteSessions({ accountId })
+  }
+
   async view(accountId: string): Promise<AccountView> {
     const account = await this.#store.accounts.getAccount(accountId)
     if (account === undefined) throw new ShoalError(ErrorCode.UNAUTHORIZED, 'account does not exist')
@@ -129,6 +215,37 @@ export function accountView(account: AccountRecord): AccountView {
     used: account.used + account.reserved,
     objects: account.objects,
     createdAt: account.createdAt,
-    plan: account.plan ?? FREE_PLAN
+    plan: account.plan ?? FREE_PLAN,
+    recovery: account.recovery !== undefined
   }
+}
+
+async function recoveryRecord(wrap: RecoveryWrap, now: number): Promise<RecoveryRecord> {
+  const salt = randomBytes(AUTH_SCRYPT.saltLength)
+  return {
+    authSalt: toBase64Url(salt),
+    authHash: toBase64Url(await hashAuthKey(wrap.authKey, salt)),
+    wrappedMasterKey: wrap.wrappedMasterKey,
+    createdAt: now
+  }
+}
+
+/**
+ * Whether `authKey` hashes to `hash` under `salt`. Without a salt (no such account, no recovery key), the decoy
+ * salt is hashed against anyway: a miss costs as much time as a wrong key, so timing does not tell them apart.
+ */
+async function matches(
+  authKey: string,
+  salt: string | undefined,
+  hash: string | undefined,
+  decoySalt: Uint8Array
+): Promise<boolean> {
+  const got = await hashAuthKey(authKey, salt === undefined ? decoySalt : fromBase64Url(salt))
+  const expected = hash === undefined ? undefined : fromBase64Url(hash)
+  return (
+    expected !== undefined &&
+    salt !== undefined &&
+    expected.byteLength === got.byteLength &&
+    timingSafeEqual(expected, got)
+  )
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { ErrorCode, ShoalError, toBase64Url } from '@shoal/core'
 import type { Clock } from './config.ts'
+import type { ModerationGate } from './moderation.ts'
 import type { Need } from './scopes.ts'
 import type { AccountRecord, SessionRecord, StoreParts } from './store/store.ts'
 
@@ -32,6 +33,8 @@ export function bearerToken(header: string | undefined): string {
 export interface AuthenticatorComponents {
   store: StoreParts<'accounts'>
   clock: Clock
+  /** Suspended accounts (moderation.ts); default none. */
+  gate?: Pick<ModerationGate, 'checkAccount'>
 }
 
 /**
@@ -42,11 +45,13 @@ export interface AuthenticatorComponents {
 export class Authenticator {
   readonly #store: StoreParts<'accounts'>
   readonly #clock: Clock
+  readonly #gate: Pick<ModerationGate, 'checkAccount'> | undefined
   readonly #sessions = new Map<string, { session: SessionRecord; checkedAt: number }>()
 
   constructor(components: AuthenticatorComponents) {
     this.#store = components.store
     this.#clock = components.clock
+    this.#gate = components.gate
   }
 
   /**
@@ -68,7 +73,12 @@ export class Authenticator {
   async authenticateId(header: string | undefined, need: Need = 'session'): Promise<string> {
     const tokenHash = hashToken(bearerToken(header))
     const session = await this.#session(tokenHash)
-    if (session === undefined) return this.#apiKeyAccount(tokenHash, need)
+    if (session === undefined) {
+      const accountId = await this.#apiKeyAccount(tokenHash, need)
+      // Sessions of a suspended account are dropped when it is suspended; keys stay and are refused here.
+      await this.#gate?.checkAccount(accountId)
+      return accountId
+    }
     if (session.expiresAt <= this.#clock.now()) {
       throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session is invalid or has expired: log in again')
     }

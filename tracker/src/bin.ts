@@ -3,9 +3,11 @@ import { parseArgs } from 'node:util'
 import { describeError, formatBytes, parseBytes } from '@shoal/core'
 import pg from 'pg'
 import pino, { type DestinationStream, type Level, type Logger } from 'pino'
+import { ADMIN_USAGE, runAdminCli } from './admin-cli.ts'
 import { parseDuration, resolveConfig, type TrackerInit } from './config.ts'
 import { DEFAULTS } from './constants.ts'
 import { AUTO_LAYOUTS } from './erasure-policy.ts'
+import { MIN_ADMIN_TOKEN_LENGTH } from './http/admin-routes.ts'
 import { OPS_DEFAULTS, type OpsSettings } from './ops/ops-config.ts'
 import { migrate } from './store/pg/migrate.ts'
 import { PgStore, redact } from './store/pg/pg-store.ts'
@@ -13,6 +15,7 @@ import { createTracker, TRACKER_VERSION } from './tracker.ts'
 
 const USAGE = `Usage: shoal-tracker start --data DIR [options]
        shoal-tracker migrate --postgres URL
+       shoal-tracker admin COMMAND ...   (takedowns, suspensions, reports: shoal-tracker admin --help)
 
 Runs the Shoal tracker: accounts, storage-node registry, placement and grants over HTTP.
 "migrate" brings a PostgreSQL database to this version's schema (safe to run again, or from several hosts).
@@ -57,6 +60,14 @@ Options:
   --admit-nodes HOW          dial-back (default): list a node only at addresses where the tracker dialled it
                              back and it proved its key; trust: take heartbeats at their word (simulated nodes
                              in load tests only)
+  --tls-cert FILE            serve HTTPS with this PEM certificate chain (reloaded when it changes); or put
+                             a reverse proxy in front and use --trust-proxy (docs/deploy.md)
+  --tls-key FILE             its PEM private key
+  --admin-token-file FILE    enable the admin API (/v1/admin/: takedowns, suspensions, reports) for the bearer
+                             token in FILE, at least ${MIN_ADMIN_TOKEN_LENGTH} characters (e.g. openssl rand -base64 32)
+  --trust-proxy LIST         comma-separated addresses or CIDRs of reverse proxies (or "loopback") whose
+                             X-Forwarded-For names the client: rate limits and node subnets see real clients
+                             (default: none, the connection's address)
   --log-level LEVEL          fatal, error, warn, info, debug or trace (env SHOAL_LOG_LEVEL; default info)
   -h, --help                 show this help
   -v, --version              show the version
@@ -110,6 +121,10 @@ const OPTIONS = {
   'loopback-subnets': { type: 'string' },
   'repair-by': { type: 'string' },
   'admit-nodes': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'trust-proxy': { type: 'string' },
+  'admin-token-file': { type: 'string' },
   postgres: { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -207,6 +222,30 @@ function readConfig(
   const init: Omit<TrackerInit, 'logger'> = { dataDir, policy }
   if (port !== undefined) init.port = integer('port', port, 0, 65_535)
   if (values.host !== undefined) init.host = values.host
+  if ((values['tls-cert'] === undefined) !== (values['tls-key'] === undefined)) {
+    throw new UsageError('--tls-cert and --tls-key go together')
+  }
+  if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+    init.tls = { cert: values['tls-cert'], key: values['tls-key'] }
+  }
+  if (values['admin-token-file'] !== undefined) {
+    let token: string
+    try {
+      token = readFileSync(values['admin-token-file'], 'utf8').trim()
+    } catch (err) {
+      throw new UsageError(`--admin-token-file: ${(err as Error).message}`)
+    }
+    if (token.length < MIN_ADMIN_TOKEN_LENGTH) {
+      throw new UsageError(`--admin-token-file: the token must be at least ${MIN_ADMIN_TOKEN_LENGTH} characters`)
+    }
+    init.adminToken = token
+  }
+  if (values['trust-proxy'] !== undefined) {
+    init.trustProxy = values['trust-proxy']
+      .split(',')
+      .map((p) => p.trim())
+      .filter((p) => p.length > 0)
+  }
   if (values.quota !== undefined) init.defaultQuota = convert('quota', values.quota, parseBytes)
   if (values['heartbeat-interval'] !== undefined) {
     init.heartbeatIntervalMs = convert('heartbeat-interval', values['heartbeat-interval'], parseDuration)
@@ -330,6 +369,15 @@ function prettyDestination(out: NodeJS.WriteStream): DestinationStream {
 }
 
 async function main(): Promise<void> {
+  if (process.argv[2] === 'admin') {
+    const args = process.argv.slice(3)
+    if (args.length === 0) {
+      process.stdout.write(ADMIN_USAGE)
+      process.exit(2)
+    }
+    const write = (stream: NodeJS.WriteStream) => (text: string) => stream.write(text)
+    process.exit(await runAdminCli(args, process.env, write(process.stdout), write(process.stderr)))
+  }
   let config: ReturnType<typeof readConfig>
   try {
     config = readConfig(process.argv.slice(2), process.env)

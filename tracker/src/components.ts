@@ -12,10 +12,15 @@ import { Settlements } from './billing/settlement.ts'
 import type { ResolvedPolicy, TrackerConfig } from './config.ts'
 import { AUTO_LAYOUTS, chooseLayout, type Layout, minCommitFor } from './erasure-policy.ts'
 import { GrantSigner } from './grants.ts'
+import { registerAdminRoutes } from './http/admin-routes.ts'
+import type { HttpEdgeInit } from './http/edge.ts'
+import { registerHealthRoutes } from './http/health-routes.ts'
 import { HttpListener } from './http/listener.ts'
 import { registerMoneyRoutes } from './http/money-routes.ts'
 import { createHttpServer } from './http/server.ts'
 import { PeriodicTask, type Startable } from './lifecycle.ts'
+import { TrackerMetrics } from './metrics.ts'
+import { Moderation } from './moderation.ts'
 import { NodeAdmission } from './node-admission.ts'
 import { NodeRegistry } from './node-registry.ts'
 import { Objects } from './objects.ts'
@@ -46,6 +51,10 @@ export interface TrackerComponents {
   signer: GrantSigner
   auth: Authenticator
   accounts: Accounts
+  /** Takedowns and suspensions (the admin API); its gate is checked in `auth`, `accounts` and `shares`. */
+  moderation: Moderation
+  /** Prometheus metrics (prom-client), the client peer's libp2p metrics among them. */
+  metrics: TrackerMetrics
   apiKeys: ApiKeys
   plans: PlanService
   reputations: Reputations
@@ -71,17 +80,32 @@ export interface TrackerComponents {
   startables: Startable[]
 }
 
-/** Builds every part; nothing runs until the tracker starts the startables. */
-export function createComponents(config: Readonly<TrackerConfig>, store: Store, key: PrivateKey): TrackerComponents {
+/**
+ * Builds every part; nothing runs until the tracker starts the startables. `edge.tls` is the certificate the
+ * tracker loaded (and keeps reloading) for HTTPS.
+ */
+export function createComponents(
+  config: Readonly<TrackerConfig>,
+  store: Store,
+  key: PrivateKey,
+  edge: Pick<HttpEdgeInit, 'tls'> = {}
+): TrackerComponents {
   const log = config.logger
   const { clock } = config
   const trackerKey = toBase64Url(publicKeyToProtobuf(key.publicKey))
   const signer = new GrantSigner(key, clock, config.grantTtlMs)
   const base = { store, config, signer }
-  const auth = new Authenticator({ store, clock })
+  const moderation: Moderation = new Moderation({
+    store,
+    clock,
+    logger: log.child({ component: 'moderation' }),
+    dropSessions: (accountId) => accounts.dropSessions(accountId)
+  })
+  const auth = new Authenticator({ store, clock, gate: moderation })
   const plansCatalog = planCatalog(config.defaultQuota)
   const reputations = new Reputations({ store, policy: config.ops, clock, logger: log })
-  const peer = new ClientPeer()
+  const metrics = new TrackerMetrics()
+  const peer = new ClientPeer(metrics.libp2p)
   const dialPeer = () => peer.get()
   const admission =
     config.ops.admitNodes === 'trust'
@@ -118,10 +142,10 @@ export function createComponents(config: Readonly<TrackerConfig>, store: Store, 
     return { uploads: swept, sessions }
   }
   const sweeper = new PeriodicTask({ name: 'sweep', intervalMs: config.sweepIntervalMs, logger: log, run: sweep })
-  const accounts = new Accounts({ store, config, auth })
+  const accounts: Accounts = new Accounts({ store, config, auth, gate: moderation })
   const apiKeys = new ApiKeys({ store, clock })
   const plans = new PlanService({ store, clock, plans: plansCatalog })
-  const shares = new Shares({ store, config, objects })
+  const shares = new Shares({ store, config, objects, gate: moderation })
   const settlements = new Settlements({ store, clock, trackerKey: key.publicKey })
   const info = async (): Promise<InfoResponse> => {
     const free = await registry.freeSpace()
@@ -133,10 +157,17 @@ export function createComponents(config: Readonly<TrackerConfig>, store: Store, 
       nodesOnline: free.length
     }
   }
-  const app = createHttpServer({ auth, accounts, registry, uploads, objects, shares, info, logger: log })
+  const app = createHttpServer(
+    { auth, accounts, registry, uploads, objects, shares, info, logger: log },
+    { trustProxy: config.trustProxy, ...edge }
+  )
+  metrics.instrument(app)
+  registerAdminRoutes(app, { moderation, adminToken: config.adminToken })
+  // A point read: a round trip to PostgreSQL, a lookup in LevelDB.
+  registerHealthRoutes(app, { ping: () => store.accounts.getAccount('readyz') })
   registerMoneyRoutes(app, { auth, accounts, billing, settlements, apiKeys, plans, store, clock })
-  registerOpsRoutes(app, { maintenance, reputations, registry, clock, signer })
-  const http = new HttpListener(app, config.host, config.port)
+  registerOpsRoutes(app, { maintenance, reputations, registry, clock, signer, metrics })
+  const http = new HttpListener(app, config.host, config.port, edge.tls === undefined ? 'http' : 'https')
   return {
     config,
     store,
@@ -145,6 +176,8 @@ export function createComponents(config: Readonly<TrackerConfig>, store: Store, 
     signer,
     auth,
     accounts,
+    moderation,
+    metrics,
     apiKeys,
     plans,
     reputations,

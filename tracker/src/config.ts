@@ -72,6 +72,15 @@ export interface TrackerInit {
   ops?: Partial<OpsSettings>
   /** Default: a LevelStore in `<dataDir>/store`. */
   store?: Store
+  /**
+   * Reverse proxies (addresses, CIDRs, `loopback`) whose X-Forwarded-For is believed, so node subnets and rate
+   * limits see real clients; default none (http/edge.ts).
+   */
+  trustProxy?: string[]
+  /** The operator's bearer token for the admin API (takedowns, suspensions); none: no admin API. */
+  adminToken?: string
+  /** Serve HTTPS with this certificate and key (PEM files), reloaded when they change; default plain HTTP. */
+  tls?: { cert: string; key: string; reloadIntervalMs?: number }
   /** Stops the tracker when aborted. */
   signal?: AbortSignal
 }
@@ -91,6 +100,9 @@ export interface TrackerConfig {
   ops: OpsSettings
   logger: Logger
   clock: Clock
+  trustProxy: string[]
+  adminToken: string | undefined
+  tls: { cert: string; key: string; reloadIntervalMs?: number } | undefined
 }
 
 const systemClock: Clock = { now: () => Date.now() }
@@ -129,7 +141,10 @@ export function resolveConfig(init: TrackerInit): TrackerConfig {
     sweepIntervalMs: positive('sweepIntervalMs', init.sweepIntervalMs ?? DEFAULTS.sweepIntervalMs),
     ops: resolveOps(init.ops),
     logger: init.logger ?? pino({ level: 'silent' }),
-    clock: init.clock ?? systemClock
+    clock: init.clock ?? systemClock,
+    trustProxy: init.trustProxy ?? [],
+    adminToken: init.adminToken,
+    tls: init.tls
   }
 }
 

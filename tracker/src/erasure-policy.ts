@@ -1,4 +1,4 @@
-import { pieceSize } from '@shoal/core'
+import { minStoredPieces, pieceSize } from '@shoal/core'
 
 /** A Reed-Solomon layout: k data pieces and m parity pieces per segment, any k of which rebuild it. */
 export interface Layout {
@@ -12,15 +12,16 @@ export interface AutoLayout extends Layout {
 }
 
 /**
- * Spare nodes a layout wants beyond its k + m: one per eight pieces. When a node cannot be reached during an
- * upload, its piece is placed again on a node outside the segment's set; without spares that would fail.
+ * Spare nodes a layout wants beyond its k + m: one per eight pieces, at least one. When a node cannot be reached
+ * during an upload, its piece is placed again on a node outside the segment's set; and with one spare, m nodes
+ * down (before the tracker notices) still leave k + 1 = minStoredPieces to store each segment on, degraded.
  */
 export function spareNodes(layout: Layout): number {
-  return Math.floor((layout.k + layout.m) / 8)
+  return Math.max(1, Math.floor((layout.k + layout.m) / 8))
 }
 
-function rung(k: number, m: number): AutoLayout {
-  return { k, m, minNodes: k + m + spareNodes({ k, m }) }
+function rung(k: number, m: number, spare = spareNodes({ k, m })): AutoLayout {
+  return { k, m, minNodes: k + m + spare }
 }
 
 /**
@@ -29,7 +30,8 @@ function rung(k: number, m: number): AutoLayout {
  * without repair parity is the only defence against nodes that leave; k grows with the network so downloads
  * spread over more nodes, and stops at 8, where pieces of an 8 MiB segment are 1 MiB and the WASM
  * Reed-Solomon encoder (~320 MB/s per thread at m = 8) is about as fast as the client's transport. Three nodes
- * can only hold 2+1.
+ * can only hold 2+1, with no spare: the one rung where a node down degrades nothing but blocks nothing either
+ * (2 of 3 pieces is still minStoredPieces).
  */
 export const AUTO_LAYOUTS: readonly AutoLayout[] = [
   rung(8, 8),
@@ -37,7 +39,7 @@ export const AUTO_LAYOUTS: readonly AutoLayout[] = [
   rung(4, 4),
   rung(3, 3),
   rung(2, 2),
-  rung(2, 1)
+  rung(2, 1, 0)
 ]
 
 /** The widest automatic layout `nodes` online nodes can hold, or undefined below the smallest. */
@@ -73,8 +75,10 @@ export interface LayoutChoice extends Layout {
 
 /**
  * The layout and commit threshold for an upload of `size` bytes, given the free bytes of each online node: a
- * node counts for a layout if it can hold that layout's largest piece (segment 0). Too few nodes: what was
- * needed (k + m for a fixed layout, the smallest rung's node count otherwise) and how many could serve.
+ * node counts for a layout if it can hold that layout's largest piece (segment 0). A fixed layout is kept while
+ * at least minStoredPieces nodes are online (its segments are then stored degraded, and repaired later). Too
+ * few nodes: what was needed (minStoredPieces for a fixed layout, the smallest rung's node count otherwise) and
+ * how many could serve.
  */
 export function chooseLayout(
   policy: PolicySettings,
@@ -88,7 +92,8 @@ export function chooseLayout(
   if (policy.layout !== undefined) {
     const { k, m } = policy.layout
     const available = fitting(policy.layout)
-    if (available < k + m) return { needed: k + m, available }
+    const needed = minStoredPieces(policy.layout)
+    if (available < needed) return { needed, available }
     return { k, m, minCommitPieces: policy.minCommitPieces ?? k + m }
   }
   for (const rung of AUTO_LAYOUTS) {

@@ -41,14 +41,17 @@ export class NodeAdmission {
     this.#verifiedForMs = init.verifiedForMs ?? DEFAULT_VERIFIED_FOR_MS
   }
 
-  /** The claimed addresses at which `peerId` answered; ERR_NODE_NOT_REACHABLE when none did. */
-  admit(peerId: string, addrs: readonly string[]): Promise<string[]> {
+  /**
+   * The claimed addresses at which `peerId` answered; ERR_NODE_NOT_REACHABLE when none did. `source` is the
+   * address the heartbeat came from, which the refusal suggests announcing.
+   */
+  admit(peerId: string, addrs: readonly string[], source?: string): Promise<string[]> {
     const key = `${peerId}\n${[...addrs].sort().join('\n')}`
     const now = this.#c.clock.now()
     const cached = this.#verified.get(key)
     if (cached !== undefined && now - cached.at >= 0 && now - cached.at < this.#verifiedForMs) return cached.addrs
     for (const [k, v] of this.#verified) if (now - v.at >= this.#verifiedForMs) this.#verified.delete(k)
-    const check = this.#dialBack(peerId, addrs)
+    const check = this.#dialBack(peerId, addrs, source)
     this.#verified.set(key, { at: now, addrs: check })
     check.catch(() => {
       if (this.#verified.get(key)?.addrs === check) this.#verified.delete(key)
@@ -56,7 +59,7 @@ export class NodeAdmission {
     return check
   }
 
-  async #dialBack(peerId: string, addrs: readonly string[]): Promise<string[]> {
+  async #dialBack(peerId: string, addrs: readonly string[], source: string | undefined): Promise<string[]> {
     const peer = await this.#c.peer()
     const results = await Promise.all(
       addrs.map(async (addr) => {
@@ -79,12 +82,27 @@ export class NodeAdmission {
     const reachable = results.filter((a): a is string => a !== undefined)
     if (reachable.length === 0) {
       this.#c.logger.info({ node: peerId, addrs }, 'node refused: not reachable as itself at any claimed address')
-      throw new ShoalError(
-        ErrorCode.NODE_NOT_REACHABLE,
-        'the tracker could not dial this node back as its peer id on any address it claims',
-        { details: { reason: 'dial-back' } }
-      )
+      throw new ShoalError(ErrorCode.NODE_NOT_REACHABLE, unreachableMessage(addrs, source), {
+        details: { reason: 'dial-back', addrs: [...addrs] }
+      })
     }
     return reachable
   }
+}
+
+/**
+ * What an operator reads when the tracker cannot dial the node back: the addresses tried and the fixes, most
+ * often a port forward on a home router (docs/deploy.md, "Running a node at home").
+ */
+export function unreachableMessage(addrs: readonly string[], source: string | undefined): string {
+  const tried = addrs.length === 0 ? 'it announces no address' : `tried ${addrs.join(', ')}`
+  const port = addrs.map((a) => /\/tcp\/(\d+)/.exec(a)?.[1]).find((p) => p !== undefined) ?? '4001'
+  const ip = source?.replace(/^::ffff:/, '')
+  const family = ip?.includes(':') === true ? 'ip6' : 'ip4'
+  const suggestion = ip === undefined ? `/ip4/<public address>/tcp/${port}` : `/${family}/${ip}/tcp/${port}`
+  return (
+    `the tracker could not reach this node as its peer id (${tried}). Forward TCP port ${port} on your router ` +
+    `to this machine and open it in its firewall, then announce the public address: --announce ${suggestion} ` +
+    `(see docs/deploy.md)`
+  )
 }

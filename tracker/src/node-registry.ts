@@ -109,7 +109,7 @@ export class NodeRegistry {
     }
     // Only addresses where the node answered as itself are listed; none: refused (ERR_NODE_NOT_REACHABLE).
     const addrs =
-      this.#admission === undefined ? payload.addrs : await this.#admission.admit(payload.node, payload.addrs)
+      this.#admission === undefined ? payload.addrs : await this.#admission.admit(payload.node, payload.addrs, source)
     const record: NodeRecord = {
       peerId: payload.node,
       addrs,
@@ -228,6 +228,11 @@ export class NodeRegistry {
       best.set(key, Math.max(best.get(key) ?? 0, c.free))
     }
     return [...best.values()]
+  }
+
+  /** Failure domains that could take a piece of `pieceSize` bytes now, leaving out `exclude`. */
+  async available(pieceSize: number, exclude: readonly string[]): Promise<number> {
+    return distinctSubnets(await this.#candidates(exclude), pieceSize)
   }
 
   /**

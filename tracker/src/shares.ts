@@ -16,15 +16,18 @@ import { receiptKeyOf } from './billing/receipt-key.ts'
 import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT } from './constants.ts'
 import { randomId } from './grants.ts'
+import type { ModerationGate } from './moderation.ts'
 import { type Objects, objectInfo } from './objects.ts'
 import { type BucketKey, RATE_LIMITS } from './rate-limit.ts'
 import type { AccountRecord, ObjectRecord, ShareRecord, StoreParts } from './store/store.ts'
-import { parseCreateShare, parseShareGrants } from './validate.ts'
+import { parseCreateShare, parseShareGrants, parseUpdateShare } from './validate.ts'
 
 export interface SharesComponents {
   store: StoreParts<'shares' | 'objects' | 'coordination'>
   config: TrackerConfig
   objects: Objects
+  /** Takedowns and suspended owners (moderation.ts); default none. */
+  gate?: Pick<ModerationGate, 'checkShare'>
 }
 
 /**
@@ -36,11 +39,13 @@ export class Shares {
   readonly #store: StoreParts<'shares' | 'objects' | 'coordination'>
   readonly #config: TrackerConfig
   readonly #objects: Objects
+  readonly #gate: Pick<ModerationGate, 'checkShare'> | undefined
 
   constructor(components: SharesComponents) {
     this.#store = components.store
     this.#config = components.config
     this.#objects = components.objects
+    this.#gate = components.gate
   }
 
   /** Takes a token from each bucket or fails with ERR_RATE_LIMITED (details: retryAfterMs), taking none. */
@@ -85,6 +90,23 @@ export class Shares {
 
   async list(owner: AccountRecord): Promise<ListSharesResponse> {
     return { shares: (await this.#store.shares.listShares(owner.id)).map(shareView) }
+  }
+
+  /** Changes a live link's expiry (a revoked one stays revoked); `expiresAt: null` removes it. */
+  async update(owner: AccountRecord, id: string, body: unknown): Promise<ShareView> {
+    const request = parseUpdateShare(body, this.#config.clock.now())
+    const share = await this.#store.shares.getShare(id)
+    if (share === undefined || share.owner !== owner.id) {
+      throw new ShoalError(ErrorCode.SHARE_NOT_FOUND, 'this share does not exist')
+    }
+    if (share.revokedAt !== undefined) {
+      throw new ShoalError(ErrorCode.SHARE_REVOKED, 'this share was revoked: create a new one', {
+        details: { revokedAt: share.revokedAt }
+      })
+    }
+    const updated = await this.#store.shares.updateShareExpiry(id, request.expiresAt ?? undefined)
+    this.#config.logger.info({ share: id, expiresAt: request.expiresAt }, 'share expiry changed')
+    return shareView(updated)
   }
 
   async revoke(owner: AccountRecord, id: string): Promise<ShareView> {
@@ -133,7 +155,11 @@ export class Shares {
       const expected = fromBase64Url(share.password.authHash)
       if (expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) throw wrong()
     }
-    return this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body))
+    const grants = await this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body))
+    // A download starts with the first segment: that is what the owner's download count counts (a resumed or
+    // ranged read that skips it does not).
+    if (request.from === 0) await this.#store.shares.countShareDownload(share.id)
+    return grants
   }
 
   async #live(id: string): Promise<{ share: ShareRecord; object: ObjectRecord }> {
@@ -144,6 +170,8 @@ export class Shares {
         details: { revokedAt: share.revokedAt }
       })
     }
+    // The operator's takedown comes before the owner's own states: the visitor is told who disabled the link.
+    await this.#gate?.checkShare(share)
     if (share.expiresAt !== undefined && share.expiresAt <= this.#config.clock.now()) {
       throw new ShoalError(ErrorCode.SHARE_EXPIRED, 'this share has expired', {
         details: { expiresAt: share.expiresAt }
@@ -165,6 +193,7 @@ export function shareView(share: ShareRecord): ShareView {
     createdAt: share.createdAt,
     ...(share.expiresAt === undefined ? {} : { expiresAt: share.expiresAt }),
     ...(share.revokedAt === undefined ? {} : { revokedAt: share.revokedAt }),
-    passwordProtected: share.password !== undefined
+    passwordProtected: share.password !== undefined,
+    downloads: share.downloads ?? 0
   }
 }

@@ -2,9 +2,11 @@ import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PublicKey } from '@libp2p/interface'
 import { ErrorCode, ShoalError } from '@shoal/core'
+import { CertificateWatcher, type TlsPair } from '@shoal/core/tls'
 import type { Billing } from './billing/billing.ts'
 import { createComponents, TRACKER_VERSION, type TrackerComponents } from './components.ts'
 import { resolveConfig, type TrackerConfig, type TrackerInit } from './config.ts'
+import { renewCertificate } from './http/edge.ts'
 import { startAll, stopAll } from './lifecycle.ts'
 import type { Maintenance } from './ops/maintenance.ts'
 import { LevelStore } from './store/level-store.ts'
@@ -23,6 +25,8 @@ export class Tracker {
   readonly #store: Store
   readonly #signal: AbortSignal | undefined
   #running: TrackerComponents | undefined
+  /** Reloads the HTTPS certificate when its files change (config.tls); loaded before the store opens. */
+  #certificates: CertificateWatcher | undefined
   #starting: Promise<void> | undefined
   #stopping: Promise<void> | undefined
 
@@ -81,12 +85,31 @@ export class Tracker {
     const log = config.logger
     await mkdir(config.dataDir, { recursive: true })
     const key = await loadOrCreateTrackerKey(config.dataDir, log)
+    // Loaded before anything opens: a wrong certificate path fails the start with one line.
+    let renew: (pair: TlsPair) => void = () => {}
+    const certificates =
+      config.tls === undefined
+        ? undefined
+        : new CertificateWatcher({
+            ...config.tls,
+            ...(config.tls.reloadIntervalMs === undefined ? {} : { intervalMs: config.tls.reloadIntervalMs }),
+            onChange: (pair) => {
+              renew(pair)
+              log.info({ cert: config.tls?.cert }, 'TLS certificate reloaded')
+            },
+            onError: (err) =>
+              log.error({ err: err.message }, 'TLS certificate changed but does not load; keeping the old one')
+          })
+    const tls = await certificates?.start()
     await this.#store.open()
     try {
-      const components = createComponents(config, this.#store, key)
+      const components = createComponents(config, this.#store, key, tls === undefined ? {} : { tls })
+      renew = (pair) => renewCertificate(components.http.app.server, pair)
       await startAll(components.startables)
       this.#running = components
+      this.#certificates = certificates
     } catch (err) {
+      await certificates?.stop()
       await this.#store.close()
       throw err
     }
@@ -118,6 +141,8 @@ export class Tracker {
     try {
       await stopAll(running.startables)
     } finally {
+      await this.#certificates?.stop()
+      this.#certificates = undefined
       await this.#store.close()
     }
     this.#config.logger.info('tracker stopped')

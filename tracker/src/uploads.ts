@@ -1,12 +1,14 @@
 import {
   type BeginUploadResponse,
   type CommitSegmentResponse,
+  type CommitUploadResponse,
+  type DegradedUpload,
   ErrorCode,
   isShoalError,
   type ListUploadsResponse,
   type Manifest,
+  minStoredPieces,
   type ObjectLayout,
-  type ObjectSummary,
   type PiecePlacement,
   type PlaceSegmentResponse,
   pieceSize,
@@ -170,8 +172,20 @@ export class Uploads {
     const upload = await this.#get(owner, uploadId)
     const index = parseSegmentIndex(indexParam, upload.segmentCount)
     const total = upload.k + upload.m
-    const request = parsePlaceSegment(body, total)
+    const request = parsePlaceSegment(body, total, minStoredPieces(upload))
     const size = pieceSize(upload, index)
+    // A degraded placement (fewer than k + m pieces) only when the nodes for all of them are not there: a client
+    // may not trade its segments' safety, and the repair traffic to restore it, for a quicker upload.
+    if (request.pieces.length < total) {
+      const available = await this.#registry.available(size, request.exclude)
+      if (available >= total) {
+        throw new ShoalError(
+          ErrorCode.CONFLICT,
+          `${available} storage nodes can take pieces of segment ${index}: place all ${total} of them`,
+          { details: { index, available, needed: total } }
+        )
+      }
+    }
     for (const piece of request.pieces) {
       if (piece.size !== size) {
         throw new ShoalError(
@@ -189,7 +203,7 @@ export class Uploads {
       const before = previous?.placement.pieces.find((p) => p.index === piece.index)
       return before?.cid === piece.cid ? before.node : undefined
     })
-    const nodes = await this.#registry.place(total, size, index, request.exclude, sticky)
+    const nodes = await this.#registry.place(request.pieces.length, size, index, request.exclude, sticky)
     const granted = await Promise.all(
       request.pieces.map(async (piece, i) => {
         const node = nodes[i] as (typeof nodes)[number]
@@ -231,15 +245,16 @@ export class Uploads {
     const upload = await this.#get(owner, uploadId)
     const index = parseSegmentIndex(indexParam, upload.segmentCount)
     const request = parseCommitSegment(body, upload.k + upload.m)
-    const minCommitPieces = minCommitOf(upload)
+    const segment = await this.#store.uploads.getUploadSegment(upload.id, index)
+    if (segment === undefined) {
+      throw new ShoalError(ErrorCode.CONFLICT, `segment ${index} was never placed`, { details: { index } })
+    }
+    // A degraded placement (see place) needs every piece it placed; a full one, the upload's threshold.
+    const minCommitPieces = Math.min(minCommitOf(upload), segment.placement.pieces.length)
     if (request.pieces.length < minCommitPieces) {
       throw new ShoalError(ErrorCode.INVALID_INPUT, `a segment needs receipts for ${minCommitPieces} pieces`, {
         details: { field: 'pieces', needed: minCommitPieces, got: request.pieces.length }
       })
-    }
-    const segment = await this.#store.uploads.getUploadSegment(upload.id, index)
-    if (segment === undefined) {
-      throw new ShoalError(ErrorCode.CONFLICT, `segment ${index} was never placed`, { details: { index } })
     }
     const placed = new Map(segment.placement.pieces.map((p) => [p.index, p]))
     const committed: PiecePlacement[] = await Promise.all(
@@ -285,7 +300,7 @@ export class Uploads {
       : { index, pieces: result.pieces.length }
   }
 
-  async commit(owner: AccountRecord, uploadId: string): Promise<{ object: ObjectSummary }> {
+  async commit(owner: AccountRecord, uploadId: string): Promise<CommitUploadResponse> {
     const upload = await this.#get(owner, uploadId)
     const segments = await this.#store.uploads.listUploadSegments(upload.id)
     const committed = new Map<number, PiecePlacement[]>()
@@ -351,11 +366,12 @@ export class Uploads {
         ...(existing === undefined ? [] : deleteOrders(replaced, existing.owner, now, existing.id))
       ]
     })
+    const degraded = degradedSegments(upload, manifest.segments)
     this.#config.logger.info(
-      { object: object.id, size: object.size, segments: object.segmentCount, replaced: existing?.id },
+      { object: object.id, size: object.size, segments: object.segmentCount, replaced: existing?.id, degraded },
       'object committed'
     )
-    return { object: objectSummary(object) }
+    return { object: objectSummary(object), ...(degraded === undefined ? {} : { degraded }) }
   }
 
   async abort(owner: AccountRecord, uploadId: string): Promise<void> {
@@ -409,6 +425,20 @@ export class Uploads {
 /** Receipts a segment of this upload needs; uploads begun before the field existed needed all of them. */
 function minCommitOf(upload: UploadRecord): number {
   return upload.minCommitPieces ?? upload.k + upload.m
+}
+
+/** Segments committed with fewer pieces than the upload's threshold (nodes were down), if any. */
+function degradedSegments(upload: UploadRecord, segments: Manifest['segments']): DegradedUpload | undefined {
+  const threshold = minCommitOf(upload)
+  const short = segments.filter((s) => s.pieces.length < threshold)
+  if (short.length === 0) return undefined
+  return {
+    segments: short.length,
+    segmentCount: upload.segmentCount,
+    fewestPieces: short.reduce((fewest, s) => Math.min(fewest, s.pieces.length), threshold),
+    k: upload.k,
+    m: upload.m
+  }
 }
 
 /** Pieces of earlier placements that the new placement does not put on the same node again. */

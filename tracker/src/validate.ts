@@ -1,5 +1,6 @@
 import {
   type BeginUploadRequest,
+  type ChangePasswordRequest,
   type CommitSegmentRequest,
   type CreateShareRequest,
   type DownloadGrantsRequest,
@@ -15,10 +16,15 @@ import {
   type PlaceSegmentRequest,
   parseMerkleRoot,
   parsePieceCid,
+  type RecoveryRequest,
+  type RecoveryResetRequest,
+  type RecoveryWrap,
+  type SetRecoveryRequest,
   type ShareGrantsRequest,
   ShoalError,
   type SignupRequest,
-  type UpdateObjectRequest
+  type UpdateObjectRequest,
+  type UpdateShareRequest
 } from '@shoal/core'
 import { LIMITS } from './constants.ts'
 
@@ -125,7 +131,48 @@ export function parseSignup(body: unknown): SignupRequest {
   const b = record(body)
   return {
     email: parseEmail(b.email),
-    authKey: base64url(b.authKey, 'authKey', LIMITS.authKey, 16),
+    authKey: authKey(b.authKey, 'authKey'),
+    wrappedMasterKey: base64url(b.wrappedMasterKey, 'wrappedMasterKey', LIMITS.wrappedMasterKey),
+    ...(b.recovery === undefined ? {} : { recovery: parseRecoveryWrap(b.recovery, 'recovery') })
+  }
+}
+
+function authKey(value: unknown, field: string): string {
+  return base64url(value, field, LIMITS.authKey, 16)
+}
+
+function parseRecoveryWrap(value: unknown, field: string): RecoveryWrap {
+  const r = record(value, field)
+  return {
+    authKey: authKey(r.authKey, `${field}.authKey`),
+    wrappedMasterKey: base64url(r.wrappedMasterKey, `${field}.wrappedMasterKey`, LIMITS.wrappedMasterKey)
+  }
+}
+
+export function parseChangePassword(body: unknown): ChangePasswordRequest {
+  const b = record(body)
+  return {
+    authKey: authKey(b.authKey, 'authKey'),
+    newAuthKey: authKey(b.newAuthKey, 'newAuthKey'),
+    wrappedMasterKey: base64url(b.wrappedMasterKey, 'wrappedMasterKey', LIMITS.wrappedMasterKey)
+  }
+}
+
+export function parseSetRecovery(body: unknown): SetRecoveryRequest {
+  const b = record(body)
+  return { authKey: authKey(b.authKey, 'authKey'), recovery: parseRecoveryWrap(b.recovery, 'recovery') }
+}
+
+export function parseRecovery(body: unknown): RecoveryRequest {
+  const b = record(body)
+  return { email: parseEmail(b.email), recoveryAuthKey: authKey(b.recoveryAuthKey, 'recoveryAuthKey') }
+}
+
+export function parseRecoveryReset(body: unknown): RecoveryResetRequest {
+  const b = record(body)
+  return {
+    ...parseRecovery(body),
+    authKey: authKey(b.authKey, 'authKey'),
     wrappedMasterKey: base64url(b.wrappedMasterKey, 'wrappedMasterKey', LIMITS.wrappedMasterKey)
   }
 }
@@ -177,10 +224,17 @@ export function parseBeginUpload(body: unknown): BeginUpload {
 }
 
 /** Exactly `total` pieces, indexes 0..total-1 each once; sizes are checked by the caller against the layout. */
-export function parsePlaceSegment(body: unknown, total: number): PlaceSegmentRequest & { exclude: string[] } {
+/** All `total` pieces, or at least `min` of them (a degraded placement: Uploads.place checks it is needed). */
+export function parsePlaceSegment(
+  body: unknown,
+  total: number,
+  min = total
+): PlaceSegmentRequest & { exclude: string[] } {
   const b = record(body)
   const list = array(b.pieces, 'pieces', total)
-  if (list.length !== total) invalid('pieces', `must list all ${total} pieces of the segment`)
+  if (list.length < min) {
+    invalid('pieces', `must list all ${total} pieces of the segment${min < total ? `, or at least ${min}` : ''}`)
+  }
   const seen = new Set<number>()
   const pieces = list.map((value, i) => {
     const p = record(value, `pieces[${i}]`)
@@ -251,6 +305,12 @@ export function parseCreateShare(body: unknown, now: number): CreateShareRequest
     }
   }
   return share
+}
+
+export function parseUpdateShare(body: unknown, now: number): UpdateShareRequest {
+  const b = record(body)
+  if (b.expiresAt === null) return { expiresAt: null }
+  return { expiresAt: integer(b.expiresAt, 'expiresAt', now + 1) }
 }
 
 /** Like parseDownloadGrants, plus the share password's auth key when one is sent. */

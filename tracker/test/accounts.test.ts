@@ -62,6 +62,96 @@ describe('accounts and sessions', () => {
     expect(events).toContain('logout-everywhere')
   })
 
+  it('changes the password with the current one: the master key rewrapped, every session ended', async () => {
+    const t = await startTracker()
+    const { email, authKey, token } = await signup(t)
+    const other = expectOk(await t.request<SessionResponse>('POST', '/v1/sessions', { body: { email, authKey } })).token
+    const newAuthKey = toBase64Url(randomBytes(32))
+    const change = (current: string, bearer = token) =>
+      t.request<SessionResponse>('PUT', '/v1/account/password', {
+        token: bearer,
+        body: { authKey: current, newAuthKey, wrappedMasterKey: 'bmV3LXdyYXA' }
+      })
+    // A stolen session without the password cannot change it.
+    expectError(await change(toBase64Url(randomBytes(32))), 401, ErrorCode.WRONG_PASSWORD)
+    const session = expectOk(await change(authKey))
+    expect(session.wrappedMasterKey).toBe('bmV3LXdyYXA')
+    for (const old of [token, other]) {
+      expectError(await t.request('GET', '/v1/account', { token: old }), 401, ErrorCode.UNAUTHORIZED)
+    }
+    expectOk(await t.request('GET', '/v1/account', { token: session.token }))
+    expectError(await t.request('POST', '/v1/sessions', { body: { email, authKey } }), 401, ErrorCode.WRONG_PASSWORD)
+    const login = expectOk(
+      await t.request<SessionResponse>('POST', '/v1/sessions', { body: { email, authKey: newAuthKey } })
+    )
+    expect(login.wrappedMasterKey).toBe('bmV3LXdyYXA')
+    const events = expectOk(
+      await t.request<{ events: { event: string }[] }>('GET', '/v1/account/audit', { token: login.token })
+    ).events.map((e) => e.event)
+    expect(events).toContain('password-changed')
+  })
+
+  it('resets a forgotten password with the recovery key, and only with it', async () => {
+    const t = await startTracker()
+    const email = 'forgetful@example.com'
+    const recoveryAuthKey = toBase64Url(randomBytes(32))
+    const created = expectOk(
+      await t.request<SessionResponse>('POST', '/v1/accounts', {
+        body: {
+          email,
+          authKey: toBase64Url(randomBytes(32)),
+          wrappedMasterKey: 'bWFzdGVy',
+          recovery: { authKey: recoveryAuthKey, wrappedMasterKey: 'cmVjb3Zlcnk' }
+        }
+      }),
+      201
+    )
+    expect(created.account.recovery).toBe(true)
+    const { token: plain } = await signup(t, 'no-recovery@example.com')
+    expect(expectOk(await t.request<AccountView>('GET', '/v1/account', { token: plain })).recovery).toBe(false)
+
+    // A wrong key, an unknown email and an account without a recovery key all get the same answer.
+    const wrong = (body: unknown) => t.request('POST', '/v1/recovery', { body })
+    const answers = [
+      await wrong({ email, recoveryAuthKey: toBase64Url(randomBytes(32)) }),
+      await wrong({ email: 'nobody@example.com', recoveryAuthKey }),
+      await wrong({ email: 'no-recovery@example.com', recoveryAuthKey })
+    ].map((r) => expectError(r, 401, ErrorCode.WRONG_RECOVERY_KEY))
+    expect(answers[1]).toEqual(answers[0])
+    expect(answers[2]).toEqual(answers[0])
+    expect(expectOk(await t.request('POST', '/v1/recovery', { body: { email, recoveryAuthKey } }))).toEqual({
+      wrappedMasterKey: 'cmVjb3Zlcnk'
+    })
+
+    const authKey = toBase64Url(randomBytes(32))
+    const reset = (recoveryKey: string) =>
+      t.request<SessionResponse>('POST', '/v1/recovery/reset', {
+        body: { email, recoveryAuthKey: recoveryKey, authKey, wrappedMasterKey: 'cmVzZXQ' }
+      })
+    expectError(await reset(toBase64Url(randomBytes(32))), 401, ErrorCode.WRONG_RECOVERY_KEY)
+    const session = expectOk(await reset(recoveryAuthKey))
+    expect(session.wrappedMasterKey).toBe('cmVzZXQ')
+    expectError(await t.request('GET', '/v1/account', { token: created.token }), 401, ErrorCode.UNAUTHORIZED)
+    expectOk(await t.request('POST', '/v1/sessions', { body: { email, authKey } }))
+
+    // A new recovery key, set with the password, replaces the old one.
+    const next = toBase64Url(randomBytes(32))
+    const set = (current: string) =>
+      t.request<AccountView>('PUT', '/v1/account/recovery', {
+        token: session.token,
+        body: { authKey: current, recovery: { authKey: next, wrappedMasterKey: 'bmV4dA' } }
+      })
+    expectError(await set(toBase64Url(randomBytes(32))), 401, ErrorCode.WRONG_PASSWORD)
+    expect(expectOk(await set(authKey)).recovery).toBe(true)
+    expectError(await wrong({ email, recoveryAuthKey }), 401, ErrorCode.WRONG_RECOVERY_KEY)
+    expect(expectOk(await t.request('POST', '/v1/recovery', { body: { email, recoveryAuthKey: next } }))).toEqual({
+      wrappedMasterKey: 'bmV4dA'
+    })
+    for (const bad of [{ email }, { email, recoveryAuthKey: 'short' }, { recoveryAuthKey: next }]) {
+      expectError(await wrong(bad), 400, ErrorCode.INVALID_INPUT)
+    }
+  })
+
   it('gives a wrong password and an unknown email the same answer', async () => {
     const t = await startTracker()
     const { email } = await signup(t)

@@ -7,11 +7,11 @@ import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   type ApiErrorBody,
   type BeginUploadResponse,
+  type CommitUploadResponse,
   fromBase64Url,
   type Grant,
   type HeartbeatPayload,
   type HeartbeatResponse,
-  type ObjectSummary,
   type PlaceSegmentResponse,
   peekToken,
   pieceCid,
@@ -299,9 +299,9 @@ export async function uploadObject(t: TestTracker, token: string, nodes: FakeNod
     )
   }
   const committed = expectOk(
-    await t.request<{ object: ObjectSummary }>('POST', `/v1/uploads/${upload.uploadId}/commit`, { token })
+    await t.request<CommitUploadResponse>('POST', `/v1/uploads/${upload.uploadId}/commit`, { token })
   )
-  return { upload, placements, object: committed.object, body }
+  return { upload, placements, object: committed.object, degraded: committed.degraded, body }
 }
 
 /** Same arithmetic as core's pieceSize, written out so the test does not only check the code against itself. */

@@ -30,17 +30,22 @@ async function begin(t: TestTracker, token: string, size: number) {
 }
 
 describe('erasure policy', () => {
-  it('climbs the automatic ladder with the nodes online: one spare node per eight pieces', () => {
+  it('climbs the automatic ladder with the nodes online: one spare node per eight pieces, at least one', () => {
     const chosen = Array.from({ length: 25 }, (_, n) => {
       const l = autoLayout(n)
       return l === undefined ? '-' : `${l.k}+${l.m}`
     })
     expect(chosen).toEqual([
-      ...['-', '-', '-', '2+1', '2+2', '2+2', '3+3', '3+3', '3+3'],
+      ...['-', '-', '-', '2+1', '2+1', '2+2', '2+2', '3+3', '3+3'],
       ...['4+4', '4+4', '4+4', '4+4', '6+6', '6+6', '6+6', '6+6', '6+6'],
       ...['8+8', '8+8', '8+8', '8+8', '8+8', '8+8', '8+8']
     ])
-    for (const l of AUTO_LAYOUTS) expect(l.minNodes).toBe(l.k + l.m + Math.floor((l.k + l.m) / 8))
+    for (const l of AUTO_LAYOUTS.slice(0, -1)) {
+      expect(l.minNodes).toBe(l.k + l.m + Math.max(1, Math.floor((l.k + l.m) / 8)))
+      // m nodes down before the tracker notices still leave k + 1 nodes for every segment.
+      expect(l.minNodes - l.m).toBeGreaterThanOrEqual(l.k + 1)
+    }
+    expect(AUTO_LAYOUTS.at(-1)).toEqual({ k: 2, m: 1, minNodes: 3 })
     expect([minCommitFloor({ k: 4, m: 2 }), minCommitFloor({ k: 8, m: 8 }), minCommitFloor({ k: 2, m: 1 })]).toEqual([
       5, 12, 3
     ])
@@ -55,7 +60,9 @@ describe('erasure policy', () => {
     expect(chooseLayout(auto, 80_000, Array(12).fill(1002))).toEqual({ needed: 3, available: 0 })
     const fixed = { layout: { k: 4, m: 2 }, segmentSize: 8000, minCommitPieces: 5, longTail: 0 }
     expect(chooseLayout(fixed, 8000, Array(6).fill(2004))).toEqual({ k: 4, m: 2, minCommitPieces: 5 })
-    expect(chooseLayout(fixed, 8000, [...Array(5).fill(2004), 10])).toEqual({ needed: 6, available: 5 })
+    // With a node short the fixed layout stays, stored degraded (k + 1 pieces at least); below that, no upload.
+    expect(chooseLayout(fixed, 8000, [...Array(5).fill(2004), 10])).toEqual({ k: 4, m: 2, minCommitPieces: 5 })
+    expect(chooseLayout(fixed, 8000, [...Array(4).fill(2004), 10, 10])).toEqual({ needed: 5, available: 4 })
   })
 
   it('checks the policy once, at start', () => {
@@ -148,9 +155,9 @@ describe('erasure policy', () => {
     )
     expect(object.id).toBe(pending.uploadId)
 
-    // Nodes that went quiet do not count: with only 6 still reporting, new uploads get 3+3.
+    // Nodes that went quiet do not count: with only 7 still reporting, new uploads get 3+3.
     t.clock.advance(3500)
-    for (const n of nodes.slice(0, 6)) expectOk(await n.heartbeat())
+    for (const n of nodes.slice(0, 7)) expectOk(await n.heartbeat())
     expect(expectOk(await begin(t, token, 100))).toMatchObject({ k: 3, m: 3, minCommitPieces: 6 })
   })
 })

@@ -134,9 +134,9 @@ describe('long-tail uploads', () => {
 
     const t = await startTracker({ policy: { segmentSize: 1024, longTail: 3 } })
     const { token } = await signup(t)
-    const nodes = await FakeNode.many(t, 6)
+    const nodes = await FakeNode.many(t, 7)
     expect(await begin(t, token, 100)).toMatchObject({ k: 3, m: 3, minCommitPieces: 5 })
-    nodes.push(...(await FakeNode.many(t, 3)))
+    nodes.push(...(await FakeNode.many(t, 2)))
     expect(await begin(t, token, 100)).toMatchObject({ k: 4, m: 4, minCommitPieces: 6 })
     const info = expectOk(await t.request<InfoResponse>('GET', '/v1/info'))
     expect(info.policy).toEqual({ k: 4, m: 4, segmentSize: 1024, minCommitPieces: 6, auto: true })

@@ -534,5 +534,13 @@ describe('audits, reputation and repair', () => {
     expect(text).toMatch(/shoal_nodes\{state="offline"\} 3/)
     expect(text).toMatch(/shoal_pieces_repaired_total [1-9]/)
     expect(text).toContain('# TYPE shoal_audits_total counter')
+    // From prom-client: libp2p's metrics of the peer that audited and repaired, the API's latency by route.
+    expect(text).toMatch(
+      /libp2p_connection_manager_connections\{libp2p_connection_manager_connections="outbound"\} \d+/
+    )
+    expect(text).toMatch(/libp2p_data_transfer_bytes_total\{protocol="global sent"\} \d+/)
+    expect(text).toMatch(
+      /shoal_tracker_http_request_duration_seconds_count\{method="POST",route="\/v1\/nodes\/heartbeat",status="200"\} [1-9]/
+    )
   })
 })

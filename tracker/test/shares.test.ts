@@ -102,6 +102,52 @@ describe('share links', () => {
     expectError(await t.request('GET', `/v1/shares/${share.id}`), 410, ErrorCode.SHARE_EXPIRED)
   })
 
+  it("changes a link's expiry, even after it lapsed, and counts the downloads started through it", async () => {
+    const t = await startTracker()
+    const nodes = await FakeNode.many(t, 4)
+    const owner = await signup(t)
+    const { object } = await uploadObject(t, owner.token, nodes, { size: 3000 })
+    const share = expectOk(
+      await t.request<ShareView>('POST', '/v1/shares', {
+        token: owner.token,
+        body: { objectId: object.id, meta, expiresAt: t.clock.now() + 60_000 }
+      }),
+      201
+    )
+    expect(share.downloads).toBe(0)
+    const grants = (from: number) =>
+      t.request('POST', `/v1/shares/${share.id}/grants`, { body: { from, to: from + 1 } })
+    const listed = async () =>
+      expectOk(await t.request<ListSharesResponse>('GET', '/v1/shares', { token: owner.token })).shares[0]
+    // Two downloads start at segment 0; reading on from segment 1 is the same download.
+    expectOk(await grants(0))
+    expectOk(await grants(1))
+    expectOk(await grants(0))
+    expect((await listed())?.downloads).toBe(2)
+
+    const patch = (body: unknown, token = owner.token) =>
+      t.request<ShareView>('PATCH', `/v1/shares/${share.id}`, { token, body })
+    t.clock.advance(60_000)
+    expectError(await grants(0), 410, ErrorCode.SHARE_EXPIRED)
+    const stranger = await signup(t)
+    expectError(await patch({ expiresAt: t.clock.now() + 1000 }, stranger.token), 404, ErrorCode.SHARE_NOT_FOUND)
+    for (const bad of [{ expiresAt: t.clock.now() }, { expiresAt: 'soon' }, {}]) {
+      expectError(await patch(bad), 400, ErrorCode.INVALID_INPUT)
+    }
+    const later = t.clock.now() + 3_600_000
+    expect(expectOk(await patch({ expiresAt: later }))).toMatchObject({ expiresAt: later, downloads: 2 })
+    expectOk(await grants(0))
+    const forever = expectOk(await patch({ expiresAt: null }))
+    expect(forever.expiresAt).toBeUndefined()
+    t.clock.advance(7_200_000)
+    expectOk(await grants(0))
+    expect(await listed()).toMatchObject({ downloads: 4 })
+    expect((await listed())?.expiresAt).toBeUndefined()
+
+    expectOk(await t.request('DELETE', `/v1/shares/${share.id}`, { token: owner.token }))
+    expectError(await patch({ expiresAt: null }), 410, ErrorCode.SHARE_REVOKED)
+  })
+
   it('refuses shares of files one does not own, bad bodies, and shares of deleted files', async () => {
     const t = await startTracker()
     const nodes = await FakeNode.many(t, 4)

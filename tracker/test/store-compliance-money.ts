@@ -10,7 +10,7 @@ import type {
   Store,
   UploadRecord
 } from '../src/store/store.ts'
-import { accountRecord, uploadRecord } from './store-compliance.ts'
+import { accountRecord, codeOf, uploadRecord } from './store-compliance.ts'
 
 let n = 0
 const audit = (accountId: string, at: number, event = 'test'): AuditRecord => ({
@@ -85,6 +85,22 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
     const plain = accountRecord()
     await store.accounts.createAccount(plain)
     expect(await store.accounts.getAccount(plain.id)).toEqual(plain)
+
+    // Password and recovery key changes touch only their half of the account (docs/decisions.md).
+    const recovery = { authSalt: 'rs', authHash: 'rh', wrappedMasterKey: 'rw', createdAt: 11 }
+    const withRecovery = accountRecord({ email: 'recovery@example.com', recovery })
+    await store.accounts.createAccount(withRecovery)
+    expect(await store.accounts.getAccount(withRecovery.id)).toEqual(withRecovery)
+    const auth = { authSalt: 'new-salt', authHash: 'new-hash', wrappedMasterKey: 'new-wrap' }
+    await store.accounts.updateAccountKeys(withRecovery.id, { auth }, audit(withRecovery.id, 12, 'password-changed'))
+    expect(await store.accounts.getAccountByEmail('recovery@example.com')).toEqual({ ...withRecovery, ...auth })
+    const next = { ...recovery, authHash: 'rh2', createdAt: 13 }
+    await store.accounts.updateAccountKeys(plain.id, { recovery: next }, audit(plain.id, 13, 'recovery-key-set'))
+    expect(await store.accounts.getAccount(plain.id)).toEqual({ ...plain, recovery: next })
+    expect((await store.accounts.listAudit(plain.id, 1))[0]?.event).toBe('recovery-key-set')
+    expect(await codeOf(store.accounts.updateAccountKeys('missing', { auth }, audit('missing', 14)))).toBe(
+      ErrorCode.UNAUTHORIZED
+    )
   })
 
   it('keeps API keys by hash, lists them, and revokes one once, only by its owner', async () => {

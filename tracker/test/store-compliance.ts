@@ -10,6 +10,7 @@ import type {
   UploadRecord,
   UploadSegmentRecord
 } from '../src/store/store.ts'
+import { moderationCompliance } from './store-compliance-moderation.ts'
 import { moneyCompliance } from './store-compliance-money.ts'
 
 /**
@@ -108,7 +109,7 @@ function nodeRecord(peerId: string, lastAt: number): NodeRecord {
   }
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+export async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
   try {
     await promise
     return undefined
@@ -506,6 +507,15 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await store.shares.revokeShare('s1', 10)).toMatchObject({ id: 's1', revokedAt: 10 })
       expect((await store.shares.revokeShare('s1', 20)).revokedAt).toBe(10)
       expect(await codeOf(store.shares.revokeShare('nope', 1))).toBe(ErrorCode.NOT_FOUND)
+      // Expiry changes and download counts (link management).
+      expect((await store.shares.updateShareExpiry('s2', 500)).expiresAt).toBe(500)
+      const forever = await store.shares.updateShareExpiry('s2', undefined)
+      expect('expiresAt' in forever).toBe(false)
+      expect(await store.shares.getShare('s2')).toEqual(forever)
+      expect(await codeOf(store.shares.updateShareExpiry('nope', 1))).toBe(ErrorCode.NOT_FOUND)
+      await Promise.all(Array.from({ length: 5 }, () => store.shares.countShareDownload('s3')))
+      expect((await store.shares.getShare('s3'))?.downloads).toBe(5)
+      expect(await codeOf(store.shares.countShareDownload('nope'))).toBe(ErrorCode.NOT_FOUND)
       const reopened = await reopen()
       expect((await reopened.shares.getShare('s1'))?.revokedAt).toBe(10)
       expect((await reopened.shares.listShares(other.id)).map((s) => s.id)).toEqual(['s3'])
@@ -673,5 +683,6 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
     })
 
     moneyCompliance(open)
+    moderationCompliance(open)
   })
 }

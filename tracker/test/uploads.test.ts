@@ -1,6 +1,7 @@
 import {
   type AccountView,
   type BeginUploadResponse,
+  type CommitUploadResponse,
   type DownloadGrantsResponse,
   ErrorCode,
   type Grant,
@@ -299,6 +300,89 @@ describe('uploads', () => {
     // The piece that was placed on the excluded node, and perhaps stored there, is dropped again.
     const answer = expectOk(await (nodes.find((n) => n.peerId === excluded) as FakeNode).heartbeat())
     expect(answer.deletes.map((d) => d.piece)).toContain(pieces[0]?.cid)
+  })
+
+  it('stores a segment degraded only when nodes for every piece are missing, and says so at commit', async () => {
+    const t = await startTracker({ policy: { k: 2, m: 2, segmentSize: 1024 } })
+    const nodes = await FakeNode.many(t, 5)
+    const { token } = await signup(t)
+    const upload = expectOk(await begin(t, token, 2000))
+    const size = pieceSizeOf(upload, 2000, 0)
+    const place = (index: number, pieces: unknown[], exclude: string[] = []) =>
+      t.request<PlaceSegmentResponse>('POST', `/v1/uploads/${upload.uploadId}/segments/${index}/place`, {
+        token,
+        body: { pieces, exclude }
+      })
+    const commit = async (index: number, placement: PlaceSegmentResponse, count = placement.pieces.length) =>
+      t.request('POST', `/v1/uploads/${upload.uploadId}/segments/${index}/commit`, {
+        token,
+        body: { pieces: (await receiptsFor(nodes, placement)).slice(0, count) }
+      })
+    const ids = nodes.map((n) => n.peerId)
+
+    // Segment 0 in full: all four pieces, on four of the five nodes.
+    const full = await segmentPieces(upload.uploadId, 0, 4, size)
+    expectOk(await commit(0, expectOk(await place(0, full))))
+
+    // Segment 1: the client could not reach two nodes, three are left for four pieces.
+    const pieces = await segmentPieces(upload.uploadId, 1, 4, pieceSizeOf(upload, 2000, 1))
+    const short = expectError(await place(1, pieces, ids.slice(0, 2)), 503, ErrorCode.NOT_ENOUGH_NODES)
+    expect(short.details).toEqual({ needed: 4, available: 3 })
+    // Fewer pieces than k + 1 are never enough, and a degraded placement is refused while nodes are there.
+    expectError(await place(1, pieces.slice(0, 2), ids.slice(0, 2)), 400, ErrorCode.INVALID_INPUT)
+    expectError(await place(1, pieces.slice(0, 3), ids.slice(0, 1)), 409, ErrorCode.CONFLICT)
+    const degraded = expectOk(await place(1, pieces.slice(0, 3), ids.slice(0, 2)))
+    expect(degraded.pieces.map((p) => p.index)).toEqual([0, 1, 2])
+    for (const p of degraded.pieces) expect(ids.slice(0, 2)).not.toContain(p.node.peerId)
+    // A degraded placement commits with all its pieces, not the upload's threshold of a full one.
+    expectError(await commit(1, degraded, 2), 400, ErrorCode.INVALID_INPUT)
+    expectOk(await commit(1, degraded))
+
+    const done = expectOk(
+      await t.request<CommitUploadResponse>('POST', `/v1/uploads/${upload.uploadId}/commit`, { token })
+    )
+    expect(done.degraded).toEqual({ segments: 1, segmentCount: 2, fewestPieces: 3, k: 2, m: 2 })
+    const info = expectOk(await t.request<ObjectInfo>('GET', `/v1/objects/by-name/${done.object.nameHash}`, { token }))
+    expect(info.segmentCount).toBe(2)
+    // A whole upload reports nothing degraded.
+    const whole = await uploadObject(t, token, nodes, { size: 100 })
+    expect(whole.degraded).toBeUndefined()
+  })
+
+  it('keeps a fixed layout with a node short, so uploads go on degraded; fewer than k + 1 nodes refuse', async () => {
+    const t = await startTracker({ policy: { k: 2, m: 2, segmentSize: 1024 } })
+    const nodes = await FakeNode.many(t, 3)
+    const { token } = await signup(t)
+    const upload = expectOk(await begin(t, token, 100))
+    expect(upload).toMatchObject({ k: 2, m: 2 })
+    const size = pieceSizeOf(upload, 100, 0)
+    const pieces = await segmentPieces(upload.uploadId, 0, 4, size)
+    const url = `/v1/uploads/${upload.uploadId}/segments/0/place`
+    const refused = expectError(
+      await t.request('POST', url, { token, body: { pieces } }),
+      503,
+      ErrorCode.NOT_ENOUGH_NODES
+    )
+    expect(refused.details).toEqual({ needed: 4, available: 3 })
+    const subset = { pieces: pieces.slice(0, 3) }
+    const placed = expectOk(await t.request<PlaceSegmentResponse>('POST', url, { token, body: subset }))
+    expectOk(
+      await t.request('POST', `/v1/uploads/${upload.uploadId}/segments/0/commit`, {
+        token,
+        body: { pieces: await receiptsFor(nodes, placed) }
+      })
+    )
+    const done = expectOk(
+      await t.request<CommitUploadResponse>('POST', `/v1/uploads/${upload.uploadId}/commit`, { token })
+    )
+    expect(done.degraded).toMatchObject({ segments: 1, fewestPieces: 3 })
+    t.clock.advance(60_000)
+    await nodes[0]?.heartbeat()
+    await nodes[1]?.heartbeat()
+    expect(expectError(await begin(t, token, 100), 503, ErrorCode.NOT_ENOUGH_NODES).details).toEqual({
+      needed: 3,
+      available: 2
+    })
   })
 
   it('enforces the quota, counting uploads in progress', async () => {

@@ -135,6 +135,14 @@ export async function restore(client: ShoalClient, entries: readonly ObjectEntry
   }
 }
 
+/** How long an item stays in the trash before the app deletes it for good (it is billed while it is there). */
+export const TRASH_KEEP_MS = 30 * 24 * 3_600_000
+
+/** Trash items older than TRASH_KEEP_MS at `now`. */
+export function expiredTrash(entries: readonly ObjectEntry[], now: number): TrashItem[] {
+  return trashItems(entries).filter((item) => item.at <= now - TRASH_KEEP_MS)
+}
+
 export async function deleteForever(client: ShoalClient, items: readonly TrashItem[]) {
   for (const item of items) for (const e of item.entries) await client.remove(e.name)
 }

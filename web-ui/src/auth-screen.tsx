@@ -1,34 +1,47 @@
 import type { ShoalClient } from '@shoal/client'
 import { type FormEvent, useState } from 'react'
-import { explain, signIn } from './drive.ts'
+import { explain, recoverAccount, signIn } from './drive.ts'
 import { Icon, Logo } from './icons.tsx'
+import { RecoveryKeyDialog } from './recovery-key.tsx'
 
 export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedIn: (c: ShoalClient) => void }) {
-  const [mode, setMode] = useState<'login' | 'signup'>('login')
+  const [mode, setMode] = useState<'login' | 'signup' | 'recover'>('login')
   const [email, setEmail] = useState('')
   const [password, setPassword] = useState('')
   const [confirm, setConfirm] = useState('')
+  const [recoveryKey, setRecoveryKey] = useState('')
   const [keep, setKeep] = useState(false)
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState(false)
+  /** A new account, waiting while its recovery key is shown. */
+  const [created, setCreated] = useState<ShoalClient>()
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     setError(undefined)
-    if (mode === 'signup' && password.length < 8) return setError('Use a password of at least 8 characters.')
-    if (mode === 'signup' && password !== confirm) return setError('The two passwords differ.')
+    const newPassword = mode !== 'login'
+    if (newPassword && password.length < 8) return setError('Use a password of at least 8 characters.')
+    if (newPassword && password !== confirm) return setError('The two passwords differ.')
     setBusy(true)
     try {
-      onSignedIn(await signIn(tracker, email, password, mode === 'signup', { rememberDevice: keep }))
+      if (mode === 'recover') return onSignedIn(await recoverAccount(tracker, email, recoveryKey, password))
+      const client = await signIn(tracker, email, password, mode === 'signup', { rememberDevice: keep })
+      if (client.recoveryKey === undefined) onSignedIn(client)
+      else setCreated(client)
     } catch (err) {
       setError(explain(err))
       setBusy(false)
     }
   }
 
-  const switchTo = (next: 'login' | 'signup') => {
+  const switchTo = (next: 'login' | 'signup' | 'recover') => {
     setMode(next)
     setError(undefined)
+  }
+
+  if (created?.recoveryKey !== undefined) {
+    const client = created
+    return <RecoveryKeyDialog recoveryKey={created.recoveryKey} onDone={() => onSignedIn(client)} />
   }
 
   return (
@@ -38,7 +51,11 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
         <h1>Shoal</h1>
         <p>Your files, encrypted on this device and spread across many storage nodes.</p>
       </div>
-      <form className="card auth-card" onSubmit={submit} aria-label={mode === 'login' ? 'Sign in' : 'Create account'}>
+      <form
+        className="card auth-card"
+        onSubmit={submit}
+        aria-label={mode === 'login' ? 'Sign in' : mode === 'signup' ? 'Create account' : 'Reset password'}
+      >
         <div className="tabs" role="tablist">
           <button type="button" role="tab" aria-selected={mode === 'login'} onClick={() => switchTo('login')}>
             Sign in
@@ -58,8 +75,22 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
             onChange={(e) => setEmail(e.target.value)}
           />
         </label>
+        {mode === 'recover' && (
+          <label>
+            Recovery key
+            <input
+              name="recovery-key"
+              type="text"
+              autoComplete="off"
+              spellCheck={false}
+              required
+              value={recoveryKey}
+              onChange={(e) => setRecoveryKey(e.target.value)}
+            />
+          </label>
+        )}
         <label>
-          Password
+          {mode === 'recover' ? 'New password' : 'Password'}
           <input
             name="password"
             type="password"
@@ -69,7 +100,7 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
             onChange={(e) => setPassword(e.target.value)}
           />
         </label>
-        {mode === 'signup' && (
+        {mode !== 'login' && (
           <label>
             Repeat password
             <input
@@ -82,11 +113,13 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
             />
           </label>
         )}
-        <label className="check">
-          <input type="checkbox" name="remember" checked={keep} onChange={(e) => setKeep(e.target.checked)} />
-          Remember this device
-        </label>
-        {keep && (
+        {mode !== 'recover' && (
+          <label className="check">
+            <input type="checkbox" name="remember" checked={keep} onChange={(e) => setKeep(e.target.checked)} />
+            Remember this device
+          </label>
+        )}
+        {keep && mode !== 'recover' && (
           <p className="fineprint">
             Other tabs and later visits open your drive without the password, until you sign out. Only on a device that
             is yours alone.
@@ -104,11 +137,25 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
               : 'Creating your keys…'
             : mode === 'login'
               ? 'Sign in'
-              : 'Create account'}
+              : mode === 'signup'
+                ? 'Create account'
+                : 'Set new password'}
         </button>
+        {mode === 'login' && (
+          <button type="button" className="link-button" onClick={() => switchTo('recover')}>
+            Forgot your password?
+          </button>
+        )}
+        {mode === 'recover' && (
+          <button type="button" className="link-button" onClick={() => switchTo('login')}>
+            Back to sign in
+          </button>
+        )}
         <p className="fineprint">
-          <Icon name="lock" size={14} /> Your password never leaves this browser. It unlocks a key that encrypts your
-          files before they are uploaded; Shoal cannot read them and cannot reset a lost password.
+          <Icon name="lock" size={14} />{' '}
+          {mode === 'recover'
+            ? 'The recovery key you were shown at sign-up unlocks your files again here, in this browser; Shoal never sees it.'
+            : 'Your password never leaves this browser. It unlocks a key that encrypts your files before they are uploaded; Shoal cannot read them, and only your recovery key can reset a lost password.'}
         </p>
       </form>
     </div>

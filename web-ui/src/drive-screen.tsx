@@ -4,6 +4,7 @@ import { type DragEvent, useCallback, useEffect, useMemo, useRef, useState } fro
 import { AccountPage } from './account-view.tsx'
 import {
   deleteForever,
+  expiredTrash,
   moveAllToTrash,
   movedPath,
   movePath,
@@ -115,6 +116,19 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     void refresh()
     client.warm()
   }, [client, refresh])
+
+  // The trash empties itself: items trashed more than TRASH_KEEP_MS ago go for good, once per visit. The
+  // tracker cannot do it (which objects are in the trash is sealed metadata), so the app does, on any device.
+  const purged = useRef(false)
+  useEffect(() => {
+    if (entries === undefined || purged.current) return
+    purged.current = true
+    const expired = expiredTrash(entries, Date.now())
+    if (expired.length === 0) return
+    deleteForever(client, expired)
+      .then(() => refresh(true))
+      .catch((err: unknown) => toast(explain(err)))
+  }, [entries, client, refresh, toast])
 
   // The album fills in thumbnails that photos backed up from the command line arrived without.
   useEffect(() => {

@@ -1,4 +1,4 @@
-import { type SavedSession, ShoalClient, type ShoalClientInit } from '@shoal/client'
+import { degradedNote, type SavedSession, ShoalClient, type ShoalClientInit } from '@shoal/client'
 import { ErrorCode, isShoalError } from '@shoal/core'
 import { forgetDevice, rememberDevice, rememberedSession } from './device-session.ts'
 import { makeThumbnail } from './thumbs.ts'
@@ -27,6 +27,27 @@ export async function signIn(
   if (options.rememberDevice === true) await rememberDevice(client.session())
   else await forgetDevice()
   return client
+}
+
+/** Sets a new password with the recovery key (ShoalClient.recover) and signs in, as `signIn` does. */
+export async function recoverAccount(
+  tracker: string,
+  email: string,
+  recoveryKey: string,
+  newPassword: string
+): Promise<ShoalClient> {
+  const client = await ShoalClient.recover({ tracker, email: email.trim(), recoveryKey, newPassword }, CLIENT_INIT)
+  remember(client.session())
+  await forgetDevice()
+  return client
+}
+
+/** Changes the password; the new session replaces the old one wherever this browser kept it. */
+export async function changePassword(client: ShoalClient, current: string, next: string): Promise<void> {
+  const remembered = (await rememberedSession(client.tracker.url)) !== undefined
+  await client.changePassword(current, next)
+  remember(client.session())
+  if (remembered) await rememberDevice(client.session())
 }
 
 /**
@@ -79,6 +100,8 @@ export function explain(err: unknown): string {
     switch (err.code) {
       case ErrorCode.WRONG_PASSWORD:
         return 'Wrong email or password.'
+      case ErrorCode.WRONG_RECOVERY_KEY:
+        return 'Wrong email or recovery key.'
       case ErrorCode.ACCOUNT_EXISTS:
         return 'An account with this email already exists. Sign in instead.'
       case ErrorCode.QUOTA_EXCEEDED:
@@ -95,6 +118,8 @@ export function explain(err: unknown): string {
         return err.message === 'this link needs a password' ? 'This link needs a password.' : 'Wrong password.'
       case ErrorCode.SHARE_REVOKED:
         return 'This link was revoked by its owner.'
+      case ErrorCode.SHARE_REMOVED:
+        return 'This link was removed by the operator of this service.'
       case ErrorCode.SHARE_EXPIRED:
         return 'This link has expired.'
       case ErrorCode.SHARE_NOT_FOUND:
@@ -136,12 +161,12 @@ export async function uploadFile(
   client: ShoalClient,
   request: UploadRequest,
   options: { signal: AbortSignal; progress: (bytes: number) => void; resume?: string; onStarted?: (id: string) => void }
-): Promise<void> {
+): Promise<{ note?: string }> {
   const { file, name } = request
   let uploadId: string | undefined = options.resume
   const thumb = options.resume === undefined ? await makeThumbnail(file) : undefined
   try {
-    await client.put(name, readFile(file), file.size, {
+    const result = await client.put(name, readFile(file), file.size, {
       meta: { taken: file.lastModified, ...(thumb === undefined ? {} : { thumb }) },
       signal: options.signal,
       onProgress: (p) => options.progress(p.bytes),
@@ -152,6 +177,9 @@ export async function uploadFile(
       ...(file.type === '' ? {} : { mime: file.type }),
       ...(options.resume === undefined ? {} : { resume: options.resume })
     })
+    if (result.degraded === undefined) return {}
+    const note = degradedNote(result.degraded)
+    return { note: note.charAt(0).toUpperCase() + note.slice(1) }
   } catch (err) {
     if (options.signal.aborted && uploadId !== undefined) await client.tracker.abortUpload(uploadId).catch(() => {})
     throw err

@@ -28,6 +28,7 @@ interface Progress {
 
 /** Why a share cannot be opened, as a page a visitor understands. */
 function refusal(err: unknown): { title: string; text: string } {
+  if (isShoalError(err, ErrorCode.SHARE_REMOVED)) return { title: 'Removed by the operator', text: explain(err) }
   if (isShoalError(err, ErrorCode.SHARE_REVOKED)) return { title: 'Link revoked', text: explain(err) }
   if (isShoalError(err, ErrorCode.SHARE_EXPIRED)) return { title: 'Link expired', text: explain(err) }
   if (isShoalError(err, ErrorCode.SHARE_NOT_FOUND)) return { title: 'Link not found', text: explain(err) }
@@ -121,7 +122,11 @@ export function SharePage({ tracker }: { tracker: string }) {
       setProgress({ bytes: file.meta.size, total: file.meta.size, speed: meter.average() ?? 0, state: 'done' })
     } catch (err) {
       clearInterval(ticker)
-      if (isShoalError(err, ErrorCode.SHARE_REVOKED) || isShoalError(err, ErrorCode.SHARE_EXPIRED)) {
+      if (
+        isShoalError(err, ErrorCode.SHARE_REVOKED) ||
+        isShoalError(err, ErrorCode.SHARE_EXPIRED) ||
+        isShoalError(err, ErrorCode.SHARE_REMOVED)
+      ) {
         setState({ kind: 'refused', ...refusal(err) })
         return
       }

@@ -1,7 +1,7 @@
 import { type ObjectEntry, type ShoalClient, shareLinkFragment } from '@shoal/client'
 import type { ShareView } from '@shoal/core'
-import { useCallback, useEffect, useState } from 'react'
-import { Dialog } from './dialog.tsx'
+import { type FormEvent, useCallback, useEffect, useState } from 'react'
+import { Dialog, DialogActions, FormError } from './dialog.tsx'
 import { explain } from './drive.ts'
 import { formatDate } from './format.ts'
 import { Icon } from './icons.tsx'
@@ -27,6 +27,7 @@ export function SharesView({
 }) {
   const [shares, setShares] = useState<ShareView[]>()
   const [shown, setShown] = useState<{ name: string; link: string }>()
+  const [editing, setEditing] = useState<ShareView>()
   const load = useCallback(async () => {
     try {
       setShares(await client.listShares())
@@ -77,6 +78,7 @@ export function SharesView({
             <th>File</th>
             <th>Created</th>
             <th>Status</th>
+            <th className="num">Downloads</th>
             <th aria-label="Actions" />
           </tr>
         </thead>
@@ -96,6 +98,9 @@ export function SharesView({
                 <td>
                   <span className={`badge ${s.live ? 'live' : ''}`}>{s.text}</span>
                 </td>
+                <td className="num" data-testid="share-downloads">
+                  {share.downloads ?? 0}
+                </td>
                 <td className="actions">
                   <span className="row-actions">
                     {s.live && name !== undefined && !share.passwordProtected && (
@@ -113,6 +118,11 @@ export function SharesView({
                         Password link: share again to get a new one
                       </span>
                     )}
+                    {share.revokedAt === undefined && (
+                      <button type="button" className="button small" onClick={() => setEditing(share)}>
+                        Expiry…
+                      </button>
+                    )}
                     {s.live && (
                       <button type="button" className="button danger small" onClick={() => void revoke(share)}>
                         Revoke
@@ -125,6 +135,17 @@ export function SharesView({
           })}
         </tbody>
       </table>
+      {editing !== undefined && (
+        <ExpiryDialog
+          share={editing}
+          onSave={async (expiresAt) => {
+            await client.setShareExpiry(editing.id, expiresAt)
+            setEditing(undefined)
+            await load()
+          }}
+          onClose={() => setEditing(undefined)}
+        />
+      )}
       {shown !== undefined && (
         <Dialog
           title={`Link to “${shown.name.slice(shown.name.lastIndexOf('/') + 1)}”`}
@@ -135,4 +156,66 @@ export function SharesView({
       )}
     </>
   )
+}
+
+/** A date input (the link works through that day, local time) or "never expires". */
+function ExpiryDialog({
+  share,
+  onSave,
+  onClose
+}: {
+  share: ShareView
+  onSave: (expiresAt: number | null) => Promise<void>
+  onClose: () => void
+}) {
+  const initial = share.expiresAt === undefined ? '' : localDate(share.expiresAt)
+  const [date, setDate] = useState(initial)
+  const [never, setNever] = useState(share.expiresAt === undefined)
+  const [error, setError] = useState<string>()
+  const [busy, setBusy] = useState(false)
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    setError(undefined)
+    let expiresAt: number | null = null
+    if (!never) {
+      const [y, m, d] = date.split('-').map(Number)
+      if (y === undefined || m === undefined || d === undefined || Number.isNaN(y + m + d)) {
+        return setError('Pick a date, or "Never expires".')
+      }
+      expiresAt = new Date(y, m - 1, d, 23, 59, 59, 999).getTime()
+      if (expiresAt <= Date.now()) return setError('Pick a date from today on.')
+    }
+    setBusy(true)
+    try {
+      await onSave(expiresAt)
+    } catch (err) {
+      setError(explain(err))
+      setBusy(false)
+    }
+  }
+  return (
+    <Dialog title="Link expiry" onClose={onClose}>
+      <form onSubmit={submit}>
+        <label>
+          Works through
+          <input type="date" value={date} disabled={never} onChange={(e) => setDate(e.target.value)} />
+        </label>
+        <label className="check">
+          <input type="checkbox" checked={never} onChange={(e) => setNever(e.target.checked)} />
+          Never expires
+        </label>
+        <FormError error={error} />
+        <DialogActions onCancel={onClose}>
+          <button type="submit" className="button primary" disabled={busy}>
+            Save
+          </button>
+        </DialogActions>
+      </form>
+    </Dialog>
+  )
+}
+
+function localDate(ms: number): string {
+  const d = new Date(ms)
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`
 }

@@ -89,6 +89,7 @@ function TransferRow({
         <div className="transfer-status" title={t.state === 'failed' ? t.detail : undefined} data-detail={t.detail}>
           {status}
         </div>
+        {t.note !== undefined && <div className="transfer-note">{t.note}</div>}
       </div>
       {(t.state === 'running' || t.state === 'queued') && (
         <button type="button" className="icon-button" title="Cancel" aria-label={`Cancel ${t.name}`} onClick={onCancel}>

@@ -19,11 +19,14 @@ export interface Transfer {
   error?: string
   /** What went wrong underneath `error`, for a tooltip and bug reports (the cause's own message). */
   detail?: string
+  /** Something a finished transfer should tell (an upload stored degraded while nodes were down). */
+  note?: string
   startedAt?: number
   endedAt?: number
 }
 
-type Job = (t: { signal: AbortSignal; progress: (bytes: number) => void }) => Promise<void>
+/** A transfer's work; it may resolve to `{ note }`, a line to show under the finished transfer. */
+type Job = (t: { signal: AbortSignal; progress: (bytes: number) => void }) => Promise<unknown>
 
 interface Entry {
   transfer: Transfer
@@ -123,7 +126,7 @@ export class Transfers {
     this.#update(entry, { state: 'running', startedAt: Date.now() })
     this.#tick()
     try {
-      await entry.job({ signal: entry.controller.signal, progress: (bytes) => meter.report(bytes) })
+      const outcome = await entry.job({ signal: entry.controller.signal, progress: (bytes) => meter.report(bytes) })
       const average = meter.average()
       const { remaining: _, ...rest } = entry.transfer
       entry.transfer = rest
@@ -131,7 +134,8 @@ export class Transfers {
         state: 'done',
         bytes: entry.transfer.total,
         speed: average ?? 0,
-        endedAt: Date.now()
+        endedAt: Date.now(),
+        ...noteOf(outcome)
       })
     } catch (err) {
       const cancelled = entry.controller.signal.aborted
@@ -179,6 +183,11 @@ export class Transfers {
     this.#snapshot = [...this.#entries.values()].map((e) => e.transfer)
     for (const listener of this.#listeners) listener()
   }
+}
+
+function noteOf(outcome: unknown): { note?: string } {
+  const note = (outcome as { note?: unknown } | undefined)?.note
+  return typeof note === 'string' ? { note } : {}
 }
 
 function failureDetail(err: unknown): { detail?: string } {

@@ -1,6 +1,6 @@
 import type { ObjectEntry } from '@shoal/client'
 import { useMemo } from 'react'
-import { type TrashItem, trashItems } from './actions.ts'
+import { TRASH_KEEP_MS, type TrashItem, trashItems } from './actions.ts'
 import { formatBytes, formatDate } from './format.ts'
 import { fileIcon, Icon, IconButton } from './icons.tsx'
 
@@ -23,7 +23,10 @@ export function TrashView({
           <Icon name="trash" size={36} />
         </div>
         <h2>Trash is empty</h2>
-        <p>Deleted files stay here until you delete them for good, and can be put back where they were.</p>
+        <p>
+          Deleted files stay here for {TRASH_KEEP_MS / (24 * 3_600_000)} days, or until you delete them for good, and
+          can be put back where they were.
+        </p>
       </div>
     )
   }
@@ -31,7 +34,8 @@ export function TrashView({
     <>
       <div className="notice">
         <span>
-          {items.length} item{items.length === 1 ? '' : 's'} in the trash still count toward your storage.
+          {items.length} item{items.length === 1 ? '' : 's'} in the trash still count toward your storage, and are
+          deleted for good {TRASH_KEEP_MS / (24 * 3_600_000)} days after they were deleted.
         </span>
         <button type="button" className="button danger small" onClick={() => onEmpty(items)}>
           Empty trash

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { reexecWithTunedMalloc } from '@shoal/core/malloc-tuning'
+import { reexecWithRuntimeTuning } from '@shoal/core/runtime-tuning'
 
 // Only the commands that move file data: a second start costs ~40 ms, which a `shoal ls` would only lose.
-if (['put', 'get', 'backup'].includes(process.argv[2] ?? '')) reexecWithTunedMalloc()
+if (['put', 'get', 'backup'].includes(process.argv[2] ?? '')) reexecWithRuntimeTuning()
 await import('../src/bin.ts')

@@ -30,6 +30,8 @@ export interface BackupSummary {
   uploaded: number
   uploadedBytes: number
   unchanged: number
+  /** Files stored with fewer pieces than planned because storage nodes were down (repair completes them). */
+  degraded: number
   failed: { file: string; error: string }[]
   ms: number
 }
@@ -91,7 +93,7 @@ export async function runBackup(init: BackupInit): Promise<BackupSummary> {
       .filter((e) => e.name.startsWith(prefix))
       .map((e) => [e.name, e])
   )
-  const summary: BackupSummary = { uploaded: 0, uploadedBytes: 0, unchanged: 0, failed: [], ms: 0 }
+  const summary: BackupSummary = { uploaded: 0, uploadedBytes: 0, unchanged: 0, degraded: 0, failed: [], ms: 0 }
   const total = files.reduce((sum, f) => sum + f.size, 0)
   let seenBytes = 0
 
@@ -152,7 +154,7 @@ export async function runBackup(init: BackupInit): Promise<BackupSummary> {
           ...(resume === undefined ? {} : { resume }),
           ...(signal === undefined ? {} : { signal })
         })
-      await upload(previous?.uploadId).catch((err: unknown) => {
+      const result = await upload(previous?.uploadId).catch((err: unknown) => {
         if (previous !== undefined && isShoalError(err, ErrorCode.UPLOAD_NOT_FOUND)) return upload(undefined)
         throw err
       })
@@ -163,6 +165,7 @@ export async function runBackup(init: BackupInit): Promise<BackupSummary> {
       await saveState(path, state)
       summary.uploaded++
       summary.uploadedBytes += file.size
+      if (result.degraded !== undefined) summary.degraded++
       if (log.isTTY !== true) log.write(`  + ${file.rel} (${formatBytes(file.size)})\n`)
     } catch (err) {
       if (isResumable(err, signal) || signal?.aborted === true) {
@@ -183,7 +186,11 @@ export async function runBackup(init: BackupInit): Promise<BackupSummary> {
 
 export function summaryLine(dir: string, folder: string, s: BackupSummary): string {
   const failed = s.failed.length > 0 ? `, ${s.failed.length} failed` : ''
-  return `Backed up ${dir} to ${folder}: ${s.uploaded} uploaded (${formatBytes(s.uploadedBytes)}), ${s.unchanged} unchanged${failed} in ${(s.ms / 1000).toFixed(1)} s`
+  const degraded =
+    s.degraded > 0
+      ? ` (${s.degraded} stored with fewer pieces than planned while nodes were down; repair adds them)`
+      : ''
+  return `Backed up ${dir} to ${folder}: ${s.uploaded} uploaded (${formatBytes(s.uploadedBytes)})${degraded}, ${s.unchanged} unchanged${failed} in ${(s.ms / 1000).toFixed(1)} s`
 }
 
 /**

@@ -1,16 +1,16 @@
-import { createReadStream, createWriteStream } from 'node:fs'
-import { rename, stat } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { checkPath, isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
+import { checkPath, degradedNote, isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
+import { downloadFile, isInterruption } from '@shoal/client/files'
 import { describeError, ErrorCode, formatBytes, formatMicros, invoiceCsv, isShoalError, ShoalError } from '@shoal/core'
 import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './backup.ts'
 import { invoiceLines, usageLines } from './billing-view.ts'
 import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
 import { clearSession, configDir, loadSession, saveSession } from './config.ts'
-import { dropPartial, isInterruption, markPartial, partialPath, resumeOffset } from './partial-download.ts'
 import { progressBar, speedLine } from './progress-bar.ts'
 import { ask } from './prompt.ts'
 
@@ -28,6 +28,9 @@ commands:
   signup                 create an account (asks for email and password)
   login                  sign in on this device
   logout [--all]         end this device's session (--all: every session of the account, on every device)
+  passwd                 change your password (every other device is logged out)
+  recover                set a new password with your recovery key, after forgetting the old one
+  recovery-key           make a new recovery key (the old one stops working)
   put FILE [NAME]        upload FILE, stored as NAME (default: the file's name; "a/b" puts b in folder a)
   backup DIR [--to FOLDER] [--watch]
                          copy DIR into FOLDER (default: DIR's name), only what is new or changed; --watch
@@ -36,6 +39,9 @@ commands:
                          again after an interruption to continue where it stopped
   ls [--json]            list your files
   rm NAME                delete a file
+  shares [--json]        list your share links: status, expiry and how many downloads each had
+  share-expiry ID WHEN   change a link's expiry: a date (YYYY-MM-DD, end of that day UTC), a number of days
+                         (7d), or "never"
   usage [--period YYYY-MM]  storage used and quota, plan, and the month's metered usage and charges
   invoice [YYYY-MM] [--csv]  list your invoices, or show one (as CSV with --csv)
 
@@ -51,7 +57,10 @@ options:
   -h, --help             show this help
 
 environment:
-  SHOAL_EMAIL, SHOAL_PASSWORD   credentials for signup/login without prompts
+  SHOAL_EMAIL, SHOAL_PASSWORD   credentials for signup/login without prompts (passwd, recovery-key: the
+                                current password)
+  SHOAL_NEW_PASSWORD            passwd, recover: the new password without prompts
+  SHOAL_RECOVERY_KEY            recover: the recovery key without a prompt
   SHOAL_HOME                    where the session and backup state are kept (default ~/.shoal)`
 
 /** Runs one command; returns the exit code. Errors reach the user as one line: "shoal: message (CODE)". */
@@ -83,12 +92,43 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           const again = await prompt(io, 'Repeat password: ', true)
           if (again !== password) throw new ShoalError(ErrorCode.INVALID_INPUT, 'the passwords do not match')
         }
-        if (password.length < 8)
-          throw new ShoalError(ErrorCode.INVALID_INPUT, 'the password must have at least 8 characters')
+        checkPasswordLength(password)
         const credentials = { tracker, email, password }
         client = command === 'signup' ? await ShoalClient.signup(credentials) : await ShoalClient.login(credentials)
         await saveSession(dir, client.session())
         io.stderr.write(`${command === 'signup' ? 'Signed up' : 'Logged in'} as ${client.email} at ${tracker}\n`)
+        if (client.recoveryKey !== undefined) showRecoveryKey(io, client.recoveryKey)
+        return 0
+      }
+      case 'passwd': {
+        expectArgs(args, 0, 0, 'passwd')
+        client = await signedIn(dir, tracker)
+        const current = io.env.SHOAL_PASSWORD ?? (await prompt(io, 'Current password: ', true))
+        const next = await newPassword(io)
+        await client.changePassword(current, next)
+        await saveSession(dir, client.session())
+        io.stderr.write('Password changed; every other device is logged out\n')
+        return 0
+      }
+      case 'recover': {
+        expectArgs(args, 0, 0, 'recover')
+        if (tracker === undefined) throw usage('set --tracker URL or SHOAL_TRACKER')
+        const email = io.env.SHOAL_EMAIL ?? (await prompt(io, 'Email: '))
+        const recoveryKey = io.env.SHOAL_RECOVERY_KEY ?? (await prompt(io, 'Recovery key: ', true))
+        const next = await newPassword(io)
+        client = await ShoalClient.recover({ tracker, email, recoveryKey, newPassword: next })
+        await saveSession(dir, client.session())
+        io.stderr.write(
+          `New password set for ${client.email}; logged in here, logged out everywhere else. The recovery key still works.\n`
+        )
+        return 0
+      }
+      case 'recovery-key': {
+        expectArgs(args, 0, 0, 'recovery-key')
+        client = await signedIn(dir, tracker)
+        const password = io.env.SHOAL_PASSWORD ?? (await prompt(io, 'Password: ', true))
+        showRecoveryKey(io, await client.newRecoveryKey(password))
+        io.stderr.write('The previous recovery key no longer works.\n')
         return 0
       }
       case 'logout': {
@@ -153,9 +193,13 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         }
         await dropCheckpoint(dir, file!, target, info.size, info.mtimeMs)
         bar.done()
-        if (values.json === true)
-          io.stdout.write(`${JSON.stringify({ name: target, id: object.id, size: object.size })}\n`)
-        else io.stderr.write(`Uploaded ${target}: ${speedLine(info.size, performance.now() - started)}\n`)
+        if (values.json === true) {
+          const { degraded } = object
+          io.stdout.write(
+            `${JSON.stringify({ name: target, id: object.id, size: object.size, ...(degraded === undefined ? {} : { degraded }) })}\n`
+          )
+        } else io.stderr.write(`Uploaded ${target}: ${speedLine(info.size, performance.now() - started)}\n`)
+        if (object.degraded !== undefined) io.stderr.write(`warning: ${target} ${degradedNote(object.degraded)}\n`)
         return 0
       }
       case 'get': {
@@ -177,34 +221,29 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           return 0
         }
         // Written beside the target and renamed at the end: a failed download never leaves a wrong file, and
-        // an interrupted one continues where it stopped on the next run (partial-download.ts).
-        const info = await client.stat(name!, io.signal === undefined ? {} : { signal: io.signal })
-        const offset = await resumeOffset(out, info)
-        if (offset > 0)
-          io.stderr.write(
-            `Resuming the interrupted download of ${name} at ${formatBytes(offset)} of ${formatBytes(info.size)}\n`
-          )
-        await markPartial(out, info)
+        // an interrupted one continues where it stopped on the next run (@shoal/client/files).
+        let offset = 0
+        let size = 0
         try {
-          const { object, stream } = await client.get(name!, {
-            offset,
-            onProgress: (p) => bar.update({ ...p, bytes: offset + p.bytes, total: info.size }),
+          const { object, resumedFrom } = await downloadFile(client, name!, out, {
+            onProgress: bar.update,
+            onResume: (from, total) =>
+              io.stderr.write(
+                `Resuming the interrupted download of ${name} at ${formatBytes(from)} of ${formatBytes(total)}\n`
+              ),
             ...(io.signal === undefined ? {} : { signal: io.signal })
           })
-          if (object.id !== info.id) throw new ShoalError(ErrorCode.CONFLICT, `${name} was replaced while downloading`)
-          await pipeline(stream, createWriteStream(partialPath(out), { flags: offset > 0 ? 'a' : 'w' }))
-          await rename(partialPath(out), out)
-          await dropPartial(out)
+          offset = resumedFrom
+          size = object.size
         } catch (err) {
           bar.done()
           if (isInterruption(err, io.signal))
             io.stderr.write('The download was interrupted: run the same command again to continue it.\n')
-          else await dropPartial(out)
           throw err
         }
         bar.done()
         io.stderr.write(
-          `Downloaded ${name} to ${out}: ${speedLine(info.size - offset, performance.now() - started)}${offset > 0 ? ' (resumed)' : ''}\n`
+          `Downloaded ${name} to ${out}: ${speedLine(size - offset, performance.now() - started)}${offset > 0 ? ' (resumed)' : ''}\n`
         )
         return 0
       }
@@ -232,6 +271,32 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         io.stderr.write(
           `Deleted ${name}${result.piecesPending > 0 ? ` (${result.piecesPending} pieces will be removed when their nodes come back)` : ''}\n`
         )
+        return 0
+      }
+      case 'shares': {
+        expectArgs(args, 0, 0, 'shares [--json]')
+        client = await signedIn(dir, tracker)
+        const [shares, entries] = await Promise.all([client.listShares(), client.list()])
+        const names = new Map(entries.map((e) => [e.id, e.name]))
+        if (values.json === true) {
+          io.stdout.write(`${JSON.stringify(shares.map((s) => ({ ...s, name: names.get(s.objectId) ?? null })))}\n`)
+        } else if (shares.length === 0) {
+          io.stderr.write('No share links yet\n')
+        } else {
+          for (const s of shares) {
+            const downloads = `${s.downloads ?? 0} download${s.downloads === 1 ? '' : 's'}`
+            io.stdout.write(
+              `${s.id}  ${shareStatus(s).padEnd(22)}  ${downloads.padStart(13)}  ${names.get(s.objectId) ?? '(deleted file)'}\n`
+            )
+          }
+        }
+        return 0
+      }
+      case 'share-expiry': {
+        const [id, when] = expectArgs(args, 2, 2, 'share-expiry ID (YYYY-MM-DD | 7d | never)')
+        client = await signedIn(dir, tracker)
+        const share = await client.setShareExpiry(id!, parseExpiry(when!, Date.now()))
+        io.stderr.write(`Link ${share.id}: ${shareStatus(share)}\n`)
         return 0
       }
       case 'usage': {
@@ -365,6 +430,51 @@ async function prompt(io: CliIo, question: string, secret = false): Promise<stri
     throw new ShoalError(ErrorCode.INVALID_INPUT, 'no terminal to ask on: set SHOAL_EMAIL and SHOAL_PASSWORD')
   }
   return ask(question, io, secret)
+}
+
+function shareStatus(share: { revokedAt?: number; expiresAt?: number }): string {
+  if (share.revokedAt !== undefined) return 'revoked'
+  if (share.expiresAt === undefined) return 'active, no expiry'
+  const until = new Date(share.expiresAt).toISOString().replace('T', ' ').slice(0, 16)
+  return share.expiresAt <= Date.now() ? `expired ${until}` : `until ${until}`
+}
+
+/** "never" (null), "7d" (days from now) or "YYYY-MM-DD" (the end of that day, UTC). */
+export function parseExpiry(text: string, now: number): number | null {
+  if (text === 'never') return null
+  const days = /^(\d{1,4})d$/.exec(text)
+  if (days !== null && Number(days[1]) > 0) return now + Number(days[1]) * 86_400_000
+  const date = /^\d{4}-\d{2}-\d{2}$/.test(text) ? Date.parse(`${text}T23:59:59.999Z`) : Number.NaN
+  if (Number.isFinite(date) && date > now) return date
+  throw new ShoalError(
+    ErrorCode.INVALID_INPUT,
+    `"${text}" is not a future expiry: give a date (YYYY-MM-DD), a number of days (7d) or "never"`
+  )
+}
+
+function checkPasswordLength(password: string): void {
+  if (password.length < 8) throw new ShoalError(ErrorCode.INVALID_INPUT, 'the password must have at least 8 characters')
+}
+
+/** The new password for passwd and recover: SHOAL_NEW_PASSWORD, or asked twice. */
+async function newPassword(io: CliIo): Promise<string> {
+  const next = io.env.SHOAL_NEW_PASSWORD ?? (await prompt(io, 'New password: ', true))
+  if (io.env.SHOAL_NEW_PASSWORD === undefined) {
+    const again = await prompt(io, 'Repeat new password: ', true)
+    if (again !== next) throw new ShoalError(ErrorCode.INVALID_INPUT, 'the passwords do not match')
+  }
+  checkPasswordLength(next)
+  return next
+}
+
+/** The key alone on stdout (a script can keep it), the advice on stderr. */
+function showRecoveryKey(io: CliIo, key: string): void {
+  io.stderr.write(
+    'Your recovery key resets a forgotten password ("shoal recover"). Write it down and keep it apart from this\n' +
+      'device: it is shown only now, and nobody, not the service either, can recover your files without it or\n' +
+      'your password.\n'
+  )
+  io.stdout.write(`${key}\n`)
 }
 
 async function signedIn(dir: string, tracker: string | undefined): Promise<ShoalClient> {

@@ -27,6 +27,7 @@ export {
 export { checkName, checkPath, joinPath, MAX_NAME_BYTES, MAX_PATH_CHARS } from './names.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'
 export { type ClientPeerInit, createClientPeer, locateNode, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
+export { type DialPolicy, dialPolicyFor, isPrivateAddress, mayDial } from './p2p/dial-policy.ts'
 export { deletePiece, getPiece, putPiece, requestRepair } from './p2p/piece-client.ts'
 export { type RebuildInit, type RebuildSource, type RebuiltPiece, rebuildPieces } from './p2p/rebuild.ts'
 export type { ProgressListener, TransferProgress } from './progress.ts'
@@ -37,9 +38,10 @@ export { shareLinkFragment } from './share-link.ts'
 export {
   type Credentials,
   type ObjectEntry,
+  type RecoveryCredentials,
   type SavedSession,
   ShoalClient,
   type ShoalClientInit
 } from './shoal-client.ts'
 export { TrackerClient, type TrackerClientInit } from './tracker-client.ts'
-export { isResumable, type UploadOptions, uploadObject } from './upload.ts'
+export { degradedNote, isResumable, type UploadOptions, type UploadResult, uploadObject } from './upload.ts'

@@ -3,6 +3,7 @@ import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import {
   ByteReader,
   encodeFrame,
+  fastPrivateKey,
   type Grant,
   MAX_SETTLEMENT_RECEIPTS,
   type NodeAddress,
@@ -27,7 +28,8 @@ export class ReceiptSigner {
   readonly receiptKey: string
 
   private constructor(key: PrivateKey) {
-    this.#key = key
+    // A receipt is signed every MiB of every piece: build the signing key once, not per signature.
+    this.#key = fastPrivateKey(key)
     this.receiptKey = receiptKeyId(key.publicKey)
   }
 

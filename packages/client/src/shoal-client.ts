@@ -6,11 +6,13 @@ import {
   checkKdf,
   DEFAULT_KDF,
   derivePasswordKeys,
+  deriveRecoveryKeys,
   deriveSharePasswordKeys,
   ErrorCode,
   formatShareFragment,
   fromBase64Url,
   generateMasterKey,
+  generateRecoveryKey,
   generateShareSalt,
   type InfoResponse,
   isShoalError,
@@ -18,6 +20,8 @@ import {
   type NodeAddress,
   type ObjectInfo,
   type ObjectMetadata,
+  parseRecoveryKey,
+  type RecoveryWrap,
   type SessionResponse,
   type ShareView,
   ShoalError,
@@ -49,6 +53,14 @@ export interface Credentials {
   tracker: string
   email: string
   password: string
+}
+
+/** What `ShoalClient.recover` needs: the recovery key in place of the forgotten password, and the new one. */
+export interface RecoveryCredentials {
+  tracker: string
+  email: string
+  recoveryKey: string
+  newPassword: string
 }
 
 export interface ObjectEntry {
@@ -101,6 +113,11 @@ export class ShoalClient {
   #peer: Promise<Libp2p> | undefined
   #codecs: CodecEngine | undefined
   #receipts: Promise<ReceiptBook> | undefined
+  /**
+   * The recovery key made at sign-up, for the caller to show once (it is kept nowhere else: not here after this
+   * client, not on the tracker). Undefined on a client that logged in.
+   */
+  recoveryKey: string | undefined
 
   private constructor(
     tracker: TrackerClient,
@@ -117,13 +134,41 @@ export class ShoalClient {
     this.#init = init
   }
 
+  /**
+   * Creates an account. A recovery key is made with it (its wrap of the master key goes to the tracker): show
+   * `client.recoveryKey` to the user once; it is the only way back in after a forgotten password.
+   */
   static async signup(credentials: Credentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
     const tracker = new TrackerClient({ url: credentials.tracker })
     const info = await tracker.info()
     const keys = await derivePasswordKeys(credentials.email, credentials.password, trackerKdf(info))
     const masterKey = generateMasterKey()
+    const recoveryKey = generateRecoveryKey()
     const session = await tracker.signup({
       email: credentials.email,
+      authKey: keys.authKey,
+      wrappedMasterKey: await wrapMasterKey(keys.kek, masterKey),
+      recovery: await recoveryWrap(recoveryKey, masterKey)
+    })
+    const client = await ShoalClient.#open(tracker, session, masterKey, init)
+    client.recoveryKey = recoveryKey
+    return client
+  }
+
+  /**
+   * Sets a new password with the recovery key, for a forgotten one. The tracker hands out the master key's
+   * recovery wrap only to the recovery key's auth key, and the wrap opens only with the recovery key itself: it
+   * learns nothing it could decrypt with. Every other session of the account ends.
+   */
+  static async recover(credentials: RecoveryCredentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
+    const tracker = new TrackerClient({ url: credentials.tracker })
+    const recovery = await deriveRecoveryKeys(parseRecoveryKey(credentials.recoveryKey))
+    const request = { email: credentials.email, recoveryAuthKey: recovery.authKey }
+    const { wrappedMasterKey } = await tracker.recoveryWrap(request)
+    const masterKey = await unwrapMasterKey(recovery.kek, wrappedMasterKey)
+    const keys = await derivePasswordKeys(credentials.email, credentials.newPassword, trackerKdf(await tracker.info()))
+    const session = await tracker.recoveryReset({
+      ...request,
       authKey: keys.authKey,
       wrappedMasterKey: await wrapMasterKey(keys.kek, masterKey)
     })
@@ -155,6 +200,39 @@ export class ShoalClient {
       await AccountKeyring.fromMasterKey(masterKey),
       init
     )
+  }
+
+  /**
+   * Changes the password: the master key is rewrapped here under the new password's key, so no file key
+   * changes and nothing is re-uploaded. The current password proves it is the owner (a stolen session token is
+   * not enough). Every session of the account ends, other devices included; this client gets a new one.
+   */
+  async changePassword(current: string, next: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    const kdf = trackerKdf(await this.tracker.info(options))
+    const [old, keys] = await Promise.all([
+      derivePasswordKeys(this.email, current, kdf),
+      derivePasswordKeys(this.email, next, kdf)
+    ])
+    const session = await this.tracker.changePassword(
+      {
+        authKey: old.authKey,
+        newAuthKey: keys.authKey,
+        wrappedMasterKey: await wrapMasterKey(keys.kek, this.#masterKey)
+      },
+      options
+    )
+    this.tracker.token = session.token
+  }
+
+  /** Makes a new recovery key (the old one stops working) and returns it, to show the user once. */
+  async newRecoveryKey(password: string, options: { signal?: AbortSignal } = {}): Promise<string> {
+    const keys = await derivePasswordKeys(this.email, password, trackerKdf(await this.tracker.info(options)))
+    const recoveryKey = generateRecoveryKey()
+    await this.tracker.setRecovery(
+      { authKey: keys.authKey, recovery: await recoveryWrap(recoveryKey, this.#masterKey) },
+      options
+    )
+    return recoveryKey
   }
 
   session(): SavedSession {
@@ -365,6 +443,11 @@ export class ShoalClient {
     return (await this.tracker.listShares(options)).shares
   }
 
+  /** Changes a link's expiry (`null`: never expires); the link itself stays the same. */
+  async setShareExpiry(id: string, expiresAt: number | null, options: { signal?: AbortSignal } = {}) {
+    return this.tracker.updateShare(id, { expiresAt }, options)
+  }
+
   async revokeShare(id: string, options: { signal?: AbortSignal } = {}): Promise<ShareView> {
     return this.tracker.revokeShare(id, options)
   }
@@ -395,6 +478,12 @@ export class ShoalClient {
     const failed = results.filter((r) => r.status === 'rejected').length
     return { piecesDeleted: deletes.length - failed, piecesPending: failed }
   }
+}
+
+/** The master key's second wrap, under the recovery key (deriveRecoveryKeys), and the auth key that guards it. */
+async function recoveryWrap(recoveryKey: string, masterKey: Uint8Array): Promise<RecoveryWrap> {
+  const keys = await deriveRecoveryKeys(parseRecoveryKey(recoveryKey))
+  return { authKey: keys.authKey, wrappedMasterKey: await wrapMasterKey(keys.kek, masterKey) }
 }
 
 function entry(id: string, size: number, createdAt: number, meta: ObjectMetadata): ObjectEntry {

@@ -2,7 +2,9 @@ import {
   type AccountView,
   type BeginUploadRequest,
   type BeginUploadResponse,
+  type ChangePasswordRequest,
   type CommitSegmentRequest,
+  type CommitUploadResponse,
   type CreateShareRequest,
   type DeleteObjectResponse,
   type DownloadGrantsResponse,
@@ -20,13 +22,18 @@ import {
   type PayoutsResponse,
   type PlaceSegmentRequest,
   type PlaceSegmentResponse,
+  type RecoveryRequest,
+  type RecoveryResetRequest,
+  type RecoveryResponse,
   type SessionResponse,
+  type SetRecoveryRequest,
   type ShareGrantsRequest,
   type ShareInfo,
   type ShareView,
   ShoalError,
   type SignupRequest,
   type UpdateObjectRequest,
+  type UpdateShareRequest,
   type UploadStatus,
   type UsageResponse
 } from '@shoal/core'
@@ -110,6 +117,18 @@ export class TrackerClient {
   account(options?: RequestOptions): Promise<AccountView> {
     return this.#request('GET', '/v1/account', undefined, options)
   }
+  changePassword(body: ChangePasswordRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('PUT', '/v1/account/password', body, options)
+  }
+  setRecovery(body: SetRecoveryRequest, options?: RequestOptions): Promise<AccountView> {
+    return this.#request('PUT', '/v1/account/recovery', body, options)
+  }
+  recoveryWrap(body: RecoveryRequest, options?: RequestOptions): Promise<RecoveryResponse> {
+    return this.#request('POST', '/v1/recovery', body, options)
+  }
+  recoveryReset(body: RecoveryResetRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('POST', '/v1/recovery/reset', body, options)
+  }
   nodes(options?: RequestOptions): Promise<NodesResponse> {
     return this.#request('GET', '/v1/nodes', undefined, options)
   }
@@ -127,7 +146,7 @@ export class TrackerClient {
   commitSegment(id: string, index: number, body: CommitSegmentRequest, options?: RequestOptions): Promise<unknown> {
     return this.#request('POST', `/v1/uploads/${enc(id)}/segments/${index}/commit`, body, options)
   }
-  commitUpload(id: string, options?: RequestOptions): Promise<{ object: ObjectSummary }> {
+  commitUpload(id: string, options?: RequestOptions): Promise<CommitUploadResponse> {
     return this.#request('POST', `/v1/uploads/${enc(id)}/commit`, {}, options)
   }
   uploadStatus(id: string, options?: RequestOptions): Promise<UploadStatus> {
@@ -192,6 +211,9 @@ export class TrackerClient {
   }
   listShares(options?: RequestOptions): Promise<ListSharesResponse> {
     return this.#request('GET', '/v1/shares', undefined, options)
+  }
+  updateShare(id: string, body: UpdateShareRequest, options?: RequestOptions): Promise<ShareView> {
+    return this.#request('PATCH', `/v1/shares/${enc(id)}`, body, options)
   }
   revokeShare(id: string, options?: RequestOptions): Promise<ShareView> {
     return this.#request('DELETE', `/v1/shares/${enc(id)}`, undefined, options)

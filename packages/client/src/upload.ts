@@ -3,6 +3,7 @@ import {
   type AccountKeyring,
   CID,
   type CommitSegmentRequest,
+  type DegradedUpload,
   describeError,
   ErrorCode,
   fromBase64Url,
@@ -10,6 +11,7 @@ import {
   generateContentKey,
   generateObjectNonce,
   isShoalError,
+  minStoredPieces,
   type ObjectLayout,
   type ObjectMetadata,
   type ObjectSummary,
@@ -55,6 +57,28 @@ export interface UploadOptions {
   retryPauseMs?: number
 }
 
+/** What an upload returns: the object, and how degraded it was stored when storage nodes were down. */
+export interface UploadResult extends ObjectSummary {
+  /** Set when some segments have fewer pieces than planned (nodes were down); the network's repair adds more. */
+  degraded?: DegradedUpload
+}
+
+/** One line for a person: how degraded an upload was stored, and that it is still readable. */
+export function degradedNote(d: DegradedUpload): string {
+  return (
+    `stored with fewer pieces than planned (storage nodes were down): ${d.segments} of ${d.segmentCount} ` +
+    `segment${d.segmentCount === 1 ? '' : 's'} short, the weakest with ${d.fewestPieces} of ${d.k + d.m} pieces; ` +
+    `any ${d.k} read it, and repair adds more`
+  )
+}
+
+/**
+ * How long a node that failed a push is left out of the next segments' placements: long enough that a dead node
+ * costs one failed push per upload rather than one per segment, short enough that a node that restarted gets
+ * pieces again soon.
+ */
+const UNREACHABLE_FORGET_MS = 30_000
+
 interface OpenUpload {
   uploadId: string
   layout: ObjectLayout
@@ -62,6 +86,8 @@ interface OpenUpload {
   contentKey: Uint8Array
   nonce: Uint8Array
   committed: Set<number>
+  /** Nodes that failed a push of this upload, and when. */
+  unreachable: Map<string, number>
 }
 
 /**
@@ -77,7 +103,7 @@ export async function uploadObject(
   source: AsyncIterable<Uint8Array>,
   size: number,
   options: UploadOptions = {}
-): Promise<ObjectSummary> {
+): Promise<UploadResult> {
   if (name.length === 0 || name.length > 1024) {
     throw new ShoalError(ErrorCode.INVALID_INPUT, 'name must be 1-1024 characters')
   }
@@ -106,8 +132,9 @@ export async function uploadObject(
         options.onProgress?.({ bytes: done, total: size, wireBytes: wire })
       }
     )
-    const { object } = await ctx.tracker.commitUpload(upload.uploadId, { signal: options.signal })
-    return object
+    const { object, degraded } = await ctx.tracker.commitUpload(upload.uploadId, { signal: options.signal })
+    if (degraded !== undefined) ctx.log?.(`${name}: ${degradedNote(degraded)}`)
+    return degraded === undefined ? object : { ...object, degraded }
   } catch (err) {
     // An interruption (cancel, lost network or tracker) keeps the upload for a later resume; anything else
     // means this upload cannot finish, so release what it holds.
@@ -160,7 +187,8 @@ async function begin(ctx: UploadContext, name: string, size: number, options: Up
     minCommit: begun.minCommitPieces ?? begun.k + begun.m,
     contentKey,
     nonce,
-    committed: new Set()
+    committed: new Set(),
+    unreachable: new Map()
   }
 }
 
@@ -179,16 +207,19 @@ async function reopen(ctx: UploadContext, name: string, size: number, uploadId: 
     minCommit: status.minCommitPieces ?? status.k + status.m,
     contentKey: await ctx.keyring.unwrapContentKey(status.wrappedKey),
     nonce: fromBase64Url(status.nonce),
-    committed: new Set(status.committed)
+    committed: new Set(status.committed),
+    unreachable: new Map()
   }
 }
 
 /**
  * Places one segment and pushes all its pieces at once; commits as soon as `minCommit` receipts are in and
  * cancels the rest. When too many fail, asks for a new placement that moves the failed pieces to other nodes.
- * When setting the failed nodes aside leaves too few, they failed together, most likely for a moment (this
- * side's network dropped, their connections are being replaced): they get another chance after a pause, so a
- * blip costs seconds instead of the whole upload.
+ * When the nodes left are too few for every piece but at least minStoredPieces, the segment is stored degraded
+ * on those (repair adds the rest later): uploads go on while nodes are down. When setting the failed nodes aside
+ * leaves fewer than that, they failed together, most likely for a moment (this side's network dropped, their
+ * connections are being replaced): they get another chance after a pause, so a blip costs seconds instead of
+ * the whole upload.
  */
 async function storeSegment(
   ctx: UploadContext,
@@ -199,39 +230,69 @@ async function storeSegment(
 ): Promise<number> {
   const attempts = options.placementAttempts ?? 5
   const pauseMs = options.retryPauseMs ?? 1000
-  const exclude = new Set<string>()
+  const floor = minStoredPieces(upload.layout)
+  const all = segment.cids.map((cid, index) => {
+    const root = segment.roots?.[index]
+    return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
+  })
+  const exclude = recentlyUnreachable(upload)
+  /** No push of this segment failed yet: `exclude` holds only what earlier segments learned. */
+  let fresh = true
+  /** Set while the segment is placed degraded: the pieces to place. */
+  let subset: typeof all | undefined
+  let stored = new Set<number>()
   let errors: string[] = []
   let pauses = 0
   for (let attempt = 1; attempt <= attempts; ) {
+    const pieces = subset ?? all
     let placed: Awaited<ReturnType<TrackerClient['placeSegment']>>
     try {
       placed = await ctx.tracker.placeSegment(
         upload.uploadId,
         segment.index,
-        {
-          pieces: segment.cids.map((cid, index) => {
-            const root = segment.roots?.[index]
-            return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
-          }),
-          ...(exclude.size === 0 ? {} : { exclude: [...exclude] })
-        },
+        { pieces, ...(exclude.size === 0 ? {} : { exclude: [...exclude] }) },
         { signal: options.signal }
       )
     } catch (err) {
-      if (exclude.size === 0 || !isShoalError(err, ErrorCode.NOT_ENOUGH_NODES)) throw err
+      if (subset !== undefined && isShoalError(err, ErrorCode.CONFLICT)) {
+        // Nodes came back meanwhile: the tracker wants every piece placed.
+        subset = undefined
+        attempt++
+        continue
+      }
+      if (!isShoalError(err, ErrorCode.NOT_ENOUGH_NODES)) throw err
+      const available = availableNodes(err)
+      if (available >= floor && available < pieces.length) {
+        // The pieces already stored stay where they are; data pieces next (reads need no decoding).
+        subset = [...all]
+          .sort((a, b) => Number(stored.has(b.index)) - Number(stored.has(a.index)) || a.index - b.index)
+          .slice(0, available)
+          .sort((a, b) => a.index - b.index)
+        ctx.log?.(`segment ${segment.index}: ${available} nodes for ${all.length} pieces; storing it degraded`)
+        continue
+      }
+      if (exclude.size === 0) throw err
       ctx.log?.(`segment ${segment.index}: no nodes left besides the ${exclude.size} that failed; retrying them`)
       exclude.clear()
-      await sleep(pauseMs * 2 ** pauses++, options.signal)
+      subset = undefined
+      // Nodes that failed an earlier segment get their next chance at once; this segment's own failures after
+      // a pause (a blip on this side costs seconds, not the upload).
+      if (!fresh) await sleep(pauseMs * 2 ** pauses++, options.signal)
       continue
     }
-    const outcome = await pushPieces(peer, placed.pieces, segment, upload.minCommit, options.signal)
+    const needed = Math.min(upload.minCommit, placed.pieces.length)
+    const outcome = await pushPieces(peer, placed.pieces, segment, needed, options.signal)
+    if (outcome.errors.length > 0) fresh = false
+    stored = new Set(outcome.receipts.map((r) => r.index))
     errors = outcome.errors.map((e) => e.message)
+    const now = Date.now()
     for (const e of outcome.errors) {
       // A refusal that any node would give (a bad grant) is not cured by moving the piece.
       if (isShoalError(e.error, ErrorCode.GRANT_INVALID)) throw e.error
       exclude.add(e.node)
+      upload.unreachable.set(e.node, now)
     }
-    if (outcome.receipts.length >= upload.minCommit) {
+    if (outcome.receipts.length >= needed) {
       await ctx.tracker.commitSegment(
         upload.uploadId,
         segment.index,
@@ -250,6 +311,19 @@ async function storeSegment(
     `segment ${segment.index} could not be stored after ${attempts} attempts: ${errors.join('; ')}`,
     { details: { segment: segment.index, errors } }
   )
+}
+
+/** Nodes that failed a push of this upload lately; older failures are forgotten. */
+function recentlyUnreachable(upload: OpenUpload): Set<string> {
+  const since = Date.now() - UNREACHABLE_FORGET_MS
+  for (const [node, at] of upload.unreachable) if (at < since) upload.unreachable.delete(node)
+  return new Set(upload.unreachable.keys())
+}
+
+/** How many nodes the tracker said could take a piece (ERR_NOT_ENOUGH_NODES details); 0 when it did not say. */
+function availableNodes(err: ShoalError): number {
+  const available = (err.details as { available?: unknown } | undefined)?.available
+  return typeof available === 'number' && Number.isSafeInteger(available) ? available : 0
 }
 
 async function pushPieces(

@@ -49,6 +49,8 @@ export const ErrorCode = {
   NOT_ENOUGH_NODES: 'ERR_NOT_ENOUGH_NODES',
   UNAUTHORIZED: 'ERR_UNAUTHORIZED',
   WRONG_PASSWORD: 'ERR_WRONG_PASSWORD',
+  /** A recovery attempt with a wrong recovery key, an unknown email, or an account without a recovery key. */
+  WRONG_RECOVERY_KEY: 'ERR_WRONG_RECOVERY_KEY',
   ACCOUNT_EXISTS: 'ERR_ACCOUNT_EXISTS',
   QUOTA_EXCEEDED: 'ERR_QUOTA_EXCEEDED',
   NOT_FOUND: 'ERR_NOT_FOUND',
@@ -62,6 +64,10 @@ export const ErrorCode = {
   SHARE_REVOKED: 'ERR_SHARE_REVOKED',
   SHARE_EXPIRED: 'ERR_SHARE_EXPIRED',
   SHARE_PASSWORD: 'ERR_SHARE_PASSWORD',
+  /** The tracker's operator took the share down (an abuse report); the owner's file is untouched. */
+  SHARE_REMOVED: 'ERR_SHARE_REMOVED',
+  /** The tracker's operator suspended the account: no logins, API keys or share links until lifted. */
+  ACCOUNT_SUSPENDED: 'ERR_ACCOUNT_SUSPENDED',
   ABORTED: 'ERR_ABORTED',
   FORBIDDEN: 'ERR_FORBIDDEN',
   RATE_LIMITED: 'ERR_RATE_LIMITED',

@@ -1,6 +1,7 @@
 import { publicKeyFromProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import type { PrivateKey, PublicKey } from '@libp2p/interface'
 import { fromBase64Url, toBase64Url } from './bytes.ts'
+import { KeyCache } from './crypto/key-cache.ts'
 import { ErrorCode, ShoalError } from './errors.ts'
 import { openToken, signToken } from './signed-token.ts'
 
@@ -29,10 +30,13 @@ export function signGetReceipt(clientKey: PrivateKey, receipt: GetReceipt): Prom
   return signToken(clientKey, receipt)
 }
 
+/** Receipt keys seen lately, parsed once: a node checks an in-band receipt every MiB it sends. */
+const receiptKeys = new KeyCache(1_000)
+
 /** The public key a grant's `rk` names; ERR_RECEIPT_INVALID if it names none. */
 export function receiptKeyFrom(rk: string): PublicKey {
   try {
-    return publicKeyFromProtobuf(fromBase64Url(rk))
+    return receiptKeys.get(rk, () => publicKeyFromProtobuf(fromBase64Url(rk)))
   } catch (cause) {
     throw new ShoalError(ErrorCode.RECEIPT_INVALID, 'the grant names no valid receipt key', { cause })
   }

@@ -12,12 +12,15 @@
  * const back = await codec.decode(0, [pieces[0], undefined, pieces[2], undefined, pieces[4], pieces[5]])
  * ```
  */
+
+export { fastPrivateKey, fastPublicKey } from '#fast-keys'
 export * from './bloom.ts'
 export * from './bytes.ts'
 export * from './cid.ts'
 export * from './constants.ts'
 export * from './crypto/account-keys.ts'
 export * from './crypto/aes-gcm.ts'
+export * from './crypto/key-cache.ts'
 export * from './crypto/share-keys.ts'
 export * from './erasure/index.ts'
 export * from './errors.ts'

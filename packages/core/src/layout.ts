@@ -28,6 +28,15 @@ export function validateLayout(layout: ObjectLayout): ObjectLayout {
   return layout
 }
 
+/**
+ * Fewest pieces a segment may be stored with when nodes are down: k + 1 (k when m = 0). An upload that cannot
+ * reach k + m nodes commits with what it could store, down to this, and repair adds the missing pieces later;
+ * one piece beyond k keeps a freshly stored segment readable through the loss of any one node meanwhile.
+ */
+export function minStoredPieces(layout: Pick<ObjectLayout, 'k' | 'm'>): number {
+  return layout.k + Math.min(1, layout.m)
+}
+
 /** An empty object still has one (empty) segment, so its authenticity and end are checked like any other. */
 export function segmentCount(layout: ObjectLayout): number {
   return Math.max(1, Math.ceil(layout.size / layout.segmentSize))

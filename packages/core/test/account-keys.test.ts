@@ -2,9 +2,15 @@ import { describe, expect, it } from 'vitest'
 import {
   AccountKeyring,
   derivePasswordKeys,
+  deriveRecoveryKeys,
   ErrorCode,
+  formatRecoveryKey,
+  fromBase64Url,
   generateContentKey,
   generateMasterKey,
+  generateRecoveryKey,
+  parseRecoveryKey,
+  RECOVERY_KEY_BYTES,
   unwrapMasterKey,
   wrapMasterKey
 } from '../src/index.ts'
@@ -12,6 +18,30 @@ import {
 const FAST = { N: 2 ** 10, r: 8, p: 1 }
 
 describe('account keys', () => {
+  it('a recovery key reads back as written, forgiving case, spacing and look-alike letters', () => {
+    const key = generateRecoveryKey()
+    expect(key).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){7}$/)
+    expect(formatRecoveryKey(parseRecoveryKey(key))).toBe(key)
+    const bytes = Uint8Array.from({ length: RECOVERY_KEY_BYTES }, (_, i) => i * 13)
+    const text = formatRecoveryKey(bytes)
+    expect(parseRecoveryKey(` ${text.toLowerCase().replaceAll('-', ' ')} `)).toEqual(bytes)
+    expect(parseRecoveryKey(text.replaceAll('0', 'O').replaceAll('1', 'l'))).toEqual(bytes)
+    for (const bad of ['', text.slice(0, -1), `${text}X`, text.replace(/.$/, 'U')]) {
+      expect(() => parseRecoveryKey(bad)).toThrow(expect.objectContaining({ code: ErrorCode.INVALID_INPUT }))
+    }
+  })
+
+  it('the recovery key unwraps its copy of the master key; its auth key, all the tracker sees, does not', async () => {
+    const master = generateMasterKey()
+    const keys = await deriveRecoveryKeys(parseRecoveryKey(generateRecoveryKey()))
+    const wrapped = await wrapMasterKey(keys.kek, master)
+    expect(await unwrapMasterKey(keys.kek, wrapped)).toEqual(master)
+    // The tracker holds the auth key (a hash of it) and the wrap: trying the auth key as the key opens nothing.
+    await expect(unwrapMasterKey(fromBase64Url(keys.authKey), wrapped)).rejects.toThrow()
+    const other = await deriveRecoveryKeys(parseRecoveryKey(generateRecoveryKey()))
+    await expect(unwrapMasterKey(other.kek, wrapped)).rejects.toThrow()
+  })
+
   it('the same password gives the same keys; another password or email does not', async () => {
     const a = await derivePasswordKeys('Ann@Example.com ', 'correct horse', FAST)
     const b = await derivePasswordKeys('ann@example.com', 'correct horse', FAST)

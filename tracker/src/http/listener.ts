@@ -8,12 +8,14 @@ export class HttpListener implements Startable {
   readonly app: HttpServer
   readonly #host: string
   readonly #port: number
+  readonly #scheme: 'http' | 'https'
   #url: string | undefined
 
-  constructor(app: HttpServer, host: string, port: number) {
+  constructor(app: HttpServer, host: string, port: number, scheme: 'http' | 'https' = 'http') {
     this.app = app
     this.#host = host
     this.#port = port
+    this.#scheme = scheme
   }
 
   /** Base URL once listening, e.g. http://127.0.0.1:7070. */
@@ -27,7 +29,7 @@ export class HttpListener implements Startable {
     await this.app.listen({ host: this.#host, port: this.#port })
     const address = this.app.server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
-    this.#url = `http://${host}:${address.port}`
+    this.#url = `${this.#scheme}://${host}:${address.port}`
   }
 
   async stop(): Promise<void> {

@@ -46,7 +46,15 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
 
   app.addHook('preHandler', async (request) => {
     const path = routeOf(request)
-    if (request.method !== 'POST' || (path !== '/v1/accounts' && path !== '/v1/sessions')) return
+    // Everything that checks a password or a recovery key is limited like a login.
+    const checked = ['/v1/accounts', '/v1/sessions', '/v1/recovery', '/v1/recovery/reset']
+    const changes = ['/v1/account/password', '/v1/account/recovery']
+    const route = path ?? ''
+    if (
+      !(request.method === 'POST' && checked.includes(route)) &&
+      !(request.method === 'PUT' && changes.includes(route))
+    )
+      return
     const email = emailOf(request)
     const keys =
       path === '/v1/accounts'

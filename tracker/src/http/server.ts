@@ -11,13 +11,18 @@ import type { Shares } from '../shares.ts'
 import type { Uploads } from '../uploads.ts'
 import {
   parseBeginUpload,
+  parseChangePassword,
   parseHeartbeatRequest,
   parseId,
   parseListQuery,
   parseLogin,
   parseNameHash,
+  parseRecovery,
+  parseRecoveryReset,
+  parseSetRecovery,
   parseSignup
 } from '../validate.ts'
+import { edgeOptions, type HttpEdgeInit } from './edge.ts'
 import { routeOf } from './route.ts'
 
 export interface HttpComponents {
@@ -40,6 +45,7 @@ const STATUS: Record<string, number> = {
   [ErrorCode.NODE_NOT_REACHABLE]: 403,
   [ErrorCode.UNAUTHORIZED]: 401,
   [ErrorCode.WRONG_PASSWORD]: 401,
+  [ErrorCode.WRONG_RECOVERY_KEY]: 401,
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.OBJECT_NOT_FOUND]: 404,
   [ErrorCode.UPLOAD_NOT_FOUND]: 404,
@@ -47,6 +53,9 @@ const STATUS: Record<string, number> = {
   [ErrorCode.SHARE_REVOKED]: 410,
   [ErrorCode.SHARE_EXPIRED]: 410,
   [ErrorCode.SHARE_PASSWORD]: 401,
+  // 451 Unavailable For Legal Reasons (RFC 7725): an operator's takedown.
+  [ErrorCode.SHARE_REMOVED]: 451,
+  [ErrorCode.ACCOUNT_SUSPENDED]: 403,
   [ErrorCode.ACCOUNT_EXISTS]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UPLOAD_INCOMPLETE]: 409,
@@ -63,8 +72,9 @@ function sendError(reply: FastifyReply, status: number, error: ShoalError): Fast
 }
 
 /** The v1 API (see `wire/tracker-api.ts` in @shoal/core). Not listening yet: the caller calls `listen`. */
-export function createHttpServer(c: HttpComponents) {
+export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   const app = Fastify({
+    ...edgeOptions(edge),
     loggerInstance: c.logger,
     // One log line per request at debug (below): heartbeats alone would drown the info level.
     logController: new LogController({ disableRequestLogging: true }),
@@ -124,12 +134,15 @@ export function createHttpServer(c: HttpComponents) {
   )
 
   // Hooks take callbacks, not async functions: they run on every request, and each promise costs.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     // Answers carry grants and session tokens: no cache may keep them.
     reply.header('cache-control', 'no-store')
+    // The id in the tracker's log lines for this request: what a user quotes in a bug report.
+    reply.header('x-request-id', request.id)
     // The web UI may be served from another origin. Any origin is safe: the API authenticates with bearer
     // tokens a page must already hold, never with cookies the browser would attach on its own.
     reply.header('access-control-allow-origin', '*')
+    reply.header('access-control-expose-headers', 'x-request-id')
     done(null, payload)
   })
   app.options('*', async (_request, reply) =>
@@ -170,6 +183,15 @@ export function createHttpServer(c: HttpComponents) {
   app.delete('/v1/sessions/current', (request) => c.accounts.logout(request.headers.authorization, false))
   app.delete('/v1/sessions', (request) => c.accounts.logout(request.headers.authorization, true))
   app.get('/v1/account', async (request) => c.accounts.view((await auth(request.headers)).id))
+  // Password and recovery key (docs/decisions.md, "Account recovery"): the tracker sees only auth keys and wraps.
+  app.put('/v1/account/password', async (request) =>
+    c.accounts.changePassword((await auth(request.headers)).id, parseChangePassword(request.body))
+  )
+  app.put('/v1/account/recovery', async (request) =>
+    c.accounts.setRecovery((await auth(request.headers)).id, parseSetRecovery(request.body))
+  )
+  app.post('/v1/recovery', (request) => c.accounts.recoveryWrap(parseRecovery(request.body)))
+  app.post('/v1/recovery/reset', (request) => c.accounts.recoveryReset(parseRecoveryReset(request.body)))
 
   app.post('/v1/nodes/heartbeat', (request) =>
     c.registry.heartbeat(parseHeartbeatRequest(request.body).token, request.ip)
@@ -227,6 +249,9 @@ export function createHttpServer(c: HttpComponents) {
     c.shares.revoke(await auth(request.headers), parseId(request.params.id))
   )
   // Public: a share link works without an account.
+  app.patch<IdParams>('/v1/shares/:id', async (request) =>
+    c.shares.update(await auth(request.headers), parseId(request.params.id), request.body)
+  )
   app.get<IdParams>('/v1/shares/:id', async (request) => c.shares.info(parseId(request.params.id)))
   app.post<IdParams>('/v1/shares/:id/grants', async (request) =>
     c.shares.grants(parseId(request.params.id), request.body, request.ip)

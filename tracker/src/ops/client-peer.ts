@@ -1,5 +1,5 @@
 import type { Libp2p } from '@libp2p/interface'
-import { createClientPeer } from '@shoal/client'
+import { type ClientPeerInit, createClientPeer } from '@shoal/client'
 import type { Startable } from '../lifecycle.ts'
 
 /**
@@ -7,10 +7,16 @@ import type { Startable } from '../lifecycle.ts'
  * tracker that never dials a node never opens one.
  */
 export class ClientPeer implements Startable {
+  readonly #metrics: ClientPeerInit['metrics'] | undefined
   #peer: Promise<Libp2p> | undefined
 
+  /** `metrics`: libp2p metrics for the peer (metrics.ts); default none. */
+  constructor(metrics?: ClientPeerInit['metrics']) {
+    this.#metrics = metrics
+  }
+
   get(): Promise<Libp2p> {
-    this.#peer ??= createClientPeer().then(async (p) => {
+    this.#peer ??= createClientPeer(this.#metrics === undefined ? {} : { metrics: this.#metrics }).then(async (p) => {
       await p.start()
       return p
     })

@@ -1,18 +1,11 @@
 import { peerIdFromString } from '@libp2p/peer-id'
-import {
-  type BloomFilterJson,
-  ErrorCode,
-  formatMetrics,
-  type MetricFamily,
-  openToken,
-  PROMETHEUS_CONTENT_TYPE,
-  peekToken,
-  ShoalError
-} from '@shoal/core'
+import { type BloomFilterJson, ErrorCode, type MetricFamily, openToken, peekToken, ShoalError } from '@shoal/core'
+import { scrape } from '@shoal/core/metrics'
 import type { Clock } from '../config.ts'
 import { HEARTBEAT_MAX_SKEW_MS } from '../constants.ts'
 import type { GrantSigner } from '../grants.ts'
 import type { HttpServer } from '../http/server.ts'
+import type { TrackerMetrics } from '../metrics.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { Maintenance } from './maintenance.ts'
 import { auditScore, uptimeScore } from './reputation.ts'
@@ -63,7 +56,7 @@ export interface ExitStatus {
   remaining: number
 }
 
-/** `/metrics` (Prometheus) and `GET /v1/nodes/:peerId/reputation`. */
+/** `/metrics` (Prometheus, through prom-client: metrics.ts) and `GET /v1/nodes/:peerId/reputation`. */
 export function registerOpsRoutes(
   app: HttpServer,
   c: {
@@ -72,7 +65,7 @@ export function registerOpsRoutes(
     registry: NodeRegistry
     clock: Clock
     signer: GrantSigner
-    metrics?: () => MetricFamily[]
+    metrics: TrackerMetrics
   }
 ): void {
   app.get('/metrics', async (_request, reply) => {
@@ -93,10 +86,10 @@ export function registerOpsRoutes(
         type: 'gauge',
         samples: [{ value: nodes.reduce((sum, n) => sum + n.used, 0) }]
       },
-      ...c.maintenance.metrics(),
-      ...(c.metrics?.() ?? [])
+      ...c.maintenance.metrics()
     ]
-    return reply.header('content-type', PROMETHEUS_CONTENT_TYPE).send(formatMetrics(families))
+    const { contentType, body } = await scrape(c.metrics.registry, c.metrics.shoal, families)
+    return reply.header('content-type', contentType).send(body)
   })
 
   // Graceful exit: the node stops getting pieces and the repairer moves every piece it holds to other nodes

@@ -2,6 +2,7 @@ import { LevelAccounts } from './level/accounts.ts'
 import { LevelCoordination } from './level/coordination.ts'
 import { LevelLedger } from './level/ledger.ts'
 import { LevelDb } from './level/level-db.ts'
+import { LevelModeration } from './level/moderation.ts'
 import { LevelNodes } from './level/nodes.ts'
 import { LevelObjects } from './level/objects.ts'
 import { LevelReputations } from './level/reputations.ts'
@@ -28,6 +29,7 @@ export class LevelStore implements Store {
   readonly reputations: LevelReputations
   readonly ledger: LevelLedger
   readonly coordination: LevelCoordination
+  readonly moderation: LevelModeration
 
   constructor(init: LevelStoreInit) {
     const db = new LevelDb(init.location)
@@ -39,6 +41,7 @@ export class LevelStore implements Store {
     this.nodes = new LevelNodes(db)
     this.reputations = new LevelReputations(db)
     this.ledger = new LevelLedger(db)
+    this.moderation = new LevelModeration(db)
     this.coordination = new LevelCoordination()
   }
 

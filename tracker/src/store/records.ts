@@ -85,6 +85,22 @@ export interface AccountRecord {
   createdAt: number
   /** Plan id (src/billing/plans.ts); absent on accounts created before plans: free. */
   plan?: string
+  /** The recovery key's half (docs/decisions.md, "Account recovery"); absent until one is set up. */
+  recovery?: RecoveryRecord
+}
+
+/** A salted hash of the recovery key's auth key, and the master key wrapped under the recovery key. */
+export interface RecoveryRecord {
+  authSalt: string
+  authHash: string
+  wrappedMasterKey: string
+  createdAt: number
+}
+
+/** What updateAccountKeys changes: the password's half (a change or a reset), the recovery half, or both. */
+export interface AccountKeysUpdate {
+  auth?: Pick<AccountRecord, 'authSalt' | 'authHash' | 'wrappedMasterKey'>
+  recovery?: RecoveryRecord
 }
 
 export interface SessionRecord {
@@ -206,4 +222,6 @@ export interface ShareRecord {
   revokedAt?: number
   /** With a password: the client's derivation salt, and a salted scrypt hash of the auth key derived from it. */
   password?: { salt: string; authSalt: string; authHash: string }
+  /** Downloads started through the link (countShareDownload); absent means none. */
+  downloads?: number
 }

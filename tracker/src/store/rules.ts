@@ -1,6 +1,13 @@
 import { ErrorCode, type PiecePlacement, ShoalError } from '@shoal/core'
 import type { PlanChange, StorageSpan } from './money-records.ts'
-import type { AccountRecord, ObjectRecord, SegmentKey, ShareRecord, UploadSegmentRecord } from './records.ts'
+import type {
+  AccountKeysUpdate,
+  AccountRecord,
+  ObjectRecord,
+  SegmentKey,
+  ShareRecord,
+  UploadSegmentRecord
+} from './records.ts'
 
 /*
  * The decisions every store makes, written once. A store's job is to hold the rows still (a lock, a
@@ -128,6 +135,19 @@ export function openSpan(object: ObjectRecord, nodes: Record<string, number> = {
 
 /** A span never ends before it began. */
 export const spanEnd = (span: StorageSpan, at: number): number => Math.max(at, span.from)
+
+/** A share with a new expiry, or none. */
+export function withExpiry(share: ShareRecord, expiresAt: number | undefined): ShareRecord {
+  const { expiresAt: _old, ...rest } = share
+  return expiresAt === undefined ? rest : { ...rest, expiresAt }
+}
+
+/** An account after updateAccountKeys. */
+export const withKeys = (account: AccountRecord, update: AccountKeysUpdate): AccountRecord => ({
+  ...account,
+  ...update.auth,
+  ...(update.recovery === undefined ? {} : { recovery: update.recovery })
+})
 
 /** A second revocation keeps the first time. */
 export const revoked = (share: ShareRecord, at: number): ShareRecord =>

@@ -1,5 +1,6 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
 import type { BucketKey } from '../rate-limit.ts'
+import type { AbuseReport, ModerationAction, SuspensionRecord, TakedownRecord } from './moderation-records.ts'
 import type {
   ApiKeyRecord,
   AuditRecord,
@@ -12,6 +13,7 @@ import type {
   StorageSpan
 } from './money-records.ts'
 import type {
+  AccountKeysUpdate,
   AccountRecord,
   DeleteOrderRecord,
   NodeRecord,
@@ -26,6 +28,7 @@ import type {
   UploadSegmentRecord
 } from './records.ts'
 
+export type * from './moderation-records.ts'
 export type * from './money-records.ts'
 export type * from './records.ts'
 
@@ -60,6 +63,7 @@ export interface Store {
   readonly reputations: ReputationStore
   readonly ledger: LedgerStore
   readonly coordination: CoordinationStore
+  readonly moderation: ModerationStore
 }
 
 /** The parts of a store a service uses: `StoreParts<'accounts' | 'objects'>`. */
@@ -99,6 +103,12 @@ export interface AccountStore {
   appendAudit(record: AuditRecord): Promise<void>
   /** An account's audit log, newest first. */
   listAudit(accountId: string, limit: number): Promise<AuditRecord[]>
+
+  /**
+   * Replaces the account's password half (auth salt, hash and wrapped master key) and/or its recovery half, and
+   * appends `audit`, in one step; the rest of the account is untouched. ERR_UNAUTHORIZED if it does not exist.
+   */
+  updateAccountKeys(accountId: string, update: AccountKeysUpdate, audit: AuditRecord): Promise<void>
 }
 
 /** Uploads in progress: quota reservations, placements, segment commits, and the commit into an object. */
@@ -208,6 +218,10 @@ export interface ShareStore {
   listShares(owner: string): Promise<ShareRecord[]>
   /** Marks a share revoked at `at` and returns it; a second revocation keeps the first time. ERR_NOT_FOUND if absent. */
   revokeShare(id: string, at: number): Promise<ShareRecord>
+  /** Sets (or with undefined, removes) a share's expiry and returns it. ERR_NOT_FOUND if absent. */
+  updateShareExpiry(id: string, expiresAt: number | undefined): Promise<ShareRecord>
+  /** Adds one to a share's download count, atomically (two trackers counting at once both count). */
+  countShareDownload(id: string): Promise<void>
 }
 
 /** The storage-node registry and the delete orders waiting for each node. */
@@ -279,4 +293,23 @@ export interface CoordinationStore {
   acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
   /** Gives the lease up, if `holder` holds it, so another tracker can take it at once. */
   releaseLease(name: string, holder: string): Promise<void>
+}
+
+/** The operator's moderation: takedowns of share links, account suspensions, abuse reports, and their log. */
+export interface ModerationStore {
+  /**
+   * Takes a share down (`takedown`) or restores it (undefined) and appends `action` to the moderation log, both
+   * or neither. Returns false, changing nothing and logging nothing, when the share already is in that state.
+   * Does not check that the share exists (the service does).
+   */
+  setTakedown(shareId: string, takedown: TakedownRecord | undefined, action: ModerationAction): Promise<boolean>
+  getTakedown(shareId: string): Promise<TakedownRecord | undefined>
+  /** As setTakedown, for an account's suspension. */
+  setSuspension(accountId: string, suspension: SuspensionRecord | undefined, action: ModerationAction): Promise<boolean>
+  getSuspension(accountId: string): Promise<SuspensionRecord | undefined>
+  addReport(report: AbuseReport): Promise<void>
+  /** Reports, newest first, at most `limit`. */
+  listReports(limit: number): Promise<AbuseReport[]>
+  /** The moderation log, newest first, at most `limit`. */
+  listActions(limit: number): Promise<ModerationAction[]>
 }

@@ -1,4 +1,6 @@
 import { webSockets } from '@libp2p/websockets'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { type DialPolicy, dialPolicyFor, mayDial } from './dial-policy.ts'
 
 /** Browsers can only dial WebSockets. */
 export function clientTransports() {
@@ -6,7 +8,11 @@ export function clientTransports() {
 }
 
 /**
- * The browser build's default gater refuses plain ws:// and private addresses. Shoal nodes on a local network
- * (and every test network) are exactly that; production nodes serve wss:// on public addresses.
+ * libp2p's browser default refuses plain ws:// and every private address, which leaves a LAN deployment or a
+ * test network nothing to dial; allowing everything would let a public page probe its visitors' home networks.
+ * Shoal's gater follows the page (dial-policy.ts): wss only on an HTTPS page, private addresses only when the
+ * page itself is served from one (local or development mode), unless the caller gives a policy.
  */
-export const connectionGater = { denyDialMultiaddr: async () => false }
+export function connectionGater(policy: DialPolicy = dialPolicyFor(globalThis.location)) {
+  return { denyDialMultiaddr: async (ma: Multiaddr) => !mayDial(policy, ma) }
+}

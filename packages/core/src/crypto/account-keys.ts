@@ -82,6 +82,82 @@ export async function unwrapMasterKey(kek: Uint8Array, wrapped: string): Promise
   return openBlob(await importAesKey(kek), fromBase64Url(wrapped), 'shoal/master-key/v1')
 }
 
+/** Bytes of a recovery key: 160 bits, drawn at random, so no stretching is needed to derive keys from it. */
+export const RECOVERY_KEY_BYTES = 20
+/** Crockford's base32: no I, L, O or U, so a key copied by hand from paper reads back unambiguously. */
+const RECOVERY_ALPHABET = '0123456789ABCDEFGHJKMNPQRSTVWXYZ'
+
+/**
+ * A new recovery key as a person writes it down: 32 base32 characters in groups of four
+ * (`7K3Q-...-M2XD`). It unwraps a second copy of the master key, so it resets a forgotten password.
+ */
+export function generateRecoveryKey(): string {
+  return formatRecoveryKey(randomBytes(RECOVERY_KEY_BYTES))
+}
+
+export function formatRecoveryKey(bytes: Uint8Array): string {
+  if (bytes.byteLength !== RECOVERY_KEY_BYTES) throw new TypeError(`a recovery key is ${RECOVERY_KEY_BYTES} bytes`)
+  let bits = 0
+  let value = 0
+  let out = ''
+  for (const byte of bytes) {
+    value = (value << 8) | byte
+    bits += 8
+    while (bits >= 5) {
+      out += RECOVERY_ALPHABET[(value >>> (bits - 5)) & 31]
+      bits -= 5
+    }
+  }
+  return (out.match(/.{4}/g) as string[]).join('-')
+}
+
+/**
+ * The bytes of a recovery key as typed: case, spaces and dashes do not matter, and O, I and L read as 0, 1 and
+ * 1. ERR_INVALID_INPUT when it is not one.
+ */
+export function parseRecoveryKey(text: string): Uint8Array {
+  const chars = text.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1')
+  const invalid = () =>
+    new ShoalError(ErrorCode.INVALID_INPUT, 'that is not a recovery key (32 letters and digits, e.g. 7K3Q-9XWB-...)')
+  if (chars.length !== (RECOVERY_KEY_BYTES * 8) / 5) throw invalid()
+  const out = new Uint8Array(RECOVERY_KEY_BYTES)
+  let bits = 0
+  let value = 0
+  let i = 0
+  for (const c of chars) {
+    const digit = RECOVERY_ALPHABET.indexOf(c)
+    if (digit < 0) throw invalid()
+    value = ((value << 5) | digit) & 0xffff
+    bits += 5
+    if (bits >= 8) {
+      out[i++] = (value >>> (bits - 8)) & 0xff
+      bits -= 8
+    }
+  }
+  return out
+}
+
+/**
+ * The recovery key's two halves, like a password's (PasswordKeys): an auth key the tracker checks before it hands
+ * out the recovery copy of the master key, and the key that unwraps that copy, which never leaves the device.
+ * HKDF, not scrypt: the key is random, there is nothing to guess.
+ */
+export async function deriveRecoveryKeys(recoveryKey: Uint8Array): Promise<PasswordKeys> {
+  const base = await crypto.subtle.importKey('raw', new Uint8Array(recoveryKey), 'HKDF', false, ['deriveBits'])
+  const half = async (info: string): Promise<Uint8Array> =>
+    new Uint8Array(
+      await crypto.subtle.deriveBits(
+        { name: 'HKDF', hash: 'SHA-256', salt: new Uint8Array(0), info: utf8(info) as Uint8Array<ArrayBuffer> },
+        base,
+        256
+      )
+    )
+  return {
+    authKey: toBase64Url(await half('shoal/recovery/auth/v1')),
+    kek: await half('shoal/recovery/kek/v1')
+  }
+}
+
 /**
  * Keys derived from the master key with HKDF, one per purpose, so a leak of one use does not weaken another.
  */

@@ -44,6 +44,8 @@ export interface AccountView {
   createdAt: number
   /** Plan id (free, plus, pro); see GET /v1/plans. */
   plan?: string
+  /** A recovery key is set up (its wrap of the master key is stored): a forgotten password can be reset. */
+  recovery?: boolean
 }
 
 /** POST /v1/accounts */
@@ -52,6 +54,42 @@ export interface SignupRequest {
   /** base64url; derived from the password on the client. */
   authKey: string
   /** base64url; the master key sealed under the password-derived key. */
+  wrappedMasterKey: string
+  /** The master key's second wrap, under the recovery key (recommended; the client makes one at sign-up). */
+  recovery?: RecoveryWrap
+}
+/**
+ * A recovery key's half of an account: the auth key derived from it (the tracker keeps a salted hash) and the
+ * master key sealed under the key-encryption key derived from it (deriveRecoveryKeys). Neither opens anything
+ * without the recovery key itself, which never leaves the user.
+ */
+export interface RecoveryWrap {
+  authKey: string
+  wrappedMasterKey: string
+}
+/** PUT /v1/account/password: the current password's auth key proves it is the owner, not a stolen session. */
+export interface ChangePasswordRequest {
+  authKey: string
+  newAuthKey: string
+  /** The master key sealed under the new password's key. */
+  wrappedMasterKey: string
+}
+/** PUT /v1/account/recovery: a new recovery key replaces the old one. */
+export interface SetRecoveryRequest {
+  authKey: string
+  recovery: RecoveryWrap
+}
+/** POST /v1/recovery: the recovery copy of the master key, for the holder of the recovery key. */
+export interface RecoveryRequest {
+  email: string
+  recoveryAuthKey: string
+}
+export interface RecoveryResponse {
+  wrappedMasterKey: string
+}
+/** POST /v1/recovery/reset: a new password, set with the recovery key; every session ends, a new one opens. */
+export interface RecoveryResetRequest extends RecoveryRequest {
+  authKey: string
   wrappedMasterKey: string
 }
 /** POST /v1/sessions */
@@ -139,7 +177,11 @@ export interface BeginUploadResponse {
 
 /** POST /v1/uploads/:id/segments/:index/place */
 export interface PlaceSegmentRequest {
-  /** `root`: the piece's Merkle root (merkle.ts), which the tracker records for audits. */
+  /**
+   * `root`: the piece's Merkle root (merkle.ts), which the tracker records for audits. All k + m pieces, or,
+   * when too few nodes are left for them (ERR_NOT_ENOUGH_NODES), at least minStoredPieces of them: a degraded
+   * placement that repair completes later.
+   */
   pieces: { index: number; cid: string; size: number; root?: string }[]
   /** Nodes the client could not reach: the tracker avoids them for this placement. */
   exclude?: string[]
@@ -167,6 +209,22 @@ export interface CommitSegmentResponse {
   /** Pieces the segment is committed with. */
   pieces: number
   alreadyCommitted?: boolean
+}
+
+/** POST /v1/uploads/:id/commit */
+export interface CommitUploadResponse {
+  object: ObjectSummary
+  /** Present when some segments were stored with fewer pieces than planned (nodes were down); repair adds them. */
+  degraded?: DegradedUpload
+}
+export interface DegradedUpload {
+  /** Segments stored with fewer than the planned pieces, of `segmentCount`. */
+  segments: number
+  segmentCount: number
+  /** Pieces of the weakest segment, of k + m planned; any k of them read it. */
+  fewestPieces: number
+  k: number
+  m: number
 }
 
 /** GET /v1/objects: objects carry sealed metadata; the client opens it. */
@@ -278,6 +336,13 @@ export interface ShareView {
   expiresAt?: number
   revokedAt?: number
   passwordProtected: boolean
+  /** Downloads started through the link (a visitor's first grants request; a preview counts). */
+  downloads?: number
+}
+
+/** PATCH /v1/shares/:id — the owner changes a live link's expiry; `null` makes it never expire. */
+export interface UpdateShareRequest {
+  expiresAt: number | null
 }
 
 /** GET /v1/shares — the caller's shares, newest first. */
@@ -287,7 +352,8 @@ export interface ListSharesResponse {
 
 /**
  * GET /v1/shares/:id — public: what a visitor with the link needs to download. Revoked and expired shares answer
- * ERR_SHARE_REVOKED / ERR_SHARE_EXPIRED (410); unknown ones and shares of deleted files ERR_SHARE_NOT_FOUND.
+ * ERR_SHARE_REVOKED / ERR_SHARE_EXPIRED (410); unknown ones and shares of deleted files ERR_SHARE_NOT_FOUND; shares
+ * the operator took down, or whose owner it suspended, ERR_SHARE_REMOVED (451).
  */
 export interface ShareInfo {
   id: string

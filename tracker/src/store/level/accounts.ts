@@ -1,6 +1,6 @@
 import type { ApiKeyRecord, AuditRecord, PlanChange } from '../money-records.ts'
-import type { AccountRecord, SessionRecord } from '../records.ts'
-import { accountExists, accountNotFound, checkPlanQuota, planChange } from '../rules.ts'
+import type { AccountKeysUpdate, AccountRecord, SessionRecord } from '../records.ts'
+import { accountExists, accountNotFound, checkPlanQuota, planChange, withKeys } from '../rules.ts'
 import type { AccountStore } from '../store.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
 
@@ -123,5 +123,16 @@ export class LevelAccounts implements AccountStore {
     return (await this.#db.level
       .values({ ...range(`audit:${accountId}:`), reverse: true, limit })
       .all()) as AuditRecord[]
+  }
+
+  updateAccountKeys(accountId: string, update: AccountKeysUpdate, audit: AuditRecord): Promise<void> {
+    return this.#db.locks.run(K.account(accountId), async () => {
+      const account = await this.#db.get<AccountRecord>(K.account(accountId))
+      if (account === undefined) throw accountNotFound()
+      await this.#db.batch([
+        { type: 'put', key: K.account(accountId), value: withKeys(account, update) },
+        { type: 'put', key: K.audit(audit), value: audit }
+      ])
+    })
   }
 }

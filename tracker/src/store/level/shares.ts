@@ -1,5 +1,5 @@
 import type { ShareRecord } from '../records.ts'
-import { revoked, shareNotFound } from '../rules.ts'
+import { revoked, shareNotFound, withExpiry } from '../rules.ts'
 import type { ShareStore } from '../store.ts'
 import { K, type LevelDb, range } from './level-db.ts'
 
@@ -33,6 +33,26 @@ export class LevelShares implements ShareStore {
       const after = revoked(share, at)
       if (after !== share) await this.#db.batch([{ type: 'put', key: K.share(id), value: after }])
       return after
+    })
+  }
+
+  updateShareExpiry(id: string, expiresAt: number | undefined): Promise<ShareRecord> {
+    return this.#db.locks.run(K.share(id), async () => {
+      const share = await this.getShare(id)
+      if (share === undefined) throw shareNotFound(id)
+      const after = withExpiry(share, expiresAt)
+      await this.#db.batch([{ type: 'put', key: K.share(id), value: after }])
+      return after
+    })
+  }
+
+  countShareDownload(id: string): Promise<void> {
+    return this.#db.locks.run(K.share(id), async () => {
+      const share = await this.getShare(id)
+      if (share === undefined) throw shareNotFound(id)
+      await this.#db.batch([
+        { type: 'put', key: K.share(id), value: { ...share, downloads: (share.downloads ?? 0) + 1 } }
+      ])
     })
   }
 }

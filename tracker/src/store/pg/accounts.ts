@@ -1,5 +1,5 @@
 import type { ApiKeyRecord, AuditRecord, PlanChange } from '../money-records.ts'
-import type { AccountRecord, SessionRecord } from '../records.ts'
+import type { AccountKeysUpdate, AccountRecord, RecoveryRecord, SessionRecord } from '../records.ts'
 import { accountExists, accountNotFound, checkPlanQuota } from '../rules.ts'
 import type { AccountStore } from '../store.ts'
 import type { Db, PgDb } from './pg-db.ts'
@@ -16,6 +16,8 @@ export interface AccountRow {
   objects: number
   created_at: number
   plan: string | null
+  /** Migration 10; a RecoveryRecord. */
+  recovery: RecoveryRecord | null
 }
 
 export function toAccount(row: AccountRow): AccountRecord {
@@ -30,7 +32,8 @@ export function toAccount(row: AccountRow): AccountRecord {
     reserved: row.reserved,
     objects: row.objects,
     createdAt: row.created_at,
-    ...(row.plan === null ? {} : { plan: row.plan })
+    ...(row.plan === null ? {} : { plan: row.plan }),
+    ...(row.recovery === null || row.recovery === undefined ? {} : { recovery: row.recovery })
   }
 }
 
@@ -75,7 +78,7 @@ export class PgAccounts implements AccountStore {
     try {
       await this.#db.query(
         `INSERT INTO accounts (id, email, auth_salt, auth_hash, wrapped_master_key, quota, used, reserved, objects,
-           created_at, plan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+           created_at, plan, recovery) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
         [
           a.id,
           a.email,
@@ -87,7 +90,8 @@ export class PgAccounts implements AccountStore {
           a.reserved,
           a.objects,
           a.createdAt,
-          a.plan ?? null
+          a.plan ?? null,
+          a.recovery === undefined ? null : JSON.stringify(a.recovery)
         ]
       )
     } catch (err) {
@@ -225,5 +229,23 @@ export class PgAccounts implements AccountStore {
       [accountId, limit]
     )
     return rows.map((r) => r.record)
+  }
+
+  updateAccountKeys(accountId: string, update: AccountKeysUpdate, audit: AuditRecord): Promise<void> {
+    return this.#db.tx(async (db) => {
+      if ((await lockAccount(db, accountId)) === undefined) throw accountNotFound()
+      if (update.auth !== undefined) {
+        await db.query('UPDATE accounts SET auth_salt = $2, auth_hash = $3, wrapped_master_key = $4 WHERE id = $1', [
+          accountId,
+          update.auth.authSalt,
+          update.auth.authHash,
+          update.auth.wrappedMasterKey
+        ])
+      }
+      if (update.recovery !== undefined) {
+        await db.query('UPDATE accounts SET recovery = $2 WHERE id = $1', [accountId, JSON.stringify(update.recovery)])
+      }
+      await insertAudit(db, audit)
+    })
   }
 }

@@ -241,6 +241,35 @@ CREATE INDEX piece_moves_object ON piece_moves (object_id, at, seq);
   },
   {
     version: 10,
+    name: 'moderation: takedowns, suspensions, abuse reports and their log',
+    sql: `
+CREATE TABLE takedowns (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+CREATE TABLE suspensions (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+CREATE TABLE moderation_log (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+CREATE TABLE abuse_reports (
+  id text PRIMARY KEY,
+  record jsonb NOT NULL
+);
+`
+  },
+  {
+    version: 11,
+    name: 'account recovery keys (a second wrap of the master key)',
+    sql: `
+ALTER TABLE accounts ADD COLUMN recovery jsonb;
+`
+  },
+  {
+    version: 12,
     name: 'indexes for every lookup (settlements by account and node, listing pages)',
     sql: `
 CREATE INDEX settlements_account ON settlements (account, settled_at);

@@ -2,6 +2,7 @@ import type { Store } from '../store.ts'
 import { PgAccounts } from './accounts.ts'
 import { PgCoordination } from './coordination.ts'
 import { PgLedger } from './ledger.ts'
+import { PgModeration } from './moderation.ts'
 import { PgNodes } from './nodes.ts'
 import { PgObjects } from './objects.ts'
 import { PgDb, type PgStoreInit } from './pg-db.ts'
@@ -27,6 +28,7 @@ export class PgStore implements Store {
   readonly reputations: PgReputations
   readonly ledger: PgLedger
   readonly coordination: PgCoordination
+  readonly moderation: PgModeration
 
   constructor(init: PgStoreInit) {
     const db = new PgDb(init)
@@ -38,6 +40,7 @@ export class PgStore implements Store {
     this.nodes = new PgNodes(db)
     this.reputations = new PgReputations(db)
     this.ledger = new PgLedger(db)
+    this.moderation = new PgModeration(db)
     this.coordination = new PgCoordination(db)
   }
 

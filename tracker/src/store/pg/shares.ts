@@ -1,5 +1,5 @@
 import type { ShareRecord } from '../records.ts'
-import { revoked, shareNotFound } from '../rules.ts'
+import { revoked, shareNotFound, withExpiry } from '../rules.ts'
 import type { ShareStore } from '../store.ts'
 import type { PgDb } from './pg-db.ts'
 
@@ -43,5 +43,28 @@ export class PgShares implements ShareStore {
       if (after !== share) await db.query('UPDATE shares SET record = $2 WHERE id = $1', [id, JSON.stringify(after)])
       return after
     })
+  }
+
+  updateShareExpiry(id: string, expiresAt: number | undefined): Promise<ShareRecord> {
+    return this.#db.tx(async (db) => {
+      const { rows } = await db.query<{ record: ShareRecord }>('SELECT record FROM shares WHERE id = $1 FOR UPDATE', [
+        id
+      ])
+      const share = rows[0]?.record
+      if (share === undefined) throw shareNotFound(id)
+      const after = withExpiry(share, expiresAt)
+      await db.query('UPDATE shares SET record = $2 WHERE id = $1', [id, JSON.stringify(after)])
+      return after
+    })
+  }
+
+  async countShareDownload(id: string): Promise<void> {
+    // One statement: trackers counting the same share at once each add their one.
+    const result = await this.#db.run(
+      `UPDATE shares SET record = jsonb_set(record, '{downloads}', to_jsonb(COALESCE((record->>'downloads')::bigint, 0) + 1))
+       WHERE id = $1`,
+      [id]
+    )
+    if (result.rowCount === 0) throw shareNotFound(id)
   }
 }

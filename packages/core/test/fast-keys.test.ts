@@ -1,7 +1,6 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { utf8 } from '@shoal/core'
 import { describe, expect, it } from 'vitest'
-import { fastPrivateKey, fastPublicKey, KeyCache } from '../src/fast-keys.ts'
+import { fastPrivateKey, fastPublicKey, KeyCache, utf8 } from '../src/index.ts'
 
 describe('cached Ed25519 keys', () => {
   it('sign and verify exactly as the keys they wrap', async () => {

@@ -1,0 +1,110 @@
+import { createWriteStream } from 'node:fs'
+import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { pipeline } from 'node:stream/promises'
+import { ErrorCode, isShoalError, ShoalError } from '@shoal/core'
+import type { DownloadOptions } from './download.ts'
+import type { ObjectEntry, ShoalClient } from './shoal-client.ts'
+
+/**
+ * Resumable downloads to a file, for Node (`@shoal/client/files`; the browser has no files to continue).
+ * The download is written to OUT.shoal-partial and renamed when complete. An interrupted download keeps the
+ * partial file, with OUT.shoal-partial.json naming the object it belongs to, and downloading to the same OUT
+ * again continues from the partial file's length: every byte in it came out of the engine verified and
+ * decrypted, in order, so the rest is one ranged download. A partial file of another object (the file was
+ * replaced meanwhile) or of a different size is discarded and the download starts over.
+ *
+ * @example
+ * ```ts
+ * import { downloadFile } from '@shoal/client/files'
+ * const { resumedFrom } = await downloadFile(shoal, 'movie.mp4', './movie.mp4') // again after a failure: resumes
+ * ```
+ */
+export interface FileDownloadOptions extends Omit<DownloadOptions, 'offset' | 'length'> {
+  /** Called before any byte moves when an earlier download is continued: from `offset` of `size` bytes. */
+  onResume?: (offset: number, size: number) => void
+}
+
+export interface FileDownloadResult {
+  object: ObjectEntry
+  /** Where this run started: 0, or the length of the partial file it continued. */
+  resumedFrom: number
+}
+
+/**
+ * Downloads `name` to the file `out` (replacing it at the end, never leaving a wrong file there), continuing an
+ * interrupted download of the same object. After a failure `isInterruption` says whether calling it again makes
+ * sense; any other failure drops the partial file.
+ */
+export async function downloadFile(
+  client: ShoalClient,
+  name: string,
+  out: string,
+  options: FileDownloadOptions = {}
+): Promise<FileDownloadResult> {
+  const { onResume, onProgress, ...rest } = options
+  const signal = options.signal === undefined ? {} : { signal: options.signal }
+  const info = await client.stat(name, signal)
+  const offset = await resumeOffset(out, info)
+  if (offset > 0) onResume?.(offset, info.size)
+  await markPartial(out, info)
+  try {
+    const { object, stream } = await client.get(name, {
+      ...rest,
+      offset,
+      ...(onProgress === undefined
+        ? {}
+        : { onProgress: (p) => onProgress({ ...p, bytes: offset + p.bytes, total: info.size }) })
+    })
+    if (object.id !== info.id) throw new ShoalError(ErrorCode.CONFLICT, `${name} was replaced while downloading`)
+    await pipeline(stream, createWriteStream(partialPath(out), { flags: offset > 0 ? 'a' : 'w' }))
+    await rename(partialPath(out), out)
+    await dropPartial(out)
+    return { object, resumedFrom: offset }
+  } catch (err) {
+    if (!isInterruption(err, options.signal)) await dropPartial(out)
+    throw err
+  }
+}
+
+interface PartialInfo {
+  objectId: string
+  size: number
+}
+
+/** Where an unfinished download to `out` is kept. */
+export const partialPath = (out: string) => `${out}.shoal-partial`
+const infoPath = (out: string) => `${out}.shoal-partial.json`
+
+/** Where to continue from: the partial file's length when it belongs to `object`, else 0 (after clearing it). */
+async function resumeOffset(out: string, object: { id: string; size: number }): Promise<number> {
+  const [info, partial] = await Promise.all([
+    readFile(infoPath(out), 'utf8')
+      .then((text) => JSON.parse(text) as PartialInfo)
+      .catch(() => undefined),
+    stat(partialPath(out)).catch(() => undefined)
+  ])
+  const same = info !== undefined && info.objectId === object.id && info.size === object.size
+  if (same && partial !== undefined && partial.size <= object.size) return partial.size
+  await dropPartial(out)
+  return 0
+}
+
+async function markPartial(out: string, object: { id: string; size: number }): Promise<void> {
+  await writeFile(infoPath(out), `${JSON.stringify({ objectId: object.id, size: object.size })}\n`)
+}
+
+async function dropPartial(out: string): Promise<void> {
+  await Promise.all([rm(partialPath(out), { force: true }), rm(infoPath(out), { force: true })])
+}
+
+/** A download cut short by something a rerun can get past (Ctrl-C, the network, nodes or tracker away). */
+export function isInterruption(err: unknown, signal?: AbortSignal): boolean {
+  if (signal?.aborted === true) return true
+  return [
+    ErrorCode.TRACKER_UNREACHABLE,
+    ErrorCode.NOT_ENOUGH_PIECES,
+    ErrorCode.NODE_UNREACHABLE,
+    ErrorCode.TIMEOUT,
+    ErrorCode.ABORTED
+  ].some((code) => isShoalError(err, code))
+}

@@ -1,0 +1,57 @@
+// Plain JavaScript on purpose: a bin imports this before anything else, and a .ts file would make Node load its
+// TypeScript stripper (~0.3 CPU-s) in the process that is about to be replaced. Types: runtime-tuning.d.ts.
+
+/**
+ * Runs this Node process again, in place (same pid, same file descriptors), with the memory settings a process
+ * that moves gigabytes through buffers needs. Imports nothing: a bin calls it before loading anything.
+ *
+ * - glibc's malloc keeps freed memory instead of returning it to the kernel. Pieces, segments and sliced disk
+ *   reads are 64 KiB-8 MiB buffers, allocated and freed by the GB; above glibc's mmap threshold each one is
+ *   fresh memory from the kernel, and on this VM memory touched for the first time costs about 1 CPU-second per
+ *   GB (bench/RESULTS.md, 2026-12-03): in a client's codec worker that was 1.3 of 4.2 CPU-seconds for 256 MiB,
+ *   0.45 with these settings.
+ * - V8 starts with a larger old generation (`--initial-old-space-size`). A transfer keeps ~25 MB of JS objects
+ *   alive while chunks queue in streams; V8 sizes the old generation's limit at about twice what survived and
+ *   starts marking as soon as the space left is below the young generation's size, which it then always is: a
+ *   `shoal get` of 256 MiB ran 55-65 full mark-compacts (concurrent marking was ~15% of the client's CPU and of
+ *   every node's), 11 with this setting (bench/RESULTS.md, 2026-12-04). It costs up to that many MB of heap
+ *   before the first full collection, never more than the heap would otherwise reach at `--max-old-space-size`.
+ *
+ * Only on Linux with `process.execve` (Node >= 22.15), only once (SHOAL_RUNTIME_TUNED marks the second run),
+ * and never when the caller chose any of these settings itself, or set SHOAL_RUNTIME_TUNING=0.
+ */
+export function reexecWithRuntimeTuning() {
+  const proc = globalThis.process
+  if (proc === undefined || typeof proc.execve !== 'function') return
+  const launch = tunedLaunch(proc)
+  if (launch === undefined) return
+  try {
+    proc.execve(proc.execPath, launch.args, launch.env)
+  } catch {
+    // No execve here (a sandbox, an old kernel): run untuned rather than not at all.
+  }
+}
+
+/** The command line and environment of the tuned run, or undefined when this run should stay as it is. */
+export function tunedLaunch(proc) {
+  const env = proc.env
+  if (proc.platform !== 'linux') return undefined
+  if (env.SHOAL_RUNTIME_TUNED !== undefined || env.SHOAL_RUNTIME_TUNING === '0') return undefined
+  const tuned = { ...env, SHOAL_RUNTIME_TUNED: '1' }
+  if (env.MALLOC_MMAP_THRESHOLD_ === undefined && env.MALLOC_TRIM_THRESHOLD_ === undefined) {
+    tuned.MALLOC_MMAP_THRESHOLD_ = String(MMAP_THRESHOLD_BYTES)
+    tuned.MALLOC_TRIM_THRESHOLD_ = String(TRIM_THRESHOLD_BYTES)
+  }
+  const chosenHeap = [...proc.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) =>
+    /^--(initial|max)-(old-space|heap)-size/.test(flag)
+  )
+  const heapFlags = chosenHeap ? [] : [`--initial-old-space-size=${INITIAL_OLD_SPACE_MB}`]
+  return { args: [proc.execPath, ...heapFlags, ...proc.execArgv, ...proc.argv.slice(1)], env: tuned }
+}
+
+/** Buffers up to this size come from the heap (glibc's ceiling for the dynamic threshold is 32 MiB). */
+const MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
+/** Free memory kept at the top of the heap before it goes back to the kernel. */
+const TRIM_THRESHOLD_BYTES = 256 * 1024 * 1024
+/** Old generation size before V8's first full collection (it can still grow to --max-old-space-size). */
+const INITIAL_OLD_SPACE_MB = 128
