@@ -76,6 +76,13 @@ function machine() {
 }
 
 async function main(): Promise<number> {
+  const args = process.argv.slice(2)
+  const only = args.indexOf('--only')
+  if (only >= 0 && args[only + 1] === 'tracker-scale') {
+    // Its own part with its own options: a tracker under load, not transfers (bench/src/tracker-scale.ts).
+    const { runTrackerScale } = await import('./tracker-scale.ts')
+    return runTrackerScale(args)
+  }
   let options: BenchOptions | 'help'
   try {
     options = readOptions(process.argv.slice(2), DEFAULT_OUT)

@@ -20,10 +20,18 @@ export class HttpLoadClient {
     this.#port = Number(u.port)
   }
 
-  async post<T>(path: string, body: unknown, token?: string): Promise<{ status: number; body: T }> {
-    const payload = Buffer.from(JSON.stringify(body))
+  post<T>(path: string, body: unknown, token?: string): Promise<{ status: number; body: T }> {
+    return this.request('POST', path, body, token)
+  }
+
+  get<T>(path: string, token?: string): Promise<{ status: number; body: T }> {
+    return this.request('GET', path, undefined, token)
+  }
+
+  async request<T>(method: string, path: string, body: unknown, token?: string): Promise<{ status: number; body: T }> {
+    const payload = body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(body))
     const head =
-      `POST ${path} HTTP/1.1\r\nhost: ${this.#host}:${this.#port}\r\ncontent-type: application/json\r\n` +
+      `${method} ${path} HTTP/1.1\r\nhost: ${this.#host}:${this.#port}\r\ncontent-type: application/json\r\n` +
       `content-length: ${payload.byteLength}\r\n${token === undefined ? '' : `authorization: Bearer ${token}\r\n`}\r\n`
     const socket = await this.#connected()
     const answer = new Promise<{ status: number; body: Buffer }>((resolve, reject) => {

@@ -15,6 +15,8 @@ Scope:
   --only LIST             run only these parts: codec,baselines,swarm,faults,big,browser,hosts (default: all that
                           apply but hosts; browser: headless Chromium's upload and download vs the Node client, same
                           testnet; hosts: shoal put/get as processes on simulated hosts beside WebTorrent, below)
+  --only tracker-scale    the tracker at scale instead (a synthetic network through the store, HTTP load, one
+                          JSON line); its options: --only tracker-scale --help
   --runs N                samples per measurement below 1 GiB (default 3; 1 GiB and up always run once)
   --sizes LIST            file sizes (default 16MiB,256MiB,1GiB; quick 16MiB,64MiB)
   --nodes LIST            node counts (default 1,4,8,16; quick 1,4,8)

@@ -9,13 +9,12 @@
  * --append adds a dated section to bench/RESULTS.md. PostgreSQL runs need a server at 127.0.0.1:5432 (user
  * postgres, trust auth): each run creates a database of its own and drops it.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import { appendFile, mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { generateKeyPair } from '@libp2p/crypto/keys'
@@ -25,17 +24,15 @@ import { ReceiptSigner } from '@shoal/client'
 import {
   type BeginUploadResponse,
   type DownloadGrantsResponse,
-  type Grant,
   type PlaceSegmentResponse,
-  peekToken,
   pieceCid,
-  signReceipt,
   signToken,
   toBase64Url,
   utf8
 } from '@shoal/core'
 import { HttpLoadClient } from './http-load-client.ts'
 import { totalCpuSeconds } from './proc-cpu.ts'
+import { percentile, signPutReceipts, startTracker, TRACKER_BIN } from './tracker-process.ts'
 
 /** Pids of the PostgreSQL backends connected to one database. */
 function backendPids(db: string): number[] {
@@ -63,7 +60,6 @@ function loadAverage(): string {
 }
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const TRACKER_BIN = join(ROOT, 'tracker/bin/shoal-tracker.js')
 /** Any well-formed Merkle root: a put receipt must sign one (nobody audits these pieces). */
 const BENCH_ROOT = 'A'.repeat(43)
 const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
@@ -82,11 +78,6 @@ interface Latencies {
   p99: number
 }
 
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
-}
-
 async function post<T>(url: string, body: unknown, token?: string): Promise<{ status: number; body: T }> {
   const headers: Record<string, string> = { 'content-type': 'application/json' }
   if (token !== undefined) headers.authorization = `Bearer ${token}`
@@ -98,31 +89,6 @@ async function ok<T>(promise: Promise<{ status: number; body: T }>): Promise<T> 
   const r = await promise
   if (r.status >= 300) throw new Error(`HTTP ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`)
   return r.body
-}
-
-function startTracker(args: string[]): Promise<{ url: string; child: ChildProcess }> {
-  // TRACKER_NODE_OPTIONS reaches the trackers only (e.g. --cpu-prof), not this load generator.
-  const env = { ...process.env, NODE_OPTIONS: process.env.TRACKER_NODE_OPTIONS ?? '' }
-  // The load generator's nodes are keys that heartbeat, not libp2p nodes: nothing could be dialled back.
-  const child = spawn(process.execPath, [TRACKER_BIN, 'start', '--admit-nodes', 'trust', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env
-  })
-  let stderr = ''
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString()
-  })
-  return new Promise((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      try {
-        const v = JSON.parse(line) as { msg?: string; url?: string }
-        if (v.msg === 'ready') resolve({ url: v.url as string, child })
-      } catch {
-        // not a log line
-      }
-    })
-    child.once('exit', (code) => reject(new Error(`tracker exited (${code}): ${stderr}`)))
-  })
 }
 
 class BenchNode {
@@ -181,23 +147,7 @@ async function setup(url: string): Promise<{ token: string; objectId: string; no
     const placed = await ok(
       post<PlaceSegmentResponse>(`${url}/v1/uploads/${upload.uploadId}/segments/${s}/place`, { pieces }, token)
     )
-    const receipts = await Promise.all(
-      placed.pieces.map(async (p) => {
-        const g = peekToken(p.grant) as Grant
-        const node = byId.get(p.node.peerId) as BenchNode
-        const receipt = await signReceipt(node.key, {
-          v: 2,
-          kind: 'put',
-          piece: g.piece,
-          node: node.peerId,
-          size: g.size,
-          serial: g.serial,
-          root: BENCH_ROOT,
-          at: Date.now()
-        })
-        return { index: p.index, cid: p.cid, node: p.node.peerId, receipt }
-      })
-    )
+    const receipts = await signPutReceipts(placed, (peer) => (byId.get(peer) as BenchNode).key, BENCH_ROOT)
     await ok(post(`${url}/v1/uploads/${upload.uploadId}/segments/${s}/commit`, { pieces: receipts }, token))
   }
   const committed = await ok(post<{ object: { id: string } }>(`${url}/v1/uploads/${upload.uploadId}/commit`, {}, token))

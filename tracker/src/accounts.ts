@@ -1,4 +1,4 @@
-import { createHash, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
+import { scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 import {
   type AccountView,
@@ -17,23 +17,14 @@ import {
   type SignupRequest,
   toBase64Url
 } from '@shoal/core'
-import { accountIdForApiKey } from './api-keys.ts'
 import { auditRecord } from './audit-log.ts'
+import { type Authenticator, bearerToken, hashToken } from './auth.ts'
 import { FREE_PLAN } from './billing/plans.ts'
 import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT, TOKEN_BYTES } from './constants.ts'
 import { randomId } from './grants.ts'
 import type { ModerationGate } from './moderation.ts'
-import type { Need } from './scopes.ts'
-import type { AccountRecord, RecoveryRecord, SessionRecord, StoreParts } from './store/store.ts'
-
-/** Sessions remembered per process (see Accounts.#session); the oldest are forgotten first. */
-const MAX_CACHED_SESSIONS = 50_000
-/**
- * How long a remembered session is trusted before the store is asked again: a session logged out through
- * another tracker stops working here within this time (through this tracker, at once).
- */
-const SESSION_RECHECK_MS = 30_000
+import type { AccountRecord, RecoveryRecord, StoreParts } from './store/store.ts'
 
 const scrypt = promisify(scryptCallback) as (
   password: Uint8Array,
@@ -47,13 +38,10 @@ export async function hashAuthKey(authKey: string, salt: Uint8Array): Promise<Ui
   return scrypt(fromBase64Url(authKey), salt, keyLength, { N, r, p })
 }
 
-export function hashToken(token: string): string {
-  return toBase64Url(createHash('sha256').update(token).digest())
-}
-
 export interface AccountsComponents {
   store: StoreParts<'accounts'>
   config: TrackerConfig
+  auth: Authenticator
   /** Suspended accounts (moderation.ts); default none. */
   gate?: Pick<ModerationGate, 'checkAccount'>
 }
@@ -65,11 +53,12 @@ export class Accounts {
   readonly #gate: Pick<ModerationGate, 'checkAccount'> | undefined
   /** Hashed against when the email is unknown, so a miss costs as much time as a wrong password. */
   readonly #decoySalt = randomBytes(AUTH_SCRYPT.saltLength)
-  readonly #sessions = new Map<string, { session: SessionRecord; checkedAt: number }>()
+  readonly #auth: Authenticator
 
   constructor(components: AccountsComponents) {
     this.#store = components.store
     this.#config = components.config
+    this.#auth = components.auth
     this.#gate = components.gate
   }
 
@@ -171,7 +160,7 @@ export class Accounts {
     }
     await this.#store.accounts.updateAccountKeys(account.id, { auth }, auditRecord(account.id, now, action, {}))
     await this.#store.accounts.deleteSessions({ accountId: account.id })
-    for (const [hash, { session }] of this.#sessions) if (session.accountId === account.id) this.#sessions.delete(hash)
+    this.#auth.forget({ accountId: account.id })
     this.#config.logger.info({ account: account.id, action }, 'account password set')
     return this.#openSession({ ...account, ...auth })
   }
@@ -190,73 +179,14 @@ export class Accounts {
   }
 
   /**
-   * The account behind an `Authorization: Bearer <token>` header, or ERR_UNAUTHORIZED. The token is a password
-   * session (any need) or an API key, which must carry `need` (else ERR_FORBIDDEN).
-   */
-  async authenticate(header: string | undefined, need: Need = 'session'): Promise<AccountRecord> {
-    const account = await this.#store.accounts.getAccount(await this.authenticateId(header, need))
-    if (account === undefined)
-      throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session is invalid or has expired: log in again')
-    return account
-  }
-
-  /**
-   * Like `authenticate`, but only the account id, without reading the account: for hot routes (download grants)
-   * that need no more than to check who owns what. A session costs no database read once this process has seen
-   * it; an API key costs one (it can be revoked at any moment).
-   */
-  async authenticateId(header: string | undefined, need: Need = 'session'): Promise<string> {
-    const unauthorized = (why: string) => new ShoalError(ErrorCode.UNAUTHORIZED, why)
-    const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(header)
-    if (match === null) throw unauthorized('log in first: this call needs an "Authorization: Bearer <token>" header')
-    const tokenHash = hashToken(match[1] as string)
-    const session = await this.#session(tokenHash)
-    if (session === undefined) {
-      const accountId = await accountIdForApiKey(this.#store, tokenHash, need)
-      // Sessions of a suspended account are dropped when it is suspended; keys stay and are refused here.
-      await this.#gate?.checkAccount(accountId)
-      return accountId
-    }
-    if (session.expiresAt <= this.#config.clock.now()) {
-      throw unauthorized('the session is invalid or has expired: log in again')
-    }
-    return session.accountId
-  }
-
-  /**
-   * Sessions never change once written: they expire (checked against the clock on every use) or are logged out.
-   * Each process keeps the ones it has seen and asks the store again after SESSION_RECHECK_MS: one database
-   * read less on nearly every authenticated request, and a logout through another tracker still takes hold.
-   */
-  async #session(tokenHash: string): Promise<SessionRecord | undefined> {
-    const now = this.#config.clock.now()
-    const cached = this.#sessions.get(tokenHash)
-    if (cached !== undefined && now - cached.checkedAt >= 0 && now - cached.checkedAt < SESSION_RECHECK_MS) {
-      return cached.session
-    }
-    const session = await this.#store.accounts.getSession(tokenHash)
-    this.#sessions.delete(tokenHash)
-    if (session !== undefined) {
-      if (this.#sessions.size >= MAX_CACHED_SESSIONS) {
-        const oldest = this.#sessions.keys().next().value
-        if (oldest !== undefined) this.#sessions.delete(oldest)
-      }
-      this.#sessions.set(tokenHash, { session, checkedAt: now })
-    }
-    return session
-  }
-
-  /**
    * Ends the caller's password session (log out), or every session of its account (`everywhere`: a lost
    * device, a leaked token). API keys are revoked on their own route, never here.
    */
   async logout(header: string | undefined, everywhere: boolean): Promise<{ loggedOut: number }> {
-    const accountId = await this.authenticateId(header, 'session')
-    const tokenHash = hashToken(/^Bearer (.+)$/.exec(header as string)?.[1] as string)
-    const loggedOut = await this.#store.accounts.deleteSessions(everywhere ? { accountId } : { tokenHash })
-    for (const [hash, { session }] of this.#sessions) {
-      if (everywhere ? session.accountId === accountId : hash === tokenHash) this.#sessions.delete(hash)
-    }
+    const accountId = await this.#auth.authenticateId(header, 'session')
+    const which = everywhere ? { accountId } : { tokenHash: hashToken(bearerToken(header)) }
+    const loggedOut = await this.#store.accounts.deleteSessions(which)
+    this.#auth.forget(which)
     const now = this.#config.clock.now()
     await this.#store.accounts.appendAudit(
       auditRecord(accountId, now, everywhere ? 'logout-everywhere' : 'logout', { sessions: loggedOut })
@@ -266,7 +196,7 @@ export class Accounts {
 
   /** Ends every session of an account, here and in the store (a suspension). */
   async dropSessions(accountId: string): Promise<number> {
-    for (const [hash, { session }] of this.#sessions) if (session.accountId === accountId) this.#sessions.delete(hash)
+    this.#auth.forget({ accountId })
     return this.#store.accounts.deleteSessions({ accountId })
   }
 

@@ -1,9 +1,8 @@
 import { ErrorCode, randomBytes, ShoalError, toBase64Url } from '@shoal/core'
-import { hashToken } from './accounts.ts'
 import { auditRecord } from './audit-log.ts'
+import { hashToken } from './auth.ts'
 import type { Clock } from './config.ts'
 import { randomId } from './grants.ts'
-import type { Need } from './scopes.ts'
 import { SCOPES } from './store/money-records.ts'
 import type { AccountRecord, ApiKeyRecord, Scope, StoreParts } from './store/store.ts'
 
@@ -76,29 +75,6 @@ export class ApiKeys {
     }
     return { revoked: true }
   }
-}
-
-/**
- * The account id behind an API key, if the token is one and it carries `need`. ERR_UNAUTHORIZED for an unknown
- * or revoked key, ERR_FORBIDDEN for a key without the scope.
- */
-export async function accountIdForApiKey(
-  store: StoreParts<'accounts'>,
-  tokenHash: string,
-  need: Need
-): Promise<string> {
-  const key = await store.accounts.getApiKeyByHash(tokenHash)
-  if (key === undefined || key.revokedAt !== undefined) {
-    throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session or API key is invalid, expired or revoked')
-  }
-  if (need === 'session' || !key.scopes.includes(need)) {
-    throw new ShoalError(
-      ErrorCode.FORBIDDEN,
-      need === 'session' ? 'this needs a password login, not an API key' : `this API key lacks the "${need}" scope`,
-      { details: { needed: need, scopes: key.scopes } }
-    )
-  }
-  return key.accountId
 }
 
 function view(k: ApiKeyRecord): ApiKeyView {

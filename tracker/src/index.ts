@@ -26,5 +26,6 @@ export {
 } from './erasure-policy.ts'
 export { KeyedMutex } from './store/keyed-mutex.ts'
 export { LevelStore, type LevelStoreInit } from './store/level-store.ts'
+export { PgStore, type PgStoreInit } from './store/pg/pg-store.ts'
 export type * from './store/store.ts'
 export { createTracker, TRACKER_VERSION, Tracker } from './tracker.ts'

@@ -20,8 +20,16 @@ import { choosePlacement, distinctSubnets, type PlacementCandidate } from './pla
 import type { NodeRecord, StoreParts } from './store/store.ts'
 import { parseHeartbeatPayload } from './validate.ts'
 
-/** How long `addresses()` reuses the node list it read (tracker time). */
-const ADDRESSES_TTL_MS = 1000
+/** How long the registry reuses the node table it read (tracker time). */
+const VIEW_TTL_MS = 1000
+
+interface NodeTableView {
+  /** Tracker time and monotonic time of the read: it is stale once either has moved VIEW_TTL_MS on. */
+  at: number
+  atMono: number
+  nodes: Promise<Map<string, NodeRecord>>
+  addresses: Promise<Map<string, NodeAddress & { online: boolean }>>
+}
 
 export interface NodeRegistryComponents {
   store: StoreParts<'nodes'>
@@ -64,11 +72,13 @@ export class NodeRegistry {
    */
   readonly #pending = new Map<string, PendingGrant[]>()
   /**
-   * The node list as `addresses()` last read it, for ADDRESSES_TTL_MS of tracker time: every download-grant
-   * request needs it, and it changes only with heartbeats (this process's own clear it at once; another
-   * tracker's show up within the TTL).
+   * The node table as this process last read it, for VIEW_TTL_MS (of tracker time and of real time: a test clock
+   * that stands still must not freeze it, and one that jumps must refresh it), with its address map built
+   * once per read: placement, /v1/info, node listings and every download-grant request read this view, never
+   * the table. It changes only with heartbeats: this process's own are patched in at once, another tracker's
+   * show up within the TTL. Reading 1,000 nodes once a second costs less than one scan per request.
    */
-  #addresses: { at: number; map: Promise<ReadonlyMap<string, NodeAddress & { online: boolean }>> } | undefined
+  #view: NodeTableView | undefined
 
   constructor(components: NodeRegistryComponents) {
     this.#store = components.store
@@ -117,16 +127,16 @@ export class NodeRegistry {
         details: { reason: 'replay' }
       })
     }
-    const addresses = this.#addresses
-    if (addresses !== undefined) {
-      // This process shows its own heartbeats at once: patched into the cached list, not by reading every node
+    const view = this.#view
+    if (view !== undefined) {
+      // This process shows its own heartbeats at once: patched into the view, not by reading every node
       // again (which would cost every heartbeat the whole network).
-      void addresses.map.then(
-        (m) =>
-          (m as Map<string, NodeAddress & { online: boolean }>).set(record.peerId, {
-            ...address(record),
-            online: true
-          }),
+      void view.nodes.then(
+        (m) => m.set(record.peerId, record),
+        () => {}
+      )
+      void view.addresses.then(
+        (m) => m.set(record.peerId, { ...address(record), online: true }),
         () => {}
       )
     }
@@ -144,14 +154,47 @@ export class NodeRegistry {
     return now - node.lastSeen <= this.#config.offlineAfterMs
   }
 
+  /** The node view (see #view), read again from the store once it is VIEW_TTL_MS old, or at once if `fresh`. */
+  #current(fresh = false): NodeTableView {
+    const now = this.#config.clock.now()
+    const mono = performance.now()
+    const cached = this.#view
+    if (
+      !fresh &&
+      cached !== undefined &&
+      now - cached.at >= 0 &&
+      now - cached.at < VIEW_TTL_MS &&
+      mono - cached.atMono < VIEW_TTL_MS
+    ) {
+      return cached
+    }
+    const nodes = this.#store.nodes.listNodes().then((list) => new Map(list.map((n) => [n.peerId, n])))
+    const addresses = nodes.then((m) => {
+      const out = new Map<string, NodeAddress & { online: boolean }>()
+      for (const n of m.values()) out.set(n.peerId, { ...address(n), online: this.isOnline(n, now) })
+      return out
+    })
+    const view = { at: now, atMono: mono, nodes, addresses }
+    this.#view = view
+    nodes.catch(() => {
+      if (this.#view === view) this.#view = undefined
+    })
+    return view
+  }
+
+  /** Every known node, from the view. */
+  async #nodes(): Promise<NodeRecord[]> {
+    return [...(await this.#current().nodes).values()]
+  }
+
   async online(): Promise<NodeRecord[]> {
     const now = this.#config.clock.now()
-    return (await this.#store.nodes.listNodes()).filter((n) => this.isOnline(n, now))
+    return (await this.#nodes()).filter((n) => this.isOnline(n, now))
   }
 
   async list(): Promise<NodeView[]> {
     const now = this.#config.clock.now()
-    return (await this.#store.nodes.listNodes()).map((n) => ({
+    return (await this.#nodes()).map((n) => ({
       peerId: n.peerId,
       addrs: n.addrs,
       online: this.isOnline(n, now),
@@ -164,23 +207,16 @@ export class NodeRegistry {
   }
 
   /**
-   * Addresses of all known nodes, with their online status as of the read (unknown nodes are left out). Built
-   * once per ADDRESSES_TTL_MS, not per call: grant requests would otherwise pay for every node in the network.
+   * Addresses of all known nodes, with their online status as of the read (unknown nodes are left out), built
+   * once per view: grant requests would otherwise pay for every node in the network.
    */
   addresses(): Promise<ReadonlyMap<string, NodeAddress & { online: boolean }>> {
-    const now = this.#config.clock.now()
-    const cached = this.#addresses
-    if (cached !== undefined && now - cached.at >= 0 && now - cached.at < ADDRESSES_TTL_MS) return cached.map
-    const map = this.#store.nodes.listNodes().then((nodes) => {
-      const out = new Map<string, NodeAddress & { online: boolean }>()
-      for (const n of nodes) out.set(n.peerId, { ...address(n), online: this.isOnline(n, now) })
-      return out
-    })
-    this.#addresses = { at: now, map }
-    map.catch(() => {
-      if (this.#addresses?.map === map) this.#addresses = undefined
-    })
-    return map
+    return this.#current().addresses
+  }
+
+  /** Reads the node table again now (the caller found too few nodes in the view: another tracker may know more). */
+  refresh(): void {
+    this.#current(true)
   }
 
   /** Free bytes of each online node, less what was granted and not yet reported. */
@@ -211,10 +247,17 @@ export class NodeRegistry {
     exclude: readonly string[],
     previous: readonly (string | undefined)[] = []
   ): Promise<NodeRecord[]> {
-    const candidates = await this.#candidates(exclude)
-    const chosen = choosePlacement(candidates, count, pieceSize, rotation, previous, {
-      newNodeFraction: this.#newNodeFraction
-    })
+    const choose = async () => {
+      const candidates = await this.#candidates(exclude)
+      const options = { newNodeFraction: this.#newNodeFraction }
+      return { candidates, chosen: choosePlacement(candidates, count, pieceSize, rotation, previous, options) }
+    }
+    let { candidates, chosen } = await choose()
+    if (chosen === undefined) {
+      // The view may predate nodes that joined through another tracker: read the table once before refusing.
+      this.refresh()
+      ;({ candidates, chosen } = await choose())
+    }
     if (chosen === undefined) {
       // Nodes in one subnet count once: no segment may have two pieces there.
       const available = distinctSubnets(candidates, pieceSize)
@@ -243,13 +286,19 @@ export class NodeRegistry {
     keep: readonly string[],
     avoid: readonly string[]
   ): Promise<NodeRecord[]> {
-    const known = new Map((await this.#store.nodes.listNodes()).map((n) => [n.peerId, n]))
-    const takenSubnets = keep.map((id) => known.get(id)?.subnet ?? `node:${id}`)
-    const candidates = await this.#candidates([...avoid, ...keep])
-    const chosen = choosePlacement(candidates, count, pieceSize, rotation, [], {
-      newNodeFraction: this.#newNodeFraction,
-      takenSubnets
-    })
+    const choose = async () => {
+      const known = await this.#current().nodes
+      const takenSubnets = keep.map((id) => known.get(id)?.subnet ?? `node:${id}`)
+      const candidates = await this.#candidates([...avoid, ...keep])
+      const options = { newNodeFraction: this.#newNodeFraction, takenSubnets }
+      return { candidates, chosen: choosePlacement(candidates, count, pieceSize, rotation, [], options) }
+    }
+    let { candidates, chosen } = await choose()
+    if (chosen === undefined) {
+      // As in place(): the view may predate nodes that joined through another tracker.
+      this.refresh()
+      ;({ candidates, chosen } = await choose())
+    }
     if (chosen === undefined) {
       throw new ShoalError(ErrorCode.NOT_ENOUGH_NODES, `${count} more storage nodes in new subnets needed`, {
         details: { needed: count }

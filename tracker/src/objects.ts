@@ -39,8 +39,12 @@ export class Objects {
     this.#signer = components.signer
   }
 
-  async list(owner: AccountRecord): Promise<ListObjectsResponse> {
-    return { objects: (await this.#store.objects.listObjects(owner.id)).map(objectSummary) }
+  /** One page of the owner's objects; `next` when more may follow (one extra row read tells). */
+  async list(owner: AccountRecord, page: { after?: string; limit: number }): Promise<ListObjectsResponse> {
+    const rows = await this.#store.objects.listObjects(owner.id, { ...page, limit: page.limit + 1 })
+    const objects = rows.slice(0, page.limit).map(objectSummary)
+    const last = objects.at(-1)
+    return rows.length > page.limit && last !== undefined ? { objects, next: last.nameHash } : { objects }
   }
 
   async byName(owner: AccountRecord, nameHash: string): Promise<ObjectInfo> {

@@ -83,7 +83,12 @@ export class Uploads {
     }
     // The layout is fixed here for the life of the upload and its object, from the nodes that can hold segment
     // 0's pieces (the largest): if those fit nowhere, say so now rather than after the first segment.
-    const choice = chooseLayout(this.#config.policy, request.size, await this.#registry.freeSpace())
+    let choice = chooseLayout(this.#config.policy, request.size, await this.#registry.freeSpace())
+    if (!('k' in choice)) {
+      // The registry's view may predate nodes that joined through another tracker: look once more.
+      this.#registry.refresh()
+      choice = chooseLayout(this.#config.policy, request.size, await this.#registry.freeSpace())
+    }
     if (!('k' in choice)) {
       throw new ShoalError(
         ErrorCode.NOT_ENOUGH_NODES,

@@ -9,6 +9,7 @@ import {
   type HeartbeatPayload,
   type LoginRequest,
   MAX_HEARTBEAT_TOKEN_LENGTH,
+  MAX_LIST_PAGE,
   MAX_TOKEN_LENGTH,
   normalizeEmail,
   OBJECT_NONCE_BYTES,
@@ -96,6 +97,19 @@ export function parseId(value: unknown, field = 'id'): string {
 
 export function parseNameHash(value: unknown): string {
   return base64url(value, 'nameHash', LIMITS.nameHash)
+}
+
+/** `?after=&limit=` of a listing: after a name hash, a page of 1 to MAX_LIST_PAGE (default: a full page). */
+export function parseListQuery(query: unknown): { after?: string; limit: number } {
+  const q = (query ?? {}) as Record<string, unknown>
+  const limit =
+    q.limit === undefined
+      ? MAX_LIST_PAGE
+      : typeof q.limit === 'string' && /^[1-9][0-9]{0,5}$/.test(q.limit)
+        ? Number(q.limit)
+        : invalid('limit', `must be an integer from 1 to ${MAX_LIST_PAGE}`)
+  if (limit > MAX_LIST_PAGE) invalid('limit', `must be an integer from 1 to ${MAX_LIST_PAGE}`)
+  return { ...(q.after === undefined ? {} : { after: base64url(q.after, 'after', LIMITS.nameHash) }), limit }
 }
 
 /** A path parameter that is a segment index, checked against the object's segment count. */

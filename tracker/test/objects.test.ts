@@ -1,3 +1,4 @@
+import { TrackerClient } from '@shoal/client'
 import {
   type AccountView,
   type DeleteObjectResponse,
@@ -84,6 +85,42 @@ describe('deleting objects', () => {
     expect(deletes).toHaveLength(1)
     for (const d of deletes) {
       await verifyGrant(d.grant, trackerKey, { kind: 'delete', node: node.peerId, piece: d.piece, now: t.clock.now() })
+    }
+  })
+})
+
+describe('listing objects', () => {
+  it('serves the listing in pages that the SDK follows to the end, and refuses a bad page', async () => {
+    const t = await startTracker()
+    const nodes = await FakeNode.many(t, 4)
+    const { token } = await signup(t)
+    const uploaded: string[] = []
+    for (let i = 0; i < 5; i++) uploaded.push((await uploadObject(t, token, nodes, { size: 10 })).object.id)
+
+    const first = expectOk(await t.request<ListObjectsResponse>('GET', '/v1/objects?limit=2', { token }))
+    expect(first.objects).toHaveLength(2)
+    expect(first.next).toBe(first.objects[1]?.nameHash)
+    const rest = expectOk(
+      await t.request<ListObjectsResponse>('GET', `/v1/objects?after=${first.next}&limit=10`, { token })
+    )
+    expect(rest.objects).toHaveLength(3)
+    expect(rest.next).toBeUndefined()
+    // Exactly a full last page still says "no more" (the tracker reads one row ahead).
+    const exact = expectOk(await t.request<ListObjectsResponse>('GET', '/v1/objects?limit=5', { token }))
+    expect(exact.next).toBeUndefined()
+
+    const client = new TrackerClient({ url: t.url, token })
+    const pages: number[] = []
+    const ids: string[] = []
+    for await (const page of client.listAllObjects({ limit: 2 })) {
+      pages.push(page.length)
+      ids.push(...page.map((o) => o.id))
+    }
+    expect(pages).toEqual([2, 2, 1])
+    expect(ids.sort()).toEqual([...uploaded].sort())
+
+    for (const bad of ['limit=0', 'limit=1001', 'limit=two', 'after=%2F%2F']) {
+      expectError(await t.request('GET', `/v1/objects?${bad}`, { token }), 400, ErrorCode.INVALID_INPUT)
     }
   })
 })

@@ -176,7 +176,7 @@ describe('audits, reputation and repair', () => {
   it('records a Merkle root with every piece and passes every audit of honest nodes', async () => {
     // Under load a heartbeat can be late: audit once every node is seen online.
     await waitFor(async () => (await onlineCount()) === 9, 60_000)
-    const results = await tracker.ops.auditor.round()
+    const results = await tracker.maintenance.auditor.round()
     const pieces = (await segments()).reduce((sum, s) => sum + s.pieces.length, 0)
     expect(results).toHaveLength(pieces)
     expect(results.filter((r) => r.outcome !== 'passed').map((r) => `${r.outcome} ${r.target.piece.node}`)).toEqual([])
@@ -189,12 +189,12 @@ describe('audits, reputation and repair', () => {
   it('catches a flipped byte on disk, lowers the score, and repairs the piece elsewhere', async () => {
     const segment = (await segments())[0] as SegmentManifest
     const victim = segment.pieces[0] as { index: number; cid: string; node: string }
-    const before = tracker.ops.auditor.stats.corruptionsDetected
+    const before = tracker.maintenance.auditor.stats.corruptionsDetected
     await flipByte(nodeById(victim.node), victim.cid, 100)
-    const results = await tracker.ops.auditor.round()
+    const results = await tracker.maintenance.auditor.round()
     const failed = results.filter((r) => r.outcome === 'failed')
     expect(failed.map((r) => r.target.piece.cid)).toEqual([victim.cid])
-    expect(tracker.ops.auditor.stats.corruptionsDetected).toBe(before + 1)
+    expect(tracker.maintenance.auditor.stats.corruptionsDetected).toBe(before + 1)
     const rep = (await (await fetch(`${tracker.url}/v1/nodes/${victim.node}/reputation`)).json()) as {
       auditScore: number
     }
@@ -209,7 +209,7 @@ describe('audits, reputation and repair', () => {
     const settings = tracker.config.ops as { auditRate: number }
     settings.auditRate = 0
     try {
-      const next = await tracker.ops.auditor.round()
+      const next = await tracker.maintenance.auditor.round()
       const held = (await segments()).flatMap((seg) => seg.pieces).filter((p) => p.node === victim.node)
       expect(next.filter((r) => r.target.piece.node === victim.node)).toHaveLength(held.length)
       expect(held.length).toBeGreaterThan(1)
@@ -220,15 +220,15 @@ describe('audits, reputation and repair', () => {
     } finally {
       settings.auditRate = 1
     }
-    await tracker.ops.repairer.check()
-    expect(tracker.ops.repairer.queueLength).toBeGreaterThanOrEqual(1)
-    await tracker.ops.repairer.drain()
+    await tracker.maintenance.repairer.check()
+    expect(tracker.maintenance.repairer.queueLength).toBeGreaterThanOrEqual(1)
+    await tracker.maintenance.repairer.drain()
     const repaired = (await segments()).find((s) => s.pieces.some((p) => p.cid === victim.cid))
     const moved = repaired?.pieces.find((p) => p.index === victim.index)
     expect(moved?.cid).toBe(victim.cid)
     expect(moved?.node).not.toBe(victim.node)
     // A storage node rebuilt it on the tracker's order: the bytes never passed through the tracker.
-    expect(tracker.ops.repairer.stats.repairedByNodes).toBeGreaterThan(0)
+    expect(tracker.maintenance.repairer.stats.repairedByNodes).toBeGreaterThan(0)
     expect(nodes.some((n) => n.stats.repairs.rebuilt > 0)).toBe(true)
     // The sources the worker read from are paid for that egress: the worker signs receipts as a client does,
     // the sources settle them, and they are booked to the network's repair account, not to the file's owner.
@@ -244,7 +244,7 @@ describe('audits, reputation and repair', () => {
     await expectFullHealth()
     await downloadAll()
     // The repaired piece passes its audits on its new node.
-    expect((await tracker.ops.auditor.round()).every((r) => r.outcome === 'passed')).toBe(true)
+    expect((await tracker.maintenance.auditor.round()).every((r) => r.outcome === 'passed')).toBe(true)
   })
 
   it('disqualifies a node that answers with random bytes; its pieces are rebuilt on others', async () => {
@@ -252,7 +252,7 @@ describe('audits, reputation and repair', () => {
     const liar = nodeById(holder)
     for (const path of await pieceFiles(liar)) await writeFile(path, randomBytes((await stat(path)).size))
     for (let round = 0; round < 5; round++) {
-      await tracker.ops.auditor.round()
+      await tracker.maintenance.auditor.round()
       const rep = (await (await fetch(`${tracker.url}/v1/nodes/${holder}/reputation`)).json()) as {
         disqualified?: unknown
       }
@@ -263,8 +263,8 @@ describe('audits, reputation and repair', () => {
       auditScore: number
     }
     expect(rep.disqualified?.reason).toMatch(/audit score/)
-    await tracker.ops.repairer.check()
-    await tracker.ops.repairer.drain()
+    await tracker.maintenance.repairer.check()
+    await tracker.maintenance.repairer.drain()
     await expectFullHealth([holder])
     await downloadAll()
   })
@@ -278,7 +278,7 @@ describe('audits, reputation and repair', () => {
     const outcomes: string[] = []
     let contained: string | undefined
     for (let round = 0; round < 8; round++) {
-      const results = await tracker.ops.auditor.round()
+      const results = await tracker.maintenance.auditor.round()
       // Skipped: once it timed out in a round, its other audits wait for the next one.
       const own = results.filter((r) => r.target.piece.node === holder && r.outcome !== 'skipped')
       // Contained: from the second round on, it is asked for the one piece it did not deliver, and only that.
@@ -304,8 +304,8 @@ describe('audits, reputation and repair', () => {
     expect(rep.disqualified).toBeDefined()
     expect(rep.audits.timedOut).toBeGreaterThan(1)
     expect(rep.audits.failed).toBeGreaterThanOrEqual(1)
-    await tracker.ops.repairer.check()
-    await tracker.ops.repairer.drain()
+    await tracker.maintenance.repairer.check()
+    await tracker.maintenance.repairer.drain()
     await expectFullHealth([holder])
   }, 150_000)
 
@@ -320,9 +320,9 @@ describe('audits, reputation and repair', () => {
     await waitFor(async () => output.join('').includes('pieces left to move'))
     expect(output.join('')).toMatch(/[1-9]\d* pieces left to move/)
     // No new pieces go to it meanwhile, and the repairer moves its pieces while it still serves them.
-    await tracker.ops.repairer.check()
-    expect(tracker.ops.repairer.stats.exiting).toBeGreaterThan(0)
-    await tracker.ops.repairer.drain()
+    await tracker.maintenance.repairer.check()
+    expect(tracker.maintenance.repairer.stats.exiting).toBeGreaterThan(0)
+    await tracker.maintenance.repairer.drain()
     expect(await exited).toBe(0)
     expect(output.join('')).toContain('the node can be stopped')
     await expectFullHealth([leaving.peerId.toString()])
@@ -355,17 +355,17 @@ describe('audits, reputation and repair', () => {
     expect(await store.nodes.listDeleteOrders(id, 1000)).toEqual([])
     await holder.start()
     const before = holder.stats.store.pieces
-    const builds = tracker.ops.retain.builds
+    const builds = tracker.maintenance.retain.builds
     const result = await holder.collectGarbage()
     expect(result).toMatchObject({ deleted: orphans, kept: before - orphans })
     expect(holder.stats.store.pieces).toBe(before - orphans)
     // One walk made every node's filter: another node's sweep now is served from it.
-    expect(tracker.ops.retain.builds).toBe(builds + 1)
+    expect(tracker.maintenance.retain.builds).toBe(builds + 1)
     const other = nodes.find((n) => n !== holder && n.status === 'started') as ShoalNode
     expect((await other.collectGarbage()).refused).toBeUndefined()
-    expect(tracker.ops.retain.builds).toBe(builds + 1)
+    expect(tracker.maintenance.retain.builds).toBe(builds + 1)
     // Everything else it holds is still there and still passes its audits.
-    const audited = (await tracker.ops.auditor.round()).filter((r) => r.target.piece.node === id)
+    const audited = (await tracker.maintenance.auditor.round()).filter((r) => r.target.piece.node === id)
     expect(audited.length).toBe(before - orphans)
     expect(audited.every((r) => r.outcome === 'passed')).toBe(true)
     await downloadAll()
@@ -389,7 +389,7 @@ describe('audits, reputation and repair', () => {
       before.set(n.peerId.toString(), (await reputation(n.peerId.toString())).audits)
       await n.libp2p.unhandle(PROTOCOL_AUDIT)
     }
-    const results = await tracker.ops.auditor.round()
+    const results = await tracker.maintenance.auditor.round()
     for (const n of silent) {
       const id = n.peerId.toString()
       const own = results.filter((r) => r.target.piece.node === id && r.outcome !== 'skipped')
@@ -412,7 +412,7 @@ describe('audits, reputation and repair', () => {
         return n.libp2p.getMultiaddrs().every((a) => view?.addrs.includes(a.toString().replace(/\/p2p\/.*$/, '')))
       })
     })
-    const again = await tracker.ops.auditor.round()
+    const again = await tracker.maintenance.auditor.round()
     const silentIds = new Set(silent.map((n) => n.peerId.toString()))
     const theirs = again.filter((r) => silentIds.has(r.target.piece.node))
     expect(theirs.length).toBeGreaterThan(0)
@@ -427,32 +427,32 @@ describe('audits, reputation and repair', () => {
     expect(victims).toHaveLength(2)
     for (const v of victims) await v.stop()
     await waitFor(async () => (await onlineCount()) <= alive.length - 2)
-    await tracker.ops.repairer.check()
-    expect(tracker.ops.repairer.stats.belowThreshold).toBeGreaterThan(0)
+    await tracker.maintenance.repairer.check()
+    expect(tracker.maintenance.repairer.stats.belowThreshold).toBeGreaterThan(0)
     // This time the tracker rebuilds and stores the pieces itself (--repair-by tracker, and its fallback).
     const settings = tracker.config.ops as { repairBy: string }
-    const byNodes = tracker.ops.repairer.stats.repairedByNodes
-    const repaired = tracker.ops.repairer.stats.repaired
+    const byNodes = tracker.maintenance.repairer.stats.repairedByNodes
+    const repaired = tracker.maintenance.repairer.stats.repaired
     const paidReads = (await repairReads()).length
     settings.repairBy = 'tracker'
     try {
-      await tracker.ops.repairer.drain()
+      await tracker.maintenance.repairer.drain()
     } finally {
       settings.repairBy = 'nodes'
     }
-    expect(tracker.ops.repairer.stats.repaired).toBeGreaterThan(repaired)
-    expect(tracker.ops.repairer.stats.repairedByNodes).toBe(byNodes)
+    expect(tracker.maintenance.repairer.stats.repaired).toBeGreaterThan(repaired)
+    expect(tracker.maintenance.repairer.stats.repairedByNodes).toBe(byNodes)
     // The sources the tracker read from are paid too: its own receipts, settled by them.
     await waitFor(async () => (await repairReads()).length > paidReads)
-    await tracker.ops.repairer.check()
+    await tracker.maintenance.repairer.check()
     // On failure, the message carries what is needed to see why: the repairer's figures, the placements, the nodes.
     const why = JSON.stringify({
-      stats: tracker.ops.repairer.stats,
+      stats: tracker.maintenance.repairer.stats,
       segments: await segments(),
       nodes: nodes.map((n) => [n.peerId.toString(), n.status])
     })
-    expect(tracker.ops.repairer.stats.belowThreshold, why).toBe(0)
-    expect(tracker.ops.repairer.stats.lost).toBe(0)
+    expect(tracker.maintenance.repairer.stats.belowThreshold, why).toBe(0)
+    expect(tracker.maintenance.repairer.stats.lost).toBe(0)
     await expectFullHealth(victims.map((v) => v.peerId.toString()))
     await downloadAll()
   })

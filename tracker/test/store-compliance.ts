@@ -300,8 +300,8 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       })
       expect(await store.objects.getObject(object.id)).toEqual(object)
       expect(await store.objects.getObjectByName(account.id, upload.nameHash)).toEqual(object)
-      expect(await store.objects.listObjects(account.id)).toEqual([object])
-      expect(await store.objects.listObjects('someone-else')).toEqual([])
+      expect(await store.objects.listObjects(account.id, { limit: 100 })).toEqual([object])
+      expect(await store.objects.listObjects('someone-else', { limit: 100 })).toEqual([])
       expect(await store.objects.getObjectSegments(object.id, 0, 2)).toEqual(manifests(2))
       expect(await store.objects.getObjectSegments(object.id, 1, 2)).toEqual(manifests(2).slice(1))
       expect(await store.objects.getObjectWithSegments(object.id, 0, 2)).toEqual({ object, segments: manifests(2) })
@@ -345,7 +345,7 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await store.objects.getObjectSegments(first.id, 0, 1)).toEqual([])
       expect(await store.objects.getObjectWithSegments(first.id, 0, 1)).toBeUndefined()
       expect((await store.objects.getObjectByName(account.id, first.nameHash))?.id).toBe(second.id)
-      expect(await store.objects.listObjects(account.id)).toHaveLength(1)
+      expect(await store.objects.listObjects(account.id, { limit: 100 })).toHaveLength(1)
       expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 40, reserved: 0, objects: 1 })
     })
 
@@ -404,6 +404,39 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect((await store.uploads.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([late.id])
     })
 
+    it('lists the objects of an owner a page at a time, in bytewise name-hash order', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 10_000 })
+      await store.accounts.createAccount(account)
+      // Names that a locale collation would order differently from bytes: '-' and '_', upper and lower case.
+      const names = ['b-x', 'B_x', 'a', 'A', '_z', '-z', 'Zz', 'zZ', '0a']
+      for (const nameHash of names) {
+        const upload = uploadRecord(account.id, { size: 1, segmentCount: 1, nameHash })
+        await store.uploads.beginUpload(upload)
+        await store.uploads.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments: [], deletes: [] })
+      }
+      const other = accountRecord()
+      await store.accounts.createAccount(other)
+      const theirs = uploadRecord(other.id, { size: 1, segmentCount: 1, nameHash: 'a' })
+      await store.uploads.beginUpload(theirs)
+      await store.uploads.commitUpload({ uploadId: theirs.id, object: objectFrom(theirs), segments: [], deletes: [] })
+      const seen: string[] = []
+      let after: string | undefined
+      for (;;) {
+        const page = await store.objects.listObjects(account.id, {
+          ...(after === undefined ? {} : { after }),
+          limit: 4
+        })
+        expect(page.length).toBeLessThanOrEqual(4)
+        seen.push(...page.map((o) => o.nameHash))
+        if (page.length < 4) break
+        after = page.at(-1)?.nameHash
+      }
+      const bytewise = [...names].sort((x, y) => (Buffer.from(x) < Buffer.from(y) ? -1 : 1))
+      expect(seen).toEqual(bytewise)
+      expect(await store.objects.listObjects(account.id, { after: 'zZ', limit: 4 })).toEqual([])
+    })
+
     it('deletes objects from listing and quota, queueing deletes', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })
@@ -419,7 +452,7 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       await store.objects.deleteObject(upload.id, [order('nodeA', 1)], 1)
       expect(await store.objects.getObject(upload.id)).toBeUndefined()
       expect(await store.objects.getObjectByName(account.id, upload.nameHash)).toBeUndefined()
-      expect(await store.objects.listObjects(account.id)).toEqual([])
+      expect(await store.objects.listObjects(account.id, { limit: 100 })).toEqual([])
       expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 0, objects: 0 })
       expect(await store.nodes.listDeleteOrders('nodeA', 10)).toHaveLength(1)
       expect(await codeOf(store.objects.deleteObject(upload.id, [], 2))).toBe(ErrorCode.OBJECT_NOT_FOUND)
@@ -445,7 +478,7 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await codeOf(store.objects.renameObject(a.id, b.nameHash, 'x'))).toBe(ErrorCode.CONFLICT)
       expect(await codeOf(store.objects.renameObject('missing', 'h', 'x'))).toBe(ErrorCode.OBJECT_NOT_FOUND)
       const reopened = await reopen()
-      expect((await reopened.objects.listObjects(account.id)).map((o) => o.nameHash).sort()).toEqual(
+      expect((await reopened.objects.listObjects(account.id, { limit: 100 })).map((o) => o.nameHash).sort()).toEqual(
         ['new-name-hash', b.nameHash].sort()
       )
       expect(await reopened.accounts.getAccount(account.id)).toMatchObject({ used: 30, objects: 2 })
@@ -537,7 +570,12 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       for (;;) {
         const page = await store.objects.listSegments(after, 2)
         if (page.length === 0) break
-        for (const s of page) seen.push({ objectId: s.objectId, index: s.segment.index })
+        for (const s of page) {
+          seen.push({ objectId: s.objectId, index: s.segment.index })
+          // Each segment comes with its object's record.
+          expect(s.object?.id).toBe(s.objectId)
+          expect(s.object?.segmentCount).toBeGreaterThan(s.segment.index)
+        }
         const last = page.at(-1) as { objectId: string; segment: SegmentManifest }
         after = { objectId: last.objectId, index: last.segment.index }
       }

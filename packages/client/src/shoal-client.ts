@@ -349,12 +349,20 @@ export class ShoalClient {
     return { object: entry(info.id, info.size, info.createdAt, meta), stream }
   }
 
+  /** Every file, sorted by name: the tracker's pages followed to the end, each page opened as it arrives. */
   async list(options: { signal?: AbortSignal } = {}): Promise<ObjectEntry[]> {
-    const { objects } = await this.tracker.listObjects(options)
-    const entries = await Promise.all(
-      objects.map(async (o) => entry(o.id, o.size, o.createdAt, await this.#keyring.openMetadata(o.meta)))
-    )
+    const entries: ObjectEntry[] = []
+    for await (const page of this.listPages(options)) entries.push(...page)
     return entries.sort((a, b) => a.name.localeCompare(b.name))
+  }
+
+  /** The files a page at a time, in the tracker's order (by name hash): for listings shown as they load. */
+  async *listPages(options: { signal?: AbortSignal; limit?: number } = {}): AsyncGenerator<ObjectEntry[]> {
+    for await (const objects of this.tracker.listAllObjects(options)) {
+      yield await Promise.all(
+        objects.map(async (o) => entry(o.id, o.size, o.createdAt, await this.#keyring.openMetadata(o.meta)))
+      )
+    }
   }
 
   /**

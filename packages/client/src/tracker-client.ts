@@ -12,6 +12,7 @@ import {
   errorFromCode,
   type InfoResponse,
   type Invoice,
+  type ListObjectsQuery,
   type ListObjectsResponse,
   type ListSharesResponse,
   type LoginRequest,
@@ -154,8 +155,24 @@ export class TrackerClient {
   abortUpload(id: string, options?: RequestOptions): Promise<unknown> {
     return this.#request('DELETE', `/v1/uploads/${enc(id)}`, undefined, options)
   }
-  listObjects(options?: RequestOptions): Promise<ListObjectsResponse> {
-    return this.#request('GET', '/v1/objects', undefined, options)
+  /** One page of the account's objects; pass `next` back as `after` for the following page. */
+  listObjects(options?: RequestOptions & ListObjectsQuery): Promise<ListObjectsResponse> {
+    const query = new URLSearchParams()
+    if (options?.after !== undefined) query.set('after', options.after)
+    if (options?.limit !== undefined) query.set('limit', String(options.limit))
+    const qs = query.toString() === '' ? '' : `?${query}`
+    return this.#request('GET', `/v1/objects${qs}`, undefined, options)
+  }
+
+  /** Every object of the account, a page at a time (the tracker never sends the whole listing at once). */
+  async *listAllObjects(options?: RequestOptions & { limit?: number }): AsyncGenerator<ObjectSummary[]> {
+    let after: string | undefined
+    for (;;) {
+      const page = await this.listObjects({ ...options, ...(after === undefined ? {} : { after }) })
+      yield page.objects
+      if (page.next === undefined) return
+      after = page.next
+    }
   }
   objectByName(nameHash: string, options?: RequestOptions): Promise<ObjectInfo> {
     return this.#request('GET', `/v1/objects/by-name/${enc(nameHash)}`, undefined, options)

@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises'
 import { describeError, ErrorCode, REPAIR_ACCOUNT, ShoalError, type UsageResponse } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
+import { PeriodicTask, type Startable } from '../lifecycle.ts'
 import type {
   AccountRecord,
   InvoiceRecord,
@@ -49,15 +49,13 @@ export type Usage = UsageResponse
  * and statement together with its balanced ledger entries, once: the store refuses a second one for the same
  * period, so several trackers may run the monthly job at once and nobody is billed twice.
  */
-export class Billing {
+export class Billing implements Startable {
   readonly #store: StoreParts<'accounts' | 'ledger' | 'reputations'>
   readonly #clock: Clock
   readonly #plans: readonly Plan[]
   readonly #logger: Logger
-  readonly #intervalMs: number
+  readonly #task: PeriodicTask
   #closed: string | undefined
-  #loop: Promise<void> | undefined
-  readonly #controller = new AbortController()
 
   constructor(components: {
     store: StoreParts<'accounts' | 'ledger' | 'reputations'>
@@ -70,7 +68,13 @@ export class Billing {
     this.#clock = components.clock
     this.#plans = components.plans
     this.#logger = components.logger
-    this.#intervalMs = components.intervalMs ?? 3_600_000
+    this.#task = new PeriodicTask({
+      name: 'month close',
+      intervalMs: components.intervalMs ?? 3_600_000,
+      immediate: true,
+      logger: components.logger,
+      run: () => this.#closeDue()
+    })
   }
 
   #plan(account: AccountRecord): Plan {
@@ -313,32 +317,23 @@ export class Billing {
 
   /** Closes the previous month once it has ended, then checks again every interval. */
   start(): void {
-    this.#loop ??= this.#run(this.#controller.signal)
+    this.#task.start()
   }
 
-  async stop(): Promise<void> {
-    this.#controller.abort()
-    await this.#loop
+  stop(): Promise<void> {
+    return this.#task.stop()
   }
 
-  async #run(signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      const now = this.#clock.now()
-      const period = previousPeriod(periodOf(now))
-      // A grace period after the month ends lets settlements that began before midnight commit first.
-      if (this.#closed !== period.id && now >= period.to + CLOSE_GRACE_MS) {
-        try {
-          await this.closeMonth(period)
-          this.#closed = period.id
-        } catch (err) {
-          this.#logger.error({ err: describeError(err), period: period.id }, 'closing the month failed')
-        }
-      }
-      try {
-        await sleep(this.#intervalMs, undefined, { signal })
-      } catch {
-        return
-      }
+  async #closeDue(): Promise<void> {
+    const now = this.#clock.now()
+    const period = previousPeriod(periodOf(now))
+    // A grace period after the month ends lets settlements that began before midnight commit first.
+    if (this.#closed === period.id || now < period.to + CLOSE_GRACE_MS) return
+    try {
+      await this.closeMonth(period)
+      this.#closed = period.id
+    } catch (err) {
+      this.#logger.error({ err: describeError(err), period: period.id }, 'closing the month failed')
     }
   }
 }

@@ -3,18 +3,21 @@ import type { FastifyRequest } from 'fastify'
 import type { Accounts } from '../accounts.ts'
 import type { ApiKeys } from '../api-keys.ts'
 import { auditRecord } from '../audit-log.ts'
+import type { Authenticator } from '../auth.ts'
 import type { Billing } from '../billing/billing.ts'
 import { parsePeriod, periodOf } from '../billing/metering.ts'
 import type { PlanService } from '../billing/plan-service.ts'
 import type { Settlements } from '../billing/settlement.ts'
 import type { Clock } from '../config.ts'
 import { RATE_LIMITS } from '../rate-limit.ts'
+import type { Need } from '../scopes.ts'
 import type { StoreParts } from '../store/store.ts'
 import { parseEmail } from '../validate.ts'
 import { routeOf } from './route.ts'
 import type { HttpServer } from './server.ts'
 
 export interface MoneyRouteComponents {
+  auth: Authenticator
   billing: Billing
   settlements: Settlements
   accounts: Accounts
@@ -39,8 +42,7 @@ function emailOf(request: FastifyRequest): string | undefined {
  * audit records around sign-up and login (hooks, so the account routes themselves stay as they are).
  */
 export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): void {
-  const auth = (request: FastifyRequest, need: Parameters<Accounts['authenticate']>[1]) =>
-    c.accounts.authenticate(request.headers.authorization, need)
+  const auth = (request: FastifyRequest, need: Need) => c.auth.authenticate(request.headers.authorization, need)
 
   app.addHook('preHandler', async (request) => {
     const path = routeOf(request)

@@ -2,6 +2,7 @@ import { type ApiErrorBody, ErrorCode, type InfoResponse, isShoalError, ShoalErr
 import Fastify, { type FastifyReply, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Accounts } from '../accounts.ts'
+import type { Authenticator } from '../auth.ts'
 import { MAX_BODY_BYTES } from '../constants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { Objects } from '../objects.ts'
@@ -13,6 +14,7 @@ import {
   parseChangePassword,
   parseHeartbeatRequest,
   parseId,
+  parseListQuery,
   parseLogin,
   parseNameHash,
   parseRecovery,
@@ -24,6 +26,7 @@ import { edgeOptions, type HttpEdgeInit } from './edge.ts'
 import { routeOf } from './route.ts'
 
 export interface HttpComponents {
+  auth: Authenticator
   accounts: Accounts
   registry: NodeRegistry
   uploads: Uploads
@@ -167,7 +170,7 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     done()
   })
   const auth = (headers: { authorization?: string | undefined }) =>
-    c.accounts.authenticate(headers.authorization, needOf(headers))
+    c.auth.authenticate(headers.authorization, needOf(headers))
 
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/v1/info', () => c.info())
@@ -219,13 +222,13 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     return { aborted: true }
   })
 
-  app.get('/v1/objects', async (request) => c.objects.list(await auth(request.headers)))
+  app.get('/v1/objects', async (request) => c.objects.list(await auth(request.headers), parseListQuery(request.query)))
   app.get<{ Params: { nameHash: string } }>('/v1/objects/by-name/:nameHash', async (request) =>
     c.objects.byName(await auth(request.headers), parseNameHash(request.params.nameHash))
   )
   app.post<IdParams>('/v1/objects/:id/grants', async (request) =>
     c.objects.grants(
-      await c.accounts.authenticateId(request.headers.authorization, needOf(request.headers)),
+      await c.auth.authenticateId(request.headers.authorization, needOf(request.headers)),
       parseId(request.params.id),
       request.body
     )

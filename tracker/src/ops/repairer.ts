@@ -46,7 +46,7 @@ export interface RepairStats {
   lastCheckMs: number
 }
 
-/** The same parts the auditor gets from Ops. */
+/** The parts the auditor gets, with the store parts a repair writes. */
 export type RepairComponents = Omit<AuditorComponents, 'store'> & { store: StoreParts<'objects' | 'nodes'> }
 
 export interface Health {

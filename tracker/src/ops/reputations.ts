@@ -1,6 +1,7 @@
 import { ErrorCode, ShoalError } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
+import type { Startable } from '../lifecycle.ts'
 import type { NodeReputation, StoreParts } from '../store/store.ts'
 import { auditScore, newReputation, type ReputationPolicy, uptimeScore } from './reputation.ts'
 
@@ -21,7 +22,7 @@ const UNKNOWN: NodeStanding = { vetted: false, score: 1, disqualified: false, ex
  * Node reputations: read from the store into memory (placement asks for every segment) and updated through the
  * store's optimistic versions, so two tracker processes on one database never lose an update.
  */
-export class Reputations {
+export class Reputations implements Startable {
   readonly #store: StoreParts<'reputations'>
   readonly #policy: ReputationPolicy
   readonly #clock: Clock
@@ -34,6 +35,13 @@ export class Reputations {
     this.#clock = init.clock
     this.#log = init.logger
   }
+
+  /** Loads every reputation before the tracker takes requests: placement asks for standings at once. */
+  start(): Promise<void> {
+    return this.refresh()
+  }
+
+  async stop(): Promise<void> {}
 
   get policy(): ReputationPolicy {
     return this.#policy

@@ -7,7 +7,7 @@ import type { GrantSigner } from '../grants.ts'
 import type { HttpServer } from '../http/server.ts'
 import type { TrackerMetrics } from '../metrics.ts'
 import type { NodeRegistry } from '../node-registry.ts'
-import type { Ops } from './ops.ts'
+import type { Maintenance } from './maintenance.ts'
 import { auditScore, uptimeScore } from './reputation.ts'
 import type { Reputations } from './reputations.ts'
 
@@ -60,7 +60,7 @@ export interface ExitStatus {
 export function registerOpsRoutes(
   app: HttpServer,
   c: {
-    ops: Ops
+    maintenance: Maintenance
     reputations: Reputations
     registry: NodeRegistry
     clock: Clock
@@ -86,7 +86,7 @@ export function registerOpsRoutes(
         type: 'gauge',
         samples: [{ value: nodes.reduce((sum, n) => sum + n.used, 0) }]
       },
-      ...c.ops.metrics()
+      ...c.maintenance.metrics()
     ]
     const { contentType, body } = await scrape(c.metrics.registry, c.metrics.shoal, families)
     return reply.header('content-type', contentType).send(body)
@@ -103,7 +103,7 @@ export function registerOpsRoutes(
     const status: ExitStatus = {
       node: exit.node,
       since: rep.exiting?.since ?? exit.at,
-      remaining: await c.ops.repairer.piecesOn(exit.node)
+      remaining: await c.maintenance.repairer.piecesOn(exit.node)
     }
     return status
   })
@@ -113,7 +113,7 @@ export function registerOpsRoutes(
   app.post('/v1/nodes/retain', async (request) => {
     const token = (request.body as { token?: unknown } | undefined)?.token
     const signed = await openNodeToken(token, 'retain', c.clock.now())
-    const { createdAt, pieces, filter } = await c.ops.retain.forNode(signed.node)
+    const { createdAt, pieces, filter } = await c.maintenance.retain.forNode(signed.node)
     const json = filter.toJSON()
     const signature = await c.signer.signRetain({ node: signed.node, createdAt, filter: json })
     const response: RetainResponse = { node: signed.node, createdAt, pieces, filter: json, signature }

@@ -9,17 +9,18 @@ export interface WalkedSegment {
   segment: SegmentManifest
 }
 
-/** Every segment of every object, page by page (memory bounded by the page), with its object's layout. */
+/**
+ * Every segment of every object, page by page (memory bounded by the page), with its object's layout: one store
+ * read per page of PAGE segments.
+ */
 export async function* walkSegments(store: StoreParts<'objects'>, signal?: AbortSignal): AsyncGenerator<WalkedSegment> {
   let after: SegmentKey | undefined
-  let object: ObjectRecord | undefined
   for (;;) {
     signal?.throwIfAborted()
     const page = await store.objects.listSegments(after, PAGE)
     if (page.length === 0) return
-    for (const { objectId, segment } of page) {
-      if (object?.id !== objectId) object = await store.objects.getObject(objectId)
-      // An object deleted between the page and now: its segments are gone too.
+    for (const { objectId, segment, object } of page) {
+      // An object deleted between the reads (level): its segments are gone too.
       if (object !== undefined) yield { key: { objectId, index: segment.index }, object, segment }
     }
     const last = page.at(-1) as { objectId: string; segment: SegmentManifest }

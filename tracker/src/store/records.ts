@@ -13,6 +13,11 @@ export interface SegmentKey {
 export interface StoredSegment {
   objectId: string
   segment: SegmentManifest
+  /**
+   * The segment's object, read with it: walkers need its layout, and one read per page beats one per object.
+   * Undefined if the object was deleted between the two reads (level reads them apart): skip the segment.
+   */
+  object: ObjectRecord | undefined
 }
 
 /** A piece whose last audit on a node failed; `objectId` and `bytes` say what its storage pay was. */

@@ -159,7 +159,11 @@ export interface UploadStore {
 export interface ObjectStore {
   getObject(id: string): Promise<ObjectRecord | undefined>
   getObjectByName(owner: string, nameHash: string): Promise<ObjectRecord | undefined>
-  listObjects(owner: string): Promise<ObjectRecord[]>
+  /**
+   * One page of an owner's objects in name-hash order (bytewise), after `page.after` (exclusive), at most
+   * `page.limit`: the listing is read a page at a time, never whole.
+   */
+  listObjects(owner: string, page: { after?: string; limit: number }): Promise<ObjectRecord[]>
   /** Segment manifests [from, to) of an object, by index. */
   getObjectSegments(objectId: string, from: number, to: number): Promise<SegmentManifest[]>
   /**
@@ -185,8 +189,9 @@ export interface ObjectStore {
   // Audits and repair (docs/audits-and-repair.md)
 
   /**
-   * Segments of every object, in (objectId, index) order, starting after `after` (exclusive; undefined: from
-   * the start), at most `limit`. The repair checker and the audit planner walk the whole network with it.
+   * Segments of every object with their object, in (objectId, index) order, starting after `after` (exclusive;
+   * undefined: from the start), at most `limit`. The repair checker, the audit planner and the retain filters
+   * walk the whole network with it: one read per page, never one per object.
    */
   listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]>
   /**

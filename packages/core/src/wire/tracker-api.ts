@@ -235,9 +235,21 @@ export interface ObjectSummary {
   size: number
   createdAt: number
 }
+/**
+ * GET /v1/objects?after=<nameHash>&limit=<n>: one page, in name-hash order. `next` is set when more may follow:
+ * pass it as `after` for the next page.
+ */
 export interface ListObjectsResponse {
   objects: ObjectSummary[]
+  next?: string
 }
+export interface ListObjectsQuery {
+  after?: string
+  /** 1 to MAX_LIST_PAGE; default MAX_LIST_PAGE. */
+  limit?: number
+}
+/** Most objects one page of GET /v1/objects holds (each carries up to 64 KiB of sealed metadata). */
+export const MAX_LIST_PAGE = 1000
 
 /** GET /v1/objects/by-name/:nameHash */
 export interface ObjectInfo extends ObjectSummary {

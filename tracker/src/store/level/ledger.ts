@@ -9,11 +9,14 @@ import type {
 import type { ObjectRecord } from '../records.ts'
 import { openSpan, spanEnd } from '../rules.ts'
 import type { LedgerStore } from '../store.ts'
-import { K, type LevelDb, type Op, time } from './level-db.ts'
+import { K, type LevelDb, type Op, settlementIndexOps, time } from './level-db.ts'
 
-/** The write that opens an object's storage span (commitUpload). */
-export function startSpanOp(object: ObjectRecord, nodes?: Record<string, number>): Op {
-  return { type: 'put', key: K.span(object.id), value: openSpan(object, nodes) }
+/** The writes that open an object's storage span (commitUpload), indexed by account. */
+export function startSpanOps(object: ObjectRecord, nodes?: Record<string, number>): Op[] {
+  return [
+    { type: 'put', key: K.span(object.id), value: openSpan(object, nodes) },
+    { type: 'put', key: K.spanAccount(object.owner, object.id), value: object.id }
+  ]
 }
 
 /** The writes that close an object's storage span at `at`; a closed span stays as it is. */
@@ -44,10 +47,7 @@ export class LevelLedger implements LedgerStore {
       })
       const ops: Op[] = []
       for (const r of fresh.values()) {
-        ops.push(
-          { type: 'put', key: K.settlement(r.serial), value: r },
-          { type: 'put', key: K.settlementTime(r), value: r.serial }
-        )
+        ops.push({ type: 'put', key: K.settlement(r.serial), value: r }, ...settlementIndexOps(r))
       }
       await this.#db.batch(ops)
       return [...fresh.keys()]
@@ -60,8 +60,15 @@ export class LevelLedger implements LedgerStore {
     from: number
     to: number
   }): Promise<SettlementRecord[]> {
+    // The narrowest index that answers: one account's or one node's settlements of the period, else all of it.
+    const prefix =
+      filter.account !== undefined
+        ? `settle-account:${filter.account}:`
+        : filter.node !== undefined
+          ? `settle-node:${filter.node}:`
+          : 'settle-time:'
     const serials = (await this.#db.level
-      .values({ gte: `settle-time:${time(filter.from)}:`, lt: `settle-time:${time(filter.to)}:` })
+      .values({ gte: `${prefix}${time(filter.from)}:`, lt: `${prefix}${time(filter.to)}:` })
       .all()) as string[]
     const records = await this.#db.many<SettlementRecord>(serials.map(K.settlement))
     return records.filter(
@@ -72,7 +79,12 @@ export class LevelLedger implements LedgerStore {
   }
 
   async listStorageSpans(filter: { account?: string; from: number; to: number }): Promise<StorageSpan[]> {
-    const spans = await this.#db.values<StorageSpan>('span:')
+    const spans =
+      filter.account === undefined
+        ? await this.#db.values<StorageSpan>('span:')
+        : await this.#db.many<StorageSpan>(
+            (await this.#db.values<string>(`span-account:${filter.account}:`)).map(K.span)
+          )
     return spans.filter(
       (s) =>
         (filter.account === undefined || s.account === filter.account) &&

@@ -1,14 +1,16 @@
 import { ErrorCode, randomBytes, ShoalError, toHex } from '@shoal/core'
 import { Level } from 'level'
 import { KeyedMutex } from '../keyed-mutex.ts'
-import type { ApiKeyRecord, AuditRecord, PieceMove, SettlementRecord } from '../money-records.ts'
+import type { ApiKeyRecord, AuditRecord, PieceMove, SettlementRecord, StorageSpan } from '../money-records.ts'
 import type { DeleteOrderRecord, ShareRecord, UploadRecord } from '../records.ts'
 
 /**
  * Bump when the key layout changes; open() migrates older layouts and refuses a database written by a newer one.
  * 2: `upload-owner:` index (listing an owner's uploads).
+ * 3: `settle-account:`, `settle-node:` and `span-account:` indexes (usage, invoices, earnings read one account's
+ *    or one node's records, not the whole month's).
  */
-const SCHEMA_VERSION = 2
+const SCHEMA_VERSION = 3
 
 /*
  * Key layout (one keyspace, JSON values). Ids, name hashes and serials are base64url and peer ids base58, so
@@ -40,6 +42,9 @@ const SCHEMA_VERSION = 2
  *   rep:<peerId>                        -> NodeReputation                      (reputations)
  *   settle:<serial>                     -> SettlementRecord                    (ledger)
  *   settle-time:<settledAt>:<serial>    -> serial                              (ledger)
+ *   settle-account:<account>:<settledAt>:<serial> -> serial                    (ledger)
+ *   settle-node:<node>:<settledAt>:<serial> -> serial                          (ledger)
+ *   span-account:<account>:<objectId>   -> object id                           (ledger)
  *   span:<objectId>                     -> StorageSpan                         (ledger)
  *   invoice:<account>:<period>          -> InvoiceRecord                       (ledger)
  *   payout:<node>:<period>              -> PayoutRecord                        (ledger)
@@ -77,7 +82,10 @@ export const K = {
   planChange: (accountId: string, audit: AuditRecord) => `planchange:${accountId}:${audit.id}`,
   settlement: (serial: string) => `settle:${serial}`,
   settlementTime: (r: SettlementRecord) => `settle-time:${time(r.settledAt)}:${r.serial}`,
+  settlementAccount: (r: SettlementRecord) => `settle-account:${r.account}:${time(r.settledAt)}:${r.serial}`,
+  settlementNode: (r: SettlementRecord) => `settle-node:${r.node}:${time(r.settledAt)}:${r.serial}`,
   span: (objectId: string) => `span:${objectId}`,
+  spanAccount: (account: string, objectId: string) => `span-account:${account}:${objectId}`,
   // Time-ordered per object; the random tail keeps two moves of one millisecond apart.
   move: (m: PieceMove) => `move:${m.objectId}:${time(m.at)}:${toHex(randomBytes(6))}`,
   invoice: (accountId: string, period: string) => `invoice:${accountId}:${period}`,
@@ -112,8 +120,8 @@ export class LevelDb {
     const schema = await db.get('meta:schema')
     if (schema === undefined) {
       await db.put('meta:schema', SCHEMA_VERSION)
-    } else if (schema === 1) {
-      await migrateFrom1(db)
+    } else if (schema === 1 || schema === 2) {
+      await migrate(db, schema)
     } else if (schema !== SCHEMA_VERSION) {
       await db.close()
       throw new ShoalError(
@@ -175,11 +183,28 @@ export class LevelDb {
   }
 }
 
-/** Schema 1 → 2: index the uploads in progress by owner, in one batch with the new schema number. */
-async function migrateFrom1(db: Level<string, unknown>): Promise<void> {
-  const uploads = (await db.values(range('upload:')).all()) as UploadRecord[]
-  await db.batch([
-    ...uploads.map((u): Op => ({ type: 'put', key: K.uploadOwner(u), value: u.id })),
-    { type: 'put', key: 'meta:schema', value: SCHEMA_VERSION }
-  ])
+/**
+ * Schema 1 or 2 → 3, in one batch with the new schema number: 1 → 2 indexes the uploads in progress by owner;
+ * 2 → 3 indexes settlements by account and by node and storage spans by account.
+ */
+async function migrate(db: Level<string, unknown>, from: number): Promise<void> {
+  const ops: Op[] = []
+  if (from < 2) {
+    const uploads = (await db.values(range('upload:')).all()) as UploadRecord[]
+    for (const u of uploads) ops.push({ type: 'put', key: K.uploadOwner(u), value: u.id })
+  }
+  for (const r of (await db.values(range('settle:')).all()) as SettlementRecord[]) ops.push(...settlementIndexOps(r))
+  for (const s of (await db.values(range('span:')).all()) as StorageSpan[]) {
+    ops.push({ type: 'put', key: K.spanAccount(s.account, s.objectId), value: s.objectId })
+  }
+  await db.batch([...ops, { type: 'put', key: 'meta:schema', value: SCHEMA_VERSION }])
+}
+
+/** A settlement's index entries (by time, account and node). */
+export function settlementIndexOps(r: SettlementRecord): Op[] {
+  return [
+    { type: 'put', key: K.settlementTime(r), value: r.serial },
+    { type: 'put', key: K.settlementAccount(r), value: r.serial },
+    { type: 'put', key: K.settlementNode(r), value: r.serial }
+  ]
 }

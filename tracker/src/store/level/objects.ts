@@ -35,8 +35,10 @@ export class LevelObjects implements ObjectStore {
     return id === undefined ? undefined : this.getObject(id)
   }
 
-  async listObjects(owner: string): Promise<ObjectRecord[]> {
-    const ids = await this.#db.values<string>(`name:${owner}:`)
+  async listObjects(owner: string, page: { after?: string; limit: number }): Promise<ObjectRecord[]> {
+    const bounds = range(`name:${owner}:`)
+    const from = page.after === undefined ? { gte: bounds.gte } : { gt: K.name(owner, page.after) }
+    const ids = (await this.#db.level.values({ ...from, lt: bounds.lt, limit: page.limit }).all()) as string[]
     return this.#db.many(ids.map(K.object))
   }
 
@@ -106,10 +108,12 @@ export class LevelObjects implements ObjectStore {
     const bounds = range('oseg:')
     const from = after === undefined ? { gte: bounds.gte } : { gt: K.oseg(after.objectId, after.index) }
     const entries = await this.#db.level.iterator({ ...from, lt: bounds.lt, limit }).all()
-    return entries.map(([key, value]) => ({
-      objectId: key.slice('oseg:'.length, key.lastIndexOf(':')),
-      segment: value as SegmentManifest
-    }))
+    const ids = [...new Set(entries.map(([key]) => key.slice('oseg:'.length, key.lastIndexOf(':'))))]
+    const objects = new Map((await this.#db.many<ObjectRecord>(ids.map(K.object))).map((o) => [o.id, o]))
+    return entries.map(([key, value]) => {
+      const objectId = key.slice('oseg:'.length, key.lastIndexOf(':'))
+      return { objectId, segment: value as SegmentManifest, object: objects.get(objectId) }
+    })
   }
 
   updateSegmentPieces(

@@ -17,7 +17,7 @@ import {
   uploadNotFound
 } from '../rules.ts'
 import type { UploadStore } from '../store.ts'
-import { endSpanOps, startSpanOp } from './ledger.ts'
+import { endSpanOps, startSpanOps } from './ledger.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
 import { queueOps } from './nodes.ts'
 import { objectRemovalOps } from './objects.ts'
@@ -111,7 +111,7 @@ export class LevelUploads implements UploadStore {
         ops.push(...(await objectRemovalOps(this.#db, old)), ...(await endSpanOps(this.#db, old.id, object.createdAt)))
       }
       ops.push(
-        startSpanOp(object, commit.nodeBytes),
+        ...startSpanOps(object, commit.nodeBytes),
         {
           type: 'put',
           key: K.account(account.id),

@@ -70,21 +70,32 @@ export class PgLedger implements LedgerStore {
     from: number
     to: number
   }): Promise<SettlementRecord[]> {
+    // One statement per filter shape, each on its own index (settlements_account, _node, _time): a prepared
+    // "$3 IS NULL OR account = $3" gets a generic plan that scans by time whatever the account.
+    const by =
+      filter.account !== undefined && filter.node !== undefined
+        ? { sql: ' AND account = $3 AND node = $4', params: [filter.account, filter.node] }
+        : filter.account !== undefined
+          ? { sql: ' AND account = $3', params: [filter.account] }
+          : filter.node !== undefined
+            ? { sql: ' AND node = $3', params: [filter.node] }
+            : { sql: '', params: [] }
     const rows = await this.#db.query<{ record: SettlementRecord }>(
-      `SELECT record FROM settlements WHERE settled_at >= $1 AND settled_at < $2
-         AND ($3::text IS NULL OR account = $3) AND ($4::text IS NULL OR node = $4)
+      `SELECT record FROM settlements WHERE settled_at >= $1 AND settled_at < $2${by.sql}
        ORDER BY settled_at, serial COLLATE "C"`,
-      [filter.from, filter.to, filter.account ?? null, filter.node ?? null]
+      [filter.from, filter.to, ...by.params]
     )
     return rows.map((r) => r.record)
   }
 
   async listStorageSpans(filter: { account?: string; from: number; to: number }): Promise<StorageSpan[]> {
     const rows = await this.#db.query<{ record: StorageSpan }>(
-      `SELECT record FROM storage_spans WHERE from_at < $2 AND (to_at IS NULL OR to_at > $1)
-         AND ($3::text IS NULL OR account = $3)
-       ORDER BY object_id COLLATE "C"`,
-      [filter.from, filter.to, filter.account ?? null]
+      filter.account === undefined
+        ? `SELECT record FROM storage_spans WHERE from_at < $2 AND (to_at IS NULL OR to_at > $1)
+           ORDER BY object_id COLLATE "C"`
+        : `SELECT record FROM storage_spans WHERE account = $3 AND from_at < $2 AND (to_at IS NULL OR to_at > $1)
+           ORDER BY object_id COLLATE "C"`,
+      filter.account === undefined ? [filter.from, filter.to] : [filter.from, filter.to, filter.account]
     )
     return rows.map((r) => r.record)
   }

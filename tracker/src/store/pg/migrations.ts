@@ -267,6 +267,15 @@ CREATE TABLE abuse_reports (
     sql: `
 ALTER TABLE accounts ADD COLUMN recovery jsonb;
 `
+  },
+  {
+    version: 12,
+    name: 'indexes for every lookup (settlements by account and node, listing pages)',
+    sql: `
+CREATE INDEX settlements_account ON settlements (account, settled_at);
+CREATE INDEX settlements_node ON settlements (node, settled_at);
+CREATE INDEX objects_owner_name ON objects (owner, name_hash COLLATE "C");
+`
   }
 ]
 

@@ -29,10 +29,12 @@ export class PgObjects implements ObjectStore {
     return row?.record
   }
 
-  async listObjects(owner: string): Promise<ObjectRecord[]> {
+  async listObjects(owner: string, page: { after?: string; limit: number }): Promise<ObjectRecord[]> {
+    // Bytewise ("C") order, as level keys sort, on the index objects_owner_name (migration 10).
     const rows = await this.#db.query<{ record: ObjectRecord }>(
-      'SELECT record FROM objects WHERE owner = $1 ORDER BY name_hash',
-      [owner]
+      `SELECT record FROM objects WHERE owner = $1 AND ($2::text IS NULL OR name_hash COLLATE "C" > $2)
+       ORDER BY name_hash COLLATE "C" LIMIT $3`,
+      [owner, page.after ?? null, page.limit]
     )
     return rows.map((r) => r.record)
   }
@@ -105,15 +107,18 @@ export class PgObjects implements ObjectStore {
   }
 
   async listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {
-    const rows = await this.#db.query<{ object_id: string; manifest: SegmentManifest }>(
+    // One statement per page, the objects joined in (a statement sees one snapshot: never a segment without
+    // its object).
+    const rows = await this.#db.query<{ object_id: string; manifest: SegmentManifest; record: ObjectRecord }>(
       after === undefined
-        ? 'SELECT object_id, manifest FROM object_segments ORDER BY object_id COLLATE "C", idx LIMIT $1'
-        : `SELECT object_id, manifest FROM object_segments
-           WHERE (object_id COLLATE "C", idx) > ($2 COLLATE "C", $3)
-           ORDER BY object_id COLLATE "C", idx LIMIT $1`,
+        ? `SELECT s.object_id, s.manifest, o.record FROM object_segments s JOIN objects o ON o.id = s.object_id
+           ORDER BY s.object_id COLLATE "C", s.idx LIMIT $1`
+        : `SELECT s.object_id, s.manifest, o.record FROM object_segments s JOIN objects o ON o.id = s.object_id
+           WHERE (s.object_id COLLATE "C", s.idx) > ($2 COLLATE "C", $3)
+           ORDER BY s.object_id COLLATE "C", s.idx LIMIT $1`,
       after === undefined ? [limit] : [limit, after.objectId, after.index]
     )
-    return rows.map((r) => ({ objectId: r.object_id, segment: r.manifest }))
+    return rows.map((r) => ({ objectId: r.object_id, segment: r.manifest, object: r.record }))
   }
 
   updateSegmentPieces(

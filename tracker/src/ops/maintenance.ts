@@ -1,29 +1,25 @@
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { Libp2p } from '@libp2p/interface'
-import { type ClientPeerInit, createClientPeer } from '@shoal/client'
 import { describeError, type MetricFamily, singleMetric } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
-import { type GrantSigner, randomId } from '../grants.ts'
-import type { NodeRegistry } from '../node-registry.ts'
+import { randomId } from '../grants.ts'
+import { PeriodicTask, type Startable, startAll, stopAll } from '../lifecycle.ts'
 import type { StoreParts } from '../store/store.ts'
-import { Auditor } from './auditor.ts'
+import type { Auditor } from './auditor.ts'
 import type { OpsSettings } from './ops-config.ts'
-import { Repairer } from './repairer.ts'
+import type { Repairer } from './repairer.ts'
 import { auditScore, uptimeScore } from './reputation.ts'
 import type { Reputations } from './reputations.ts'
-import { RetainFilters } from './retain.ts'
+import type { RetainFilters } from './retain.ts'
 
-export interface OpsComponents {
-  store: StoreParts<'coordination' | 'uploads' | 'objects' | 'nodes'>
-  registry: NodeRegistry
+export interface MaintenanceComponents {
+  store: StoreParts<'coordination'>
+  auditor: Auditor
+  repairer: Repairer
+  retain: RetainFilters
   reputations: Reputations
-  signer: GrantSigner
   settings: OpsSettings
   clock: Clock
   logger: Logger
-  /** libp2p metrics for the client peer (metrics.ts); default none. */
-  peerMetrics?: ClientPeerInit['metrics']
 }
 
 /** The store lease that picks which tracker runs audits and repair. */
@@ -32,8 +28,8 @@ const LEASE = 'ops'
 const MAX_LEASE_RENEW_MS = 30_000
 
 /**
- * The tracker's background care for stored data: the audit loop and the repair loop, sharing one libp2p
- * client peer (started on first use, so a tracker that never audits never opens one).
+ * The tracker's background care for stored data: the audit loop and the repair loop (their auditor, repairer
+ * and retain filters come from the composition root, components.ts).
  *
  * With several trackers on one database, one of them does this work: they hold a lease in the store in turn
  * (renewed every min(intervals, 30 s), lasting three times that), so nodes are not audited once per tracker and
@@ -41,69 +37,61 @@ const MAX_LEASE_RENEW_MS = 30_000
  * reputations in the store, so whoever holds the lease next goes on from them. A tracker that stops gives the
  * lease up; one that dies loses it when it expires, and another takes over.
  */
-export class Ops {
+export class Maintenance implements Startable {
   readonly auditor: Auditor
   readonly repairer: Repairer
   readonly retain: RetainFilters
-  readonly #c: OpsComponents
+  readonly #c: MaintenanceComponents
   readonly #holder = randomId()
+  readonly #tasks: PeriodicTask[]
   #leaseHeld = false
   /** Until when the lease we took last is ours, whatever happens to the store meanwhile. */
   #leaseUntil = 0
-  #peer: Promise<Libp2p> | undefined
-  #controller: AbortController | undefined
-  #loops: Promise<void>[] = []
 
-  constructor(components: OpsComponents) {
+  constructor(components: MaintenanceComponents) {
     this.#c = components
-    const peer = (): Promise<Libp2p> => this.peer()
-    const shared = { ...components, peer }
-    this.auditor = new Auditor({ ...shared, logger: components.logger.child({ component: 'auditor' }) })
-    this.retain = new RetainFilters(components.store, components.clock, components.settings)
-    this.repairer = new Repairer({
-      ...shared,
-      logger: components.logger.child({ component: 'repairer' })
-    })
-  }
-
-  /** The tracker's libp2p client peer, started on first use: audits, repair and node admission share it. */
-  peer(): Promise<Libp2p> {
-    this.#peer ??= createClientPeer(this.#c.peerMetrics === undefined ? {} : { metrics: this.#c.peerMetrics }).then(
-      async (p) => {
-        await p.start()
-        return p
-      }
-    )
-    return this.#peer
-  }
-
-  start(): void {
-    if (this.#controller !== undefined) return
-    const controller = new AbortController()
-    this.#controller = controller
-    const { auditIntervalMs, repairIntervalMs } = this.#c.settings
+    this.auditor = components.auditor
+    this.repairer = components.repairer
+    this.retain = components.retain
+    const { auditIntervalMs, repairIntervalMs } = components.settings
     const intervals = [auditIntervalMs, repairIntervalMs].filter((ms) => ms > 0)
-    if (intervals.length > 0) {
-      this.#loops.push(this.#leaseLoop(Math.min(MAX_LEASE_RENEW_MS, ...intervals), controller.signal))
-    }
-    if (auditIntervalMs > 0) {
-      this.#loops.push(this.#loop('audit', auditIntervalMs, controller.signal, (s) => this.auditor.round(s)))
-    }
-    if (repairIntervalMs > 0) {
-      this.#loops.push(
-        this.#loop('repair', repairIntervalMs, controller.signal, async (s) => {
-          await this.repairer.check(s)
-          await this.repairer.drain(s)
-        })
-      )
-    }
+    const renewMs = Math.min(MAX_LEASE_RENEW_MS, ...intervals)
+    const { logger } = components
+    const leased = () => this.#leaseHeld
+    this.#tasks = [
+      new PeriodicTask({
+        name: 'lease renewal',
+        intervalMs: intervals.length > 0 ? renewMs : 0,
+        immediate: true,
+        logger,
+        run: (signal) => this.#renewLease(renewMs, signal)
+      }),
+      new PeriodicTask({
+        name: 'audit pass',
+        intervalMs: auditIntervalMs,
+        when: leased,
+        logger,
+        run: (signal) => this.auditor.round(signal)
+      }),
+      new PeriodicTask({
+        name: 'repair pass',
+        intervalMs: repairIntervalMs,
+        when: leased,
+        logger,
+        run: async (signal) => {
+          await this.repairer.check(signal)
+          await this.repairer.drain(signal)
+        }
+      })
+    ]
+  }
+
+  start(): Promise<void> {
+    return startAll(this.#tasks)
   }
 
   async stop(): Promise<void> {
-    this.#controller?.abort()
-    this.#controller = undefined
-    await Promise.allSettled(this.#loops)
-    this.#loops = []
+    await stopAll(this.#tasks)
     if (this.#leaseHeld) {
       this.#leaseHeld = false
       try {
@@ -113,9 +101,6 @@ export class Ops {
         this.#c.logger.warn({ err: describeError(err) }, 'could not give up the audit and repair lease')
       }
     }
-    const peer = this.#peer
-    this.#peer = undefined
-    if (peer !== undefined) await (await peer).stop()
   }
 
   /** Whether this tracker runs audits and repair now. */
@@ -123,50 +108,22 @@ export class Ops {
     return this.#leaseHeld
   }
 
-  async #leaseLoop(renewMs: number, signal: AbortSignal): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        const now = this.#c.clock.now()
-        const held = await this.#c.store.coordination.acquireLease(LEASE, this.#holder, now, 3 * renewMs)
-        if (held) this.#leaseUntil = now + 3 * renewMs
-        if (held !== this.#leaseHeld) {
-          this.#c.logger.info(
-            held ? 'this tracker runs audits and repair' : 'another tracker runs audits and repair: this one waits'
-          )
-        }
-        this.#leaseHeld = held
-      } catch (err) {
-        // The store did not answer: what we hold stays ours until it expires, and not a moment longer.
-        if (this.#c.clock.now() >= this.#leaseUntil) this.#leaseHeld = false
-        if (!signal.aborted)
-          this.#c.logger.warn({ err: describeError(err) }, 'could not renew the audit and repair lease')
+  async #renewLease(renewMs: number, signal: AbortSignal): Promise<void> {
+    try {
+      const now = this.#c.clock.now()
+      const held = await this.#c.store.coordination.acquireLease(LEASE, this.#holder, now, 3 * renewMs)
+      if (held) this.#leaseUntil = now + 3 * renewMs
+      if (held !== this.#leaseHeld) {
+        this.#c.logger.info(
+          held ? 'this tracker runs audits and repair' : 'another tracker runs audits and repair: this one waits'
+        )
       }
-      try {
-        await sleep(renewMs, undefined, { signal })
-      } catch {
-        return
-      }
-    }
-  }
-
-  async #loop(
-    name: string,
-    intervalMs: number,
-    signal: AbortSignal,
-    run: (s: AbortSignal) => Promise<unknown>
-  ): Promise<void> {
-    while (!signal.aborted) {
-      try {
-        await sleep(intervalMs, undefined, { signal })
-      } catch {
-        return
-      }
-      if (!this.#leaseHeld) continue
-      try {
-        await run(signal)
-      } catch (err) {
-        if (!signal.aborted) this.#c.logger.error({ err: describeError(err) }, `${name} pass failed`)
-      }
+      this.#leaseHeld = held
+    } catch (err) {
+      // The store did not answer: what we hold stays ours until it expires, and not a moment longer.
+      if (this.#c.clock.now() >= this.#leaseUntil) this.#leaseHeld = false
+      if (!signal.aborted)
+        this.#c.logger.warn({ err: describeError(err) }, 'could not renew the audit and repair lease')
     }
   }
 

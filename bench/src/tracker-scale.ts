@@ -1,0 +1,494 @@
+/**
+ * Tracker scale benchmark (`pnpm bench -- --only tracker-scale [options]`): a synthetic network built through
+ * the store — accounts with sessions, committed objects of several segments, nodes — then tracker processes
+ * on it, driven over HTTP by concurrent clients with a mix of begin, place, commit, grants, list page and
+ * heartbeat. Prints a table per store and, last, one JSON line:
+ *
+ *   {"objects":..,"nodes":..,"store":"pg","p99Ms":{"begin":..,"place":..,"commit":..,"grants":..,"list":..,
+ *    "heartbeat":..},"rps":..,"backgroundQueriesPerSec":..,"rssMB":..}
+ *
+ * Options: --stores pg,level  --objects N  --nodes N  --accounts N  --segments N  --seconds N  --concurrency N
+ * --trackers 1|2 (pg: also measure two trackers on one database)  --idle-seconds N  --append.
+ * PostgreSQL runs need a server at 127.0.0.1:5432 (user postgres, trust auth); each run creates a database of
+ * its own and drops it.
+ */
+import { type ChildProcess, execFileSync } from 'node:child_process'
+import { createHash, randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { readFileSync } from 'node:fs'
+import { appendFile, mkdtemp, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import type { PrivateKey } from '@libp2p/interface'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import {
+  type BeginUploadResponse,
+  type PlaceSegmentResponse,
+  pieceCid,
+  type SegmentManifest,
+  signToken,
+  toBase64Url
+} from '@shoal/core'
+import { LevelStore, PgStore, type Store } from '@shoal/tracker'
+import { HttpLoadClient } from './http-load-client.ts'
+import { totalCpuSeconds } from './proc-cpu.ts'
+import { percentile, signPutReceipts, startTracker } from './tracker-process.ts'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
+/** Any well-formed Merkle root: nobody audits these pieces. */
+const ROOT_HASH = 'A'.repeat(43)
+const SEGMENT_SIZE = 1024
+const KINDS = ['begin', 'place', 'segmentCommit', 'commit', 'grants', 'list', 'heartbeat'] as const
+type Kind = (typeof KINDS)[number]
+
+export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [options]
+  --stores LIST        pg,level (default both)
+  --objects N          committed objects (default 100000; the issue's target is 1000000)
+  --nodes N            storage nodes heartbeating (default 1000)
+  --accounts N         accounts, each with a session (default 10000)
+  --segments N         segments per object, k=2 m=1 (default 3)
+  --seconds N          load per phase (default 20)
+  --concurrency N      concurrent HTTP clients (default 32)
+  --trackers N         1, or 2: PostgreSQL is also driven through two trackers on one database (default 2)
+  --idle-seconds N     idle window measuring background work (default 15)
+  --append             add a dated section to bench/RESULTS.md
+`
+
+interface ScaleOptions {
+  stores: ('pg' | 'level')[]
+  objects: number
+  nodes: number
+  accounts: number
+  segments: number
+  seconds: number
+  concurrency: number
+  trackers: number
+  idleSeconds: number
+  append: boolean
+}
+
+function readOptions(argv: string[]): ScaleOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      only: { type: 'string' },
+      stores: { type: 'string', default: 'pg,level' },
+      objects: { type: 'string', default: '100000' },
+      nodes: { type: 'string', default: '1000' },
+      accounts: { type: 'string', default: '10000' },
+      segments: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '20' },
+      concurrency: { type: 'string', default: '32' },
+      trackers: { type: 'string', default: '2' },
+      'idle-seconds': { type: 'string', default: '15' },
+      append: { type: 'boolean', default: false }
+    }
+  })
+  const int = (name: string, v: string | undefined, min: number): number => {
+    const n = Number(v)
+    if (!Number.isSafeInteger(n) || n < min) throw new Error(`--${name} must be an integer >= ${min}`)
+    return n
+  }
+  const stores = (values.stores as string).split(',').map((s) => {
+    if (s !== 'pg' && s !== 'level') throw new Error(`--stores: unknown store ${s}`)
+    return s
+  })
+  const options: ScaleOptions = {
+    stores,
+    objects: int('objects', values.objects, 1),
+    nodes: int('nodes', values.nodes, 3),
+    accounts: int('accounts', values.accounts, 1),
+    segments: int('segments', values.segments, 1),
+    seconds: int('seconds', values.seconds, 1),
+    concurrency: int('concurrency', values.concurrency, 1),
+    trackers: int('trackers', values.trackers, 1),
+    idleSeconds: int('idle-seconds', values['idle-seconds'], 1),
+    append: values.append === true
+  }
+  if (options.trackers > 2) throw new Error('--trackers is 1 or 2')
+  return options
+}
+
+const pad = (i: number) => String(i).padStart(9, '0')
+/** Deterministic ids (base64url characters): the load finds any seeded object without keeping a list. */
+const objectId = (i: number) => `obj${pad(i)}`
+const accountId = (a: number) => `acct${pad(a)}`
+const tokenOf = (a: number) => `benchtoken${pad(a)}${'x'.repeat(16)}`
+const hashToken = (token: string) => toBase64Url(createHash('sha256').update(token).digest())
+
+interface BenchNode {
+  key: PrivateKey
+  peerId: string
+  at: number
+}
+
+/** Builds the network through the store: accounts with sessions, nodes, committed objects. */
+async function seed(store: Store, o: ScaleOptions, nodes: readonly BenchNode[], log: (s: string) => void) {
+  const now = Date.now()
+  const t0 = performance.now()
+  for (let a = 0; a < o.accounts; a += 200) {
+    await Promise.all(
+      Array.from({ length: Math.min(200, o.accounts - a) }, async (_, j) => {
+        const id = accountId(a + j)
+        await store.accounts.createAccount({
+          id,
+          email: `${id}@bench.example`,
+          authSalt: 'c2FsdA',
+          authHash: 'aGFzaA',
+          wrappedMasterKey: 'd3JhcHBlZA',
+          quota: 2 ** 50,
+          used: 0,
+          reserved: 0,
+          objects: 0,
+          createdAt: now
+        })
+        await store.accounts.putSession({
+          tokenHash: hashToken(tokenOf(a + j)),
+          accountId: id,
+          createdAt: now,
+          expiresAt: now + 30 * 86_400_000
+        })
+      })
+    )
+  }
+  for (const [i, n] of nodes.entries()) {
+    await store.nodes.recordHeartbeat(
+      {
+        peerId: n.peerId,
+        addrs: ['/ip4/127.0.0.1/tcp/4001'],
+        capacity: 2 ** 40,
+        used: 0,
+        free: 2 ** 40,
+        version: 'bench',
+        lastSeen: now,
+        lastAt: n.at,
+        subnet: `node:${i}`
+      },
+      []
+    )
+  }
+  log(`seeded ${o.accounts} accounts and ${o.nodes} nodes in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  const size = o.segments * SEGMENT_SIZE
+  let next = 0
+  let lastLog = performance.now()
+  const worker = async () => {
+    for (let i = next++; i < o.objects; i = next++) {
+      const owner = accountId(i % o.accounts)
+      const id = objectId(i)
+      const common = {
+        id,
+        owner,
+        nameHash: `name${pad(i)}`,
+        meta: 'bWV0YQ',
+        wrappedKey: 'a2V5',
+        nonce: 'AAAAAAAAAAA',
+        size,
+        k: 2,
+        m: 1,
+        segmentSize: SEGMENT_SIZE,
+        segmentCount: o.segments,
+        createdAt: now
+      }
+      await store.uploads.beginUpload({ ...common, overwrite: false, expiresAt: now + 86_400_000 })
+      const segments: SegmentManifest[] = Array.from({ length: o.segments }, (_, s) => ({
+        index: s,
+        pieces: [0, 1, 2].map((p) => ({
+          index: p,
+          // Unique, well-formed-enough piece ids: the tracker only hands them out in grants.
+          cid: `bafkrei${pad(i)}${s}${p}`,
+          node: (nodes[(i * 3 + s + p) % nodes.length] as BenchNode).peerId,
+          root: ROOT_HASH
+        }))
+      }))
+      await store.uploads.commitUpload({ uploadId: id, object: common, segments, deletes: [] })
+      if (performance.now() - lastLog > 10_000) {
+        lastLog = performance.now()
+        log(`  ${i + 1} objects (${((i + 1) / ((performance.now() - t0) / 1000)).toFixed(0)}/s)`)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: 8 }, worker))
+  const seconds = (performance.now() - t0) / 1000
+  log(`seeded ${o.objects} objects of ${o.segments} segments in ${seconds.toFixed(0)} s`)
+  return seconds
+}
+
+/** Peak resident memory of a process (VmHWM), MB; 0 when gone. */
+function peakRssMB(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m === null ? 0 : Math.round(Number(m[1]) / 1024)
+  } catch {
+    return 0
+  }
+}
+
+function psql(sql: string): string {
+  return execFileSync('psql', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '-d', 'postgres', '-Atc', sql])
+    .toString()
+    .trim()
+}
+
+interface PhaseResult {
+  rps: number
+  errors: number
+  p50: Record<Kind, number>
+  p99: Record<Kind, number>
+  counts: Record<Kind, number>
+}
+
+/** The request mix from `concurrency` clients spread over the trackers, for `seconds`. */
+async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly BenchNode[]): Promise<PhaseResult> {
+  const latencies = Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) as Record<Kind, number[]>
+  const byPeer = new Map(nodes.map((n) => [n.peerId, n]))
+  let errors = 0
+  let total = 0
+  const timed = async <T>(kind: Kind, run: () => Promise<{ status: number; body: T }>): Promise<T | undefined> => {
+    const t0 = performance.now()
+    const r = await run()
+    latencies[kind].push(performance.now() - t0)
+    total++
+    if (r.status >= 300) {
+      errors++
+      if (errors <= 5) process.stderr.write(`${kind}: HTTP ${r.status} ${JSON.stringify(r.body).slice(0, 200)}\n`)
+      return undefined
+    }
+    return r.body
+  }
+  const heartbeat = async (client: HttpLoadClient) => {
+    const n = nodes[Math.floor(Math.random() * nodes.length)] as BenchNode
+    n.at = Math.max(Date.now(), n.at + 1)
+    const token = await signToken(n.key, {
+      v: 1,
+      kind: 'heartbeat',
+      node: n.peerId,
+      addrs: ['/ip4/127.0.0.1/tcp/4001'],
+      capacity: 2 ** 40,
+      used: 0,
+      free: 2 ** 40,
+      at: n.at,
+      version: 'bench',
+      deleted: []
+    })
+    await timed('heartbeat', () => client.post('/v1/nodes/heartbeat', { token }))
+  }
+  const upload = async (client: HttpLoadClient, token: string) => {
+    const begun = await timed('begin', () =>
+      client.post<BeginUploadResponse>(
+        '/v1/uploads',
+        {
+          nameHash: toBase64Url(randomBytes(24)),
+          size: SEGMENT_SIZE,
+          meta: 'bWV0YQ',
+          wrappedKey: 'a2V5',
+          nonce: 'AAAAAAAAAAA'
+        },
+        token
+      )
+    )
+    if (begun === undefined) return
+    const pieceSize = Math.ceil((SEGMENT_SIZE + 16) / 2)
+    const pieces = await Promise.all(
+      [0, 1, 2].map(async (index) => ({ index, cid: (await pieceCid(randomBytes(16))).toString(), size: pieceSize }))
+    )
+    const placed = await timed('place', () =>
+      client.post<PlaceSegmentResponse>(`/v1/uploads/${begun.uploadId}/segments/0/place`, { pieces }, token)
+    )
+    if (placed === undefined) return
+    const receipts = await signPutReceipts(placed, (peer) => (byPeer.get(peer) as BenchNode).key, ROOT_HASH)
+    const committed = await timed('segmentCommit', () =>
+      client.post(`/v1/uploads/${begun.uploadId}/segments/0/commit`, { pieces: receipts }, token)
+    )
+    if (committed === undefined) return
+    await timed('commit', () => client.post(`/v1/uploads/${begun.uploadId}/commit`, {}, token))
+  }
+  const started = performance.now()
+  const deadline = started + o.seconds * 1000
+  await Promise.all(
+    Array.from({ length: o.concurrency }, async (_, worker) => {
+      const client = new HttpLoadClient(urls[worker % urls.length] as string)
+      try {
+        while (performance.now() < deadline) {
+          const a = Math.floor(Math.random() * o.accounts)
+          const token = tokenOf(a)
+          const roll = Math.random()
+          if (roll < 0.2) await heartbeat(client)
+          else if (roll < 0.55) {
+            // An object of this account: objects are dealt to accounts round-robin.
+            const perAccount = Math.floor((o.objects - 1 - a) / o.accounts) + 1
+            const i = a + o.accounts * Math.floor(Math.random() * Math.max(1, perAccount))
+            const s = Math.floor(Math.random() * o.segments)
+            await timed('grants', () => client.post(`/v1/objects/${objectId(i)}/grants`, { from: s, to: s + 1 }, token))
+          } else if (roll < 0.7) await timed('list', () => client.get('/v1/objects?limit=100', token))
+          else await upload(client, token)
+        }
+      } finally {
+        client.close()
+      }
+    })
+  )
+  const seconds = (performance.now() - started) / 1000
+  const sorted = Object.fromEntries(KINDS.map((k) => [k, [...latencies[k]].sort((x, y) => x - y)])) as Record<
+    Kind,
+    number[]
+  >
+  const round1 = (n: number) => Math.round(n * 10) / 10
+  return {
+    rps: Math.round(total / seconds),
+    errors,
+    p50: Object.fromEntries(KINDS.map((k) => [k, round1(percentile(sorted[k], 50))])) as Record<Kind, number>,
+    p99: Object.fromEntries(KINDS.map((k) => [k, round1(percentile(sorted[k], 99))])) as Record<Kind, number>,
+    counts: Object.fromEntries(KINDS.map((k) => [k, sorted[k].length])) as Record<Kind, number>
+  }
+}
+
+async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) => void) {
+  const dir = await mkdtemp(join(tmpdir(), 'shoal-tracker-scale-'))
+  const db = `shoal_scale_${process.pid}_${randomBytes(4).toString('hex')}`
+  const pgUrl = `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`
+  const children: ChildProcess[] = []
+  try {
+    const nodes: BenchNode[] = await Promise.all(
+      Array.from({ length: o.nodes }, async () => {
+        const key = await generateKeyPair('Ed25519')
+        return { key, peerId: peerIdFromPrivateKey(key).toString(), at: Date.now() }
+      })
+    )
+    if (kind === 'pg') execFileSync('createdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, db])
+    const store: Store =
+      kind === 'pg'
+        ? new PgStore({ url: pgUrl, migrate: true, maxConnections: 16 })
+        : new LevelStore({ location: join(dir, 'store') })
+    await store.open()
+    const seedSeconds = await seed(store, o, nodes, log)
+    await store.close()
+    const flags = [
+      ...['--data', dir, '--port', '0', '--k', '2', '--m', '1', '--segment-size', '1KiB'],
+      ...['--heartbeat-interval', '1h', '--audit-interval', '0', '--repair-interval', '10s']
+    ]
+    if (kind === 'pg') flags.push('--postgres', pgUrl)
+    const trackers = [await startTracker(flags)]
+    children.push(trackers[0]!.child)
+    const urls = [trackers[0]!.url]
+    const pids = () => children.map((c) => c.pid as number)
+
+    log('load, one tracker')
+    await drive(urls, { ...o, seconds: 2 }, nodes) // warm-up
+    const one = await drive(urls, o, nodes)
+    let two: PhaseResult | undefined
+    if (kind === 'pg' && o.trackers === 2) {
+      const second = await startTracker(flags)
+      children.push(second.child)
+      urls.push(second.url)
+      log('load, two trackers')
+      await drive(urls, { ...o, seconds: 2 }, nodes)
+      two = await drive(urls, o, nodes)
+    }
+
+    // Background work alone: no requests, the repair check every 10 s over every segment.
+    log(`idle ${o.idleSeconds} s: background work only`)
+    const commits = () =>
+      kind === 'pg' ? Number(psql(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db}'`)) : 0
+    const cpu0 = totalCpuSeconds(pids())
+    const x0 = commits()
+    const t0 = performance.now()
+    await new Promise((r) => setTimeout(r, o.idleSeconds * 1000))
+    const idle = (performance.now() - t0) / 1000
+    const backgroundCpu = (totalCpuSeconds(pids()) - cpu0) / idle / children.length
+    const backgroundQueriesPerSec = kind === 'pg' ? Math.round((commits() - x0) / idle) : null
+    const rssMB = Math.max(...pids().map(peakRssMB))
+    return { kind, one, two, seedSeconds, backgroundCpu, backgroundQueriesPerSec, rssMB }
+  } finally {
+    for (const child of children) {
+      if (child.exitCode === null) {
+        const exited = once(child, 'exit')
+        child.kill('SIGTERM')
+        await exited
+      }
+    }
+    if (kind === 'pg') {
+      try {
+        execFileSync('dropdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '--if-exists', '--force', db])
+      } catch {
+        // reported by the run itself
+      }
+    }
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** Runs the benchmark; returns the exit code. */
+export async function runTrackerScale(argv: string[]): Promise<number> {
+  let o: ScaleOptions
+  try {
+    o = readOptions(argv)
+  } catch (err) {
+    process.stderr.write(`tracker-scale: ${(err as Error).message}\n\n${TRACKER_SCALE_USAGE}`)
+    return 2
+  }
+  const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
+  const header =
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | load avg |'
+  const rows: string[] = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+  const lines: string[] = []
+  for (const kind of o.stores) {
+    const r = await runStore(kind, o, log)
+    for (const [trackers, phase] of [
+      [1, r.one],
+      [2, r.two]
+    ] as const) {
+      if (phase === undefined) continue
+      const p = phase.p99
+      rows.push(
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${loadavg()[0]?.toFixed(1)} |`
+      )
+    }
+    const { segmentCommit: _, ...p99Ms } = r.one.p99
+    lines.push(
+      JSON.stringify({
+        objects: o.objects,
+        nodes: o.nodes,
+        store: kind,
+        p99Ms,
+        rps: r.one.rps,
+        ...(r.two === undefined
+          ? {}
+          : { rpsTwoTrackers: r.two.rps, twoTrackerRatio: +(r.two.rps / r.one.rps).toFixed(2) }),
+        backgroundQueriesPerSec: r.backgroundQueriesPerSec,
+        backgroundCpuShare: +r.backgroundCpu.toFixed(3),
+        rssMB: r.rssMB,
+        seedSeconds: Math.round(r.seedSeconds)
+      })
+    )
+  }
+  process.stdout.write(`${rows.join('\n')}\n`)
+  for (const line of lines) process.stdout.write(`${line}\n`)
+  if (o.append) {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
+    const when = new Date().toISOString().slice(0, 16).replace('T', ' ')
+    await appendFile(
+      join(ROOT, 'bench/RESULTS.md'),
+      [
+        '',
+        `### Tracker scale (${when} UTC, commit ${commit})`,
+        '',
+        `\`pnpm bench -- --only tracker-scale ${argv.filter((a) => a !== '--append' && a !== '--only' && a !== 'tracker-scale').join(' ')}\`:`,
+        `${o.accounts} accounts, ${o.objects} objects of ${o.segments} segments (k=2, m=1), ${o.nodes} nodes, seeded through the`,
+        `store; then ${o.concurrency} clients for ${o.seconds} s: 20% heartbeats, 35% download grants, 15% list pages`,
+        '(100 objects), 30% uploads (begin, place, segment commit, commit). Same 2-core machine as the load generator.',
+        '',
+        ...rows,
+        '',
+        ...lines.map((l) => `    ${l}`),
+        ''
+      ].join('\n')
+    )
+  }
+  return 0
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = await runTrackerScale(process.argv.slice(2))

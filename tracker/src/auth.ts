@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto'
+import { ErrorCode, ShoalError, toBase64Url } from '@shoal/core'
+import type { Clock } from './config.ts'
+import type { ModerationGate } from './moderation.ts'
+import type { Need } from './scopes.ts'
+import type { AccountRecord, SessionRecord, StoreParts } from './store/store.ts'
+
+/** Sessions remembered per process (see Authenticator.#session); the oldest are forgotten first. */
+const MAX_CACHED_SESSIONS = 50_000
+/**
+ * How long a remembered session is trusted before the store is asked again: a session logged out through
+ * another tracker stops working here within this time (through this tracker, at once).
+ */
+const SESSION_RECHECK_MS = 30_000
+
+/** Sessions and API keys are stored by this hash of their bearer token, never as the token itself. */
+export function hashToken(token: string): string {
+  return toBase64Url(createHash('sha256').update(token).digest())
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or ERR_UNAUTHORIZED. */
+export function bearerToken(header: string | undefined): string {
+  const match = header === undefined ? null : /^Bearer ([A-Za-z0-9_-]{16,128})$/.exec(header)
+  if (match === null) {
+    throw new ShoalError(
+      ErrorCode.UNAUTHORIZED,
+      'log in first: this call needs an "Authorization: Bearer <token>" header'
+    )
+  }
+  return match[1] as string
+}
+
+export interface AuthenticatorComponents {
+  store: StoreParts<'accounts'>
+  clock: Clock
+  /** Suspended accounts (moderation.ts); default none. */
+  gate?: Pick<ModerationGate, 'checkAccount'>
+}
+
+/**
+ * Who is calling: a bearer token is a password session (any need) or an API key, which must carry the scope the
+ * route needs. The one place that turns a header into an account; the accounts and API-key services only
+ * create and end the credentials it checks.
+ */
+export class Authenticator {
+  readonly #store: StoreParts<'accounts'>
+  readonly #clock: Clock
+  readonly #gate: Pick<ModerationGate, 'checkAccount'> | undefined
+  readonly #sessions = new Map<string, { session: SessionRecord; checkedAt: number }>()
+
+  constructor(components: AuthenticatorComponents) {
+    this.#store = components.store
+    this.#clock = components.clock
+    this.#gate = components.gate
+  }
+
+  /**
+   * The account behind an `Authorization: Bearer <token>` header, or ERR_UNAUTHORIZED. An API key must carry
+   * `need` (else ERR_FORBIDDEN).
+   */
+  async authenticate(header: string | undefined, need: Need = 'session'): Promise<AccountRecord> {
+    const account = await this.#store.accounts.getAccount(await this.authenticateId(header, need))
+    if (account === undefined)
+      throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session is invalid or has expired: log in again')
+    return account
+  }
+
+  /**
+   * Like `authenticate`, but only the account id, without reading the account: for hot routes (download grants)
+   * that need no more than to check who owns what. A session costs no database read once this process has seen
+   * it; an API key costs one (it can be revoked at any moment).
+   */
+  async authenticateId(header: string | undefined, need: Need = 'session'): Promise<string> {
+    const tokenHash = hashToken(bearerToken(header))
+    const session = await this.#session(tokenHash)
+    if (session === undefined) {
+      const accountId = await this.#apiKeyAccount(tokenHash, need)
+      // Sessions of a suspended account are dropped when it is suspended; keys stay and are refused here.
+      await this.#gate?.checkAccount(accountId)
+      return accountId
+    }
+    if (session.expiresAt <= this.#clock.now()) {
+      throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session is invalid or has expired: log in again')
+    }
+    return session.accountId
+  }
+
+  /** Forgets remembered sessions after a logout, so they stop working here at once. */
+  forget(which: { tokenHash: string } | { accountId: string }): void {
+    for (const [hash, { session }] of this.#sessions) {
+      if ('accountId' in which ? session.accountId === which.accountId : hash === which.tokenHash) {
+        this.#sessions.delete(hash)
+      }
+    }
+  }
+
+  /**
+   * Sessions never change once written: they expire (checked against the clock on every use) or are logged out.
+   * Each process keeps the ones it has seen and asks the store again after SESSION_RECHECK_MS: one database
+   * read less on nearly every authenticated request, and a logout through another tracker still takes hold.
+   */
+  async #session(tokenHash: string): Promise<SessionRecord | undefined> {
+    const now = this.#clock.now()
+    const cached = this.#sessions.get(tokenHash)
+    if (cached !== undefined && now - cached.checkedAt >= 0 && now - cached.checkedAt < SESSION_RECHECK_MS) {
+      return cached.session
+    }
+    const session = await this.#store.accounts.getSession(tokenHash)
+    this.#sessions.delete(tokenHash)
+    if (session !== undefined) {
+      if (this.#sessions.size >= MAX_CACHED_SESSIONS) {
+        const oldest = this.#sessions.keys().next().value
+        if (oldest !== undefined) this.#sessions.delete(oldest)
+      }
+      this.#sessions.set(tokenHash, { session, checkedAt: now })
+    }
+    return session
+  }
+
+  /**
+   * The account id behind an API key, if the token is one and it carries `need`. ERR_UNAUTHORIZED for an
+   * unknown or revoked key, ERR_FORBIDDEN for a key without the scope.
+   */
+  async #apiKeyAccount(tokenHash: string, need: Need): Promise<string> {
+    const key = await this.#store.accounts.getApiKeyByHash(tokenHash)
+    if (key === undefined || key.revokedAt !== undefined) {
+      throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session or API key is invalid, expired or revoked')
+    }
+    if (need === 'session' || !key.scopes.includes(need)) {
+      throw new ShoalError(
+        ErrorCode.FORBIDDEN,
+        need === 'session' ? 'this needs a password login, not an API key' : `this API key lacks the "${need}" scope`,
+        { details: { needed: need, scopes: key.scopes } }
+      )
+    }
+    return key.accountId
+  }
+}
