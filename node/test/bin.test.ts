@@ -96,7 +96,7 @@ describe('shoal-node start', () => {
     } finally {
       await teardown.run()
     }
-  })
+  }, 180_000) // 8 process starts in turn: up to 7 s each on a loaded 2-core machine
 
   it('takes --data and --tracker from the environment, and exits 0 on SIGINT while waiting for the tracker', async () => {
     const teardown = new Teardown()

@@ -173,5 +173,5 @@ describe('shoal-tracker start', () => {
       expect(stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
       expect(stderr).toMatch(/^shoal-tracker: /)
     }
-  })
+  }, 180_000) // 16 process starts in turn: 2-5 s each on a loaded 2-core machine
 })
