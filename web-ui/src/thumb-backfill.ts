@@ -5,6 +5,10 @@ import { isImage, makeThumbnail } from './thumbs.ts'
 const MAX_BACKFILL_BYTES = 24 * 1024 * 1024
 /** Entries already tried in this tab (undecodable files are not fetched again and again). */
 const tried = new Set<string>()
+/** Failed fetches per entry: a download that failed (a node busy or restarting) is tried again, a few times. */
+const failures = new Map<string, number>()
+const MAX_FETCH_ATTEMPTS = 3
+const RETRY_PAUSE_MS = 3_000
 
 /**
  * Images that arrived without a thumbnail (uploaded by `shoal backup` or a script: Node has no image decoder)
@@ -24,9 +28,14 @@ export async function backfillThumbnails(
     if (tried.has(entry.id)) continue
     tried.add(entry.id)
     try {
-      const { stream } = await client.get(entry.name, { signal })
       const parts: Uint8Array[] = []
-      for await (const chunk of stream) parts.push(chunk)
+      try {
+        const { stream } = await client.get(entry.name, { signal })
+        for await (const chunk of stream) parts.push(chunk)
+      } catch (err) {
+        if (!signal.aborted) retryLater(entry.id, onAdded)
+        throw err
+      }
       const thumb = await makeThumbnail(new Blob(parts as BlobPart[], { type: entry.mime }))
       if (signal.aborted) {
         tried.delete(entry.id)
@@ -41,4 +50,19 @@ export async function backfillThumbnails(
       if (signal.aborted) tried.delete(entry.id)
     }
   }
+}
+
+/**
+ * Forgets that `id` was tried, after a pause, and asks for a reload (which runs the backfill again), unless it
+ * failed MAX_FETCH_ATTEMPTS times already: CI saw a photo keep its placeholder for good after one failed fetch.
+ */
+function retryLater(id: string, onAdded: () => void): void {
+  const count = (failures.get(id) ?? 0) + 1
+  failures.set(id, count)
+  if (count >= MAX_FETCH_ATTEMPTS) return
+  setTimeout(() => {
+    tried.delete(id)
+    // Whichever backfill runs by then (the list may have reloaded meanwhile) is handed a fresh list.
+    onAdded()
+  }, RETRY_PAUSE_MS * count)
 }
