@@ -94,13 +94,14 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
 
   /**
    * Reloads the list and usage; `quiet` when a failure is already shown elsewhere (a failed transfer's row).
-   * Only the latest call's answer is shown: an earlier one that answers late holds an older list (seen: the
-   * trash purge's refresh overtaken by the first load's, so purged items came back on screen).
+   * An answer older than one already shown is dropped: a call that answers late holds an older list (seen: the
+   * trash purge's refresh overtaken by the first load's, so purged items came back on screen). A later call
+   * that fails does not hide an earlier one's answer.
    */
-  const refreshes = useRef(0)
+  const refreshes = useRef({ started: 0, shown: 0 })
   const refresh = useCallback(
     async (quiet = false) => {
-      const call = ++refreshes.current
+      const call = ++refreshes.current.started
       try {
         const [list, account, month] = await Promise.all([
           client.list(),
@@ -108,7 +109,8 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
           // Metering is optional on a tracker: without it the panel shows storage only.
           client.tracker.usage().catch(() => undefined)
         ])
-        if (call !== refreshes.current) return
+        if (call < refreshes.current.shown) return
+        refreshes.current.shown = call
         setEntries(list)
         setUsage(account)
         setMonth(month)
