@@ -2,6 +2,7 @@ import { randomFillSync } from 'node:crypto'
 import type { PrivateKey } from '@libp2p/interface'
 import {
   type DeleteOrder,
+  fastPrivateKey,
   type GrantKind,
   type RepairOrder,
   signGrant,
@@ -11,7 +12,6 @@ import {
 } from '@shoal/core'
 import type { Clock } from './config.ts'
 import { ID_BYTES } from './constants.ts'
-import { fastPrivateKey } from './fast-keys.ts'
 import type { DeleteOrderRecord } from './store/store.ts'
 
 /**

@@ -2,9 +2,11 @@ import type { PublicKey } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   ErrorCode,
+  fastPublicKey,
   type Grant,
   grantFromPayload,
   isShoalError,
+  KeyCache,
   MAX_SETTLEMENT_RECEIPTS,
   MAX_SETTLEMENT_TOKEN_LENGTH,
   openToken,
@@ -19,7 +21,6 @@ import {
 } from '@shoal/core'
 import type { Clock } from '../config.ts'
 import { HEARTBEAT_MAX_SKEW_MS } from '../constants.ts'
-import { fastPublicKey, KeyCache } from '../fast-keys.ts'
 import type { SettlementRecord, StoreParts } from '../store/store.ts'
 
 /** A grant's receipts may be settled until this long after the grant expired; later ones are expired. */

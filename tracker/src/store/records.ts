@@ -139,18 +139,7 @@ export interface DeleteOrderRecord {
   object: string
 }
 
-export interface UploadRecord {
-  id: string
-  owner: string
-  nameHash: string
-  meta: string
-  wrappedKey: string
-  nonce: string
-  size: number
-  k: number
-  m: number
-  segmentSize: number
-  segmentCount: number
+export interface UploadRecord extends ObjectLayout {
   /** Receipts a segment needs to commit, fixed when the upload began. Absent in older records: k + m. */
   minCommitPieces?: number
   overwrite: boolean
@@ -184,7 +173,8 @@ export interface UploadSegmentRecord {
   stale?: PlacedPiece[]
 }
 
-export interface ObjectRecord {
+/** What an upload fixes at its start and the object it commits keeps. */
+export interface ObjectLayout {
   id: string
   owner: string
   nameHash: string
@@ -196,6 +186,9 @@ export interface ObjectRecord {
   m: number
   segmentSize: number
   segmentCount: number
+}
+
+export interface ObjectRecord extends ObjectLayout {
   createdAt: number
 }
 
