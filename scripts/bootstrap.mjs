@@ -41,6 +41,18 @@ function install() {
   }
 }
 
+// The shoal command runs from a bundle built from the workspace (packages/cli/scripts/build.mjs): it starts
+// ~0.5 s sooner than from source. Rebuilt whenever a file it was built from changed; a failed build fails here.
+async function buildCli() {
+  const { freshBundle } = await import('../packages/cli/bin/bundle.js')
+  if (freshBundle({ env: {} }) !== undefined) return
+  const status = run(bin('node'), [join(root, 'packages', 'cli', 'scripts', 'build.mjs')])
+  if (status !== 0) {
+    console.error('shoal: building the shoal command failed (see above)')
+    process.exit(status)
+  }
+}
+
 // Browser tests drive Debian's Chromium (Playwright cannot download its own browser here). Install it when
 // missing; a machine where that fails still runs every other test, and the browser tests say what is missing.
 const CHROMIUM = '/usr/bin/chromium'
@@ -86,6 +98,7 @@ function summarize(report, status) {
 
 const [command, ...rest] = process.argv.slice(2)
 install()
+await buildCli()
 let status
 switch (command) {
   case 'start':
