@@ -13,6 +13,7 @@
  * ```
  */
 
+export { allocUninitialized } from '#alloc'
 export { fastPrivateKey, fastPublicKey } from '#fast-keys'
 export * from './bloom.ts'
 export * from './bytes.ts'

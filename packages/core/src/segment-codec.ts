@@ -1,3 +1,4 @@
+import { allocUninitialized } from '#alloc'
 import { createSegmentCipher } from '#segment-cipher'
 import { type CID, pieceCid } from './cid.ts'
 import { type SegmentCipher, takeBytes } from './crypto/segment-cipher.ts'
@@ -60,8 +61,11 @@ export class SegmentCodec {
     }
     const { k, m } = this.layout
     const size = pieceSize(this.layout, index)
-    const shards = new Uint8Array(size * (k + m))
-    await this.#cipher.sealInto(index, index === this.#count - 1, plaintext, shards.subarray(0, sealedLength(expected)))
+    const sealed = sealedLength(expected)
+    // Every byte is written: the sealed segment, zero padding up to k pieces, then parity.
+    const shards = allocUninitialized(size * (k + m))
+    shards.fill(0, sealed, size * k)
+    await this.#cipher.sealInto(index, index === this.#count - 1, plaintext, shards.subarray(0, sealed))
     this.#codec.encode(shards, k, m)
     const pieces: Uint8Array[] = []
     for (let i = 0; i < k + m; i++) pieces.push(shards.subarray(i * size, (i + 1) * size))

@@ -1,6 +1,7 @@
 import type { Libp2p, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
+  allocUninitialized,
   ByteReader,
   type CID,
   ErrorCode,
@@ -145,7 +146,7 @@ export function getPiece(
           { details: { node: node.peerId, cid: request.cid.toString() } }
         )
       }
-      const bytes = new Uint8Array(request.size)
+      const bytes = allocUninitialized(request.size)
       let offset = 0
       for await (const chunk of reader.stream(request.size)) {
         bytes.set(chunk, offset)

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv } from 'node:crypto'
+import { allocUninitialized } from '../bytes/alloc.node.ts'
 import { CONTENT_KEY_BYTES, GCM_TAG_BYTES } from '../constants.ts'
 import { segmentAad, segmentNonce } from './aes-gcm.ts'
 import { authFailed, type SegmentCipher, tooShort, totalBytes } from './segment-cipher.ts'
@@ -34,7 +35,7 @@ export function createSegmentCipher(contentKey: Uint8Array, objectNonce: Uint8Ar
       const total = totalBytes(parts)
       if (total < GCM_TAG_BYTES) throw tooShort(index)
       const length = total - GCM_TAG_BYTES
-      const out = new Uint8Array(length)
+      const out = allocUninitialized(length)
       const decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(objectNonce, index))
       decipher.setAAD(segmentAad(index, isLast))
       const tag = new Uint8Array(GCM_TAG_BYTES)
