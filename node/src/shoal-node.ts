@@ -7,6 +7,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import {
   describeError,
   ErrorCode,
+  fastPrivateKey,
   isAbort,
   type NodeAddress,
   PROTOCOL_AUDIT,
@@ -193,6 +194,7 @@ class Node implements ShoalNode {
   #starting: AbortController | undefined
   /** Addresses of heartbeat peers as last merged into the peer store, by peer id (insertion-ordered, bounded). */
   readonly #knownPeers = new Map<string, string>()
+  #addrs: string[] | undefined
 
   constructor(
     init: NodeInit & { capacity: number; egressLimit: number },
@@ -202,10 +204,25 @@ class Node implements ShoalNode {
     metrics: Registry
   ) {
     this.#init = init
-    this.#privateKey = privateKey
+    // Shoal's own signatures (heartbeats, receipts, settlement) use a cached key object; libp2p keeps the key
+    // it was given. Signing through @libp2p/crypto rebuilt a node:crypto key from JWK every time: a tenth of
+    // an idle node's CPU went to heartbeats, and every put receipt paid it too.
+    this.#privateKey = fastPrivateKey(privateKey)
     this.#log = logger.child({ peerId: libp2p.peerId.toString() })
     this.libp2p = libp2p
     this.metrics = metrics
+  }
+
+  /**
+   * The addresses heartbeats report, worked out again only when libp2p says they changed: building them
+   * (address manager, multiaddr parsing) was a fifth of each idle heartbeat.
+   */
+  #ownAddrs(): string[] {
+    if (this.#addrs === undefined) {
+      this.#addrs = this.libp2p.getMultiaddrs().map((ma) => withoutPeerId(ma))
+      this.libp2p.addEventListener('self:peer:update', () => (this.#addrs = undefined), { once: true })
+    }
+    return this.#addrs
   }
 
   get peerId(): PeerId {
@@ -332,7 +349,7 @@ class Node implements ShoalNode {
                 privateKey: this.#privateKey,
                 trackerKey,
                 logger: this.#log.child({ component: 'tracker-link' }),
-                addrs: () => this.libp2p.getMultiaddrs().map((ma) => withoutPeerId(ma)),
+                addrs: () => this.#ownAddrs(),
                 usage: async () => ({ capacity: init.capacity, used: store.stats.used, free: await store.free() }),
                 onPeers: (peers, signal) => this.#usePeers(peers, signal),
                 onDeleteOrder: (order) => service.executeDeleteOrder(order)
@@ -417,6 +434,7 @@ class Node implements ShoalNode {
       parts.settler = settler
       await settler?.start()
 
+      this.#addrs = undefined
       await this.libp2p.start()
       const tls = init.tls
       if (tls !== undefined) {
@@ -558,18 +576,18 @@ class Node implements ShoalNode {
       } catch {
         continue
       }
-      const multiaddrs = peer.addrs.flatMap((text) => {
-        try {
-          return [multiaddr(text)]
-        } catch {
-          return []
-        }
-      })
-      if (multiaddrs.length === 0) continue
       // Heartbeats repeat the same peers every interval: a peer-store merge (a locked read, compare and write)
-      // per peer per beat was most of an idle node's CPU, so only changed addresses are merged.
+      // per peer per beat was most of an idle node's CPU, so only changed addresses are parsed and merged.
       const key = peer.addrs.join(' ')
       if (this.#knownPeers.get(peer.peerId) !== key) {
+        const multiaddrs = peer.addrs.flatMap((text) => {
+          try {
+            return [multiaddr(text)]
+          } catch {
+            return []
+          }
+        })
+        if (multiaddrs.length === 0) continue
         await this.libp2p.peerStore.merge(id, { multiaddrs })
         this.#knownPeers.set(peer.peerId, key)
         if (this.#knownPeers.size > MAX_KNOWN_PEERS) this.#knownPeers.delete(this.#knownPeers.keys().next().value!)
