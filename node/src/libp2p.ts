@@ -8,6 +8,7 @@ import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import { KiB, PROTOCOL_DHT } from '@shoal/core'
+import { EVENT_LOOP_SAMPLE_MS } from '@shoal/core/metrics'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
 import { CONNECTION_PING_INTERVAL_MS, MAX_READ_BUFFER_BYTES, NODE_VERSION, STREAM_WINDOW_BYTES } from './constants.ts'
@@ -72,7 +73,14 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
     privateKey: init.privateKey,
     addresses: { listen: init.listen, ...(init.announce === undefined ? {} : { announce: init.announce }) },
     // libp2p's own metrics (connections, streams, bytes per protocol, dial errors) beside Shoal's, on /metrics.
-    ...(init.metrics === undefined ? {} : { metrics: prometheusMetrics({ registry: init.metrics }) }),
+    ...(init.metrics === undefined
+      ? {}
+      : {
+          metrics: prometheusMetrics({
+            registry: init.metrics,
+            defaultMetrics: { eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS }
+          })
+        }),
     nodeInfo: { userAgent: `shoal-node/${NODE_VERSION}` },
     transports: [tcp(), webSockets(init.tls === undefined ? {} : { https: init.tls })],
     connectionEncrypters: [noise()],

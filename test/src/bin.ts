@@ -1,14 +1,17 @@
 import { parseArgs } from 'node:util'
-import { parseBytes } from '@shoal/core'
+import { parseBytes, parseDuration } from '@shoal/core'
 import { Testnet } from './testnet.ts'
 
 const usage = `usage: shoal-testnet [--nodes N] [--dir DIR] [--port PORT] [--k K] [--m M] [--egress-limit RATE] [--capacity SIZE] [--web-ui PORT]
-                     [--hosts [--uplink RATE[,RATE...]] [--require-hosts]]
+                     [--heartbeat-interval TIME] [--hosts [--uplink RATE[,RATE...]] [--require-hosts]]
 
 Starts a tracker and N storage nodes on 127.0.0.1, prints one JSON line describing them, and runs until
 interrupted (Ctrl-C). With --dir the network keeps its data there across runs; otherwise it uses a
 temporary folder that is removed at exit. Without --k and --m the tracker chooses each upload's layout from the
 nodes online, as a release tracker does.
+
+  --heartbeat-interval TIME  how often nodes report to the tracker (default 10s, a release tracker's; tests
+                    use 1s). A node silent for six intervals counts as offline.
 
   --hosts           each node on a simulated host: its own network namespace and address in its own /24
                     (10.A.<i+1>.2), joined to this machine by veth pairs and a router namespace; the tracker
@@ -41,6 +44,7 @@ function read() {
       hosts: { type: 'boolean' },
       uplink: { type: 'string' },
       'require-hosts': { type: 'boolean' },
+      'heartbeat-interval': { type: 'string', default: '10s' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
@@ -74,12 +78,23 @@ if (values.uplink !== undefined && values.hosts !== true) {
   process.exit(2)
 }
 
+let heartbeatMs: number
+try {
+  heartbeatMs = parseDuration(values['heartbeat-interval'])
+} catch (err) {
+  process.stderr.write(`shoal-testnet: --heartbeat-interval: ${(err as Error).message}\n`)
+  process.exit(2)
+}
+
 let net: Testnet
 try {
   net = await Testnet.start({
     nodes,
-    // A network to use, not a test fixture: it audits and repairs itself like a real one.
+    // A network to use, not a test fixture: it audits and repairs itself like a real one, and its nodes report
+    // as often as a release's (the test default, every second, was most of what an idle network did).
     ops: true,
+    heartbeatInterval: values['heartbeat-interval'],
+    offlineAfter: `${6 * heartbeatMs}ms`,
     ...(values.dir === undefined ? {} : { dir: values.dir }),
     ...(values.port === undefined ? {} : { trackerPort: Number(values.port) }),
     k: values.k === undefined && values.m === undefined ? 'auto' : Number(values.k),

@@ -1,4 +1,4 @@
-import { type ObjectLayout, validateLayout } from '@shoal/core'
+import { type ObjectLayout, parseDuration, validateLayout } from '@shoal/core'
 import pino, { type Logger } from 'pino'
 import { DEFAULTS, OFFLINE_AFTER_INTERVALS } from './constants.ts'
 import { type Layout, minCommitFloor, type PolicySettings } from './erasure-policy.ts'
@@ -189,13 +189,4 @@ function resolvePolicy(init: Partial<TrackerPolicy>): ResolvedPolicy {
   return { layout, segmentSize, minCommitPieces, longTail }
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
-
-/** Parses '500ms', '10s', '5m', '24h', '30d' or plain milliseconds. */
-export function parseDuration(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text)
-  if (match === null) throw new TypeError(`cannot read "${text}" as a duration: use a number with ms, s, m, h or d`)
-  const value = Math.round(Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] as number))
-  if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`duration "${text}" is out of range`)
-  return value
-}
+export { parseDuration }

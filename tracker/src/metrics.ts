@@ -1,6 +1,6 @@
 import { prometheusMetrics } from '@libp2p/prometheus-metrics'
 import type { ClientPeerInit } from '@shoal/client'
-import { FamilyMetrics } from '@shoal/core/metrics'
+import { EVENT_LOOP_SAMPLE_MS, FamilyMetrics } from '@shoal/core/metrics'
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client'
 import type { HttpServer } from './http/server.ts'
 
@@ -16,7 +16,7 @@ export class TrackerMetrics {
   readonly #requests: Histogram<'method' | 'route' | 'status'>
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry })
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: EVENT_LOOP_SAMPLE_MS })
     this.#requests = new Histogram({
       name: 'shoal_tracker_http_request_duration_seconds',
       help: 'HTTP API requests by method, route pattern and status, and how long they took',
