@@ -10,6 +10,7 @@ import type {
   UploadRecord,
   UploadSegmentRecord
 } from '../src/store/store.ts'
+import { coordinationCompliance } from './store-compliance-coordination.ts'
 import { moderationCompliance } from './store-compliance-moderation.ts'
 import { moneyCompliance } from './store-compliance-money.ts'
 
@@ -404,6 +405,30 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect((await store.uploads.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([late.id])
     })
 
+    it('pages through every upload in progress, whatever their number', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.accounts.createAccount(account)
+      // Two share an expiry: the page boundary falls between them and neither is lost nor repeated.
+      const uploads = [5000, 3000, 3000, 7000, 1000].map((expiresAt) =>
+        uploadRecord(account.id, { expiresAt, size: 1 })
+      )
+      for (const u of uploads) await store.uploads.beginUpload(u)
+      const seen: string[] = []
+      let after: { expiresAt: number; id: string } | undefined
+      for (;;) {
+        const page = await store.uploads.listExpiredUploads(Number.MAX_SAFE_INTEGER, 2, after)
+        if (page.length === 0) break
+        seen.push(...page.map((u) => u.id))
+        const last = page.at(-1) as UploadRecord
+        after = { expiresAt: last.expiresAt, id: last.id }
+      }
+      expect(seen).toHaveLength(5)
+      expect(new Set(seen)).toEqual(new Set(uploads.map((u) => u.id)))
+      expect(seen[0]).toBe(uploads[4]?.id)
+      expect(seen[4]).toBe(uploads[3]?.id)
+    })
+
     it('lists the objects of an owner a page at a time, in bytewise name-hash order', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 10_000 })
@@ -684,5 +709,6 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
 
     moneyCompliance(open)
     moderationCompliance(open)
+    coordinationCompliance(open)
   })
 }
