@@ -93,6 +93,19 @@ function manifests(count: number, nodes = ['nodeA', 'nodeB', 'nodeC']): SegmentM
   }))
 }
 
+/** Commits an object of `segments` segments (10 bytes) for `owner`; returns its id. */
+export async function commitObject(store: Store, owner: string, segments: number): Promise<string> {
+  const upload = uploadRecord(owner, { size: 10, segmentCount: segments })
+  await store.uploads.beginUpload(upload)
+  await store.uploads.commitUpload({
+    uploadId: upload.id,
+    object: objectFrom(upload),
+    segments: manifests(segments),
+    deletes: []
+  })
+  return upload.id
+}
+
 function order(node: string, createdAt: number): DeleteOrderRecord {
   return { node, serial: uid('serial'), piece: CIDS[0] as string, account: 'acct', size: 50, createdAt, object: 'obj' }
 }
@@ -119,30 +132,38 @@ export async function codeOf(promise: Promise<unknown>): Promise<string | undefi
   }
 }
 
+/**
+ * Opens a store of the harness, closed and destroyed when the test finishes. `create` opens another instance
+ * over the same data (a second process, on PostgreSQL); `reopen` closes every open one first (a restart).
+ */
+export async function openHarness(
+  harness: StoreHarness
+): Promise<{ store: Store; create(): Promise<Store>; reopen(): Promise<Store> }> {
+  const opened: Store[] = []
+  const create = async () => {
+    const store = await harness.create()
+    await store.open()
+    opened.push(store)
+    return store
+  }
+  onTestFinished(async () => {
+    for (const s of opened) await s.close()
+    await harness.destroy()
+  })
+  const store = await create()
+  return {
+    store,
+    create,
+    reopen: async () => {
+      for (const s of opened) await s.close()
+      return create()
+    }
+  }
+}
+
 export function runStoreCompliance(name: string, setup: () => Promise<StoreHarness>): void {
   describe(`Store compliance: ${name}`, () => {
-    async function open(): Promise<{ store: Store; reopen(): Promise<Store> }> {
-      const harness = await setup()
-      const opened: Store[] = []
-      const create = async () => {
-        const store = await harness.create()
-        await store.open()
-        opened.push(store)
-        return store
-      }
-      onTestFinished(async () => {
-        for (const s of opened) await s.close()
-        await harness.destroy()
-      })
-      const store = await create()
-      return {
-        store,
-        reopen: async () => {
-          for (const s of opened) await s.close()
-          return create()
-        }
-      }
-    }
+    const open = async () => openHarness(await setup())
 
     it('open and close are idempotent, and data survives a reopen', async () => {
       const { store, reopen } = await open()
@@ -580,15 +601,8 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       await store.accounts.createAccount(account)
       const ids: string[] = []
       for (const count of [3, 1, 2]) {
-        const upload = uploadRecord(account.id, { size: 10, segmentCount: count })
-        await store.uploads.beginUpload(upload)
-        await store.uploads.commitUpload({
-          uploadId: upload.id,
-          object: objectFrom(upload),
-          segments: manifests(count),
-          deletes: []
-        })
-        ids.push(...Array.from({ length: count }, () => upload.id))
+        const id = await commitObject(store, account.id, count)
+        ids.push(...Array.from({ length: count }, () => id))
       }
       const seen: { objectId: string; index: number }[] = []
       let after: { objectId: string; index: number } | undefined
