@@ -1,42 +1,9 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { type ScanSlice, SegmentScan } from '../src/ops/segment-scan.ts'
-import { LevelStore } from '../src/store/level-store.ts'
-import { PgStore } from '../src/store/pg/pg-store.ts'
 import type { Store } from '../src/store/store.ts'
+import { bothStores } from './both-stores.ts'
 import { TestClock } from './helpers.ts'
-import { createTestDatabase } from './pg-harness.ts'
-import { accountRecord, commitObject, openHarness } from './store-compliance.ts'
-
-/** Two handles on one backing store: two processes on PostgreSQL, one (level is single-process). */
-type Open = () => Promise<{ first: Store; second: Store; reopen(): Promise<Store> }>
-
-const stores: [string, Open][] = [
-  [
-    'level',
-    async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'shoal-scan-'))
-      const { store, reopen } = await openHarness({
-        create: async () => new LevelStore({ location: join(dir, 'db') }),
-        destroy: () => rm(dir, { recursive: true, force: true })
-      })
-      return { first: store, second: store, reopen }
-    }
-  ],
-  [
-    'pg',
-    async () => {
-      const db = await createTestDatabase()
-      const { store, create } = await openHarness({
-        create: async () => new PgStore({ url: db.url, migrate: true, maxConnections: 4 }),
-        destroy: () => db.drop()
-      })
-      return { first: store, second: await create(), reopen: create }
-    }
-  ]
-]
+import { accountRecord, commitObject } from './store-compliance.ts'
 
 /** Objects of these segment counts; returns every segment as `objectId/index`. */
 async function seed(store: Store, counts: readonly number[]): Promise<string[]> {
@@ -52,7 +19,7 @@ async function seed(store: Store, counts: readonly number[]): Promise<string[]> 
 
 const ids = (slice: ScanSlice) => slice.segments.map((s) => `${s.key.objectId}/${s.key.index}`)
 
-describe.each(stores)('SegmentScan on %s', (_, open) => {
+describe.each(bothStores)('SegmentScan on %s', (_, open) => {
   it('goes a slice at a time from where it stood, also after a restart, and waits for the next pass', async () => {
     const { first, reopen } = await open()
     const all = await seed(first, [3, 1, 4, 2])
