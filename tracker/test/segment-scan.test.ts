@@ -70,4 +70,21 @@ describe.each(bothStores)('SegmentScan on %s', (_, open) => {
     expect([...(a ?? []), ...(b ?? []), ...(c ?? [])].sort()).toEqual(all)
     expect((await first.coordination.getCursor('shared-walk'))?.segments).toBe(all.length)
   })
+
+  it("a tick begins no pass before a period of the process's own time, whatever the store's clock says", async () => {
+    const { first } = await open()
+    const all = await seed(first, [2, 3])
+    const clock = new TestClock(1000)
+    const scan = new SegmentScan('ticked', first, clock)
+    const seen: ScanSlice[] = []
+    const work = async (slice: ScanSlice) => void seen.push(slice)
+    await scan.tick(100, 60_000, work)
+    clock.advance(30 * 24 * 3_600_000)
+    await scan.tick(100, 60_000, work)
+    expect(seen).toEqual([])
+    // Without a period the pass begins, and a budget of 100 takes it whole in one tick.
+    await scan.tick(100, 0, work)
+    expect(seen.flatMap(ids)).toEqual(all)
+    expect(seen.at(-1)).toMatchObject({ finished: true })
+  })
 })

@@ -171,13 +171,13 @@ export class Billing implements Startable {
   /** What a node has earned in a period (to date, for the current one), as its statement will say. */
   async nodeEarnings(node: string, period: Period): Promise<Omit<PayoutRecord, 'issuedAt' | 'txn'>> {
     const to = Math.min(period.to, Math.max(period.from, this.#clock.now()))
-    const [spans, settled, earlier, reputation] = await Promise.all([
-      this.#store.ledger.listStorageSpans({ from: period.from, to }),
+    // Only what this node held and served: never the whole network's month.
+    const [{ spans, moves }, settled, earlier, reputation] = await Promise.all([
+      this.#store.ledger.listNodeStorage(node, period.from, to),
       this.#store.ledger.listSettlements({ node, from: period.from, to: period.to }),
       this.#store.ledger.listPayouts(node),
       this.#store.reputations.getReputation(node)
     ])
-    const moves = await this.#store.ledger.listPieceMoves(spans.map((s) => s.objectId))
     return this.#statement(node, period, to, spans, moves, settled, earlier, reputation)
   }
 

@@ -27,6 +27,12 @@ export class SegmentScan {
   readonly #store: StoreParts<'objects' | 'coordination'>
   readonly #clock: Clock
   readonly name: string
+  /**
+   * When this process last began a pass (or was made), in its own monotonic time: tick() begins one only after
+   * a period of that too, so a test clock jumping days does not set off a pass on every tick, and a process
+   * never begins passes faster than its interval whatever the clocks say.
+   */
+  #localPassAt = performance.now()
 
   constructor(name: string, store: StoreParts<'objects' | 'coordination'>, clock: Clock) {
     this.name = name
@@ -36,16 +42,17 @@ export class SegmentScan {
 
   /**
    * Claims the next slice of at most `limit` segments. A finished pass is followed by a new one once `periodMs`
-   * has passed since it began (0: at once); before that, and when other trackers kept winning the cursor, the
-   * answer is undefined.
+   * has passed since it began (0: at once) and if `mayBegin`; before that, and when other trackers kept winning
+   * the cursor, the answer is undefined.
    */
-  async next(limit: number, periodMs: number): Promise<ScanSlice | undefined> {
+  async next(limit: number, periodMs: number, mayBegin = true): Promise<ScanSlice | undefined> {
     const { coordination, objects } = this.#store
     for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
       const now = this.#clock.now()
       const stored = await coordination.getCursor(this.name)
       const version = (stored?.version ?? 0) + 1
       const started = stored === undefined || stored.finishedAt !== undefined
+      if (started && !mayBegin) return undefined
       if (stored !== undefined && started && now - stored.startedAt < periodMs) return undefined
       const base: ScanCursor = started
         ? { version, pass: (stored?.pass ?? 0) + 1, startedAt: now, segments: 0 }
@@ -79,8 +86,10 @@ export class SegmentScan {
     signal?: AbortSignal
   ): Promise<void> {
     for (let left = budget; left > 0 && signal?.aborted !== true; ) {
-      const slice = await this.next(Math.min(left, SCAN_PAGE), periodMs)
+      const mayBegin = performance.now() - this.#localPassAt >= periodMs
+      const slice = await this.next(Math.min(left, SCAN_PAGE), periodMs, mayBegin)
       if (slice === undefined) return
+      if (slice.started) this.#localPassAt = performance.now()
       left -= SCAN_PAGE
       await work(slice)
       if (slice.finished) return

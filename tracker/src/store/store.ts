@@ -269,6 +269,12 @@ export interface LedgerStore {
   /** Piece moves (recorded by updateSegmentPieces) of these objects, oldest first. */
   listPieceMoves(objectIds: readonly string[]): Promise<PieceMove[]>
   /**
+   * What one node held in [from, to): the storage spans overlapping it that list the node or whose object had
+   * a piece moved to or from it, and every piece move of those objects (oldest first). Memory is bounded by
+   * what the node held, never by the network: PostgreSQL reads it by index; level streams the spans and moves.
+   */
+  listNodeStorage(node: string, from: number, to: number): Promise<{ spans: StorageSpan[]; moves: PieceMove[] }>
+  /**
    * Stores an invoice and posts its ledger entries in one step, unless the account already has an invoice for
    * that period: then it returns false and changes nothing (two trackers closing a month never bill twice).
    */

@@ -9,7 +9,7 @@ import type {
 import type { ObjectRecord } from '../records.ts'
 import { openSpan, spanEnd } from '../rules.ts'
 import type { LedgerStore } from '../store.ts'
-import { K, type LevelDb, type Op, settlementIndexOps, time } from './level-db.ts'
+import { K, type LevelDb, type Op, range, settlementIndexOps, time } from './level-db.ts'
 
 /** The writes that open an object's storage span (commitUpload), indexed by account. */
 export function startSpanOps(object: ObjectRecord, nodes?: Record<string, number>): Op[] {
@@ -97,6 +97,21 @@ export class LevelLedger implements LedgerStore {
     const out: PieceMove[] = []
     for (const id of new Set(objectIds)) out.push(...(await this.#db.values<PieceMove>(`move:${id}:`)))
     return out.sort((a, b) => a.at - b.at)
+  }
+
+  async listNodeStorage(node: string, from: number, to: number): Promise<{ spans: StorageSpan[]; moves: PieceMove[] }> {
+    // No index by node here (it would need an upgrade of every span): both prefixes are streamed, and only what
+    // names the node is kept.
+    const moved = new Set<string>()
+    for await (const m of this.#db.level.values(range('move:')) as AsyncIterable<PieceMove>) {
+      if (m.from === node || m.to === node) moved.add(m.objectId)
+    }
+    const spans: StorageSpan[] = []
+    for await (const s of this.#db.level.values(range('span:')) as AsyncIterable<StorageSpan>) {
+      const overlaps = s.from < to && (s.to === undefined || s.to > from)
+      if (overlaps && (s.nodes[node] !== undefined || moved.has(s.objectId))) spans.push(s)
+    }
+    return { spans, moves: await this.listPieceMoves(spans.map((s) => s.objectId)) }
   }
 
   /** Ledger entries get consecutive sequence numbers under the money lock, so their order is posting order. */

@@ -121,6 +121,21 @@ export class PgLedger implements LedgerStore {
     }))
   }
 
+  async listNodeStorage(node: string, from: number, to: number): Promise<{ spans: StorageSpan[]; moves: PieceMove[] }> {
+    // By the GIN index on the span's nodes and the piece moves' node indexes (migration 15).
+    const rows = await this.#db.query<{ record: StorageSpan }>(
+      `SELECT record FROM storage_spans
+       WHERE from_at < $2 AND (to_at IS NULL OR to_at > $1)
+         AND (record -> 'nodes' ? $3
+              OR object_id IN (SELECT object_id FROM piece_moves WHERE to_node = $3
+                               UNION SELECT object_id FROM piece_moves WHERE from_node = $3))
+       ORDER BY object_id COLLATE "C"`,
+      [from, to, node]
+    )
+    const spans = rows.map((r) => r.record)
+    return { spans, moves: await this.listPieceMoves(spans.map((s) => s.objectId)) }
+  }
+
   closeInvoice(invoice: InvoiceRecord, entries: readonly LedgerEntry[]): Promise<boolean> {
     return this.#db.tx(async (db) => {
       // The primary key (account, period) is the lock: a second tracker's insert waits, then finds the row.

@@ -281,7 +281,7 @@ CREATE INDEX objects_owner_name ON objects (owner, name_hash COLLATE "C");
   // version not yet recorded, in order).
   {
     version: 15,
-    name: 'background walks as cursors, the repair queue',
+    name: "background walks as cursors, the repair queue, a node's spans and moves by index",
     sql: `
 CREATE TABLE scan_cursors (
   name text PRIMARY KEY,
@@ -298,6 +298,9 @@ CREATE TABLE repair_queue (
   PRIMARY KEY (object_id, idx)
 );
 CREATE INDEX repair_queue_order ON repair_queue (healthy, object_id, idx);
+CREATE INDEX storage_spans_nodes ON storage_spans USING gin ((record -> 'nodes'));
+CREATE INDEX piece_moves_to ON piece_moves (to_node);
+CREATE INDEX piece_moves_from ON piece_moves (from_node);
 `
   }
 ]
