@@ -127,7 +127,9 @@ export class Repairer {
   /** Who claims repair items in the store: this process. */
   readonly #holder = randomId()
   /** The pass in progress, as this tracker saw it (its slices only, when trackers share a pass). */
-  #pass = { checked: 0, below: 0, lost: 0, exiting: 0, queued: 0 }
+  #pass = newPass()
+  /** Whether this tracker saw the pass in progress begin (then its counts are the whole pass's). */
+  #passWhole = false
   #passStarted = 0
   #reputationsReadAt = Number.NEGATIVE_INFINITY
   #queueLength = 0
@@ -215,8 +217,9 @@ export class Repairer {
 
   async #checkSlice(slice: ScanSlice): Promise<void> {
     const now = this.#c.clock.now()
-    if (slice.started) {
-      this.#pass = { checked: 0, below: 0, lost: 0, exiting: 0, queued: 0 }
+    if (slice.started || this.#passStarted === 0) {
+      this.#pass = newPass()
+      this.#passWhole = slice.started
       this.#passStarted = performance.now()
     }
     if (slice.started || now - this.#reputationsReadAt >= REPUTATION_REFRESH_MS) {
@@ -235,6 +238,11 @@ export class Repairer {
       const needs = n <= repairThreshold(object.k, object.m, this.#c.settings.repairMargin)
       if (needs) pass.below++
       if (moving) pass.exiting++
+      for (const piece of segment.pieces) {
+        if (this.#c.reputations.standing(piece.node).exiting) {
+          pass.onExiting.set(piece.node, (pass.onExiting.get(piece.node) ?? 0) + 1)
+        }
+      }
       if ((needs || moving) && health.sources.length >= object.k) queue.push({ ...key, healthy: n, queuedAt: now })
     }
     await this.#c.store.coordination.queueRepairs(queue)
@@ -244,6 +252,8 @@ export class Repairer {
 
   async #finishPass(slice: ScanSlice): Promise<void> {
     const { checked, below, lost, exiting, queued } = this.#pass
+    if (this.#passWhole) await this.#recordExits(slice.cursor.startedAt)
+    this.#passStarted = 0
     this.stats.checks++
     this.stats.segmentsChecked = checked
     this.stats.belowThreshold = below
@@ -265,6 +275,51 @@ export class Repairer {
         'repair check'
       )
     }
+  }
+
+  /**
+   * Writes what the pass found on each leaving node into its reputation, so `POST /v1/nodes/exit` answers from
+   * it instead of walking every segment per request. Only for nodes leaving since before the pass began: a
+   * count of a pass that began earlier may miss pieces it walked past before the exit.
+   */
+  async #recordExits(passStartedAt: number): Promise<void> {
+    const { reputations } = this.#c
+    for (const rep of reputations.all()) {
+      const since = rep.exiting?.since
+      if (since === undefined || since > passStartedAt) continue
+      const remaining = this.#pass.onExiting.get(rep.peerId) ?? 0
+      await reputations.update(rep.peerId, (r) =>
+        r.exiting === undefined ? r : { ...r, exiting: { ...r.exiting, remaining, countedFrom: passStartedAt } }
+      )
+    }
+  }
+
+  /** Takes pieces a repair moved off leaving nodes from their counts, so an exit's progress shows at once. */
+  async #movedOff(dropped: readonly PiecePlacement[]): Promise<void> {
+    const { reputations } = this.#c
+    const byNode = new Map<string, number>()
+    for (const p of dropped) {
+      if (reputations.get(p.node)?.exiting?.remaining !== undefined) byNode.set(p.node, (byNode.get(p.node) ?? 0) + 1)
+    }
+    for (const [node, n] of byNode) {
+      await reputations.update(node, (r) =>
+        r.exiting?.remaining === undefined
+          ? r
+          : { ...r, exiting: { ...r.exiting, remaining: Math.max(0, r.exiting.remaining - n) } }
+      )
+    }
+  }
+
+  /**
+   * Pieces of committed objects still on a leaving node: the last whole pass's count once one ran since the exit
+   * began. A count of 0 is confirmed by a walk (once, at the end of an exit): an upload that committed behind the
+   * pass's position may have left a piece the pass did not see, and a node told 0 stops.
+   */
+  async remainingOnExit(node: string, signal?: AbortSignal): Promise<number> {
+    const exiting = this.#c.reputations.get(node)?.exiting
+    const counted = exiting?.countedFrom !== undefined && exiting.countedFrom >= exiting.since
+    if (counted && (exiting.remaining ?? 0) > 0) return exiting.remaining ?? 0
+    return this.piecesOn(node, signal)
   }
 
   /**
@@ -372,6 +427,7 @@ export class Repairer {
       log.info('segment changed during repair: new pieces handed back for deletion')
       return []
     }
+    await this.#movedOff(dropped)
     this.stats.repaired++
     this.stats.piecesRepaired += placed.length
     log.info({ rebuilt: placed.map((p) => p.index), nodes: placed.map((p) => p.node) }, 'segment repaired')
@@ -590,6 +646,11 @@ export class Repairer {
     }
     return placed
   }
+}
+
+/** Counts of one repair-check pass, as this tracker saw it. */
+function newPass() {
+  return { checked: 0, below: 0, lost: 0, exiting: 0, queued: 0, onExiting: new Map<string, number>() }
 }
 
 /** A worker node signs receipts with its identity: Ed25519 peer ids carry the key; others cannot be checked. */

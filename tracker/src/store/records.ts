@@ -91,8 +91,11 @@ export interface NodeReputation {
   vettedAt?: number
   /** Set when the node is disqualified: its pieces count as lost and it gets no new ones. */
   disqualified?: { at: number; reason: string }
-  /** Set while the node leaves on purpose (graceful exit): no new pieces, its pieces are moved. */
-  exiting?: { since: number }
+  /**
+   * Set while the node leaves on purpose (graceful exit): no new pieces, its pieces are moved. `remaining` is
+   * what the last whole repair-check pass that began at `countedFrom` (after `since`) found still on the node.
+   */
+  exiting?: { since: number; remaining?: number; countedFrom?: number }
 }
 
 export interface AccountRecord {
