@@ -250,6 +250,28 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
     })
     expect((await store.ledger.listNodeStorage('nodeC', 0, 600)).spans.map((s) => s.objectId)).toEqual([goneBefore])
     expect(await store.ledger.listNodeStorage('nodeZ', 0, 10_000)).toEqual({ spans: [], moves: [] })
+
+    // Who the period [1000, 10000) bills: by span, by move (nodeC), by settlement (nodeD, payer); page by page.
+    await store.ledger.settle([settlement('s9', { node: 'nodeD', account: 'payer', settledAt: 5000 })])
+    await store.ledger.settle([settlement('s8', { node: 'nodeE', account: 'late', settledAt: 10_000 })])
+    const billable = async (kind: 'accounts' | 'nodes', limit: number) => {
+      const pages: string[][] = []
+      for (let after: string | undefined; ; ) {
+        const page = await store.ledger.listBillable(kind, 1000, 10_000, {
+          limit,
+          ...(after === undefined ? {} : { after })
+        })
+        if (page.length === 0) return pages
+        pages.push(page)
+        after = page.at(-1)
+      }
+    }
+    expect(await billable('nodes', 2)).toEqual([
+      ['nodeA', 'nodeB'],
+      ['nodeC', 'nodeD']
+    ])
+    expect((await billable('accounts', 10)).flat()).toEqual([account.id, 'payer'].sort())
+    expect(await store.ledger.listBillable('nodes', 100, 600, { limit: 10 })).toEqual(['nodeC'])
   })
 
   it('closes an invoice or a payout once per period, posting its ledger entries with it', async () => {

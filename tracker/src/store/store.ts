@@ -275,6 +275,18 @@ export interface LedgerStore {
    */
   listNodeStorage(node: string, from: number, to: number): Promise<{ spans: StorageSpan[]; moves: PieceMove[] }>
   /**
+   * Who a period's bills go to, a page at a time in bytewise order after `page.after` (exclusive): 'accounts'
+   * with a storage span overlapping [from, to) or a settlement in it; 'nodes' that such a span lists, that a
+   * piece move of such an object went to, or that settled in it. Month close reads them page by page, never the
+   * month's records whole.
+   */
+  listBillable(
+    kind: 'accounts' | 'nodes',
+    from: number,
+    to: number,
+    page: { after?: string; limit: number }
+  ): Promise<string[]>
+  /**
    * Stores an invoice and posts its ledger entries in one step, unless the account already has an invoice for
    * that period: then it returns false and changes nothing (two trackers closing a month never bill twice).
    */

@@ -136,6 +136,28 @@ export class PgLedger implements LedgerStore {
     return { spans, moves: await this.listPieceMoves(spans.map((s) => s.objectId)) }
   }
 
+  async listBillable(
+    kind: 'accounts' | 'nodes',
+    from: number,
+    to: number,
+    page: { after?: string; limit: number }
+  ): Promise<string[]> {
+    const spans = 'FROM storage_spans s WHERE s.from_at < $2 AND (s.to_at IS NULL OR s.to_at > $1)'
+    const settled = 'FROM settlements WHERE settled_at >= $1 AND settled_at < $2'
+    const who =
+      kind === 'accounts'
+        ? `SELECT s.account AS id ${spans} UNION SELECT account ${settled}`
+        : `SELECT jsonb_object_keys(s.record -> 'nodes') AS id ${spans}
+           UNION SELECT m.to_node FROM piece_moves m JOIN storage_spans s ON s.object_id = m.object_id
+             WHERE m.to_node IS NOT NULL AND s.from_at < $2 AND (s.to_at IS NULL OR s.to_at > $1)
+           UNION SELECT node ${settled}`
+    const rows = await this.#db.query<{ id: string }>(
+      `SELECT id FROM (${who}) w WHERE id COLLATE "C" > $3 ORDER BY id COLLATE "C" LIMIT $4`,
+      [from, to, page.after ?? '', page.limit]
+    )
+    return rows.map((r) => r.id)
+  }
+
   closeInvoice(invoice: InvoiceRecord, entries: readonly LedgerEntry[]): Promise<boolean> {
     return this.#db.tx(async (db) => {
       // The primary key (account, period) is the lock: a second tracker's insert waits, then finds the row.
