@@ -4,6 +4,7 @@ import type { Clock } from '../config.ts'
 import { PeriodicTask, type Startable } from '../lifecycle.ts'
 import type {
   AccountRecord,
+  BillableKind,
   InvoiceRecord,
   LedgerEntry,
   NodeReputation,
@@ -305,7 +306,7 @@ export class Billing implements Startable {
   }
 
   /** The accounts or nodes a period bills, a page at a time. */
-  async *#billable(kind: 'accounts' | 'nodes', period: Period): AsyncGenerator<string> {
+  async *#billable(kind: BillableKind, period: Period): AsyncGenerator<string> {
     for (let after: string | undefined; ; ) {
       const page = await this.#store.ledger.listBillable(kind, period.from, period.to, {
         limit: BILLABLE_PAGE,

@@ -71,6 +71,15 @@ export interface Store {
 /** The parts of a store a service uses: `StoreParts<'accounts' | 'objects'>`. */
 export type StoreParts<K extends Exclude<keyof Store, 'open' | 'close'>> = Pick<Store, K>
 
+/** Who a period bills: accounts (invoices) or nodes (payout statements). */
+export type BillableKind = 'accounts' | 'nodes'
+
+/** One page of ids in bytewise order: those after `after` (exclusive), at most `limit`. */
+export interface IdPage {
+  after?: string
+  limit: number
+}
+
 /** Accounts, sessions, plans, API keys and the per-account audit log. */
 export interface AccountStore {
   /** Fails with ERR_ACCOUNT_EXISTS when the (normalized) email is taken. */
@@ -280,12 +289,7 @@ export interface LedgerStore {
    * piece move of such an object went to, or that settled in it. Month close reads them page by page, never the
    * month's records whole.
    */
-  listBillable(
-    kind: 'accounts' | 'nodes',
-    from: number,
-    to: number,
-    page: { after?: string; limit: number }
-  ): Promise<string[]>
+  listBillable(kind: BillableKind, from: number, to: number, page: IdPage): Promise<string[]>
   /**
    * Stores an invoice and posts its ledger entries in one step, unless the account already has an invoice for
    * that period: then it returns false and changes nothing (two trackers closing a month never bill twice).

@@ -8,7 +8,7 @@ import type {
 } from '../money-records.ts'
 import type { ObjectRecord } from '../records.ts'
 import { openSpan, spanEnd } from '../rules.ts'
-import type { LedgerStore } from '../store.ts'
+import type { BillableKind, IdPage, LedgerStore } from '../store.ts'
 import { K, type LevelDb, type Op, range, settlementIndexOps, time } from './level-db.ts'
 
 /** The writes that open an object's storage span (commitUpload), indexed by account. */
@@ -114,12 +114,7 @@ export class LevelLedger implements LedgerStore {
     return { spans, moves: await this.listPieceMoves(spans.map((s) => s.objectId)) }
   }
 
-  async listBillable(
-    kind: 'accounts' | 'nodes',
-    from: number,
-    to: number,
-    page: { after?: string; limit: number }
-  ): Promise<string[]> {
+  async listBillable(kind: BillableKind, from: number, to: number, page: IdPage): Promise<string[]> {
     // Streams the spans, the period's settlements (and for nodes the moves), keeping only the page's ids.
     const picked = new PageOfIds(page.after, page.limit)
     const overlaps = (s: StorageSpan | undefined) =>

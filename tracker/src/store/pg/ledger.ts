@@ -8,7 +8,7 @@ import type {
 } from '../money-records.ts'
 import type { ObjectRecord } from '../records.ts'
 import { openSpan } from '../rules.ts'
-import type { LedgerStore } from '../store.ts'
+import type { BillableKind, IdPage, LedgerStore } from '../store.ts'
 import type { Db, PgDb } from './pg-db.ts'
 
 /** Opens an object's storage span inside a transaction (commitUpload). */
@@ -136,12 +136,7 @@ export class PgLedger implements LedgerStore {
     return { spans, moves: await this.listPieceMoves(spans.map((s) => s.objectId)) }
   }
 
-  async listBillable(
-    kind: 'accounts' | 'nodes',
-    from: number,
-    to: number,
-    page: { after?: string; limit: number }
-  ): Promise<string[]> {
+  async listBillable(kind: BillableKind, from: number, to: number, page: IdPage): Promise<string[]> {
     const spans = 'FROM storage_spans s WHERE s.from_at < $2 AND (s.to_at IS NULL OR s.to_at > $1)'
     const settled = 'FROM settlements WHERE settled_at >= $1 AND settled_at < $2'
     const who =
