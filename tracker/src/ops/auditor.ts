@@ -106,6 +106,9 @@ export class Auditor {
    * tracker's trouble then). A node in here has its other audits of the round skipped: one try per round.
    */
   #timeouts = new Map<string, { piece: string; at: number; held: HeldPiece }>()
+  /** The round in progress, as this process walks it (starts afresh in a process that takes over mid-round). */
+  #round: RoundState | undefined
+  readonly #scan: SegmentScan
   readonly stats: AuditStats = {
     rounds: 0,
     results: { passed: 0, failed: 0, timeout: 0, skipped: 0 },
@@ -121,9 +124,6 @@ export class Auditor {
     this.#previousRoundStart = this.#startedAt - components.settings.auditIntervalMs
     this.#scan = new SegmentScan(AUDIT_SCAN, components.store, components.clock)
   }
-
-  #round: RoundState | undefined
-  readonly #scan: SegmentScan
 
   /**
    * One tick of the background round: the next slice of its walk at the configured rate, its planned audits
@@ -154,7 +154,7 @@ export class Auditor {
     // A tracker taking the walk over mid-round starts its own state there.
     if (slice.started || this.#round === undefined) await this.#beginRound()
     const round = this.#round as RoundState
-    const results = await this.#run(await this.plan(slice.segments, round), signal)
+    const results = await this.#run(await this.#plan(slice.segments, round), signal)
     if (slice.finished && signal?.aborted !== true) {
       const last = [...round.reservoir.entries()].filter(([node]) => !round.audited.has(node)).map(([, r]) => r.target)
       results.push(...(await this.#run(last, signal)))
@@ -262,7 +262,7 @@ export class Auditor {
    * before their first heartbeat to it, the addresses it has may be stale (a node restarted on new ports
    * meanwhile). A contained node is asked for its pending piece only.
    */
-  async plan(segments: readonly WalkedSegment[], round: RoundState): Promise<AuditTarget[]> {
+  async #plan(segments: readonly WalkedSegment[], round: RoundState): Promise<AuditTarget[]> {
     const { auditRate } = this.#c.settings
     const online = new Set(
       (await this.#c.registry.online()).filter((n) => n.lastSeen >= this.#startedAt).map((n) => n.peerId)
