@@ -48,7 +48,10 @@ Options:
                              (default ${OPS_DEFAULTS.auditLambda})
   --audit-dq SCORE           audit score below which a node is disqualified (default ${OPS_DEFAULTS.auditDisqualify})
   --max-offline TIME         a node offline longer is disqualified, its pieces lost (default ${OPS_DEFAULTS.maxOfflineMs / 3_600_000}h)
-  --repair-interval TIME     how often every segment's health is checked, 0 = no repair (default ${OPS_DEFAULTS.repairIntervalMs / 1000}s)
+  --repair-interval TIME     how often a pass over every segment's health begins, 0 = no repair (default ${OPS_DEFAULTS.repairIntervalMs / 1000}s)
+  --scan-rate N              segments per second the repair check and the audit round each read, a slice per
+                             tick (default ${OPS_DEFAULTS.scanSegmentsPerSecond}); keep segments / rate under the interval
+  --scan-tick TIME           pause between two slices of those walks (default ${OPS_DEFAULTS.scanTickMs / 1000}s)
   --repair-margin N          repair a segment once it has at most k + N healthy pieces (default floor(m / 2))
   --repair-offline-grace TIME  pieces on an offline node last heard from this recently still count as healthy,
                              unless the segment is down to k online pieces (default ${OPS_DEFAULTS.repairOfflineGraceMs / 60_000}m; 0 = none)
@@ -117,6 +120,8 @@ const OPTIONS = {
   'max-offline': { type: 'string' },
   'repair-interval': { type: 'string' },
   'repair-margin': { type: 'string' },
+  'scan-rate': { type: 'string' },
+  'scan-tick': { type: 'string' },
   'repair-offline-grace': { type: 'string' },
   'loopback-subnets': { type: 'string' },
   'repair-by': { type: 'string' },
@@ -319,6 +324,10 @@ function readOps(values: Record<string, string | boolean | undefined>): Partial<
   if (dq !== undefined) ops.auditDisqualify = dq
   const vetting = text('vetting-audits')
   if (vetting !== undefined) ops.vettingAudits = integer('vetting-audits', vetting, 0, 1_000_000)
+  const scanRate = text('scan-rate')
+  if (scanRate !== undefined) ops.scanSegmentsPerSecond = integer('scan-rate', scanRate, 1, 10_000_000)
+  const scanTick = text('scan-tick')
+  if (scanTick !== undefined) ops.scanTickMs = convert('scan-tick', scanTick, parseDuration)
   const margin = text('repair-margin')
   if (margin !== undefined) ops.repairMargin = integer('repair-margin', margin, 0, 255)
   const loopback = text('loopback-subnets')

@@ -165,6 +165,7 @@ describe('shoal-tracker start', () => {
       ['start', '--data', dir, '--k', '4', '--m', '2', '--long-tail', '2'],
       ['start', '--data', dir, '--k', '4', '--m', '2', '--min-commit-pieces', '5', '--long-tail', '1'],
       ['start', '--data', dir, '--long-tail', 'some'],
+      ['start', '--data', dir, '--scan-rate', 'fast'],
       ['start', '--data', dir, '--bogus'],
       ['stop']
     ]) {
@@ -173,5 +174,5 @@ describe('shoal-tracker start', () => {
       expect(stderr.trim().split('\n'), args.join(' ')).toHaveLength(1)
       expect(stderr).toMatch(/^shoal-tracker: /)
     }
-  }, 180_000) // 16 process starts in turn: 2-5 s each on a loaded 2-core machine
+  }, 180_000) // 17 process starts in turn: 2-5 s each on a loaded 2-core machine
 })

@@ -69,6 +69,23 @@ describe('PgStore schema', () => {
     expect(await schemaVersion(pool)).toBe(SCHEMA_VERSION)
   })
 
+  it('applies a migration merged below the database version (numbers are taken by branches in parallel)', async () => {
+    const { db, pool } = await database()
+    const late = MIGRATIONS.at(-2) as (typeof MIGRATIONS)[number]
+    await migrate(
+      pool,
+      MIGRATIONS.filter((m) => m !== late)
+    )
+    expect(await schemaVersion(pool)).toBe(SCHEMA_VERSION)
+    await expect(new PgStore({ url: db.url }).open()).rejects.toMatchObject({
+      message: expect.stringContaining('lacks 1 migration')
+    })
+    expect((await migrate(pool)).applied).toEqual([{ version: late.version, name: late.name }])
+    const store = new PgStore({ url: db.url })
+    await store.open()
+    await store.close()
+  })
+
   it('says clearly when the server cannot be reached', async () => {
     const store = new PgStore({ url: 'postgres://postgres@127.0.0.1:1/nothing' })
     await expect(store.open()).rejects.toMatchObject({ message: expect.stringContaining('cannot reach PostgreSQL') })

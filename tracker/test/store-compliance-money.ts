@@ -207,6 +207,73 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
     expect(await store.ledger.listStorageSpans({ from: 0, to: 10_000, account: 'someone-else' })).toEqual([])
   })
 
+  it("reads one node's spans and moves of a period, and nothing of other nodes", async () => {
+    const { store } = await open()
+    const account = accountRecord({ quota: 10_000 })
+    await store.accounts.createAccount(account)
+    const cid = 'bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy'
+    const commit = async (node: string, at: number): Promise<string> => {
+      const upload = uploadRecord(account.id, { size: 10, segmentCount: 1 })
+      await store.uploads.beginUpload(upload)
+      await store.uploads.commitUpload({
+        uploadId: upload.id,
+        object: objectOf(upload, at),
+        segments: [{ index: 0, pieces: [{ index: 0, cid, node }] }],
+        deletes: [],
+        nodeBytes: { [node]: 60 }
+      })
+      return upload.id
+    }
+    const onA = await commit('nodeA', 1000)
+    const movedToC = await commit('nodeB', 1000)
+    const piece = { index: 0, cid, node: 'nodeB' }
+    expect(
+      await store.objects.updateSegmentPieces(
+        { objectId: movedToC, index: 0 },
+        [piece],
+        [{ ...piece, node: 'nodeC' }],
+        [],
+        2000
+      )
+    ).toBe(true)
+    const goneBefore = await commit('nodeC', 100)
+    await store.objects.deleteObject(goneBefore, [], 500)
+
+    const forC = await store.ledger.listNodeStorage('nodeC', 1000, 10_000)
+    expect(forC.spans.map((s) => s.objectId)).toEqual([movedToC])
+    expect(forC.moves).toHaveLength(1)
+    expect(forC.moves[0]).toMatchObject({ objectId: movedToC, from: 'nodeB', to: 'nodeC', at: 2000 })
+    expect((await store.ledger.listNodeStorage('nodeB', 1000, 10_000)).spans.map((s) => s.objectId)).toEqual([movedToC])
+    expect(await store.ledger.listNodeStorage('nodeA', 1000, 10_000)).toEqual({
+      spans: [{ objectId: onA, account: account.id, size: 10, nodes: { nodeA: 60 }, from: 1000 }],
+      moves: []
+    })
+    expect((await store.ledger.listNodeStorage('nodeC', 0, 600)).spans.map((s) => s.objectId)).toEqual([goneBefore])
+    expect(await store.ledger.listNodeStorage('nodeZ', 0, 10_000)).toEqual({ spans: [], moves: [] })
+
+    // Who the period [1000, 10000) bills: by span, by move (nodeC), by settlement (nodeD, payer); page by page.
+    await store.ledger.settle([settlement('s9', { node: 'nodeD', account: 'payer', settledAt: 5000 })])
+    await store.ledger.settle([settlement('s8', { node: 'nodeE', account: 'late', settledAt: 10_000 })])
+    const billable = async (kind: 'accounts' | 'nodes', limit: number) => {
+      const pages: string[][] = []
+      for (let after: string | undefined; ; ) {
+        const page = await store.ledger.listBillable(kind, 1000, 10_000, {
+          limit,
+          ...(after === undefined ? {} : { after })
+        })
+        if (page.length === 0) return pages
+        pages.push(page)
+        after = page.at(-1)
+      }
+    }
+    expect(await billable('nodes', 2)).toEqual([
+      ['nodeA', 'nodeB'],
+      ['nodeC', 'nodeD']
+    ])
+    expect((await billable('accounts', 10)).flat()).toEqual([account.id, 'payer'].sort())
+    expect(await store.ledger.listBillable('nodes', 100, 600, { limit: 10 })).toEqual(['nodeC'])
+  })
+
   it('closes an invoice or a payout once per period, posting its ledger entries with it', async () => {
     const { store } = await open()
     const racing = await Promise.all(

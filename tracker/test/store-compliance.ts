@@ -10,6 +10,7 @@ import type {
   UploadRecord,
   UploadSegmentRecord
 } from '../src/store/store.ts'
+import { coordinationCompliance } from './store-compliance-coordination.ts'
 import { moderationCompliance } from './store-compliance-moderation.ts'
 import { moneyCompliance } from './store-compliance-money.ts'
 
@@ -92,6 +93,19 @@ function manifests(count: number, nodes = ['nodeA', 'nodeB', 'nodeC']): SegmentM
   }))
 }
 
+/** Commits an object of `segments` segments (10 bytes) for `owner`; returns its id. */
+export async function commitObject(store: Store, owner: string, segments: number): Promise<string> {
+  const upload = uploadRecord(owner, { size: 10, segmentCount: segments })
+  await store.uploads.beginUpload(upload)
+  await store.uploads.commitUpload({
+    uploadId: upload.id,
+    object: objectFrom(upload),
+    segments: manifests(segments),
+    deletes: []
+  })
+  return upload.id
+}
+
 function order(node: string, createdAt: number): DeleteOrderRecord {
   return { node, serial: uid('serial'), piece: CIDS[0] as string, account: 'acct', size: 50, createdAt, object: 'obj' }
 }
@@ -118,30 +132,38 @@ export async function codeOf(promise: Promise<unknown>): Promise<string | undefi
   }
 }
 
+/**
+ * Opens a store of the harness, closed and destroyed when the test finishes. `create` opens another instance
+ * over the same data (a second process, on PostgreSQL); `reopen` closes every open one first (a restart).
+ */
+export async function openHarness(
+  harness: StoreHarness
+): Promise<{ store: Store; create(): Promise<Store>; reopen(): Promise<Store> }> {
+  const opened: Store[] = []
+  const create = async () => {
+    const store = await harness.create()
+    await store.open()
+    opened.push(store)
+    return store
+  }
+  onTestFinished(async () => {
+    for (const s of opened) await s.close()
+    await harness.destroy()
+  })
+  const store = await create()
+  return {
+    store,
+    create,
+    reopen: async () => {
+      for (const s of opened) await s.close()
+      return create()
+    }
+  }
+}
+
 export function runStoreCompliance(name: string, setup: () => Promise<StoreHarness>): void {
   describe(`Store compliance: ${name}`, () => {
-    async function open(): Promise<{ store: Store; reopen(): Promise<Store> }> {
-      const harness = await setup()
-      const opened: Store[] = []
-      const create = async () => {
-        const store = await harness.create()
-        await store.open()
-        opened.push(store)
-        return store
-      }
-      onTestFinished(async () => {
-        for (const s of opened) await s.close()
-        await harness.destroy()
-      })
-      const store = await create()
-      return {
-        store,
-        reopen: async () => {
-          for (const s of opened) await s.close()
-          return create()
-        }
-      }
-    }
+    const open = async () => openHarness(await setup())
 
     it('open and close are idempotent, and data survives a reopen', async () => {
       const { store, reopen } = await open()
@@ -404,6 +426,30 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect((await store.uploads.listExpiredUploads(5000, 10)).map((u) => u.id)).toEqual([late.id])
     })
 
+    it('pages through every upload in progress, whatever their number', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.accounts.createAccount(account)
+      // Two share an expiry: the page boundary falls between them and neither is lost nor repeated.
+      const uploads = [5000, 3000, 3000, 7000, 1000].map((expiresAt) =>
+        uploadRecord(account.id, { expiresAt, size: 1 })
+      )
+      for (const u of uploads) await store.uploads.beginUpload(u)
+      const seen: string[] = []
+      let after: { expiresAt: number; id: string } | undefined
+      for (;;) {
+        const page = await store.uploads.listExpiredUploads(Number.MAX_SAFE_INTEGER, 2, after)
+        if (page.length === 0) break
+        seen.push(...page.map((u) => u.id))
+        const last = page.at(-1) as UploadRecord
+        after = { expiresAt: last.expiresAt, id: last.id }
+      }
+      expect(seen).toHaveLength(5)
+      expect(new Set(seen)).toEqual(new Set(uploads.map((u) => u.id)))
+      expect(seen[0]).toBe(uploads[4]?.id)
+      expect(seen[4]).toBe(uploads[3]?.id)
+    })
+
     it('lists the objects of an owner a page at a time, in bytewise name-hash order', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 10_000 })
@@ -555,15 +601,8 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       await store.accounts.createAccount(account)
       const ids: string[] = []
       for (const count of [3, 1, 2]) {
-        const upload = uploadRecord(account.id, { size: 10, segmentCount: count })
-        await store.uploads.beginUpload(upload)
-        await store.uploads.commitUpload({
-          uploadId: upload.id,
-          object: objectFrom(upload),
-          segments: manifests(count),
-          deletes: []
-        })
-        ids.push(...Array.from({ length: count }, () => upload.id))
+        const id = await commitObject(store, account.id, count)
+        ids.push(...Array.from({ length: count }, () => id))
       }
       const seen: { objectId: string; index: number }[] = []
       let after: { objectId: string; index: number } | undefined
@@ -684,5 +723,6 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
 
     moneyCompliance(open)
     moderationCompliance(open)
+    coordinationCompliance(open)
   })
 }

@@ -4,6 +4,7 @@ import type { Clock } from '../config.ts'
 import { PeriodicTask, type Startable } from '../lifecycle.ts'
 import type {
   AccountRecord,
+  BillableKind,
   InvoiceRecord,
   LedgerEntry,
   NodeReputation,
@@ -39,6 +40,8 @@ export const HELD_BACK_PERCENT: readonly number[] = [75, 75, 75, 50, 50, 50, 25,
 
 /** How long after a month ends the background job closes it. */
 export const CLOSE_GRACE_MS = 3_600_000
+/** Accounts or nodes read per store statement when a month closes. */
+const BILLABLE_PAGE = 500
 
 /** The period to date, as GET /v1/account/usage serves it. */
 export type Usage = UsageResponse
@@ -171,13 +174,13 @@ export class Billing implements Startable {
   /** What a node has earned in a period (to date, for the current one), as its statement will say. */
   async nodeEarnings(node: string, period: Period): Promise<Omit<PayoutRecord, 'issuedAt' | 'txn'>> {
     const to = Math.min(period.to, Math.max(period.from, this.#clock.now()))
-    const [spans, settled, earlier, reputation] = await Promise.all([
-      this.#store.ledger.listStorageSpans({ from: period.from, to }),
+    // Only what this node held and served: never the whole network's month.
+    const [{ spans, moves }, settled, earlier, reputation] = await Promise.all([
+      this.#store.ledger.listNodeStorage(node, period.from, to),
       this.#store.ledger.listSettlements({ node, from: period.from, to: period.to }),
       this.#store.ledger.listPayouts(node),
       this.#store.reputations.getReputation(node)
     ])
-    const moves = await this.#store.ledger.listPieceMoves(spans.map((s) => s.objectId))
     return this.#statement(node, period, to, spans, moves, settled, earlier, reputation)
   }
 
@@ -239,25 +242,20 @@ export class Billing implements Startable {
     if (period.to > this.#clock.now()) {
       throw new ShoalError(ErrorCode.INVALID_INPUT, `period ${period.id} has not ended yet`)
     }
-    const [spans, settled] = await Promise.all([
-      this.#store.ledger.listStorageSpans({ from: period.from, to: period.to }),
-      this.#store.ledger.listSettlements({ from: period.from, to: period.to })
-    ])
-    const moves = await this.#store.ledger.listPieceMoves(spans.map((s) => s.objectId))
+    // A page of accounts (then of nodes) at a time, each read on its own: memory holds one account's or one
+    // node's month, never the network's.
     const now = this.#clock.now()
+    const { from, to } = period
     let invoices = 0
-    const accounts = new Set([...spans.map((s) => s.account), ...settled.map((s) => s.account)])
-    for (const id of [...accounts].sort()) {
+    for await (const id of this.#billable('accounts', period)) {
       const account = await this.#store.accounts.getAccount(id)
       if (account === undefined) continue
       if ((await this.#store.ledger.getInvoice(id, period.id)) !== undefined) continue
-      const { storageByteHours: _hours, ...charges } = await this.#charges(
-        account,
-        period.from,
-        period.to,
-        spans.filter((s) => s.account === id),
-        settled.filter((s) => s.account === id)
-      )
+      const [spans, settled] = await Promise.all([
+        this.#store.ledger.listStorageSpans({ account: id, from, to }),
+        this.#store.ledger.listSettlements({ account: id, from, to })
+      ])
+      const { storageByteHours: _hours, ...charges } = await this.#charges(account, from, to, spans, settled)
       const s = charges.storageMicros
       const e = charges.egressMicros
       const txn = `invoice:${id}:${period.id}`
@@ -280,15 +278,14 @@ export class Billing implements Startable {
     }
 
     let payouts = 0
-    const nodes = new Set([
-      ...spans.flatMap((s) => Object.keys(s.nodes)),
-      ...moves.flatMap((m) => (m.to === undefined ? [] : [m.to])),
-      ...settled.map((s) => s.node)
-    ])
-    for (const node of [...nodes].sort()) {
+    for await (const node of this.#billable('nodes', period)) {
       const earlier = await this.#store.ledger.listPayouts(node)
       if (earlier.some((p) => p.period === period.id)) continue
-      const reputation = await this.#store.reputations.getReputation(node)
+      const [reputation, { spans, moves }, settled] = await Promise.all([
+        this.#store.reputations.getReputation(node),
+        this.#store.ledger.listNodeStorage(node, from, to),
+        this.#store.ledger.listSettlements({ node, from, to })
+      ])
       const txn = `payout:${node}:${period.id}`
       const statement = this.#statement(node, period, period.to, spans, moves, settled, earlier, reputation)
       const payout: PayoutRecord = { ...statement, issuedAt: now, txn }
@@ -306,6 +303,19 @@ export class Billing implements Startable {
     }
     if (invoices + payouts > 0) this.#logger.info({ period: period.id, invoices, payouts }, 'month closed')
     return { invoices, payouts }
+  }
+
+  /** The accounts or nodes a period bills, a page at a time. */
+  async *#billable(kind: BillableKind, period: Period): AsyncGenerator<string> {
+    for (let after: string | undefined; ; ) {
+      const page = await this.#store.ledger.listBillable(kind, period.from, period.to, {
+        limit: BILLABLE_PAGE,
+        ...(after === undefined ? {} : { after })
+      })
+      yield* page
+      if (page.length < BILLABLE_PAGE) return
+      after = page.at(-1)
+    }
   }
 
   /** Sums per ledger, derived from the entries (balances are never stored). */

@@ -16,10 +16,11 @@ import type { Clock } from '../config.ts'
 import type { GrantSigner } from '../grants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { StoreParts } from '../store/store.ts'
-import type { OpsSettings } from './ops-config.ts'
+import { type OpsSettings, scanBudget } from './ops-config.ts'
 import { type AuditOutcome, applyAudit, applyUptime, type HeldPiece, mostNodesFailing } from './reputation.ts'
 import type { Reputations } from './reputations.ts'
-import { pieceKey, walkSegments } from './segments.ts'
+import { type ScanSlice, SegmentScan } from './segment-scan.ts'
+import { pieceKey, type WalkedSegment } from './segments.ts'
 
 export interface AuditTarget {
   objectId: string
@@ -40,7 +41,7 @@ export interface AuditStats {
 }
 
 export interface AuditorComponents {
-  store: StoreParts<'objects'>
+  store: StoreParts<'objects' | 'coordination'>
   registry: NodeRegistry
   reputations: Reputations
   signer: GrantSigner
@@ -48,6 +49,28 @@ export interface AuditorComponents {
   settings: OpsSettings
   clock: Clock
   logger: Logger
+}
+
+/** The cursor of the audit round's walk in the coordination store. */
+export const AUDIT_SCAN = 'audit-round'
+
+type AuditResult = { target: AuditTarget; outcome: AuditOutcome | 'skipped' }
+
+/** What one round keeps while it walks its slices: bounded by the number of nodes, not of pieces. */
+interface RoundState {
+  /** Tracker time the round began. */
+  start: number
+  /** Wall time, for stats. */
+  startedMs: number
+  /** Nodes audited in this round so far (the reservoir's pick is only needed for the others). */
+  audited: Set<string>
+  /** One piece per node by reservoir sampling, so every node holding anything is audited each round. */
+  reservoir: Map<string, { target: AuditTarget; seen: number }>
+  /** A contained node's pending piece. */
+  contained: Map<string, string>
+  pendingFound: Set<string>
+  audits: number
+  counts: Record<AuditOutcome | 'skipped', number>
 }
 
 /** Codes that mean the node answered, and wrongly: the piece is gone or the answer is garbage. */
@@ -83,6 +106,9 @@ export class Auditor {
    * tracker's trouble then). A node in here has its other audits of the round skipped: one try per round.
    */
   #timeouts = new Map<string, { piece: string; at: number; held: HeldPiece }>()
+  /** The round in progress, as this process walks it (starts afresh in a process that takes over mid-round). */
+  #round: RoundState | undefined
+  readonly #scan: SegmentScan
   readonly stats: AuditStats = {
     rounds: 0,
     results: { passed: 0, failed: 0, timeout: 0, skipped: 0 },
@@ -96,35 +122,92 @@ export class Auditor {
     this.#log = components.logger
     this.#startedAt = components.clock.now()
     this.#previousRoundStart = this.#startedAt - components.settings.auditIntervalMs
+    this.#scan = new SegmentScan(AUDIT_SCAN, components.store, components.clock)
   }
 
-  /** One round: uptime checks, then the planned audits. Returns the outcome of each audit. */
-  async round(signal?: AbortSignal): Promise<{ target: AuditTarget; outcome: AuditOutcome | 'skipped' }[]> {
-    const started = performance.now()
-    const roundStart = this.#c.clock.now()
+  /**
+   * One tick of the background round: the next slice of its walk at the configured rate, its planned audits
+   * run at once (a new round begins `auditIntervalMs` after the last one began).
+   */
+  async tick(signal?: AbortSignal): Promise<void> {
+    const { settings } = this.#c
+    await this.#scan.tick(
+      scanBudget(settings),
+      settings.auditIntervalMs,
+      async (slice) => void (await this.#auditSlice(slice, signal)),
+      signal
+    )
+  }
+
+  /** A whole round now, begun and finished by this call (tests, a trigger). Returns the outcome of each audit. */
+  async round(signal?: AbortSignal): Promise<AuditResult[]> {
+    const results: AuditResult[] = []
+    await this.#scan.fullPass(async (slice) => void results.push(...(await this.#auditSlice(slice, signal))), signal)
+    return results
+  }
+
+  /**
+   * A slice of the round: uptime checks first when the round begins, then the slice's planned audits; at the
+   * round's end the reservoir's pick for every node not audited yet, and the round's timeouts recorded.
+   */
+  async #auditSlice(slice: ScanSlice, signal: AbortSignal | undefined): Promise<AuditResult[]> {
+    // A tracker taking the walk over mid-round starts its own state there.
+    if (slice.started || this.#round === undefined) await this.#beginRound()
+    const round = this.#round as RoundState
+    const results = await this.#run(await this.#plan(slice.segments, round), signal)
+    if (slice.finished && signal?.aborted !== true) {
+      const last = [...round.reservoir.entries()].filter(([node]) => !round.audited.has(node)).map(([, r]) => r.target)
+      results.push(...(await this.#run(last, signal)))
+      await this.#endContainment(round, signal)
+      await this.#recordTimeouts(round)
+      this.#round = undefined
+      this.#previousRoundStart = round.start
+      this.stats.rounds++
+      this.stats.lastRoundMs = Math.round(performance.now() - round.startedMs)
+      if (round.audits > 0) {
+        const { passed, failed, timeout } = round.counts
+        this.#log.info({ audits: round.audits, passed, failed, timeout }, 'audit round done')
+      }
+    }
+    return results
+  }
+
+  async #beginRound(): Promise<void> {
     await this.#c.reputations.refresh()
     await this.checkUptime()
-    const targets = await this.plan(signal)
-    this.#previousRoundStart = roundStart
-    const results: { target: AuditTarget; outcome: AuditOutcome | 'skipped' }[] = []
+    const contained = new Map<string, string>()
+    for (const rep of this.#c.reputations.all())
+      if (rep.pending !== undefined) contained.set(rep.peerId, rep.pending.piece)
+    this.#round = {
+      start: this.#c.clock.now(),
+      startedMs: performance.now(),
+      audited: new Set(),
+      reservoir: new Map(),
+      contained,
+      pendingFound: new Set(),
+      audits: 0,
+      counts: { passed: 0, failed: 0, timeout: 0, skipped: 0 }
+    }
+  }
+
+  /** Runs audits, `auditConcurrency` at once. */
+  async #run(targets: readonly AuditTarget[], signal: AbortSignal | undefined): Promise<AuditResult[]> {
+    const round = this.#round
+    const results: AuditResult[] = []
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < targets.length && signal?.aborted !== true) {
         const target = targets[next++] as AuditTarget
-        results.push({ target, outcome: await this.audit(target) })
+        const outcome = await this.audit(target)
+        results.push({ target, outcome })
+        if (round !== undefined) {
+          round.audits++
+          round.counts[outcome]++
+          if (outcome !== 'skipped') round.audited.add(target.piece.node)
+        }
       }
     }
     await Promise.all(Array.from({ length: this.#c.settings.auditConcurrency }, worker))
-    await this.#recordTimeouts(results)
-    this.stats.rounds++
-    this.stats.lastRoundMs = Math.round(performance.now() - started)
-    if (targets.length > 0) {
-      const count = (o: string) => results.filter((r) => r.outcome === o).length
-      this.#log.info(
-        { audits: targets.length, passed: count('passed'), failed: count('failed'), timeout: count('timeout') },
-        'audit round done'
-      )
-    }
     return results
   }
 
@@ -133,11 +216,11 @@ export class Auditor {
    * them timed out, none is recorded: a tracker cut off from the network (or restarted with addresses that
    * went stale meanwhile) would otherwise disqualify every node at once.
    */
-  async #recordTimeouts(results: readonly { target: AuditTarget; outcome: AuditOutcome | 'skipped' }[]): Promise<void> {
+  async #recordTimeouts(round: RoundState): Promise<void> {
     const timeouts = this.#timeouts
     this.#timeouts = new Map()
     if (timeouts.size === 0) return
-    const audited = new Set(results.filter((r) => r.outcome !== 'skipped').map((r) => r.target.piece.node))
+    const audited = round.audited
     if (mostNodesFailing(timeouts.size, audited.size)) {
       this.#log.warn(
         { timedOut: timeouts.size, audited: audited.size },
@@ -175,11 +258,11 @@ export class Auditor {
   }
 
   /**
-   * Chooses this round's audits. Only nodes heard from since this tracker started are audited: before their
-   * first heartbeat to it, the addresses it has may be stale (a node restarted on new ports meanwhile). A
-   * contained node is asked for its pending piece only.
+   * Chooses the audits of a slice of the round. Only nodes heard from since this tracker started are audited:
+   * before their first heartbeat to it, the addresses it has may be stale (a node restarted on new ports
+   * meanwhile). A contained node is asked for its pending piece only.
    */
-  async plan(signal?: AbortSignal): Promise<AuditTarget[]> {
+  async #plan(segments: readonly WalkedSegment[], round: RoundState): Promise<AuditTarget[]> {
     const { auditRate } = this.#c.settings
     const online = new Set(
       (await this.#c.registry.online()).filter((n) => n.lastSeen >= this.#startedAt).map((n) => n.peerId)
@@ -190,13 +273,8 @@ export class Auditor {
     const recentlyFailed = (node: string): boolean =>
       this.#c.reputations.get(node)?.failedPieces?.some((f) => f.at >= since) === true
     const chosen = new Map<string, AuditTarget>()
-    // One piece per node by reservoir sampling, so every node holding anything is audited each round.
-    const reservoir = new Map<string, { target: AuditTarget; seen: number }>()
-    const contained = new Map<string, string>()
-    for (const rep of this.#c.reputations.all())
-      if (rep.pending !== undefined) contained.set(rep.peerId, rep.pending.piece)
-    const pendingFound = new Set<string>()
-    for await (const { key, object, segment } of walkSegments(this.#c.store, signal)) {
+    const { reservoir, contained, pendingFound } = round
+    for (const { key, object, segment } of segments) {
       for (const piece of segment.pieces) {
         if (piece.root === undefined || !eligible(piece.node)) continue
         const target: AuditTarget = {
@@ -222,19 +300,26 @@ export class Auditor {
         reservoir.set(piece.node, slot)
       }
     }
-    for (const { target } of reservoir.values()) chosen.set(pieceKey(target.piece), target)
-    // A pending piece the node no longer holds (deleted, or repaired onto another node) cannot be asked for
-    // again: containment ends, and the node is audited as usual from the next round on.
-    for (const node of contained.keys()) {
-      if (pendingFound.has(node) || !eligible(node) || signal?.aborted === true) continue
-      const piece = contained.get(node)
+    return [...chosen.values()]
+  }
+
+  /**
+   * A pending piece the node no longer holds (deleted, or repaired onto another node) cannot be asked for
+   * again: containment ends, and the node is audited as usual from the next round on.
+   */
+  async #endContainment(round: RoundState, signal: AbortSignal | undefined): Promise<void> {
+    const online = new Set(
+      (await this.#c.registry.online()).filter((n) => n.lastSeen >= this.#startedAt).map((n) => n.peerId)
+    )
+    for (const [node, piece] of round.contained) {
+      if (round.pendingFound.has(node) || !online.has(node) || signal?.aborted === true) continue
+      if (this.#c.reputations.get(node)?.disqualified !== undefined) continue
       await this.#c.reputations.update(node, (rep) => {
         if (rep.pending?.piece !== piece) return rep
         const { pending: _, ...rest } = rep
         return rest
       })
     }
-    return [...chosen.values()]
   }
 
   /** Audits one piece and records the outcome in the node's reputation. */

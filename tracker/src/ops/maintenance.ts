@@ -67,21 +67,20 @@ export class Maintenance implements Startable {
         run: (signal) => this.#renewLease(renewMs, signal)
       }),
       new PeriodicTask({
-        name: 'audit pass',
-        intervalMs: auditIntervalMs,
+        name: 'audit round',
+        // A slice of the round per tick (a round begins every auditIntervalMs).
+        intervalMs: auditIntervalMs > 0 ? components.settings.scanTickMs : 0,
         when: leased,
         logger,
-        run: (signal) => this.auditor.round(signal)
+        run: (signal) => this.auditor.tick(signal)
       }),
       new PeriodicTask({
-        name: 'repair pass',
-        intervalMs: repairIntervalMs,
+        name: 'repair check',
+        // A slice of the pass per tick (the pass begins every repairIntervalMs), then the queue.
+        intervalMs: repairIntervalMs > 0 ? components.settings.scanTickMs : 0,
         when: leased,
         logger,
-        run: async (signal) => {
-          await this.repairer.check(signal)
-          await this.repairer.drain(signal)
-        }
+        run: (signal) => this.repairer.tick(signal)
       })
     ]
   }

@@ -17,8 +17,21 @@ export interface OpsSettings extends ReputationPolicy {
   auditTimeoutMs: number
   /** Audits run at once. */
   auditConcurrency: number
-  /** How often the repair checker walks every segment; 0 turns repair off. */
+  /**
+   * How often a pass of the repair check begins (each pass walks every segment a slice per `scanTickMs`); 0
+   * turns repair off.
+   */
   repairIntervalMs: number
+  /** Pause between two slices of a background walk (the repair check, the audit round). */
+  scanTickMs: number
+  /**
+   * Segments per second each background walk reads. A pass over S segments takes S / rate seconds; keep it
+   * under the walk's interval (1M segments in a 60 s repair interval: at least 16,667/s). A pass that overruns
+   * is logged.
+   */
+  scanSegmentsPerSecond: number
+  /** How long a segment taken off the repair queue stays this tracker's; after that (it died) another may take it. */
+  repairClaimMs: number
   /**
    * A segment is repaired once its healthy pieces are at most k + repairMargin; default floor(m / 2) of its
    * layout (capped at m - 1: any loss). Healthy: on an online node in good standing whose audits did not fail.
@@ -67,6 +80,9 @@ export const OPS_DEFAULTS: OpsSettings = {
   auditRetries: 3,
   maxOfflineMs: 72 * HOUR,
   repairIntervalMs: MINUTE,
+  scanTickMs: SECOND,
+  scanSegmentsPerSecond: 20_000,
+  repairClaimMs: 10 * MINUTE,
   repairMargin: undefined,
   repairOfflineGraceMs: 10 * MINUTE,
   repairConcurrency: 2,
@@ -97,6 +113,9 @@ export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
   check(count(s.auditRetries, 0), 'auditRetries must be an integer >= 0')
   check(count(s.maxOfflineMs, 1), 'maxOfflineMs must be a positive integer')
   check(count(s.repairIntervalMs, 0), 'repairIntervalMs must be an integer >= 0')
+  check(count(s.scanTickMs, 1), 'scanTickMs must be a positive integer')
+  check(count(s.scanSegmentsPerSecond, 1), 'scanSegmentsPerSecond must be a positive integer')
+  check(count(s.repairClaimMs, 1), 'repairClaimMs must be a positive integer')
   check(s.repairMargin === undefined || count(s.repairMargin, 0), 'repairMargin must be an integer >= 0')
   check(count(s.repairOfflineGraceMs, 0), 'repairOfflineGraceMs must be an integer >= 0')
   check(count(s.repairConcurrency, 1), 'repairConcurrency must be a positive integer')
@@ -111,6 +130,11 @@ export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
     'retainFalsePositiveRate must be between 0 and 1'
   )
   return s
+}
+
+/** Segments a walk reads per tick at its configured rate. */
+export function scanBudget(s: Pick<OpsSettings, 'scanTickMs' | 'scanSegmentsPerSecond'>): number {
+  return Math.max(1, Math.ceil((s.scanSegmentsPerSecond * s.scanTickMs) / 1000))
 }
 
 /** Healthy pieces at or below which a segment of layout k+m is repaired. */

@@ -23,11 +23,12 @@ import {
   verifyReceipt
 } from '@shoal/core'
 import type { Logger } from 'pino'
-import { deleteOrders } from '../grants.ts'
-import type { ObjectRecord, SegmentKey, StoreParts } from '../store/store.ts'
+import { deleteOrders, randomId } from '../grants.ts'
+import type { ObjectRecord, RepairItem, SegmentKey, StoreParts } from '../store/store.ts'
 import type { AuditorComponents } from './auditor.ts'
-import { repairThreshold } from './ops-config.ts'
+import { repairThreshold, scanBudget } from './ops-config.ts'
 import { failedPiece, withoutFailedPiece } from './reputation.ts'
+import { type ScanSlice, SegmentScan } from './segment-scan.ts'
 import { walkSegments } from './segments.ts'
 
 export interface RepairStats {
@@ -47,7 +48,14 @@ export interface RepairStats {
 }
 
 /** The parts the auditor gets, with the store parts a repair writes. */
-export type RepairComponents = Omit<AuditorComponents, 'store'> & { store: StoreParts<'objects' | 'nodes'> }
+export type RepairComponents = Omit<AuditorComponents, 'store'> & {
+  store: StoreParts<'objects' | 'nodes' | 'coordination'>
+}
+
+/** The cursor of the repair check's walk in the coordination store. */
+export const REPAIR_SCAN = 'repair-check'
+/** Reputations are re-read at most this often during a pass (and at each pass's start). */
+const REPUTATION_REFRESH_MS = 10_000
 
 export interface Health {
   healthy: PiecePlacement[]
@@ -104,18 +112,27 @@ export function segmentHealth(
 }
 
 /**
- * The repair checker and repairer. The checker walks every segment and queues those whose healthy pieces are
- * at or below the threshold (or that have pieces on a node leaving); the repairer downloads k pieces, rebuilds
- * the missing ones with Reed-Solomon on the ciphertext (no key needed: the pieces are encrypted shards),
- * stores them on new nodes in fresh failure domains and swaps them into the manifest with a compare-and-swap,
- * so a repair racing another (or a restart) never places a piece twice.
+ * The repair checker and repairer. The checker walks every segment, a slice per tick from a cursor kept in the
+ * store (segment-scan.ts), and queues those whose healthy pieces are at or below the threshold (or that have
+ * pieces on a node leaving) in the store's repair queue, which survives a restart and which trackers sharing a
+ * database take items from under expiring claims. The repairer downloads k pieces, rebuilds the missing ones
+ * with Reed-Solomon on the ciphertext (no key needed: the pieces are encrypted shards), stores them on new nodes
+ * in fresh failure domains and swaps them into the manifest with a compare-and-swap, so a repair racing another
+ * (or a restart) never places a piece twice.
  */
 export class Repairer {
   readonly #c: RepairComponents
   readonly #log: Logger
-  /** Segments waiting, by `objectId/index`, fewest healthy pieces first. */
-  readonly #queue = new Map<string, { key: SegmentKey; healthy: number }>()
-  readonly #active = new Set<string>()
+  readonly #scan: SegmentScan
+  /** Who claims repair items in the store: this process. */
+  readonly #holder = randomId()
+  /** The pass in progress, as this tracker saw it (its slices only, when trackers share a pass). */
+  #pass = newPass()
+  /** Whether this tracker saw the pass in progress begin (then its counts are the whole pass's). */
+  #passWhole = false
+  #passStarted = 0
+  #reputationsReadAt = Number.NEGATIVE_INFINITY
+  #queueLength = 0
   readonly stats: RepairStats = {
     checks: 0,
     segmentsChecked: 0,
@@ -135,6 +152,7 @@ export class Repairer {
   constructor(components: RepairComponents) {
     this.#c = components
     this.#log = components.logger
+    this.#scan = new SegmentScan(REPAIR_SCAN, components.store, components.clock)
     this.#receipts = ReceiptSigner.create().then((signer) => new ReceiptBook(signer, components.peer))
   }
 
@@ -143,11 +161,12 @@ export class Repairer {
     await (await this.#receipts).flush()
   }
 
+  /** Segments in the store's repair queue, as last counted (after a check or a drain). */
   get queueLength(): number {
-    return this.#queue.size
+    return this.#queueLength
   }
 
-  /** Every known node's heartbeat state (read once per check, not once per segment). */
+  /** Every known node's heartbeat state (read once per slice, not once per segment). */
   async #nodeStates(): Promise<ReadonlyMap<string, { online: boolean; lastSeen: number }>> {
     return new Map((await this.#c.registry.list()).map((n) => [n.peerId, { online: n.online, lastSeen: n.lastSeen }]))
   }
@@ -181,64 +200,158 @@ export class Repairer {
     return count
   }
 
-  /** Walks every segment and queues those that need repair. */
+  /**
+   * One tick of the background check: the next slice of the pass at the configured rate (a new pass begins
+   * `repairIntervalMs` after the last one began), then the queue drained.
+   */
+  async tick(signal?: AbortSignal): Promise<void> {
+    const { settings } = this.#c
+    await this.#scan.tick(scanBudget(settings), settings.repairIntervalMs, (slice) => this.#checkSlice(slice), signal)
+    await this.drain(signal)
+  }
+
+  /** A whole pass of the check now, begun and finished by this call (tests, a trigger). */
   async check(signal?: AbortSignal): Promise<void> {
-    const started = performance.now()
-    await this.#c.reputations.refresh()
-    let checked = 0
-    let below = 0
-    let lost = 0
-    let exiting = 0
+    await this.#scan.fullPass((slice) => this.#checkSlice(slice), signal)
+  }
+
+  async #checkSlice(slice: ScanSlice): Promise<void> {
+    const now = this.#c.clock.now()
+    if (slice.started || this.#passStarted === 0) {
+      this.#pass = newPass()
+      this.#passWhole = slice.started
+      this.#passStarted = performance.now()
+    }
+    if (slice.started || now - this.#reputationsReadAt >= REPUTATION_REFRESH_MS) {
+      await this.#c.reputations.refresh()
+      this.#reputationsReadAt = now
+    }
     const online = await this.#nodeStates()
-    for await (const { key, object, segment } of walkSegments(this.#c.store, signal)) {
-      checked++
+    const queue: RepairItem[] = []
+    const pass = this.#pass
+    for (const { key, object, segment } of slice.segments) {
+      pass.checked++
       const health = this.#health(object, segment.pieces, online)
       const n = health.healthy.length
       const moving = health.sources.length > n
-      if (n < object.k && health.sources.length < object.k) lost++
+      if (n < object.k && health.sources.length < object.k) pass.lost++
       const needs = n <= repairThreshold(object.k, object.m, this.#c.settings.repairMargin)
-      if (needs) below++
-      if (moving) exiting++
-      if ((needs || moving) && health.sources.length >= object.k) {
-        this.#queue.set(`${key.objectId}/${key.index}`, { key, healthy: n })
+      if (needs) pass.below++
+      if (moving) pass.exiting++
+      for (const piece of segment.pieces) {
+        if (this.#c.reputations.standing(piece.node).exiting) {
+          pass.onExiting.set(piece.node, (pass.onExiting.get(piece.node) ?? 0) + 1)
+        }
       }
+      if ((needs || moving) && health.sources.length >= object.k) queue.push({ ...key, healthy: n, queuedAt: now })
     }
+    await this.#c.store.coordination.queueRepairs(queue)
+    pass.queued += queue.length
+    if (slice.finished) await this.#finishPass(slice)
+  }
+
+  async #finishPass(slice: ScanSlice): Promise<void> {
+    const { checked, below, lost, exiting, queued } = this.#pass
+    if (this.#passWhole) await this.#recordExits(slice.cursor.startedAt)
+    this.#passStarted = 0
     this.stats.checks++
     this.stats.segmentsChecked = checked
     this.stats.belowThreshold = below
     this.stats.lost = lost
     this.stats.exiting = exiting
-    this.stats.lastCheckMs = Math.round(performance.now() - started)
+    this.stats.lastCheckMs = Math.round(performance.now() - this.#passStarted)
+    this.#queueLength = await this.#c.store.coordination.countRepairs()
+    const tookMs = this.#c.clock.now() - slice.cursor.startedAt
+    const { repairIntervalMs } = this.#c.settings
+    if (repairIntervalMs > 0 && tookMs > repairIntervalMs) {
+      this.#log.warn(
+        { segments: slice.cursor.segments, tookMs, intervalMs: repairIntervalMs },
+        'a repair check pass took longer than its interval: raise the scan rate (scanSegmentsPerSecond)'
+      )
+    }
     if (below > 0 || lost > 0 || exiting > 0) {
       this.#log.info(
-        { segments: checked, belowThreshold: below, lost, exiting, queued: this.#queue.size },
+        { segments: checked, belowThreshold: below, lost, exiting, queued, waiting: this.#queueLength },
         'repair check'
       )
     }
   }
 
-  /** Repairs queued segments, most endangered first, until the queue is empty. */
+  /**
+   * Writes what the pass found on each leaving node into its reputation, so `POST /v1/nodes/exit` answers from
+   * it instead of walking every segment per request. Only for nodes leaving since before the pass began: a
+   * count of a pass that began earlier may miss pieces it walked past before the exit.
+   */
+  async #recordExits(passStartedAt: number): Promise<void> {
+    const { reputations } = this.#c
+    for (const rep of reputations.all()) {
+      const since = rep.exiting?.since
+      if (since === undefined || since > passStartedAt) continue
+      const remaining = this.#pass.onExiting.get(rep.peerId) ?? 0
+      await reputations.update(rep.peerId, (r) =>
+        r.exiting === undefined ? r : { ...r, exiting: { ...r.exiting, remaining, countedFrom: passStartedAt } }
+      )
+    }
+  }
+
+  /** Takes pieces a repair moved off leaving nodes from their counts, so an exit's progress shows at once. */
+  async #movedOff(dropped: readonly PiecePlacement[]): Promise<void> {
+    const { reputations } = this.#c
+    const byNode = new Map<string, number>()
+    for (const p of dropped) {
+      if (reputations.get(p.node)?.exiting?.remaining !== undefined) byNode.set(p.node, (byNode.get(p.node) ?? 0) + 1)
+    }
+    for (const [node, n] of byNode) {
+      await reputations.update(node, (r) =>
+        r.exiting?.remaining === undefined
+          ? r
+          : { ...r, exiting: { ...r.exiting, remaining: Math.max(0, r.exiting.remaining - n) } }
+      )
+    }
+  }
+
+  /**
+   * Pieces of committed objects still on a leaving node: the last whole pass's count once one ran since the exit
+   * began. A count of 0 is confirmed by a walk (once, at the end of an exit): an upload that committed behind the
+   * pass's position may have left a piece the pass did not see, and a node told 0 stops.
+   */
+  async remainingOnExit(node: string, signal?: AbortSignal): Promise<number> {
+    const exiting = this.#c.reputations.get(node)?.exiting
+    const counted = exiting?.countedFrom !== undefined && exiting.countedFrom >= exiting.since
+    if (counted && (exiting.remaining ?? 0) > 0) return exiting.remaining ?? 0
+    return this.piecesOn(node, signal)
+  }
+
+  /**
+   * Repairs queued segments, most endangered first, until no unclaimed item is left. Each item is claimed in
+   * the store for `repairClaimMs`, and leaves the queue when its repair ends: done, found healthy, gone, or
+   * failed (the next pass of the check queues it again if it still needs repair, as before the queue was
+   * durable). Only a tracker that dies or stops mid-repair leaves its claim behind, to expire.
+   */
   async drain(signal?: AbortSignal): Promise<void> {
+    const { settings, clock, store } = this.#c
+    let claimed = 0
     const worker = async (): Promise<void> => {
       while (signal?.aborted !== true) {
-        const next = [...this.#queue.entries()]
-          .filter(([id]) => !this.#active.has(id))
-          .sort(([, a], [, b]) => a.healthy - b.healthy)[0]
-        if (next === undefined) return
-        const [id, { key }] = next
-        this.#queue.delete(id)
-        this.#active.add(id)
+        const [item] = await store.coordination.claimRepairs(this.#holder, clock.now(), settings.repairClaimMs, 1)
+        if (item === undefined) return
+        claimed++
+        const key = { objectId: item.objectId, index: item.index }
         try {
           await this.repair(key, signal)
         } catch (err) {
+          // Stopped mid-repair: the claim stays and expires, and the item is taken up again then.
+          signal?.throwIfAborted()
           this.stats.failures++
           this.#log.warn({ object: key.objectId, segment: key.index, err: describeError(err) }, 'repair failed')
-        } finally {
-          this.#active.delete(id)
         }
+        await store.coordination.finishRepair(key, this.#holder)
       }
     }
-    await Promise.all(Array.from({ length: this.#c.settings.repairConcurrency }, worker))
+    await Promise.all(Array.from({ length: settings.repairConcurrency }, worker))
+    // An idle tick (nothing claimed) costs one statement, not three.
+    if (claimed === 0) return
+    this.#queueLength = await store.coordination.countRepairs()
     await this.flushReceipts()
   }
 
@@ -314,6 +427,7 @@ export class Repairer {
       log.info('segment changed during repair: new pieces handed back for deletion')
       return []
     }
+    await this.#movedOff(dropped)
     this.stats.repaired++
     this.stats.piecesRepaired += placed.length
     log.info({ rebuilt: placed.map((p) => p.index), nodes: placed.map((p) => p.node) }, 'segment repaired')
@@ -532,6 +646,11 @@ export class Repairer {
     }
     return placed
   }
+}
+
+/** Counts of one repair-check pass, as this tracker saw it. */
+function newPass() {
+  return { checked: 0, below: 0, lost: 0, exiting: 0, queued: 0, onExiting: new Map<string, number>() }
 }
 
 /** A worker node signs receipts with its identity: Ed25519 peer ids carry the key; others cannot be checked. */

@@ -3,8 +3,8 @@ import type { Clock } from '../config.ts'
 import type { StoreParts } from '../store/store.ts'
 import { walkSegments } from './segments.ts'
 
-/** Most uploads in progress looked at for one set of retain filters. */
-const MAX_UPLOADS = 100_000
+/** Uploads in progress read per store statement while the filters are built. */
+const UPLOAD_PAGE = 500
 
 export interface RetainFilter {
   /** Tracker time the walk began: pieces a node stored after it are not judged by this filter. */
@@ -71,28 +71,21 @@ export class RetainFilters {
     return this.#building
   }
 
-  /** Two passes: count each node's pieces to size its filter, then fill it. */
+  /**
+   * Two passes: count each node's pieces to size its filter, then fill it. Each pass walks the segments and
+   * then every upload in progress, both a page at a time: memory holds the filters, never the walk.
+   */
   async #build(): Promise<FilterSet> {
     const createdAt = this.#clock.now()
     const counts = new Map<string, number>()
-    const count = (node: string): void => {
+    await this.#eachPiece((node) => {
       counts.set(node, (counts.get(node) ?? 0) + 1)
-    }
-    for await (const { segment } of walkSegments(this.#store)) for (const p of segment.pieces) count(p.node)
-    const inUploads: { node: string; cid: string }[] = []
-    for (const upload of await this.#store.uploads.listExpiredUploads(Number.MAX_SAFE_INTEGER, MAX_UPLOADS)) {
-      for (const segment of await this.#store.uploads.listUploadSegments(upload.id)) {
-        for (const piece of [...segment.placement.pieces, ...(segment.stale ?? [])]) {
-          inUploads.push(piece)
-          count(piece.node)
-        }
-      }
-    }
+    })
     const byNode = new Map<string, { pieces: number; filter: BloomFilter }>()
     for (const [node, n] of counts)
       byNode.set(node, { pieces: 0, filter: BloomFilter.forCount(n, this.#falsePositiveRate) })
-    const add = (node: string, cid: string): void => {
-      // A node first seen in the second pass (a repair between the passes): its own small filter.
+    await this.#eachPiece((node, cid) => {
+      // A node first seen in the second pass (a repair or an upload between the passes): its own small filter.
       let own = byNode.get(node)
       if (own === undefined) {
         own = { pieces: 0, filter: BloomFilter.forCount(16, this.#falsePositiveRate) }
@@ -100,12 +93,32 @@ export class RetainFilters {
       }
       own.filter.add(cid)
       own.pieces++
-    }
-    for await (const { segment } of walkSegments(this.#store)) for (const p of segment.pieces) add(p.node, p.cid)
-    for (const p of inUploads) add(p.node, p.cid)
+    })
     this.builds++
     const set = { createdAt, byNode }
     this.#current = set
     return set
+  }
+
+  /**
+   * Every piece a node should hold: those placed for every upload in progress (current and replaced
+   * placements: either may still commit), however many there are, then those of committed segments. Uploads
+   * first: one that commits while the uploads are read is then an object before the segment walk begins, so its
+   * pieces are seen in one walk or the other, never in neither.
+   */
+  async #eachPiece(visit: (node: string, cid: string) => void): Promise<void> {
+    let after: { expiresAt: number; id: string } | undefined
+    for (let more = true; more; ) {
+      const page = await this.#store.uploads.listExpiredUploads(Number.MAX_SAFE_INTEGER, UPLOAD_PAGE, after)
+      for (const upload of page) {
+        for (const segment of await this.#store.uploads.listUploadSegments(upload.id)) {
+          for (const p of [...segment.placement.pieces, ...(segment.stale ?? [])]) visit(p.node, p.cid)
+        }
+      }
+      const last = page.at(-1)
+      more = last !== undefined && page.length === UPLOAD_PAGE
+      if (last !== undefined) after = { expiresAt: last.expiresAt, id: last.id }
+    }
+    for await (const { segment } of walkSegments(this.#store)) for (const p of segment.pieces) visit(p.node, p.cid)
   }
 }

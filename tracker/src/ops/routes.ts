@@ -103,7 +103,7 @@ export function registerOpsRoutes(
     const status: ExitStatus = {
       node: exit.node,
       since: rep.exiting?.since ?? exit.at,
-      remaining: await c.maintenance.repairer.piecesOn(exit.node)
+      remaining: await c.maintenance.repairer.remainingOnExit(exit.node)
     }
     return status
   })

@@ -1,5 +1,5 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
-import type { ObjectRecord, SegmentKey, StoreParts } from '../store/store.ts'
+import type { ObjectRecord, SegmentKey, StoredSegment, StoreParts } from '../store/store.ts'
 
 const PAGE = 500
 
@@ -19,13 +19,18 @@ export async function* walkSegments(store: StoreParts<'objects'>, signal?: Abort
     signal?.throwIfAborted()
     const page = await store.objects.listSegments(after, PAGE)
     if (page.length === 0) return
-    for (const { objectId, segment, object } of page) {
-      // An object deleted between the reads (level): its segments are gone too.
-      if (object !== undefined) yield { key: { objectId, index: segment.index }, object, segment }
-    }
+    yield* walkedPage(page)
     const last = page.at(-1) as { objectId: string; segment: SegmentManifest }
     after = { objectId: last.objectId, index: last.segment.index }
   }
+}
+
+/** A page of stored segments as walked ones. */
+export function walkedPage(page: readonly StoredSegment[]): WalkedSegment[] {
+  // An object deleted between the reads (level): its segments are gone too.
+  return page.flatMap(({ objectId, segment, object }) =>
+    object === undefined ? [] : [{ key: { objectId, index: segment.index }, object, segment }]
+  )
 }
 
 /** `node/cid`: one piece on one node. */

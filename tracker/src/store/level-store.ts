@@ -42,7 +42,7 @@ export class LevelStore implements Store {
     this.reputations = new LevelReputations(db)
     this.ledger = new LevelLedger(db)
     this.moderation = new LevelModeration(db)
-    this.coordination = new LevelCoordination()
+    this.coordination = new LevelCoordination(db)
   }
 
   open(): Promise<void> {

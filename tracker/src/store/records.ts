@@ -20,6 +20,33 @@ export interface StoredSegment {
   object: ObjectRecord | undefined
 }
 
+/**
+ * Where a background walk over every segment stands (the repair check, the audit round): persisted, so a
+ * restart or another tracker goes on from it. Written with a version check, so two trackers never claim the
+ * same slice.
+ */
+export interface ScanCursor {
+  /** 1 for the first write, then +1 per write. */
+  version: number
+  /** Passes begun so far. */
+  pass: number
+  /** Last segment claimed in this pass; undefined at the start of a pass. */
+  after?: SegmentKey
+  /** Tracker time this pass began. */
+  startedAt: number
+  /** Tracker time this pass reached the end; undefined while it runs. */
+  finishedAt?: number
+  /** Segments the pass has claimed so far (the last pass's total once it is finished). */
+  segments: number
+}
+
+/** A segment waiting for repair. */
+export interface RepairItem extends SegmentKey {
+  /** Healthy pieces at the check that queued it: fewest are repaired first. */
+  healthy: number
+  queuedAt: number
+}
+
 /** A piece whose last audit on a node failed; `objectId` and `bytes` say what its storage pay was. */
 export interface FailedPiece {
   piece: string
@@ -64,8 +91,11 @@ export interface NodeReputation {
   vettedAt?: number
   /** Set when the node is disqualified: its pieces count as lost and it gets no new ones. */
   disqualified?: { at: number; reason: string }
-  /** Set while the node leaves on purpose (graceful exit): no new pieces, its pieces are moved. */
-  exiting?: { since: number }
+  /**
+   * Set while the node leaves on purpose (graceful exit): no new pieces, its pieces are moved. `remaining` is
+   * what the last whole repair-check pass that began at `countedFrom` (after `since`) found still on the node.
+   */
+  exiting?: { since: number; remaining?: number; countedFrom?: number }
 }
 
 export interface AccountRecord {

@@ -19,6 +19,8 @@ import type {
   NodeRecord,
   NodeReputation,
   ObjectRecord,
+  RepairItem,
+  ScanCursor,
   SegmentKey,
   SessionRecord,
   ShareRecord,
@@ -68,6 +70,15 @@ export interface Store {
 
 /** The parts of a store a service uses: `StoreParts<'accounts' | 'objects'>`. */
 export type StoreParts<K extends Exclude<keyof Store, 'open' | 'close'>> = Pick<Store, K>
+
+/** Who a period bills: accounts (invoices) or nodes (payout statements). */
+export type BillableKind = 'accounts' | 'nodes'
+
+/** One page of ids in bytewise order: those after `after` (exclusive), at most `limit`. */
+export interface IdPage {
+  after?: string
+  limit: number
+}
 
 /** Accounts, sessions, plans, API keys and the per-account audit log. */
 export interface AccountStore {
@@ -121,8 +132,11 @@ export interface UploadStore {
   getUpload(id: string): Promise<UploadRecord | undefined>
   /** An owner's uploads (expired ones included until swept), oldest first. */
   listUploads(owner: string): Promise<UploadRecord[]>
-  /** Uploads whose expiry is at or before `now`, oldest expiry first. */
-  listExpiredUploads(now: number, limit: number): Promise<UploadRecord[]>
+  /**
+   * Uploads whose expiry is at or before `now`, oldest expiry first (then by id), after `after` (exclusive) when
+   * given: a caller pages through every upload in progress with `now` = MAX_SAFE_INTEGER.
+   */
+  listExpiredUploads(now: number, limit: number, after?: { expiresAt: number; id: string }): Promise<UploadRecord[]>
   getUploadSegment(uploadId: string, index: number): Promise<UploadSegmentRecord | undefined>
   /** Segments that have a placement, by index. */
   listUploadSegments(uploadId: string): Promise<UploadSegmentRecord[]>
@@ -264,6 +278,19 @@ export interface LedgerStore {
   /** Piece moves (recorded by updateSegmentPieces) of these objects, oldest first. */
   listPieceMoves(objectIds: readonly string[]): Promise<PieceMove[]>
   /**
+   * What one node held in [from, to): the storage spans overlapping it that list the node or whose object had
+   * a piece moved to or from it, and every piece move of those objects (oldest first). Memory is bounded by
+   * what the node held, never by the network: PostgreSQL reads it by index; level streams the spans and moves.
+   */
+  listNodeStorage(node: string, from: number, to: number): Promise<{ spans: StorageSpan[]; moves: PieceMove[] }>
+  /**
+   * Who a period's bills go to, a page at a time in bytewise order after `page.after` (exclusive): 'accounts'
+   * with a storage span overlapping [from, to) or a settlement in it; 'nodes' that such a span lists, that a
+   * piece move of such an object went to, or that settled in it. Month close reads them page by page, never the
+   * month's records whole.
+   */
+  listBillable(kind: BillableKind, from: number, to: number, page: IdPage): Promise<string[]>
+  /**
    * Stores an invoice and posts its ledger entries in one step, unless the account already has an invoice for
    * that period: then it returns false and changes nothing (two trackers closing a month never bill twice).
    */
@@ -279,7 +306,10 @@ export interface LedgerStore {
   listLedger(prefix?: string): Promise<LedgerEntry[]>
 }
 
-/** What trackers sharing one store agree on: rate-limit buckets and leases on background jobs. */
+/**
+ * What trackers sharing one store agree on: rate-limit buckets, leases on background jobs, the cursors of the
+ * background walks and the repair queue.
+ */
 export interface CoordinationStore {
   /**
    * Takes one token from the bucket of each key, all or none, as one step seen by every tracker on this store.
@@ -293,6 +323,30 @@ export interface CoordinationStore {
   acquireLease(name: string, holder: string, now: number, ttlMs: number): Promise<boolean>
   /** Gives the lease up, if `holder` holds it, so another tracker can take it at once. */
   releaseLease(name: string, holder: string): Promise<void>
+
+  // Background walks and the repair queue (docs/tracker-shape.md, "Background work")
+
+  getCursor(name: string): Promise<ScanCursor | undefined>
+  /**
+   * Writes a walk's cursor if the stored one has version `cursor.version - 1` (none stored: `cursor.version` is
+   * 1). Returns false, changing nothing, otherwise: another tracker claimed that slice, re-read and go on.
+   */
+  putCursor(name: string, cursor: ScanCursor): Promise<boolean>
+  /**
+   * Queues segments for repair, or updates the healthy count of those queued already (a claim in progress is
+   * kept). Survives a restart.
+   */
+  queueRepairs(items: readonly RepairItem[]): Promise<void>
+  /**
+   * Claims up to `limit` queued segments that no one holds (or whose claim expired at or before `now`), fewest
+   * healthy pieces first, for `holder` until now + ttlMs. Two trackers never get the same item while its claim
+   * lasts.
+   */
+  claimRepairs(holder: string, now: number, ttlMs: number, limit: number): Promise<RepairItem[]>
+  /** Takes a segment off the queue if `holder` holds its claim (done, or nothing left to do). */
+  finishRepair(key: SegmentKey, holder: string): Promise<void>
+  /** Segments queued (claimed ones too). */
+  countRepairs(): Promise<number>
 }
 
 /** The operator's moderation: takedowns of share links, account suspensions, abuse reports, and their log. */

@@ -8,8 +8,8 @@ import type {
 } from '../money-records.ts'
 import type { ObjectRecord } from '../records.ts'
 import { openSpan, spanEnd } from '../rules.ts'
-import type { LedgerStore } from '../store.ts'
-import { K, type LevelDb, type Op, settlementIndexOps, time } from './level-db.ts'
+import type { BillableKind, IdPage, LedgerStore } from '../store.ts'
+import { K, type LevelDb, type Op, range, settlementIndexOps, time } from './level-db.ts'
 
 /** The writes that open an object's storage span (commitUpload), indexed by account. */
 export function startSpanOps(object: ObjectRecord, nodes?: Record<string, number>): Op[] {
@@ -99,6 +99,54 @@ export class LevelLedger implements LedgerStore {
     return out.sort((a, b) => a.at - b.at)
   }
 
+  async listNodeStorage(node: string, from: number, to: number): Promise<{ spans: StorageSpan[]; moves: PieceMove[] }> {
+    // No index by node here (it would need an upgrade of every span): both prefixes are streamed, and only what
+    // names the node is kept.
+    const moved = new Set<string>()
+    for await (const m of this.#db.level.values(range('move:')) as AsyncIterable<PieceMove>) {
+      if (m.from === node || m.to === node) moved.add(m.objectId)
+    }
+    const spans: StorageSpan[] = []
+    for await (const s of this.#db.level.values(range('span:')) as AsyncIterable<StorageSpan>) {
+      const overlaps = s.from < to && (s.to === undefined || s.to > from)
+      if (overlaps && (s.nodes[node] !== undefined || moved.has(s.objectId))) spans.push(s)
+    }
+    return { spans, moves: await this.listPieceMoves(spans.map((s) => s.objectId)) }
+  }
+
+  async listBillable(kind: BillableKind, from: number, to: number, page: IdPage): Promise<string[]> {
+    // Streams the spans, the period's settlements (and for nodes the moves), keeping only the page's ids.
+    const picked = new PageOfIds(page.after, page.limit)
+    const overlaps = (s: StorageSpan | undefined) =>
+      s !== undefined && s.from < to && (s.to === undefined || s.to > from)
+    for await (const s of this.#db.level.values(range('span:')) as AsyncIterable<StorageSpan>) {
+      if (!overlaps(s)) continue
+      if (kind === 'accounts') picked.add(s.account)
+      else for (const node of Object.keys(s.nodes)) picked.add(node)
+    }
+    if (kind === 'nodes') {
+      for await (const m of this.#db.level.values(range('move:')) as AsyncIterable<PieceMove>) {
+        if (m.to !== undefined && picked.wants(m.to) && overlaps(await this.#db.get(K.span(m.objectId)))) {
+          picked.add(m.to)
+        }
+      }
+    }
+    const serials = this.#db.level.values({ gte: `settle-time:${time(from)}:`, lt: `settle-time:${time(to)}:` })
+    let batch: string[] = []
+    const flush = async () => {
+      for (const r of await this.#db.many<SettlementRecord>(batch.map(K.settlement))) {
+        picked.add(kind === 'accounts' ? r.account : r.node)
+      }
+      batch = []
+    }
+    for await (const serial of serials as AsyncIterable<string>) {
+      batch.push(serial)
+      if (batch.length >= 500) await flush()
+    }
+    await flush()
+    return picked.ids
+  }
+
   /** Ledger entries get consecutive sequence numbers under the money lock, so their order is posting order. */
   async #post(ops: Op[], entries: readonly LedgerEntry[]): Promise<void> {
     let seq = (await this.#db.get<number>('meta:ledger-seq')) ?? 0
@@ -140,5 +188,32 @@ export class LevelLedger implements LedgerStore {
   async listLedger(prefix = ''): Promise<LedgerEntry[]> {
     const entries = await this.#db.values<LedgerEntry>('ledger:')
     return entries.filter((e) => e.ledger.startsWith(prefix))
+  }
+}
+
+/** The `limit` smallest distinct ids after `after` (bytewise) of a stream: memory bounded by the page. */
+class PageOfIds {
+  readonly ids: string[] = []
+  readonly #after: string
+  readonly #limit: number
+
+  constructor(after: string | undefined, limit: number) {
+    this.#after = after ?? ''
+    this.#limit = limit
+  }
+
+  wants(id: string): boolean {
+    if (id <= this.#after) return false
+    const last = this.ids.at(-1)
+    return this.ids.length < this.#limit || last === undefined || id < last
+  }
+
+  add(id: string): void {
+    if (!this.wants(id)) return
+    let i = this.ids.length
+    while (i > 0 && (this.ids[i - 1] as string) > id) i--
+    if (this.ids[i - 1] === id) return
+    this.ids.splice(i, 0, id)
+    if (this.ids.length > this.#limit) this.ids.pop()
   }
 }

@@ -50,6 +50,12 @@ const SCHEMA_VERSION = 3
  *   payout:<node>:<period>              -> PayoutRecord                        (ledger)
  *   ledger:<seq>                        -> LedgerEntry (seq: posting order)    (ledger)
  *   meta:ledger-seq                     -> last seq                            (ledger)
+ *   cursor:<name>                       -> ScanCursor                          (coordination)
+ *   repair:<objectId>:<index>           -> RepairItem                          (coordination)
+ *   repair-order:<healthy>:<objectId>:<index> -> the item's key (fewest healthy first)  (coordination)
+ *
+ * Prefixes added after schema 3 (cursor:, repair:, repair-order:) start empty in an older database: they need no
+ * migration, so the schema number stays.
  */
 export type Op = { type: 'put'; key: string; value: unknown } | { type: 'del'; key: string }
 
@@ -90,7 +96,11 @@ export const K = {
   move: (m: PieceMove) => `move:${m.objectId}:${time(m.at)}:${toHex(randomBytes(6))}`,
   invoice: (accountId: string, period: string) => `invoice:${accountId}:${period}`,
   payout: (node: string, period: string) => `payout:${node}:${period}`,
-  ledger: (seq: number) => `ledger:${pad(seq, 16)}`
+  ledger: (seq: number) => `ledger:${pad(seq, 16)}`,
+  cursor: (name: string) => `cursor:${name}`,
+  repair: (key: { objectId: string; index: number }) => `repair:${key.objectId}:${idx(key.index)}`,
+  repairOrder: (item: { objectId: string; index: number; healthy: number }) =>
+    `repair-order:${pad(item.healthy, 4)}:${item.objectId}:${idx(item.index)}`
 }
 
 /** Bounds of all keys that start with `prefix` (';' is the character after ':'). */

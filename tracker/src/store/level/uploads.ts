@@ -52,10 +52,13 @@ export class LevelUploads implements UploadStore {
     return this.#db.many(ids.map(K.upload))
   }
 
-  async listExpiredUploads(now: number, limit: number): Promise<UploadRecord[]> {
-    const ids = (await this.#db.level
-      .values({ gte: 'upload-exp:', lte: K.uploadExp(now, '~'), limit })
-      .all()) as string[]
+  async listExpiredUploads(
+    now: number,
+    limit: number,
+    after?: { expiresAt: number; id: string }
+  ): Promise<UploadRecord[]> {
+    const from = after === undefined ? { gte: 'upload-exp:' } : { gt: K.uploadExp(after.expiresAt, after.id) }
+    const ids = (await this.#db.level.values({ ...from, lte: K.uploadExp(now, '~'), limit }).all()) as string[]
     return this.#db.many(ids.map(K.upload))
   }
 

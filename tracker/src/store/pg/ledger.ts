@@ -8,7 +8,7 @@ import type {
 } from '../money-records.ts'
 import type { ObjectRecord } from '../records.ts'
 import { openSpan } from '../rules.ts'
-import type { LedgerStore } from '../store.ts'
+import type { BillableKind, IdPage, LedgerStore } from '../store.ts'
 import type { Db, PgDb } from './pg-db.ts'
 
 /** Opens an object's storage span inside a transaction (commitUpload). */
@@ -119,6 +119,38 @@ export class PgLedger implements LedgerStore {
       ...(r.to_node === null ? {} : { to: r.to_node }),
       bytes: r.bytes
     }))
+  }
+
+  async listNodeStorage(node: string, from: number, to: number): Promise<{ spans: StorageSpan[]; moves: PieceMove[] }> {
+    // By the GIN index on the span's nodes and the piece moves' node indexes (migration 15).
+    const rows = await this.#db.query<{ record: StorageSpan }>(
+      `SELECT record FROM storage_spans
+       WHERE from_at < $2 AND (to_at IS NULL OR to_at > $1)
+         AND (record -> 'nodes' ? $3
+              OR object_id IN (SELECT object_id FROM piece_moves WHERE to_node = $3
+                               UNION SELECT object_id FROM piece_moves WHERE from_node = $3))
+       ORDER BY object_id COLLATE "C"`,
+      [from, to, node]
+    )
+    const spans = rows.map((r) => r.record)
+    return { spans, moves: await this.listPieceMoves(spans.map((s) => s.objectId)) }
+  }
+
+  async listBillable(kind: BillableKind, from: number, to: number, page: IdPage): Promise<string[]> {
+    const spans = 'FROM storage_spans s WHERE s.from_at < $2 AND (s.to_at IS NULL OR s.to_at > $1)'
+    const settled = 'FROM settlements WHERE settled_at >= $1 AND settled_at < $2'
+    const who =
+      kind === 'accounts'
+        ? `SELECT s.account AS id ${spans} UNION SELECT account ${settled}`
+        : `SELECT jsonb_object_keys(s.record -> 'nodes') AS id ${spans}
+           UNION SELECT m.to_node FROM piece_moves m JOIN storage_spans s ON s.object_id = m.object_id
+             WHERE m.to_node IS NOT NULL AND s.from_at < $2 AND (s.to_at IS NULL OR s.to_at > $1)
+           UNION SELECT node ${settled}`
+    const rows = await this.#db.query<{ id: string }>(
+      `SELECT id FROM (${who}) w WHERE id COLLATE "C" > $3 ORDER BY id COLLATE "C" LIMIT $4`,
+      [from, to, page.after ?? '', page.limit]
+    )
+    return rows.map((r) => r.id)
   }
 
   closeInvoice(invoice: InvoiceRecord, entries: readonly LedgerEntry[]): Promise<boolean> {

@@ -38,9 +38,14 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
       const from = await schemaVersion(client)
       const newest = migrations.at(-1)?.version ?? 0
       if (from > newest) throw newerSchema(from, newest)
+      // By the versions recorded, not by the highest: versions are taken by branches in parallel, so one merged
+      // later may be lower than one a database already has (13 and 14 arriving after 15).
+      const done = new Set(
+        (await client.query<{ version: number }>('SELECT version FROM shoal_migrations')).rows.map((r) => r.version)
+      )
       const applied: MigrationResult['applied'] = []
       for (const migration of migrations) {
-        if (migration.version <= from) continue
+        if (done.has(migration.version)) continue
         await client.query('BEGIN')
         try {
           await client.query(migration.sql)
@@ -68,16 +73,24 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
   }
 }
 
-/** Throws unless the database is exactly at the version this code reads. */
+/** Throws unless the database has exactly the migrations this code knows. */
 export async function checkSchema(pool: pg.Pool, where: string): Promise<void> {
   const version = await schemaVersion(pool)
-  if (version === SCHEMA_VERSION) return
   if (version > SCHEMA_VERSION) throw newerSchema(version, SCHEMA_VERSION)
+  const missing = version === 0 ? MIGRATIONS.length : await missingMigrations(pool)
+  if (missing === 0) return
   throw new ShoalError(
     ErrorCode.INTERNAL,
-    `the PostgreSQL database ${where} is at schema ${version}, this tracker needs ${SCHEMA_VERSION}: run "shoal-tracker migrate --postgres URL" first`,
-    { details: { schema: version, needed: SCHEMA_VERSION } }
+    `the PostgreSQL database ${where} is at schema ${version} and lacks ${missing} migration(s) this tracker needs (up to ${SCHEMA_VERSION}): run "shoal-tracker migrate --postgres URL" first`,
+    { details: { schema: version, needed: SCHEMA_VERSION, missing } }
   )
+}
+
+/** Known migrations the database has not recorded (one merged below a version it already has). */
+async function missingMigrations(pool: pg.Pool): Promise<number> {
+  const { rows } = await pool.query<{ version: number }>('SELECT version FROM shoal_migrations')
+  const done = new Set(rows.map((r) => r.version))
+  return MIGRATIONS.filter((m) => !done.has(m.version)).length
 }
 
 function newerSchema(found: number, known: number): ShoalError {

@@ -276,6 +276,32 @@ CREATE INDEX settlements_account ON settlements (account, settled_at);
 CREATE INDEX settlements_node ON settlements (node, settled_at);
 CREATE INDEX objects_owner_name ON objects (owner, name_hash COLLATE "C");
 `
+  },
+  // 13 and 14 are taken by work on other branches; numbers need not be contiguous (migrate.ts applies every
+  // version not yet recorded, in order).
+  {
+    version: 15,
+    name: "background walks as cursors, the repair queue, a node's spans and moves by index",
+    sql: `
+CREATE TABLE scan_cursors (
+  name text PRIMARY KEY,
+  version bigint NOT NULL,
+  record jsonb NOT NULL
+);
+CREATE TABLE repair_queue (
+  object_id text NOT NULL,
+  idx integer NOT NULL,
+  healthy integer NOT NULL,
+  queued_at bigint NOT NULL,
+  holder text,
+  claimed_until bigint,
+  PRIMARY KEY (object_id, idx)
+);
+CREATE INDEX repair_queue_order ON repair_queue (healthy, object_id, idx);
+CREATE INDEX storage_spans_nodes ON storage_spans USING gin ((record -> 'nodes'));
+CREATE INDEX piece_moves_to ON piece_moves (to_node);
+CREATE INDEX piece_moves_from ON piece_moves (from_node);
+`
   }
 ]
 

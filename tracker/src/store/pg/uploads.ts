@@ -51,11 +51,23 @@ export class PgUploads implements UploadStore {
     return rows.map((r) => r.record)
   }
 
-  async listExpiredUploads(now: number, limit: number): Promise<UploadRecord[]> {
-    const rows = await this.#db.query<{ record: UploadRecord }>(
-      'SELECT record FROM uploads WHERE expires_at <= $1 ORDER BY expires_at, id LIMIT $2',
-      [now, limit]
-    )
+  async listExpiredUploads(
+    now: number,
+    limit: number,
+    after?: { expiresAt: number; id: string }
+  ): Promise<UploadRecord[]> {
+    // One statement per shape: a generic plan of "$3 IS NULL OR ..." would not use the index's order.
+    const rows =
+      after === undefined
+        ? await this.#db.query<{ record: UploadRecord }>(
+            'SELECT record FROM uploads WHERE expires_at <= $1 ORDER BY expires_at, id LIMIT $2',
+            [now, limit]
+          )
+        : await this.#db.query<{ record: UploadRecord }>(
+            `SELECT record FROM uploads WHERE expires_at <= $1 AND (expires_at, id) > ($3, $4)
+             ORDER BY expires_at, id LIMIT $2`,
+            [now, limit, after.expiresAt, after.id]
+          )
     return rows.map((r) => r.record)
   }
 
