@@ -17,6 +17,10 @@
  *   every node's), 11 with this setting (bench/RESULTS.md, 2026-12-04). It costs up to that many MB of heap
  *   before the first full collection, never more than the heap would otherwise reach at `--max-old-space-size`.
  *
+ * - glibc gives each thread that allocates its own arena (the main thread, codec workers, libuv's and V8's
+ *   helper threads), and each keeps what was freed in it: two arenas at most (`MALLOC_ARENA_MAX`). A 2 GiB
+ *   `shoal get` peaked at 320 MB RSS instead of 357 MB, at the same CPU (bench/RESULTS.md, session 8).
+ *
  * Only on Linux with `process.execve` (Node >= 22.15), only once (SHOAL_RUNTIME_TUNED marks the second run),
  * and never when the caller chose any of these settings itself, or set SHOAL_RUNTIME_TUNING=0.
  */
@@ -42,6 +46,7 @@ export function tunedLaunch(proc) {
     tuned.MALLOC_MMAP_THRESHOLD_ = String(MMAP_THRESHOLD_BYTES)
     tuned.MALLOC_TRIM_THRESHOLD_ = String(TRIM_THRESHOLD_BYTES)
   }
+  if (env.MALLOC_ARENA_MAX === undefined) tuned.MALLOC_ARENA_MAX = String(ARENA_MAX)
   const chosenHeap = [...proc.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) =>
     /^--(initial|max)-(old-space|heap)-size/.test(flag)
   )
@@ -53,5 +58,7 @@ export function tunedLaunch(proc) {
 const MMAP_THRESHOLD_BYTES = 32 * 1024 * 1024
 /** Free memory kept at the top of the heap before it goes back to the kernel. */
 const TRIM_THRESHOLD_BYTES = 256 * 1024 * 1024
+/** Arenas glibc may create for all threads together. */
+const ARENA_MAX = 2
 /** Old generation size before V8's first full collection (it can still grow to --max-old-space-size). */
 const INITIAL_OLD_SPACE_MB = 128

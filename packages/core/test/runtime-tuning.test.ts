@@ -25,7 +25,8 @@ describe('tunedLaunch', () => {
       HOME: '/root',
       SHOAL_RUNTIME_TUNED: '1',
       MALLOC_MMAP_THRESHOLD_: String(32 * 1024 * 1024),
-      MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024)
+      MALLOC_TRIM_THRESHOLD_: String(256 * 1024 * 1024),
+      MALLOC_ARENA_MAX: '2'
     })
   })
 
@@ -41,6 +42,8 @@ describe('tunedLaunch', () => {
     )
     expect(launch?.env.MALLOC_MMAP_THRESHOLD_).toBeUndefined()
     expect(launch?.env.MALLOC_TRIM_THRESHOLD_).toBe('1')
+    expect(launch?.env.MALLOC_ARENA_MAX).toBe('2')
+    expect(tunedLaunch(proc({ MALLOC_ARENA_MAX: '8' }))?.env.MALLOC_ARENA_MAX).toBe('8')
     expect(launch?.args).not.toContain('--initial-old-space-size=128')
     expect(tunedLaunch(proc({}, ['--max-heap-size=64']))?.args).not.toContain('--initial-old-space-size=128')
   })
