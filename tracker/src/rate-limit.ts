@@ -15,8 +15,14 @@ export const RATE_LIMITS = {
   signupPerIp: { burst: 30, refillMs: 10_000 },
   loginPerIp: { burst: 100, refillMs: 500 },
   loginPerEmail: { burst: 20, refillMs: 6_000 },
-  /** Share-grant requests per address: each may make the tracker sign 64 x (k + m) grants. */
+  /** Share-grant requests per address: each may make the tracker sign 16 x (k + m) grants. */
   shareGrantsPerIp: { burst: 60, refillMs: 250 },
+  /**
+   * Grants signed for share links, per minute (a request costs one token per grant): per address, and per share
+   * for all its visitors together. 8,192 grants is 1,024 segments of a 4 + 4 file (8 GiB at 8 MiB segments).
+   */
+  shareGrantBudgetPerIp: { burst: 8_192, refillMs: 60_000 / 8_192 },
+  shareGrantBudgetPerShare: { burst: 32_768, refillMs: 60_000 / 32_768 },
   /** Password guesses per share, per share owner (all their shares) and per address, before any scrypt runs. */
   sharePasswordPerShare: { burst: 10, refillMs: 6_000 },
   sharePasswordPerOwner: { burst: 30, refillMs: 2_000 },
@@ -26,6 +32,8 @@ export const RATE_LIMITS = {
 export interface BucketKey {
   key: string
   rule: BucketRule
+  /** Tokens this request takes from the bucket; default 1. At most the rule's burst. */
+  cost?: number
 }
 
 /** A bucket as stored: tokens left as of `at` (ms). */
@@ -48,12 +56,14 @@ export function takeTokens(
     const b = stored[i]
     return b === undefined ? rule.burst : Math.min(rule.burst, b.tokens + Math.max(0, now - b.at) / rule.refillMs)
   })
+  const cost = keys.map((k) => k.cost ?? 1)
   let wait = 0
   for (const [i, t] of tokens.entries()) {
-    if (t < 1) wait = Math.max(wait, Math.ceil((1 - t) * (keys[i] as BucketKey).rule.refillMs))
+    const need = cost[i] as number
+    if (t < need) wait = Math.max(wait, Math.ceil((need - t) * (keys[i] as BucketKey).rule.refillMs))
   }
   if (wait > 0) return { wait, buckets: [] }
-  return { wait: 0, buckets: tokens.map((t) => ({ tokens: t - 1, at: now })) }
+  return { wait: 0, buckets: tokens.map((t, i) => ({ tokens: t - (cost[i] as number), at: now })) }
 }
 
 /** Buckets untouched this long are full again, the same as absent: stores may forget them. */

@@ -16,6 +16,7 @@ import {
   type ListObjectsResponse,
   type ListSharesResponse,
   type LoginRequest,
+  MAX_GRANT_SEGMENTS,
   type NodesResponse,
   type ObjectInfo,
   type ObjectSummary,
@@ -176,6 +177,10 @@ export class TrackerClient {
   }
   objectByName(nameHash: string, options?: RequestOptions): Promise<ObjectInfo> {
     return this.#request('GET', `/v1/objects/by-name/${enc(nameHash)}`, undefined, options)
+  }
+  /** Most segments one downloadGrants call may ask for: the download engine asks in batches of this size. */
+  get maxGrantSegments(): number {
+    return MAX_GRANT_SEGMENTS
   }
   /** With `receiptKey`, every grant carries it (download receipts, ReceiptBook). */
   downloadGrants(

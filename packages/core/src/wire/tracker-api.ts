@@ -285,6 +285,11 @@ export interface ApiErrorBody {
 
 /** Most segments one download-grants call may cover. */
 export const MAX_GRANT_SEGMENTS = 64
+/**
+ * Most segments one share-grants call may cover. Share grants need no account, so one request must not make the
+ * tracker sign much: 16 x (k + m) grants at most (issue 12). Clients pipeline batches of this size.
+ */
+export const MAX_SHARE_GRANT_SEGMENTS = 16
 
 /** GET /v1/uploads/:id — what a client needs to resume an interrupted upload. */
 export interface UploadStatus {
