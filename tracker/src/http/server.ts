@@ -57,6 +57,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.SHARE_REMOVED]: 451,
   [ErrorCode.ACCOUNT_SUSPENDED]: 403,
   [ErrorCode.ACCOUNT_EXISTS]: 409,
+  [ErrorCode.VERIFICATION_FAILED]: 401,
+  [ErrorCode.RECEIPT_KEY_TAKEN]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UPLOAD_INCOMPLETE]: 409,
   [ErrorCode.QUOTA_EXCEEDED]: 413,

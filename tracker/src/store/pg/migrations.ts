@@ -276,6 +276,23 @@ CREATE INDEX settlements_account ON settlements (account, settled_at);
 CREATE INDEX settlements_node ON settlements (node, settled_at);
 CREATE INDEX objects_owner_name ON objects (owner, name_hash COLLATE "C");
 `
+  },
+  {
+    version: 13,
+    name: 'sign-ups waiting for their emailed code; receipt keys bound to who asked for grants with them',
+    sql: `
+CREATE TABLE pending_signups (
+  email text PRIMARY KEY,
+  expires_at bigint NOT NULL,
+  record jsonb NOT NULL
+);
+CREATE INDEX pending_signups_expires_at ON pending_signups (expires_at);
+CREATE TABLE receipt_keys (
+  key text PRIMARY KEY,
+  holder text NOT NULL,
+  bound_at bigint NOT NULL
+);
+`
   }
 ]
 
