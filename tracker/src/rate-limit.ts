@@ -1,3 +1,5 @@
+import { ErrorCode, ShoalError } from '@shoal/core'
+
 /**
  * Token buckets per key (an IP, an email) for sign-up and login. The buckets live in the Store, so trackers
  * sharing one PostgreSQL share one limit: an attacker gets the rate once, not once per tracker behind the
@@ -15,6 +17,11 @@ export const RATE_LIMITS = {
   signupPerIp: { burst: 30, refillMs: 10_000 },
   loginPerIp: { burst: 100, refillMs: 500 },
   loginPerEmail: { burst: 20, refillMs: 6_000 },
+  /** Email verification on: mails one address may be sent by sign-ups (codes or warnings). */
+  signupMailPerEmail: { burst: 5, refillMs: 10 * 60_000 },
+  /** Sign-up codes tried per email and per address: 6 digits, so a guess in 15 minutes stays ~1 in 100,000. */
+  confirmPerEmail: { burst: 5, refillMs: 2 * 60_000 },
+  confirmPerIp: { burst: 20, refillMs: 3_000 },
   /** Share-grant requests per address: each may make the tracker sign 16 x (k + m) grants. */
   shareGrantsPerIp: { burst: 60, refillMs: 250 },
   /**
@@ -28,6 +35,23 @@ export const RATE_LIMITS = {
   sharePasswordPerOwner: { burst: 30, refillMs: 2_000 },
   sharePasswordPerIp: { burst: 20, refillMs: 3_000 }
 } as const satisfies Record<string, BucketRule>
+
+/**
+ * Takes a token (or `cost`) from each bucket, or fails with ERR_RATE_LIMITED (details: retryAfterMs) taking
+ * none: the one gate every limit goes through.
+ */
+export async function takeOrRefuse(
+  coordination: { takeRateTokens(keys: readonly BucketKey[], now: number): Promise<number> },
+  keys: readonly BucketKey[],
+  now: number
+): Promise<void> {
+  const wait = await coordination.takeRateTokens(keys, now)
+  if (wait > 0) {
+    throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
+      details: { retryAfterMs: wait }
+    })
+  }
+}
 
 export interface BucketKey {
   key: string

@@ -18,7 +18,7 @@ import { AUTH_SCRYPT } from './constants.ts'
 import { randomId } from './grants.ts'
 import type { ModerationGate } from './moderation.ts'
 import { type Objects, objectInfo } from './objects.ts'
-import { type BucketKey, RATE_LIMITS } from './rate-limit.ts'
+import { type BucketKey, RATE_LIMITS, takeOrRefuse } from './rate-limit.ts'
 import type { AccountRecord, ObjectRecord, ShareRecord, StoreParts } from './store/store.ts'
 import { parseCreateShare, parseShareGrants, parseUpdateShare } from './validate.ts'
 
@@ -49,13 +49,8 @@ export class Shares {
   }
 
   /** Takes a token from each bucket or fails with ERR_RATE_LIMITED (details: retryAfterMs), taking none. */
-  async #limit(keys: BucketKey[]): Promise<void> {
-    const wait = await this.#store.coordination.takeRateTokens(keys, this.#config.clock.now())
-    if (wait > 0) {
-      throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
-        details: { retryAfterMs: wait }
-      })
-    }
+  #limit(keys: BucketKey[]): Promise<void> {
+    return takeOrRefuse(this.#store.coordination, keys, this.#config.clock.now())
   }
 
   async create(owner: AccountRecord, body: unknown): Promise<ShareView> {

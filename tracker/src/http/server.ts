@@ -12,6 +12,7 @@ import type { Uploads } from '../uploads.ts'
 import {
   parseBeginUpload,
   parseChangePassword,
+  parseConfirmSignup,
   parseHeartbeatRequest,
   parseId,
   parseListQuery,
@@ -178,8 +179,15 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   app.get('/v1/info', () => c.info())
 
   app.post('/v1/accounts', async (request, reply) => {
+    const answer = await c.accounts.signup(parseSignup(request.body))
+    // 202: nothing exists yet, a code is on its way (email verification); the same for every email.
+    reply.code('verification' in answer ? 202 : 201)
+    return answer
+  })
+  app.post('/v1/accounts/confirm', async (request, reply) => {
+    const session = await c.accounts.confirmSignup(parseConfirmSignup(request.body), request.ip)
     reply.code(201)
-    return c.accounts.signup(parseSignup(request.body))
+    return session
   })
   app.post('/v1/sessions', (request) => c.accounts.login(parseLogin(request.body)))
   app.delete('/v1/sessions/current', (request) => c.accounts.logout(request.headers.authorization, false))
