@@ -5,6 +5,7 @@ import {
   type ChangePasswordRequest,
   type CommitSegmentRequest,
   type CommitUploadResponse,
+  type ConfirmSignupRequest,
   type CreateShareRequest,
   type DeleteObjectResponse,
   type DownloadGrantsResponse,
@@ -32,6 +33,7 @@ import {
   type ShareInfo,
   type ShareView,
   ShoalError,
+  type SignupPendingResponse,
   type SignupRequest,
   type UpdateObjectRequest,
   type UpdateShareRequest,
@@ -105,8 +107,13 @@ export class TrackerClient {
   info(options?: RequestOptions): Promise<InfoResponse> {
     return this.#request('GET', '/v1/info', undefined, options)
   }
-  signup(body: SignupRequest, options?: RequestOptions): Promise<SessionResponse> {
+  /** A session, or (the tracker verifies emails) word that a code was mailed: then confirmSignup. */
+  signup(body: SignupRequest, options?: RequestOptions): Promise<SessionResponse | SignupPendingResponse> {
     return this.#request('POST', '/v1/accounts', body, options)
+  }
+  /** The emailed code of a sign-up: the account is made and its first session opened. */
+  confirmSignup(body: ConfirmSignupRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('POST', '/v1/accounts/confirm', body, options)
   }
   login(body: LoginRequest, options?: RequestOptions): Promise<SessionResponse> {
     return this.#request('POST', '/v1/sessions', body, options)
