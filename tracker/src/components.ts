@@ -8,6 +8,7 @@ import { Authenticator } from './auth.ts'
 import { Billing } from './billing/billing.ts'
 import { PlanService } from './billing/plan-service.ts'
 import { planCatalog } from './billing/plans.ts'
+import { ReceiptKeys } from './billing/receipt-key.ts'
 import { Settlements } from './billing/settlement.ts'
 import type { ResolvedPolicy, TrackerConfig } from './config.ts'
 import { EmailVerification } from './email-verification.ts'
@@ -135,7 +136,8 @@ export function createComponents(
     logger: log
   })
   const uploads = new Uploads({ ...base, registry })
-  const objects = new Objects({ ...base, registry })
+  const receiptKeys = new ReceiptKeys({ store, clock })
+  const objects = new Objects({ ...base, registry, receiptKeys })
   const billing = new Billing({ store, clock, plans: plansCatalog, logger: log })
   const sweep = async () => {
     const swept = await uploads.sweep()

@@ -156,7 +156,7 @@ export class Shares {
       { key: `share-grant-budget-ip:${ip}`, rule: RATE_LIMITS.shareGrantBudgetPerIp, cost },
       { key: `share-grant-budget:${share.id}`, rule: RATE_LIMITS.shareGrantBudgetPerShare, cost }
     ])
-    const grants = await this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body))
+    const grants = await this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body), `s:${share.id}`)
     // A download starts with the first segment: that is what the owner's download count counts (a resumed or
     // ranged read that skips it does not).
     if (request.from === 0) await this.#store.shares.countShareDownload(share.id)
