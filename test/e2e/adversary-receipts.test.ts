@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Libp2p } from '@libp2p/interface'
 import { createClientPeer, getPiece, ReceiptSigner, ShoalClient, TrackerClient } from '@shoal/client'
-import { CID, ErrorCode, type Grant, type GrantedPiece, peekToken, signGrant } from '@shoal/core'
+import { CID, ErrorCode, type Grant, type GrantedPiece, type GrantedSegment, peekToken, signGrant } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadOrCreateTrackerKey } from '../../tracker/src/tracker-key.ts'
 import { Testnet } from '../src/index.ts'
@@ -42,7 +42,7 @@ describe('adversary: receipt keys bound to accounts', { timeout: 240_000 }, () =
     const aliceKey = await ReceiptSigner.create()
     const aliceObject = (await alice.stat('a.bin')).id
     const granted = await aliceApi.downloadGrants(aliceObject, 0, 1, { receiptKey: aliceKey.receiptKey })
-    const [honest, other] = granted.segments[0]?.pieces as [GrantedPiece, GrantedPiece]
+    const [honest, other] = (granted.segments[0] as GrantedSegment).pieces as [GrantedPiece, GrantedPiece]
     const pieceBytes = (peekToken(honest.grant) as Grant).size
 
     // Bob presents Alice's key: refused by the tracker.
