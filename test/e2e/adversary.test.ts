@@ -111,11 +111,14 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     )
   }
 
+  let victimShare: string | undefined
+
   /** What anyone holding a share link learns: the file's piece CIDs and their nodes (and grants to read them). */
   async function victimPieces(): Promise<GrantedSegment> {
-    const { share } = await victim.share('precious.bin')
+    // One link: a receipt key belongs to the one account or link it was first used with (security.md, 14).
+    victimShare ??= (await victim.share('precious.bin')).share.id
     const anonymous = new TrackerClient({ url: net.tracker.url })
-    const granted = await anonymous.shareGrants(share.id, { from: 0, to: 1, receiptKey: receipts.receiptKey })
+    const granted = await anonymous.shareGrants(victimShare, { from: 0, to: 1, receiptKey: receipts.receiptKey })
     return granted.segments[0] as GrantedSegment
   }
 

@@ -46,6 +46,26 @@ describe('share links and renames through the client, on a real testnet', () => 
     expect((await owner.listShares()).find((s) => s.id === share.id)?.revokedAt).toBeTypeOf('number')
   })
 
+  it('a shared file larger than one share-grant request downloads whole; an oversized request is refused', async () => {
+    // 41 segments of 1 MiB: three batches of at most 16 segments, each asked for before the last one runs dry.
+    const big = randomBytes(40 * 1024 * 1024 + 5)
+    await owner.put('docs/big.bin', [big], big.byteLength, { mime: 'application/octet-stream' })
+    const { share, fragment } = await owner.share('docs/big.bin')
+    const shared = await SharedFile.open({ tracker: net.tracker.url, shareId: share.id, fragment, codec: 'local' })
+    try {
+      expect(await sha256Stream(shared.download())).toEqual(await sha(big))
+    } finally {
+      await shared.stop()
+    }
+    const response = await fetch(`${net.tracker.url}/v1/shares/${share.id}/grants`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ from: 0, to: 17 })
+    })
+    expect(response.status).toBe(400)
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe(ErrorCode.INVALID_INPUT)
+  })
+
   it('needs the right password, and a tampered link opens nothing', async () => {
     const { share, fragment } = await owner.share('docs/report.bin', {
       password: 'share secret',

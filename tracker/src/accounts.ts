@@ -3,6 +3,7 @@ import { promisify } from 'node:util'
 import {
   type AccountView,
   type ChangePasswordRequest,
+  type ConfirmSignupRequest,
   ErrorCode,
   fromBase64Url,
   type LoginRequest,
@@ -14,6 +15,7 @@ import {
   type SessionResponse,
   type SetRecoveryRequest,
   ShoalError,
+  type SignupPendingResponse,
   type SignupRequest,
   toBase64Url
 } from '@shoal/core'
@@ -22,6 +24,7 @@ import { type Authenticator, bearerToken, hashToken } from './auth.ts'
 import { FREE_PLAN } from './billing/plans.ts'
 import type { TrackerConfig } from './config.ts'
 import { AUTH_SCRYPT, TOKEN_BYTES } from './constants.ts'
+import type { EmailVerification } from './email-verification.ts'
 import { randomId } from './grants.ts'
 import type { ModerationGate } from './moderation.ts'
 import type { AccountRecord, RecoveryRecord, StoreParts } from './store/store.ts'
@@ -44,6 +47,8 @@ export interface AccountsComponents {
   auth: Authenticator
   /** Suspended accounts (moderation.ts); default none. */
   gate?: Pick<ModerationGate, 'checkAccount'>
+  /** Email verification at sign-up (`--verify-email`); default none: sign-up opens a session at once. */
+  verification?: EmailVerification
 }
 
 /** Sign-up, login and bearer sessions. The tracker holds a salted hash of the auth key, never the password. */
@@ -54,18 +59,40 @@ export class Accounts {
   /** Hashed against when the email is unknown, so a miss costs as much time as a wrong password. */
   readonly #decoySalt = randomBytes(AUTH_SCRYPT.saltLength)
   readonly #auth: Authenticator
+  readonly #verification: EmailVerification | undefined
 
   constructor(components: AccountsComponents) {
+    this.#verification = components.verification
     this.#store = components.store
     this.#config = components.config
     this.#auth = components.auth
     this.#gate = components.gate
   }
 
-  async signup(request: SignupRequest): Promise<SessionResponse> {
+  /**
+   * A new account. With email verification (`verification`), the account waits for the emailed code and the
+   * answer is the same for a registered email, after the same scrypt work (email-verification.ts).
+   */
+  async signup(request: SignupRequest): Promise<SessionResponse | SignupPendingResponse> {
+    const account = await this.#newAccount(request)
+    if (this.#verification !== undefined) return this.#verification.begin(account)
+    await this.#store.accounts.createAccount(account)
+    this.#config.logger.info({ account: account.id }, 'account created')
+    return this.#openSession(account)
+  }
+
+  /** The emailed code of a waiting sign-up: the account is made and its first session opened. */
+  async confirmSignup(request: ConfirmSignupRequest, ip: string): Promise<SessionResponse> {
+    if (this.#verification === undefined) {
+      throw new ShoalError(ErrorCode.NOT_FOUND, 'this tracker does not verify emails: sign-up needs no code')
+    }
+    return this.#openSession(await this.#verification.confirm(request, ip))
+  }
+
+  async #newAccount(request: SignupRequest): Promise<AccountRecord> {
     const now = this.#config.clock.now()
     const salt = randomBytes(AUTH_SCRYPT.saltLength)
-    const account: AccountRecord = {
+    return {
       id: randomId(),
       email: request.email,
       authSalt: toBase64Url(salt),
@@ -78,9 +105,6 @@ export class Accounts {
       createdAt: now,
       ...(request.recovery === undefined ? {} : { recovery: await recoveryRecord(request.recovery, now) })
     }
-    await this.#store.accounts.createAccount(account)
-    this.#config.logger.info({ account: account.id }, 'account created')
-    return this.#openSession(account)
   }
 
   async login(request: LoginRequest): Promise<SessionResponse> {

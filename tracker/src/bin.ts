@@ -8,6 +8,7 @@ import { parseDuration, resolveConfig, type TrackerInit } from './config.ts'
 import { DEFAULTS } from './constants.ts'
 import { AUTO_LAYOUTS } from './erasure-policy.ts'
 import { MIN_ADMIN_TOKEN_LENGTH } from './http/admin-routes.ts'
+import { OutboxMailSender } from './mail/mail-sender.ts'
 import { OPS_DEFAULTS, type OpsSettings } from './ops/ops-config.ts'
 import { migrate } from './store/pg/migrate.ts'
 import { PgStore, redact } from './store/pg/pg-store.ts'
@@ -71,6 +72,11 @@ Options:
   --trust-proxy LIST         comma-separated addresses or CIDRs of reverse proxies (or "loopback") whose
                              X-Forwarded-For names the client: rate limits and node subnets see real clients
                              (default: none, the connection's address)
+  --verify-email             sign-up needs a code mailed to the address, so sign-up answers the same for a new
+                             and a registered email (docs/security.md); default off (a local testnet)
+  --mail-outbox DIR          where mail goes as JSON files, one per message (default DATA/outbox); Shoal has
+                             no SMTP client: a relay that sends these files, or a MailSender in code, delivers
+  --signup-code-ttl TIME     how long an emailed sign-up code works (default 15m)
   --log-level LEVEL          fatal, error, warn, info, debug or trace (env SHOAL_LOG_LEVEL; default info)
   -h, --help                 show this help
   -v, --version              show the version
@@ -130,6 +136,9 @@ const OPTIONS = {
   'tls-key': { type: 'string' },
   'trust-proxy': { type: 'string' },
   'admin-token-file': { type: 'string' },
+  'verify-email': { type: 'boolean' },
+  'mail-outbox': { type: 'string' },
+  'signup-code-ttl': { type: 'string' },
   postgres: { type: 'string' },
   config: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -158,8 +167,14 @@ function configFileArgs(path: string): string[] {
   const args: string[] = []
   for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
     const option = (OPTIONS as Record<string, { type: string }>)[key]
-    if (option === undefined || key === 'config' || option.type !== 'string') {
+    if (option === undefined || key === 'config' || key === 'help' || key === 'version') {
       throw new UsageError(`--config ${path}: unknown option "${key}"`)
+    }
+    if (option.type === 'boolean') {
+      // A switch (verify-email): true sets it, false leaves it off.
+      if (typeof v !== 'boolean') throw new UsageError(`--config ${path}: "${key}" must be true or false`)
+      if (v) args.push(`--${key}`)
+      continue
     }
     if (typeof v !== 'string' && typeof v !== 'number') {
       throw new UsageError(`--config ${path}: "${key}" must be a string or a number`)
@@ -250,6 +265,11 @@ function readConfig(
       .split(',')
       .map((p) => p.trim())
       .filter((p) => p.length > 0)
+  }
+  if (values['verify-email'] === true) init.verifyEmail = true
+  if (values['mail-outbox'] !== undefined) init.mailer = new OutboxMailSender(values['mail-outbox'])
+  if (values['signup-code-ttl'] !== undefined) {
+    init.signupCodeTtlMs = convert('signup-code-ttl', values['signup-code-ttl'], parseDuration)
   }
   if (values.quota !== undefined) init.defaultQuota = convert('quota', values.quota, parseBytes)
   if (values['heartbeat-interval'] !== undefined) {

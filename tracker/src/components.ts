@@ -8,8 +8,10 @@ import { Authenticator } from './auth.ts'
 import { Billing } from './billing/billing.ts'
 import { PlanService } from './billing/plan-service.ts'
 import { planCatalog } from './billing/plans.ts'
+import { ReceiptKeys } from './billing/receipt-key.ts'
 import { Settlements } from './billing/settlement.ts'
 import type { ResolvedPolicy, TrackerConfig } from './config.ts'
+import { EmailVerification } from './email-verification.ts'
 import { AUTO_LAYOUTS, chooseLayout, type Layout, minCommitFor } from './erasure-policy.ts'
 import { GrantSigner } from './grants.ts'
 import { registerAdminRoutes } from './http/admin-routes.ts'
@@ -134,15 +136,32 @@ export function createComponents(
     logger: log
   })
   const uploads = new Uploads({ ...base, registry })
-  const objects = new Objects({ ...base, registry })
+  const receiptKeys = new ReceiptKeys({ store, clock })
+  const objects = new Objects({ ...base, registry, receiptKeys })
   const billing = new Billing({ store, clock, plans: plansCatalog, logger: log })
   const sweep = async () => {
     const swept = await uploads.sweep()
     const sessions = await store.accounts.deleteExpiredSessions(clock.now())
-    return { uploads: swept, sessions }
+    const signups = await store.accounts.deleteExpiredPendingSignups(clock.now())
+    return { uploads: swept, sessions, signups }
   }
   const sweeper = new PeriodicTask({ name: 'sweep', intervalMs: config.sweepIntervalMs, logger: log, run: sweep })
-  const accounts: Accounts = new Accounts({ store, config, auth, gate: moderation })
+  const verification = config.verifyEmail
+    ? new EmailVerification({
+        store,
+        mailer: config.mailer,
+        clock,
+        logger: log.child({ component: 'email-verification' }),
+        codeTtlMs: config.signupCodeTtlMs
+      })
+    : undefined
+  const accounts: Accounts = new Accounts({
+    store,
+    config,
+    auth,
+    gate: moderation,
+    ...(verification === undefined ? {} : { verification })
+  })
   const apiKeys = new ApiKeys({ store, clock })
   const plans = new PlanService({ store, clock, plans: plansCatalog })
   const shares = new Shares({ store, config, objects, gate: moderation })
@@ -154,7 +173,8 @@ export function createComponents(
       publicKey: trackerKey,
       kdf: DEFAULT_KDF,
       policy: policyInfo(config.policy, free),
-      nodesOnline: free.length
+      nodesOnline: free.length,
+      ...(config.verifyEmail ? { verifyEmail: true } : {})
     }
   }
   const app = createHttpServer(

@@ -1,7 +1,9 @@
+import { join } from 'node:path'
 import { type ObjectLayout, parseDuration, validateLayout } from '@shoal/core'
 import pino, { type Logger } from 'pino'
 import { DEFAULTS, OFFLINE_AFTER_INTERVALS } from './constants.ts'
 import { type Layout, minCommitFloor, type PolicySettings } from './erasure-policy.ts'
+import { type MailSender, OutboxMailSender } from './mail/mail-sender.ts'
 import { type OpsSettings, resolveOps } from './ops/ops-config.ts'
 import type { Store } from './store/store.ts'
 
@@ -81,6 +83,15 @@ export interface TrackerInit {
   adminToken?: string
   /** Serve HTTPS with this certificate and key (PEM files), reloaded when they change; default plain HTTP. */
   tls?: { cert: string; key: string; reloadIntervalMs?: number }
+  /**
+   * Sign-up needs a code mailed to the address (docs/security.md, "Sign-up and registered emails"); default off,
+   * as on a local testnet where nobody reads mail.
+   */
+  verifyEmail?: boolean
+  /** Where mail goes; default an OutboxMailSender writing files into `<dataDir>/outbox`. */
+  mailer?: MailSender
+  /** How long an emailed sign-up code works; default 15 min. */
+  signupCodeTtlMs?: number
   /** Stops the tracker when aborted. */
   signal?: AbortSignal
 }
@@ -103,6 +114,9 @@ export interface TrackerConfig {
   trustProxy: string[]
   adminToken: string | undefined
   tls: { cert: string; key: string; reloadIntervalMs?: number } | undefined
+  verifyEmail: boolean
+  mailer: MailSender
+  signupCodeTtlMs: number
 }
 
 const systemClock: Clock = { now: () => Date.now() }
@@ -144,7 +158,10 @@ export function resolveConfig(init: TrackerInit): TrackerConfig {
     clock: init.clock ?? systemClock,
     trustProxy: init.trustProxy ?? [],
     adminToken: init.adminToken,
-    tls: init.tls
+    tls: init.tls,
+    verifyEmail: init.verifyEmail ?? false,
+    mailer: init.mailer ?? new OutboxMailSender(join(init.dataDir, 'outbox'), (init.clock ?? systemClock).now),
+    signupCodeTtlMs: positive('signupCodeTtlMs', init.signupCodeTtlMs ?? DEFAULTS.signupCodeTtlMs)
   }
 }
 

@@ -15,7 +15,8 @@ export const DEFAULTS = {
   grantTtlMs: HOUR,
   uploadTtlMs: DAY,
   sessionTtlMs: 30 * DAY,
-  sweepIntervalMs: MINUTE
+  sweepIntervalMs: MINUTE,
+  signupCodeTtlMs: 15 * MINUTE
 } as const
 
 /** By default a node is online while its last heartbeat is at most this many intervals old (one or two may be lost). */

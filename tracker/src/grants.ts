@@ -44,6 +44,8 @@ export interface GrantRequest {
   serial?: string
   /** Get grants: the client's receipt key (download receipts, billing/settlement.ts). */
   rk?: string
+  /** Get grants with `rk`: who asked, `a:<account>` or `s:<share>` (the receipt key's holder). */
+  by?: string
   /** Audit grants: the leaves challenged. */
   leaves?: number[]
   /** Put and delete grants: the upload/object the piece belongs to (nodes own pieces per object). */
@@ -76,6 +78,7 @@ export class GrantSigner {
       iat,
       exp: iat + this.#ttlMs,
       ...(request.rk === undefined ? {} : { rk: request.rk }),
+      ...(request.by === undefined ? {} : { by: request.by }),
       ...(request.leaves === undefined ? {} : { leaves: request.leaves }),
       ...(request.obj === undefined ? {} : { obj: request.obj })
     })

@@ -24,6 +24,7 @@ export {
   minCommitFloor,
   minCommitFor
 } from './erasure-policy.ts'
+export { type Mail, type MailSender, OutboxMailSender } from './mail/mail-sender.ts'
 export { KeyedMutex } from './store/keyed-mutex.ts'
 export { LevelStore, type LevelStoreInit } from './store/level-store.ts'
 export { PgStore, type PgStoreInit } from './store/pg/pg-store.ts'

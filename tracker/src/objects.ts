@@ -11,7 +11,7 @@ import {
   type SegmentManifest,
   ShoalError
 } from '@shoal/core'
-import { receiptKeyOf } from './billing/receipt-key.ts'
+import { type ReceiptKeyHolder, type ReceiptKeys, receiptKeyOf } from './billing/receipt-key.ts'
 import type { TrackerConfig } from './config.ts'
 import { deleteOrders, type GrantSigner } from './grants.ts'
 import type { NodeRegistry } from './node-registry.ts'
@@ -23,6 +23,7 @@ export interface ObjectsComponents {
   config: TrackerConfig
   registry: NodeRegistry
   signer: GrantSigner
+  receiptKeys: ReceiptKeys
 }
 
 /** Committed objects: listing, lookup by name, download grants and deletion. */
@@ -31,8 +32,10 @@ export class Objects {
   readonly #config: TrackerConfig
   readonly #registry: NodeRegistry
   readonly #signer: GrantSigner
+  readonly #receiptKeys: ReceiptKeys
 
   constructor(components: ObjectsComponents) {
+    this.#receiptKeys = components.receiptKeys
     this.#store = components.store
     this.#config = components.config
     this.#registry = components.registry
@@ -67,23 +70,41 @@ export class Objects {
       from === hint.from && to === hint.to
         ? found.segments
         : await this.#store.objects.getObjectSegments(objectId, from, to)
-    return this.#grantsFor(found.object, segments, await this.#registry.addresses(), receiptKeyOf(body))
+    const receipts = await this.#receipts(receiptKeyOf(body), `a:${ownerId}`)
+    return this.#grantsFor(found.object, segments, await this.#registry.addresses(), receipts)
   }
 
-  /** Get grants for segments [from, to) of an object, billed to its owner (also for share links). */
-  async grantsFor(object: ObjectRecord, from: number, to: number, rk?: string): Promise<DownloadGrantsResponse> {
-    const [segments, addresses] = await Promise.all([
+  /**
+   * Get grants for segments [from, to) of an object, billed to its owner, asked for by `by` (a share link's
+   * visitors: `s:<share id>`).
+   */
+  async grantsFor(
+    object: ObjectRecord,
+    from: number,
+    to: number,
+    rk: string | undefined,
+    by: ReceiptKeyHolder
+  ): Promise<DownloadGrantsResponse> {
+    const [segments, addresses, receipts] = await Promise.all([
       this.#store.objects.getObjectSegments(object.id, from, to),
-      this.#registry.addresses()
+      this.#registry.addresses(),
+      this.#receipts(rk, by)
     ])
-    return this.#grantsFor(object, segments, addresses, rk)
+    return this.#grantsFor(object, segments, addresses, receipts)
+  }
+
+  /** The grant fields that tie receipts to whoever asked: the key is bound to it first (or refused). */
+  async #receipts(rk: string | undefined, by: ReceiptKeyHolder): Promise<{ rk: string; by: string } | undefined> {
+    if (rk === undefined) return undefined
+    await this.#receiptKeys.bind(rk, by)
+    return { rk, by }
   }
 
   async #grantsFor(
     object: ObjectRecord,
     segments: readonly SegmentManifest[],
     addresses: ReadonlyMap<string, { online: boolean; addrs: string[] }>,
-    rk: string | undefined
+    receipts: { rk: string; by: string } | undefined
   ): Promise<DownloadGrantsResponse> {
     return {
       segments: await Promise.all(
@@ -101,7 +122,7 @@ export class Objects {
                 node: piece.node,
                 account: object.owner,
                 size,
-                ...(rk === undefined ? {} : { rk })
+                ...receipts
               })
               const known = addresses.get(piece.node)
               return {

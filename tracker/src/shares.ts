@@ -4,7 +4,7 @@ import {
   ErrorCode,
   fromBase64Url,
   type ListSharesResponse,
-  MAX_GRANT_SEGMENTS,
+  MAX_SHARE_GRANT_SEGMENTS,
   randomBytes,
   type ShareInfo,
   type ShareView,
@@ -18,7 +18,7 @@ import { AUTH_SCRYPT } from './constants.ts'
 import { randomId } from './grants.ts'
 import type { ModerationGate } from './moderation.ts'
 import { type Objects, objectInfo } from './objects.ts'
-import { type BucketKey, RATE_LIMITS } from './rate-limit.ts'
+import { type BucketKey, RATE_LIMITS, takeOrRefuse } from './rate-limit.ts'
 import type { AccountRecord, ObjectRecord, ShareRecord, StoreParts } from './store/store.ts'
 import { parseCreateShare, parseShareGrants, parseUpdateShare } from './validate.ts'
 
@@ -49,13 +49,8 @@ export class Shares {
   }
 
   /** Takes a token from each bucket or fails with ERR_RATE_LIMITED (details: retryAfterMs), taking none. */
-  async #limit(keys: BucketKey[]): Promise<void> {
-    const wait = await this.#store.coordination.takeRateTokens(keys, this.#config.clock.now())
-    if (wait > 0) {
-      throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
-        details: { retryAfterMs: wait }
-      })
-    }
+  #limit(keys: BucketKey[]): Promise<void> {
+    return takeOrRefuse(this.#store.coordination, keys, this.#config.clock.now())
   }
 
   async create(owner: AccountRecord, body: unknown): Promise<ShareView> {
@@ -135,14 +130,15 @@ export class Shares {
 
   /**
    * Public: get grants for a live share, after the password check if it has one. `ip` is the visitor's address:
-   * requests are limited per address (each signs up to MAX_GRANT_SEGMENTS x (k + m) grants), and password
-   * checks per share, per owner and per address, before the scrypt runs, so guessing is slow and the hash is
-   * no free CPU (issue 12).
+   * requests are limited per address, each covers at most MAX_SHARE_GRANT_SEGMENTS segments, and the grants
+   * signed come out of a budget per address and per share before any is signed; password checks are limited
+   * per share, per owner and per address, before the scrypt runs, so guessing is slow and the hash is no free
+   * CPU (issue 12).
    */
   async grants(id: string, body: unknown, ip = 'unknown'): Promise<DownloadGrantsResponse> {
     await this.#limit([{ key: `share-grants-ip:${ip}`, rule: RATE_LIMITS.shareGrantsPerIp }])
     const { share, object } = await this.#live(id)
-    const request = parseShareGrants(body, object.segmentCount, MAX_GRANT_SEGMENTS)
+    const request = parseShareGrants(body, object.segmentCount, MAX_SHARE_GRANT_SEGMENTS)
     if (share.password !== undefined) {
       const wrong = () => new ShoalError(ErrorCode.SHARE_PASSWORD, 'wrong password for this share')
       if (request.authKey === undefined) throw wrong()
@@ -155,7 +151,12 @@ export class Shares {
       const expected = fromBase64Url(share.password.authHash)
       if (expected.byteLength !== hash.byteLength || !timingSafeEqual(expected, hash)) throw wrong()
     }
-    const grants = await this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body))
+    const cost = (request.to - request.from) * (object.k + object.m)
+    await this.#limit([
+      { key: `share-grant-budget-ip:${ip}`, rule: RATE_LIMITS.shareGrantBudgetPerIp, cost },
+      { key: `share-grant-budget:${share.id}`, rule: RATE_LIMITS.shareGrantBudgetPerShare, cost }
+    ])
+    const grants = await this.#objects.grantsFor(object, request.from, request.to, receiptKeyOf(body), `s:${share.id}`)
     // A download starts with the first segment: that is what the owner's download count counts (a resumed or
     // ranged read that skips it does not).
     if (request.from === 0) await this.#store.shares.countShareDownload(share.id)

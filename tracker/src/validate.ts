@@ -2,6 +2,7 @@ import {
   type BeginUploadRequest,
   type ChangePasswordRequest,
   type CommitSegmentRequest,
+  type ConfirmSignupRequest,
   type CreateShareRequest,
   type DownloadGrantsRequest,
   ErrorCode,
@@ -22,6 +23,7 @@ import {
   type SetRecoveryRequest,
   type ShareGrantsRequest,
   ShoalError,
+  SIGNUP_CODE_DIGITS,
   type SignupRequest,
   type UpdateObjectRequest,
   type UpdateShareRequest
@@ -135,6 +137,15 @@ export function parseSignup(body: unknown): SignupRequest {
     wrappedMasterKey: base64url(b.wrappedMasterKey, 'wrappedMasterKey', LIMITS.wrappedMasterKey),
     ...(b.recovery === undefined ? {} : { recovery: parseRecoveryWrap(b.recovery, 'recovery') })
   }
+}
+
+export function parseConfirmSignup(body: unknown): ConfirmSignupRequest {
+  const b = record(body)
+  const code = string(b.code, 'code', 32).replace(/[\s-]/g, '')
+  if (!new RegExp(`^[0-9]{${SIGNUP_CODE_DIGITS}}$`).test(code)) {
+    invalid('code', `must be the ${SIGNUP_CODE_DIGITS}-digit code from the mail`)
+  }
+  return { email: parseEmail(b.email), code }
 }
 
 function authKey(value: unknown, field: string): string {

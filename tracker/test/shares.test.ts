@@ -75,6 +75,41 @@ describe('share links', () => {
     expectError(await t.request('GET', '/v1/shares/AAAAAAAAAAAAAAAAAAAAAA'), 404, ErrorCode.SHARE_NOT_FOUND)
   })
 
+  it('bounds what one share-grant request and one visitor or share may make the tracker sign (issue 12)', async () => {
+    // 16 + 16 pieces a segment: a 16-segment request is 512 grants, so the budgets run out in a few requests.
+    const t = await startTracker({ trustProxy: ['127.0.0.1'], policy: { k: 16, m: 16, segmentSize: 1024 } })
+    const nodes = await FakeNode.many(t, 32)
+    const owner = await signup(t)
+    const { object } = await uploadObject(t, owner.token, nodes, { size: 40 * 1024 })
+    const share = expectOk(
+      await t.request<ShareView>('POST', '/v1/shares', { token: owner.token, body: { objectId: object.id, meta } }),
+      201
+    )
+    const ask = (from: number, to: number, ip: string) =>
+      t.request<DownloadGrantsResponse>('POST', `/v1/shares/${share.id}/grants`, {
+        body: { from, to },
+        headers: { 'x-forwarded-for': ip }
+      })
+
+    // The attack: one request for 40 segments (64 were allowed) would have the tracker sign 1,280 grants.
+    const oversized = expectError(await ask(0, 40, '203.0.113.1'), 400, ErrorCode.INVALID_INPUT)
+    expect(oversized.details).toMatchObject({ field: 'to' })
+    expect(expectOk(await ask(0, 16, '203.0.113.1')).segments).toHaveLength(16)
+
+    // 8,192 grants a minute per address: 16 requests of 512, and the 17th waits, whatever it asks for.
+    for (let i = 1; i < 16; i++) expectOk(await ask(16, 32, '203.0.113.1'))
+    const limited = expectError(await ask(0, 1, '203.0.113.1'), 429, ErrorCode.RATE_LIMITED)
+    expect(limited.details?.retryAfterMs).toBeGreaterThan(0)
+    // Another address still gets grants, until the share's own budget (32,768 a minute, all visitors) is spent.
+    for (let ip = 2; ip <= 4; ip++) {
+      for (let i = 0; i < 16; i++) expectOk(await ask(16, 32, `203.0.113.${ip}`))
+    }
+    expectError(await ask(0, 1, '203.0.113.5'), 429, ErrorCode.RATE_LIMITED)
+    // The budgets refill with time.
+    t.clock.advance(60_000)
+    expect(expectOk(await ask(32, 40, '203.0.113.1')).segments).toHaveLength(8)
+  })
+
   it('checks the password and the expiry before issuing grants', async () => {
     const t = await startTracker()
     const nodes = await FakeNode.many(t, 4)

@@ -196,6 +196,64 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       for (const r of results) if (r.status === 'rejected') expect(r.reason.code).toBe(ErrorCode.ACCOUNT_EXISTS)
     })
 
+    it('keeps one waiting sign-up per email and confirms it into an account once, with its code only', async () => {
+      const { store } = await open()
+      const email = 'waiting@example.com'
+      const pending = (code: string, expiresAt: number) => ({
+        email,
+        account: accountRecord({ email }),
+        codeHash: code,
+        createdAt: 0,
+        expiresAt
+      })
+      const first = pending('code-1', 100)
+      await store.accounts.putPendingSignup(first)
+      expect(await store.accounts.getPendingSignup(email)).toEqual(first)
+      // A newer sign-up replaces it: the old code confirms nothing, and its expiry no longer applies.
+      const second = pending('code-2', 300)
+      await store.accounts.putPendingSignup(second)
+      expect(await codeOf(store.accounts.confirmPendingSignup(email, 'code-1'))).toBe(ErrorCode.VERIFICATION_FAILED)
+      expect(await store.accounts.deleteExpiredPendingSignups(150)).toBe(0)
+      expect(await store.accounts.getPendingSignup(email)).toEqual(second)
+      expect(await codeOf(store.accounts.confirmPendingSignup('other@example.com', 'code-2'))).toBe(
+        ErrorCode.VERIFICATION_FAILED
+      )
+
+      // Confirmed once, under concurrency: one account, and the sign-up is gone.
+      const results = await Promise.allSettled(
+        Array.from({ length: 4 }, () => store.accounts.confirmPendingSignup(email, 'code-2'))
+      )
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1)
+      expect(await store.accounts.getAccountByEmail(email)).toEqual(second.account)
+      expect(await store.accounts.getPendingSignup(email)).toBeUndefined()
+
+      // An email taken meanwhile: ERR_ACCOUNT_EXISTS, and the sign-up stays until it expires.
+      const late = pending('code-3', 500)
+      await store.accounts.putPendingSignup(late)
+      expect(await codeOf(store.accounts.confirmPendingSignup(email, 'code-3'))).toBe(ErrorCode.ACCOUNT_EXISTS)
+      expect(await store.accounts.getPendingSignup(email)).toEqual(late)
+      expect(await store.accounts.deleteExpiredPendingSignups(499)).toBe(0)
+      expect(await store.accounts.deleteExpiredPendingSignups(500)).toBe(1)
+      expect(await store.accounts.getPendingSignup(email)).toBeUndefined()
+    })
+
+    it('binds a receipt key to its first holder, also under concurrency', async () => {
+      const { store } = await open()
+      const holders = await Promise.all(
+        ['a:one', 'a:two', 's:three'].map((holder) => store.ledger.bindReceiptKey({ key: 'rk1', holder, boundAt: 1 }))
+      )
+      expect(new Set(holders).size).toBe(1)
+      const first = holders[0] as string
+      expect(await store.ledger.bindReceiptKey({ key: 'rk1', holder: 'a:four', boundAt: 2 })).toBe(first)
+      expect(await store.ledger.bindReceiptKey({ key: 'rk2', holder: 'a:two', boundAt: 2 })).toBe('a:two')
+      expect(await store.ledger.receiptKeyHolders(['rk1', 'rk2', 'rk3', 'rk1'])).toEqual(
+        new Map([
+          ['rk1', first],
+          ['rk2', 'a:two']
+        ])
+      )
+    })
+
     it('stores sessions and removes only expired ones', async () => {
       const { store } = await open()
       await store.accounts.putSession({ tokenHash: 'h1', accountId: 'a', createdAt: 0, expiresAt: 100 })

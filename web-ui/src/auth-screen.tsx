@@ -1,6 +1,7 @@
 import type { ShoalClient } from '@shoal/client'
-import { type FormEvent, useState } from 'react'
-import { explain, recoverAccount, signIn } from './drive.ts'
+import type { SignupPendingResponse } from '@shoal/core'
+import { type FormEvent, useEffect, useState } from 'react'
+import { explain, recoverAccount, signIn, verifiesEmail } from './drive.ts'
 import { Icon, Logo } from './icons.tsx'
 import { RecoveryKeyDialog } from './recovery-key.tsx'
 
@@ -15,6 +16,17 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
   const [busy, setBusy] = useState(false)
   /** A new account, waiting while its recovery key is shown. */
   const [created, setCreated] = useState<ShoalClient>()
+  /** The tracker mails a code at sign-up: the sign-up waits on this step for it. */
+  const [codeStep, setCodeStep] = useState<{ pending: SignupPendingResponse; enter: (code: string) => void }>()
+  const [code, setCode] = useState('')
+  const [mailsCode, setMailsCode] = useState(false)
+  useEffect(() => {
+    let live = true
+    verifiesEmail(tracker).then((v) => live && setMailsCode(v))
+    return () => {
+      live = false
+    }
+  }, [tracker])
 
   const submit = async (e: FormEvent) => {
     e.preventDefault()
@@ -25,10 +37,18 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
     setBusy(true)
     try {
       if (mode === 'recover') return onSignedIn(await recoverAccount(tracker, email, recoveryKey, password))
-      const client = await signIn(tracker, email, password, mode === 'signup', { rememberDevice: keep })
+      const askCode = (pending: SignupPendingResponse) =>
+        new Promise<string>((enter) => {
+          setCode('')
+          setCodeStep({ pending, enter })
+        })
+      const client = await signIn(tracker, email, password, mode === 'signup', { rememberDevice: keep, code: askCode })
+      setCodeStep(undefined)
       if (client.recoveryKey === undefined) onSignedIn(client)
       else setCreated(client)
     } catch (err) {
+      // A wrong or expired code ends that sign-up: the form comes back to ask for a new one.
+      setCodeStep(undefined)
       setError(explain(err))
       setBusy(false)
     }
@@ -42,6 +62,40 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
   if (created?.recoveryKey !== undefined) {
     const client = created
     return <RecoveryKeyDialog recoveryKey={created.recoveryKey} onDone={() => onSignedIn(client)} />
+  }
+
+  if (codeStep !== undefined) {
+    const enterCode = (e: FormEvent) => {
+      e.preventDefault()
+      codeStep.enter(code.trim())
+    }
+    return (
+      <div className="auth">
+        <form className="card auth-card" onSubmit={enterCode} aria-label="Confirm your email">
+          <h2>Check your inbox</h2>
+          <p>
+            We sent a mail to {codeStep.pending.email}. Enter the 6-digit code it holds (it works until{' '}
+            {new Date(codeStep.pending.expiresAt).toLocaleTimeString()}). If the address already has an account, the
+            mail says so: sign in instead.
+          </p>
+          <label>
+            Code from the email
+            <input
+              name="code"
+              inputMode="numeric"
+              autoComplete="one-time-code"
+              pattern="[0-9 -]{6,9}"
+              required
+              value={code}
+              onChange={(e) => setCode(e.target.value)}
+            />
+          </label>
+          <button className="button primary wide" type="submit">
+            Confirm
+          </button>
+        </form>
+      </div>
+    )
   }
 
   return (
@@ -150,6 +204,9 @@ export function AuthScreen({ tracker, onSignedIn }: { tracker: string; onSignedI
           <button type="button" className="link-button" onClick={() => switchTo('login')}>
             Back to sign in
           </button>
+        )}
+        {mode === 'signup' && mailsCode && (
+          <p className="fineprint">We will email you a code to confirm the address before the account is made.</p>
         )}
         <p className="fineprint">
           <Icon name="lock" size={14} />{' '}

@@ -1,4 +1,11 @@
-import { degradedNote, type SavedSession, ShoalClient, type ShoalClientInit } from '@shoal/client'
+import {
+  degradedNote,
+  type SavedSession,
+  ShoalClient,
+  type ShoalClientInit,
+  type SignupCredentials,
+  TrackerClient
+} from '@shoal/client'
 import { ErrorCode, isShoalError } from '@shoal/core'
 import { forgetDevice, rememberDevice, rememberedSession } from './device-session.ts'
 import { makeThumbnail } from './thumbs.ts'
@@ -17,16 +24,28 @@ export async function signIn(
   email: string,
   password: string,
   create: boolean,
-  options: { rememberDevice?: boolean } = {}
+  options: { rememberDevice?: boolean; code?: SignupCredentials['code'] } = {}
 ): Promise<ShoalClient> {
   const credentials = { tracker, email: email.trim(), password }
   const client = create
-    ? await ShoalClient.signup(credentials, CLIENT_INIT)
+    ? await ShoalClient.signup(
+        { ...credentials, ...(options.code === undefined ? {} : { code: options.code }) },
+        CLIENT_INIT
+      )
     : await ShoalClient.login(credentials, CLIENT_INIT)
   remember(client.session())
   if (options.rememberDevice === true) await rememberDevice(client.session())
   else await forgetDevice()
   return client
+}
+
+/** Whether the tracker mails a code at sign-up (its /v1/info); false when it cannot be asked. */
+export async function verifiesEmail(tracker: string): Promise<boolean> {
+  try {
+    return (await new TrackerClient({ url: tracker }).info()).verifyEmail === true
+  } catch {
+    return false
+  }
 }
 
 /** Sets a new password with the recovery key (ShoalClient.recover) and signs in, as `signIn` does. */
@@ -102,6 +121,8 @@ export function explain(err: unknown): string {
         return 'Wrong email or password.'
       case ErrorCode.WRONG_RECOVERY_KEY:
         return 'Wrong email or recovery key.'
+      case ErrorCode.VERIFICATION_FAILED:
+        return 'That code is wrong or has expired. Create the account again for a new one.'
       case ErrorCode.ACCOUNT_EXISTS:
         return 'An account with this email already exists. Sign in instead.'
       case ErrorCode.QUOTA_EXCEEDED:

@@ -4,7 +4,15 @@ import { basename, resolve } from 'node:path'
 import type { Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
-import { checkPath, degradedNote, isResumable, type SavedSession, ShoalClient, TrackerClient } from '@shoal/client'
+import {
+  type Credentials,
+  checkPath,
+  degradedNote,
+  isResumable,
+  type SavedSession,
+  ShoalClient,
+  TrackerClient
+} from '@shoal/client'
 import { downloadFile, isInterruption } from '@shoal/client/files'
 import { describeError, ErrorCode, formatBytes, formatMicros, invoiceCsv, isShoalError, ShoalError } from '@shoal/core'
 import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './backup.ts'
@@ -25,7 +33,8 @@ export interface CliIo {
 export const USAGE = `usage: shoal <command> [options]
 
 commands:
-  signup                 create an account (asks for email and password)
+  signup [--code CODE]   create an account (asks for email and password). When the tracker verifies emails,
+                         it mails a code: typed at the prompt, or given in a second run with --code
   login                  sign in on this device
   logout [--all]         end this device's session (--all: every session of the account, on every device)
   passwd                 change your password (every other device is logged out)
@@ -88,13 +97,18 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         if (tracker === undefined) throw usage('set --tracker URL or SHOAL_TRACKER')
         const email = io.env.SHOAL_EMAIL ?? (await prompt(io, 'Email: '))
         const password = io.env.SHOAL_PASSWORD ?? (await prompt(io, 'Password: ', true))
-        if (command === 'signup' && io.env.SHOAL_PASSWORD === undefined) {
+        if (command === 'signup' && io.env.SHOAL_PASSWORD === undefined && values.code === undefined) {
           const again = await prompt(io, 'Repeat password: ', true)
           if (again !== password) throw new ShoalError(ErrorCode.INVALID_INPUT, 'the passwords do not match')
         }
         checkPasswordLength(password)
         const credentials = { tracker, email, password }
-        client = command === 'signup' ? await ShoalClient.signup(credentials) : await ShoalClient.login(credentials)
+        if (command === 'signup') {
+          client = await signup(io, credentials, values.code)
+          if (client === undefined) return 0
+        } else {
+          client = await ShoalClient.login(credentials)
+        }
         await saveSession(dir, client.session())
         io.stderr.write(`${command === 'signup' ? 'Signed up' : 'Logged in'} as ${client.email} at ${tracker}\n`)
         if (client.recoveryKey !== undefined) showRecoveryKey(io, client.recoveryKey)
@@ -408,6 +422,7 @@ function parse(argv: string[]) {
       all: { type: 'boolean' },
       period: { type: 'string' },
       to: { type: 'string' },
+      code: { type: 'string' },
       watch: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }
@@ -468,6 +483,36 @@ async function newPassword(io: CliIo): Promise<string> {
 }
 
 /** The key alone on stdout (a script can keep it), the advice on stderr. */
+/**
+ * Signs up; with a tracker that verifies emails, asks for the mailed code on a terminal, or (no terminal, or
+ * `--code` to finish an earlier run) says how to finish. Undefined: the code was sent and the run is done.
+ */
+async function signup(io: CliIo, credentials: Credentials, code: string | undefined): Promise<ShoalClient | undefined> {
+  if (code !== undefined) return ShoalClient.confirmSignup(credentials, code)
+  const interactive = io.stdin.isTTY === true
+  try {
+    return await ShoalClient.signup({
+      ...credentials,
+      ...(interactive
+        ? { code: (pending) => prompt(io, `Code mailed to ${pending.email} (valid for ${minutesLeft(pending)} min): `) }
+        : {})
+    })
+  } catch (err) {
+    if (!isShoalError(err, ErrorCode.VERIFICATION_REQUIRED)) throw err
+    const details = err.details as { email?: string; expiresAt?: number } | undefined
+    io.stderr.write(
+      `A code was mailed to ${details?.email ?? credentials.email}. Finish the sign-up within ` +
+        `${minutesLeft({ expiresAt: details?.expiresAt ?? Date.now() })} min: shoal signup --code CODE ` +
+        '(with the same email and password)\n'
+    )
+    return undefined
+  }
+}
+
+function minutesLeft(pending: { expiresAt: number }): number {
+  return Math.max(0, Math.round((pending.expiresAt - Date.now()) / 60_000))
+}
+
 function showRecoveryKey(io: CliIo, key: string): void {
   io.stderr.write(
     'Your recovery key resets a forgotten password ("shoal recover"). Write it down and keep it apart from this\n' +

@@ -7,7 +7,6 @@ import {
   type GrantedPiece,
   type GrantedSegment,
   isShoalError,
-  MAX_GRANT_SEGMENTS,
   type NodeAddress,
   type ObjectInfo,
   type ObjectLayout,
@@ -189,8 +188,9 @@ function definedOnly(options: DownloadOptions): Partial<typeof DOWNLOAD_DEFAULTS
 
 /**
  * Fetches get grants ahead of need. The first batch is small (the tracker signs a grant per piece, and the
- * first byte waits for it); later batches cover up to MAX_GRANT_SEGMENTS segments and are requested when the
- * previous one is half used.
+ * first byte waits for it); later batches cover as many segments as the tracker allows per request
+ * (`maxGrantSegments`: fewer for share links) and are requested when the previous one is half used, so the next
+ * batch is on its way before the current one runs dry.
  */
 class GrantBatches {
   readonly #batches: { from: number; to: number; segments: Promise<GrantedSegment[]> }[] = []
@@ -218,7 +218,8 @@ class GrantBatches {
   }
 
   #request(from: number): { from: number; to: number; segments: Promise<GrantedSegment[]> } {
-    const size = this.#batches.length === 0 ? this.#first : MAX_GRANT_SEGMENTS
+    const most = this.#tracker.maxGrantSegments
+    const size = this.#batches.length === 0 ? Math.min(this.#first, most) : most
     const to = Math.min(this.#end, from + size)
     const segments = this.#tracker
       .downloadGrants(this.#objectId, from, to, { signal: this.#signal, receiptKey: this.#receiptKey })

@@ -3,6 +3,7 @@ import {
   type DownloadGrantsResponse,
   deriveSharePasswordKeys,
   ErrorCode,
+  MAX_SHARE_GRANT_SEGMENTS,
   type ObjectInfo,
   openShareMetadata,
   parseShareFragment,
@@ -27,6 +28,11 @@ class ShareTrackerClient extends TrackerClient {
     super({ url })
     this.#shareId = shareId
     this.#authKey = authKey
+  }
+
+  /** Share grants need no account, so the tracker signs fewer per request (docs/security.md). */
+  override get maxGrantSegments(): number {
+    return MAX_SHARE_GRANT_SEGMENTS
   }
 
   override downloadGrants(

@@ -25,6 +25,7 @@ import {
   type SessionResponse,
   type ShareView,
   ShoalError,
+  type SignupPendingResponse,
   sealShareMetadata,
   toBase64Url,
   unwrapMasterKey,
@@ -53,6 +54,16 @@ export interface Credentials {
   tracker: string
   email: string
   password: string
+}
+
+/** What `ShoalClient.signup` needs: the credentials, and a way to ask for the emailed code if there is one. */
+export interface SignupCredentials extends Credentials {
+  /**
+   * Asked for the code the tracker mailed, when it verifies emails (`/v1/info` says `verifyEmail`). Without it,
+   * such a sign-up stops with ERR_VERIFICATION_REQUIRED (details: email, expiresAt) once the code is sent:
+   * finish it with `ShoalClient.confirmSignup`.
+   */
+  code?: (pending: SignupPendingResponse) => Promise<string>
 }
 
 /** What `ShoalClient.recover` needs: the recovery key in place of the forgotten password, and the new one. */
@@ -138,20 +149,51 @@ export class ShoalClient {
    * Creates an account. A recovery key is made with it (its wrap of the master key goes to the tracker): show
    * `client.recoveryKey` to the user once; it is the only way back in after a forgotten password.
    */
-  static async signup(credentials: Credentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
+  static async signup(credentials: SignupCredentials, init: ShoalClientInit = {}): Promise<ShoalClient> {
     const tracker = new TrackerClient({ url: credentials.tracker })
     const info = await tracker.info()
     const keys = await derivePasswordKeys(credentials.email, credentials.password, trackerKdf(info))
     const masterKey = generateMasterKey()
     const recoveryKey = generateRecoveryKey()
-    const session = await tracker.signup({
+    const answer = await tracker.signup({
       email: credentials.email,
       authKey: keys.authKey,
       wrappedMasterKey: await wrapMasterKey(keys.kek, masterKey),
       recovery: await recoveryWrap(recoveryKey, masterKey)
     })
+    const session = 'verification' in answer ? await ShoalClient.#confirm(tracker, answer, credentials.code) : answer
     const client = await ShoalClient.#open(tracker, session, masterKey, init)
     client.recoveryKey = recoveryKey
+    return client
+  }
+
+  static async #confirm(
+    tracker: TrackerClient,
+    pending: SignupPendingResponse,
+    ask: SignupCredentials['code']
+  ): Promise<SessionResponse> {
+    if (ask === undefined) {
+      throw new ShoalError(
+        ErrorCode.VERIFICATION_REQUIRED,
+        `a code was mailed to ${pending.email}: confirm the sign-up with it`,
+        { details: { email: pending.email, expiresAt: pending.expiresAt } }
+      )
+    }
+    return tracker.confirmSignup({ email: pending.email, code: await ask(pending) })
+  }
+
+  /**
+   * Finishes a sign-up with its emailed code in a later run than the one that signed up (`shoal signup --code`):
+   * the password opens the master key, and a new recovery key replaces the one made at sign-up, which that run
+   * never showed: read it from `recoveryKey` and show it once.
+   */
+  static async confirmSignup(credentials: Credentials, code: string, init: ShoalClientInit = {}): Promise<ShoalClient> {
+    const tracker = new TrackerClient({ url: credentials.tracker })
+    const keys = await derivePasswordKeys(credentials.email, credentials.password, trackerKdf(await tracker.info()))
+    const session = await tracker.confirmSignup({ email: credentials.email, code })
+    const masterKey = await unwrapMasterKey(keys.kek, session.wrappedMasterKey)
+    const client = await ShoalClient.#open(tracker, session, masterKey, init)
+    client.recoveryKey = await client.newRecoveryKey(credentials.password)
     return client
   }
 

@@ -5,6 +5,7 @@ import {
   type ChangePasswordRequest,
   type CommitSegmentRequest,
   type CommitUploadResponse,
+  type ConfirmSignupRequest,
   type CreateShareRequest,
   type DeleteObjectResponse,
   type DownloadGrantsResponse,
@@ -16,6 +17,7 @@ import {
   type ListObjectsResponse,
   type ListSharesResponse,
   type LoginRequest,
+  MAX_GRANT_SEGMENTS,
   type NodesResponse,
   type ObjectInfo,
   type ObjectSummary,
@@ -31,6 +33,7 @@ import {
   type ShareInfo,
   type ShareView,
   ShoalError,
+  type SignupPendingResponse,
   type SignupRequest,
   type UpdateObjectRequest,
   type UpdateShareRequest,
@@ -104,8 +107,13 @@ export class TrackerClient {
   info(options?: RequestOptions): Promise<InfoResponse> {
     return this.#request('GET', '/v1/info', undefined, options)
   }
-  signup(body: SignupRequest, options?: RequestOptions): Promise<SessionResponse> {
+  /** A session, or (the tracker verifies emails) word that a code was mailed: then confirmSignup. */
+  signup(body: SignupRequest, options?: RequestOptions): Promise<SessionResponse | SignupPendingResponse> {
     return this.#request('POST', '/v1/accounts', body, options)
+  }
+  /** The emailed code of a sign-up: the account is made and its first session opened. */
+  confirmSignup(body: ConfirmSignupRequest, options?: RequestOptions): Promise<SessionResponse> {
+    return this.#request('POST', '/v1/accounts/confirm', body, options)
   }
   login(body: LoginRequest, options?: RequestOptions): Promise<SessionResponse> {
     return this.#request('POST', '/v1/sessions', body, options)
@@ -176,6 +184,10 @@ export class TrackerClient {
   }
   objectByName(nameHash: string, options?: RequestOptions): Promise<ObjectInfo> {
     return this.#request('GET', `/v1/objects/by-name/${enc(nameHash)}`, undefined, options)
+  }
+  /** Most segments one downloadGrants call may ask for: the download engine asks in batches of this size. */
+  get maxGrantSegments(): number {
+    return MAX_GRANT_SEGMENTS
   }
   /** With `receiptKey`, every grant carries it (download receipts, ReceiptBook). */
   downloadGrants(

@@ -52,6 +52,12 @@ export const ErrorCode = {
   /** A recovery attempt with a wrong recovery key, an unknown email, or an account without a recovery key. */
   WRONG_RECOVERY_KEY: 'ERR_WRONG_RECOVERY_KEY',
   ACCOUNT_EXISTS: 'ERR_ACCOUNT_EXISTS',
+  /** A sign-up confirmation with a wrong or expired code, or for an email with no sign-up waiting (one error). */
+  VERIFICATION_FAILED: 'ERR_VERIFICATION_FAILED',
+  /** The tracker verifies emails: the sign-up needs the code it mailed (ShoalClient.signup's `code`). */
+  VERIFICATION_REQUIRED: 'ERR_VERIFICATION_REQUIRED',
+  /** A download-grant request names a receipt key granted to another account or share link. */
+  RECEIPT_KEY_TAKEN: 'ERR_RECEIPT_KEY_TAKEN',
   QUOTA_EXCEEDED: 'ERR_QUOTA_EXCEEDED',
   NOT_FOUND: 'ERR_NOT_FOUND',
   OBJECT_NOT_FOUND: 'ERR_OBJECT_NOT_FOUND',

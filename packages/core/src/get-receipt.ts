@@ -84,7 +84,8 @@ export interface SettlementPayload {
   receipts: { grant: string; receipt: string }[]
 }
 
-export type SettlementRejection = 'forged' | 'replayed' | 'expired' | 'over-limit' | 'invalid'
+/** `unbound`: the grant's receipt key is not the one granted to whoever asked for the grant (docs/security.md). */
+export type SettlementRejection = 'forged' | 'replayed' | 'expired' | 'over-limit' | 'invalid' | 'unbound'
 
 export interface SettlementResponse {
   /** Serials settled now, each counted once. */

@@ -31,6 +31,11 @@ export interface Grant {
    */
   rk?: string
   /**
+   * Get grants with `rk`: who asked for the grant, `a:<account id>` or `s:<share id>`. The tracker binds each
+   * receipt key to the first that used it and settles receipts only for grants whose asker holds their key.
+   */
+  by?: string
+  /**
    * Put and delete grants: the upload (= object id) the piece belongs to. A node records every object a piece
    * was stored for and deletes the file only when a delete grant of each such object released it, so a delete
    * can never remove a piece through someone else's upload (docs/security.md).
@@ -122,6 +127,12 @@ function parseGrant(value: unknown): Grant {
   } else if (g.leaves !== undefined) bad('leaves')
   if (g.rk !== undefined && (g.kind !== 'get' || typeof g.rk !== 'string' || !/^[A-Za-z0-9_-]{16,128}$/.test(g.rk))) {
     bad('rk')
+  }
+  if (
+    g.by !== undefined &&
+    (g.rk === undefined || typeof g.by !== 'string' || !/^[as]:[A-Za-z0-9_-]{1,64}$/.test(g.by))
+  ) {
+    bad('by')
   }
   if (g.obj !== undefined) {
     if (

@@ -54,6 +54,23 @@ describe('grants', () => {
     }
   })
 
+  it("a get grant's asker (`by`) comes with its receipt key and names an account or a share", async () => {
+    const { tracker, grant, node, piece, now } = await setup()
+    const verify = async (extra: Partial<Grant>) =>
+      verifyGrant(await signGrant(tracker, { ...grant, ...extra }), tracker.publicKey, {
+        kind: 'get',
+        node,
+        piece,
+        now
+      })
+    const rk = 'CAESIHJlY2VpcHQta2V5LWZvci10ZXN0cw'
+    expect(await verify({ rk, by: 'a:acct-0001' })).toMatchObject({ rk, by: 'a:acct-0001' })
+    expect(await verify({ rk, by: 's:share-0001' })).toMatchObject({ by: 's:share-0001' })
+    for (const bad of [{ by: 'a:acct-0001' }, { rk, by: 'x:acct' }, { rk, by: 'a:' }, { rk, by: 'a:has space' }]) {
+      expect((await verify(bad).catch((e) => e)).code).toBe(ErrorCode.GRANT_INVALID)
+    }
+  })
+
   it('a grant signed by another key is refused', async () => {
     const { grant, node, piece, now, tracker } = await setup()
     const other = await generateKeyPair('Ed25519')

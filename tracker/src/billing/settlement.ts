@@ -12,6 +12,7 @@ import {
   openToken,
   openTokenWithLimit,
   peekToken,
+  REPAIR_ACCOUNT,
   receiptKeyFrom,
   type SettlementPayload,
   type SettlementRejection,
@@ -40,7 +41,8 @@ class Rejected extends Error {
  * Settlement: nodes hand in batches of clients' download receipts, each with the get grant it answers, and are
  * credited for the bytes. Every receipt is checked on its own: the grant must be the tracker's, for this node,
  * a get with a receipt key; the receipt must be signed by that key for that serial, node and piece, no larger
- * than the grant, signed within the grant's life, and settled within SETTLEMENT_WINDOW_MS of its expiry. The
+ * than the grant, signed within the grant's life, and settled within SETTLEMENT_WINDOW_MS of its expiry; and
+ * the key must be bound to whoever asked for the grant (`by`, receipt-key.ts), else `unbound`. The
  * store records each serial once (Store.settle), so a replayed or concurrent settlement, through any tracker,
  * never counts a byte twice.
  */
@@ -61,7 +63,7 @@ export class Settlements {
     const payload = await this.#open(body)
     const now = this.#clock.now()
     const rejected: SettlementResponse['rejected'] = []
-    const valid: SettlementRecord[] = []
+    const checked: { record: SettlementRecord; grant: Grant }[] = []
     const seen = new Set<string>()
     await Promise.all(
       payload.receipts.map(async (item, index) => {
@@ -70,7 +72,7 @@ export class Settlements {
           const grant = await this.#grant(item?.grant, payload.node)
           serial = grant.serial
           const bytes = await checkReceipt(item?.receipt, grant, payload.node, now, this.#keys)
-          valid[index] = {
+          const record = {
             serial: grant.serial,
             node: grant.node,
             account: grant.account,
@@ -79,6 +81,7 @@ export class Settlements {
             grantExp: grant.exp,
             settledAt: now
           }
+          checked[index] = { record, grant }
         } catch (err) {
           if (!(err instanceof Rejected)) throw err
           rejected.push({
@@ -90,6 +93,23 @@ export class Settlements {
         }
       })
     )
+    // Whoever asked for a grant must hold its receipt key: one store read for the batch's keys.
+    const holders = await this.#store.ledger.receiptKeyHolders(
+      checked.filter((c) => c !== undefined && c.grant.account !== REPAIR_ACCOUNT).map((c) => c.grant.rk as string)
+    )
+    const valid: SettlementRecord[] = []
+    checked.forEach(({ record, grant }, index) => {
+      // Repair reads name a key the tracker chose itself (the worker's identity): only clients choose theirs.
+      const chosenByClient = grant.account !== REPAIR_ACCOUNT
+      if (chosenByClient && (grant.by === undefined || holders.get(grant.rk as string) !== grant.by)) {
+        rejected.push({
+          serial: record.serial,
+          index,
+          reason: 'unbound',
+          message: `the receipt key of grant ${record.serial} was not granted to whoever asked for it`
+        })
+      } else valid[index] = record
+    })
     const records: SettlementRecord[] = []
     valid.forEach((record, index) => {
       if (seen.has(record.serial)) {

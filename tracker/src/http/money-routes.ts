@@ -9,7 +9,7 @@ import { parsePeriod, periodOf } from '../billing/metering.ts'
 import type { PlanService } from '../billing/plan-service.ts'
 import type { Settlements } from '../billing/settlement.ts'
 import type { Clock } from '../config.ts'
-import { RATE_LIMITS } from '../rate-limit.ts'
+import { RATE_LIMITS, takeOrRefuse } from '../rate-limit.ts'
 import type { Need } from '../scopes.ts'
 import type { StoreParts } from '../store/store.ts'
 import { parseEmail } from '../validate.ts'
@@ -63,17 +63,13 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
             { key: `login:${request.ip}`, rule: RATE_LIMITS.loginPerIp },
             ...(email === undefined ? [] : [{ key: `login-email:${email}`, rule: RATE_LIMITS.loginPerEmail }])
           ]
-    const wait = await c.store.coordination.takeRateTokens(keys, c.clock.now())
-    if (wait > 0) {
-      throw new ShoalError(ErrorCode.RATE_LIMITED, `too many attempts: try again in ${Math.ceil(wait / 1000)} s`, {
-        details: { retryAfterMs: wait }
-      })
-    }
+    await takeOrRefuse(c.store.coordination, keys, c.clock.now())
   })
 
   app.addHook('onSend', async (request, reply, payload) => {
     const path = routeOf(request)
-    if (request.method !== 'POST' || (path !== '/v1/accounts' && path !== '/v1/sessions')) return payload
+    const signup = path === '/v1/accounts' || path === '/v1/accounts/confirm'
+    if (request.method !== 'POST' || (!signup && path !== '/v1/sessions')) return payload
     if (reply.statusCode === 429) {
       reply.header('retry-after', '60')
       return payload
@@ -88,7 +84,7 @@ export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): v
       } catch {
         accountId = undefined
       }
-      event = path === '/v1/accounts' ? 'signup' : 'login'
+      event = signup ? 'signup' : 'login'
     } else if (path === '/v1/sessions' && reply.statusCode === 401) {
       const email = emailOf(request)
       accountId = email === undefined ? undefined : (await c.store.accounts.getAccountByEmail(email))?.id

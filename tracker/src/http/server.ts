@@ -12,6 +12,7 @@ import type { Uploads } from '../uploads.ts'
 import {
   parseBeginUpload,
   parseChangePassword,
+  parseConfirmSignup,
   parseHeartbeatRequest,
   parseId,
   parseListQuery,
@@ -57,6 +58,8 @@ const STATUS: Record<string, number> = {
   [ErrorCode.SHARE_REMOVED]: 451,
   [ErrorCode.ACCOUNT_SUSPENDED]: 403,
   [ErrorCode.ACCOUNT_EXISTS]: 409,
+  [ErrorCode.VERIFICATION_FAILED]: 401,
+  [ErrorCode.RECEIPT_KEY_TAKEN]: 409,
   [ErrorCode.CONFLICT]: 409,
   [ErrorCode.UPLOAD_INCOMPLETE]: 409,
   [ErrorCode.QUOTA_EXCEEDED]: 413,
@@ -176,8 +179,15 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   app.get('/v1/info', () => c.info())
 
   app.post('/v1/accounts', async (request, reply) => {
+    const answer = await c.accounts.signup(parseSignup(request.body))
+    // 202: nothing exists yet, a code is on its way (email verification); the same for every email.
+    reply.code('verification' in answer ? 202 : 201)
+    return answer
+  })
+  app.post('/v1/accounts/confirm', async (request, reply) => {
+    const session = await c.accounts.confirmSignup(parseConfirmSignup(request.body), request.ip)
     reply.code(201)
-    return c.accounts.signup(parseSignup(request.body))
+    return session
   })
   app.post('/v1/sessions', (request) => c.accounts.login(parseLogin(request.body)))
   app.delete('/v1/sessions/current', (request) => c.accounts.logout(request.headers.authorization, false))

@@ -119,6 +119,27 @@ export interface AccountRecord {
   recovery?: RecoveryRecord
 }
 
+/**
+ * A sign-up waiting for the code emailed to its address (email verification on): the account it becomes once
+ * the code is confirmed. One per email; a newer sign-up replaces it, so an unconfirmed one blocks nobody.
+ */
+export interface PendingSignupRecord {
+  /** Normalized, as the account's. */
+  email: string
+  account: AccountRecord
+  /** base64url SHA-256 of the code: the code itself is only in the mail. */
+  codeHash: string
+  createdAt: number
+  expiresAt: number
+}
+
+/** The one party a client's receipt key was granted to: `a:<account id>` or `s:<share id>` (billing/receipt-key.ts). */
+export interface ReceiptKeyRecord {
+  key: string
+  holder: string
+  boundAt: number
+}
+
 /** A salted hash of the recovery key's auth key, and the master key wrapped under the recovery key. */
 export interface RecoveryRecord {
   authSalt: string

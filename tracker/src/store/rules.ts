@@ -29,6 +29,10 @@ export const accountNotFound = (): ShoalError => new ShoalError(ErrorCode.UNAUTH
 export const accountExists = (): ShoalError =>
   new ShoalError(ErrorCode.ACCOUNT_EXISTS, 'an account with this email already exists')
 
+/** One error for a wrong code, an expired one and an email with no sign-up waiting: none tells the others. */
+export const verificationFailed = (): ShoalError =>
+  new ShoalError(ErrorCode.VERIFICATION_FAILED, 'wrong or expired code: sign up again for a new one')
+
 // Quota
 
 /** An upload of `size` may begin only if used + reserved + size stays within the quota. */

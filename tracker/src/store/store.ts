@@ -19,6 +19,8 @@ import type {
   NodeRecord,
   NodeReputation,
   ObjectRecord,
+  PendingSignupRecord,
+  ReceiptKeyRecord,
   RepairItem,
   ScanCursor,
   SegmentKey,
@@ -86,6 +88,19 @@ export interface AccountStore {
   createAccount(account: AccountRecord): Promise<void>
   getAccount(id: string): Promise<AccountRecord | undefined>
   getAccountByEmail(email: string): Promise<AccountRecord | undefined>
+
+  /** Stores a sign-up waiting for its code, replacing any other waiting for the same email. */
+  putPendingSignup(pending: PendingSignupRecord): Promise<void>
+  /** The sign-up waiting for `email`'s code, expired or not (the caller checks `expiresAt`). */
+  getPendingSignup(email: string): Promise<PendingSignupRecord | undefined>
+  /**
+   * Makes the waiting sign-up's account and removes the sign-up, in one step; fails with ERR_ACCOUNT_EXISTS
+   * (removing nothing) when the email was taken meanwhile. Only the record whose `codeHash` matches is
+   * confirmed: a sign-up that replaced it in between is left waiting (ERR_VERIFICATION_FAILED).
+   */
+  confirmPendingSignup(email: string, codeHash: string): Promise<AccountRecord>
+  /** Removes sign-ups whose code expired at or before `now`; returns how many. */
+  deleteExpiredPendingSignups(now: number): Promise<number>
 
   putSession(session: SessionRecord): Promise<void>
   getSession(tokenHash: string): Promise<SessionRecord | undefined>
@@ -271,6 +286,13 @@ export interface LedgerStore {
    * (settled before, by any tracker) change nothing. This is what makes settlement idempotent.
    */
   settle(records: readonly SettlementRecord[]): Promise<string[]>
+  /**
+   * Binds a client's receipt key to `holder` unless it is bound already, atomically across trackers; returns the
+   * holder it is bound to (the earlier one, when there is one). Idempotent.
+   */
+  bindReceiptKey(record: ReceiptKeyRecord): Promise<string>
+  /** The holders of these receipt keys (keys never bound are absent). */
+  receiptKeyHolders(keys: readonly string[]): Promise<Map<string, string>>
   /** Settlements with settledAt in [from, to), by account or node (or all), oldest first. */
   listSettlements(filter: { account?: string; node?: string; from: number; to: number }): Promise<SettlementRecord[]>
   /** Storage spans (opened by commitUpload, closed by deletes and replacements) that overlap [from, to). */

@@ -32,6 +32,11 @@ export interface InfoResponse {
     auto?: boolean
   }
   nodesOnline: number
+  /**
+   * Sign-up needs the code the tracker emails (POST /v1/accounts answers SignupPendingResponse, then POST
+   * /v1/accounts/confirm). Absent: sign-up opens a session at once.
+   */
+  verifyEmail?: boolean
 }
 
 export interface AccountView {
@@ -58,6 +63,24 @@ export interface SignupRequest {
   /** The master key's second wrap, under the recovery key (recommended; the client makes one at sign-up). */
   recovery?: RecoveryWrap
 }
+/**
+ * POST /v1/accounts when the tracker verifies emails (HTTP 202): the same answer, in the same time, whether the
+ * email is new or already has an account; the mail tells the two apart, and only its reader sees it.
+ */
+export interface SignupPendingResponse {
+  verification: 'email'
+  email: string
+  /** The emailed code works until then. */
+  expiresAt: number
+}
+/** POST /v1/accounts/confirm: the code from the mail; the answer is the new account's SessionResponse (201). */
+export interface ConfirmSignupRequest {
+  email: string
+  code: string
+}
+/** Digits in an emailed sign-up code. */
+export const SIGNUP_CODE_DIGITS = 6
+
 /**
  * A recovery key's half of an account: the auth key derived from it (the tracker keeps a salted hash) and the
  * master key sealed under the key-encryption key derived from it (deriveRecoveryKeys). Neither opens anything
@@ -285,6 +308,11 @@ export interface ApiErrorBody {
 
 /** Most segments one download-grants call may cover. */
 export const MAX_GRANT_SEGMENTS = 64
+/**
+ * Most segments one share-grants call may cover. Share grants need no account, so one request must not make the
+ * tracker sign much: 16 x (k + m) grants at most (issue 12). Clients pipeline batches of this size.
+ */
+export const MAX_SHARE_GRANT_SEGMENTS = 16
 
 /** GET /v1/uploads/:id — what a client needs to resume an interrupted upload. */
 export interface UploadStatus {

@@ -1,6 +1,6 @@
 import type { ApiKeyRecord, AuditRecord, PlanChange } from '../money-records.ts'
-import type { AccountKeysUpdate, AccountRecord, SessionRecord } from '../records.ts'
-import { accountExists, accountNotFound, checkPlanQuota, planChange, withKeys } from '../rules.ts'
+import type { AccountKeysUpdate, AccountRecord, PendingSignupRecord, SessionRecord } from '../records.ts'
+import { accountExists, accountNotFound, checkPlanQuota, planChange, verificationFailed, withKeys } from '../rules.ts'
 import type { AccountStore } from '../store.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
 
@@ -28,6 +28,55 @@ export class LevelAccounts implements AccountStore {
   async getAccountByEmail(email: string): Promise<AccountRecord | undefined> {
     const id = await this.#db.get<string>(K.email(email))
     return id === undefined ? undefined : this.getAccount(id)
+  }
+
+  putPendingSignup(pending: PendingSignupRecord): Promise<void> {
+    return this.#db.locks.run(K.email(pending.email), async () => {
+      const old = await this.getPendingSignup(pending.email)
+      await this.#db.batch([
+        ...(old === undefined ? [] : [{ type: 'del' as const, key: K.signupExp(old.expiresAt, old.email) }]),
+        { type: 'put', key: K.signup(pending.email), value: pending },
+        { type: 'put', key: K.signupExp(pending.expiresAt, pending.email), value: pending.email }
+      ])
+    })
+  }
+
+  getPendingSignup(email: string): Promise<PendingSignupRecord | undefined> {
+    return this.#db.get(K.signup(email))
+  }
+
+  confirmPendingSignup(email: string, codeHash: string): Promise<AccountRecord> {
+    return this.#db.locks.run(K.email(email), async () => {
+      const pending = await this.getPendingSignup(email)
+      if (pending === undefined || pending.codeHash !== codeHash) throw verificationFailed()
+      if ((await this.#db.get(K.email(email))) !== undefined) throw accountExists()
+      const { account } = pending
+      await this.#db.batch([
+        { type: 'del', key: K.signup(email) },
+        { type: 'del', key: K.signupExp(pending.expiresAt, email) },
+        { type: 'put', key: K.account(account.id), value: account },
+        { type: 'put', key: K.email(account.email), value: account.id }
+      ])
+      return account
+    })
+  }
+
+  async deleteExpiredPendingSignups(now: number): Promise<number> {
+    const entries = await this.#db.level.iterator({ gte: 'signup-exp:', lte: K.signupExp(now, '~') }).all()
+    let deleted = 0
+    for (const [key, email] of entries) {
+      // Under the email's lock: a sign-up made meanwhile replaced this one and keeps its own expiry.
+      await this.#db.locks.run(K.email(email as string), async () => {
+        const pending = await this.getPendingSignup(email as string)
+        const ops: Op[] = [{ type: 'del', key }]
+        if (pending !== undefined && pending.expiresAt <= now) {
+          ops.push({ type: 'del', key: K.signup(email as string) })
+          deleted++
+        }
+        await this.#db.batch(ops)
+      })
+    }
+    return deleted
   }
 
   async putSession(session: SessionRecord): Promise<void> {

@@ -6,7 +6,7 @@ import type {
   SettlementRecord,
   StorageSpan
 } from '../money-records.ts'
-import type { ObjectRecord } from '../records.ts'
+import type { ObjectRecord, ReceiptKeyRecord } from '../records.ts'
 import { openSpan, spanEnd } from '../rules.ts'
 import type { BillableKind, IdPage, LedgerStore } from '../store.ts'
 import { K, type LevelDb, type Op, range, settlementIndexOps, time } from './level-db.ts'
@@ -52,6 +52,21 @@ export class LevelLedger implements LedgerStore {
       await this.#db.batch(ops)
       return [...fresh.keys()]
     })
+  }
+
+  bindReceiptKey(record: ReceiptKeyRecord): Promise<string> {
+    return this.#db.locks.run(K.receiptKey(record.key), async () => {
+      const bound = await this.#db.get<ReceiptKeyRecord>(K.receiptKey(record.key))
+      if (bound !== undefined) return bound.holder
+      await this.#db.batch([{ type: 'put', key: K.receiptKey(record.key), value: record }])
+      return record.holder
+    })
+  }
+
+  async receiptKeyHolders(keys: readonly string[]): Promise<Map<string, string>> {
+    const unique = [...new Set(keys)]
+    const records = (await this.#db.level.getMany(unique.map(K.receiptKey))) as (ReceiptKeyRecord | undefined)[]
+    return new Map(records.filter((r) => r !== undefined).map((r) => [r.key, r.holder]))
   }
 
   async listSettlements(filter: {

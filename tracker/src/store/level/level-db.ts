@@ -22,6 +22,9 @@ const SCHEMA_VERSION = 3
  *   email:<email>                       -> account id                          (accounts)
  *   session:<tokenHash>                 -> SessionRecord                       (accounts)
  *   session-exp:<expiresAt>:<tokenHash> -> tokenHash                           (accounts)
+ *   signup:<email>                      -> PendingSignupRecord                 (accounts)
+ *   signup-exp:<expiresAt>:<email>      -> email                               (accounts)
+ *   receipt-key:<key>                   -> ReceiptKeyRecord                    (ledger)
  *   apikey:<hash>                       -> ApiKeyRecord                        (accounts)
  *   apikey-owner:<account>:<createdAt>:<id> -> hash                            (accounts)
  *   audit:<account>:<auditId>           -> AuditRecord (ids sort by time)      (accounts)
@@ -68,6 +71,10 @@ export const K = {
   email: (email: string) => `email:${email}`,
   session: (hash: string) => `session:${hash}`,
   sessionExp: (exp: number, hash: string) => `session-exp:${time(exp)}:${hash}`,
+  // Emails may hold ':' (quoted local parts): these keys are only read whole or by the expiry prefix.
+  signup: (email: string) => `signup:${email}`,
+  signupExp: (exp: number, email: string) => `signup-exp:${time(exp)}:${email}`,
+  receiptKey: (key: string) => `receipt-key:${key}`,
   node: (peerId: string) => `node:${peerId}`,
   order: (o: DeleteOrderRecord) => `order:${o.node}:${time(o.createdAt)}:${o.serial}`,
   orderSerial: (node: string, serial: string) => `order-serial:${node}:${serial}`,

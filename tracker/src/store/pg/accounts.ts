@@ -1,6 +1,12 @@
 import type { ApiKeyRecord, AuditRecord, PlanChange } from '../money-records.ts'
-import type { AccountKeysUpdate, AccountRecord, RecoveryRecord, SessionRecord } from '../records.ts'
-import { accountExists, accountNotFound, checkPlanQuota } from '../rules.ts'
+import type {
+  AccountKeysUpdate,
+  AccountRecord,
+  PendingSignupRecord,
+  RecoveryRecord,
+  SessionRecord
+} from '../records.ts'
+import { accountExists, accountNotFound, checkPlanQuota, verificationFailed } from '../rules.ts'
 import type { AccountStore } from '../store.ts'
 import type { Db, PgDb } from './pg-db.ts'
 
@@ -35,6 +41,27 @@ export function toAccount(row: AccountRow): AccountRecord {
     ...(row.plan === null ? {} : { plan: row.plan }),
     ...(row.recovery === null || row.recovery === undefined ? {} : { recovery: row.recovery })
   }
+}
+
+async function insertAccount(db: Db, a: AccountRecord): Promise<void> {
+  await db.query(
+    `INSERT INTO accounts (id, email, auth_salt, auth_hash, wrapped_master_key, quota, used, reserved, objects,
+       created_at, plan, recovery) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+    [
+      a.id,
+      a.email,
+      a.authSalt,
+      a.authHash,
+      a.wrappedMasterKey,
+      a.quota,
+      a.used,
+      a.reserved,
+      a.objects,
+      a.createdAt,
+      a.plan ?? null,
+      a.recovery === undefined ? null : JSON.stringify(a.recovery)
+    ]
+  )
 }
 
 /** Locks an account row: every decision on an account's quota holds this lock first. */
@@ -76,28 +103,52 @@ export class PgAccounts implements AccountStore {
 
   async createAccount(a: AccountRecord): Promise<void> {
     try {
-      await this.#db.query(
-        `INSERT INTO accounts (id, email, auth_salt, auth_hash, wrapped_master_key, quota, used, reserved, objects,
-           created_at, plan, recovery) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-        [
-          a.id,
-          a.email,
-          a.authSalt,
-          a.authHash,
-          a.wrappedMasterKey,
-          a.quota,
-          a.used,
-          a.reserved,
-          a.objects,
-          a.createdAt,
-          a.plan ?? null,
-          a.recovery === undefined ? null : JSON.stringify(a.recovery)
-        ]
-      )
+      await this.#db.tx((db) => insertAccount(db, a))
     } catch (err) {
       if ((err as { code?: unknown }).code === '23505') throw accountExists()
       throw err
     }
+  }
+
+  async putPendingSignup(p: PendingSignupRecord): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO pending_signups (email, expires_at, record) VALUES ($1, $2, $3)
+       ON CONFLICT (email) DO UPDATE SET expires_at = EXCLUDED.expires_at, record = EXCLUDED.record`,
+      [p.email, p.expiresAt, JSON.stringify(p)]
+    )
+  }
+
+  async getPendingSignup(email: string): Promise<PendingSignupRecord | undefined> {
+    const [row] = await this.#db.query<{ record: PendingSignupRecord }>(
+      'SELECT record FROM pending_signups WHERE email = $1',
+      [email]
+    )
+    return row?.record
+  }
+
+  async confirmPendingSignup(email: string, codeHash: string): Promise<AccountRecord> {
+    try {
+      return await this.#db.tx(async (db) => {
+        // Deleting only the record with this code: a sign-up that replaced it meanwhile stays.
+        const { rows } = await db.query<{ record: PendingSignupRecord }>(
+          `DELETE FROM pending_signups WHERE email = $1 AND record->>'codeHash' = $2 RETURNING record`,
+          [email, codeHash]
+        )
+        const pending = rows[0]?.record
+        if (pending === undefined) throw verificationFailed()
+        await insertAccount(db, pending.account)
+        return pending.account
+      })
+    } catch (err) {
+      // The unique email: the transaction rolled back, so the sign-up is still waiting.
+      if ((err as { code?: unknown }).code === '23505') throw accountExists()
+      throw err
+    }
+  }
+
+  async deleteExpiredPendingSignups(now: number): Promise<number> {
+    const result = await this.#db.run('DELETE FROM pending_signups WHERE expires_at <= $1', [now])
+    return result.rowCount ?? 0
   }
 
   async getAccount(id: string): Promise<AccountRecord | undefined> {

@@ -6,7 +6,7 @@ import type {
   SettlementRecord,
   StorageSpan
 } from '../money-records.ts'
-import type { ObjectRecord } from '../records.ts'
+import type { ObjectRecord, ReceiptKeyRecord } from '../records.ts'
 import { openSpan } from '../rules.ts'
 import type { BillableKind, IdPage, LedgerStore } from '../store.ts'
 import type { Db, PgDb } from './pg-db.ts'
@@ -62,6 +62,29 @@ export class PgLedger implements LedgerStore {
       const fresh = new Set(rows.map((r) => r.serial))
       return [...new Set(records.map((r) => r.serial))].filter((s) => fresh.has(s))
     })
+  }
+
+  async bindReceiptKey(record: ReceiptKeyRecord): Promise<string> {
+    // One statement decides across trackers: the first holder stays; either way the row is returned.
+    const [row] = await this.#db.query<{ holder: string }>(
+      `WITH ins AS (
+         INSERT INTO receipt_keys (key, holder, bound_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING
+         RETURNING holder)
+       SELECT holder FROM ins UNION ALL SELECT holder FROM receipt_keys WHERE key = $1 LIMIT 1`,
+      [record.key, record.holder, record.boundAt]
+    )
+    if (row !== undefined) return row.holder
+    // Another tracker's insert committed after this statement's snapshot: it is visible to the next one.
+    return (await this.receiptKeyHolders([record.key])).get(record.key) ?? record.holder
+  }
+
+  async receiptKeyHolders(keys: readonly string[]): Promise<Map<string, string>> {
+    if (keys.length === 0) return new Map()
+    const rows = await this.#db.query<{ key: string; holder: string }>(
+      'SELECT key, holder FROM receipt_keys WHERE key = ANY($1::text[])',
+      [[...new Set(keys)]]
+    )
+    return new Map(rows.map((r) => [r.key, r.holder]))
   }
 
   async listSettlements(filter: {

@@ -277,8 +277,25 @@ CREATE INDEX settlements_node ON settlements (node, settled_at);
 CREATE INDEX objects_owner_name ON objects (owner, name_hash COLLATE "C");
 `
   },
-  // 13 and 14 are taken by work on other branches; numbers need not be contiguous (migrate.ts applies every
-  // version not yet recorded, in order).
+  {
+    version: 13,
+    name: 'sign-ups waiting for their emailed code; receipt keys bound to who asked for grants with them',
+    sql: `
+CREATE TABLE pending_signups (
+  email text PRIMARY KEY,
+  expires_at bigint NOT NULL,
+  record jsonb NOT NULL
+);
+CREATE INDEX pending_signups_expires_at ON pending_signups (expires_at);
+CREATE TABLE receipt_keys (
+  key text PRIMARY KEY,
+  holder text NOT NULL,
+  bound_at bigint NOT NULL
+);
+`
+  },
+  // 14 is taken by work on another branch; numbers need not be contiguous (migrate.ts applies every version
+  // not yet recorded, in order).
   {
     version: 15,
     name: "background walks as cursors, the repair queue, a node's spans and moves by index",
