@@ -1,5 +1,5 @@
 import type { ApiKeyRecord, AuditRecord, PlanChange } from '../money-records.ts'
-import type { AccountKeysUpdate, AccountRecord, SessionRecord } from '../records.ts'
+import type { AccountKeysUpdate, AccountRecord, SessionRecord, VersionPolicy } from '../records.ts'
 import { accountExists, accountNotFound, checkPlanQuota, planChange, withKeys } from '../rules.ts'
 import type { AccountStore } from '../store.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
@@ -28,6 +28,14 @@ export class LevelAccounts implements AccountStore {
   async getAccountByEmail(email: string): Promise<AccountRecord | undefined> {
     const id = await this.#db.get<string>(K.email(email))
     return id === undefined ? undefined : this.getAccount(id)
+  }
+
+  getVersionPolicy(accountId: string): Promise<VersionPolicy | undefined> {
+    return this.#db.get(K.versionPolicy(accountId))
+  }
+
+  async setVersionPolicy(accountId: string, policy: VersionPolicy): Promise<void> {
+    await this.#db.batch([{ type: 'put', key: K.versionPolicy(accountId), value: policy }])
   }
 
   async putSession(session: SessionRecord): Promise<void> {

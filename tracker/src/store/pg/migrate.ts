@@ -20,6 +20,17 @@ export async function schemaVersion(db: pg.Pool | pg.PoolClient): Promise<number
 }
 
 /**
+ * The versions applied so far. Migrations written on parallel branches can land out of order (14 before 13),
+ * so a database is up to date when every known version is applied, not when the newest one is.
+ */
+async function appliedVersions(db: pg.Pool | pg.PoolClient): Promise<Set<number>> {
+  const exists = await db.query<{ t: string | null }>(`SELECT to_regclass('shoal_migrations')::text AS t`)
+  if (exists.rows[0]?.t == null) return new Set()
+  const rows = await db.query<{ version: number }>('SELECT version FROM shoal_migrations')
+  return new Set(rows.rows.map((r) => r.version))
+}
+
+/**
  * Brings the database to `SCHEMA_VERSION`. Safe to run from several processes at once: an advisory lock makes
  * them take turns, and the later ones find nothing left to do. Refuses a database written by newer code.
  */
@@ -38,9 +49,10 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
       const from = await schemaVersion(client)
       const newest = migrations.at(-1)?.version ?? 0
       if (from > newest) throw newerSchema(from, newest)
+      const done = await appliedVersions(client)
       const applied: MigrationResult['applied'] = []
       for (const migration of migrations) {
-        if (migration.version <= from) continue
+        if (done.has(migration.version)) continue
         await client.query('BEGIN')
         try {
           await client.query(migration.sql)
@@ -71,7 +83,8 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
 /** Throws unless the database is exactly at the version this code reads. */
 export async function checkSchema(pool: pg.Pool, where: string): Promise<void> {
   const version = await schemaVersion(pool)
-  if (version === SCHEMA_VERSION) return
+  const done = await appliedVersions(pool)
+  if (version === SCHEMA_VERSION && MIGRATIONS.every((m) => done.has(m.version))) return
   if (version > SCHEMA_VERSION) throw newerSchema(version, SCHEMA_VERSION)
   throw new ShoalError(
     ErrorCode.INTERNAL,

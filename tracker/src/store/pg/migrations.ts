@@ -276,6 +276,23 @@ CREATE INDEX settlements_account ON settlements (account, settled_at);
 CREATE INDEX settlements_node ON settlements (node, settled_at);
 CREATE INDEX objects_owner_name ON objects (owner, name_hash COLLATE "C");
 `
+  },
+  // 13 and 15 are other branches' (docs/postgres.md): migrate applies every version not yet applied, in order.
+  {
+    version: 14,
+    name: 'file versions: older versions stay in objects, superseded; per-account version policies',
+    sql: `
+ALTER TABLE objects ADD COLUMN superseded_at bigint;
+ALTER TABLE objects DROP CONSTRAINT objects_owner_name_hash_key;
+CREATE UNIQUE INDEX objects_current_name ON objects (owner, name_hash) WHERE superseded_at IS NULL;
+CREATE INDEX objects_versions ON objects
+  (owner COLLATE "C", name_hash COLLATE "C", superseded_at DESC, id COLLATE "C" DESC)
+  WHERE superseded_at IS NOT NULL;
+CREATE TABLE version_policies (
+  account_id text PRIMARY KEY REFERENCES accounts (id),
+  policy jsonb NOT NULL
+);
+`
   }
 ]
 
