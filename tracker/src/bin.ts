@@ -49,6 +49,7 @@ Options:
   --audit-dq SCORE           audit score below which a node is disqualified (default ${OPS_DEFAULTS.auditDisqualify})
   --max-offline TIME         a node offline longer is disqualified, its pieces lost (default ${OPS_DEFAULTS.maxOfflineMs / 3_600_000}h)
   --repair-interval TIME     how often every segment's health is checked, 0 = no repair (default ${OPS_DEFAULTS.repairIntervalMs / 1000}s)
+  --version-purge-interval TIME  how often older file versions past their account's policy are purged, 0 = never (default ${OPS_DEFAULTS.versionPurgeIntervalMs / 60_000}m)
   --repair-margin N          repair a segment once it has at most k + N healthy pieces (default floor(m / 2))
   --repair-offline-grace TIME  pieces on an offline node last heard from this recently still count as healthy,
                              unless the segment is down to k online pieces (default ${OPS_DEFAULTS.repairOfflineGraceMs / 60_000}m; 0 = none)
@@ -116,6 +117,7 @@ const OPTIONS = {
   'audit-dq': { type: 'string' },
   'max-offline': { type: 'string' },
   'repair-interval': { type: 'string' },
+  'version-purge-interval': { type: 'string' },
   'repair-margin': { type: 'string' },
   'repair-offline-grace': { type: 'string' },
   'loopback-subnets': { type: 'string' },
@@ -282,6 +284,8 @@ function readOps(values: Record<string, string | boolean | undefined>): Partial<
   if (auditInterval !== undefined) ops.auditIntervalMs = auditInterval
   const repairInterval = interval('repair-interval')
   if (repairInterval !== undefined) ops.repairIntervalMs = repairInterval
+  const purgeInterval = interval('version-purge-interval')
+  if (purgeInterval !== undefined) ops.versionPurgeIntervalMs = purgeInterval
   const timeout = text('audit-timeout')
   if (timeout !== undefined) ops.auditTimeoutMs = convert('audit-timeout', timeout, parseDuration)
   const offline = text('max-offline')

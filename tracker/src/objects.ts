@@ -15,8 +15,11 @@ import { receiptKeyOf } from './billing/receipt-key.ts'
 import type { TrackerConfig } from './config.ts'
 import { deleteOrders, type GrantSigner } from './grants.ts'
 import type { NodeRegistry } from './node-registry.ts'
-import type { AccountRecord, ObjectRecord, StoreParts } from './store/store.ts'
+import type { AccountRecord, DeleteOrderRecord, ObjectRecord, StoreParts } from './store/store.ts'
 import { parseDownloadGrants, parseUpdateObject } from './validate.ts'
+
+/** Versions deleted per store read when a file goes. */
+const VERSION_PAGE = 100
 
 export interface ObjectsComponents {
   store: StoreParts<'objects'>
@@ -120,24 +123,28 @@ export class Objects {
 
   /** Rename or move: the object keeps its pieces and gets a new name hash and sealed metadata. */
   async rename(owner: AccountRecord, objectId: string, body: unknown): Promise<ObjectSummary> {
-    const object = await this.#get(owner, objectId)
+    const object = await this.get(owner, objectId)
     const { nameHash, meta } = parseUpdateObject(body)
     return objectSummary(await this.#store.objects.renameObject(object.id, nameHash, meta))
   }
 
   /**
    * Removes the object from the listing and the quota at once and queues a delete order per piece for its
-   * node's next heartbeat. The same grants go back to the client, which may deliver them sooner.
+   * node's next heartbeat. The same grants go back to the client, which may deliver them sooner. Deleting a
+   * file deletes its older versions with it (docs/versions.md); deleting a version deletes that version only.
    */
   async delete(owner: AccountRecord, objectId: string): Promise<DeleteObjectResponse> {
-    const object = await this.#get(owner, objectId)
-    const segments = await this.#store.objects.getObjectSegments(object.id, 0, object.segmentCount)
-    const pieces = segments.flatMap((s) =>
-      s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
-    )
-    const orders = deleteOrders(pieces, owner.id, this.#config.clock.now(), object.id)
-    await this.#store.objects.deleteObject(object.id, orders, this.#config.clock.now())
-    this.#config.logger.info({ object: object.id, pieces: orders.length }, 'object deleted')
+    const object = await this.get(owner, objectId)
+    const orders: DeleteOrderRecord[] = []
+    if (object.supersededAt === undefined) {
+      // Oldest last, a page at a time: each page is deleted before the next is read, so memory holds one page.
+      for (;;) {
+        const page = await this.#store.objects.listVersions(owner.id, object.nameHash, { limit: VERSION_PAGE })
+        for (const version of page) orders.push(...(await this.release(version)))
+        if (page.length < VERSION_PAGE) break
+      }
+    }
+    orders.push(...(await this.release(object)))
     const addresses = await this.#registry.addresses()
     return {
       deletes: await Promise.all(
@@ -149,8 +156,27 @@ export class Objects {
     }
   }
 
-  /** The caller's own object; anything else is "not found", so object ids cannot be probed. */
-  async #get(owner: AccountRecord, objectId: string): Promise<ObjectRecord> {
+  /**
+   * Deletes one object (a file or an older version) and queues a delete order per piece for the nodes' next
+   * heartbeats; returns the orders. ERR_OBJECT_NOT_FOUND if it is gone already.
+   */
+  async release(object: ObjectRecord): Promise<DeleteOrderRecord[]> {
+    const now = this.#config.clock.now()
+    const segments = await this.#store.objects.getObjectSegments(object.id, 0, object.segmentCount)
+    const pieces = segments.flatMap((s) =>
+      s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
+    )
+    const orders = deleteOrders(pieces, object.owner, now, object.id)
+    await this.#store.objects.deleteObject(object.id, orders, now)
+    this.#config.logger.info(
+      { object: object.id, pieces: orders.length, version: object.supersededAt !== undefined },
+      'object deleted'
+    )
+    return orders
+  }
+
+  /** The caller's own object (a file or a version); anything else is "not found", so object ids cannot be probed. */
+  async get(owner: AccountRecord, objectId: string): Promise<ObjectRecord> {
     const object = await this.#store.objects.getObject(objectId)
     if (object === undefined || object.owner !== owner.id) throw notFound(objectId)
     return object
@@ -181,7 +207,8 @@ export function objectSummary(object: ObjectRecord): ObjectSummary {
     nameHash: object.nameHash,
     meta: object.meta,
     size: object.size,
-    createdAt: object.createdAt
+    createdAt: object.createdAt,
+    ...(object.supersededAt === undefined ? {} : { supersededAt: object.supersededAt })
   }
 }
 

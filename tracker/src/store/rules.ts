@@ -104,8 +104,14 @@ export const nameTaken = (): ShoalError => new ShoalError(ErrorCode.CONFLICT, 'a
 export const versionNotFound = (id: string): ShoalError =>
   new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `version ${id} does not exist`)
 
-/** The current object of a name, made an older version at `at`. */
-export const superseded = (object: ObjectRecord, at: number): ObjectRecord => ({ ...object, supersededAt: at })
+/**
+ * The current object of a name, made an older version at `at`. Never in the millisecond it was created: two
+ * overwrites in one millisecond would otherwise tie, and versions are ordered (and purged) by this time.
+ */
+export const superseded = (object: ObjectRecord, at: number): ObjectRecord => ({
+  ...object,
+  supersededAt: Math.max(at, object.createdAt + 1)
+})
 
 /** An older version made current again, with the metadata its restore sealed. */
 export function restored(version: ObjectRecord, meta: string): ObjectRecord {

@@ -48,9 +48,11 @@ const versionKey = (o: ObjectRecord): VersionKey | undefined =>
  */
 export function supersedeOps(object: ObjectRecord, at: number): Op[] {
   const version = superseded(object, at)
+  const key = versionKey(version)
+  if (key === undefined) throw new TypeError('a superseded object has a supersededAt')
   return [
     { type: 'put', key: K.object(object.id), value: version },
-    { type: 'put', key: K.version({ ...object, supersededAt: at }), value: object.id }
+    { type: 'put', key: K.version(key), value: object.id }
   ]
 }
 

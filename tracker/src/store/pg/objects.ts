@@ -23,10 +23,11 @@ import type { Db, PgDb } from './pg-db.ts'
  * gives the name its new current object in the same transaction (the unique index covers current objects only).
  */
 export async function supersede(db: Db, object: ObjectRecord, at: number): Promise<void> {
+  const version = superseded(object, at)
   await db.query('UPDATE objects SET superseded_at = $2, record = $3 WHERE id = $1', [
     object.id,
-    at,
-    JSON.stringify(superseded(object, at))
+    version.supersededAt,
+    JSON.stringify(version)
   ])
 }
 
