@@ -212,6 +212,7 @@ export function objectSummary(object: ObjectRecord): ObjectSummary {
   }
 }
 
+/** An object with what a download needs: its owner reads it by name, or as one of a file's versions. */
 export function objectInfo(object: ObjectRecord): ObjectInfo {
   return {
     ...objectSummary(object),

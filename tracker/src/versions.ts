@@ -7,7 +7,7 @@ import {
   type VersionPolicyView
 } from '@shoal/core'
 import type { TrackerConfig } from './config.ts'
-import { type Objects, objectSummary } from './objects.ts'
+import { type Objects, objectInfo, objectSummary } from './objects.ts'
 import type { AccountRecord, ObjectRecord, StoreParts, VersionKey, VersionPolicy } from './store/store.ts'
 import { parseRestoreVersion, parseVersionPolicy, type parseVersionsQuery } from './validate.ts'
 
@@ -50,7 +50,7 @@ export class Versions {
     const versions = rows.slice(0, page.limit)
     const last = versions.at(-1)
     return {
-      versions: versions.map(objectSummary),
+      versions: versions.map(objectInfo),
       ...(rows.length > page.limit && last !== undefined ? { next: `${last.supersededAt}.${last.id}` } : {})
     }
   }

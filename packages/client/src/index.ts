@@ -41,7 +41,8 @@ export {
   type RecoveryCredentials,
   type SavedSession,
   ShoalClient,
-  type ShoalClientInit
+  type ShoalClientInit,
+  type VersionEntry
 } from './shoal-client.ts'
 export { TrackerClient, type TrackerClientInit } from './tracker-client.ts'
 export { degradedNote, isResumable, type UploadOptions, type UploadResult, uploadObject } from './upload.ts'

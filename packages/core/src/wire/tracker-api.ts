@@ -258,7 +258,8 @@ export const MAX_LIST_PAGE = 1000
  * first, one page at a time (`next` as `after` for the next one). The current object itself is not among them.
  */
 export interface ListVersionsResponse {
-  versions: ObjectSummary[]
+  /** Each with what a download needs (its key stays wrapped under the owner's master key). */
+  versions: ObjectInfo[]
   next?: string
 }
 
