@@ -3,6 +3,7 @@ import {
   type DownloadGrantsResponse,
   ErrorCode,
   type GrantedPiece,
+  isShoalError,
   type ListObjectsResponse,
   MAX_GRANT_SEGMENTS,
   type ObjectInfo,
@@ -140,7 +141,7 @@ export class Objects {
       // Oldest last, a page at a time: each page is deleted before the next is read, so memory holds one page.
       for (;;) {
         const page = await this.#store.objects.listVersions(owner.id, object.nameHash, { limit: VERSION_PAGE })
-        for (const version of page) orders.push(...(await this.release(version)))
+        for (const version of page) orders.push(...((await this.releaseIfPresent(version)) ?? []))
         if (page.length < VERSION_PAGE) break
       }
     }
@@ -173,6 +174,16 @@ export class Objects {
       'object deleted'
     )
     return orders
+  }
+
+  /** Like `release`, but undefined when the object went meanwhile (its owner, the purge, another tracker). */
+  async releaseIfPresent(object: ObjectRecord): Promise<DeleteOrderRecord[] | undefined> {
+    try {
+      return await this.release(object)
+    } catch (err) {
+      if (isShoalError(err, ErrorCode.OBJECT_NOT_FOUND)) return undefined
+      throw err
+    }
   }
 
   /** The caller's own object (a file or a version); anything else is "not found", so object ids cannot be probed. */

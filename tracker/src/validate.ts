@@ -120,10 +120,12 @@ export function parseListQuery(query: unknown): { after?: string; limit: number 
  * `?after=&limit=` of a version listing: after a version cursor ("<supersededAt>.<id>", what `next` carries), a page
  * of 1 to MAX_LIST_PAGE.
  */
-export function parseVersionsQuery(query: unknown): {
+export interface VersionsPage {
   after?: { supersededAt: number; id: string }
   limit: number
-} {
+}
+
+export function parseVersionsQuery(query: unknown): VersionsPage {
   const q = (query ?? {}) as Record<string, unknown>
   const { limit } = parseListQuery({ limit: q.limit })
   if (q.after === undefined) return { limit }

@@ -1,15 +1,8 @@
-import {
-  ErrorCode,
-  isShoalError,
-  type ListVersionsResponse,
-  type ObjectSummary,
-  type VersionPolicyResponse,
-  type VersionPolicyView
-} from '@shoal/core'
+import type { ListVersionsResponse, ObjectSummary, VersionPolicyResponse, VersionPolicyView } from '@shoal/core'
 import type { TrackerConfig } from './config.ts'
 import { type Objects, objectInfo, objectSummary } from './objects.ts'
 import type { AccountRecord, ObjectRecord, StoreParts, VersionKey, VersionPolicy } from './store/store.ts'
-import { parseRestoreVersion, parseVersionPolicy, type parseVersionsQuery } from './validate.ts'
+import { parseRestoreVersion, parseVersionPolicy, type VersionsPage } from './validate.ts'
 
 /** What an account keeps until it sets a policy of its own: the last 10 versions of a file, for 30 days. */
 export const DEFAULT_VERSION_POLICY: Readonly<VersionPolicy> = { keep: 10, days: 30 }
@@ -40,11 +33,7 @@ export class Versions {
   }
 
   /** One page of the older versions of the file `objectId` is now (or is a version of), newest first. */
-  async list(
-    owner: AccountRecord,
-    objectId: string,
-    page: ReturnType<typeof parseVersionsQuery>
-  ): Promise<ListVersionsResponse> {
+  async list(owner: AccountRecord, objectId: string, page: VersionsPage): Promise<ListVersionsResponse> {
     const file = await this.#objects.get(owner, objectId)
     const rows = await this.#store.objects.listVersions(owner.id, file.nameHash, { ...page, limit: page.limit + 1 })
     const versions = rows.slice(0, page.limit)
@@ -100,7 +89,8 @@ export class Versions {
         file = key
         if (owner?.id !== version.owner) owner = { id: version.owner, policy: await this.#policyOf(version.owner) }
         if (!expired(owner.policy, version, rank, now)) continue
-        if (await this.#release(version)) {
+        // Deleted or restored meanwhile (by its owner, or another tracker's pass): nothing left to purge.
+        if ((await this.#objects.releaseIfPresent(version)) !== undefined) {
           purged++
           bytes += version.size
         }
@@ -111,17 +101,6 @@ export class Versions {
     }
     if (purged > 0) this.#config.logger.info({ purged, bytes }, 'older versions purged by policy')
     return { purged, bytes }
-  }
-
-  async #release(version: ObjectRecord): Promise<boolean> {
-    try {
-      await this.#objects.release(version)
-      return true
-    } catch (err) {
-      // Deleted or restored meanwhile (by its owner, or another tracker's pass): nothing left to purge.
-      if (isShoalError(err, ErrorCode.OBJECT_NOT_FOUND)) return false
-      throw err
-    }
   }
 
   async #policyOf(accountId: string): Promise<VersionPolicy> {
