@@ -53,6 +53,7 @@ Options:
   --scan-rate N              segments per second the repair check and the audit round each read, a slice per
                              tick (default ${OPS_DEFAULTS.scanSegmentsPerSecond}); keep segments / rate under the interval
   --scan-tick TIME           pause between two slices of those walks (default ${OPS_DEFAULTS.scanTickMs / 1000}s)
+  --version-purge-interval TIME  how often older file versions past their account's policy are purged, 0 = never (default ${OPS_DEFAULTS.versionPurgeIntervalMs / 60_000}m)
   --repair-margin N          repair a segment once it has at most k + N healthy pieces (default floor(m / 2))
   --repair-offline-grace TIME  pieces on an offline node last heard from this recently still count as healthy,
                              unless the segment is down to k online pieces (default ${OPS_DEFAULTS.repairOfflineGraceMs / 60_000}m; 0 = none)
@@ -125,6 +126,7 @@ const OPTIONS = {
   'audit-dq': { type: 'string' },
   'max-offline': { type: 'string' },
   'repair-interval': { type: 'string' },
+  'version-purge-interval': { type: 'string' },
   'repair-margin': { type: 'string' },
   'scan-rate': { type: 'string' },
   'scan-tick': { type: 'string' },
@@ -307,6 +309,8 @@ function readOps(values: Record<string, string | boolean | undefined>): Partial<
   if (auditInterval !== undefined) ops.auditIntervalMs = auditInterval
   const repairInterval = interval('repair-interval')
   if (repairInterval !== undefined) ops.repairIntervalMs = repairInterval
+  const purgeInterval = interval('version-purge-interval')
+  if (purgeInterval !== undefined) ops.versionPurgeIntervalMs = purgeInterval
   const timeout = text('audit-timeout')
   if (timeout !== undefined) ops.auditTimeoutMs = convert('audit-timeout', timeout, parseDuration)
   const offline = text('max-offline')

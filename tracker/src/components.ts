@@ -36,6 +36,7 @@ import { registerOpsRoutes } from './ops/routes.ts'
 import { Shares } from './shares.ts'
 import type { Store } from './store/store.ts'
 import { Uploads } from './uploads.ts'
+import { Versions } from './versions.ts'
 
 export const TRACKER_VERSION: string = pkg.version
 
@@ -64,6 +65,7 @@ export interface TrackerComponents {
   registry: NodeRegistry
   uploads: Uploads
   objects: Objects
+  versions: Versions
   shares: Shares
   settlements: Settlements
   billing: Billing
@@ -125,19 +127,21 @@ export function createComponents(
   const auditor = new Auditor({ ...opsParts, logger: log.child({ component: 'auditor' }) })
   const repairer = new Repairer({ ...opsParts, logger: log.child({ component: 'repairer' }) })
   const retain = new RetainFilters(store, clock, config.ops)
+  const uploads = new Uploads({ ...base, registry })
+  const receiptKeys = new ReceiptKeys({ store, clock })
+  const objects = new Objects({ ...base, registry, receiptKeys })
+  const versions = new Versions({ store, config, objects })
   const maintenance = new Maintenance({
     store,
     auditor,
     repairer,
     retain,
     reputations,
+    versions,
     settings: config.ops,
     clock,
     logger: log
   })
-  const uploads = new Uploads({ ...base, registry })
-  const receiptKeys = new ReceiptKeys({ store, clock })
-  const objects = new Objects({ ...base, registry, receiptKeys })
   const billing = new Billing({ store, clock, plans: plansCatalog, logger: log })
   const sweep = async () => {
     const swept = await uploads.sweep()
@@ -178,7 +182,7 @@ export function createComponents(
     }
   }
   const app = createHttpServer(
-    { auth, accounts, registry, uploads, objects, shares, info, logger: log },
+    { auth, accounts, registry, uploads, objects, versions, shares, info, logger: log },
     { trustProxy: config.trustProxy, ...edge }
   )
   metrics.instrument(app)
@@ -205,6 +209,7 @@ export function createComponents(
     registry,
     uploads,
     objects,
+    versions,
     shares,
     settlements,
     billing,

@@ -3,6 +3,7 @@ import {
   type DownloadGrantsResponse,
   ErrorCode,
   type GrantedPiece,
+  isShoalError,
   type ListObjectsResponse,
   MAX_GRANT_SEGMENTS,
   type ObjectInfo,
@@ -15,8 +16,11 @@ import { type ReceiptKeyHolder, type ReceiptKeys, receiptKeyOf } from './billing
 import type { TrackerConfig } from './config.ts'
 import { deleteOrders, type GrantSigner } from './grants.ts'
 import type { NodeRegistry } from './node-registry.ts'
-import type { AccountRecord, ObjectRecord, StoreParts } from './store/store.ts'
+import type { AccountRecord, DeleteOrderRecord, ObjectRecord, StoreParts } from './store/store.ts'
 import { parseDownloadGrants, parseUpdateObject } from './validate.ts'
+
+/** Versions deleted per store read when a file goes. */
+const VERSION_PAGE = 100
 
 export interface ObjectsComponents {
   store: StoreParts<'objects'>
@@ -141,24 +145,28 @@ export class Objects {
 
   /** Rename or move: the object keeps its pieces and gets a new name hash and sealed metadata. */
   async rename(owner: AccountRecord, objectId: string, body: unknown): Promise<ObjectSummary> {
-    const object = await this.#get(owner, objectId)
+    const object = await this.get(owner, objectId)
     const { nameHash, meta } = parseUpdateObject(body)
     return objectSummary(await this.#store.objects.renameObject(object.id, nameHash, meta))
   }
 
   /**
    * Removes the object from the listing and the quota at once and queues a delete order per piece for its
-   * node's next heartbeat. The same grants go back to the client, which may deliver them sooner.
+   * node's next heartbeat. The same grants go back to the client, which may deliver them sooner. Deleting a
+   * file deletes its older versions with it (docs/versions.md); deleting a version deletes that version only.
    */
   async delete(owner: AccountRecord, objectId: string): Promise<DeleteObjectResponse> {
-    const object = await this.#get(owner, objectId)
-    const segments = await this.#store.objects.getObjectSegments(object.id, 0, object.segmentCount)
-    const pieces = segments.flatMap((s) =>
-      s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
-    )
-    const orders = deleteOrders(pieces, owner.id, this.#config.clock.now(), object.id)
-    await this.#store.objects.deleteObject(object.id, orders, this.#config.clock.now())
-    this.#config.logger.info({ object: object.id, pieces: orders.length }, 'object deleted')
+    const object = await this.get(owner, objectId)
+    const orders: DeleteOrderRecord[] = []
+    if (object.supersededAt === undefined) {
+      // Oldest last, a page at a time: each page is deleted before the next is read, so memory holds one page.
+      for (;;) {
+        const page = await this.#store.objects.listVersions(owner.id, object.nameHash, { limit: VERSION_PAGE })
+        for (const version of page) orders.push(...((await this.releaseIfPresent(version)) ?? []))
+        if (page.length < VERSION_PAGE) break
+      }
+    }
+    orders.push(...(await this.release(object)))
     const addresses = await this.#registry.addresses()
     return {
       deletes: await Promise.all(
@@ -170,8 +178,37 @@ export class Objects {
     }
   }
 
-  /** The caller's own object; anything else is "not found", so object ids cannot be probed. */
-  async #get(owner: AccountRecord, objectId: string): Promise<ObjectRecord> {
+  /**
+   * Deletes one object (a file or an older version) and queues a delete order per piece for the nodes' next
+   * heartbeats; returns the orders. ERR_OBJECT_NOT_FOUND if it is gone already.
+   */
+  async release(object: ObjectRecord): Promise<DeleteOrderRecord[]> {
+    const now = this.#config.clock.now()
+    const segments = await this.#store.objects.getObjectSegments(object.id, 0, object.segmentCount)
+    const pieces = segments.flatMap((s) =>
+      s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
+    )
+    const orders = deleteOrders(pieces, object.owner, now, object.id)
+    await this.#store.objects.deleteObject(object.id, orders, now)
+    this.#config.logger.info(
+      { object: object.id, pieces: orders.length, version: object.supersededAt !== undefined },
+      'object deleted'
+    )
+    return orders
+  }
+
+  /** Like `release`, but undefined when the object went meanwhile (its owner, the purge, another tracker). */
+  async releaseIfPresent(object: ObjectRecord): Promise<DeleteOrderRecord[] | undefined> {
+    try {
+      return await this.release(object)
+    } catch (err) {
+      if (isShoalError(err, ErrorCode.OBJECT_NOT_FOUND)) return undefined
+      throw err
+    }
+  }
+
+  /** The caller's own object (a file or a version); anything else is "not found", so object ids cannot be probed. */
+  async get(owner: AccountRecord, objectId: string): Promise<ObjectRecord> {
     const object = await this.#store.objects.getObject(objectId)
     if (object === undefined || object.owner !== owner.id) throw notFound(objectId)
     return object
@@ -202,10 +239,12 @@ export function objectSummary(object: ObjectRecord): ObjectSummary {
     nameHash: object.nameHash,
     meta: object.meta,
     size: object.size,
-    createdAt: object.createdAt
+    createdAt: object.createdAt,
+    ...(object.supersededAt === undefined ? {} : { supersededAt: object.supersededAt })
   }
 }
 
+/** An object with what a download needs: its owner reads it by name, or as one of a file's versions. */
 export function objectInfo(object: ObjectRecord): ObjectInfo {
   return {
     ...objectSummary(object),

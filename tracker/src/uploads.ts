@@ -349,22 +349,19 @@ export class Uploads {
       createdAt: now
     }
     // Pieces that were stored somewhere but are not part of the object: earlier placements, and pieces beyond
-    // the receipts committed (when minCommitPieces < k + m). Plus, on overwrite, every piece of the old object.
+    // the receipts committed (when minCommitPieces < k + m). On overwrite the old object keeps its pieces: it
+    // becomes an older version (docs/versions.md), released when the version policy purges it.
     const leftovers = segments.flatMap((s) => {
       const kept = new Set((s.committed ?? []).map((p) => `${p.node}/${p.cid}`))
       return [...s.placement.pieces, ...(s.stale ?? [])].filter((p) => !kept.has(`${p.node}/${p.cid}`))
     })
-    const replaced = existing === undefined ? [] : await this.#objectPieces(existing)
     await this.#store.uploads.commitUpload({
       uploadId: upload.id,
       object,
       segments: manifest.segments,
       ...(existing === undefined ? {} : { replaces: existing.id }),
       nodeBytes: bytesPerNode(upload, manifest.segments),
-      deletes: [
-        ...deleteOrders(leftovers, owner.id, now, upload.id),
-        ...(existing === undefined ? [] : deleteOrders(replaced, existing.owner, now, existing.id))
-      ]
+      deletes: deleteOrders(leftovers, owner.id, now, upload.id)
     })
     const degraded = degradedSegments(upload, manifest.segments)
     this.#config.logger.info(
@@ -403,13 +400,6 @@ export class Uploads {
       deleteOrders(pieces, upload.owner, this.#config.clock.now(), upload.id)
     )
     this.#config.logger.debug({ upload: upload.id, pieces: pieces.length }, 'upload discarded')
-  }
-
-  async #objectPieces(object: ObjectRecord): Promise<{ node: string; cid: string; size: number }[]> {
-    const segments = await this.#store.objects.getObjectSegments(object.id, 0, object.segmentCount)
-    return segments.flatMap((s) =>
-      s.pieces.map((p) => ({ node: p.node, cid: p.cid, size: pieceSize(object, s.index) }))
-    )
   }
 
   /** The caller's own, unexpired upload; anything else is "not found", so upload ids cannot be probed. */

@@ -12,6 +12,8 @@ import {
   MAX_HEARTBEAT_TOKEN_LENGTH,
   MAX_LIST_PAGE,
   MAX_TOKEN_LENGTH,
+  MAX_VERSION_DAYS,
+  MAX_VERSION_KEEP,
   normalizeEmail,
   OBJECT_NONCE_BYTES,
   type PlaceSegmentRequest,
@@ -20,13 +22,15 @@ import {
   type RecoveryRequest,
   type RecoveryResetRequest,
   type RecoveryWrap,
+  type RestoreVersionRequest,
   type SetRecoveryRequest,
   type ShareGrantsRequest,
   ShoalError,
   SIGNUP_CODE_DIGITS,
   type SignupRequest,
   type UpdateObjectRequest,
-  type UpdateShareRequest
+  type UpdateShareRequest,
+  type VersionPolicyView
 } from '@shoal/core'
 import { LIMITS } from './constants.ts'
 
@@ -112,6 +116,35 @@ export function parseListQuery(query: unknown): { after?: string; limit: number 
         : invalid('limit', `must be an integer from 1 to ${MAX_LIST_PAGE}`)
   if (limit > MAX_LIST_PAGE) invalid('limit', `must be an integer from 1 to ${MAX_LIST_PAGE}`)
   return { ...(q.after === undefined ? {} : { after: base64url(q.after, 'after', LIMITS.nameHash) }), limit }
+}
+
+/**
+ * `?after=&limit=` of a version listing: after a version cursor ("<supersededAt>.<id>", what `next` carries), a page
+ * of 1 to MAX_LIST_PAGE.
+ */
+export interface VersionsPage {
+  after?: { supersededAt: number; id: string }
+  limit: number
+}
+
+export function parseVersionsQuery(query: unknown): VersionsPage {
+  const q = (query ?? {}) as Record<string, unknown>
+  const { limit } = parseListQuery({ limit: q.limit })
+  if (q.after === undefined) return { limit }
+  const match = typeof q.after === 'string' ? /^(0|[1-9][0-9]{0,15})\.([A-Za-z0-9_-]{1,64})$/.exec(q.after) : null
+  if (match === null) return invalid('after', 'must be a cursor from "next"')
+  return { after: { supersededAt: Number(match[1]), id: parseId(match[2], 'after') }, limit }
+}
+
+export function parseRestoreVersion(body: unknown): RestoreVersionRequest {
+  return { meta: base64url(record(body).meta, 'meta', LIMITS.meta) }
+}
+
+/** Both limits must be given: a number, or null for none. */
+export function parseVersionPolicy(body: unknown): VersionPolicyView {
+  const b = record(body)
+  const limit = (value: unknown, field: string, max: number) => (value === null ? null : integer(value, field, 0, max))
+  return { keep: limit(b.keep, 'keep', MAX_VERSION_KEEP), days: limit(b.days, 'days', MAX_VERSION_DAYS) }
 }
 
 /** A path parameter that is a segment index, checked against the object's segment count. */

@@ -86,6 +86,17 @@ describe('PgStore schema', () => {
     await store.close()
   })
 
+  it('applies a migration numbered below one already applied (branches merged out of order)', async () => {
+    const { pool } = await database()
+    const later = { version: SCHEMA_VERSION + 2, name: 'later branch', sql: 'CREATE TABLE later_branch (id int)' }
+    const earlier = { version: SCHEMA_VERSION + 1, name: 'earlier branch', sql: 'CREATE TABLE earlier_branch (id int)' }
+    await migrate(pool, [...MIGRATIONS, later])
+    const merged = [...MIGRATIONS, earlier, later]
+    expect((await migrate(pool, merged)).applied).toEqual([{ version: earlier.version, name: earlier.name }])
+    expect((await migrate(pool, merged)).applied).toEqual([])
+    expect((await pool.query(`SELECT to_regclass('earlier_branch')::text AS t`)).rows[0]?.t).toBe('earlier_branch')
+  })
+
   it('says clearly when the server cannot be reached', async () => {
     const store = new PgStore({ url: 'postgres://postgres@127.0.0.1:1/nothing' })
     await expect(store.open()).rejects.toMatchObject({ message: expect.stringContaining('cannot reach PostgreSQL') })

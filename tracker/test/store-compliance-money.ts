@@ -188,6 +188,8 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
     await store.uploads.beginUpload(third)
     await store.uploads.commitUpload({ uploadId: third.id, object: objectOf(third, 4000), segments: [], deletes: [] })
     await store.objects.deleteObject(third.id, [], 6000)
+    // The replaced object lived on as an older version (billed) until it was purged at 3500.
+    await store.objects.deleteObject(first.id, [], 3500)
 
     const spans = await store.ledger.listStorageSpans({ from: 0, to: 10_000 })
     const byId = new Map(spans.map((s) => [s.objectId, s]))
@@ -198,11 +200,11 @@ export function moneyCompliance(open: () => Promise<{ store: Store }>): void {
       size: 100,
       nodes: { nodeA: 60, nodeB: 60 },
       from: 1000,
-      to: 3000
+      to: 3500
     })
     expect(byId.get(second.id)).toEqual({ objectId: second.id, account: account.id, size: 40, nodes: {}, from: 3000 })
     expect(byId.get(third.id)).toMatchObject({ size: 7, from: 4000, to: 6000 })
-    expect((await store.ledger.listStorageSpans({ from: 3000, to: 4000 })).map((s) => s.objectId)).toEqual([second.id])
+    expect((await store.ledger.listStorageSpans({ from: 3500, to: 4000 })).map((s) => s.objectId)).toEqual([second.id])
     expect((await store.ledger.listStorageSpans({ from: 6000, to: 9000 })).map((s) => s.objectId)).toEqual([second.id])
     expect(await store.ledger.listStorageSpans({ from: 0, to: 10_000, account: 'someone-else' })).toEqual([])
   })

@@ -437,7 +437,7 @@ describe('uploads', () => {
     expectOk(await t.request('POST', `/v1/uploads/${upload.uploadId}/segments/1/place`, { token, body: { pieces } }))
   })
 
-  it('refuses a name that exists unless the upload overwrites, and replaces the old object on commit', async () => {
+  it('refuses a name that exists unless the upload overwrites, and keeps the old object as a version', async () => {
     const t = await startTracker()
     const nodes = await FakeNode.many(t, 3)
     const { token } = await signup(t)
@@ -451,20 +451,13 @@ describe('uploads', () => {
 
     const { objects } = expectOk(await t.request<ListObjectsResponse>('GET', '/v1/objects', { token }))
     expect(objects).toEqual([second.object])
+    // The old object stays as an older version (docs/versions.md): stored, counted, downloadable, not deleted.
     expect(expectOk(await t.request<AccountView>('GET', '/v1/account', { token }))).toMatchObject({
-      used: 300,
+      used: 1000,
       objects: 1
     })
-    expectError(
-      await t.request('POST', `/v1/objects/${first.object.id}/grants`, { token, body: { from: 0, to: 1 } }),
-      404,
-      ErrorCode.OBJECT_NOT_FOUND
-    )
-    // The old object's pieces go to the delete queues of their nodes.
-    const oldPieces = new Set(first.placements.flatMap((p) => p.pieces.map((x) => x.cid)))
-    const delivered = new Set<string>()
-    for (const n of nodes) for (const d of expectOk(await n.heartbeat()).deletes) delivered.add(d.piece)
-    expect(delivered).toEqual(oldPieces)
+    expectOk(await t.request('POST', `/v1/objects/${first.object.id}/grants`, { token, body: { from: 0, to: 1 } }))
+    for (const n of nodes) expect(expectOk(await n.heartbeat()).deletes).toEqual([])
 
     // Two uploads racing for one free name: the second commit loses.
     const fresh = nameHash()

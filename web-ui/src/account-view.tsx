@@ -14,6 +14,7 @@ import { useCallback, useEffect, useState } from 'react'
 import { explain } from './drive.ts'
 import { formatBytes, formatDate } from './format.ts'
 import { SecurityCard } from './recovery-key.tsx'
+import { VersionsCard } from './versions-card.tsx'
 
 /** A plan as GET /v1/plans lists it (prices in integer micro-units). */
 interface Plan {
@@ -176,6 +177,7 @@ export function AccountPage({
         )}
         <p className="fineprint">Downloads count once the storage nodes have settled them, a few minutes later.</p>
       </section>
+      <VersionsCard client={client} />
       <SecurityCard client={client} recovery={account.recovery === true} />
       <section className="card account-card" aria-label="Invoices">
         <h2>Invoices</h2>

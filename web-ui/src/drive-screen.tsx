@@ -42,6 +42,7 @@ import {
   searchItems,
   sortItems
 } from './tree.ts'
+import { VersionsDialog } from './versions-dialog.tsx'
 import { zipSize, zipStream } from './zip.ts'
 
 type DialogState =
@@ -49,6 +50,7 @@ type DialogState =
   | { kind: 'rename'; item: Item }
   | { kind: 'move'; items: Item[] }
   | { kind: 'share'; item: Item }
+  | { kind: 'versions'; item: Item }
   | { kind: 'preview'; entry: ObjectEntry; siblings: readonly ObjectEntry[] }
 
 interface Toast {
@@ -260,12 +262,17 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     return () => window.removeEventListener('online', resumeInterrupted)
   }, [transfers, retry])
 
+  /** A file (or, with `version`, one of its versions: see versions-dialog.tsx) saved to disk. */
   const download = useCallback(
-    (entry: ObjectEntry) => {
+    (entry: ObjectEntry, version?: string) => {
       const name = entry.name.slice(entry.name.lastIndexOf('/') + 1)
       transfers.add('download', name, entry.size, async ({ signal, progress }) => {
         try {
-          const { stream } = await client.get(entry.name, { signal, onProgress: (p) => progress(p.bytes) })
+          const { stream } = await client.get(entry.name, {
+            signal,
+            onProgress: (p) => progress(p.bytes),
+            ...(version === undefined ? {} : { version })
+          })
           await saveFile(
             { name, size: entry.size, ...(entry.mime === undefined ? {} : { mime: entry.mime }) },
             stream,
@@ -549,6 +556,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
               onOpenFile: openFile,
               onDownload: downloadItem,
               onShare: (item) => setDialog({ kind: 'share', item }),
+              onVersions: (item) => setDialog({ kind: 'versions', item }),
               onRename: (item) => setDialog({ kind: 'rename', item }),
               onMove: (item) => setDialog({ kind: 'move', items: [item] }),
               onTrash: (item) => void trash([item.path], `“${item.name}”`),
@@ -634,6 +642,16 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
           path={dialog.item.path}
           name={dialog.item.name}
           onCreated={() => setSharesVersion((v) => v + 1)}
+          onClose={() => setDialog(undefined)}
+        />
+      )}
+      {dialog?.kind === 'versions' && (
+        <VersionsDialog
+          client={client}
+          path={dialog.item.path}
+          name={dialog.item.name}
+          onDownload={(v) => download(v, v.id)}
+          onRestored={() => void refresh()}
           onClose={() => setDialog(undefined)}
         />
       )}

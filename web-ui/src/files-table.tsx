@@ -15,6 +15,8 @@ export interface FilesTableActions {
   /** A file downloads as itself, a folder as a zip. */
   onDownload: (item: Item) => void
   onShare: (item: Item) => void
+  /** A file's versions: list, download, restore. */
+  onVersions: (item: Item) => void
   onRename: (item: Item) => void
   onMove: (item: Item) => void
   onTrash: (item: Item) => void
@@ -193,6 +195,17 @@ export function FilesTable({
                   />
                 ) : (
                   <span className="icon-spacer" />
+                )}
+                {entry !== undefined ? (
+                  <IconButton
+                    icon="restore"
+                    title="Versions"
+                    label={`Versions of ${item.name}`}
+                    tone="secondary"
+                    onClick={() => actions.onVersions(item)}
+                  />
+                ) : (
+                  <span className="icon-spacer secondary" />
                 )}
                 <IconButton
                   icon="edit"

@@ -14,7 +14,16 @@ import {
   TrackerClient
 } from '@shoal/client'
 import { downloadFile, isInterruption } from '@shoal/client/files'
-import { describeError, ErrorCode, formatBytes, formatMicros, invoiceCsv, isShoalError, ShoalError } from '@shoal/core'
+import {
+  describeError,
+  ErrorCode,
+  formatBytes,
+  formatMicros,
+  invoiceCsv,
+  isShoalError,
+  ShoalError,
+  type VersionPolicyResponse
+} from '@shoal/core'
 import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './backup.ts'
 import { invoiceLines, usageLines } from './billing-view.ts'
 import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
@@ -47,7 +56,12 @@ commands:
   get NAME [OUT]         download NAME to OUT (default: its base name; "-" writes to stdout); run it
                          again after an interruption to continue where it stopped
   ls [--json]            list your files
-  rm NAME                delete a file
+  rm NAME                delete a file and its older versions
+  versions NAME [--json] list a file's versions: id, size, date, the current one marked "*"
+  versions --policy [--keep N|none] [--days D|none]
+                         show or set how many older versions of each file are kept, and for how many days
+                         (default: 10 versions, 30 days; older ones are purged and stop being billed)
+  restore NAME --version ID  make an older version current again (the current one becomes a version)
   shares [--json]        list your share links: status, expiry and how many downloads each had
   share-expiry ID WHEN   change a link's expiry: a date (YYYY-MM-DD, end of that day UTC), a number of days
                          (7d), or "never"
@@ -58,6 +72,7 @@ options:
   --tracker URL          tracker to use (env SHOAL_TRACKER; default: the one you logged in to)
   --overwrite            put: replace an existing file of the same name
   --force                get: replace an existing local file
+  --version ID           get, restore: that version of the file (see "shoal versions NAME")
   --json                 machine-readable output
   --csv                  invoice: CSV for a spreadsheet
   --period YYYY-MM       usage: another month (default: this one, to date)
@@ -217,8 +232,9 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         return 0
       }
       case 'get': {
-        const [name, outArg] = expectArgs(args, 1, 2, 'get NAME [OUT]')
+        const [name, outArg] = expectArgs(args, 1, 2, 'get NAME [OUT] [--version ID]')
         client = await signedIn(dir, tracker)
+        const version = values.version === undefined ? {} : { version: values.version }
         const out = outArg ?? basename(name!)
         if (out !== '-' && values.force !== true && (await exists(out))) {
           throw new ShoalError(ErrorCode.CONFLICT, `${out} already exists: pass --force to replace it`)
@@ -227,6 +243,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const started = performance.now()
         if (out === '-') {
           const { stream } = await client.get(name!, {
+            ...version,
             onProgress: bar.update,
             ...(io.signal === undefined ? {} : { signal: io.signal })
           })
@@ -240,6 +257,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         let size = 0
         try {
           const { object, resumedFrom } = await downloadFile(client, name!, out, {
+            ...version,
             onProgress: bar.update,
             onResume: (from, total) =>
               io.stderr.write(
@@ -287,6 +305,45 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         )
         return 0
       }
+      case 'versions': {
+        client = await signedIn(dir, tracker)
+        if (values.policy === true) {
+          expectArgs(args, 0, 0, 'versions --policy [--keep N|none] [--days D|none]')
+          const current = await client.versionPolicy()
+          const policy =
+            values.keep === undefined && values.days === undefined
+              ? current
+              : await client.setVersionPolicy({
+                  keep: values.keep === undefined ? current.keep : policyLimit('--keep', values.keep),
+                  days: values.days === undefined ? current.days : policyLimit('--days', values.days)
+                })
+          if (values.json === true) io.stdout.write(`${JSON.stringify(policy)}\n`)
+          else io.stdout.write(`${policyLine(policy)}\n`)
+          return 0
+        }
+        const [name] = expectArgs(args, 1, 1, 'versions NAME [--json] | versions --policy')
+        const versions = await client.versions(name!)
+        if (values.json === true) {
+          io.stdout.write(`${JSON.stringify(versions)}\n`)
+          return 0
+        }
+        const width = Math.max(...versions.map((v) => formatBytes(v.size).length))
+        for (const v of versions) {
+          const when = new Date(v.createdAt).toISOString().replace('T', ' ').slice(0, 16)
+          io.stdout.write(`${v.current ? '*' : ' '} ${v.id}  ${formatBytes(v.size).padStart(width)}  ${when}\n`)
+        }
+        if (versions.length === 1) io.stderr.write(`${name} has no older versions\n`)
+        return 0
+      }
+      case 'restore': {
+        const [name] = expectArgs(args, 1, 1, 'restore NAME --version ID')
+        if (values.version === undefined)
+          throw usage('usage: shoal restore NAME --version ID (see "shoal versions NAME")')
+        client = await signedIn(dir, tracker)
+        const restored = await client.restore(name!, values.version)
+        io.stderr.write(`Restored ${name} to version ${restored.id}; the version it replaced is kept\n`)
+        return 0
+      }
       case 'shares': {
         expectArgs(args, 0, 0, 'shares [--json]')
         client = await signedIn(dir, tracker)
@@ -315,12 +372,17 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
       }
       case 'usage': {
         client = await signedIn(dir, tracker)
-        const [account, metered] = await Promise.all([client.usage(), client.tracker.usage(values.period)])
-        if (values.json === true) io.stdout.write(`${JSON.stringify({ ...account, metered })}\n`)
+        const [account, metered, versions] = await Promise.all([
+          client.usage(),
+          client.tracker.usage(values.period),
+          client.versionPolicy()
+        ])
+        if (values.json === true) io.stdout.write(`${JSON.stringify({ ...account, metered, versions })}\n`)
         else {
           io.stdout.write(
             `${account.email}: ${formatBytes(account.used)} of ${formatBytes(account.quota)} used, ${account.objects} files\n`
           )
+          io.stdout.write(`${policyLine(versions)}\n`)
           io.stdout.write(`${usageLines(metered)}\n`)
         }
         return 0
@@ -417,6 +479,10 @@ function parse(argv: string[]) {
       tracker: { type: 'string' },
       overwrite: { type: 'boolean' },
       force: { type: 'boolean' },
+      version: { type: 'string' },
+      policy: { type: 'boolean' },
+      keep: { type: 'string' },
+      days: { type: 'string' },
       json: { type: 'boolean' },
       csv: { type: 'boolean' },
       all: { type: 'boolean' },
@@ -445,6 +511,19 @@ async function prompt(io: CliIo, question: string, secret = false): Promise<stri
     throw new ShoalError(ErrorCode.INVALID_INPUT, 'no terminal to ask on: set SHOAL_EMAIL and SHOAL_PASSWORD')
   }
   return ask(question, io, secret)
+}
+
+/** `--keep 5`, `--days 30`, or `none` for no limit. */
+function policyLimit(flag: string, value: string): number | null {
+  if (value === 'none') return null
+  if (!/^(0|[1-9][0-9]{0,5})$/.test(value)) throw usage(`${flag} takes a whole number or "none", not "${value}"`)
+  return Number(value)
+}
+
+function policyLine(p: VersionPolicyResponse): string {
+  const keep = p.keep === null ? 'every older version' : `the last ${p.keep} older version${p.keep === 1 ? '' : 's'}`
+  const days = p.days === null ? 'for ever' : `for ${p.days} day${p.days === 1 ? '' : 's'}`
+  return `Versions: keeping ${keep} of each file ${days}; ${p.versions} kept now, ${formatBytes(p.bytes)} (counted in used)`
 }
 
 function shareStatus(share: { revokedAt?: number; expiresAt?: number }): string {

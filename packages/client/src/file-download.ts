@@ -22,6 +22,8 @@ import type { ObjectEntry, ShoalClient } from './shoal-client.ts'
 export interface FileDownloadOptions extends Omit<DownloadOptions, 'offset' | 'length'> {
   /** Called before any byte moves when an earlier download is continued: from `offset` of `size` bytes. */
   onResume?: (offset: number, size: number) => void
+  /** An older version of the file (an id from `ShoalClient.versions`) instead of the current one. */
+  version?: string
 }
 
 export interface FileDownloadResult {
@@ -43,7 +45,10 @@ export async function downloadFile(
 ): Promise<FileDownloadResult> {
   const { onResume, onProgress, ...rest } = options
   const signal = options.signal === undefined ? {} : { signal: options.signal }
-  const info = await client.stat(name, signal)
+  const info =
+    options.version === undefined
+      ? await client.stat(name, signal)
+      : await client.statVersion(name, options.version, signal)
   const offset = await resumeOffset(out, info)
   if (offset > 0) onResume?.(offset, info.size)
   await markPartial(out, info)

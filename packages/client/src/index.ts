@@ -42,7 +42,8 @@ export {
   type SavedSession,
   ShoalClient,
   type ShoalClientInit,
-  type SignupCredentials
+  type SignupCredentials,
+  type VersionEntry
 } from './shoal-client.ts'
 export { TrackerClient, type TrackerClientInit } from './tracker-client.ts'
 export { degradedNote, isResumable, type UploadOptions, type UploadResult, uploadObject } from './upload.ts'

@@ -29,6 +29,8 @@ import {
   sealShareMetadata,
   toBase64Url,
   unwrapMasterKey,
+  type VersionPolicyResponse,
+  type VersionPolicyView,
   wrapMasterKey,
   wrapShareKey
 } from '@shoal/core'
@@ -82,6 +84,12 @@ export interface ObjectEntry {
   mime?: string
   /** Everything the sealed metadata holds (thumbnail, trash state, ...). */
   meta: ObjectMetadata
+}
+
+/** One version of a file: the current one (`current`) or an older one, replaced at `supersededAt`. */
+export interface VersionEntry extends ObjectEntry {
+  current: boolean
+  supersededAt?: number
 }
 
 export interface ShoalClientInit {
@@ -366,14 +374,20 @@ export class ShoalClient {
     }
   }
 
-  /** Opens a download: `stream` yields plaintext in order, verified and decrypted. */
+  /**
+   * Opens a download: `stream` yields plaintext in order, verified and decrypted. With `version` (an id from
+   * `versions`), that version of the file.
+   */
   async get(
     name: string,
-    options: DownloadOptions = {}
+    options: DownloadOptions & { version?: string } = {}
   ): Promise<{ object: ObjectEntry; stream: AsyncIterable<Uint8Array> }> {
     // Start libp2p and the codec threads while the tracker answers: they would otherwise delay the first byte.
     this.warm()
-    const info = await this.stat(name, options)
+    const info =
+      options.version === undefined
+        ? await this.stat(name, options)
+        : await this.statVersion(name, options.version, options)
     const meta = await this.#keyring.openMetadata(info.meta)
     const contentKey = await this.#keyring.unwrapContentKey(info.wrappedKey)
     const stream = downloadObject(
@@ -389,6 +403,76 @@ export class ShoalClient {
       { ...this.#init.download, ...options }
     )
     return { object: entry(info.id, info.size, info.createdAt, meta), stream }
+  }
+
+  /**
+   * The versions of a file, the current one first, then the older ones newest first (docs/versions.md). Each
+   * carries the file's current name; `meta` is the version's own (its size, type and thumbnail).
+   */
+  async versions(name: string, options: { signal?: AbortSignal } = {}): Promise<VersionEntry[]> {
+    const info = await this.stat(name, options)
+    const meta = await this.#keyring.openMetadata(info.meta)
+    const list: VersionEntry[] = [{ ...entry(info.id, info.size, info.createdAt, meta), current: true }]
+    for await (const page of this.tracker.listAllVersions(info.id, options)) {
+      for (const v of page) {
+        const own = await this.#keyring.openMetadata(v.meta)
+        list.push({
+          ...entry(v.id, v.size, v.createdAt, own),
+          name: meta.name,
+          current: false,
+          ...(v.supersededAt === undefined ? {} : { supersededAt: v.supersededAt })
+        })
+      }
+    }
+    return list
+  }
+
+  /**
+   * Makes an older version the current one; the current one becomes a version, so nothing is lost. The version
+   * takes the file's present name (and trash state): its metadata is re-sealed here, the tracker cannot.
+   */
+  async restore(name: string, versionId: string, options: { signal?: AbortSignal } = {}): Promise<ObjectEntry> {
+    const current = await this.stat(name, options)
+    if (versionId === current.id) {
+      throw new ShoalError(ErrorCode.INVALID_INPUT, `version ${versionId} is already the current one of "${name}"`)
+    }
+    const version = await this.#findVersion(name, current, versionId, options)
+    const now = await this.#keyring.openMetadata(current.meta)
+    const { trash: _old, ...own } = await this.#keyring.openMetadata(version.meta)
+    const meta: ObjectMetadata = { ...own, name: now.name, ...(now.trash === undefined ? {} : { trash: now.trash }) }
+    const restored = await this.tracker.restoreVersion(version.id, await this.#keyring.sealMetadata(meta), options)
+    return entry(restored.id, restored.size, restored.createdAt, meta)
+  }
+
+  async versionPolicy(options: { signal?: AbortSignal } = {}): Promise<VersionPolicyResponse> {
+    return this.tracker.versionPolicy(options)
+  }
+
+  /** How many older versions of each file to keep, and for how many days (`null`: no limit). */
+  async setVersionPolicy(
+    policy: VersionPolicyView,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<VersionPolicyResponse> {
+    return this.tracker.setVersionPolicy(policy, options)
+  }
+
+  /** A version of a file by its id (the current one's id gives the current one). */
+  async statVersion(name: string, versionId: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
+    const current = await this.stat(name, options)
+    return versionId === current.id ? current : this.#findVersion(name, current, versionId, options)
+  }
+
+  async #findVersion(
+    name: string,
+    current: ObjectInfo,
+    versionId: string,
+    options: { signal?: AbortSignal }
+  ): Promise<ObjectInfo> {
+    for await (const page of this.tracker.listAllVersions(current.id, options)) {
+      const found = page.find((v) => v.id === versionId)
+      if (found !== undefined) return found
+    }
+    throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `"${name}" has no version ${versionId}`)
   }
 
   /** Every file, sorted by name: the tracker's pages followed to the end, each page opened as it arrives. */

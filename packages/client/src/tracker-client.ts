@@ -16,6 +16,7 @@ import {
   type ListObjectsQuery,
   type ListObjectsResponse,
   type ListSharesResponse,
+  type ListVersionsResponse,
   type LoginRequest,
   MAX_GRANT_SEGMENTS,
   type NodesResponse,
@@ -38,7 +39,9 @@ import {
   type UpdateObjectRequest,
   type UpdateShareRequest,
   type UploadStatus,
-  type UsageResponse
+  type UsageResponse,
+  type VersionPolicyResponse,
+  type VersionPolicyView
 } from '@shoal/core'
 
 export interface TrackerClientInit {
@@ -165,22 +168,36 @@ export class TrackerClient {
   }
   /** One page of the account's objects; pass `next` back as `after` for the following page. */
   listObjects(options?: RequestOptions & ListObjectsQuery): Promise<ListObjectsResponse> {
-    const query = new URLSearchParams()
-    if (options?.after !== undefined) query.set('after', options.after)
-    if (options?.limit !== undefined) query.set('limit', String(options.limit))
-    const qs = query.toString() === '' ? '' : `?${query}`
-    return this.#request('GET', `/v1/objects${qs}`, undefined, options)
+    return this.#request('GET', `/v1/objects${pageQuery(options)}`, undefined, options)
   }
 
   /** Every object of the account, a page at a time (the tracker never sends the whole listing at once). */
-  async *listAllObjects(options?: RequestOptions & { limit?: number }): AsyncGenerator<ObjectSummary[]> {
-    let after: string | undefined
-    for (;;) {
+  listAllObjects(options?: RequestOptions & { limit?: number }): AsyncGenerator<ObjectSummary[]> {
+    return followPages(async (after) => {
       const page = await this.listObjects({ ...options, ...(after === undefined ? {} : { after }) })
-      yield page.objects
-      if (page.next === undefined) return
-      after = page.next
-    }
+      return { items: page.objects, next: page.next }
+    })
+  }
+  /** One page of the older versions of the file `id`, newest first; pass `next` back as `after`. */
+  listVersions(id: string, options?: RequestOptions & ListObjectsQuery): Promise<ListVersionsResponse> {
+    return this.#request('GET', `/v1/objects/${enc(id)}/versions${pageQuery(options)}`, undefined, options)
+  }
+  /** Every older version of the file `id`, newest first, a page at a time. */
+  listAllVersions(id: string, options?: RequestOptions & { limit?: number }): AsyncGenerator<ObjectInfo[]> {
+    return followPages(async (after) => {
+      const page = await this.listVersions(id, { ...options, ...(after === undefined ? {} : { after }) })
+      return { items: page.versions, next: page.next }
+    })
+  }
+  /** Makes an older version its file's current object under `meta`; the current one becomes a version. */
+  restoreVersion(versionId: string, meta: string, options?: RequestOptions): Promise<ObjectSummary> {
+    return this.#request('POST', `/v1/objects/${enc(versionId)}/restore`, { meta }, options)
+  }
+  versionPolicy(options?: RequestOptions): Promise<VersionPolicyResponse> {
+    return this.#request('GET', '/v1/account/versions', undefined, options)
+  }
+  setVersionPolicy(policy: VersionPolicyView, options?: RequestOptions): Promise<VersionPolicyResponse> {
+    return this.#request('PUT', '/v1/account/versions', policy, options)
   }
   objectByName(nameHash: string, options?: RequestOptions): Promise<ObjectInfo> {
     return this.#request('GET', `/v1/objects/by-name/${enc(nameHash)}`, undefined, options)
@@ -237,6 +254,27 @@ export class TrackerClient {
   /** Public: no session needed; `authKey` for password-protected shares. */
   shareGrants(id: string, body: ShareGrantsRequest, options?: RequestOptions): Promise<DownloadGrantsResponse> {
     return this.#request('POST', `/v1/shares/${enc(id)}/grants`, body, options)
+  }
+}
+
+/** `?after=&limit=` of a paged listing, or nothing. */
+function pageQuery(options: ListObjectsQuery | undefined): string {
+  const query = new URLSearchParams()
+  if (options?.after !== undefined) query.set('after', options.after)
+  if (options?.limit !== undefined) query.set('limit', String(options.limit))
+  return query.toString() === '' ? '' : `?${query}`
+}
+
+/** Follows a paged listing's `next` to the end, a page at a time. */
+async function* followPages<T>(
+  page: (after: string | undefined) => Promise<{ items: T[]; next: string | undefined }>
+): AsyncGenerator<T[]> {
+  let after: string | undefined
+  for (;;) {
+    const { items, next } = await page(after)
+    yield items
+    if (next === undefined) return
+    after = next
   }
 }
 

@@ -21,8 +21,10 @@ import {
   parseRecovery,
   parseRecoveryReset,
   parseSetRecovery,
-  parseSignup
+  parseSignup,
+  parseVersionsQuery
 } from '../validate.ts'
+import type { Versions } from '../versions.ts'
 import { edgeOptions, type HttpEdgeInit } from './edge.ts'
 import { routeOf } from './route.ts'
 
@@ -32,6 +34,7 @@ export interface HttpComponents {
   registry: NodeRegistry
   uploads: Uploads
   objects: Objects
+  versions: Versions
   shares: Shares
   info(): Promise<InfoResponse>
   logger: Logger
@@ -246,6 +249,14 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   app.delete<IdParams>('/v1/objects/:id', async (request) =>
     c.objects.delete(await auth(request.headers), parseId(request.params.id))
   )
+  app.get<IdParams>('/v1/objects/:id/versions', async (request) =>
+    c.versions.list(await auth(request.headers), parseId(request.params.id), parseVersionsQuery(request.query))
+  )
+  app.post<IdParams>('/v1/objects/:id/restore', async (request) =>
+    c.versions.restore(await auth(request.headers), parseId(request.params.id), request.body)
+  )
+  app.get('/v1/account/versions', async (request) => c.versions.policy(await auth(request.headers)))
+  app.put('/v1/account/versions', async (request) => c.versions.setPolicy(await auth(request.headers), request.body))
   app.patch<IdParams>('/v1/objects/:id', async (request) =>
     c.objects.rename(await auth(request.headers), parseId(request.params.id), request.body)
   )

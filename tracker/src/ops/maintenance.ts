@@ -17,6 +17,8 @@ export interface MaintenanceComponents {
   repairer: Repairer
   retain: RetainFilters
   reputations: Reputations
+  /** The purge of older file versions past their account's policy (versions.ts). */
+  versions: { purge(signal: AbortSignal): Promise<unknown> }
   settings: OpsSettings
   clock: Clock
   logger: Logger
@@ -53,8 +55,8 @@ export class Maintenance implements Startable {
     this.auditor = components.auditor
     this.repairer = components.repairer
     this.retain = components.retain
-    const { auditIntervalMs, repairIntervalMs } = components.settings
-    const intervals = [auditIntervalMs, repairIntervalMs].filter((ms) => ms > 0)
+    const { auditIntervalMs, repairIntervalMs, versionPurgeIntervalMs } = components.settings
+    const intervals = [auditIntervalMs, repairIntervalMs, versionPurgeIntervalMs].filter((ms) => ms > 0)
     const renewMs = Math.min(MAX_LEASE_RENEW_MS, ...intervals)
     const { logger } = components
     const leased = () => this.#leaseHeld
@@ -81,6 +83,13 @@ export class Maintenance implements Startable {
         when: leased,
         logger,
         run: (signal) => this.repairer.tick(signal)
+      }),
+      new PeriodicTask({
+        name: 'version purge',
+        intervalMs: versionPurgeIntervalMs,
+        when: leased,
+        logger,
+        run: (signal) => components.versions.purge(signal)
       })
     ]
   }

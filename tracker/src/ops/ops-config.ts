@@ -9,6 +9,8 @@ const HOUR = 60 * MINUTE
 export interface OpsSettings extends ReputationPolicy {
   /** How often the auditor plans and runs a round of audits; 0 turns audits off. */
   auditIntervalMs: number
+  /** How often older file versions past their account's policy are purged (docs/versions.md); 0: never. */
+  versionPurgeIntervalMs: number
   /** Share of all pieces audited per round (each node at least one), so a node is audited in proportion to what it holds. */
   auditRate: number
   /** Leaves challenged per audit. */
@@ -83,6 +85,7 @@ export const OPS_DEFAULTS: OpsSettings = {
   scanTickMs: SECOND,
   scanSegmentsPerSecond: 20_000,
   repairClaimMs: 10 * MINUTE,
+  versionPurgeIntervalMs: HOUR,
   repairMargin: undefined,
   repairOfflineGraceMs: 10 * MINUTE,
   repairConcurrency: 2,
@@ -116,6 +119,7 @@ export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
   check(count(s.scanTickMs, 1), 'scanTickMs must be a positive integer')
   check(count(s.scanSegmentsPerSecond, 1), 'scanSegmentsPerSecond must be a positive integer')
   check(count(s.repairClaimMs, 1), 'repairClaimMs must be a positive integer')
+  check(count(s.versionPurgeIntervalMs, 0), 'versionPurgeIntervalMs must be an integer >= 0')
   check(s.repairMargin === undefined || count(s.repairMargin, 0), 'repairMargin must be an integer >= 0')
   check(count(s.repairOfflineGraceMs, 0), 'repairOfflineGraceMs must be an integer >= 0')
   check(count(s.repairConcurrency, 1), 'repairConcurrency must be a positive integer')

@@ -241,6 +241,29 @@ export interface ObjectLayout {
 
 export interface ObjectRecord extends ObjectLayout {
   createdAt: number
+  /**
+   * Set while the object is an older version of its name (docs/versions.md): when another object took the name
+   * or a restore put another version back. A version keeps its pieces, segments and storage span (it is billed
+   * and counts against the quota) but is not listed and its name hash does not lead to it.
+   */
+  supersededAt?: number
+}
+
+/** Where a walk over versions stands: versions sort by owner, name hash, then newest first (time, then id). */
+export interface VersionKey {
+  owner: string
+  nameHash: string
+  supersededAt: number
+  id: string
+}
+
+/**
+ * An account's version policy: an older version is kept while it is among the newest `keep` versions of its name
+ * and was superseded less than `days` days ago; a limit left unset does not apply.
+ */
+export interface VersionPolicy {
+  keep?: number
+  days?: number
 }
 
 export interface UploadCommit {

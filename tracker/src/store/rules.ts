@@ -66,7 +66,8 @@ type Totals = Pick<AccountRecord, 'used' | 'objects' | 'reserved'>
 
 /**
  * An account's totals after an upload of `uploadSize` reserved bytes commits as `object`, replacing `replaced`
- * (the object its name pointed at) if any: the reservation becomes use.
+ * (the object its name pointed at) if any: the reservation becomes use. The replaced object becomes an older
+ * version, which stays in `used` (versions are stored and billed) but no longer counts as a file.
  */
 export function totalsAfterCommit(
   account: AccountRecord,
@@ -75,15 +76,16 @@ export function totalsAfterCommit(
   replaced: { size: number } | undefined
 ): Totals {
   return {
-    used: account.used + object.size - (replaced?.size ?? 0),
+    used: account.used + object.size,
     objects: account.objects + 1 - (replaced === undefined ? 0 : 1),
     reserved: account.reserved - uploadSize
   }
 }
 
-/** An account's totals after an object of `size` bytes is deleted. */
-export function totalsAfterDelete(account: AccountRecord, size: number): Totals {
-  return { used: account.used - size, objects: account.objects - 1, reserved: account.reserved }
+/** An account's totals after an object (a file, or an older version, which is no file) is deleted. */
+export function totalsAfterDelete(account: AccountRecord, object: Pick<ObjectRecord, 'size' | 'supersededAt'>): Totals {
+  const files = object.supersededAt === undefined ? 1 : 0
+  return { used: account.used - object.size, objects: account.objects - files, reserved: account.reserved }
 }
 
 /** An account's totals after an upload of `uploadSize` is aborted or expires. */
@@ -99,6 +101,27 @@ export const nameChangedDuringCommit = (): ShoalError =>
 
 /** A rename or move onto a name another object of the owner has. */
 export const nameTaken = (): ShoalError => new ShoalError(ErrorCode.CONFLICT, 'another file already has this name')
+
+// Versions
+
+/** A restore names an object that is not (or no longer) an older version: one wording, whichever store answers. */
+export const versionNotFound = (id: string): ShoalError =>
+  new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `version ${id} does not exist`)
+
+/**
+ * The current object of a name, made an older version at `at`. Never in the millisecond it was created: two
+ * overwrites in one millisecond would otherwise tie, and versions are ordered (and purged) by this time.
+ */
+export const superseded = (object: ObjectRecord, at: number): ObjectRecord => ({
+  ...object,
+  supersededAt: Math.max(at, object.createdAt + 1)
+})
+
+/** An older version made current again, with the metadata its restore sealed. */
+export function restored(version: ObjectRecord, meta: string): ObjectRecord {
+  const { supersededAt: _was, ...current } = version
+  return { ...current, meta }
+}
 
 // Segments
 

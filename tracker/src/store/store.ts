@@ -29,7 +29,9 @@ import type {
   StoredSegment,
   UploadCommit,
   UploadRecord,
-  UploadSegmentRecord
+  UploadSegmentRecord,
+  VersionKey,
+  VersionPolicy
 } from './records.ts'
 
 export type * from './moderation-records.ts'
@@ -126,6 +128,11 @@ export interface AccountStore {
   /** Marks one of the account's keys revoked and appends `audit`; false if it has no such live key. */
   revokeApiKey(accountId: string, id: string, at: number, audit: AuditRecord): Promise<boolean>
 
+  /** The account's version policy; undefined until it sets one (the service applies the default). */
+  getVersionPolicy(accountId: string): Promise<VersionPolicy | undefined>
+  /** Replaces the account's version policy. */
+  setVersionPolicy(accountId: string, policy: VersionPolicy): Promise<void>
+
   appendAudit(record: AuditRecord): Promise<void>
   /** An account's audit log, newest first. */
   listAudit(accountId: string, limit: number): Promise<AuditRecord[]>
@@ -175,8 +182,9 @@ export interface UploadStore {
   /**
    * Turns an upload into an object: writes the object and its segments, points the owner's name at it, moves
    * the reservation into `used`, opens the object's storage span, removes the upload, and queues `deletes`. If
-   * `replaces` is set, that object (which must be the one the name points at now) is removed in the same step;
-   * if it is not set, the name must be free. Fails with ERR_CONFLICT when the name's current object is not the
+   * `replaces` is set, that object (which must be the one the name points at now) becomes an older version of
+   * the name in the same step (superseded at the new object's createdAt; it keeps its pieces, span and bytes in
+   * `used`); if it is not set, the name must be free. Fails with ERR_CONFLICT when the name's current object is not the
    * expected one.
    */
   commitUpload(commit: UploadCommit): Promise<void>
@@ -205,15 +213,43 @@ export interface ObjectStore {
     to: number
   ): Promise<{ object: ObjectRecord; segments: SegmentManifest[] } | undefined>
   /**
-   * Removes an object from its owner's listing and quota, closes its storage span at `at` and queues `deletes`.
+   * Removes an object (a current one or an older version) from its owner's listing and quota, closes its storage
+   * span at `at` and queues `deletes`. Only the one object: a caller deleting a name deletes its versions too.
    * ERR_OBJECT_NOT_FOUND if gone.
    */
   deleteObject(objectId: string, deletes: readonly DeleteOrderRecord[], at: number): Promise<void>
   /**
-   * Gives an object a new name hash and sealed metadata (rename, move, trash) and returns the updated record.
-   * ERR_CONFLICT when another object of the owner has that name hash; ERR_OBJECT_NOT_FOUND if gone.
+   * Gives an object a new name hash and sealed metadata (rename, move, trash) and returns the updated record. Its
+   * older versions move to the new name hash with it (their sealed metadata stays). ERR_CONFLICT when another
+   * object of the owner has that name hash; ERR_OBJECT_NOT_FOUND if gone or an older version.
    */
   renameObject(objectId: string, nameHash: string, meta: string): Promise<ObjectRecord>
+
+  // Versions (docs/versions.md)
+
+  /**
+   * One page of the older versions of an owner's name, newest first, after `page.after` (exclusive) in that
+   * order, at most `page.limit`.
+   */
+  listVersions(
+    owner: string,
+    nameHash: string,
+    page: { after?: Pick<VersionKey, 'supersededAt' | 'id'>; limit: number }
+  ): Promise<ObjectRecord[]>
+  /**
+   * Older versions of every owner and name, grouped by (owner, name hash) and newest first within a group, after
+   * `after` (exclusive), at most `limit`: the version purge walks them a page at a time.
+   */
+  listAllVersions(after: VersionKey | undefined, limit: number): Promise<ObjectRecord[]>
+  /**
+   * Makes an older version the current object of its name, with new sealed metadata (the client re-seals it with
+   * the name the file has now), and makes the current object (if any) a version superseded at `at`, in one
+   * step. Nothing is removed; the quota is unchanged. ERR_OBJECT_NOT_FOUND unless `versionId` is an older
+   * version.
+   */
+  restoreVersion(versionId: string, meta: string, at: number): Promise<ObjectRecord>
+  /** How many older versions an owner keeps and their bytes (part of `used`). */
+  versionUsage(owner: string): Promise<{ versions: number; bytes: number }>
 
   // Audits and repair (docs/audits-and-repair.md)
 

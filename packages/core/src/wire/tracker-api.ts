@@ -257,6 +257,8 @@ export interface ObjectSummary {
   meta: string
   size: number
   createdAt: number
+  /** Set on an older version of a file: when another version took its place (docs/versions.md). */
+  supersededAt?: number
 }
 /**
  * GET /v1/objects?after=<nameHash>&limit=<n>: one page, in name-hash order. `next` is set when more may follow:
@@ -273,6 +275,43 @@ export interface ListObjectsQuery {
 }
 /** Most objects one page of GET /v1/objects holds (each carries up to 64 KiB of sealed metadata). */
 export const MAX_LIST_PAGE = 1000
+
+/**
+ * GET /v1/objects/:id/versions?after=<cursor>&limit=<n>: the older versions of the file `id` currently is, newest
+ * first, one page at a time (`next` as `after` for the next one). The current object itself is not among them.
+ */
+export interface ListVersionsResponse {
+  /** Each with what a download needs (its key stays wrapped under the owner's master key). */
+  versions: ObjectInfo[]
+  next?: string
+}
+
+/**
+ * POST /v1/objects/:versionId/restore: the version becomes the file's current object, under `meta` (the
+ * client re-seals the version's metadata with the file's current name); the current object becomes a version.
+ */
+export interface RestoreVersionRequest {
+  meta: string
+}
+
+/**
+ * GET and PUT /v1/account/versions: how many older versions of each file are kept (`keep`) and for how many days
+ * after they were replaced (`days`); `null` is no limit. A version is purged once it passes either limit.
+ */
+export interface VersionPolicyView {
+  keep: number | null
+  days: number | null
+}
+
+/** GET /v1/account/versions also says what the older versions hold now (part of the account's `used`). */
+export interface VersionPolicyResponse extends VersionPolicyView {
+  versions: number
+  bytes: number
+}
+
+/** Longest a version policy may keep versions: 10 years, and 1,000 versions a file. */
+export const MAX_VERSION_DAYS = 3650
+export const MAX_VERSION_KEEP = 1000
 
 /** GET /v1/objects/by-name/:nameHash */
 export interface ObjectInfo extends ObjectSummary {

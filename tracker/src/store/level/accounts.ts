@@ -1,5 +1,5 @@
 import type { ApiKeyRecord, AuditRecord, PlanChange } from '../money-records.ts'
-import type { AccountKeysUpdate, AccountRecord, PendingSignupRecord, SessionRecord } from '../records.ts'
+import type { AccountKeysUpdate, AccountRecord, PendingSignupRecord, SessionRecord, VersionPolicy } from '../records.ts'
 import { accountExists, accountNotFound, checkPlanQuota, planChange, verificationFailed, withKeys } from '../rules.ts'
 import type { AccountStore } from '../store.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
@@ -77,6 +77,14 @@ export class LevelAccounts implements AccountStore {
       })
     }
     return deleted
+  }
+
+  getVersionPolicy(accountId: string): Promise<VersionPolicy | undefined> {
+    return this.#db.get(K.versionPolicy(accountId))
+  }
+
+  async setVersionPolicy(accountId: string, policy: VersionPolicy): Promise<void> {
+    await this.#db.batch([{ type: 'put', key: K.versionPolicy(accountId), value: policy }])
   }
 
   async putSession(session: SessionRecord): Promise<void> {

@@ -2,7 +2,7 @@ import { ErrorCode, randomBytes, ShoalError, toHex } from '@shoal/core'
 import { Level } from 'level'
 import { KeyedMutex } from '../keyed-mutex.ts'
 import type { ApiKeyRecord, AuditRecord, PieceMove, SettlementRecord, StorageSpan } from '../money-records.ts'
-import type { DeleteOrderRecord, ShareRecord, UploadRecord } from '../records.ts'
+import type { DeleteOrderRecord, ShareRecord, UploadRecord, VersionKey } from '../records.ts'
 
 /**
  * Bump when the key layout changes; open() migrates older layouts and refuses a database written by a newer one.
@@ -39,6 +39,8 @@ const SCHEMA_VERSION = 3
  *   object:<id>                         -> ObjectRecord                        (objects)
  *   oseg:<objectId>:<index>             -> SegmentManifest                     (objects)
  *   name:<owner>:<nameHash>             -> object id                           (objects)
+ *   version:<owner>:<nameHash>:<supersededAt>:<id> -> object id (older versions)   (objects)
+ *   version-policy:<account>            -> VersionPolicy                       (accounts)
  *   move:<objectId>:<at>:<random>       -> PieceMove                           (ledger)
  *   share:<id>                          -> ShareRecord                         (shares)
  *   share-owner:<owner>:<createdAt>:<id> -> share id                           (shares)
@@ -85,6 +87,8 @@ export const K = {
   object: (id: string) => `object:${id}`,
   oseg: (objectId: string, index: number) => `oseg:${objectId}:${idx(index)}`,
   name: (owner: string, nameHash: string) => `name:${owner}:${nameHash}`,
+  version: (v: VersionKey) => `version:${v.owner}:${v.nameHash}:${time(v.supersededAt)}:${v.id}`,
+  versionPolicy: (accountId: string) => `version-policy:${accountId}`,
   share: (id: string) => `share:${id}`,
   shareOwner: (share: ShareRecord) => `share-owner:${share.owner}:${time(share.createdAt)}:${share.id}`,
   rep: (peerId: string) => `rep:${peerId}`,

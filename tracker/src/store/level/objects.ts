@@ -1,22 +1,64 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
 import { pieceSize } from '@shoal/core'
 import { pieceMoves } from '../money-records.ts'
-import type { AccountRecord, DeleteOrderRecord, ObjectRecord, SegmentKey, StoredSegment } from '../records.ts'
-import { nameTaken, objectNotFound, samePieces, segmentNotFound, totalsAfterDelete } from '../rules.ts'
+import type {
+  AccountRecord,
+  DeleteOrderRecord,
+  ObjectRecord,
+  SegmentKey,
+  StoredSegment,
+  VersionKey
+} from '../records.ts'
+import {
+  nameTaken,
+  objectNotFound,
+  restored,
+  samePieces,
+  segmentNotFound,
+  superseded,
+  totalsAfterDelete,
+  versionNotFound
+} from '../rules.ts'
 import type { ObjectStore } from '../store.ts'
 import { endSpanOps, moveOps } from './ledger.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
 import { queueOps } from './nodes.ts'
 
-/** The writes that remove an object, its segments and (if it still points here) its name. */
-export async function objectRemovalOps(db: LevelDb, object: ObjectRecord): Promise<Op[]> {
+/** The writes that remove an object, its segments and its name (if it still points here) or version entry. */
+async function objectRemovalOps(db: LevelDb, object: ObjectRecord): Promise<Op[]> {
   const segmentKeys = await db.level.keys(range(`oseg:${object.id}:`)).all()
   const ops: Op[] = [{ type: 'del', key: K.object(object.id) }, ...segmentKeys.map((key): Op => ({ type: 'del', key }))]
+  const version = versionKey(object)
+  if (version !== undefined) ops.push({ type: 'del', key: K.version(version) })
   // Only unlink the name if it still points here (it always does while objects are replaced under the lock).
-  if ((await db.get(K.name(object.owner, object.nameHash))) === object.id) {
+  else if ((await db.get(K.name(object.owner, object.nameHash))) === object.id) {
     ops.push({ type: 'del', key: K.name(object.owner, object.nameHash) })
   }
   return ops
+}
+
+const versionKey = (o: ObjectRecord): VersionKey | undefined =>
+  o.supersededAt === undefined
+    ? undefined
+    : { owner: o.owner, nameHash: o.nameHash, supersededAt: o.supersededAt, id: o.id }
+
+/**
+ * The writes that make the current object of a name an older version at `at` (a commit over it, a restore):
+ * the caller points the name at the new current object in the same batch.
+ */
+export function supersedeOps(object: ObjectRecord, at: number): Op[] {
+  const version = superseded(object, at)
+  const key = versionKey(version)
+  if (key === undefined) throw new TypeError('a superseded object has a supersededAt')
+  return [
+    { type: 'put', key: K.object(object.id), value: version },
+    { type: 'put', key: K.version(key), value: object.id }
+  ]
+}
+
+/** Ids of the versions in [gt|gte, lt) of the version index, newest first. */
+async function versionIds(db: LevelDb, bounds: { gt?: string; gte?: string; lt: string }, limit: number) {
+  return (await db.level.values({ ...bounds, reverse: true, limit }).all()) as string[]
 }
 
 export class LevelObjects implements ObjectStore {
@@ -73,7 +115,7 @@ export class LevelObjects implements ObjectStore {
           ops.push({
             type: 'put',
             key: K.account(account.id),
-            value: { ...account, ...totalsAfterDelete(account, object.size) }
+            value: { ...account, ...totalsAfterDelete(account, object) }
           })
         }
         queueOps(ops, deletes)
@@ -87,12 +129,14 @@ export class LevelObjects implements ObjectStore {
       objectId,
       () => objectNotFound(objectId),
       async (object) => {
+        if (object.supersededAt !== undefined) throw objectNotFound(objectId)
         const holder = await this.#db.get<string>(K.name(object.owner, nameHash))
         if (holder !== undefined && holder !== object.id) throw nameTaken()
         const renamed: ObjectRecord = { ...object, nameHash, meta }
         const ops: Op[] = []
         if ((await this.#db.get(K.name(object.owner, object.nameHash))) === object.id) {
           ops.push({ type: 'del', key: K.name(object.owner, object.nameHash) })
+          ops.push(...(await this.#moveVersionsOps(object.owner, object.nameHash, nameHash)))
         }
         ops.push(
           { type: 'put', key: K.name(object.owner, nameHash), value: object.id },
@@ -102,6 +146,81 @@ export class LevelObjects implements ObjectStore {
         return renamed
       }
     )
+  }
+
+  /** The older versions of a name follow its file to another name hash (a rename, a move to trash and back). */
+  async #moveVersionsOps(owner: string, from: string, to: string): Promise<Op[]> {
+    if (from === to) return []
+    const ids = (await this.#db.level.values(range(`version:${owner}:${from}:`)).all()) as string[]
+    const versions = await this.#db.many<ObjectRecord>(ids.map(K.object))
+    return versions.flatMap((v): Op[] => {
+      const moved = { ...v, nameHash: to }
+      const was = versionKey(v)
+      const now = versionKey(moved)
+      if (was === undefined || now === undefined) return []
+      return [
+        { type: 'del', key: K.version(was) },
+        { type: 'put', key: K.version(now), value: v.id },
+        { type: 'put', key: K.object(v.id), value: moved }
+      ]
+    })
+  }
+
+  async listVersions(
+    owner: string,
+    nameHash: string,
+    page: { after?: Pick<VersionKey, 'supersededAt' | 'id'>; limit: number }
+  ): Promise<ObjectRecord[]> {
+    const bounds = range(`version:${owner}:${nameHash}:`)
+    const upper = page.after === undefined ? bounds.lt : K.version({ owner, nameHash, ...page.after })
+    return this.#db.many((await versionIds(this.#db, { gte: bounds.gte, lt: upper }, page.limit)).map(K.object))
+  }
+
+  async listAllVersions(after: VersionKey | undefined, limit: number): Promise<ObjectRecord[]> {
+    const bounds = range('version:')
+    const upper = after === undefined ? bounds.lt : K.version(after)
+    return this.#db.many((await versionIds(this.#db, { gte: bounds.gte, lt: upper }, limit)).map(K.object))
+  }
+
+  restoreVersion(versionId: string, meta: string, at: number): Promise<ObjectRecord> {
+    return this.#withObject(
+      versionId,
+      () => versionNotFound(versionId),
+      async (version) => {
+        const key = versionKey(version)
+        if (key === undefined) throw versionNotFound(versionId)
+        const current = await this.getObjectByName(version.owner, version.nameHash)
+        const now = restored(version, meta)
+        await this.#db.batch([
+          ...(current === undefined ? [] : supersedeOps(current, at)),
+          { type: 'del', key: K.version(key) },
+          { type: 'put', key: K.object(now.id), value: now },
+          { type: 'put', key: K.name(now.owner, now.nameHash), value: now.id }
+        ])
+        return now
+      }
+    )
+  }
+
+  async versionUsage(owner: string): Promise<{ versions: number; bytes: number }> {
+    let versions = 0
+    let bytes = 0
+    // A page at a time: memory stays bounded however many versions an account keeps.
+    let after: VersionKey | undefined
+    for (;;) {
+      const bounds = range(`version:${owner}:`)
+      const upper = after === undefined ? bounds.lt : K.version(after)
+      const page = await this.#db.many<ObjectRecord>(
+        (await versionIds(this.#db, { gte: bounds.gte, lt: upper }, 500)).map(K.object)
+      )
+      for (const v of page) {
+        versions++
+        bytes += v.size
+      }
+      const last = page.at(-1)
+      after = last === undefined ? undefined : versionKey(last)
+      if (page.length < 500 || after === undefined) return { versions, bytes }
+    }
   }
 
   async listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {

@@ -17,10 +17,10 @@ import {
   uploadNotFound
 } from '../rules.ts'
 import type { UploadStore } from '../store.ts'
-import { endSpanOps, startSpanOps } from './ledger.ts'
+import { startSpanOps } from './ledger.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
 import { queueOps } from './nodes.ts'
-import { objectRemovalOps } from './objects.ts'
+import { supersedeOps } from './objects.ts'
 
 export class LevelUploads implements UploadStore {
   readonly #db: LevelDb
@@ -110,9 +110,7 @@ export class LevelUploads implements UploadStore {
       const ops: Op[] = []
       const old =
         commit.replaces === undefined ? undefined : await this.#db.get<ObjectRecord>(K.object(commit.replaces))
-      if (old !== undefined) {
-        ops.push(...(await objectRemovalOps(this.#db, old)), ...(await endSpanOps(this.#db, old.id, object.createdAt)))
-      }
+      if (old !== undefined) ops.push(...supersedeOps(old, object.createdAt))
       ops.push(
         ...startSpanOps(object, commit.nodeBytes),
         {

@@ -4,7 +4,8 @@ import type {
   AccountRecord,
   PendingSignupRecord,
   RecoveryRecord,
-  SessionRecord
+  SessionRecord,
+  VersionPolicy
 } from '../records.ts'
 import { accountExists, accountNotFound, checkPlanQuota, verificationFailed } from '../rules.ts'
 import type { AccountStore } from '../store.ts'
@@ -154,6 +155,22 @@ export class PgAccounts implements AccountStore {
   async getAccount(id: string): Promise<AccountRecord | undefined> {
     const [row] = await this.#db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [id])
     return row === undefined ? undefined : toAccount(row)
+  }
+
+  async getVersionPolicy(accountId: string): Promise<VersionPolicy | undefined> {
+    const [row] = await this.#db.query<{ policy: VersionPolicy }>(
+      'SELECT policy FROM version_policies WHERE account_id = $1',
+      [accountId]
+    )
+    return row?.policy
+  }
+
+  async setVersionPolicy(accountId: string, policy: VersionPolicy): Promise<void> {
+    await this.#db.query(
+      `INSERT INTO version_policies (account_id, policy) VALUES ($1, $2)
+       ON CONFLICT (account_id) DO UPDATE SET policy = EXCLUDED.policy`,
+      [accountId, JSON.stringify(policy)]
+    )
   }
 
   async getAccountByEmail(email: string): Promise<AccountRecord | undefined> {

@@ -20,6 +20,17 @@ export async function schemaVersion(db: pg.Pool | pg.PoolClient): Promise<number
 }
 
 /**
+ * The versions applied so far. Migrations written on parallel branches can land out of order (14 before 13),
+ * so a database is up to date when every known version is applied, not when the newest one is.
+ */
+async function appliedVersions(db: pg.Pool | pg.PoolClient): Promise<Set<number>> {
+  const exists = await db.query<{ t: string | null }>(`SELECT to_regclass('shoal_migrations')::text AS t`)
+  if (exists.rows[0]?.t == null) return new Set()
+  const rows = await db.query<{ version: number }>('SELECT version FROM shoal_migrations')
+  return new Set(rows.rows.map((r) => r.version))
+}
+
+/**
  * Brings the database to `SCHEMA_VERSION`. Safe to run from several processes at once: an advisory lock makes
  * them take turns, and the later ones find nothing left to do. Refuses a database written by newer code.
  */
@@ -38,11 +49,7 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
       const from = await schemaVersion(client)
       const newest = migrations.at(-1)?.version ?? 0
       if (from > newest) throw newerSchema(from, newest)
-      // By the versions recorded, not by the highest: versions are taken by branches in parallel, so one merged
-      // later may be lower than one a database already has (13 and 14 arriving after 15).
-      const done = new Set(
-        (await client.query<{ version: number }>('SELECT version FROM shoal_migrations')).rows.map((r) => r.version)
-      )
+      const done = await appliedVersions(client)
       const applied: MigrationResult['applied'] = []
       for (const migration of migrations) {
         if (done.has(migration.version)) continue
@@ -88,8 +95,7 @@ export async function checkSchema(pool: pg.Pool, where: string): Promise<void> {
 
 /** Known migrations the database has not recorded (one merged below a version it already has). */
 async function missingMigrations(pool: pg.Pool): Promise<number> {
-  const { rows } = await pool.query<{ version: number }>('SELECT version FROM shoal_migrations')
-  const done = new Set(rows.map((r) => r.version))
+  const done = await appliedVersions(pool)
   return MIGRATIONS.filter((m) => !done.has(m.version)).length
 }
 

@@ -294,8 +294,22 @@ CREATE TABLE receipt_keys (
 );
 `
   },
-  // 14 is taken by work on another branch; numbers need not be contiguous (migrate.ts applies every version
-  // not yet recorded, in order).
+  {
+    version: 14,
+    name: 'file versions: older versions stay in objects, superseded; per-account version policies',
+    sql: `
+ALTER TABLE objects ADD COLUMN superseded_at bigint;
+ALTER TABLE objects DROP CONSTRAINT objects_owner_name_hash_key;
+CREATE UNIQUE INDEX objects_current_name ON objects (owner, name_hash) WHERE superseded_at IS NULL;
+CREATE INDEX objects_versions ON objects
+  (owner COLLATE "C", name_hash COLLATE "C", superseded_at DESC, id COLLATE "C" DESC)
+  WHERE superseded_at IS NOT NULL;
+CREATE TABLE version_policies (
+  account_id text PRIMARY KEY REFERENCES accounts (id),
+  policy jsonb NOT NULL
+);
+`
+  },
   {
     version: 15,
     name: "background walks as cursors, the repair queue, a node's spans and moves by index",

@@ -1,13 +1,38 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
 import { pieceSize } from '@shoal/core'
 import { pieceMoves } from '../money-records.ts'
-import type { DeleteOrderRecord, ObjectRecord, SegmentKey, StoredSegment } from '../records.ts'
-import { nameTaken, objectNotFound, samePieces, segmentNotFound, totalsAfterDelete } from '../rules.ts'
+import type { DeleteOrderRecord, ObjectRecord, SegmentKey, StoredSegment, VersionKey } from '../records.ts'
+import {
+  nameTaken,
+  objectNotFound,
+  restored,
+  samePieces,
+  segmentNotFound,
+  superseded,
+  totalsAfterDelete,
+  versionNotFound
+} from '../rules.ts'
 import type { ObjectStore } from '../store.ts'
 import { lockAccount, setTotals } from './accounts.ts'
 import { endSpan, recordMoves } from './ledger.ts'
 import { queueDeletes } from './nodes.ts'
-import type { PgDb } from './pg-db.ts'
+import type { Db, PgDb } from './pg-db.ts'
+
+/**
+ * Makes the current object of a name an older version at `at` (a commit over it, a restore); the caller then
+ * gives the name its new current object in the same transaction (the unique index covers current objects only).
+ */
+export async function supersede(db: Db, object: ObjectRecord, at: number): Promise<void> {
+  const version = superseded(object, at)
+  await db.query('UPDATE objects SET superseded_at = $2, record = $3 WHERE id = $1', [
+    object.id,
+    version.supersededAt,
+    JSON.stringify(version)
+  ])
+}
+
+// Versions in the index objects_versions' order (migration 14): grouped by owner and name, newest first.
+const VERSION_ORDER = 'owner COLLATE "C" DESC, name_hash COLLATE "C" DESC, superseded_at DESC, id COLLATE "C" DESC'
 
 export class PgObjects implements ObjectStore {
   readonly #db: PgDb
@@ -23,7 +48,7 @@ export class PgObjects implements ObjectStore {
 
   async getObjectByName(owner: string, nameHash: string): Promise<ObjectRecord | undefined> {
     const [row] = await this.#db.query<{ record: ObjectRecord }>(
-      'SELECT record FROM objects WHERE owner = $1 AND name_hash = $2',
+      'SELECT record FROM objects WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NULL',
       [owner, nameHash]
     )
     return row?.record
@@ -32,7 +57,8 @@ export class PgObjects implements ObjectStore {
   async listObjects(owner: string, page: { after?: string; limit: number }): Promise<ObjectRecord[]> {
     // Bytewise ("C") order, as level keys sort, on the index objects_owner_name (migration 10).
     const rows = await this.#db.query<{ record: ObjectRecord }>(
-      `SELECT record FROM objects WHERE owner = $1 AND ($2::text IS NULL OR name_hash COLLATE "C" > $2)
+      `SELECT record FROM objects
+       WHERE owner = $1 AND superseded_at IS NULL AND ($2::text IS NULL OR name_hash COLLATE "C" > $2)
        ORDER BY name_hash COLLATE "C" LIMIT $3`,
       [owner, page.after ?? null, page.limit]
     )
@@ -69,12 +95,14 @@ export class PgObjects implements ObjectStore {
       const owner = first.rows[0]?.owner
       if (owner === undefined) throw objectNotFound(objectId)
       const account = await lockAccount(db, owner)
-      const { rows } = await db.query<{ size: number }>('SELECT size FROM objects WHERE id = $1 FOR UPDATE', [objectId])
-      const object = rows[0]
+      const { rows } = await db.query<{ record: ObjectRecord }>('SELECT record FROM objects WHERE id = $1 FOR UPDATE', [
+        objectId
+      ])
+      const object = rows[0]?.record
       if (object === undefined) throw objectNotFound(objectId)
       await db.query('DELETE FROM objects WHERE id = $1', [objectId])
       await endSpan(db, objectId, at)
-      if (account !== undefined) await setTotals(db, owner, totalsAfterDelete(account, object.size))
+      if (account !== undefined) await setTotals(db, owner, totalsAfterDelete(account, object))
       await queueDeletes(db, deletes)
     })
   }
@@ -89,11 +117,11 @@ export class PgObjects implements ObjectStore {
         objectId
       ])
       const object = rows[0]?.record
-      if (object === undefined) throw objectNotFound(objectId)
-      const taken = await db.query<{ id: string }>('SELECT id FROM objects WHERE owner = $1 AND name_hash = $2', [
-        owner,
-        nameHash
-      ])
+      if (object === undefined || object.supersededAt !== undefined) throw objectNotFound(objectId)
+      const taken = await db.query<{ id: string }>(
+        'SELECT id FROM objects WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NULL',
+        [owner, nameHash]
+      )
       const holder = taken.rows[0]?.id
       if (holder !== undefined && holder !== objectId) throw nameTaken()
       const renamed: ObjectRecord = { ...object, nameHash, meta }
@@ -102,8 +130,80 @@ export class PgObjects implements ObjectStore {
         nameHash,
         JSON.stringify(renamed)
       ])
+      // The older versions follow their file (their sealed metadata stays).
+      await db.query(
+        `UPDATE objects SET name_hash = $3, record = jsonb_set(record, '{nameHash}', to_jsonb($3::text))
+         WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NOT NULL`,
+        [owner, object.nameHash, nameHash]
+      )
       return renamed
     })
+  }
+
+  async listVersions(
+    owner: string,
+    nameHash: string,
+    page: { after?: Pick<VersionKey, 'supersededAt' | 'id'>; limit: number }
+  ): Promise<ObjectRecord[]> {
+    const rows = await this.#db.query<{ record: ObjectRecord }>(
+      page.after === undefined
+        ? `SELECT record FROM objects WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NOT NULL
+           ORDER BY ${VERSION_ORDER} LIMIT $3`
+        : `SELECT record FROM objects WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NOT NULL
+             AND (superseded_at, id COLLATE "C") < ($4, $5 COLLATE "C")
+           ORDER BY ${VERSION_ORDER} LIMIT $3`,
+      page.after === undefined
+        ? [owner, nameHash, page.limit]
+        : [owner, nameHash, page.limit, page.after.supersededAt, page.after.id]
+    )
+    return rows.map((r) => r.record)
+  }
+
+  async listAllVersions(after: VersionKey | undefined, limit: number): Promise<ObjectRecord[]> {
+    const rows = await this.#db.query<{ record: ObjectRecord }>(
+      after === undefined
+        ? `SELECT record FROM objects WHERE superseded_at IS NOT NULL ORDER BY ${VERSION_ORDER} LIMIT $1`
+        : `SELECT record FROM objects WHERE superseded_at IS NOT NULL
+             AND (owner COLLATE "C", name_hash COLLATE "C", superseded_at, id COLLATE "C")
+               < ($2 COLLATE "C", $3 COLLATE "C", $4, $5 COLLATE "C")
+           ORDER BY ${VERSION_ORDER} LIMIT $1`,
+      after === undefined ? [limit] : [limit, after.owner, after.nameHash, after.supersededAt, after.id]
+    )
+    return rows.map((r) => r.record)
+  }
+
+  restoreVersion(versionId: string, meta: string, at: number): Promise<ObjectRecord> {
+    return this.#db.tx(async (db) => {
+      const first = await db.query<{ owner: string }>('SELECT owner FROM objects WHERE id = $1', [versionId])
+      const owner = first.rows[0]?.owner
+      if (owner === undefined) throw versionNotFound(versionId)
+      await lockAccount(db, owner)
+      const { rows } = await db.query<{ record: ObjectRecord }>('SELECT record FROM objects WHERE id = $1 FOR UPDATE', [
+        versionId
+      ])
+      const version = rows[0]?.record
+      if (version?.supersededAt === undefined) throw versionNotFound(versionId)
+      const current = await db.query<{ record: ObjectRecord }>(
+        'SELECT record FROM objects WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NULL FOR UPDATE',
+        [owner, version.nameHash]
+      )
+      const was = current.rows[0]?.record
+      if (was !== undefined) await supersede(db, was, at)
+      const now = restored(version, meta)
+      await db.query('UPDATE objects SET superseded_at = NULL, record = $2 WHERE id = $1', [
+        versionId,
+        JSON.stringify(now)
+      ])
+      return now
+    })
+  }
+
+  async versionUsage(owner: string): Promise<{ versions: number; bytes: number }> {
+    const [row] = await this.#db.query<{ versions: string; bytes: string | null }>(
+      'SELECT count(*) AS versions, sum(size) AS bytes FROM objects WHERE owner = $1 AND superseded_at IS NOT NULL',
+      [owner]
+    )
+    return { versions: Number(row?.versions ?? 0), bytes: Number(row?.bytes ?? 0) }
   }
 
   async listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {

@@ -1,5 +1,12 @@
 import type { PiecePlacement } from '@shoal/core'
-import type { AccountRecord, DeleteOrderRecord, UploadCommit, UploadRecord, UploadSegmentRecord } from '../records.ts'
+import type {
+  AccountRecord,
+  DeleteOrderRecord,
+  ObjectRecord,
+  UploadCommit,
+  UploadRecord,
+  UploadSegmentRecord
+} from '../records.ts'
 import {
   accountNotFound,
   checkUploadQuota,
@@ -11,8 +18,9 @@ import {
 } from '../rules.ts'
 import type { UploadStore } from '../store.ts'
 import { lockAccount, setTotals } from './accounts.ts'
-import { endSpan, startSpan } from './ledger.ts'
+import { startSpan } from './ledger.ts'
 import { queueDeletes } from './nodes.ts'
+import { supersede } from './objects.ts'
 import type { Db, PgDb } from './pg-db.ts'
 
 export class PgUploads implements UploadStore {
@@ -128,16 +136,13 @@ export class PgUploads implements UploadStore {
       const { upload, account } = await lockUploadWithOwner(db, commit.uploadId)
       if (account === undefined) throw accountNotFound()
       const { object } = commit
-      const { rows } = await db.query<{ id: string; size: number }>(
-        'SELECT id, size FROM objects WHERE owner = $1 AND name_hash = $2 FOR UPDATE',
+      const { rows } = await db.query<{ record: ObjectRecord }>(
+        'SELECT record FROM objects WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NULL FOR UPDATE',
         [upload.owner, object.nameHash]
       )
-      const current = rows[0]
+      const current = rows[0]?.record
       if (current?.id !== commit.replaces) throw nameChangedDuringCommit()
-      if (current !== undefined) {
-        await db.query('DELETE FROM objects WHERE id = $1', [current.id])
-        await endSpan(db, current.id, object.createdAt)
-      }
+      if (current !== undefined) await supersede(db, current, object.createdAt)
       await startSpan(db, object, commit.nodeBytes)
       await db.query(
         'INSERT INTO objects (id, owner, name_hash, size, created_at, record) VALUES ($1, $2, $3, $4, $5, $6)',
