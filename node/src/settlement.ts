@@ -36,6 +36,12 @@ export interface SettlerOptions {
   maxQueued?: number
   /** How long a client's delivery may take; default 30 s. */
   idleTimeoutMs?: number
+  /**
+   * Settle this long after the last receipt came in, without waiting for the interval (default 10 s; 0 =
+   * only on the interval). A download's bytes then reach the owner's usage seconds after it ends instead of
+   * up to `intervalMs` later, while a steady stream of receipts still settles in one batch per interval.
+   */
+  quietMs?: number
 }
 
 export interface SettlerStats {
@@ -103,6 +109,8 @@ export class Settler {
   /** Writes to the queue run one at a time: each reads what it replaces and keeps #queued exact. */
   #writes: Promise<unknown> = Promise.resolve()
   #loop: { controller: AbortController; done: Promise<void> } | undefined
+  readonly #quietMs: number
+  #quietTimer: ReturnType<typeof setTimeout> | undefined
   #flushing: Promise<void> | undefined
 
   constructor(components: SettlerComponents, options: SettlerOptions = {}) {
@@ -111,6 +119,7 @@ export class Settler {
     this.#intervalMs = options.intervalMs ?? 5 * 60_000
     this.#maxQueued = options.maxQueued ?? 100_000
     this.#idleMs = options.idleTimeoutMs ?? 30_000
+    this.#quietMs = options.quietMs ?? 10_000
     this.#receipts = openReceipts(components.db)
     this.#order = openOrder(components.db)
   }
@@ -217,6 +226,19 @@ export class Settler {
       this.#queued += added
       await this.#dropOldest()
     })
+    this.#settleWhenQuiet()
+  }
+
+  /** (Re)arms the quiet timer: a flush once no receipt has come in for `quietMs`. */
+  #settleWhenQuiet(): void {
+    if (this.#quietMs <= 0 || this.#loop === undefined) return
+    clearTimeout(this.#quietTimer)
+    this.#quietTimer = setTimeout(() => {
+      this.#quietTimer = undefined
+      this.flush().catch((err: unknown) => this.#log.warn({ err: describeError(err) }, 'settlement failed'))
+    }, this.#quietMs)
+    // A pending settlement never keeps the process alive: stop() settles what is left.
+    this.#quietTimer.unref()
   }
 
   /** Deletes the oldest receipts beyond maxQueued; runs inside #exclusive. */
@@ -371,6 +393,8 @@ export class Settler {
   async stop(): Promise<void> {
     const loop = this.#loop
     this.#loop = undefined
+    clearTimeout(this.#quietTimer)
+    this.#quietTimer = undefined
     loop?.controller.abort()
     await loop?.done
     if (this.#ready !== undefined && this.#queued > 0) {

@@ -150,7 +150,8 @@ async function startSettler(w: World, db: Level<string, string>, options: Settle
       logger,
       db
     },
-    { intervalMs: 3_600_000, ...options }
+    // Settled by flush() in these tests unless one asks for the quiet timer.
+    { intervalMs: 3_600_000, quietMs: 0, ...options }
   )
   await settler.start()
   return settler
@@ -259,6 +260,27 @@ describe('Settler: the receipt queue on disk', () => {
     await next.stop()
     expect(w.endpoint.credited.size).toBe(2)
     expect(await diskSerials(db)).toEqual([])
+  })
+
+  it('settles soon after receipts stop coming, long before the interval', async () => {
+    const w = await world()
+    const db = await openDb(w)
+    const settler = await startSettler(w, db, { quietMs: 2_000 })
+    const first = await delivery(w, 10)
+    expect(await settler.add(first.grant, first.receipt)).toBe(true)
+    // Receipts arriving closer together than quietMs postpone it: a steady download settles in batches.
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(w.endpoint.credited.size).toBe(0)
+    const second = await delivery(w, 20)
+    expect(await settler.add(second.grant, second.receipt)).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(w.endpoint.credited.size).toBe(0)
+    // Then quiet: both settle together, with the hour-long interval far away.
+    await expect.poll(() => settler.stats.settled, { timeout: 10_000 }).toBe(2)
+    expect(w.endpoint.credited.size).toBe(2)
+    expect(settler.stats).toMatchObject({ queued: 0, settled: 2, settledBytes: 30 })
+    expect(w.endpoint.batches).toHaveLength(1)
+    await settler.stop()
   })
 
   it('settles a replaced receipt once, the one covering the most bytes', async () => {
