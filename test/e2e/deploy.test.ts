@@ -123,12 +123,16 @@ describe('deploy', () => {
       expect(await codeOf(sha256Stream(visitor.download()))).toBe(ErrorCode.SHARE_REMOVED)
       // The owner: the file is untouched and still downloads; the share is still theirs, not revoked.
       expect(await sha256Stream((await owner.get('shared.bin')).stream)).toEqual(await digest())
-      expect((await owner.listShares()).find((s) => s.id === share.id)?.revokedAt).toBeUndefined()
+      const listed = (await owner.listShares()).find((s) => s.id === share.id)
+      expect(listed?.revokedAt).toBeUndefined()
+      // ...and their list of links says the operator removed this one, and when.
+      expect(listed?.removedAt).toBeGreaterThan(0)
 
       const log = await adminCli(['log'], env)
       expect(log.stdout).toContain(`takedown ${share.id}  by admin  "report 1: no consent"`)
       const restore = await adminCli(['restore', share.id, '--reason', 'counter-notice'], env)
       expect(restore.stdout.trim()).toBe(`${share.id}: restored`)
+      expect((await owner.listShares()).find((s) => s.id === share.id)?.removedAt).toBeUndefined()
       expect(await sha256Stream(visitor.download())).toEqual(await digest())
     } finally {
       await visitor.stop()

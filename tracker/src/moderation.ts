@@ -27,6 +27,8 @@ export interface ModerationGate {
   checkShare(share: ShareRecord): Promise<void>
   /** ERR_ACCOUNT_SUSPENDED when the operator suspended the account. */
   checkAccount(accountId: string): Promise<void>
+  /** When the operator took the share down or suspended its owner; undefined for a link it left alone. */
+  removedAt(share: ShareRecord): Promise<number | undefined>
 }
 
 export interface ModerationResult {
@@ -122,15 +124,20 @@ export class Moderation implements ModerationGate {
   }
 
   async checkShare(share: ShareRecord): Promise<void> {
+    const removedAt = await this.removedAt(share)
+    if (removedAt !== undefined) {
+      throw new ShoalError(ErrorCode.SHARE_REMOVED, 'this link was removed by the operator of this service', {
+        details: { removedAt }
+      })
+    }
+  }
+
+  async removedAt(share: ShareRecord): Promise<number | undefined> {
     const [takedown, suspension] = await Promise.all([
       this.#c.store.moderation.getTakedown(share.id),
       this.#c.store.moderation.getSuspension(share.owner)
     ])
-    if (takedown !== undefined || suspension !== undefined) {
-      throw new ShoalError(ErrorCode.SHARE_REMOVED, 'this link was removed by the operator of this service', {
-        details: { removedAt: (takedown ?? suspension)?.at ?? 0 }
-      })
-    }
+    return (takedown ?? suspension)?.at
   }
 
   async checkAccount(accountId: string): Promise<void> {

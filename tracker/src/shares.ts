@@ -27,7 +27,7 @@ export interface SharesComponents {
   config: TrackerConfig
   objects: Objects
   /** Takedowns and suspended owners (moderation.ts); default none. */
-  gate?: Pick<ModerationGate, 'checkShare'>
+  gate?: Pick<ModerationGate, 'checkShare' | 'removedAt'>
 }
 
 /**
@@ -39,7 +39,7 @@ export class Shares {
   readonly #store: StoreParts<'shares' | 'objects' | 'coordination'>
   readonly #config: TrackerConfig
   readonly #objects: Objects
-  readonly #gate: Pick<ModerationGate, 'checkShare'> | undefined
+  readonly #gate: Pick<ModerationGate, 'checkShare' | 'removedAt'> | undefined
 
   constructor(components: SharesComponents) {
     this.#store = components.store
@@ -84,7 +84,15 @@ export class Shares {
   }
 
   async list(owner: AccountRecord): Promise<ListSharesResponse> {
-    return { shares: (await this.#store.shares.listShares(owner.id)).map(shareView) }
+    const shares = await this.#store.shares.listShares(owner.id)
+    return {
+      shares: await Promise.all(
+        shares.map(async (share) => {
+          const removedAt = await this.#gate?.removedAt(share)
+          return { ...shareView(share), ...(removedAt === undefined ? {} : { removedAt }) }
+        })
+      )
+    }
   }
 
   /** Changes a live link's expiry (a revoked one stays revoked); `expiresAt: null` removes it. */

@@ -9,6 +9,7 @@ import { ShareLinkResult, shareLink } from './share-dialog.tsx'
 
 function status(share: ShareView): { text: string; live: boolean } {
   if (share.revokedAt !== undefined) return { text: 'Revoked', live: false }
+  if (share.removedAt !== undefined) return { text: 'Removed by the operator', live: false }
   if (share.expiresAt !== undefined && share.expiresAt <= Date.now()) return { text: 'Expired', live: false }
   if (share.expiresAt !== undefined) return { text: `Until ${formatDate(share.expiresAt)}`, live: true }
   return { text: 'Active', live: true }

@@ -526,8 +526,9 @@ function policyLine(p: VersionPolicyResponse): string {
   return `Versions: keeping ${keep} of each file ${days}; ${p.versions} kept now, ${formatBytes(p.bytes)} (counted in used)`
 }
 
-function shareStatus(share: { revokedAt?: number; expiresAt?: number }): string {
+function shareStatus(share: { revokedAt?: number; removedAt?: number; expiresAt?: number }): string {
   if (share.revokedAt !== undefined) return 'revoked'
+  if (share.removedAt !== undefined) return 'removed by the operator'
   if (share.expiresAt === undefined) return 'active, no expiry'
   const until = new Date(share.expiresAt).toISOString().replace('T', ' ').slice(0, 16)
   return share.expiresAt <= Date.now() ? `expired ${until}` : `until ${until}`

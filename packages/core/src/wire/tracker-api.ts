@@ -402,6 +402,11 @@ export interface ShareView {
   createdAt: number
   expiresAt?: number
   revokedAt?: number
+  /**
+   * Owner's list only: when the operator took the link down or suspended its owner. Visitors get
+   * ERR_SHARE_REMOVED; the owner sees why the link stopped working (their own file is untouched).
+   */
+  removedAt?: number
   passwordProtected: boolean
   /** Downloads started through the link (a visitor's first grants request; a preview counts). */
   downloads?: number
