@@ -4,10 +4,11 @@ import { request as httpRequest } from 'node:http'
 import { createServer as createHttpsServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { ensureWebUiBuilt, startWebUiServer, type WebUiServer } from '@shoal/web-ui'
+import { fileURLToPath } from 'node:url'
+import { ensureWebUiBuilt } from '@shoal/web-ui'
 import { type Browser, chromium } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HostNetwork, TestCa, Testnet } from '../src/index.ts'
+import { HostNetwork, type ReadyProcess, spawnReady, stopProcess, TestCa, Testnet } from '../src/index.ts'
 import {
   assertChromium,
   CHROMIUM,
@@ -24,6 +25,10 @@ const unavailable = await HostNetwork.unavailable()
 if (unavailable !== undefined) process.stderr.write(`deploy-hosts.test.ts skipped: ${unavailable}\n`)
 
 const MiB = 1024 * 1024
+const NODES = 4
+/** The web UI's own host: the one after the nodes'. */
+const WEB_UI_HOST = NODES
+const WEB_UI_HOST_SCRIPT = fileURLToPath(new URL('../src/web-ui-host.ts', import.meta.url))
 const NODE_PORT = 4001
 const WSS_PORT = 4443
 
@@ -64,7 +69,8 @@ async function startProxy(tls: { cert: string; key: string }, host: string, upst
 describe.skipIf(unavailable !== undefined)('deployed across hosts, TLS everywhere', { timeout: 240_000 }, () => {
   let dir: Awaited<ReturnType<typeof tempDir>>
   let net: Testnet
-  let ui: WebUiServer
+  let ui: ReadyProcess
+  let uiUrl = ''
   let proxy: Server
   let browser: Browser
   let spki = ''
@@ -79,11 +85,12 @@ describe.skipIf(unavailable !== undefined)('deployed across hosts, TLS everywher
     await writeFile(tokenFile, adminToken, { mode: 0o600 })
     let cert: { cert: string; key: string } | undefined
     net = await Testnet.start({
-      nodes: 4,
+      nodes: NODES,
       k: 2,
       m: 2,
       segmentSize: '1MiB',
-      hosts: { required: true },
+      // The tracker (behind its proxy) on the hub, each node on a host, the web UI on a host of its own.
+      hosts: { required: true, extraHosts: 1 },
       // Each node listens on fixed ports of its own host and announces exactly those.
       nodeArgs: (_i, host) => [
         '--listen',
@@ -116,7 +123,17 @@ describe.skipIf(unavailable !== undefined)('deployed across hosts, TLS everywher
     const pem = { cert: await readFile(files.cert, 'utf8'), key: await readFile(files.key, 'utf8') }
     proxy = await startProxy(pem, hub, net.tracker.url)
     const trackerHttps = `https://${hub}:${(proxy.address() as AddressInfo).port}`
-    ui = await startWebUiServer({ tracker: trackerHttps, host: hub, tls: pem })
+    const uiHost = net.hosts?.host(WEB_UI_HOST)
+    ui = await spawnReady(
+      WEB_UI_HOST_SCRIPT,
+      ['--tracker', trackerHttps, '--host', uiHost?.address ?? '', '--tls-cert', files.cert, '--tls-key', files.key],
+      {
+        logFile: join(dir.path, 'web-ui.log'),
+        label: 'web UI',
+        wrap: (command, args) => (net.hosts as HostNetwork).wrap(WEB_UI_HOST, command, args)
+      }
+    )
+    uiUrl = String(ui.ready.url)
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
@@ -128,7 +145,7 @@ describe.skipIf(unavailable !== undefined)('deployed across hosts, TLS everywher
     if (extraCa === undefined) delete process.env.NODE_EXTRA_CA_CERTS
     else process.env.NODE_EXTRA_CA_CERTS = extraCa
     await browser?.close().catch(() => {})
-    await ui?.close()
+    if (ui !== undefined) await stopProcess(ui)
     await new Promise((resolve) => proxy?.close(resolve) ?? resolve(undefined))
     await net?.stop()
     await dir?.cleanup()
@@ -156,8 +173,9 @@ describe.skipIf(unavailable !== undefined)('deployed across hosts, TLS everywher
     const sockets: string[] = []
     page.on('websocket', (ws) => sockets.push(ws.url()))
     try {
-      expect(ui.url.startsWith('https://')).toBe(true)
-      await signUp(page, ui.url, 'operator-test@example.com', 'a long enough password')
+      // Served from its own host, to a browser on the hub's side, talking to the tracker on the hub.
+      expect(uiUrl).toMatch(new RegExp(`^https://${net.hosts?.host(WEB_UI_HOST).address.replaceAll('.', '\\.')}:`))
+      await signUp(page, uiUrl, 'operator-test@example.com', 'a long enough password')
       const path = join(dir.path, 'photo.bin')
       const sha = await randomFile(path, 2 * MiB + 77)
       await page.getByTestId('file-input').setInputFiles(path)

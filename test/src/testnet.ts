@@ -71,6 +71,11 @@ export interface TestnetHostsInit {
    * applied by the nodes themselves (`--egress-limit`); true throws ERR_HOSTS_UNAVAILABLE instead.
    */
   required?: boolean
+  /**
+   * Hosts beyond the nodes' (indices `nodes` and up), for other parts of a deployment, e.g. the web UI on a
+   * host of its own (`net.hosts.host(nodes)`, `net.hosts.wrap(...)`).
+   */
+  extraHosts?: number
 }
 
 export interface TrackerHandle {
@@ -146,7 +151,7 @@ export class Testnet {
         )
       } else {
         hosts = await HostNetwork.create({
-          hosts: init.nodes,
+          hosts: init.nodes + (hostsInit.extraHosts ?? 0),
           ...(hostsInit.uplink === undefined ? {} : { uplink: hostsInit.uplink })
         })
       }
