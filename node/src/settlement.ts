@@ -111,6 +111,7 @@ export class Settler {
   #loop: { controller: AbortController; done: Promise<void> } | undefined
   readonly #quietMs: number
   #quietTimer: ReturnType<typeof setTimeout> | undefined
+  #lastReceiptAt = 0
   #flushing: Promise<void> | undefined
 
   constructor(components: SettlerComponents, options: SettlerOptions = {}) {
@@ -229,14 +230,26 @@ export class Settler {
     this.#settleWhenQuiet()
   }
 
-  /** (Re)arms the quiet timer: a flush once no receipt has come in for `quietMs`. */
+  /**
+   * A flush once no receipt has come in for `quietMs`. Receipts arrive many times a second during a download:
+   * each only notes the time, and one timer, when it fires early, waits out the rest (as Watchdog does).
+   */
   #settleWhenQuiet(): void {
     if (this.#quietMs <= 0 || this.#loop === undefined) return
-    clearTimeout(this.#quietTimer)
+    this.#lastReceiptAt = Date.now()
+    if (this.#quietTimer === undefined) this.#armQuiet(this.#quietMs)
+  }
+
+  #armQuiet(ms: number): void {
     this.#quietTimer = setTimeout(() => {
+      const quiet = Date.now() - this.#lastReceiptAt
+      if (quiet < this.#quietMs) {
+        this.#armQuiet(this.#quietMs - quiet)
+        return
+      }
       this.#quietTimer = undefined
       this.flush().catch((err: unknown) => this.#log.warn({ err: describeError(err) }, 'settlement failed'))
-    }, this.#quietMs)
+    }, ms)
     // A pending settlement never keeps the process alive: stop() settles what is left.
     this.#quietTimer.unref()
   }

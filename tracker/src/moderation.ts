@@ -27,8 +27,11 @@ export interface ModerationGate {
   checkShare(share: ShareRecord): Promise<void>
   /** ERR_ACCOUNT_SUSPENDED when the operator suspended the account. */
   checkAccount(accountId: string): Promise<void>
-  /** When the operator took the share down or suspended its owner; undefined for a link it left alone. */
-  removedAt(share: ShareRecord): Promise<number | undefined>
+  /**
+   * For each share (of one owner, as an owner's list is): when the operator took it down or suspended the
+   * owner; undefined for a link it left alone. The owner's suspension is read once, not once per link.
+   */
+  removedAt(shares: readonly ShareRecord[]): Promise<(number | undefined)[]>
 }
 
 export interface ModerationResult {
@@ -124,7 +127,7 @@ export class Moderation implements ModerationGate {
   }
 
   async checkShare(share: ShareRecord): Promise<void> {
-    const removedAt = await this.removedAt(share)
+    const [removedAt] = await this.removedAt([share])
     if (removedAt !== undefined) {
       throw new ShoalError(ErrorCode.SHARE_REMOVED, 'this link was removed by the operator of this service', {
         details: { removedAt }
@@ -132,12 +135,14 @@ export class Moderation implements ModerationGate {
     }
   }
 
-  async removedAt(share: ShareRecord): Promise<number | undefined> {
-    const [takedown, suspension] = await Promise.all([
-      this.#c.store.moderation.getTakedown(share.id),
-      this.#c.store.moderation.getSuspension(share.owner)
+  async removedAt(shares: readonly ShareRecord[]): Promise<(number | undefined)[]> {
+    const owners = [...new Set(shares.map((s) => s.owner))]
+    const [takedowns, suspensions] = await Promise.all([
+      Promise.all(shares.map((s) => this.#c.store.moderation.getTakedown(s.id))),
+      Promise.all(owners.map((o) => this.#c.store.moderation.getSuspension(o)))
     ])
-    return (takedown ?? suspension)?.at
+    const suspended = new Map(owners.map((o, i) => [o, suspensions[i]?.at]))
+    return shares.map((s, i) => takedowns[i]?.at ?? suspended.get(s.owner))
   }
 
   async checkAccount(accountId: string): Promise<void> {

@@ -85,13 +85,12 @@ export class Shares {
 
   async list(owner: AccountRecord): Promise<ListSharesResponse> {
     const shares = await this.#store.shares.listShares(owner.id)
+    const removed = (await this.#gate?.removedAt(shares)) ?? []
     return {
-      shares: await Promise.all(
-        shares.map(async (share) => {
-          const removedAt = await this.#gate?.removedAt(share)
-          return { ...shareView(share), ...(removedAt === undefined ? {} : { removedAt }) }
-        })
-      )
+      shares: shares.map((share, i) => {
+        const removedAt = removed[i]
+        return { ...shareView(share), ...(removedAt === undefined ? {} : { removedAt }) }
+      })
     }
   }
 
