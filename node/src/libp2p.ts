@@ -86,6 +86,10 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
     connectionEncrypters: [noise()],
     streamMuxers: [
       yamux({
+        // yamux pings every connection every 30 s and ignores a missing answer; the connection monitor below
+        // already pings, and aborts a connection that stops answering, so the second ping is pure idle cost
+        // (a meshed idle node spent about a third of its CPU on the two).
+        enableKeepAlive: false,
         streamOptions: {
           initialStreamWindowSize: 256 * KiB,
           // Wide windows for throughput (js-libp2p-yamux#42); also the most a paused stream can still receive.
@@ -96,7 +100,7 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
     ],
     // libp2p pings every connection every 10 s by default, each ping a new stream (protocol negotiation and a
     // peer-store write on both ends): in a meshed network of 16 nodes that alone kept an idle network busy.
-    // Dead connections still surface within a minute, and at once when a transfer on them fails.
+    // Dead connections still surface within two minutes, and at once when a transfer on them fails.
     connectionMonitor: { pingInterval: CONNECTION_PING_INTERVAL_MS },
     connectionManager: {
       maxConnections: init.maxConnections ?? 1024,
