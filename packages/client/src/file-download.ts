@@ -1,7 +1,6 @@
-import { createWriteStream } from 'node:fs'
-import { readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
-import { pipeline } from 'node:stream/promises'
+import { open, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { ErrorCode, isShoalError, ShoalError } from '@shoal/core'
+import { release } from './codec/release.ts'
 import type { DownloadOptions } from './download.ts'
 import type { ObjectEntry, ShoalClient } from './shoal-client.ts'
 
@@ -61,13 +60,33 @@ export async function downloadFile(
         : { onProgress: (p) => onProgress({ ...p, bytes: offset + p.bytes, total: info.size }) })
     })
     if (object.id !== info.id) throw new ShoalError(ErrorCode.CONFLICT, `${name} was replaced while downloading`)
-    await pipeline(stream, createWriteStream(partialPath(out), { flags: offset > 0 ? 'a' : 'w' }))
+    await writeOut(stream, partialPath(out), offset > 0 ? 'a' : 'w')
     await rename(partialPath(out), out)
     await dropPartial(out)
     return { object, resumedFrom: offset }
   } catch (err) {
     if (!isInterruption(err, options.signal)) await dropPartial(out)
     throw err
+  }
+}
+
+/**
+ * Writes the segments in order and frees each once it is on disk. A segment outlived its write by up to a
+ * major collection (it had aged into the old generation while queued), so a 2 GiB download's client kept tens
+ * of MB of written segments around (peak RSS 310 MB against ~140 MB of live buffers).
+ */
+async function writeOut(stream: AsyncIterable<Uint8Array>, path: string, flags: 'a' | 'w'): Promise<void> {
+  const file = await open(path, flags)
+  try {
+    for await (const chunk of stream) {
+      for (let done = 0; done < chunk.byteLength; ) {
+        const { bytesWritten } = await file.write(chunk, done, chunk.byteLength - done)
+        done += bytesWritten
+      }
+      release(chunk)
+    }
+  } finally {
+    await file.close()
   }
 }
 
