@@ -184,7 +184,11 @@ export class Testnet {
     const net = new Testnet(init, dir, ownsDir, tracker, handle, hosts, fallback)
     net.#extraTrackerArgs = extraTrackerArgs
     try {
-      await Promise.all(Array.from({ length: init.nodes }, (_, i) => net.#spawnNode(i)))
+      // Every spawn settles before any failure is reported: a node still starting when another one failed
+      // would otherwise be missed by stop() below and keep running after the testnet gave up.
+      const spawned = await Promise.allSettled(Array.from({ length: init.nodes }, (_, i) => net.#spawnNode(i)))
+      const failed = spawned.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed !== undefined) throw failed.reason
       await net.waitForOnline(undefined, init.readyTimeoutMs ?? 30_000)
     } catch (err) {
       await net.stop()
