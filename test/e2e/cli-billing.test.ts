@@ -61,6 +61,15 @@ describe('shoal usage and shoal invoice against a real tracker', () => {
     const json = JSON.parse((await shoal(['usage', '--json'])).stdout) as { plan: string; metered: { period: string } }
     expect(json).toMatchObject({ plan: 'free', metered: { period: month } })
 
+    // A download shows in the month's usage right after it ends: the nodes settle as soon as it is quiet (a
+    // second), not on their 5-minute interval (issue 15: "downloaded this month" stayed at 0 B for minutes).
+    expect((await shoal(['get', 'a.bin', 'back.bin'])).code).toBe(0)
+    const egress = async () =>
+      (JSON.parse((await shoal(['usage', '--json'])).stdout) as { metered: { egressBytes: number } }).metered
+        .egressBytes
+    await expect.poll(egress, { timeout: 8_000, interval: 250 }).toBeGreaterThanOrEqual(300_000)
+    expect((await shoal(['usage'])).stdout).toMatch(/^ {2}downloaded {2}29\d KiB/m)
+
     const none = await shoal(['invoice'])
     expect(none).toMatchObject({ code: 0, stdout: '' })
     expect(none.stderr).toMatch(/No invoices yet/)

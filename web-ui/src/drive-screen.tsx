@@ -128,6 +128,45 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     client.warm()
   }, [client, refresh])
 
+  /**
+   * Downloads finished in this tab that the tracker's figure may not include yet: storage nodes settle a
+   * download's receipts a second or so after it ends (node/src/settlement.ts), so "downloaded this month" shows
+   * them at once as still being counted, and asks the tracker again until its figure has caught up.
+   */
+  const [unsettled, setUnsettled] = useState<{ base: number; bytes: number }>()
+  const monthRef = useRef(month)
+  monthRef.current = month
+  const downloaded = useCallback((bytes: number) => {
+    if (monthRef.current === undefined) return
+    const base = monthRef.current.egressBytes
+    setUnsettled((u) => (u === undefined ? { base, bytes } : { base: u.base, bytes: u.bytes + bytes }))
+  }, [])
+  const pendingEgress =
+    unsettled === undefined || month === undefined
+      ? 0
+      : Math.max(0, unsettled.bytes - (month.egressBytes - unsettled.base))
+  useEffect(() => {
+    if (unsettled === undefined) return
+    if (pendingEgress === 0) {
+      setUnsettled(undefined)
+      return
+    }
+    let tries = 0
+    const timer = setInterval(() => {
+      // Give up after a minute: a node that cannot reach the tracker settles later, by itself.
+      if (++tries > 30) {
+        clearInterval(timer)
+        setUnsettled(undefined)
+        return
+      }
+      client.tracker
+        .usage()
+        .then(setMonth)
+        .catch(() => undefined)
+    }, 2_000)
+    return () => clearInterval(timer)
+  }, [client, unsettled, pendingEgress])
+
   // The trash empties itself: items trashed more than TRASH_KEEP_MS ago go for good, once per visit. The
   // tracker cannot do it (which objects are in the trash is sealed metadata), so the app does, on any device.
   const purged = useRef(false)
@@ -278,12 +317,13 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
             stream,
             signal
           )
+          downloaded(entry.size)
         } catch (err) {
           throw explained(err)
         }
       })
     },
-    [client, transfers]
+    [client, transfers, downloaded]
   )
 
   /**
@@ -314,12 +354,13 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         }
         try {
           await saveFile({ name: archive, size, mime: 'application/zip' }, counted(), signal)
+          downloaded(files.reduce((sum, e) => sum + e.size, 0))
         } catch (err) {
           throw explained(err)
         }
       })
     },
-    [all, client, folder, toast, transfers]
+    [all, client, folder, toast, transfers, downloaded]
   )
 
   const downloadItem = useCallback(
@@ -422,7 +463,12 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
             </button>
           ))}
         </nav>
-        <UsagePanel usage={usage} month={month} files={all.filter((e) => !e.name.endsWith('/')).length} />
+        <UsagePanel
+          usage={usage}
+          month={month}
+          pending={pendingEgress}
+          files={all.filter((e) => !e.name.endsWith('/')).length}
+        />
         <div className="account">
           <span title={client.email}>{client.email}</span>
           <button type="button" className="icon-button" title="Sign out" aria-label="Sign out" onClick={onSignOut}>
@@ -691,10 +737,13 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
 function UsagePanel({
   usage,
   month,
+  pending,
   files
 }: {
   usage: AccountView | undefined
   month: UsageResponse | undefined
+  /** Bytes downloaded here that the tracker has not counted yet. */
+  pending: number
   files: number
 }) {
   if (usage === undefined) return <div className="usage" />
@@ -712,9 +761,18 @@ function UsagePanel({
         {formatBytes(usage.used)} of {formatBytes(usage.quota)} used · {files} file{files === 1 ? '' : 's'}
       </p>
       {month !== undefined && (
-        <p data-testid="usage-month" title="Downloads count once the storage nodes have settled them">
-          {formatBytes(month.egressBytes)} downloaded this month
+        <p
+          data-testid="usage-month"
+          title="Downloads count once the storage nodes have settled them, a second or so after they end"
+        >
+          {formatBytes(month.egressBytes + pending)} downloaded this month
           {usage.plan === undefined ? '' : ` · ${usage.plan} plan`}
+          {pending > 0 && (
+            <span className="pending" data-testid="usage-pending">
+              {' '}
+              ({formatBytes(pending)} still being counted)
+            </span>
+          )}
         </p>
       )}
     </section>
