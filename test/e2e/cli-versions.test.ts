@@ -134,4 +134,63 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
     await ok(['get', 'report.bin', join(work.path, 'after.bin')])
     expect(await readFile(join(work.path, 'after.bin'))).toEqual(await readFile(first))
   })
+
+  it('deletes one older version: its pieces leave the nodes, usage drops, the rest stays', async () => {
+    await ok(['versions', '--policy', '--keep', '10', '--days', 'none'])
+    const shas: string[] = []
+    for (const [i, size] of [MiB + 1, MiB + 2, 300_001].entries()) {
+      const file = join(work.path, `notes-${i}.bin`)
+      shas.push(await randomFile(file, size))
+      await ok(['put', file, 'notes.bin', ...(i === 0 ? [] : ['--overwrite'])])
+    }
+    const notes = async () => JSON.parse((await ok(['versions', 'notes.bin', '--json'])).stdout) as Listed[]
+    const [now, middle, oldest] = (await notes()) as [Listed, Listed, Listed]
+    expect([now.size, middle.size, oldest.size]).toEqual([300_001, MiB + 2, MiB + 1])
+    const usage = async () =>
+      JSON.parse((await ok(['usage', '--json'])).stdout) as {
+        used: number
+        versions: { versions: number; bytes: number }
+      }
+    const before = await usage()
+
+    // The pieces of the version to delete, read before it goes.
+    const client = await ShoalClient.login({
+      tracker: net.tracker.url,
+      email: env.SHOAL_EMAIL as string,
+      password: env.SHOAL_PASSWORD as string
+    })
+    const grants = await client.tracker.downloadGrants(middle.id, 0, 2)
+    await client.stop()
+    const middlePieces = grants.segments.flatMap((s) => s.pieces.map((p) => p.cid))
+    expect(middlePieces.length).toBeGreaterThan(0)
+    const stored = await pieceFiles()
+    expect(middlePieces.every((cid) => stored.includes(cid))).toBe(true)
+
+    // Bad input loses nothing: the current version is refused, an unknown id is not found.
+    const current = await shoal(['versions', 'notes.bin', '--delete', now.id])
+    expect(current.code).toBe(1)
+    expect(current.stderr.trim().split('\n')).toHaveLength(1)
+    expect(current.stderr).toMatch(/is the current one of "notes\.bin".*\(ERR_INVALID_INPUT\)/)
+    const unknown = await shoal(['versions', 'notes.bin', '--delete', 'AAAAAAAAAAAAAAAAAAAAAA'])
+    expect(unknown.stderr).toMatch(/has no version AAAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
+    expect((await notes()).map((v) => v.id)).toEqual([now.id, middle.id, oldest.id])
+
+    const deleted = await ok(['versions', 'notes.bin', '--delete', middle.id])
+    expect(deleted.stderr).toBe(`Deleted version ${middle.id} of notes.bin\n`)
+    expect((await notes()).map((v) => v.id)).toEqual([now.id, oldest.id])
+    const after = await usage()
+    expect(after.used).toBe(before.used - (MiB + 2))
+    expect(after.versions).toMatchObject({
+      versions: before.versions.versions - 1,
+      bytes: before.versions.bytes - (MiB + 2)
+    })
+    // The client deleted its pieces on the nodes straight away.
+    const left = await pieceFiles()
+    expect(middlePieces.some((cid) => left.includes(cid))).toBe(false)
+    // The others are untouched.
+    await ok(['get', 'notes.bin', join(work.path, 'notes-old.bin'), '--version', oldest.id])
+    expect(await sha256File(join(work.path, 'notes-old.bin'))).toBe(shas[0])
+    await ok(['get', 'notes.bin', join(work.path, 'notes-now.bin')])
+    expect(await sha256File(join(work.path, 'notes-now.bin'))).toBe(shas[2])
+  })
 })

@@ -58,6 +58,7 @@ commands:
   ls [--json]            list your files
   rm NAME                delete a file and its older versions
   versions NAME [--json] list a file's versions: id, size, date, the current one marked "*"
+  versions NAME --delete ID  delete one older version (its pieces go, it stops being billed)
   versions --policy [--keep N|none] [--days D|none]
                          show or set how many older versions of each file are kept, and for how many days
                          (default: 10 versions, 30 days; older ones are purged and stop being billed)
@@ -300,9 +301,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const [name] = expectArgs(args, 1, 1, 'rm NAME')
         client = await signedIn(dir, tracker)
         const result = await client.remove(name!)
-        io.stderr.write(
-          `Deleted ${name}${result.piecesPending > 0 ? ` (${result.piecesPending} pieces will be removed when their nodes come back)` : ''}\n`
-        )
+        io.stderr.write(`Deleted ${name}${piecesLeft(result)}\n`)
         return 0
       }
       case 'versions': {
@@ -321,7 +320,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           else io.stdout.write(`${policyLine(policy)}\n`)
           return 0
         }
-        const [name] = expectArgs(args, 1, 1, 'versions NAME [--json] | versions --policy')
+        const [name] = expectArgs(args, 1, 1, 'versions NAME [--json] | versions NAME --delete ID | versions --policy')
+        if (values.delete !== undefined) {
+          const result = await client.deleteVersion(name!, values.delete)
+          io.stderr.write(`Deleted version ${values.delete} of ${name}${piecesLeft(result)}\n`)
+          return 0
+        }
         const versions = await client.versions(name!)
         if (values.json === true) {
           io.stdout.write(`${JSON.stringify(versions)}\n`)
@@ -471,6 +475,11 @@ async function stopWithin(client: { stop(): Promise<void> } | undefined, ms: num
   clearTimeout(timer)
 }
 
+/** What a delete left for offline nodes to do, as a suffix of its message. */
+function piecesLeft(result: { piecesPending: number }): string {
+  return result.piecesPending > 0 ? ` (${result.piecesPending} pieces will be removed when their nodes come back)` : ''
+}
+
 function parse(argv: string[]) {
   return parseArgs({
     args: argv,
@@ -480,6 +489,7 @@ function parse(argv: string[]) {
       overwrite: { type: 'boolean' },
       force: { type: 'boolean' },
       version: { type: 'string' },
+      delete: { type: 'string' },
       policy: { type: 'boolean' },
       keep: { type: 'string' },
       days: { type: 'string' },

@@ -587,7 +587,36 @@ export class ShoalClient {
     options: { signal?: AbortSignal } = {}
   ): Promise<{ piecesDeleted: number; piecesPending: number }> {
     const info = await this.stat(name, options)
-    const { deletes } = await this.tracker.deleteObject(info.id, options)
+    return this.#deleteObject(info.id, options)
+  }
+
+  /**
+   * Deletes one older version of a file (docs/versions.md): its pieces go from the nodes as `remove`'s do, it
+   * stops counting against the quota and being billed; the file and its other versions stay. The current
+   * version is refused (ERR_INVALID_INPUT: `remove` deletes the file, `restore` another version first).
+   */
+  async deleteVersion(
+    name: string,
+    versionId: string,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<{ piecesDeleted: number; piecesPending: number }> {
+    const current = await this.stat(name, options)
+    if (versionId === current.id) {
+      throw new ShoalError(
+        ErrorCode.INVALID_INPUT,
+        `version ${versionId} is the current one of "${name}": delete the file, or restore another version first`
+      )
+    }
+    const version = await this.#findVersion(name, current, versionId, options)
+    return this.#deleteObject(version.id, options)
+  }
+
+  /** Deletes an object (a file with its versions, or one version) on the tracker and its pieces on the nodes. */
+  async #deleteObject(
+    id: string,
+    options: { signal?: AbortSignal }
+  ): Promise<{ piecesDeleted: number; piecesPending: number }> {
+    const { deletes } = await this.tracker.deleteObject(id, options)
     if (deletes.length === 0) return { piecesDeleted: 0, piecesPending: 0 }
     const peer = await this.#getPeer()
     const results = await Promise.allSettled(
