@@ -59,6 +59,22 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
   const pieceFiles = async () =>
     (await Promise.all(net.nodes.map((n) => listFiles(join(n.dataDir, 'pieces'))))).flat().map((f) => basename(f))
 
+  /** The piece CIDs of an object's first two segments, checked to be on the nodes' disks now. */
+  async function storedPieces(objectId: string): Promise<string[]> {
+    const client = await ShoalClient.login({
+      tracker: net.tracker.url,
+      email: env.SHOAL_EMAIL as string,
+      password: env.SHOAL_PASSWORD as string
+    })
+    const grants = await client.tracker.downloadGrants(objectId, 0, 2)
+    await client.stop()
+    const cids = grants.segments.flatMap((s) => s.pieces.map((p) => p.cid))
+    expect(cids.length).toBeGreaterThan(0)
+    const stored = await pieceFiles()
+    expect(cids.every((cid) => stored.includes(cid))).toBe(true)
+    return cids
+  }
+
   it('keeps, lists, downloads, restores and purges versions', async () => {
     const first = join(work.path, 'first.bin')
     const second = join(work.path, 'second.bin')
@@ -109,17 +125,7 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
 
     // The policy: keep no older versions. The tracker's purge deletes the replaced one and its pieces leave the
     // nodes (delete orders in their heartbeats).
-    const client = await ShoalClient.login({
-      tracker: net.tracker.url,
-      email: env.SHOAL_EMAIL as string,
-      password: env.SHOAL_PASSWORD as string
-    })
-    const grants = await client.tracker.downloadGrants(now.id, 0, 2)
-    await client.stop()
-    const versionPieces = grants.segments.flatMap((s) => s.pieces.map((p) => p.cid))
-    expect(versionPieces.length).toBeGreaterThan(0)
-    const before = await pieceFiles()
-    expect(versionPieces.every((cid) => before.includes(cid))).toBe(true)
+    const versionPieces = await storedPieces(now.id)
     const bad = await shoal(['versions', '--policy', '--keep', 'lots'])
     expect(bad.code).toBe(2)
     expect((await ok(['versions', '--policy', '--keep', '0', '--days', 'none'])).stdout).toMatch(
@@ -154,17 +160,7 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
     const before = await usage()
 
     // The pieces of the version to delete, read before it goes.
-    const client = await ShoalClient.login({
-      tracker: net.tracker.url,
-      email: env.SHOAL_EMAIL as string,
-      password: env.SHOAL_PASSWORD as string
-    })
-    const grants = await client.tracker.downloadGrants(middle.id, 0, 2)
-    await client.stop()
-    const middlePieces = grants.segments.flatMap((s) => s.pieces.map((p) => p.cid))
-    expect(middlePieces.length).toBeGreaterThan(0)
-    const stored = await pieceFiles()
-    expect(middlePieces.every((cid) => stored.includes(cid))).toBe(true)
+    const middlePieces = await storedPieces(middle.id)
 
     // Bad input loses nothing: the current version is refused, an unknown id is not found.
     const current = await shoal(['versions', 'notes.bin', '--delete', now.id])
