@@ -21,6 +21,7 @@ import { Icon, Logo } from './icons.tsx'
 import { MoveDialog } from './move-dialog.tsx'
 import { PhotosView, photosInOrder } from './photos-view.tsx'
 import { Preview } from './preview.tsx'
+import { type NameClash, ReplaceDialog } from './replace-dialog.tsx'
 import { type Section, useRoute } from './route.ts'
 import { saveFile } from './save.ts'
 import { ShareDialog } from './share-dialog.tsx'
@@ -52,6 +53,7 @@ type DialogState =
   | { kind: 'share'; item: Item }
   | { kind: 'versions'; item: Item }
   | { kind: 'preview'; entry: ObjectEntry; siblings: readonly ObjectEntry[] }
+  | { kind: 'replace'; clashes: NameClash[] }
 
 interface Toast {
   id: number
@@ -86,7 +88,9 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
   const [toasts, setToasts] = useState<Toast[]>([])
   const [sharesVersion, setSharesVersion] = useState(0)
   const picker = useRef<HTMLInputElement>(null)
-  const uploads = useRef(new Map<number, { file: File; name: string; uploadId?: string; resumable?: boolean }>())
+  const uploads = useRef(
+    new Map<number, { file: File; name: string; overwrite: boolean; uploadId?: string; resumable?: boolean }>()
+  )
 
   const toast = useCallback((text: string, kind: Toast['kind'] = 'error', action?: Toast['action']) => {
     const id = Date.now() + Math.random()
@@ -220,7 +224,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
   )
 
   const startUpload = useCallback(
-    (file: File, name: string, resume?: string) => {
+    (file: File, name: string, overwrite: boolean, resume?: string) => {
       const { id, done } = transfers.add(
         'upload',
         name.slice(name.lastIndexOf('/') + 1),
@@ -228,7 +232,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         ({ signal, progress }) =>
           uploadFile(
             client,
-            { file, name },
+            { file, name, overwrite },
             {
               signal,
               progress,
@@ -244,7 +248,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
             throw explained(err)
           })
       )
-      uploads.current.set(id, { file, name })
+      uploads.current.set(id, { file, name, overwrite })
       void done.then(() => refresh(true))
     },
     [client, transfers, refresh]
@@ -263,19 +267,43 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
       }
       const target = into ?? (section === 'files' ? folder : '')
       const reserved = new Set(taken)
+      const clashes: NameClash[] = []
+      const asked = new Set<string>()
       for (const file of batch) {
         let name: string
         try {
-          name = freeName(joinPath(target, file.name), reserved)
+          name = joinPath(target, file.name)
+          // A file of this name is already in the drive: ask once, for all of them, before any is uploaded.
+          if (taken.has(name) && !asked.has(name)) {
+            asked.add(name)
+            clashes.push({ file, name })
+            continue
+          }
+          name = freeName(name, reserved)
         } catch (err) {
           toast(explain(err))
           continue
         }
         reserved.add(name)
-        startUpload(file, name)
+        startUpload(file, name, false)
       }
+      if (clashes.length > 0) setDialog({ kind: 'replace', clashes })
     },
     [folder, section, taken, usage, startUpload, toast]
+  )
+
+  /** The answer to ReplaceDialog: each clash as a new version of its file, or under a free name. */
+  const resolveClashes = useCallback(
+    (clashes: readonly NameClash[], replace: boolean) => {
+      setDialog(undefined)
+      const reserved = new Set(taken)
+      for (const { file, name } of clashes) {
+        const target = replace ? name : freeName(name, reserved)
+        reserved.add(target)
+        startUpload(file, target, replace)
+      }
+    },
+    [taken, startUpload]
   )
 
   const retry = useCallback(
@@ -284,7 +312,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
       if (u === undefined) return
       uploads.current.delete(t.id)
       transfers.remove(t.id)
-      startUpload(u.file, u.name, u.uploadId)
+      startUpload(u.file, u.name, u.overwrite, u.uploadId)
     },
     [startUpload, transfers]
   )
@@ -691,6 +719,14 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
           onClose={() => setDialog(undefined)}
         />
       )}
+      {dialog?.kind === 'replace' && (
+        <ReplaceDialog
+          clashes={dialog.clashes}
+          onReplace={() => resolveClashes(dialog.clashes, true)}
+          onKeepBoth={() => resolveClashes(dialog.clashes, false)}
+          onClose={() => setDialog(undefined)}
+        />
+      )}
       {dialog?.kind === 'versions' && (
         <VersionsDialog
           client={client}
@@ -763,6 +799,8 @@ function UsagePanel({
       {month !== undefined && (
         <p
           data-testid="usage-month"
+          data-bytes={month.egressBytes + pending}
+          data-pending={pending}
           title="Downloads count once the storage nodes have settled them, a second or so after they end"
         >
           {formatBytes(month.egressBytes + pending)} downloaded this month
