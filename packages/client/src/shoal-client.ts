@@ -37,6 +37,7 @@ import {
 import { createCodecEngine } from '#codec-engine'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
+import { checkPath } from './names.ts'
 import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-peer.ts'
 import { deletePiece } from './p2p/piece-client.ts'
 import { ReceiptBook, ReceiptSigner } from './receipts.ts'
@@ -346,6 +347,8 @@ export class ShoalClient {
     size: number,
     options: UploadOptions = {}
   ) {
+    // A script's "a//b", "/a" or "a/../b" would make empty or unreachable folders: refused before anything moves.
+    checkPath(name)
     this.warm()
     const iterable = Symbol.asyncIterator in source ? source : toAsync(source)
     return uploadObject(
@@ -502,8 +505,7 @@ export class ShoalClient {
     patch: { [K in keyof ObjectMetadata]?: ObjectMetadata[K] | null } = {},
     options: { signal?: AbortSignal } = {}
   ): Promise<ObjectEntry> {
-    if (to.length === 0 || to.length > 1024)
-      throw new ShoalError(ErrorCode.INVALID_INPUT, 'name must be 1-1024 characters')
+    checkPath(to)
     const info = await this.stat(from, options)
     const meta: Record<string, unknown> = { ...(await this.#keyring.openMetadata(info.meta)), name: to }
     for (const [key, value] of Object.entries(patch)) {
