@@ -22,6 +22,7 @@ import { getPiece } from './p2p/piece-client.ts'
 import type { ProgressListener } from './progress.ts'
 import type { ReceiptBook } from './receipts.ts'
 import type { TrackerClient } from './tracker-client.ts'
+import type { UnreachableNodes } from './unreachable-nodes.ts'
 
 export interface DownloadContext {
   tracker: TrackerClient
@@ -31,6 +32,8 @@ export interface DownloadContext {
   locate?: (node: NodeAddress, signal: AbortSignal) => Promise<NodeAddress | undefined>
   /** Signs a receipt for every piece received, for the node to settle (egress billing); none without it. */
   receipts?: ReceiptBook
+  /** Nodes the client failed to dial in earlier transfers (unreachable-nodes.ts): asked last, not redialled. */
+  unreachable?: UnreachableNodes
 }
 
 export interface DownloadOptions {
@@ -59,6 +62,7 @@ export interface DownloadOptions {
 }
 
 export type DownloadEvent =
+  | { type: 'request'; segment: number; piece: number; node: string }
   | { type: 'piece'; segment: number; piece: number; node: string; ms: number }
   | { type: 'hedge'; segment: number; piece: number; node: string; afterMs: number }
   | { type: 'failure'; segment: number; piece: number; node: string; code: string; message: string }
@@ -124,7 +128,7 @@ export async function* downloadObject(
       peer,
       codec,
       layout,
-      new NodeScoreboard(),
+      new NodeScoreboard(undefined, ctx.unreachable),
       settings,
       signal,
       options.onEvent
@@ -346,7 +350,13 @@ class SegmentFetcher {
         }
         // Cancelling the download ends this segment at once, whatever its requests are doing.
         this.#signal.addEventListener('abort', () => reject(this.#signal.reason), { once: true, signal: cancel.signal })
-        const initial = Math.min(granted.pieces.length, k + this.#settings.extraPieces)
+        // Spare requests go only to nodes not known to be down: a dead node is dialled when it is needed to
+        // make up k, not to race the others.
+        const reachable = granted.pieces.filter((p) => !this.#ctx.unreachable?.isDown(p.node.peerId)).length
+        const initial = Math.max(
+          Math.min(granted.pieces.length, k),
+          Math.min(reachable, granted.pieces.length, k + this.#settings.extraPieces)
+        )
         for (let i = 0; i < initial; i++) launch()
         settle()
       })
@@ -375,26 +385,40 @@ class SegmentFetcher {
       median === undefined
         ? this.#settings.hedgeColdMs
         : Math.max(this.#settings.hedgeMinMs, median * this.#settings.hedgeFactor)
+    // Whether this request went a whole hedge period without finishing, and how much it got meanwhile.
+    let overdue = false
+    const seen = { bytes: 0 }
     const timer = setTimeout(() => {
       hedgeTimers.delete(timer)
+      overdue = true
       if (hedge()) this.#emit({ type: 'hedge', segment, piece: piece.index, node: peerId, afterMs: hedgeAfter })
     }, hedgeAfter)
     hedgeTimers.add(timer)
     const started = performance.now()
     this.#board.started(peerId)
+    this.#emit({ type: 'request', segment, piece: piece.index, node: peerId })
     let outcome: 'ok' | 'failed' | 'cancelled' = 'failed'
     try {
-      const bytes = await this.#fetchFrom(piece, size, signal)
+      const bytes = await this.#fetchFrom(piece, size, signal, seen)
       this.#ctx.receipts?.received(this.#relocated.get(piece.node.peerId) ?? piece.node, piece.grant, bytes.byteLength)
       this.wireBytes += bytes.byteLength
       signal.throwIfAborted()
       await this.#codec.addPiece(segment, piece.index, piece.cid, bytes)
       outcome = 'ok'
+      this.#ctx.unreachable?.reached(peerId)
       const ms = performance.now() - started
       this.#board.succeeded(peerId, ms)
       this.#emit({ type: 'piece', segment, piece: piece.index, node: peerId, ms })
     } catch (err) {
       outcome = signal.aborted && !isShoalError(err, ErrorCode.PIECE_CORRUPT) ? 'cancelled' : 'failed'
+      // Remembered beyond this transfer: a node that could not be dialled or went silent, and one that sent
+      // nothing in a whole hedge period while others delivered the segment (a killed node's connection can
+      // look open for a while: its requests hang until cancelled rather than fail).
+      const silent =
+        outcome === 'failed'
+          ? isShoalError(err, ErrorCode.NODE_UNREACHABLE) || isShoalError(err, ErrorCode.TIMEOUT)
+          : overdue && seen.bytes === 0
+      if (silent) this.#ctx.unreachable?.failed(peerId)
       throw err
     } finally {
       clearTimeout(timer)
@@ -405,7 +429,12 @@ class SegmentFetcher {
   }
 
   /** Tries the tracker-known addresses, then addresses found through the DHT when those cannot be reached. */
-  async #fetchFrom(piece: GrantedPiece, size: number, signal: AbortSignal): Promise<Uint8Array> {
+  async #fetchFrom(
+    piece: GrantedPiece,
+    size: number,
+    signal: AbortSignal,
+    seen: { bytes: number }
+  ): Promise<Uint8Array> {
     const request = { grant: piece.grant, cid: CID.parse(piece.cid), size }
     const peerId = piece.node.peerId
     const receipts = this.#ctx.receipts
@@ -413,7 +442,10 @@ class SegmentFetcher {
       signal,
       verify: false,
       stallMs: this.#settings.stallMs,
-      onBytes: (n: number) => this.#board.received(peerId, n),
+      onBytes: (n: number) => {
+        seen.bytes += n
+        this.#board.received(peerId, n)
+      },
       // Receipts go to the node on the get stream as bytes arrive (get protocol 2.0.0, p2p/in-band-receipts.ts).
       ...(receipts === undefined ? {} : { sign: (bytes: number) => receipts.sign(piece.grant, bytes) })
     }

@@ -42,6 +42,7 @@ import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-
 import { deletePiece } from './p2p/piece-client.ts'
 import { ReceiptBook, ReceiptSigner } from './receipts.ts'
 import { TrackerClient } from './tracker-client.ts'
+import { UnreachableNodes } from './unreachable-nodes.ts'
 import { type UploadOptions, uploadObject } from './upload.ts'
 
 /** Everything a client needs to act for an account later. Holds the master key: store it like a password. */
@@ -133,6 +134,8 @@ export class ShoalClient {
   #peer: Promise<Libp2p> | undefined
   #codecs: CodecEngine | undefined
   #receipts: Promise<ReceiptBook> | undefined
+  /** Nodes that failed a dial, remembered across this client's downloads. */
+  readonly #unreachable = new UnreachableNodes()
   /**
    * The recovery key made at sign-up, for the caller to show once (it is kept nowhere else: not here after this
    * client, not on the tracker). Undefined on a client that logged in.
@@ -399,7 +402,8 @@ export class ShoalClient {
         peer: this.#getPeer,
         codecs: this.#getCodecs(),
         locate: this.#locate,
-        receipts: await this.#getReceipts()
+        receipts: await this.#getReceipts(),
+        unreachable: this.#unreachable
       },
       info,
       contentKey,
