@@ -55,7 +55,7 @@ describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () =
 
     // The WebSocket ports of the nodes about to die, to see whom the page dials.
     const deadPorts = [0, 1].flatMap((i) =>
-      env.net.nodes[i]!.addrs.filter((a) => a.endsWith('/ws')).map((a) => a.split('/tcp/')[1]!.split('/')[0]!)
+      env.net.nodes[i]!.addrs.flatMap((a) => /\/tcp\/(\d+)\/ws(\/|$)/.exec(a)?.[1] ?? [])
     )
     expect(deadPorts).toHaveLength(2)
     const dialled: string[] = []

@@ -311,15 +311,19 @@ class SegmentFetcher {
             reject(this.#signal.aborted ? this.#signal.reason : this.#notEnough(granted, verified, failures))
           }
         }
-        /** Starts a request for the best waiting holder; false when none is left. */
-        const launch = (): boolean => {
+        /**
+         * Starts a request for the best waiting holder; false when none is left. A spare request (a hedge) is
+         * not sent to a node known to be down: only one that is needed to make up k is.
+         */
+        const launch = (spare = false): boolean => {
           if (waiting.length === 0 || verified >= k) return false
           const cost = (piece: GrantedPiece): number =>
             this.#board.cost(piece.node.peerId, size) * (piece.index < k ? 1 : PARITY_COST_FACTOR)
           waiting.sort((a, b) => cost(a) - cost(b) || a.index - b.index)
+          if (spare && this.#ctx.unreachable?.isDown((waiting[0] as GrantedPiece).node.peerId) === true) return false
           const piece = waiting.shift()!
           running++
-          this.#request(piece, size, signal, index, hedgeTimers, launch).then(
+          this.#request(piece, size, signal, index, hedgeTimers, () => launch(true)).then(
             () => {
               running--
               verified++
@@ -350,14 +354,10 @@ class SegmentFetcher {
         }
         // Cancelling the download ends this segment at once, whatever its requests are doing.
         this.#signal.addEventListener('abort', () => reject(this.#signal.reason), { once: true, signal: cancel.signal })
-        // Spare requests go only to nodes not known to be down: a dead node is dialled when it is needed to
-        // make up k, not to race the others.
-        const reachable = granted.pieces.filter((p) => !this.#ctx.unreachable?.isDown(p.node.peerId)).length
-        const initial = Math.max(
-          Math.min(granted.pieces.length, k),
-          Math.min(reachable, granted.pieces.length, k + this.#settings.extraPieces)
-        )
-        for (let i = 0; i < initial; i++) launch()
+        // k requests, then the extra ones as spares: a dead node is dialled when it is needed to make up k, not
+        // to race the others.
+        for (let i = 0; i < k; i++) launch()
+        for (let i = 0; i < this.#settings.extraPieces; i++) launch(true)
         settle()
       })
     } catch (err) {
