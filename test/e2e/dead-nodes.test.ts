@@ -67,4 +67,40 @@ describe('a client remembers nodes it could not dial', { timeout: 180_000 }, () 
       expect(again.asked.filter((node) => first.includes(node))).toEqual([])
     }
   })
+
+  it('an upload that met the dead nodes leaves them out of the next upload from the first placement', async () => {
+    // Still dead (the first test killed them) and still online as far as the tracker knows. A client of its own,
+    // so that it learns about them from its uploads.
+    const dead = net.nodes.filter((n) => !n.running).map((n) => n.peerId)
+    expect(dead).toHaveLength(2)
+    const lines: string[] = []
+    const uploader = await ShoalClient.login(
+      { tracker: net.tracker.url, email: 'dead-nodes@example.com', password: 'dead nodes password' },
+      { codec: 'local', log: (line) => lines.push(line) }
+    )
+    try {
+      const mentionsDead = () => lines.filter((line) => dead.some((peerId) => line.includes(peerId)))
+      const small = randomBytes(300_000)
+      // The first upload pushes to them, fails there and stores each segment on the nodes left.
+      const first = await uploader.put('first.bin', [small], small.length)
+      expect(first.degraded).toBeDefined()
+      expect(mentionsDead().length).toBeGreaterThan(0)
+      // The next one asks the tracker for the other nodes at once: no push to a dead node, nothing to retry.
+      lines.length = 0
+      const second = await uploader.put('second.bin', [small], small.length)
+      expect(second.degraded).toBeDefined()
+      expect(mentionsDead()).toEqual([])
+      expect(lines.filter((line) => /attempt \d+ stored/.test(line))).toEqual([])
+      const { stream } = await uploader.get('second.bin')
+      expect(await sha256Stream(stream)).toEqual(
+        await sha256Stream(
+          (async function* () {
+            yield small
+          })()
+        )
+      )
+    } finally {
+      await uploader.stop()
+    }
+  })
 })

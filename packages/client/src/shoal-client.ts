@@ -360,7 +360,8 @@ export class ShoalClient {
         peer: this.#getPeer,
         keyring: this.#keyring,
         codecs: this.#getCodecs(),
-        log: this.#log
+        log: this.#log,
+        unreachable: this.#unreachable
       },
       name,
       iterable,

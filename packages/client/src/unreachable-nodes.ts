@@ -4,12 +4,13 @@ const FIRST_BACKOFF_MS = 30_000
 const MAX_BACKOFF_MS = 10 * 60_000
 
 /**
- * Nodes this client could not dial lately, shared by all its downloads. A transfer's own NodeScoreboard forgets
+ * Nodes this client could not dial lately, shared by all its downloads and uploads. A transfer's own NodeScoreboard forgets
  * a dead node when the transfer ends, so every download (and every ranged read of a video) dialled it again,
  * waited for the dial to fail and, in a browser, logged a failed WebSocket each time (issue 15: "the client
  * keeps redialling dead nodes"). A node marked here is asked only when the others cannot make up the pieces;
  * it is tried again after a backoff that doubles (30 s up to 10 min) while it stays down, and forgiven at its
- * first success.
+ * first success. An upload leaves them out of its first placement of each segment (the tracker may still count
+ * them online for a while).
  */
 export class UnreachableNodes {
   readonly #down = new Map<string, { until: number; backoffMs: number }>()
@@ -29,6 +30,12 @@ export class UnreachableNodes {
   /** The node served a piece. */
   reached(peerId: string): void {
     this.#down.delete(peerId)
+  }
+
+  /** The nodes whose backoff has not run out. */
+  down(): string[] {
+    const now = this.#now()
+    return [...this.#down].flatMap(([peerId, entry]) => (entry.until > now ? [peerId] : []))
   }
 
   /** Whether the node failed a dial and its backoff has not run out. */
