@@ -106,6 +106,9 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
     expect(await sha256File(join(work.path, 'now.bin'))).toBe(secondSha)
     const missing = await shoal(['get', 'report.bin', join(work.path, 'x.bin'), '--version', 'AAAAAAAAAAAAAAAAAAAAAA'])
     expect(missing.stderr).toMatch(/has no version AAAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
+    // Ids are base64url: one in 64 starts with "-", and is still read as the option's value.
+    const dashed = await shoal(['get', 'report.bin', join(work.path, 'x.bin'), '--version', '-AAAAAAAAAAAAAAAAAAAAA'])
+    expect(dashed.stderr).toMatch(/has no version -AAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
 
     // Versions are stored bytes: usage counts them.
     expect((await ok(['usage'])).stdout).toMatch(
@@ -167,8 +170,8 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
     expect(current.code).toBe(1)
     expect(current.stderr.trim().split('\n')).toHaveLength(1)
     expect(current.stderr).toMatch(/is the current one of "notes\.bin".*\(ERR_INVALID_INPUT\)/)
-    const unknown = await shoal(['versions', 'notes.bin', '--delete', 'AAAAAAAAAAAAAAAAAAAAAA'])
-    expect(unknown.stderr).toMatch(/has no version AAAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
+    const unknown = await shoal(['versions', 'notes.bin', '--delete', '-AAAAAAAAAAAAAAAAAAAAA'])
+    expect(unknown.stderr).toMatch(/has no version -AAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
     expect((await notes()).map((v) => v.id)).toEqual([now.id, middle.id, oldest.id])
 
     const deleted = await ok(['versions', 'notes.bin', '--delete', middle.id])

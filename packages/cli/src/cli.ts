@@ -480,9 +480,29 @@ function piecesLeft(result: { piecesPending: number }): string {
   return result.piecesPending > 0 ? ` (${result.piecesPending} pieces will be removed when their nodes come back)` : ''
 }
 
+/** Options whose value is an id: ids are base64url, so one may start with "-". */
+const ID_OPTIONS = new Set(['--version', '--delete'])
+
+/**
+ * `--version -x1Ab…` as `--version=-x1Ab…`: parseArgs would take a value starting with "-" for an option and
+ * refuse it as ambiguous, so one id in 64 could not be given the way "shoal versions" prints it.
+ */
+export function joinIdValues(argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    const value = argv[i + 1]
+    if (ID_OPTIONS.has(arg) && value !== undefined) {
+      out.push(`${arg}=${value}`)
+      i++
+    } else out.push(arg)
+  }
+  return out
+}
+
 function parse(argv: string[]) {
   return parseArgs({
-    args: argv,
+    args: joinIdValues(argv),
     allowPositionals: true,
     options: {
       tracker: { type: 'string' },

@@ -323,7 +323,7 @@ class SegmentFetcher {
           if (spare && this.#ctx.unreachable?.isDown((waiting[0] as GrantedPiece).node.peerId) === true) return false
           const piece = waiting.shift()!
           running++
-          this.#request(piece, size, signal, index, hedgeTimers, () => launch(true)).then(
+          this.#request(piece, size, signal, index, hedgeTimers, (silent) => launch(!silent)).then(
             () => {
               running--
               verified++
@@ -377,7 +377,7 @@ class SegmentFetcher {
     signal: AbortSignal,
     segment: number,
     hedgeTimers: Set<ReturnType<typeof setTimeout>>,
-    hedge: () => boolean
+    hedge: (silent: boolean) => boolean
   ): Promise<void> {
     const peerId = piece.node.peerId
     const median = this.#board.medianDurationMs()
@@ -388,12 +388,23 @@ class SegmentFetcher {
     // Whether this request went a whole hedge period without finishing, and how much it got meanwhile.
     let overdue = false
     const seen = { bytes: 0 }
-    const timer = setTimeout(() => {
-      hedgeTimers.delete(timer)
-      overdue = true
-      if (hedge()) this.#emit({ type: 'hedge', segment, piece: piece.index, node: peerId, afterMs: hedgeAfter })
-    }, hedgeAfter)
-    hedgeTimers.add(timer)
+    const timers: ReturnType<typeof setTimeout>[] = []
+    const hedgeAt = (afterMs: number, silent: boolean, first: boolean): void => {
+      const timer = setTimeout(() => {
+        hedgeTimers.delete(timer)
+        if (first) overdue = true
+        if ((!silent || seen.bytes === 0) && hedge(silent))
+          this.#emit({ type: 'hedge', segment, piece: piece.index, node: peerId, afterMs })
+      }, afterMs)
+      hedgeTimers.add(timer)
+      timers.push(timer)
+    }
+    // A hedge after one hedge period goes only to nodes not known to be down; a request that has moved no byte
+    // for half the stall time gets one that may (its node looks dead too, and waiting for it to fail alone is
+    // slower than asking the holders left). A slow node that is moving bytes never makes the client dial a
+    // dead one.
+    hedgeAt(hedgeAfter, false, true)
+    hedgeAt(Math.max(hedgeAfter, this.#settings.stallMs / 2), true, false)
     const started = performance.now()
     this.#board.started(peerId)
     this.#emit({ type: 'request', segment, piece: piece.index, node: peerId })
@@ -421,8 +432,10 @@ class SegmentFetcher {
       if (silent) this.#ctx.unreachable?.failed(peerId)
       throw err
     } finally {
-      clearTimeout(timer)
-      hedgeTimers.delete(timer)
+      for (const timer of timers) {
+        clearTimeout(timer)
+        hedgeTimers.delete(timer)
+      }
       if (outcome === 'cancelled') this.#board.cancelled(peerId)
       else if (outcome === 'failed') this.#board.failed(peerId)
     }
@@ -453,7 +466,15 @@ class SegmentFetcher {
     try {
       return await getPiece(this.#peer, node, request, options)
     } catch (err) {
-      if (!isShoalError(err, ErrorCode.NODE_UNREACHABLE) || this.#ctx.locate === undefined || signal.aborted) throw err
+      // A node already known to be down is not looked up again in the DHT (a lookup for a dead node runs to its
+      // timeout); one that has only moved is found there.
+      if (
+        !isShoalError(err, ErrorCode.NODE_UNREACHABLE) ||
+        this.#ctx.locate === undefined ||
+        signal.aborted ||
+        this.#ctx.unreachable?.isDown(peerId) === true
+      )
+        throw err
       const found = await this.#ctx.locate(piece.node, signal).catch(() => undefined)
       if (found === undefined || sameAddrs(found, node)) throw err
       this.#relocated.set(piece.node.peerId, found)
