@@ -37,11 +37,17 @@ export interface SettlerOptions {
   /** How long a client's delivery may take; default 30 s. */
   idleTimeoutMs?: number
   /**
-   * Settle this long after the last receipt came in, without waiting for the interval (default 10 s; 0 =
-   * only on the interval). A download's bytes then reach the owner's usage seconds after it ends instead of
-   * up to `intervalMs` later, while a steady stream of receipts still settles in one batch per interval.
+   * Settle this long after the last receipt came in, without waiting for the interval (default 1 s; 0 = only
+   * on the interval). A receipt is queued when a get ends, so a download's bytes reach the owner's usage about
+   * a second after it ends instead of up to `intervalMs` later (issue 15: "downloaded this month" lagged).
    */
   quietMs?: number
+  /**
+   * With `quietMs`: a receipt waits at most this long even while others keep coming (default 30 s), so on a
+   * busy node, where it is never quiet, usage still lags by seconds and not by `intervalMs`. At most one
+   * settlement per `maxDelayMs` while busy: a node calls the tracker about as often as it sends heartbeats.
+   */
+  maxDelayMs?: number
 }
 
 export interface SettlerStats {
@@ -110,8 +116,11 @@ export class Settler {
   #writes: Promise<unknown> = Promise.resolve()
   #loop: { controller: AbortController; done: Promise<void> } | undefined
   readonly #quietMs: number
+  readonly #maxDelayMs: number
   #quietTimer: ReturnType<typeof setTimeout> | undefined
   #lastReceiptAt = 0
+  /** When the oldest receipt not yet handed to a settlement came in. */
+  #firstReceiptAt = 0
   #flushing: Promise<void> | undefined
 
   constructor(components: SettlerComponents, options: SettlerOptions = {}) {
@@ -120,7 +129,8 @@ export class Settler {
     this.#intervalMs = options.intervalMs ?? 5 * 60_000
     this.#maxQueued = options.maxQueued ?? 100_000
     this.#idleMs = options.idleTimeoutMs ?? 30_000
-    this.#quietMs = options.quietMs ?? 10_000
+    this.#quietMs = options.quietMs ?? 1_000
+    this.#maxDelayMs = options.maxDelayMs ?? 30_000
     this.#receipts = openReceipts(components.db)
     this.#order = openOrder(components.db)
   }
@@ -231,20 +241,27 @@ export class Settler {
   }
 
   /**
-   * A flush once no receipt has come in for `quietMs`. Receipts arrive many times a second during a download:
-   * each only notes the time, and one timer, when it fires early, waits out the rest (as Watchdog does).
+   * A flush once no receipt has come in for `quietMs`, or `maxDelayMs` after the first one waiting, whichever
+   * comes first. Receipts arrive many times a second during a download: each only notes the time, and one
+   * timer, when it fires early, waits out the rest (as Watchdog does).
    */
   #settleWhenQuiet(): void {
     if (this.#quietMs <= 0 || this.#loop === undefined) return
-    this.#lastReceiptAt = Date.now()
-    if (this.#quietTimer === undefined) this.#armQuiet(this.#quietMs)
+    const now = Date.now()
+    this.#lastReceiptAt = now
+    if (this.#quietTimer === undefined) {
+      this.#firstReceiptAt = now
+      this.#armQuiet(Math.min(this.#quietMs, this.#maxDelayMs))
+    }
   }
 
   #armQuiet(ms: number): void {
     this.#quietTimer = setTimeout(() => {
-      const quiet = Date.now() - this.#lastReceiptAt
-      if (quiet < this.#quietMs) {
-        this.#armQuiet(this.#quietMs - quiet)
+      const now = Date.now()
+      const quietLeft = this.#quietMs - (now - this.#lastReceiptAt)
+      const delayLeft = this.#maxDelayMs - (now - this.#firstReceiptAt)
+      if (quietLeft > 0 && delayLeft > 0) {
+        this.#armQuiet(Math.min(quietLeft, delayLeft))
         return
       }
       this.#quietTimer = undefined

@@ -283,6 +283,25 @@ describe('Settler: the receipt queue on disk', () => {
     await settler.stop()
   })
 
+  it('settles a steady stream of receipts within maxDelayMs, without waiting for quiet or the interval', async () => {
+    const w = await world()
+    const db = await openDb(w)
+    // Never quiet (receipts every 100 ms, quiet needs an hour): only the delay cap can settle them.
+    const settler = await startSettler(w, db, { quietMs: 3_600_000, maxDelayMs: 1_000 })
+    let sent = 0
+    while (settler.stats.settled === 0 && sent < 200) {
+      const next = await delivery(w, 10)
+      expect(await settler.add(next.grant, next.receipt)).toBe(true)
+      sent++
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+    // Settled while receipts were still coming, in a batch, not one call per receipt.
+    expect(settler.stats.settled).toBeGreaterThan(0)
+    expect(sent).toBeLessThan(200)
+    expect(w.endpoint.batches.length).toBeLessThan(sent)
+    await settler.stop()
+  })
+
   it('settles a replaced receipt once, the one covering the most bytes', async () => {
     const w = await world()
     const db = await openDb(w)

@@ -426,7 +426,7 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     expect(await page.locator('tr[data-name="a"]').count()).toBe(0)
   })
 
-  it('a share page previews text and images, and never shows an absurd time left', async () => {
+  it('a share page previews text, images and PDFs, and never shows an absurd time left', async () => {
     const share = async (name: string) => {
       await page.getByRole('button', { name: `Share ${name}`, exact: true }).click()
       const dialog = page.getByRole('dialog')
@@ -454,6 +454,19 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     await img.waitFor()
     expect(await img.evaluate((el: HTMLImageElement) => el.naturalWidth)).toBe(400)
     await screenshot(visitor.page, 'share-image-preview')
+    // A PDF shows in the browser's own viewer, from the bytes decrypted on the visitor's page.
+    await visitor.page.goto('about:blank')
+    await visitor.page.goto(await share('paper.pdf'))
+    const pdfFrame = visitor.page.getByTestId('preview-pdf')
+    await pdfFrame.waitFor()
+    const pdfSrc = (await pdfFrame.getAttribute('src')) ?? ''
+    expect(pdfSrc).toMatch(/^blob:/)
+    const pdfBytes = await visitor.page.evaluate(
+      async (url) => [...new Uint8Array(await (await fetch(url)).arrayBuffer())],
+      pdfSrc
+    )
+    expect(sha(Uint8Array.from(pdfBytes))).toBe(sha(tinyPdf()))
+    await screenshot(visitor.page, 'share-pdf-preview')
 
     const big = join(dir.path, 'archive-24MiB.bin')
     const digest = await randomFile(big, 24 * MiB)

@@ -53,9 +53,29 @@ describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () =
 
     expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
 
+    // The WebSocket ports of the nodes about to die, to see whom the page dials.
+    const deadPorts = [0, 1].flatMap((i) =>
+      env.net.nodes[i]!.addrs.flatMap((a) => /\/tcp\/(\d+)\/ws(\/|$)/.exec(a)?.[1] ?? [])
+    )
+    expect(deadPorts).toHaveLength(2)
+    const dialled: string[] = []
+    const consoleErrors: string[] = []
+    page.on('websocket', (ws) => dialled.push(ws.url()))
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text())
+    })
+    const toDead = () => dialled.filter((url) => deadPorts.some((port) => url.includes(`:${port}`)))
     await env.net.killNode(0)
     await env.net.killNode(1)
     expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
+    // That download had to find out that they are down: it dialled them.
+    expect(toDead().length).toBeGreaterThan(0)
+    // The next one does not dial them again, so no failed WebSocket shows in the console (issue 15).
+    dialled.length = 0
+    consoleErrors.length = 0
+    expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
+    expect(toDead()).toEqual([])
+    expect(consoleErrors.filter((text) => /WebSocket/i.test(text))).toEqual([])
     await screenshot(page, 'transfers')
     await page.setViewportSize({ width: 390, height: 800 })
     await screenshot(page, 'files-narrow')

@@ -59,6 +59,22 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
   const pieceFiles = async () =>
     (await Promise.all(net.nodes.map((n) => listFiles(join(n.dataDir, 'pieces'))))).flat().map((f) => basename(f))
 
+  /** The piece CIDs of an object's first two segments, checked to be on the nodes' disks now. */
+  async function storedPieces(objectId: string): Promise<string[]> {
+    const client = await ShoalClient.login({
+      tracker: net.tracker.url,
+      email: env.SHOAL_EMAIL as string,
+      password: env.SHOAL_PASSWORD as string
+    })
+    const grants = await client.tracker.downloadGrants(objectId, 0, 2)
+    await client.stop()
+    const cids = grants.segments.flatMap((s) => s.pieces.map((p) => p.cid))
+    expect(cids.length).toBeGreaterThan(0)
+    const stored = await pieceFiles()
+    expect(cids.every((cid) => stored.includes(cid))).toBe(true)
+    return cids
+  }
+
   it('keeps, lists, downloads, restores and purges versions', async () => {
     const first = join(work.path, 'first.bin')
     const second = join(work.path, 'second.bin')
@@ -90,6 +106,9 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
     expect(await sha256File(join(work.path, 'now.bin'))).toBe(secondSha)
     const missing = await shoal(['get', 'report.bin', join(work.path, 'x.bin'), '--version', 'AAAAAAAAAAAAAAAAAAAAAA'])
     expect(missing.stderr).toMatch(/has no version AAAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
+    // Ids are base64url: one in 64 starts with "-", and is still read as the option's value.
+    const dashed = await shoal(['get', 'report.bin', join(work.path, 'x.bin'), '--version', '-AAAAAAAAAAAAAAAAAAAAA'])
+    expect(dashed.stderr).toMatch(/has no version -AAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
 
     // Versions are stored bytes: usage counts them.
     expect((await ok(['usage'])).stdout).toMatch(
@@ -109,17 +128,7 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
 
     // The policy: keep no older versions. The tracker's purge deletes the replaced one and its pieces leave the
     // nodes (delete orders in their heartbeats).
-    const client = await ShoalClient.login({
-      tracker: net.tracker.url,
-      email: env.SHOAL_EMAIL as string,
-      password: env.SHOAL_PASSWORD as string
-    })
-    const grants = await client.tracker.downloadGrants(now.id, 0, 2)
-    await client.stop()
-    const versionPieces = grants.segments.flatMap((s) => s.pieces.map((p) => p.cid))
-    expect(versionPieces.length).toBeGreaterThan(0)
-    const before = await pieceFiles()
-    expect(versionPieces.every((cid) => before.includes(cid))).toBe(true)
+    const versionPieces = await storedPieces(now.id)
     const bad = await shoal(['versions', '--policy', '--keep', 'lots'])
     expect(bad.code).toBe(2)
     expect((await ok(['versions', '--policy', '--keep', '0', '--days', 'none'])).stdout).toMatch(
@@ -133,5 +142,54 @@ describe('shoal versions against a real network', { timeout: 240_000 }, () => {
     // The current file is untouched.
     await ok(['get', 'report.bin', join(work.path, 'after.bin')])
     expect(await readFile(join(work.path, 'after.bin'))).toEqual(await readFile(first))
+  })
+
+  it('deletes one older version: its pieces leave the nodes, usage drops, the rest stays', async () => {
+    await ok(['versions', '--policy', '--keep', '10', '--days', 'none'])
+    const shas: string[] = []
+    for (const [i, size] of [MiB + 1, MiB + 2, 300_001].entries()) {
+      const file = join(work.path, `notes-${i}.bin`)
+      shas.push(await randomFile(file, size))
+      await ok(['put', file, 'notes.bin', ...(i === 0 ? [] : ['--overwrite'])])
+    }
+    const notes = async () => JSON.parse((await ok(['versions', 'notes.bin', '--json'])).stdout) as Listed[]
+    const [now, middle, oldest] = (await notes()) as [Listed, Listed, Listed]
+    expect([now.size, middle.size, oldest.size]).toEqual([300_001, MiB + 2, MiB + 1])
+    const usage = async () =>
+      JSON.parse((await ok(['usage', '--json'])).stdout) as {
+        used: number
+        versions: { versions: number; bytes: number }
+      }
+    const before = await usage()
+
+    // The pieces of the version to delete, read before it goes.
+    const middlePieces = await storedPieces(middle.id)
+
+    // Bad input loses nothing: the current version is refused, an unknown id is not found.
+    const current = await shoal(['versions', 'notes.bin', '--delete', now.id])
+    expect(current.code).toBe(1)
+    expect(current.stderr.trim().split('\n')).toHaveLength(1)
+    expect(current.stderr).toMatch(/is the current one of "notes\.bin".*\(ERR_INVALID_INPUT\)/)
+    const unknown = await shoal(['versions', 'notes.bin', '--delete', '-AAAAAAAAAAAAAAAAAAAAA'])
+    expect(unknown.stderr).toMatch(/has no version -AAAAAAAAAAAAAAAAAAAAA.*ERR_OBJECT_NOT_FOUND/)
+    expect((await notes()).map((v) => v.id)).toEqual([now.id, middle.id, oldest.id])
+
+    const deleted = await ok(['versions', 'notes.bin', '--delete', middle.id])
+    expect(deleted.stderr).toBe(`Deleted version ${middle.id} of notes.bin\n`)
+    expect((await notes()).map((v) => v.id)).toEqual([now.id, oldest.id])
+    const after = await usage()
+    expect(after.used).toBe(before.used - (MiB + 2))
+    expect(after.versions).toMatchObject({
+      versions: before.versions.versions - 1,
+      bytes: before.versions.bytes - (MiB + 2)
+    })
+    // The client deleted its pieces on the nodes straight away.
+    const left = await pieceFiles()
+    expect(middlePieces.some((cid) => left.includes(cid))).toBe(false)
+    // The others are untouched.
+    await ok(['get', 'notes.bin', join(work.path, 'notes-old.bin'), '--version', oldest.id])
+    expect(await sha256File(join(work.path, 'notes-old.bin'))).toBe(shas[0])
+    await ok(['get', 'notes.bin', join(work.path, 'notes-now.bin')])
+    expect(await sha256File(join(work.path, 'notes-now.bin'))).toBe(shas[2])
   })
 })

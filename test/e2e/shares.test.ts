@@ -120,4 +120,17 @@ describe('share links and renames through the client, on a real testnet', () => 
     expect(await codeOf(owner.rename('notes.txt', 'docs/report.bin'))).toBe(ErrorCode.CONFLICT)
     expect(await codeOf(owner.rename('missing.txt', 'x'))).toBe(ErrorCode.OBJECT_NOT_FOUND)
   })
+
+  it('the SDK refuses names that would make empty or unreachable folders, and changes nothing', async () => {
+    const before = (await owner.list()).map((e) => e.name).sort()
+    const hello = new TextEncoder().encode('hello')
+    for (const bad of ['a//b.txt', '/a.txt', 'a/../b.txt', 'a/./b.txt', '', 'tab\there.txt']) {
+      expect(await codeOf(owner.put(bad, [hello], hello.length)), bad).toBe(ErrorCode.INVALID_INPUT)
+      expect(await codeOf(owner.rename('notes.txt', bad)), bad).toBe(ErrorCode.INVALID_INPUT)
+    }
+    expect((await owner.list()).map((e) => e.name).sort()).toEqual(before)
+    // A folder marker and a nested path are fine.
+    await owner.put('empty folder/', [], 0)
+    expect((await owner.list()).map((e) => e.name)).toContain('empty folder/')
+  })
 })

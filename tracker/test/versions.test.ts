@@ -130,6 +130,37 @@ function versionsOn(storeName: string, store: () => Promise<Store>) {
       expect((await d.current()).id).toBe(v1.id)
     })
 
+    it('deletes one version by its id: only its pieces, out of used, the file and its other versions stay', async () => {
+      const d = await drive(await store())
+      const v1 = await d.put(300)
+      const v2 = await d.put(200)
+      const v3 = await d.put(100)
+      await d.ordered()
+      // Another account cannot delete it: unknown to them, and nothing changes.
+      const other = await signup(d.t)
+      expectError(
+        await d.t.request('DELETE', `/v1/objects/${v2.id}`, { token: other.token }),
+        404,
+        ErrorCode.OBJECT_NOT_FOUND
+      )
+      const { deletes } = expectOk(
+        await d.t.request<DeleteObjectResponse>('DELETE', `/v1/objects/${v2.id}`, { token: d.token })
+      )
+      expect(deletes).toHaveLength(3) // one segment, 3 pieces: v2's only
+      expect((await d.current()).id).toBe(v3.id)
+      expect(ids((await d.versions(v3.id)).versions)).toEqual([v1.id])
+      expect(await d.account()).toMatchObject({ used: 400, objects: 1 })
+      expect(await d.policy()).toMatchObject({ versions: 1, bytes: 300 })
+      // The nodes are told to delete exactly those pieces.
+      expect(await d.ordered()).toEqual(deletes.map((x) => x.piece).sort())
+      // Deleted is gone: a second delete is not found.
+      expectError(
+        await d.t.request('DELETE', `/v1/objects/${v2.id}`, { token: d.token }),
+        404,
+        ErrorCode.OBJECT_NOT_FOUND
+      )
+    })
+
     it('moves versions with their file to trash, and deleting the file deletes them all', async () => {
       const d = await drive(await store())
       const v1 = await d.put(300)

@@ -21,6 +21,7 @@ import { Icon, Logo } from './icons.tsx'
 import { MoveDialog } from './move-dialog.tsx'
 import { PhotosView, photosInOrder } from './photos-view.tsx'
 import { Preview } from './preview.tsx'
+import { type NameClash, ReplaceDialog } from './replace-dialog.tsx'
 import { type Section, useRoute } from './route.ts'
 import { saveFile } from './save.ts'
 import { ShareDialog } from './share-dialog.tsx'
@@ -52,6 +53,7 @@ type DialogState =
   | { kind: 'share'; item: Item }
   | { kind: 'versions'; item: Item }
   | { kind: 'preview'; entry: ObjectEntry; siblings: readonly ObjectEntry[] }
+  | { kind: 'replace'; clashes: NameClash[] }
 
 interface Toast {
   id: number
@@ -86,7 +88,9 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
   const [toasts, setToasts] = useState<Toast[]>([])
   const [sharesVersion, setSharesVersion] = useState(0)
   const picker = useRef<HTMLInputElement>(null)
-  const uploads = useRef(new Map<number, { file: File; name: string; uploadId?: string; resumable?: boolean }>())
+  const uploads = useRef(
+    new Map<number, { file: File; name: string; overwrite: boolean; uploadId?: string; resumable?: boolean }>()
+  )
 
   const toast = useCallback((text: string, kind: Toast['kind'] = 'error', action?: Toast['action']) => {
     const id = Date.now() + Math.random()
@@ -127,6 +131,45 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
     void refresh()
     client.warm()
   }, [client, refresh])
+
+  /**
+   * Downloads finished in this tab that the tracker's figure may not include yet: storage nodes settle a
+   * download's receipts a second or so after it ends (node/src/settlement.ts), so "downloaded this month" shows
+   * them at once as still being counted, and asks the tracker again until its figure has caught up.
+   */
+  const [unsettled, setUnsettled] = useState<{ base: number; bytes: number }>()
+  const monthRef = useRef(month)
+  monthRef.current = month
+  const downloaded = useCallback((bytes: number) => {
+    if (monthRef.current === undefined) return
+    const base = monthRef.current.egressBytes
+    setUnsettled((u) => (u === undefined ? { base, bytes } : { base: u.base, bytes: u.bytes + bytes }))
+  }, [])
+  const pendingEgress =
+    unsettled === undefined || month === undefined
+      ? 0
+      : Math.max(0, unsettled.bytes - (month.egressBytes - unsettled.base))
+  useEffect(() => {
+    if (unsettled === undefined) return
+    if (pendingEgress === 0) {
+      setUnsettled(undefined)
+      return
+    }
+    let tries = 0
+    const timer = setInterval(() => {
+      // Give up after a minute: a node that cannot reach the tracker settles later, by itself.
+      if (++tries > 30) {
+        clearInterval(timer)
+        setUnsettled(undefined)
+        return
+      }
+      client.tracker
+        .usage()
+        .then(setMonth)
+        .catch(() => undefined)
+    }, 2_000)
+    return () => clearInterval(timer)
+  }, [client, unsettled, pendingEgress])
 
   // The trash empties itself: items trashed more than TRASH_KEEP_MS ago go for good, once per visit. The
   // tracker cannot do it (which objects are in the trash is sealed metadata), so the app does, on any device.
@@ -181,7 +224,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
   )
 
   const startUpload = useCallback(
-    (file: File, name: string, resume?: string) => {
+    (file: File, name: string, overwrite: boolean, resume?: string) => {
       const { id, done } = transfers.add(
         'upload',
         name.slice(name.lastIndexOf('/') + 1),
@@ -189,7 +232,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         ({ signal, progress }) =>
           uploadFile(
             client,
-            { file, name },
+            { file, name, overwrite },
             {
               signal,
               progress,
@@ -205,7 +248,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
             throw explained(err)
           })
       )
-      uploads.current.set(id, { file, name })
+      uploads.current.set(id, { file, name, overwrite })
       void done.then(() => refresh(true))
     },
     [client, transfers, refresh]
@@ -224,19 +267,43 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
       }
       const target = into ?? (section === 'files' ? folder : '')
       const reserved = new Set(taken)
+      const clashes: NameClash[] = []
+      const asked = new Set<string>()
       for (const file of batch) {
         let name: string
         try {
-          name = freeName(joinPath(target, file.name), reserved)
+          name = joinPath(target, file.name)
+          // A file of this name is already in the drive: ask once, for all of them, before any is uploaded.
+          if (taken.has(name) && !asked.has(name)) {
+            asked.add(name)
+            clashes.push({ file, name })
+            continue
+          }
+          name = freeName(name, reserved)
         } catch (err) {
           toast(explain(err))
           continue
         }
         reserved.add(name)
-        startUpload(file, name)
+        startUpload(file, name, false)
       }
+      if (clashes.length > 0) setDialog({ kind: 'replace', clashes })
     },
     [folder, section, taken, usage, startUpload, toast]
+  )
+
+  /** The answer to ReplaceDialog: each clash as a new version of its file, or under a free name. */
+  const resolveClashes = useCallback(
+    (clashes: readonly NameClash[], replace: boolean) => {
+      setDialog(undefined)
+      const reserved = new Set(taken)
+      for (const { file, name } of clashes) {
+        const target = replace ? name : freeName(name, reserved)
+        reserved.add(target)
+        startUpload(file, target, replace)
+      }
+    },
+    [taken, startUpload]
   )
 
   const retry = useCallback(
@@ -245,7 +312,7 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
       if (u === undefined) return
       uploads.current.delete(t.id)
       transfers.remove(t.id)
-      startUpload(u.file, u.name, u.uploadId)
+      startUpload(u.file, u.name, u.overwrite, u.uploadId)
     },
     [startUpload, transfers]
   )
@@ -278,12 +345,13 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
             stream,
             signal
           )
+          downloaded(entry.size)
         } catch (err) {
           throw explained(err)
         }
       })
     },
-    [client, transfers]
+    [client, transfers, downloaded]
   )
 
   /**
@@ -314,12 +382,13 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
         }
         try {
           await saveFile({ name: archive, size, mime: 'application/zip' }, counted(), signal)
+          downloaded(files.reduce((sum, e) => sum + e.size, 0))
         } catch (err) {
           throw explained(err)
         }
       })
     },
-    [all, client, folder, toast, transfers]
+    [all, client, folder, toast, transfers, downloaded]
   )
 
   const downloadItem = useCallback(
@@ -422,7 +491,12 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
             </button>
           ))}
         </nav>
-        <UsagePanel usage={usage} month={month} files={all.filter((e) => !e.name.endsWith('/')).length} />
+        <UsagePanel
+          usage={usage}
+          month={month}
+          pending={pendingEgress}
+          files={all.filter((e) => !e.name.endsWith('/')).length}
+        />
         <div className="account">
           <span title={client.email}>{client.email}</span>
           <button type="button" className="icon-button" title="Sign out" aria-label="Sign out" onClick={onSignOut}>
@@ -645,6 +719,14 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
           onClose={() => setDialog(undefined)}
         />
       )}
+      {dialog?.kind === 'replace' && (
+        <ReplaceDialog
+          clashes={dialog.clashes}
+          onReplace={() => resolveClashes(dialog.clashes, true)}
+          onKeepBoth={() => resolveClashes(dialog.clashes, false)}
+          onClose={() => setDialog(undefined)}
+        />
+      )}
       {dialog?.kind === 'versions' && (
         <VersionsDialog
           client={client}
@@ -691,10 +773,13 @@ export function DriveScreen({ client, onSignOut }: { client: ShoalClient; onSign
 function UsagePanel({
   usage,
   month,
+  pending,
   files
 }: {
   usage: AccountView | undefined
   month: UsageResponse | undefined
+  /** Bytes downloaded here that the tracker has not counted yet. */
+  pending: number
   files: number
 }) {
   if (usage === undefined) return <div className="usage" />
@@ -712,9 +797,20 @@ function UsagePanel({
         {formatBytes(usage.used)} of {formatBytes(usage.quota)} used · {files} file{files === 1 ? '' : 's'}
       </p>
       {month !== undefined && (
-        <p data-testid="usage-month" title="Downloads count once the storage nodes have settled them">
-          {formatBytes(month.egressBytes)} downloaded this month
+        <p
+          data-testid="usage-month"
+          data-bytes={month.egressBytes + pending}
+          data-pending={pending}
+          title="Downloads count once the storage nodes have settled them, a second or so after they end"
+        >
+          {formatBytes(month.egressBytes + pending)} downloaded this month
           {usage.plan === undefined ? '' : ` · ${usage.plan} plan`}
+          {pending > 0 && (
+            <span className="pending" data-testid="usage-pending">
+              {' '}
+              ({formatBytes(pending)} still being counted)
+            </span>
+          )}
         </p>
       )}
     </section>

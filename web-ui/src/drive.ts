@@ -172,6 +172,8 @@ export async function* readFile(file: Blob): AsyncGenerator<Uint8Array> {
 export interface UploadRequest {
   file: File
   name: string
+  /** Upload as the new version of the file already under `name` (the old one is kept as a version). */
+  overwrite?: boolean
 }
 
 /**
@@ -183,7 +185,7 @@ export async function uploadFile(
   request: UploadRequest,
   options: { signal: AbortSignal; progress: (bytes: number) => void; resume?: string; onStarted?: (id: string) => void }
 ): Promise<{ note?: string }> {
-  const { file, name } = request
+  const { file, name, overwrite } = request
   let uploadId: string | undefined = options.resume
   const thumb = options.resume === undefined ? await makeThumbnail(file) : undefined
   try {
@@ -196,6 +198,7 @@ export async function uploadFile(
         options.onStarted?.(id)
       },
       ...(file.type === '' ? {} : { mime: file.type }),
+      ...(overwrite === true ? { overwrite } : {}),
       ...(options.resume === undefined ? {} : { resume: options.resume })
     })
     if (result.degraded === undefined) return {}

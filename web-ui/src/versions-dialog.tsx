@@ -7,7 +7,8 @@ import { IconButton } from './icons.tsx'
 
 /**
  * A file's versions (docs/versions.md): the current one and the older ones the tracker keeps after overwrites,
- * each downloadable; restoring one makes it current and keeps the one it replaces, so nothing is lost.
+ * each downloadable; restoring one makes it current and keeps the one it replaces, so nothing is lost. An older
+ * version can be deleted for good (asked again first): it stops counting toward storage at once.
  */
 export function VersionsDialog({
   client,
@@ -21,9 +22,11 @@ export function VersionsDialog({
   path: string
   name: string
   onDownload: (version: VersionEntry) => void
+  /** After a restore or a delete: the listing and usage change. */
   onRestored: () => void
   onClose: () => void
 }) {
+  const [confirming, setConfirming] = useState<string>()
   const [versions, setVersions] = useState<VersionEntry[]>()
   const [error, setError] = useState<string>()
   const [busy, setBusy] = useState<string>()
@@ -40,19 +43,23 @@ export function VersionsDialog({
     void load()
   }, [load])
 
-  const restore = async (version: VersionEntry) => {
+  /** Runs a change to one version, then lists again; a refusal stays on screen and changes nothing here. */
+  const change = async (version: VersionEntry, run: () => Promise<unknown>) => {
     setBusy(version.id)
     setError(undefined)
     try {
-      await client.restore(path, version.id)
+      await run()
       await load()
       onRestored()
     } catch (err) {
       setError(explain(err))
     } finally {
       setBusy(undefined)
+      setConfirming(undefined)
     }
   }
+  const restore = (version: VersionEntry) => change(version, () => client.restore(path, version.id))
+  const remove = (version: VersionEntry) => change(version, () => client.deleteVersion(path, version.id))
 
   return (
     <Dialog title={`Versions of “${name}”`} onClose={onClose}>
@@ -85,13 +92,35 @@ export function VersionsDialog({
                     />
                     {v.current ? (
                       <span className="icon-spacer" />
+                    ) : confirming === v.id ? (
+                      <span className="confirm-inline">
+                        <button
+                          type="button"
+                          className="button danger small"
+                          disabled={busy === v.id}
+                          onClick={() => void remove(v)}
+                        >
+                          {busy === v.id ? 'Deleting…' : 'Delete for good'}
+                        </button>
+                        <button type="button" className="button small" onClick={() => setConfirming(undefined)}>
+                          Keep
+                        </button>
+                      </span>
                     ) : (
-                      <IconButton
-                        icon="restore"
-                        title={busy === v.id ? 'Restoring…' : 'Restore this version'}
-                        label={`Restore the version of ${formatDate(v.createdAt)}`}
-                        onClick={() => void restore(v)}
-                      />
+                      <>
+                        <IconButton
+                          icon="restore"
+                          title={busy === v.id ? 'Restoring…' : 'Restore this version'}
+                          label={`Restore the version of ${formatDate(v.createdAt)}`}
+                          onClick={() => void restore(v)}
+                        />
+                        <IconButton
+                          icon="trash"
+                          title="Delete this version for good"
+                          label={`Delete the version of ${formatDate(v.createdAt)}`}
+                          onClick={() => setConfirming(v.id)}
+                        />
+                      </>
                     )}
                   </td>
                 </tr>

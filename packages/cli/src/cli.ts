@@ -58,6 +58,7 @@ commands:
   ls [--json]            list your files
   rm NAME                delete a file and its older versions
   versions NAME [--json] list a file's versions: id, size, date, the current one marked "*"
+  versions NAME --delete ID  delete one older version (its pieces go, it stops being billed)
   versions --policy [--keep N|none] [--days D|none]
                          show or set how many older versions of each file are kept, and for how many days
                          (default: 10 versions, 30 days; older ones are purged and stop being billed)
@@ -300,9 +301,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
         const [name] = expectArgs(args, 1, 1, 'rm NAME')
         client = await signedIn(dir, tracker)
         const result = await client.remove(name!)
-        io.stderr.write(
-          `Deleted ${name}${result.piecesPending > 0 ? ` (${result.piecesPending} pieces will be removed when their nodes come back)` : ''}\n`
-        )
+        io.stderr.write(`Deleted ${name}${piecesLeft(result)}\n`)
         return 0
       }
       case 'versions': {
@@ -321,7 +320,12 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
           else io.stdout.write(`${policyLine(policy)}\n`)
           return 0
         }
-        const [name] = expectArgs(args, 1, 1, 'versions NAME [--json] | versions --policy')
+        const [name] = expectArgs(args, 1, 1, 'versions NAME [--json] | versions NAME --delete ID | versions --policy')
+        if (values.delete !== undefined) {
+          const result = await client.deleteVersion(name!, values.delete)
+          io.stderr.write(`Deleted version ${values.delete} of ${name}${piecesLeft(result)}\n`)
+          return 0
+        }
         const versions = await client.versions(name!)
         if (values.json === true) {
           io.stdout.write(`${JSON.stringify(versions)}\n`)
@@ -471,15 +475,41 @@ async function stopWithin(client: { stop(): Promise<void> } | undefined, ms: num
   clearTimeout(timer)
 }
 
+/** What a delete left for offline nodes to do, as a suffix of its message. */
+function piecesLeft(result: { piecesPending: number }): string {
+  return result.piecesPending > 0 ? ` (${result.piecesPending} pieces will be removed when their nodes come back)` : ''
+}
+
+/** Options whose value is an id: ids are base64url, so one may start with "-". */
+const ID_OPTIONS = new Set(['--version', '--delete'])
+
+/**
+ * `--version -x1Ab…` as `--version=-x1Ab…`: parseArgs would take a value starting with "-" for an option and
+ * refuse it as ambiguous, so one id in 64 could not be given the way "shoal versions" prints it.
+ */
+export function joinIdValues(argv: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string
+    const value = argv[i + 1]
+    if (ID_OPTIONS.has(arg) && value !== undefined) {
+      out.push(`${arg}=${value}`)
+      i++
+    } else out.push(arg)
+  }
+  return out
+}
+
 function parse(argv: string[]) {
   return parseArgs({
-    args: argv,
+    args: joinIdValues(argv),
     allowPositionals: true,
     options: {
       tracker: { type: 'string' },
       overwrite: { type: 'boolean' },
       force: { type: 'boolean' },
       version: { type: 'string' },
+      delete: { type: 'string' },
       policy: { type: 'boolean' },
       keep: { type: 'string' },
       days: { type: 'string' },

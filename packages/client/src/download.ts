@@ -22,6 +22,7 @@ import { getPiece } from './p2p/piece-client.ts'
 import type { ProgressListener } from './progress.ts'
 import type { ReceiptBook } from './receipts.ts'
 import type { TrackerClient } from './tracker-client.ts'
+import type { UnreachableNodes } from './unreachable-nodes.ts'
 
 export interface DownloadContext {
   tracker: TrackerClient
@@ -31,6 +32,8 @@ export interface DownloadContext {
   locate?: (node: NodeAddress, signal: AbortSignal) => Promise<NodeAddress | undefined>
   /** Signs a receipt for every piece received, for the node to settle (egress billing); none without it. */
   receipts?: ReceiptBook
+  /** Nodes the client failed to dial in earlier transfers (unreachable-nodes.ts): asked last, not redialled. */
+  unreachable?: UnreachableNodes
 }
 
 export interface DownloadOptions {
@@ -59,6 +62,7 @@ export interface DownloadOptions {
 }
 
 export type DownloadEvent =
+  | { type: 'request'; segment: number; piece: number; node: string }
   | { type: 'piece'; segment: number; piece: number; node: string; ms: number }
   | { type: 'hedge'; segment: number; piece: number; node: string; afterMs: number }
   | { type: 'failure'; segment: number; piece: number; node: string; code: string; message: string }
@@ -124,7 +128,7 @@ export async function* downloadObject(
       peer,
       codec,
       layout,
-      new NodeScoreboard(),
+      new NodeScoreboard(undefined, ctx.unreachable),
       settings,
       signal,
       options.onEvent
@@ -307,15 +311,19 @@ class SegmentFetcher {
             reject(this.#signal.aborted ? this.#signal.reason : this.#notEnough(granted, verified, failures))
           }
         }
-        /** Starts a request for the best waiting holder; false when none is left. */
-        const launch = (): boolean => {
+        /**
+         * Starts a request for the best waiting holder; false when none is left. A spare request (a hedge) is
+         * not sent to a node known to be down: only one that is needed to make up k is.
+         */
+        const launch = (spare = false): boolean => {
           if (waiting.length === 0 || verified >= k) return false
           const cost = (piece: GrantedPiece): number =>
             this.#board.cost(piece.node.peerId, size) * (piece.index < k ? 1 : PARITY_COST_FACTOR)
           waiting.sort((a, b) => cost(a) - cost(b) || a.index - b.index)
+          if (spare && this.#ctx.unreachable?.isDown((waiting[0] as GrantedPiece).node.peerId) === true) return false
           const piece = waiting.shift()!
           running++
-          this.#request(piece, size, signal, index, hedgeTimers, launch).then(
+          this.#request(piece, size, signal, index, hedgeTimers, (silent) => launch(!silent)).then(
             () => {
               running--
               verified++
@@ -346,8 +354,10 @@ class SegmentFetcher {
         }
         // Cancelling the download ends this segment at once, whatever its requests are doing.
         this.#signal.addEventListener('abort', () => reject(this.#signal.reason), { once: true, signal: cancel.signal })
-        const initial = Math.min(granted.pieces.length, k + this.#settings.extraPieces)
-        for (let i = 0; i < initial; i++) launch()
+        // k requests, then the extra ones as spares: a dead node is dialled when it is needed to make up k, not
+        // to race the others.
+        for (let i = 0; i < k; i++) launch()
+        for (let i = 0; i < this.#settings.extraPieces; i++) launch(true)
         settle()
       })
     } catch (err) {
@@ -367,7 +377,7 @@ class SegmentFetcher {
     signal: AbortSignal,
     segment: number,
     hedgeTimers: Set<ReturnType<typeof setTimeout>>,
-    hedge: () => boolean
+    hedge: (silent: boolean) => boolean
   ): Promise<void> {
     const peerId = piece.node.peerId
     const median = this.#board.medianDurationMs()
@@ -375,37 +385,69 @@ class SegmentFetcher {
       median === undefined
         ? this.#settings.hedgeColdMs
         : Math.max(this.#settings.hedgeMinMs, median * this.#settings.hedgeFactor)
-    const timer = setTimeout(() => {
-      hedgeTimers.delete(timer)
-      if (hedge()) this.#emit({ type: 'hedge', segment, piece: piece.index, node: peerId, afterMs: hedgeAfter })
-    }, hedgeAfter)
-    hedgeTimers.add(timer)
+    // Whether this request went a whole hedge period without finishing, and how much it got meanwhile.
+    let overdue = false
+    const seen = { bytes: 0 }
+    const timers: ReturnType<typeof setTimeout>[] = []
+    const hedgeAt = (afterMs: number, silent: boolean, first: boolean): void => {
+      const timer = setTimeout(() => {
+        hedgeTimers.delete(timer)
+        if (first) overdue = true
+        if ((!silent || seen.bytes === 0) && hedge(silent))
+          this.#emit({ type: 'hedge', segment, piece: piece.index, node: peerId, afterMs })
+      }, afterMs)
+      hedgeTimers.add(timer)
+      timers.push(timer)
+    }
+    // A hedge after one hedge period goes only to nodes not known to be down; a request that has moved no byte
+    // for half the stall time gets one that may (its node looks dead too, and waiting for it to fail alone is
+    // slower than asking the holders left). A slow node that is moving bytes never makes the client dial a
+    // dead one.
+    hedgeAt(hedgeAfter, false, true)
+    hedgeAt(Math.max(hedgeAfter, this.#settings.stallMs / 2), true, false)
     const started = performance.now()
     this.#board.started(peerId)
+    this.#emit({ type: 'request', segment, piece: piece.index, node: peerId })
     let outcome: 'ok' | 'failed' | 'cancelled' = 'failed'
     try {
-      const bytes = await this.#fetchFrom(piece, size, signal)
+      const bytes = await this.#fetchFrom(piece, size, signal, seen)
       this.#ctx.receipts?.received(this.#relocated.get(piece.node.peerId) ?? piece.node, piece.grant, bytes.byteLength)
       this.wireBytes += bytes.byteLength
       signal.throwIfAborted()
       await this.#codec.addPiece(segment, piece.index, piece.cid, bytes)
       outcome = 'ok'
+      this.#ctx.unreachable?.reached(peerId)
       const ms = performance.now() - started
       this.#board.succeeded(peerId, ms)
       this.#emit({ type: 'piece', segment, piece: piece.index, node: peerId, ms })
     } catch (err) {
       outcome = signal.aborted && !isShoalError(err, ErrorCode.PIECE_CORRUPT) ? 'cancelled' : 'failed'
+      // Remembered beyond this transfer: a node that could not be dialled or went silent, and one that sent
+      // nothing in a whole hedge period while others delivered the segment (a killed node's connection can
+      // look open for a while: its requests hang until cancelled rather than fail).
+      const silent =
+        outcome === 'failed'
+          ? isShoalError(err, ErrorCode.NODE_UNREACHABLE) || isShoalError(err, ErrorCode.TIMEOUT)
+          : overdue && seen.bytes === 0
+      if (silent) this.#ctx.unreachable?.failed(peerId)
       throw err
     } finally {
-      clearTimeout(timer)
-      hedgeTimers.delete(timer)
+      for (const timer of timers) {
+        clearTimeout(timer)
+        hedgeTimers.delete(timer)
+      }
       if (outcome === 'cancelled') this.#board.cancelled(peerId)
       else if (outcome === 'failed') this.#board.failed(peerId)
     }
   }
 
   /** Tries the tracker-known addresses, then addresses found through the DHT when those cannot be reached. */
-  async #fetchFrom(piece: GrantedPiece, size: number, signal: AbortSignal): Promise<Uint8Array> {
+  async #fetchFrom(
+    piece: GrantedPiece,
+    size: number,
+    signal: AbortSignal,
+    seen: { bytes: number }
+  ): Promise<Uint8Array> {
     const request = { grant: piece.grant, cid: CID.parse(piece.cid), size }
     const peerId = piece.node.peerId
     const receipts = this.#ctx.receipts
@@ -413,7 +455,10 @@ class SegmentFetcher {
       signal,
       verify: false,
       stallMs: this.#settings.stallMs,
-      onBytes: (n: number) => this.#board.received(peerId, n),
+      onBytes: (n: number) => {
+        seen.bytes += n
+        this.#board.received(peerId, n)
+      },
       // Receipts go to the node on the get stream as bytes arrive (get protocol 2.0.0, p2p/in-band-receipts.ts).
       ...(receipts === undefined ? {} : { sign: (bytes: number) => receipts.sign(piece.grant, bytes) })
     }
@@ -421,7 +466,15 @@ class SegmentFetcher {
     try {
       return await getPiece(this.#peer, node, request, options)
     } catch (err) {
-      if (!isShoalError(err, ErrorCode.NODE_UNREACHABLE) || this.#ctx.locate === undefined || signal.aborted) throw err
+      // A node already known to be down is not looked up again in the DHT (a lookup for a dead node runs to its
+      // timeout); one that has only moved is found there.
+      if (
+        !isShoalError(err, ErrorCode.NODE_UNREACHABLE) ||
+        this.#ctx.locate === undefined ||
+        signal.aborted ||
+        this.#ctx.unreachable?.isDown(peerId) === true
+      )
+        throw err
       const found = await this.#ctx.locate(piece.node, signal).catch(() => undefined)
       if (found === undefined || sameAddrs(found, node)) throw err
       this.#relocated.set(piece.node.peerId, found)

@@ -1,3 +1,5 @@
+import type { UnreachableNodes } from './unreachable-nodes.ts'
+
 /**
  * What one transfer has learned about each node: requests in flight, its delivery rate and failures. The
  * download engine picks holders by it, so load spreads over all nodes across the whole file, requests follow
@@ -8,9 +10,12 @@ export class NodeScoreboard {
   readonly #nodes = new Map<string, NodeScore>()
   readonly #durations: number[] = []
   readonly #now: () => number
+  readonly #unreachable: UnreachableNodes | undefined
 
-  constructor(now: () => number = () => performance.now()) {
+  /** `unreachable`: nodes the client failed to dial in earlier transfers, scored as if they failed here. */
+  constructor(now: () => number = () => performance.now(), unreachable?: UnreachableNodes) {
     this.#now = now
+    this.#unreachable = unreachable
   }
 
   #get(peerId: string): NodeScore {
@@ -68,7 +73,13 @@ export class NodeScoreboard {
   }
 
   isHealthy(peerId: string): boolean {
-    return this.#get(peerId).failures === 0
+    return this.#failures(peerId) === 0
+  }
+
+  /** Failures seen in this transfer, or one for a node the client could not dial lately. */
+  #failures(peerId: string): number {
+    const failures = this.#get(peerId).failures
+    return failures === 0 && this.#unreachable?.isDown(peerId) === true ? 1 : failures
   }
 
   /** Measured delivery rate in bytes per ms, or undefined before the node's first piece. */
@@ -92,7 +103,8 @@ export class NodeScoreboard {
     let best = 0
     for (const s of this.#nodes.values()) if (s.bytesPerMs !== undefined && s.bytesPerMs > best) best = s.bytesPerMs
     const rate = score.bytesPerMs ?? (best > 0 ? best : 1)
-    const penalty = score.failures > 0 ? 1e9 * score.failures : 0
+    const failures = this.#failures(peerId)
+    const penalty = failures > 0 ? 1e9 * failures : 0
     return ((score.inFlight + 1) * bytes) / rate + penalty
   }
 }

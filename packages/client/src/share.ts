@@ -18,6 +18,7 @@ import { type DownloadOptions, downloadObject } from './download.ts'
 import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-peer.ts'
 import { ReceiptBook, ReceiptSigner } from './receipts.ts'
 import { TrackerClient } from './tracker-client.ts'
+import { UnreachableNodes } from './unreachable-nodes.ts'
 
 /** A tracker client whose download grants come from a share link instead of a session. */
 class ShareTrackerClient extends TrackerClient {
@@ -78,6 +79,8 @@ export class SharedFile {
   #peer: Promise<Libp2p> | undefined
   #codecs: CodecEngine | undefined
   #receipts: Promise<ReceiptBook> | undefined
+  /** Nodes that failed a dial, remembered across this client's downloads. */
+  readonly #unreachable = new UnreachableNodes()
 
   private constructor(
     info: ShareInfo,
@@ -154,7 +157,8 @@ export class SharedFile {
         peer: this.#getPeer,
         codecs: this.#codecs,
         locate: async (node, signal) => locateNode(await this.#getPeer(), node, signal),
-        receipts: await this.#getReceipts()
+        receipts: await this.#getReceipts(),
+        unreachable: this.#unreachable
       },
       object,
       this.#contentKey,

@@ -37,10 +37,12 @@ import {
 import { createCodecEngine } from '#codec-engine'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
+import { checkPath } from './names.ts'
 import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-peer.ts'
 import { deletePiece } from './p2p/piece-client.ts'
 import { ReceiptBook, ReceiptSigner } from './receipts.ts'
 import { TrackerClient } from './tracker-client.ts'
+import { UnreachableNodes } from './unreachable-nodes.ts'
 import { type UploadOptions, uploadObject } from './upload.ts'
 
 /** Everything a client needs to act for an account later. Holds the master key: store it like a password. */
@@ -132,6 +134,8 @@ export class ShoalClient {
   #peer: Promise<Libp2p> | undefined
   #codecs: CodecEngine | undefined
   #receipts: Promise<ReceiptBook> | undefined
+  /** Nodes that failed a dial, remembered across this client's downloads. */
+  readonly #unreachable = new UnreachableNodes()
   /**
    * The recovery key made at sign-up, for the caller to show once (it is kept nowhere else: not here after this
    * client, not on the tracker). Undefined on a client that logged in.
@@ -346,6 +350,8 @@ export class ShoalClient {
     size: number,
     options: UploadOptions = {}
   ) {
+    // A script's "a//b", "/a" or "a/../b" would make empty or unreachable folders: refused before anything moves.
+    checkPath(name)
     this.warm()
     const iterable = Symbol.asyncIterator in source ? source : toAsync(source)
     return uploadObject(
@@ -354,7 +360,8 @@ export class ShoalClient {
         peer: this.#getPeer,
         keyring: this.#keyring,
         codecs: this.#getCodecs(),
-        log: this.#log
+        log: this.#log,
+        unreachable: this.#unreachable
       },
       name,
       iterable,
@@ -396,7 +403,8 @@ export class ShoalClient {
         peer: this.#getPeer,
         codecs: this.#getCodecs(),
         locate: this.#locate,
-        receipts: await this.#getReceipts()
+        receipts: await this.#getReceipts(),
+        unreachable: this.#unreachable
       },
       info,
       contentKey,
@@ -502,8 +510,7 @@ export class ShoalClient {
     patch: { [K in keyof ObjectMetadata]?: ObjectMetadata[K] | null } = {},
     options: { signal?: AbortSignal } = {}
   ): Promise<ObjectEntry> {
-    if (to.length === 0 || to.length > 1024)
-      throw new ShoalError(ErrorCode.INVALID_INPUT, 'name must be 1-1024 characters')
+    checkPath(to)
     const info = await this.stat(from, options)
     const meta: Record<string, unknown> = { ...(await this.#keyring.openMetadata(info.meta)), name: to }
     for (const [key, value] of Object.entries(patch)) {
@@ -587,7 +594,36 @@ export class ShoalClient {
     options: { signal?: AbortSignal } = {}
   ): Promise<{ piecesDeleted: number; piecesPending: number }> {
     const info = await this.stat(name, options)
-    const { deletes } = await this.tracker.deleteObject(info.id, options)
+    return this.#deleteObject(info.id, options)
+  }
+
+  /**
+   * Deletes one older version of a file (docs/versions.md): its pieces go from the nodes as `remove`'s do, it
+   * stops counting against the quota and being billed; the file and its other versions stay. The current
+   * version is refused (ERR_INVALID_INPUT: `remove` deletes the file, `restore` another version first).
+   */
+  async deleteVersion(
+    name: string,
+    versionId: string,
+    options: { signal?: AbortSignal } = {}
+  ): Promise<{ piecesDeleted: number; piecesPending: number }> {
+    const current = await this.stat(name, options)
+    if (versionId === current.id) {
+      throw new ShoalError(
+        ErrorCode.INVALID_INPUT,
+        `version ${versionId} is the current one of "${name}": delete the file, or restore another version first`
+      )
+    }
+    const version = await this.#findVersion(name, current, versionId, options)
+    return this.#deleteObject(version.id, options)
+  }
+
+  /** Deletes an object (a file with its versions, or one version) on the tracker and its pieces on the nodes. */
+  async #deleteObject(
+    id: string,
+    options: { signal?: AbortSignal }
+  ): Promise<{ piecesDeleted: number; piecesPending: number }> {
+    const { deletes } = await this.tracker.deleteObject(id, options)
     if (deletes.length === 0) return { piecesDeleted: 0, piecesPending: 0 }
     const peer = await this.#getPeer()
     const results = await Promise.allSettled(

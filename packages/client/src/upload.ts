@@ -25,6 +25,7 @@ import { putPiece } from './p2p/piece-client.ts'
 import type { ProgressListener } from './progress.ts'
 import { segmentSource } from './segment-source.ts'
 import type { TrackerClient } from './tracker-client.ts'
+import type { UnreachableNodes } from './unreachable-nodes.ts'
 
 export interface UploadContext {
   tracker: TrackerClient
@@ -32,6 +33,8 @@ export interface UploadContext {
   keyring: AccountKeyring
   codecs: CodecEngine
   log?: (line: string) => void
+  /** Nodes the client failed to reach lately (unreachable-nodes.ts): not asked for in a first placement. */
+  unreachable?: UnreachableNodes
 }
 
 export interface UploadOptions {
@@ -236,6 +239,7 @@ async function storeSegment(
     return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
   })
   const exclude = recentlyUnreachable(upload)
+  for (const node of ctx.unreachable?.down() ?? []) exclude.add(node)
   /** No push of this segment failed yet: `exclude` holds only what earlier segments learned. */
   let fresh = true
   /** Set while the segment is placed degraded: the pieces to place. */
@@ -291,7 +295,11 @@ async function storeSegment(
       if (isShoalError(e.error, ErrorCode.GRANT_INVALID)) throw e.error
       exclude.add(e.node)
       upload.unreachable.set(e.node, now)
+      if (isShoalError(e.error, ErrorCode.NODE_UNREACHABLE) || isShoalError(e.error, ErrorCode.TIMEOUT)) {
+        ctx.unreachable?.failed(e.node)
+      }
     }
+    for (const r of outcome.receipts) ctx.unreachable?.reached(r.node)
     if (outcome.receipts.length >= needed) {
       await ctx.tracker.commitSegment(
         upload.uploadId,

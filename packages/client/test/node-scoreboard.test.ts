@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { NodeScoreboard } from '../src/node-scoreboard.ts'
+import { UnreachableNodes } from '../src/unreachable-nodes.ts'
 
 describe('NodeScoreboard', () => {
   it('measures a node by what it delivers while busy, not by each request alone', () => {
@@ -63,5 +64,30 @@ describe('NodeScoreboard', () => {
     board.started('ok')
     expect(board.isHealthy('bad')).toBe(false)
     expect(board.cost('bad', 1000)).toBeGreaterThan(board.cost('ok', 1000))
+  })
+
+  it('a node that failed a dial in an earlier transfer is scored as failed in the next, until its backoff ends', () => {
+    let clock = 0
+    const unreachable = new UnreachableNodes(() => clock)
+    unreachable.failed('dead')
+    // A new transfer's scoreboard: the dead node sorts behind a healthy one it has never measured.
+    const board = new NodeScoreboard(() => 0, unreachable)
+    expect(board.isHealthy('dead')).toBe(false)
+    expect(board.cost('dead', 1000)).toBeGreaterThan(board.cost('alive', 1000))
+    // Tried again after 30 s; failing again doubles the wait.
+    clock = 30_000
+    expect(unreachable.isDown('dead')).toBe(false)
+    unreachable.failed('dead')
+    clock = 30_000 + 59_999
+    expect(unreachable.isDown('dead')).toBe(true)
+    clock = 30_000 + 60_000
+    expect(unreachable.isDown('dead')).toBe(false)
+    // A success forgives it at once, and a new failure starts from 30 s again.
+    unreachable.failed('dead')
+    unreachable.reached('dead')
+    expect(new NodeScoreboard(() => 0, unreachable).isHealthy('dead')).toBe(true)
+    unreachable.failed('dead')
+    clock += 30_000
+    expect(unreachable.isDown('dead')).toBe(false)
   })
 })

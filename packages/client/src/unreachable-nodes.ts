@@ -1,0 +1,46 @@
+/** First wait after a node could not be dialled. */
+const FIRST_BACKOFF_MS = 30_000
+/** Longest wait: a node that stays down is tried again this often, in case it came back. */
+const MAX_BACKOFF_MS = 10 * 60_000
+
+/**
+ * Nodes this client could not dial lately, shared by all its downloads and uploads. A transfer's own NodeScoreboard forgets
+ * a dead node when the transfer ends, so every download (and every ranged read of a video) dialled it again,
+ * waited for the dial to fail and, in a browser, logged a failed WebSocket each time (issue 15: "the client
+ * keeps redialling dead nodes"). A node marked here is asked only when the others cannot make up the pieces;
+ * it is tried again after a backoff that doubles (30 s up to 10 min) while it stays down, and forgiven at its
+ * first success. An upload leaves them out of its first placement of each segment (the tracker may still count
+ * them online for a while).
+ */
+export class UnreachableNodes {
+  readonly #down = new Map<string, { until: number; backoffMs: number }>()
+  readonly #now: () => number
+
+  constructor(now: () => number = () => Date.now()) {
+    this.#now = now
+  }
+
+  /** The node could not be dialled (ERR_NODE_UNREACHABLE). */
+  failed(peerId: string): void {
+    const was = this.#down.get(peerId)
+    const backoffMs = was === undefined ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, was.backoffMs * 2)
+    this.#down.set(peerId, { until: this.#now() + backoffMs, backoffMs })
+  }
+
+  /** The node served a piece. */
+  reached(peerId: string): void {
+    this.#down.delete(peerId)
+  }
+
+  /** The nodes whose backoff has not run out. */
+  down(): string[] {
+    const now = this.#now()
+    return [...this.#down].flatMap(([peerId, entry]) => (entry.until > now ? [peerId] : []))
+  }
+
+  /** Whether the node failed a dial and its backoff has not run out. */
+  isDown(peerId: string): boolean {
+    const entry = this.#down.get(peerId)
+    return entry !== undefined && entry.until > this.#now()
+  }
+}
