@@ -26,13 +26,14 @@ import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   type BeginUploadResponse,
+  bytesPerNode,
   type PlaceSegmentResponse,
   pieceCid,
   type SegmentManifest,
   signToken,
   toBase64Url
 } from '@shoal/core'
-import { LevelStore, PgStore, type Store } from '@shoal/tracker'
+import { type ImportedObject, LevelStore, PgStore, type Store } from '@shoal/tracker'
 import { HttpLoadClient } from './http-load-client.ts'
 import { totalCpuSeconds } from './proc-cpu.ts'
 import { percentile, signPutReceipts, startTracker } from './tracker-process.ts'
@@ -42,6 +43,8 @@ const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
 /** Any well-formed Merkle root: nobody audits these pieces. */
 const ROOT_HASH = 'A'.repeat(43)
 const SEGMENT_SIZE = 1024
+/** Objects per importObjects call while seeding. */
+const IMPORT_BATCH = 2_000
 const KINDS = ['begin', 'place', 'segmentCommit', 'commit', 'grants', 'list', 'heartbeat'] as const
 type Kind = (typeof KINDS)[number]
 
@@ -172,49 +175,63 @@ async function seed(store: Store, o: ScaleOptions, nodes: readonly BenchNode[], 
     )
   }
   log(`seeded ${o.accounts} accounts and ${o.nodes} nodes in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  // Objects in bulk: importObjects writes what an upload's begin and commit would (object, name, segments,
+  // storage span, the owner's totals), IMPORT_BATCH objects per transaction or batch, two batches in flight
+  // (PostgreSQL works on one while the next is built here).
   const size = o.segments * SEGMENT_SIZE
   let next = 0
   let lastLog = performance.now()
   const worker = async () => {
-    for (let i = next++; i < o.objects; i = next++) {
-      const owner = accountId(i % o.accounts)
-      const id = objectId(i)
-      const common = {
-        id,
-        owner,
-        nameHash: `name${pad(i)}`,
-        meta: 'bWV0YQ',
-        wrappedKey: 'a2V5',
-        nonce: 'AAAAAAAAAAA',
-        size,
-        k: 2,
-        m: 1,
-        segmentSize: SEGMENT_SIZE,
-        segmentCount: o.segments,
-        createdAt: now
-      }
-      await store.uploads.beginUpload({ ...common, overwrite: false, expiresAt: now + 86_400_000 })
-      const segments: SegmentManifest[] = Array.from({ length: o.segments }, (_, s) => ({
-        index: s,
-        pieces: [0, 1, 2].map((p) => ({
-          index: p,
-          // Unique, well-formed-enough piece ids: the tracker only hands them out in grants.
-          cid: `bafkrei${pad(i)}${s}${p}`,
-          node: (nodes[(i * 3 + s + p) % nodes.length] as BenchNode).peerId,
-          root: ROOT_HASH
-        }))
-      }))
-      await store.uploads.commitUpload({ uploadId: id, object: common, segments, deletes: [] })
+    for (let from = next; from < o.objects; from = next) {
+      next = Math.min(o.objects, from + IMPORT_BATCH)
+      await store.uploads.importObjects(
+        Array.from({ length: next - from }, (_, j) => seededObject(from + j, o, nodes, size, now))
+      )
       if (performance.now() - lastLog > 10_000) {
         lastLog = performance.now()
-        log(`  ${i + 1} objects (${((i + 1) / ((performance.now() - t0) / 1000)).toFixed(0)}/s)`)
+        log(`  ${next} objects (${(next / ((performance.now() - t0) / 1000)).toFixed(0)}/s)`)
       }
     }
   }
-  await Promise.all(Array.from({ length: 8 }, worker))
+  await Promise.all(Array.from({ length: 2 }, worker))
   const seconds = (performance.now() - t0) / 1000
   log(`seeded ${o.objects} objects of ${o.segments} segments in ${seconds.toFixed(0)} s`)
   return seconds
+}
+
+/** Seeded object `i`: owner i mod accounts, pieces dealt round the nodes. Exported for the seeding test. */
+export function seededObject(
+  i: number,
+  o: Pick<ScaleOptions, 'accounts' | 'segments'>,
+  nodes: readonly { peerId: string }[],
+  size: number,
+  now: number
+): ImportedObject {
+  const object = {
+    id: objectId(i),
+    owner: accountId(i % o.accounts),
+    nameHash: `name${pad(i)}`,
+    meta: 'bWV0YQ',
+    wrappedKey: 'a2V5',
+    nonce: 'AAAAAAAAAAA',
+    size,
+    k: 2,
+    m: 1,
+    segmentSize: SEGMENT_SIZE,
+    segmentCount: o.segments,
+    createdAt: now
+  }
+  const segments: SegmentManifest[] = Array.from({ length: o.segments }, (_, s) => ({
+    index: s,
+    pieces: [0, 1, 2].map((p) => ({
+      index: p,
+      // Unique, well-formed-enough piece ids: the tracker only hands them out in grants.
+      cid: `bafkrei${pad(i)}${s}${p}`,
+      node: (nodes[(i * 3 + s + p) % nodes.length] as { peerId: string }).peerId,
+      root: ROOT_HASH
+    }))
+  }))
+  return { object, segments, nodeBytes: bytesPerNode(object, segments) }
 }
 
 /** Peak resident memory of a process (VmHWM), MB; 0 when gone. */

@@ -11,6 +11,7 @@ import type {
   UploadSegmentRecord
 } from '../src/store/store.ts'
 import { coordinationCompliance } from './store-compliance-coordination.ts'
+import { importCompliance } from './store-compliance-import.ts'
 import { moderationCompliance } from './store-compliance-moderation.ts'
 import { moneyCompliance } from './store-compliance-money.ts'
 import { versionsCompliance } from './store-compliance-versions.ts'
@@ -785,5 +786,6 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
     moderationCompliance(open)
     coordinationCompliance(open)
     versionsCompliance(open)
+    importCompliance(open)
   })
 }

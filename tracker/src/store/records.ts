@@ -277,6 +277,14 @@ export interface UploadCommit {
   nodeBytes?: Record<string, number>
 }
 
+/** A committed object written by importObjects, as an upload's commit would have written it. */
+export interface ImportedObject {
+  object: ObjectRecord
+  segments: SegmentManifest[]
+  /** Stored bytes per node, for the object's storage span; default none. */
+  nodeBytes?: Record<string, number>
+}
+
 /** A share link's server side: which object, until when, and the password check. Never a key. */
 export interface ShareRecord {
   id: string
