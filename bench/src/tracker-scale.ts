@@ -15,13 +15,13 @@
 import { type ChildProcess, execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
-import { appendFile, mkdtemp, rm } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
@@ -58,6 +58,8 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --concurrency N      concurrent HTTP clients (default 32)
   --trackers N         1, or 2: PostgreSQL is also driven through two trackers on one database (default 2)
   --idle-seconds N     idle window measuring background work (default 15)
+  --keep NAME          keep the seeded network (database shoal_scale_NAME, folder shoal-scale-NAME in the
+                       temp dir) and reuse it when it is there: measure again without seeding again
   --append             add a dated section to bench/RESULTS.md
 `
 
@@ -71,12 +73,14 @@ interface ScaleOptions {
   concurrency: number
   trackers: number
   idleSeconds: number
+  keep: string | undefined
   append: boolean
 }
 
 function readOptions(argv: string[]): ScaleOptions {
   const { values } = parseArgs({
-    args: argv,
+    // `pnpm bench -- --only ...` passes the `--` on.
+    args: argv.filter((a) => a !== '--'),
     options: {
       only: { type: 'string' },
       stores: { type: 'string', default: 'pg,level' },
@@ -88,6 +92,7 @@ function readOptions(argv: string[]): ScaleOptions {
       concurrency: { type: 'string', default: '32' },
       trackers: { type: 'string', default: '2' },
       'idle-seconds': { type: 'string', default: '15' },
+      keep: { type: 'string' },
       append: { type: 'boolean', default: false }
     }
   })
@@ -110,9 +115,11 @@ function readOptions(argv: string[]): ScaleOptions {
     concurrency: int('concurrency', values.concurrency, 1),
     trackers: int('trackers', values.trackers, 1),
     idleSeconds: int('idle-seconds', values['idle-seconds'], 1),
+    keep: values.keep,
     append: values.append === true
   }
   if (options.trackers > 2) throw new Error('--trackers is 1 or 2')
+  if (options.keep !== undefined && !/^[a-z0-9_]{1,20}$/.test(options.keep)) throw new Error('--keep: [a-z0-9_]{1,20}')
   return options
 }
 
@@ -364,24 +371,35 @@ async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly B
 }
 
 async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) => void) {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-tracker-scale-'))
-  const db = `shoal_scale_${process.pid}_${randomBytes(4).toString('hex')}`
+  const keep = o.keep !== undefined
+  const dir = keep ? join(tmpdir(), `shoal-scale-${o.keep}`) : await mkdtemp(join(tmpdir(), 'shoal-tracker-scale-'))
+  const db = keep ? `shoal_scale_${o.keep}` : `shoal_scale_${process.pid}_${randomBytes(4).toString('hex')}`
   const pgUrl = `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`
   const children: ChildProcess[] = []
   try {
+    // Keys from the node's number: a kept network's nodes are the same nodes in the next run.
     const nodes: BenchNode[] = await Promise.all(
-      Array.from({ length: o.nodes }, async () => {
-        const key = await generateKeyPair('Ed25519')
+      Array.from({ length: o.nodes }, async (_, i) => {
+        const seed = createHash('sha256').update(`tracker-scale node ${i}`).digest()
+        const key = await generateKeyPairFromSeed('Ed25519', seed)
         return { key, peerId: peerIdFromPrivateKey(key).toString(), at: Date.now() }
       })
     )
-    if (kind === 'pg') execFileSync('createdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, db])
+    const exists =
+      keep &&
+      (kind === 'pg'
+        ? psql(`SELECT 1 FROM pg_database WHERE datname = '${db}'`) === '1'
+        : existsSync(join(dir, 'store')))
+    if (kind === 'pg' && !exists) execFileSync('createdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, db])
+    if (kind === 'level') await mkdir(dir, { recursive: true })
     const store: Store =
       kind === 'pg'
         ? new PgStore({ url: pgUrl, migrate: true, maxConnections: 16 })
         : new LevelStore({ location: join(dir, 'store') })
     await store.open()
-    const seedSeconds = await seed(store, o, nodes, log)
+    let seedSeconds = 0
+    if (exists) log(`reusing the network kept as ${o.keep} (as seeded: the options must match)`)
+    else seedSeconds = await seed(store, o, nodes, log)
     await store.close()
     const flags = [
       ...['--data', dir, '--port', '0', '--k', '2', '--m', '1', '--segment-size', '1KiB'],
@@ -427,14 +445,14 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
         await exited
       }
     }
-    if (kind === 'pg') {
+    if (kind === 'pg' && !keep) {
       try {
         execFileSync('dropdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '--if-exists', '--force', db])
       } catch {
         // reported by the run itself
       }
     }
-    await rm(dir, { recursive: true, force: true })
+    if (!keep) await rm(dir, { recursive: true, force: true })
   }
 }
 
