@@ -36,10 +36,9 @@ import {
 import { type ImportedObject, LevelStore, PgStore, type Store } from '@shoal/tracker'
 import { HttpLoadClient } from './http-load-client.ts'
 import { totalCpuSeconds } from './proc-cpu.ts'
-import { percentile, signPutReceipts, startTracker } from './tracker-process.ts'
+import { backendPids, PG, percentile, signPutReceipts, startTracker } from './tracker-process.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
 /** Any well-formed Merkle root: nobody audits these pieces. */
 const ROOT_HASH = 'A'.repeat(43)
 const SEGMENT_SIZE = 1024
@@ -258,6 +257,8 @@ function psql(sql: string): string {
 }
 
 interface PhaseResult {
+  /** CPU ms per request of the load generator (this process), the trackers and the database's backends. */
+  cpuMs: { generator: number; trackers: number; postgres: number | null }
   rps: number
   errors: number
   p50: Record<Kind, number>
@@ -266,7 +267,12 @@ interface PhaseResult {
 }
 
 /** The request mix from `concurrency` clients spread over the trackers, for `seconds`. */
-async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly BenchNode[]): Promise<PhaseResult> {
+async function drive(
+  urls: readonly string[],
+  o: ScaleOptions,
+  nodes: readonly BenchNode[],
+  processes: { trackers: readonly number[]; db: string | undefined }
+): Promise<PhaseResult> {
   const latencies = Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) as Record<Kind, number[]>
   const byPeer = new Map(nodes.map((n) => [n.peerId, n]))
   let errors = 0
@@ -330,6 +336,9 @@ async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly B
     if (committed === undefined) return
     await timed('commit', () => client.post(`/v1/uploads/${begun.uploadId}/commit`, {}, token))
   }
+  const backends = processes.db === undefined ? [] : backendPids(processes.db)
+  const cpu0 = { generator: process.cpuUsage(), trackers: totalCpuSeconds(processes.trackers) }
+  const pg0 = totalCpuSeconds(backends)
   const started = performance.now()
   const deadline = started + o.seconds * 1000
   await Promise.all(
@@ -356,12 +365,20 @@ async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly B
     })
   )
   const seconds = (performance.now() - started) / 1000
+  const generator = process.cpuUsage(cpu0.generator)
+  const perRequest = (cpuSeconds: number) => Math.round((cpuSeconds * 1000 * 100) / Math.max(1, total)) / 100
+  const cpuMs = {
+    generator: perRequest((generator.user + generator.system) / 1e6),
+    trackers: perRequest(totalCpuSeconds(processes.trackers) - cpu0.trackers),
+    postgres: processes.db === undefined ? null : perRequest(totalCpuSeconds(backends) - pg0)
+  }
   const sorted = Object.fromEntries(KINDS.map((k) => [k, [...latencies[k]].sort((x, y) => x - y)])) as Record<
     Kind,
     number[]
   >
   const round1 = (n: number) => Math.round(n * 10) / 10
   return {
+    cpuMs,
     rps: Math.round(total / seconds),
     errors,
     p50: Object.fromEntries(KINDS.map((k) => [k, round1(percentile(sorted[k], 50))])) as Record<Kind, number>,
@@ -411,17 +428,18 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     const urls = [trackers[0]!.url]
     const pids = () => children.map((c) => c.pid as number)
 
+    const processes = () => ({ trackers: pids(), db: kind === 'pg' ? db : undefined })
     log('load, one tracker')
-    await drive(urls, { ...o, seconds: 2 }, nodes) // warm-up
-    const one = await drive(urls, o, nodes)
+    await drive(urls, { ...o, seconds: 2 }, nodes, processes()) // warm-up
+    const one = await drive(urls, o, nodes, processes())
     let two: PhaseResult | undefined
     if (kind === 'pg' && o.trackers === 2) {
       const second = await startTracker(flags)
       children.push(second.child)
       urls.push(second.url)
       log('load, two trackers')
-      await drive(urls, { ...o, seconds: 2 }, nodes)
-      two = await drive(urls, o, nodes)
+      await drive(urls, { ...o, seconds: 2 }, nodes, processes())
+      two = await drive(urls, o, nodes, processes())
     }
 
     // Background work alone: no requests, the repair check every 10 s over every segment.
@@ -467,8 +485,8 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | load avg |'
-  const rows: string[] = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | load avg |'
+  const rows: string[] = [header, `|${'---|'.repeat(20)}`]
   const lines: string[] = []
   for (const kind of o.stores) {
     const r = await runStore(kind, o, log)
@@ -479,7 +497,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, ...p99Ms } = r.one.p99
@@ -490,6 +508,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
         store: kind,
         p99Ms,
         rps: r.one.rps,
+        cpuMsPerRequest: r.one.cpuMs,
         ...(r.two === undefined
           ? {}
           : { rpsTwoTrackers: r.two.rps, twoTrackerRatio: +(r.two.rps / r.one.rps).toFixed(2) }),
