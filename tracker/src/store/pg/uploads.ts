@@ -99,15 +99,15 @@ export class PgUploads implements UploadStore {
     return rows.map((r) => r.record)
   }
 
-  placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void> {
-    return this.#db.tx(async (db) => {
-      await lockUpload(db, uploadId)
-      await db.query(
-        `INSERT INTO upload_segments (upload_id, idx, record) VALUES ($1, $2, $3)
-         ON CONFLICT (upload_id, idx) DO UPDATE SET record = EXCLUDED.record`,
-        [uploadId, segment.index, JSON.stringify(segment)]
-      )
-    })
+  /** One statement (one round trip): the upload held FOR SHARE while its segment is written, if it is there. */
+  async placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void> {
+    const { rowCount } = await this.#db.run(
+      `WITH u AS (SELECT id FROM uploads WHERE id = $1 FOR SHARE)
+       INSERT INTO upload_segments (upload_id, idx, record) SELECT id, $2, $3 FROM u
+       ON CONFLICT (upload_id, idx) DO UPDATE SET record = EXCLUDED.record`,
+      [uploadId, segment.index, JSON.stringify(segment)]
+    )
+    if (rowCount !== 1) throw uploadNotFound(uploadId)
   }
 
   commitSegment(
