@@ -1,4 +1,4 @@
-import type { PiecePlacement } from '@shoal/core'
+import { ErrorCode, type PiecePlacement, ShoalError } from '@shoal/core'
 import type {
   AccountRecord,
   DeleteOrderRecord,
@@ -34,20 +34,26 @@ export class PgUploads implements UploadStore {
     this.#db = db
   }
 
-  beginUpload(upload: UploadRecord): Promise<void> {
-    return this.#db.tx(async (db) => {
-      const account = await lockAccount(db, upload.owner)
-      if (account === undefined) throw accountNotFound()
-      checkUploadQuota(account, upload.size)
-      await db.query('UPDATE accounts SET reserved = reserved + $2 WHERE id = $1', [account.id, upload.size])
-      await db.query('INSERT INTO uploads (id, owner, created_at, expires_at, record) VALUES ($1, $2, $3, $4, $5)', [
-        upload.id,
-        upload.owner,
-        upload.createdAt,
-        upload.expiresAt,
-        JSON.stringify(upload)
-      ])
-    })
+  /**
+   * One statement (one round trip) when the quota allows: the reservation and the upload in one step, the
+   * quota rule (`checkUploadQuota`) written as its condition. When it writes nothing, the account is read to
+   * say why with the rule's own error; if that finds room after all (an upload ended meanwhile), it tries again.
+   */
+  async beginUpload(upload: UploadRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const { rowCount } = await this.#db.run(
+        `WITH a AS (
+           UPDATE accounts SET reserved = reserved + $3 WHERE id = $2 AND used + reserved + $3 <= quota RETURNING id
+         )
+         INSERT INTO uploads (id, owner, created_at, expires_at, record) SELECT $1, a.id, $4, $5, $6 FROM a`,
+        [upload.id, upload.owner, upload.size, upload.createdAt, upload.expiresAt, JSON.stringify(upload)]
+      )
+      if (rowCount === 1) return
+      const [row] = await this.#db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [upload.owner])
+      if (row === undefined) throw accountNotFound()
+      checkUploadQuota(toAccount(row), upload.size)
+      if (attempt === MAX_BEGIN_ATTEMPTS) throw new ShoalError(ErrorCode.CONFLICT, 'the account kept changing')
+    }
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -232,6 +238,8 @@ export class PgUploads implements UploadStore {
 }
 
 const UNIQUE_VIOLATION = '23505'
+/** A begin that found room on reading the account but not in its statement tries this often. */
+const MAX_BEGIN_ATTEMPTS = 3
 
 /** Locks an upload row (segment changes only need the upload to stay put); ERR_UPLOAD_NOT_FOUND if gone. */
 async function lockUpload(db: Db, id: string): Promise<void> {
