@@ -268,8 +268,8 @@ export class NodeRegistry {
     const now = this.#config.clock.now()
     const nodes = new Map(candidates.map((c) => [c.peerId, c.node]))
     return chosen.map((peerId) => {
-      let pending = this.#pending.get(peerId)
-      if (pending === undefined) this.#pending.set(peerId, (pending = new PendingGrants()))
+      const pending = this.#pending.get(peerId) ?? new PendingGrants()
+      this.#pending.set(peerId, pending)
       pending.add(pieceSize, now)
       return nodes.get(peerId) as NodeRecord
     })
