@@ -240,10 +240,14 @@ export function seededObject(
   return { object, segments, nodeBytes: bytesPerNode(object, segments) }
 }
 
-/** Peak resident memory of a process (VmHWM), MB; 0 when gone. */
-function peakRssMB(pid: number): number {
+/**
+ * A memory figure of a process from /proc/PID/status, MB; 0 when gone. VmHWM: peak resident memory. RssAnon:
+ * resident memory now, less file pages (LevelDB maps its table files: those pages count in the RSS but are the
+ * page cache's, shared and reclaimable).
+ */
+function memoryMB(pid: number, field: 'VmHWM' | 'RssAnon'): number {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m === null ? 0 : Math.round(Number(m[1]) / 1024)
   } catch {
     return 0
@@ -453,8 +457,9 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     const idle = (performance.now() - t0) / 1000
     const backgroundCpu = (totalCpuSeconds(pids()) - cpu0) / idle / children.length
     const backgroundQueriesPerSec = kind === 'pg' ? Math.round((commits() - x0) / idle) : null
-    const rssMB = Math.max(...pids().map(peakRssMB))
-    return { kind, one, two, seedSeconds, backgroundCpu, backgroundQueriesPerSec, rssMB }
+    const rssMB = Math.max(...pids().map((pid) => memoryMB(pid, 'VmHWM')))
+    const anonMB = Math.max(...pids().map((pid) => memoryMB(pid, 'RssAnon')))
+    return { kind, one, two, seedSeconds, backgroundCpu, backgroundQueriesPerSec, rssMB, anonMB }
   } finally {
     for (const child of children) {
       if (child.exitCode === null) {
@@ -485,8 +490,8 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | load avg |'
-  const rows: string[] = [header, `|${'---|'.repeat(20)}`]
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | anonymous RSS MB at the end | load avg |'
+  const rows: string[] = [header, `|${'---|'.repeat(21)}`]
   const lines: string[] = []
   for (const kind of o.stores) {
     const r = await runStore(kind, o, log)
@@ -497,7 +502,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${r.anonMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, ...p99Ms } = r.one.p99
@@ -515,6 +520,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
         backgroundQueriesPerSec: r.backgroundQueriesPerSec,
         backgroundCpuShare: +r.backgroundCpu.toFixed(3),
         rssMB: r.rssMB,
+        anonRssMB: r.anonMB,
         seedSeconds: Math.round(r.seedSeconds)
       })
     )
