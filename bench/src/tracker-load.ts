@@ -32,28 +32,7 @@ import {
 } from '@shoal/core'
 import { HttpLoadClient } from './http-load-client.ts'
 import { totalCpuSeconds } from './proc-cpu.ts'
-import { percentile, signPutReceipts, startTracker, TRACKER_BIN } from './tracker-process.ts'
-
-/** Pids of the PostgreSQL backends connected to one database. */
-function backendPids(db: string): number[] {
-  const out = execFileSync('psql', [
-    '-h',
-    PG.host,
-    '-p',
-    PG.port,
-    '-U',
-    PG.user,
-    '-d',
-    'postgres',
-    '-Atc',
-    `SELECT pid FROM pg_stat_activity WHERE datname = '${db}'`
-  ])
-  return out
-    .toString()
-    .split('\n')
-    .filter((l) => /^\d+$/.test(l))
-    .map(Number)
-}
+import { backendPids, PG, percentile, signPutReceipts, startTracker, TRACKER_BIN } from './tracker-process.ts'
 
 function loadAverage(): string {
   return loadavg()[0]?.toFixed(1) ?? '-'
@@ -62,7 +41,6 @@ function loadAverage(): string {
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 /** Any well-formed Merkle root: a put receipt must sign one (nobody audits these pieces). */
 const BENCH_ROOT = 'A'.repeat(43)
-const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
 const SEGMENTS = 64
 const SETTLE_BATCH = 100
 

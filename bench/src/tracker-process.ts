@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
@@ -35,6 +35,22 @@ export function startTracker(args: string[]): Promise<{ url: string; child: Chil
     })
     child.once('exit', (code) => reject(new Error(`tracker exited (${code}): ${stderr}`)))
   })
+}
+
+/** The PostgreSQL server the tracker benchmarks use (trust auth). */
+export const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
+
+/** Pids of the PostgreSQL backends connected to one database. */
+export function backendPids(db: string): number[] {
+  const out = execFileSync('psql', [
+    ...['-h', PG.host, '-p', PG.port, '-U', PG.user, '-d', 'postgres', '-Atc'],
+    `SELECT pid FROM pg_stat_activity WHERE datname = '${db}'`
+  ])
+  return out
+    .toString()
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l))
+    .map(Number)
 }
 
 export function percentile(sorted: readonly number[], p: number): number {

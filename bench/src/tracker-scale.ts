@@ -15,33 +15,35 @@
 import { type ChildProcess, execFileSync } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { once } from 'node:events'
-import { readFileSync } from 'node:fs'
-import { appendFile, mkdtemp, rm } from 'node:fs/promises'
+import { existsSync, readFileSync } from 'node:fs'
+import { appendFile, mkdir, mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { generateKeyPair } from '@libp2p/crypto/keys'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import {
   type BeginUploadResponse,
+  bytesPerNode,
   type PlaceSegmentResponse,
   pieceCid,
   type SegmentManifest,
   signToken,
   toBase64Url
 } from '@shoal/core'
-import { LevelStore, PgStore, type Store } from '@shoal/tracker'
+import { type ImportedObject, LevelStore, PgStore, type Store } from '@shoal/tracker'
 import { HttpLoadClient } from './http-load-client.ts'
 import { totalCpuSeconds } from './proc-cpu.ts'
-import { percentile, signPutReceipts, startTracker } from './tracker-process.ts'
+import { backendPids, PG, percentile, signPutReceipts, startTracker } from './tracker-process.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
 /** Any well-formed Merkle root: nobody audits these pieces. */
 const ROOT_HASH = 'A'.repeat(43)
 const SEGMENT_SIZE = 1024
+/** Objects per importObjects call while seeding. */
+const IMPORT_BATCH = 2_000
 const KINDS = ['begin', 'place', 'segmentCommit', 'commit', 'grants', 'list', 'heartbeat'] as const
 type Kind = (typeof KINDS)[number]
 
@@ -55,6 +57,8 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --concurrency N      concurrent HTTP clients (default 32)
   --trackers N         1, or 2: PostgreSQL is also driven through two trackers on one database (default 2)
   --idle-seconds N     idle window measuring background work (default 15)
+  --keep NAME          keep the seeded network (database shoal_scale_NAME, folder shoal-scale-NAME in the
+                       temp dir) and reuse it when it is there: measure again without seeding again
   --append             add a dated section to bench/RESULTS.md
 `
 
@@ -68,12 +72,14 @@ interface ScaleOptions {
   concurrency: number
   trackers: number
   idleSeconds: number
+  keep: string | undefined
   append: boolean
 }
 
 function readOptions(argv: string[]): ScaleOptions {
   const { values } = parseArgs({
-    args: argv,
+    // `pnpm bench -- --only ...` passes the `--` on.
+    args: argv.filter((a) => a !== '--'),
     options: {
       only: { type: 'string' },
       stores: { type: 'string', default: 'pg,level' },
@@ -85,6 +91,7 @@ function readOptions(argv: string[]): ScaleOptions {
       concurrency: { type: 'string', default: '32' },
       trackers: { type: 'string', default: '2' },
       'idle-seconds': { type: 'string', default: '15' },
+      keep: { type: 'string' },
       append: { type: 'boolean', default: false }
     }
   })
@@ -107,9 +114,11 @@ function readOptions(argv: string[]): ScaleOptions {
     concurrency: int('concurrency', values.concurrency, 1),
     trackers: int('trackers', values.trackers, 1),
     idleSeconds: int('idle-seconds', values['idle-seconds'], 1),
+    keep: values.keep,
     append: values.append === true
   }
   if (options.trackers > 2) throw new Error('--trackers is 1 or 2')
+  if (options.keep !== undefined && !/^[a-z0-9_]{1,20}$/.test(options.keep)) throw new Error('--keep: [a-z0-9_]{1,20}')
   return options
 }
 
@@ -172,55 +181,73 @@ async function seed(store: Store, o: ScaleOptions, nodes: readonly BenchNode[], 
     )
   }
   log(`seeded ${o.accounts} accounts and ${o.nodes} nodes in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  // Objects in bulk: importObjects writes what an upload's begin and commit would (object, name, segments,
+  // storage span, the owner's totals), IMPORT_BATCH objects per transaction or batch, two batches in flight
+  // (PostgreSQL works on one while the next is built here).
   const size = o.segments * SEGMENT_SIZE
   let next = 0
   let lastLog = performance.now()
   const worker = async () => {
-    for (let i = next++; i < o.objects; i = next++) {
-      const owner = accountId(i % o.accounts)
-      const id = objectId(i)
-      const common = {
-        id,
-        owner,
-        nameHash: `name${pad(i)}`,
-        meta: 'bWV0YQ',
-        wrappedKey: 'a2V5',
-        nonce: 'AAAAAAAAAAA',
-        size,
-        k: 2,
-        m: 1,
-        segmentSize: SEGMENT_SIZE,
-        segmentCount: o.segments,
-        createdAt: now
-      }
-      await store.uploads.beginUpload({ ...common, overwrite: false, expiresAt: now + 86_400_000 })
-      const segments: SegmentManifest[] = Array.from({ length: o.segments }, (_, s) => ({
-        index: s,
-        pieces: [0, 1, 2].map((p) => ({
-          index: p,
-          // Unique, well-formed-enough piece ids: the tracker only hands them out in grants.
-          cid: `bafkrei${pad(i)}${s}${p}`,
-          node: (nodes[(i * 3 + s + p) % nodes.length] as BenchNode).peerId,
-          root: ROOT_HASH
-        }))
-      }))
-      await store.uploads.commitUpload({ uploadId: id, object: common, segments, deletes: [] })
+    for (let from = next; from < o.objects; from = next) {
+      next = Math.min(o.objects, from + IMPORT_BATCH)
+      await store.uploads.importObjects(
+        Array.from({ length: next - from }, (_, j) => seededObject(from + j, o, nodes, size, now))
+      )
       if (performance.now() - lastLog > 10_000) {
         lastLog = performance.now()
-        log(`  ${i + 1} objects (${((i + 1) / ((performance.now() - t0) / 1000)).toFixed(0)}/s)`)
+        log(`  ${next} objects (${(next / ((performance.now() - t0) / 1000)).toFixed(0)}/s)`)
       }
     }
   }
-  await Promise.all(Array.from({ length: 8 }, worker))
+  await Promise.all(Array.from({ length: 2 }, worker))
   const seconds = (performance.now() - t0) / 1000
   log(`seeded ${o.objects} objects of ${o.segments} segments in ${seconds.toFixed(0)} s`)
   return seconds
 }
 
-/** Peak resident memory of a process (VmHWM), MB; 0 when gone. */
-function peakRssMB(pid: number): number {
+/** Seeded object `i`: owner i mod accounts, pieces dealt round the nodes. Exported for the seeding test. */
+export function seededObject(
+  i: number,
+  o: Pick<ScaleOptions, 'accounts' | 'segments'>,
+  nodes: readonly { peerId: string }[],
+  size: number,
+  now: number
+): ImportedObject {
+  const object = {
+    id: objectId(i),
+    owner: accountId(i % o.accounts),
+    nameHash: `name${pad(i)}`,
+    meta: 'bWV0YQ',
+    wrappedKey: 'a2V5',
+    nonce: 'AAAAAAAAAAA',
+    size,
+    k: 2,
+    m: 1,
+    segmentSize: SEGMENT_SIZE,
+    segmentCount: o.segments,
+    createdAt: now
+  }
+  const segments: SegmentManifest[] = Array.from({ length: o.segments }, (_, s) => ({
+    index: s,
+    pieces: [0, 1, 2].map((p) => ({
+      index: p,
+      // Unique, well-formed-enough piece ids: the tracker only hands them out in grants.
+      cid: `bafkrei${pad(i)}${s}${p}`,
+      node: (nodes[(i * 3 + s + p) % nodes.length] as { peerId: string }).peerId,
+      root: ROOT_HASH
+    }))
+  }))
+  return { object, segments, nodeBytes: bytesPerNode(object, segments) }
+}
+
+/**
+ * A memory figure of a process from /proc/PID/status, MB; 0 when gone. VmHWM: peak resident memory. RssAnon:
+ * resident memory now, less file pages (LevelDB maps its table files: those pages count in the RSS but are the
+ * page cache's, shared and reclaimable).
+ */
+function memoryMB(pid: number, field: 'VmHWM' | 'RssAnon'): number {
   try {
-    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m === null ? 0 : Math.round(Number(m[1]) / 1024)
   } catch {
     return 0
@@ -234,6 +261,8 @@ function psql(sql: string): string {
 }
 
 interface PhaseResult {
+  /** CPU ms per request of the load generator (this process), the trackers and the database's backends. */
+  cpuMs: { generator: number; trackers: number; postgres: number | null }
   rps: number
   errors: number
   p50: Record<Kind, number>
@@ -242,7 +271,12 @@ interface PhaseResult {
 }
 
 /** The request mix from `concurrency` clients spread over the trackers, for `seconds`. */
-async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly BenchNode[]): Promise<PhaseResult> {
+async function drive(
+  urls: readonly string[],
+  o: ScaleOptions,
+  nodes: readonly BenchNode[],
+  processes: { trackers: readonly number[]; db: string | undefined }
+): Promise<PhaseResult> {
   const latencies = Object.fromEntries(KINDS.map((k) => [k, [] as number[]])) as Record<Kind, number[]>
   const byPeer = new Map(nodes.map((n) => [n.peerId, n]))
   let errors = 0
@@ -306,6 +340,9 @@ async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly B
     if (committed === undefined) return
     await timed('commit', () => client.post(`/v1/uploads/${begun.uploadId}/commit`, {}, token))
   }
+  const backends = processes.db === undefined ? [] : backendPids(processes.db)
+  const cpu0 = { generator: process.cpuUsage(), trackers: totalCpuSeconds(processes.trackers) }
+  const pg0 = totalCpuSeconds(backends)
   const started = performance.now()
   const deadline = started + o.seconds * 1000
   await Promise.all(
@@ -332,12 +369,20 @@ async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly B
     })
   )
   const seconds = (performance.now() - started) / 1000
+  const generator = process.cpuUsage(cpu0.generator)
+  const perRequest = (cpuSeconds: number) => Math.round((cpuSeconds * 1000 * 100) / Math.max(1, total)) / 100
+  const cpuMs = {
+    generator: perRequest((generator.user + generator.system) / 1e6),
+    trackers: perRequest(totalCpuSeconds(processes.trackers) - cpu0.trackers),
+    postgres: processes.db === undefined ? null : perRequest(totalCpuSeconds(backends) - pg0)
+  }
   const sorted = Object.fromEntries(KINDS.map((k) => [k, [...latencies[k]].sort((x, y) => x - y)])) as Record<
     Kind,
     number[]
   >
   const round1 = (n: number) => Math.round(n * 10) / 10
   return {
+    cpuMs,
     rps: Math.round(total / seconds),
     errors,
     p50: Object.fromEntries(KINDS.map((k) => [k, round1(percentile(sorted[k], 50))])) as Record<Kind, number>,
@@ -347,24 +392,35 @@ async function drive(urls: readonly string[], o: ScaleOptions, nodes: readonly B
 }
 
 async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) => void) {
-  const dir = await mkdtemp(join(tmpdir(), 'shoal-tracker-scale-'))
-  const db = `shoal_scale_${process.pid}_${randomBytes(4).toString('hex')}`
+  const keep = o.keep !== undefined
+  const dir = keep ? join(tmpdir(), `shoal-scale-${o.keep}`) : await mkdtemp(join(tmpdir(), 'shoal-tracker-scale-'))
+  const db = keep ? `shoal_scale_${o.keep}` : `shoal_scale_${process.pid}_${randomBytes(4).toString('hex')}`
   const pgUrl = `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`
   const children: ChildProcess[] = []
   try {
+    // Keys from the node's number: a kept network's nodes are the same nodes in the next run.
     const nodes: BenchNode[] = await Promise.all(
-      Array.from({ length: o.nodes }, async () => {
-        const key = await generateKeyPair('Ed25519')
+      Array.from({ length: o.nodes }, async (_, i) => {
+        const seed = createHash('sha256').update(`tracker-scale node ${i}`).digest()
+        const key = await generateKeyPairFromSeed('Ed25519', seed)
         return { key, peerId: peerIdFromPrivateKey(key).toString(), at: Date.now() }
       })
     )
-    if (kind === 'pg') execFileSync('createdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, db])
+    const exists =
+      keep &&
+      (kind === 'pg'
+        ? psql(`SELECT 1 FROM pg_database WHERE datname = '${db}'`) === '1'
+        : existsSync(join(dir, 'store')))
+    if (kind === 'pg' && !exists) execFileSync('createdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, db])
+    if (kind === 'level') await mkdir(dir, { recursive: true })
     const store: Store =
       kind === 'pg'
         ? new PgStore({ url: pgUrl, migrate: true, maxConnections: 16 })
         : new LevelStore({ location: join(dir, 'store') })
     await store.open()
-    const seedSeconds = await seed(store, o, nodes, log)
+    let seedSeconds = 0
+    if (exists) log(`reusing the network kept as ${o.keep} (as seeded: the options must match)`)
+    else seedSeconds = await seed(store, o, nodes, log)
     await store.close()
     const flags = [
       ...['--data', dir, '--port', '0', '--k', '2', '--m', '1', '--segment-size', '1KiB'],
@@ -376,17 +432,18 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     const urls = [trackers[0]!.url]
     const pids = () => children.map((c) => c.pid as number)
 
+    const processes = () => ({ trackers: pids(), db: kind === 'pg' ? db : undefined })
     log('load, one tracker')
-    await drive(urls, { ...o, seconds: 2 }, nodes) // warm-up
-    const one = await drive(urls, o, nodes)
+    await drive(urls, { ...o, seconds: 2 }, nodes, processes()) // warm-up
+    const one = await drive(urls, o, nodes, processes())
     let two: PhaseResult | undefined
     if (kind === 'pg' && o.trackers === 2) {
       const second = await startTracker(flags)
       children.push(second.child)
       urls.push(second.url)
       log('load, two trackers')
-      await drive(urls, { ...o, seconds: 2 }, nodes)
-      two = await drive(urls, o, nodes)
+      await drive(urls, { ...o, seconds: 2 }, nodes, processes())
+      two = await drive(urls, o, nodes, processes())
     }
 
     // Background work alone: no requests, the repair check every 10 s over every segment.
@@ -400,8 +457,9 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     const idle = (performance.now() - t0) / 1000
     const backgroundCpu = (totalCpuSeconds(pids()) - cpu0) / idle / children.length
     const backgroundQueriesPerSec = kind === 'pg' ? Math.round((commits() - x0) / idle) : null
-    const rssMB = Math.max(...pids().map(peakRssMB))
-    return { kind, one, two, seedSeconds, backgroundCpu, backgroundQueriesPerSec, rssMB }
+    const rssMB = Math.max(...pids().map((pid) => memoryMB(pid, 'VmHWM')))
+    const anonMB = Math.max(...pids().map((pid) => memoryMB(pid, 'RssAnon')))
+    return { kind, one, two, seedSeconds, backgroundCpu, backgroundQueriesPerSec, rssMB, anonMB }
   } finally {
     for (const child of children) {
       if (child.exitCode === null) {
@@ -410,14 +468,14 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
         await exited
       }
     }
-    if (kind === 'pg') {
+    if (kind === 'pg' && !keep) {
       try {
         execFileSync('dropdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '--if-exists', '--force', db])
       } catch {
         // reported by the run itself
       }
     }
-    await rm(dir, { recursive: true, force: true })
+    if (!keep) await rm(dir, { recursive: true, force: true })
   }
 }
 
@@ -432,8 +490,8 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | load avg |'
-  const rows: string[] = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|']
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | anonymous RSS MB at the end | load avg |'
+  const rows: string[] = [header, `|${'---|'.repeat(21)}`]
   const lines: string[] = []
   for (const kind of o.stores) {
     const r = await runStore(kind, o, log)
@@ -444,7 +502,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${r.anonMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, ...p99Ms } = r.one.p99
@@ -455,12 +513,14 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
         store: kind,
         p99Ms,
         rps: r.one.rps,
+        cpuMsPerRequest: r.one.cpuMs,
         ...(r.two === undefined
           ? {}
           : { rpsTwoTrackers: r.two.rps, twoTrackerRatio: +(r.two.rps / r.one.rps).toFixed(2) }),
         backgroundQueriesPerSec: r.backgroundQueriesPerSec,
         backgroundCpuShare: +r.backgroundCpu.toFixed(3),
         rssMB: r.rssMB,
+        anonRssMB: r.anonMB,
         seedSeconds: Math.round(r.seedSeconds)
       })
     )

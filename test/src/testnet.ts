@@ -43,6 +43,12 @@ export interface TestnetInit {
   prepare?: (hosts: HostNetwork | undefined) => Promise<{ trackerArgs?: string[] } | undefined>
   trackerArgs?: string[]
   /**
+   * Tracker processes (default 1). Those after the first share its data folder (so its key: nodes pin one
+   * tracker key) and must share its database too (`trackerArgs: ['--postgres', url]`); node i reports to
+   * tracker i mod `trackers`.
+   */
+  trackers?: number
+  /**
    * Run the tracker's audits and repair on their default schedules. Off by default: a test or benchmark that
    * kills, restarts or slows nodes must see the placement it set up, not one the repairer changed meanwhile
    * (a node whose heartbeat was late under load counted as lost and had its pieces moved). Tests of audits
@@ -102,11 +108,15 @@ export interface NodeHandle {
  */
 export class Testnet {
   readonly dir: string
+  /** The first tracker (`trackers[0]`). */
   readonly tracker: TrackerHandle
+  /** Every tracker process, on one database when there are several (`init.trackers`). */
+  readonly trackers: TrackerHandle[]
   readonly nodes: NodeHandle[] = []
   readonly #init: TestnetInit
   readonly #ownsDir: boolean
   #trackerProcess: ReadyProcess
+  readonly #moreTrackers: ReadyProcess[] = []
   readonly #nodeProcesses = new Map<number, ReadyProcess>()
   /** Tracker flags from `init.prepare`, kept for restarts. */
   #extraTrackerArgs: string[] = []
@@ -131,6 +141,7 @@ export class Testnet {
     this.#ownsDir = ownsDir
     this.#trackerProcess = tracker
     this.tracker = handle
+    this.trackers = [handle]
     this.hosts = hosts
     this.mode = hosts === undefined ? 'loopback' : 'hosts'
     this.fallback = fallback
@@ -184,6 +195,19 @@ export class Testnet {
     const net = new Testnet(init, dir, ownsDir, tracker, handle, hosts, fallback)
     net.#extraTrackerArgs = extraTrackerArgs
     try {
+      for (let i = 1; i < (init.trackers ?? 1); i++) {
+        const more = await spawnReady(
+          TRACKER_BIN,
+          [...Testnet.#trackerArgs(init, trackerDir(dir), 0, hosts), ...extraTrackerArgs],
+          {
+            logFile: join(dir, 'logs', `tracker-${i}.log`),
+            label: `tracker ${i}`,
+            ...(init.readyTimeoutMs === undefined ? {} : { timeoutMs: init.readyTimeoutMs })
+          }
+        )
+        net.#moreTrackers.push(more)
+        net.trackers.push({ url: String(more.ready.url), pid: more.child.pid!, dataDir: trackerDir(dir) })
+      }
       // Every spawn settles before any failure is reported: a node still starting when another one failed
       // would otherwise be missed by stop() below and keep running after the testnet gave up.
       const spawned = await Promise.allSettled(Array.from({ length: init.nodes }, (_, i) => net.#spawnNode(i)))
@@ -233,7 +257,7 @@ export class Testnet {
       '--data',
       dataDir,
       '--tracker',
-      this.tracker.url,
+      (this.trackers[index % this.trackers.length] as TrackerHandle).url,
       ...(host === undefined
         ? []
         : ['--listen', `/ip4/${host.address}/tcp/0`, '--listen', `/ip4/${host.address}/tcp/0/ws`]),
@@ -334,6 +358,7 @@ export class Testnet {
 
   async stop(): Promise<void> {
     await Promise.all([...this.#nodeProcesses.keys()].map((i) => this.stopNode(i)))
+    await Promise.all(this.#moreTrackers.map((t) => stopProcess(t, 'SIGTERM')))
     await stopProcess(this.#trackerProcess, 'SIGTERM')
     await this.hosts?.stop()
     if (this.#ownsDir) await rm(this.dir, { recursive: true, force: true })

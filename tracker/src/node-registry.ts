@@ -70,7 +70,7 @@ export class NodeRegistry {
    * Bytes granted per node since its last heartbeats. Kept in memory on purpose: it is an estimate that only
    * stops one busy moment from sending every piece to the same emptiest node, and heartbeats correct it.
    */
-  readonly #pending = new Map<string, PendingGrant[]>()
+  readonly #pending = new Map<string, PendingGrants>()
   /**
    * The node table as this process last read it, for VIEW_TTL_MS (of tracker time and of real time: a test clock
    * that stands still must not freeze it, and one that jumps must refresh it), with its address map built
@@ -268,9 +268,9 @@ export class NodeRegistry {
     const now = this.#config.clock.now()
     const nodes = new Map(candidates.map((c) => [c.peerId, c.node]))
     return chosen.map((peerId) => {
-      const list = this.#pending.get(peerId) ?? []
-      list.push({ bytes: pieceSize, at: now })
-      this.#pending.set(peerId, list)
+      const pending = this.#pending.get(peerId) ?? new PendingGrants()
+      this.#pending.set(peerId, pending)
+      pending.add(pieceSize, now)
       return nodes.get(peerId) as NodeRecord
     })
   }
@@ -331,13 +331,17 @@ export class NodeRegistry {
   }
 
   #pendingBytes(peerId: string, now: number): number {
-    const list = this.#pending.get(peerId)
-    if (list === undefined) return 0
     // A grant nobody used is void once it expires.
-    const live = list.filter((p) => p.at > now - this.#config.grantTtlMs)
-    if (live.length === 0) this.#pending.delete(peerId)
-    else if (live.length !== list.length) this.#pending.set(peerId, live)
-    return live.reduce((sum, p) => sum + p.bytes, 0)
+    return this.#dropPending(peerId, now - this.#config.grantTtlMs)
+  }
+
+  /** Forgets a node's grants made at or before `cutoff`; the bytes of those left. */
+  #dropPending(peerId: string, cutoff: number): number {
+    const pending = this.#pending.get(peerId)
+    if (pending === undefined) return 0
+    const bytes = pending.dropUntil(cutoff)
+    if (pending.empty) this.#pending.delete(peerId)
+    return bytes
   }
 
   /**
@@ -345,11 +349,41 @@ export class NodeRegistry {
    * be used and show up in `free` (or never will be), so they stop counting.
    */
   #settlePending(peerId: string, now: number): void {
-    const list = this.#pending.get(peerId)
-    if (list === undefined) return
-    const live = list.filter((p) => p.at > now - this.#config.heartbeatIntervalMs)
-    if (live.length === 0) this.#pending.delete(peerId)
-    else this.#pending.set(peerId, live)
+    this.#dropPending(peerId, now - this.#config.heartbeatIntervalMs)
+  }
+}
+
+/**
+ * One node's grants whose bytes its heartbeats have not reported yet, oldest first, and their sum: placement
+ * reads it for every node on every request, so dropping the old ones and summing the rest is amortised O(1),
+ * not a walk of the list. Grants are added in clock order; one added out of order (a clock that stepped back)
+ * is dropped with those before it, never earlier.
+ */
+class PendingGrants {
+  #list: PendingGrant[] = []
+  #head = 0
+  #bytes = 0
+
+  add(bytes: number, at: number): void {
+    this.#list.push({ bytes, at })
+    this.#bytes += bytes
+  }
+
+  /** Drops the grants made at or before `cutoff`; returns the bytes of the rest. */
+  dropUntil(cutoff: number): number {
+    for (let p = this.#list[this.#head]; p !== undefined && p.at <= cutoff; p = this.#list[this.#head]) {
+      this.#bytes -= p.bytes
+      this.#head++
+    }
+    if (this.#head === this.#list.length || this.#head > 1024) {
+      this.#list = this.#list.slice(this.#head)
+      this.#head = 0
+    }
+    return this.#bytes
+  }
+
+  get empty(): boolean {
+    return this.#head === this.#list.length
   }
 }
 

@@ -1,5 +1,6 @@
 import {
   type BeginUploadResponse,
+  bytesPerNode,
   type CommitSegmentResponse,
   type CommitUploadResponse,
   type DegradedUpload,
@@ -444,14 +445,4 @@ function staleAfter(previous: UploadSegmentRecord | undefined, current: readonly
     stale.push(p)
   }
   return stale
-}
-
-/** Stored bytes per node of a committed object: what each node is paid for holding (billing/billing.ts). */
-function bytesPerNode(layout: ObjectLayout, segments: Manifest['segments']): Record<string, number> {
-  const out: Record<string, number> = {}
-  for (const s of segments) {
-    const size = pieceSize(layout, s.index)
-    for (const p of s.pieces) out[p.node] = (out[p.node] ?? 0) + size
-  }
-  return out
 }

@@ -11,6 +11,7 @@ import type {
   UploadSegmentRecord
 } from '../src/store/store.ts'
 import { coordinationCompliance } from './store-compliance-coordination.ts'
+import { importCompliance } from './store-compliance-import.ts'
 import { moderationCompliance } from './store-compliance-moderation.ts'
 import { moneyCompliance } from './store-compliance-money.ts'
 import { versionsCompliance } from './store-compliance-versions.ts'
@@ -671,9 +672,11 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         if (page.length === 0) break
         for (const s of page) {
           seen.push({ objectId: s.objectId, index: s.segment.index })
-          // Each segment comes with its object's record.
+          // Each segment comes with its object's record, without what only the owner's client reads.
           expect(s.object?.id).toBe(s.objectId)
           expect(s.object?.segmentCount).toBeGreaterThan(s.segment.index)
+          const { meta: _m, wrappedKey: _k, nonce: _n, ...walked } = (await store.objects.getObject(s.objectId)) ?? {}
+          expect(s.object).toEqual(walked)
         }
         const last = page.at(-1) as { objectId: string; segment: SegmentManifest }
         after = { objectId: last.objectId, index: last.segment.index }
@@ -785,5 +788,6 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
     moderationCompliance(open)
     coordinationCompliance(open)
     versionsCompliance(open)
+    importCompliance(open)
   })
 }

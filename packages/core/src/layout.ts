@@ -62,6 +62,22 @@ export function pieceSize(layout: ObjectLayout, index: number): number {
   return Math.ceil(sealedLength(segmentPlainLength(layout, index)) / layout.k)
 }
 
+/**
+ * Stored bytes per node of an object's segments (each piece of a segment is pieceSize bytes): what each node is
+ * paid for holding, the tracker's storage spans.
+ */
+export function bytesPerNode(
+  layout: ObjectLayout,
+  segments: readonly { index: number; pieces: readonly { node: string }[] }[]
+): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const s of segments) {
+    const size = pieceSize(layout, s.index)
+    for (const p of s.pieces) out[p.node] = (out[p.node] ?? 0) + size
+  }
+  return out
+}
+
 /** Bytes stored on the network for the object, parity included. */
 export function storedBytes(layout: ObjectLayout): number {
   let total = 0

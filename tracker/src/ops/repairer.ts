@@ -24,7 +24,7 @@ import {
 } from '@shoal/core'
 import type { Logger } from 'pino'
 import { deleteOrders, randomId } from '../grants.ts'
-import type { ObjectRecord, RepairItem, SegmentKey, StoreParts } from '../store/store.ts'
+import type { RepairItem, SegmentKey, StoreParts, WalkedObject } from '../store/store.ts'
 import type { AuditorComponents } from './auditor.ts'
 import { repairThreshold, scanBudget } from './ops-config.ts'
 import { failedPiece, withoutFailedPiece } from './reputation.ts'
@@ -172,7 +172,7 @@ export class Repairer {
   }
 
   #health(
-    object: ObjectRecord,
+    object: WalkedObject,
     pieces: readonly PiecePlacement[],
     nodes: ReadonlyMap<string, { online: boolean; lastSeen: number }>
   ): Health {
@@ -441,7 +441,7 @@ export class Repairer {
    * put grant for, or the worker failed), and the tracker repairs the segment itself.
    */
   async #repairOnNode(
-    object: ObjectRecord,
+    object: WalkedObject,
     key: SegmentKey,
     size: number,
     sources: readonly RebuildSource[],
@@ -581,7 +581,7 @@ export class Repairer {
 
   /** Stores rebuilt pieces on new nodes (fresh subnets), retrying a failed piece once elsewhere. */
   async #place(
-    object: ObjectRecord,
+    object: WalkedObject,
     key: SegmentKey,
     size: number,
     rebuilt: RebuiltPiece[],

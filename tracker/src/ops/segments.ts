@@ -1,11 +1,11 @@
 import type { PiecePlacement, SegmentManifest } from '@shoal/core'
-import type { ObjectRecord, SegmentKey, StoredSegment, StoreParts } from '../store/store.ts'
+import type { SegmentKey, StoredSegment, StoreParts, WalkedObject } from '../store/store.ts'
 
 const PAGE = 500
 
 export interface WalkedSegment {
   key: SegmentKey
-  object: ObjectRecord
+  object: WalkedObject
   segment: SegmentManifest
 }
 

@@ -24,6 +24,19 @@ export class KeyedMutex {
     }
   }
 
+  /**
+   * Runs `fn` holding the turn of every key, taken one by one in sorted order, so that two callers holding
+   * several keys never wait on each other in a circle.
+   */
+  runAll<T>(keys: Iterable<string>, fn: () => Promise<T>): Promise<T> {
+    const sorted = [...new Set(keys)].sort()
+    const step = (i: number): Promise<T> => {
+      const key = sorted[i]
+      return key === undefined ? fn() : this.run(key, () => step(i + 1))
+    }
+    return step(0)
+  }
+
   /** Resolves once every function queued so far has finished. */
   async drain(): Promise<void> {
     await Promise.all([...this.#tails.values()])

@@ -17,8 +17,14 @@ export interface StoredSegment {
    * The segment's object, read with it: walkers need its layout, and one read per page beats one per object.
    * Undefined if the object was deleted between the two reads (level reads them apart): skip the segment.
    */
-  object: ObjectRecord | undefined
+  object: WalkedObject | undefined
 }
+
+/**
+ * An object as the segment walks see it: its record without the sealed metadata, key and nonce, which only its
+ * owner's client reads (metadata alone may be 64 KiB: a walk over 1M objects must not carry it).
+ */
+export type WalkedObject = Omit<ObjectRecord, 'meta' | 'wrappedKey' | 'nonce'>
 
 /**
  * Where a background walk over every segment stands (the repair check, the audit round): persisted, so a
@@ -274,6 +280,14 @@ export interface UploadCommit {
   replaces?: string
   deletes: readonly DeleteOrderRecord[]
   /** Stored bytes per node, for the object's storage span (node payouts); default none. */
+  nodeBytes?: Record<string, number>
+}
+
+/** A committed object written by importObjects, as an upload's commit would have written it. */
+export interface ImportedObject {
+  object: ObjectRecord
+  segments: SegmentManifest[]
+  /** Stored bytes per node, for the object's storage span; default none. */
   nodeBytes?: Record<string, number>
 }
 

@@ -82,6 +82,16 @@ export function totalsAfterCommit(
   }
 }
 
+/**
+ * An account after one imported object (`importObjects`): what beginUpload and then commitUpload of a new name
+ * leave, quota check included.
+ */
+export function afterImport(account: AccountRecord, object: ObjectRecord): AccountRecord {
+  checkUploadQuota(account, object.size)
+  const reserving = { ...account, reserved: account.reserved + object.size }
+  return { ...reserving, ...totalsAfterCommit(reserving, object, object.size, undefined) }
+}
+
 /** An account's totals after an object (a file, or an older version, which is no file) is deleted. */
 export function totalsAfterDelete(account: AccountRecord, object: Pick<ObjectRecord, 'size' | 'supersededAt'>): Totals {
   const files = object.supersededAt === undefined ? 1 : 0

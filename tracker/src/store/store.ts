@@ -16,6 +16,7 @@ import type {
   AccountKeysUpdate,
   AccountRecord,
   DeleteOrderRecord,
+  ImportedObject,
   NodeRecord,
   NodeReputation,
   ObjectRecord,
@@ -190,6 +191,14 @@ export interface UploadStore {
   commitUpload(commit: UploadCommit): Promise<void>
   /** Removes an upload and its segments, releases its reservation and queues `deletes`. */
   abortUpload(uploadId: string, deletes: readonly DeleteOrderRecord[]): Promise<void>
+  /**
+   * Writes committed objects in bulk, each exactly as beginUpload and then commitUpload of a new name would
+   * leave it (the object, its name, its segments, its storage span, the owner's used and object count), many in
+   * one transaction or batch: for the scale benchmark's seeding and for imports. All or nothing. Fails with
+   * ERR_CONFLICT when a name is taken (or given twice), ERR_QUOTA_EXCEEDED as beginUpload would, and
+   * ERR_UNAUTHORIZED when an owner does not exist.
+   */
+  importObjects(objects: readonly ImportedObject[]): Promise<void>
 }
 
 /** Committed objects and their segment manifests. */

@@ -7,7 +7,8 @@ import type {
   ObjectRecord,
   SegmentKey,
   StoredSegment,
-  VersionKey
+  VersionKey,
+  WalkedObject
 } from '../records.ts'
 import {
   nameTaken,
@@ -228,7 +229,12 @@ export class LevelObjects implements ObjectStore {
     const from = after === undefined ? { gte: bounds.gte } : { gt: K.oseg(after.objectId, after.index) }
     const entries = await this.#db.level.iterator({ ...from, lt: bounds.lt, limit }).all()
     const ids = [...new Set(entries.map(([key]) => key.slice('oseg:'.length, key.lastIndexOf(':'))))]
-    const objects = new Map((await this.#db.many<ObjectRecord>(ids.map(K.object))).map((o) => [o.id, o]))
+    const objects = new Map(
+      (await this.#db.many<ObjectRecord>(ids.map(K.object))).map(({ meta: _m, wrappedKey: _k, nonce: _n, ...o }) => [
+        o.id,
+        o as WalkedObject
+      ])
+    )
     return entries.map(([key, value]) => {
       const objectId = key.slice('oseg:'.length, key.lastIndexOf(':'))
       return { objectId, segment: value as SegmentManifest, object: objects.get(objectId) }

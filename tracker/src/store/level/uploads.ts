@@ -2,6 +2,7 @@ import type { PiecePlacement } from '@shoal/core'
 import type {
   AccountRecord,
   DeleteOrderRecord,
+  ImportedObject,
   ObjectRecord,
   UploadCommit,
   UploadRecord,
@@ -9,8 +10,10 @@ import type {
 } from '../records.ts'
 import {
   accountNotFound,
+  afterImport,
   checkUploadQuota,
   nameChangedDuringCommit,
+  nameTaken,
   segmentCommit,
   totalsAfterAbort,
   totalsAfterCommit,
@@ -124,6 +127,35 @@ export class LevelUploads implements UploadStore {
         ...(await this.#uploadRemoval(upload))
       )
       queueOps(ops, commit.deletes)
+      await this.#db.batch(ops)
+    })
+  }
+
+  /** One batch of the keys commitUpload writes, under the locks of every owner in the import. */
+  importObjects(objects: readonly ImportedObject[]): Promise<void> {
+    const owners = [...new Set(objects.map((o) => o.object.owner))]
+    return this.#db.locks.runAll(owners.map(K.account), async () => {
+      const found = await this.#db.level.getMany(owners.map(K.account))
+      const accounts = new Map<string, AccountRecord>()
+      for (const [i, owner] of owners.entries()) {
+        const account = found[i] as AccountRecord | undefined
+        if (account === undefined) throw accountNotFound()
+        accounts.set(owner, account)
+      }
+      const names = objects.map((o) => K.name(o.object.owner, o.object.nameHash))
+      if (new Set(names).size < names.length || (await this.#db.many(names)).length > 0) throw nameTaken()
+      const ops: Op[] = []
+      for (const { object, segments, nodeBytes } of objects) {
+        const account = accounts.get(object.owner) as AccountRecord
+        accounts.set(object.owner, afterImport(account, object))
+        ops.push(
+          ...startSpanOps(object, nodeBytes),
+          { type: 'put', key: K.object(object.id), value: object },
+          { type: 'put', key: K.name(object.owner, object.nameHash), value: object.id },
+          ...segments.map((s): Op => ({ type: 'put', key: K.oseg(object.id, s.index), value: s }))
+        )
+      }
+      for (const account of accounts.values()) ops.push({ type: 'put', key: K.account(account.id), value: account })
       await this.#db.batch(ops)
     })
   }

@@ -13,12 +13,16 @@ import type { Db, PgDb } from './pg-db.ts'
 
 /** Opens an object's storage span inside a transaction (commitUpload). */
 export async function startSpan(db: Db, object: ObjectRecord, nodes?: Record<string, number>): Promise<void> {
-  await db.query('INSERT INTO storage_spans (object_id, account, from_at, record) VALUES ($1, $2, $3, $4)', [
-    object.id,
-    object.owner,
-    object.createdAt,
-    JSON.stringify(openSpan(object, nodes))
-  ])
+  await startSpans(db, [openSpan(object, nodes)])
+}
+
+/** Opens many storage spans in one statement (importObjects). */
+export async function startSpans(db: Db, spans: readonly StorageSpan[]): Promise<void> {
+  await db.query(
+    `INSERT INTO storage_spans (object_id, account, from_at, record)
+     SELECT e->>'objectId', e->>'account', (e->>'from')::bigint, e FROM jsonb_array_elements($1::jsonb) AS e`,
+    [JSON.stringify(spans)]
+  )
 }
 
 export /** Closes an object's storage span at `at` (never before it began); a closed span stays as it is. */

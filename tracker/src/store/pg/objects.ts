@@ -12,7 +12,7 @@ import {
   totalsAfterDelete,
   versionNotFound
 } from '../rules.ts'
-import type { ObjectStore } from '../store.ts'
+import type { ObjectStore, WalkedObject } from '../store.ts'
 import { lockAccount, setTotals } from './accounts.ts'
 import { endSpan, recordMoves } from './ledger.ts'
 import { queueDeletes } from './nodes.ts'
@@ -209,11 +209,14 @@ export class PgObjects implements ObjectStore {
   async listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {
     // One statement per page, the objects joined in (a statement sees one snapshot: never a segment without
     // its object).
-    const rows = await this.#db.query<{ object_id: string; manifest: SegmentManifest; record: ObjectRecord }>(
+    // The object without what only its owner reads (WalkedObject): it may be 64 KiB of sealed metadata.
+    const rows = await this.#db.query<{ object_id: string; manifest: SegmentManifest; record: WalkedObject }>(
       after === undefined
-        ? `SELECT s.object_id, s.manifest, o.record FROM object_segments s JOIN objects o ON o.id = s.object_id
+        ? `SELECT s.object_id, s.manifest, o.record - 'meta' - 'wrappedKey' - 'nonce' AS record
+           FROM object_segments s JOIN objects o ON o.id = s.object_id
            ORDER BY s.object_id COLLATE "C", s.idx LIMIT $1`
-        : `SELECT s.object_id, s.manifest, o.record FROM object_segments s JOIN objects o ON o.id = s.object_id
+        : `SELECT s.object_id, s.manifest, o.record - 'meta' - 'wrappedKey' - 'nonce' AS record
+           FROM object_segments s JOIN objects o ON o.id = s.object_id
            WHERE (s.object_id COLLATE "C", s.idx) > ($2 COLLATE "C", $3)
            ORDER BY s.object_id COLLATE "C", s.idx LIMIT $1`,
       after === undefined ? [limit] : [limit, after.objectId, after.index]

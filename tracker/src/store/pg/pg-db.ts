@@ -41,8 +41,23 @@ const statementNames = new Map<string, string>()
 const RETRYABLE = new Set(['40001', '40P01'])
 const MAX_ATTEMPTS = 5
 
-/** A connection inside one transaction. */
-export type Db = pg.PoolClient
+/**
+ * A connection inside one transaction. Its statements are named prepared statements too, as `PgDb.query`'s:
+ * each connection parses and plans one once, not on every call (the upload path is mostly transactions).
+ */
+export interface Db {
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>
+}
+
+/** The name of a statement's SQL (a fixed set: the store's own statements). */
+function statementName(sql: string): string {
+  let name = statementNames.get(sql)
+  if (name === undefined) {
+    name = `shoal_${statementNames.size}`
+    statementNames.set(sql, name)
+  }
+  return name
+}
 
 /**
  * The pool the domain parts of a PgStore share. Every store method is one statement (`query`) or one
@@ -123,12 +138,7 @@ export class PgDb {
 
   /** Same as query, with the whole result (rowCount). */
   run<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<pg.QueryResult<R>> {
-    let name = statementNames.get(sql)
-    if (name === undefined) {
-      name = `shoal_${statementNames.size}`
-      statementNames.set(sql, name)
-    }
-    return this.#track(this.#db.query<R>({ name, text: sql, values: params }))
+    return this.#track(this.#db.query<R>({ name: statementName(sql), text: sql, values: params }))
   }
 
   /** Runs `fn` in one transaction, retried from the start on a serialization failure or deadlock. */
@@ -138,11 +148,15 @@ export class PgDb {
 
   async #runTx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     const client = await this.#db.connect()
+    const db: Db = {
+      query: <R extends pg.QueryResultRow>(sql: string, params: unknown[] = []) =>
+        client.query<R>({ name: statementName(sql), text: sql, values: params })
+    }
     try {
       for (let attempt = 1; ; attempt++) {
         await client.query('BEGIN')
         try {
-          const result = await fn(client)
+          const result = await fn(db)
           await client.query('COMMIT')
           return result
         } catch (err) {

@@ -1,7 +1,8 @@
-import type { PiecePlacement } from '@shoal/core'
+import { ErrorCode, type PiecePlacement, ShoalError } from '@shoal/core'
 import type {
   AccountRecord,
   DeleteOrderRecord,
+  ImportedObject,
   ObjectRecord,
   UploadCommit,
   UploadRecord,
@@ -9,16 +10,19 @@ import type {
 } from '../records.ts'
 import {
   accountNotFound,
+  afterImport,
   checkUploadQuota,
   nameChangedDuringCommit,
+  nameTaken,
+  openSpan,
   segmentCommit,
   totalsAfterAbort,
   totalsAfterCommit,
   uploadNotFound
 } from '../rules.ts'
 import type { UploadStore } from '../store.ts'
-import { lockAccount, setTotals } from './accounts.ts'
-import { startSpan } from './ledger.ts'
+import { type AccountRow, lockAccount, setTotals, toAccount } from './accounts.ts'
+import { startSpan, startSpans } from './ledger.ts'
 import { queueDeletes } from './nodes.ts'
 import { supersede } from './objects.ts'
 import type { Db, PgDb } from './pg-db.ts'
@@ -30,20 +34,26 @@ export class PgUploads implements UploadStore {
     this.#db = db
   }
 
-  beginUpload(upload: UploadRecord): Promise<void> {
-    return this.#db.tx(async (db) => {
-      const account = await lockAccount(db, upload.owner)
-      if (account === undefined) throw accountNotFound()
-      checkUploadQuota(account, upload.size)
-      await db.query('UPDATE accounts SET reserved = reserved + $2 WHERE id = $1', [account.id, upload.size])
-      await db.query('INSERT INTO uploads (id, owner, created_at, expires_at, record) VALUES ($1, $2, $3, $4, $5)', [
-        upload.id,
-        upload.owner,
-        upload.createdAt,
-        upload.expiresAt,
-        JSON.stringify(upload)
-      ])
-    })
+  /**
+   * One statement (one round trip) when the quota allows: the reservation and the upload in one step, the
+   * quota rule (`checkUploadQuota`) written as its condition. When it writes nothing, the account is read to
+   * say why with the rule's own error; if that finds room after all (an upload ended meanwhile), it tries again.
+   */
+  async beginUpload(upload: UploadRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      const { rowCount } = await this.#db.run(
+        `WITH a AS (
+           UPDATE accounts SET reserved = reserved + $3 WHERE id = $2 AND used + reserved + $3 <= quota RETURNING id
+         )
+         INSERT INTO uploads (id, owner, created_at, expires_at, record) SELECT $1, a.id, $4, $5, $6 FROM a`,
+        [upload.id, upload.owner, upload.size, upload.createdAt, upload.expiresAt, JSON.stringify(upload)]
+      )
+      if (rowCount === 1) return
+      const [row] = await this.#db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [upload.owner])
+      if (row === undefined) throw accountNotFound()
+      checkUploadQuota(toAccount(row), upload.size)
+      if (attempt === MAX_BEGIN_ATTEMPTS) throw new ShoalError(ErrorCode.CONFLICT, 'the account kept changing')
+    }
   }
 
   async getUpload(id: string): Promise<UploadRecord | undefined> {
@@ -95,15 +105,15 @@ export class PgUploads implements UploadStore {
     return rows.map((r) => r.record)
   }
 
-  placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void> {
-    return this.#db.tx(async (db) => {
-      await lockUpload(db, uploadId)
-      await db.query(
-        `INSERT INTO upload_segments (upload_id, idx, record) VALUES ($1, $2, $3)
-         ON CONFLICT (upload_id, idx) DO UPDATE SET record = EXCLUDED.record`,
-        [uploadId, segment.index, JSON.stringify(segment)]
-      )
-    })
+  /** One statement (one round trip): the upload held FOR SHARE while its segment is written, if it is there. */
+  async placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void> {
+    const { rowCount } = await this.#db.run(
+      `WITH u AS (SELECT id FROM uploads WHERE id = $1 FOR SHARE)
+       INSERT INTO upload_segments (upload_id, idx, record) SELECT id, $2, $3 FROM u
+       ON CONFLICT (upload_id, idx) DO UPDATE SET record = EXCLUDED.record`,
+      [uploadId, segment.index, JSON.stringify(segment)]
+    )
+    if (rowCount !== 1) throw uploadNotFound(uploadId)
   }
 
   commitSegment(
@@ -161,6 +171,62 @@ export class PgUploads implements UploadStore {
     })
   }
 
+  /**
+   * One transaction of five statements whatever the batch size: the owners locked in id order (the global lock
+   * order, and two imports never wait on each other in a circle), then objects, segments and spans inserted
+   * from one jsonb array each (the rows commitUpload writes, records as they are), then the owners' totals.
+   */
+  importObjects(objects: readonly ImportedObject[]): Promise<void> {
+    if (objects.length === 0) return Promise.resolve()
+    return this.#db.tx(async (db) => {
+      const owners = [...new Set(objects.map((o) => o.object.owner))].sort()
+      const { rows } = await db.query<AccountRow>(
+        'SELECT * FROM accounts WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE',
+        [owners]
+      )
+      const accounts = new Map(rows.map((r) => [r.id, toAccount(r)]))
+      for (const { object } of objects) {
+        const account = accounts.get(object.owner)
+        if (account === undefined) throw accountNotFound()
+        accounts.set(account.id, afterImport(account, object))
+      }
+      try {
+        await db.query(
+          `INSERT INTO objects (id, owner, name_hash, size, created_at, record)
+           SELECT e->>'id', e->>'owner', e->>'nameHash', (e->>'size')::bigint, (e->>'createdAt')::bigint, e
+           FROM jsonb_array_elements($1::jsonb) AS e`,
+          [JSON.stringify(objects.map((o) => o.object))]
+        )
+      } catch (err) {
+        // The current-name index (or the id key): a name taken, or given twice in the batch.
+        if ((err as { code?: unknown }).code === UNIQUE_VIOLATION) throw nameTaken()
+        throw err
+      }
+      await db.query(
+        `INSERT INTO object_segments (object_id, idx, manifest)
+         SELECT o->>0, (s->>'index')::integer, s FROM jsonb_array_elements($1::jsonb) AS o,
+           jsonb_array_elements(o->1) AS s`,
+        [JSON.stringify(objects.map((o) => [o.object.id, o.segments]))]
+      )
+      await startSpans(
+        db,
+        objects.map((o) => openSpan(o.object, o.nodeBytes))
+      )
+      const totals = [...accounts.values()]
+      await db.query(
+        `UPDATE accounts AS a SET used = t.used, objects = t.objects, reserved = t.reserved
+         FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS t(id, used, objects, reserved)
+         WHERE a.id = t.id`,
+        [
+          totals.map((a) => a.id),
+          totals.map((a) => a.used),
+          totals.map((a) => a.objects),
+          totals.map((a) => a.reserved)
+        ]
+      )
+    })
+  }
+
   abortUpload(uploadId: string, deletes: readonly DeleteOrderRecord[]): Promise<void> {
     return this.#db.tx(async (db) => {
       const { upload, account } = await lockUploadWithOwner(db, uploadId)
@@ -170,6 +236,10 @@ export class PgUploads implements UploadStore {
     })
   }
 }
+
+const UNIQUE_VIOLATION = '23505'
+/** A begin that found room on reading the account but not in its statement tries this often. */
+const MAX_BEGIN_ATTEMPTS = 3
 
 /** Locks an upload row (segment changes only need the upload to stay put); ERR_UPLOAD_NOT_FOUND if gone. */
 async function lockUpload(db: Db, id: string): Promise<void> {
