@@ -8,6 +8,7 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'node/test/**/*.test.ts',
       'tracker/test/**/*.test.ts',
+      'web-ui/test/**/*.test.ts',
       'test/e2e/**/*.test.ts'
     ],
     testTimeout: 60_000,

@@ -512,7 +512,14 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     await tile.waitFor()
     // Made in this browser from the full image, then sealed into the file's metadata.
     const thumb = tile.getByTestId('thumbnail')
-    await thumb.waitFor({ timeout: 60_000 })
+    const warnings: string[] = []
+    page.on('console', (m) => {
+      if (m.type() === 'warning' || m.type() === 'error') warnings.push(m.text())
+    })
+    await thumb.waitFor({ timeout: 60_000 }).catch((err: Error) => {
+      // The backfill says why in the console: make that the failure's message.
+      throw new Error(`${err.message}\nthe page's console said:\n${warnings.join('\n')}`)
+    })
     expect(await thumb.evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([320, 200])
     await screenshot(page, 'album-backup')
     // Stored with the file: after a reload the file list shows it too.
