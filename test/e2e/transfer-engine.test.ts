@@ -264,6 +264,29 @@ describe('transfer engine with a slow node (node 0 capped at 25 KB/s: a piece ta
     expect(fromSlow).toBeLessThan(pieces.length / 6)
   })
 
+  it('asks each node for one piece at a time: a segment waits for a free holder instead of queueing', async () => {
+    /** The most requests any node had at once, from the engine's own events. */
+    const busiest = async (requestsPerNode?: number): Promise<number> => {
+      const open = new Map<string, number>()
+      let most = 0
+      const { stream } = await client.get('data.bin', {
+        ...(requestsPerNode === undefined ? {} : { requestsPerNode }),
+        onEvent: (e) => {
+          if (!('node' in e) || e.type === 'hedge' || e.type === 'relocated') return
+          const n = (open.get(e.node) ?? 0) + (e.type === 'request' ? 1 : -1)
+          open.set(e.node, n)
+          most = Math.max(most, n)
+        }
+      })
+      expect(sha(await collect(stream))).toBe(sha(data))
+      expect([...open.values()].every((n) => n === 0)).toBe(true)
+      return most
+    }
+    expect(await busiest()).toBe(1)
+    // The limit is what holds it: with two allowed, some node serves two pieces at once.
+    expect(await busiest(2)).toBe(2)
+  })
+
   it('survives a node killed while it is sending a piece', async () => {
     const events: DownloadEvent[] = []
     let killed: Promise<void> | undefined

@@ -46,6 +46,11 @@ export interface DownloadOptions {
   segmentWindow?: number
   /** Pieces requested beyond k at the start of each segment; failures start further requests. */
   extraPieces?: number
+  /**
+   * Requests one node serves at once. A segment whose best holder is at this limit waits until a request ends
+   * anywhere, then picks again: the holder is chosen when a link is free, not queued behind a busy one.
+   */
+  requestsPerNode?: number
   /** A request slower than this many times the median piece time gets a hedge request to another holder. */
   hedgeFactor?: number
   /** Never hedge before this many ms. */
@@ -65,6 +70,8 @@ export type DownloadEvent =
   | { type: 'request'; segment: number; piece: number; node: string }
   | { type: 'piece'; segment: number; piece: number; node: string; ms: number }
   | { type: 'hedge'; segment: number; piece: number; node: string; afterMs: number }
+  /** A request no longer needed (its segment had k pieces) was stopped. */
+  | { type: 'cancelled'; segment: number; piece: number; node: string }
   | { type: 'failure'; segment: number; piece: number; node: string; code: string; message: string }
   | { type: 'relocated'; node: string; addrs: string[] }
 
@@ -79,6 +86,7 @@ const PARITY_COST_FACTOR = 1.5
 export const DOWNLOAD_DEFAULTS = {
   segmentWindow: 4,
   extraPieces: 0,
+  requestsPerNode: 1,
   hedgeFactor: 2,
   hedgeMinMs: 250,
   hedgeColdMs: 2_000,
@@ -136,8 +144,10 @@ export async function* downloadObject(
     const inFlight: Promise<Uint8Array>[] = []
     let next = first
     let done = 0
-    // Slow start: the first segment has the links to itself, so the first byte comes after one segment's
-    // transfer rather than after the whole window's; the window then grows by one per segment written.
+    // Slow start: the first segment has the client to itself while its connections open and its code warms up,
+    // so the first byte comes after one segment's transfer rather than the whole window's; then the window
+    // opens at once (it grew by one per segment until session 10; with one request per node, segments no
+    // longer share a node's link, and the whole window gave ~1% more).
     let window = 1
     const fetchNext = (): void => {
       const index = next++
@@ -150,7 +160,7 @@ export async function* downloadObject(
     for (let index = first; index <= last; index++) {
       signal.throwIfAborted()
       const plaintext = await inFlight.shift()!
-      window = Math.min(settings.segmentWindow, window + 1)
+      window = settings.segmentWindow
       while (next <= last && inFlight.length < window) fetchNext()
       const start = index === first ? offset - segmentOffset(layout, index) : 0
       const end = index === last ? offset + length - segmentOffset(layout, index) : plaintext.byteLength
@@ -268,6 +278,8 @@ class SegmentFetcher {
   readonly #emit: (event: DownloadEvent) => void
   /** Addresses learned through the DHT for nodes whose tracker-known addresses failed. */
   readonly #relocated = new Map<string, NodeAddress>()
+  /** Launches waiting for their best holder to have a free request slot, retried whenever a request ends. */
+  #deferred: { segment: number; retry: () => void }[] = []
   wireBytes = 0
 
   constructor(
@@ -316,11 +328,16 @@ class SegmentFetcher {
          * not sent to a node known to be down: only one that is needed to make up k is.
          */
         const launch = (spare = false): boolean => {
-          if (waiting.length === 0 || verified >= k) return false
+          if (waiting.length === 0 || verified >= k || signal.aborted) return false
           const cost = (piece: GrantedPiece): number =>
             this.#board.cost(piece.node.peerId, size) * (piece.index < k ? 1 : PARITY_COST_FACTOR)
           waiting.sort((a, b) => cost(a) - cost(b) || a.index - b.index)
-          if (spare && this.#ctx.unreachable?.isDown((waiting[0] as GrantedPiece).node.peerId) === true) return false
+          const best = (waiting[0] as GrantedPiece).node.peerId
+          if (spare && this.#ctx.unreachable?.isDown(best) === true) return false
+          if (this.#board.inFlight(best) >= this.#settings.requestsPerNode) {
+            this.#deferred.push({ segment: index, retry: () => launch(spare) })
+            return true
+          }
           const piece = waiting.shift()!
           running++
           this.#request(piece, size, signal, index, hedgeTimers, (silent) => launch(!silent)).then(
@@ -328,6 +345,7 @@ class SegmentFetcher {
               running--
               verified++
               settle()
+              this.#retryDeferred()
             },
             (err: unknown) => {
               running--
@@ -344,6 +362,7 @@ class SegmentFetcher {
                 launch()
               }
               settle()
+              this.#retryDeferred()
             }
           )
           return true
@@ -366,8 +385,16 @@ class SegmentFetcher {
     } finally {
       for (const t of hedgeTimers) clearTimeout(t)
       cancel.abort(new ShoalError(ErrorCode.ABORTED, `segment ${index} complete`))
+      this.#deferred = this.#deferred.filter((d) => d.segment !== index)
     }
     return this.#codec.decode(index)
+  }
+
+  /** A request slot freed up: waiting launches pick their holder again, the oldest segment first. */
+  #retryDeferred(): void {
+    const deferred = this.#deferred.sort((a, b) => a.segment - b.segment)
+    this.#deferred = []
+    for (const d of deferred) d.retry()
   }
 
   /** One piece request: fetch, hand to the codec for verification, and hedge if it falls behind. */
@@ -406,7 +433,7 @@ class SegmentFetcher {
     hedgeAt(hedgeAfter, false, true)
     hedgeAt(Math.max(hedgeAfter, this.#settings.stallMs / 2), true, false)
     const started = performance.now()
-    this.#board.started(peerId)
+    this.#board.started(peerId, size)
     this.#emit({ type: 'request', segment, piece: piece.index, node: peerId })
     let outcome: 'ok' | 'failed' | 'cancelled' = 'failed'
     try {
@@ -436,8 +463,11 @@ class SegmentFetcher {
         clearTimeout(timer)
         hedgeTimers.delete(timer)
       }
-      if (outcome === 'cancelled') this.#board.cancelled(peerId)
-      else if (outcome === 'failed') this.#board.failed(peerId)
+      const unreceived = Math.max(0, size - seen.bytes)
+      if (outcome === 'cancelled') {
+        this.#board.cancelled(peerId, unreceived)
+        this.#emit({ type: 'cancelled', segment, piece: piece.index, node: peerId })
+      } else if (outcome === 'failed') this.#board.failed(peerId, unreceived)
     }
   }
 

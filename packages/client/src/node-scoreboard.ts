@@ -21,55 +21,83 @@ export class NodeScoreboard {
   #get(peerId: string): NodeScore {
     let score = this.#nodes.get(peerId)
     if (score === undefined) {
-      score = { inFlight: 0, bytesPerMs: undefined, failures: 0, busySince: 0, busyMs: 0, bytes: 0 }
+      score = {
+        inFlight: 0,
+        outstanding: 0,
+        bytesPerMs: undefined,
+        failures: 0,
+        transferring: false,
+        busySince: 0,
+        busyMs: 0,
+        bytes: 0
+      }
       this.#nodes.set(peerId, score)
     }
     return score
   }
 
-  started(peerId: string): void {
+  /** A request for `bytes` more went to this node. */
+  started(peerId: string, bytes = 0): void {
     const score = this.#get(peerId)
-    if (score.inFlight === 0) score.busySince = this.#now()
     score.inFlight++
+    score.outstanding += bytes
   }
 
   /** A request ended without a verdict on the node (cancelled because enough pieces arrived). */
-  cancelled(peerId: string): void {
-    this.#end(this.#get(peerId))
+  cancelled(peerId: string, unreceived = 0): void {
+    this.#end(this.#get(peerId), unreceived)
   }
 
   /** Bytes of a piece arrived from this node (called per chunk): its rate is measured from these. */
   received(peerId: string, bytes: number): void {
     const score = this.#get(peerId)
+    const now = this.#now()
+    score.outstanding = Math.max(0, score.outstanding - bytes)
+    // The node's rate is bytes delivered per ms while bytes flow, from the first byte of a request until it has
+    // none left: time spent dialling and waiting for the first byte (a cold connection's handshakes) is not
+    // its rate. A 40 MB/s node measured at 5 MB/s by its first, cold request was never asked
+    // again once requests waited for a free node (session 10). With several requests in flight, each one's own
+    // duration understates the node (two pieces served side by side each take twice as long), and the cost
+    // below already counts the queue. Sampled over at least RATE_SAMPLE_MS of transfer time.
+    if (!score.transferring) {
+      score.transferring = true
+      score.busySince = now
+    }
     score.bytes += bytes
-    // The node's rate is bytes delivered per ms while it had work: with several requests in flight, each one's
-    // own duration understates the node (two pieces served side by side each take twice as long), and the cost
-    // below already counts the queue. Sampled over at least RATE_SAMPLE_MS of busy time.
-    const busy = score.busyMs + (score.inFlight > 0 ? this.#now() - score.busySince : 0)
+    const busy = score.busyMs + now - score.busySince
     if (busy < RATE_SAMPLE_MS) return
     const rate = score.bytes / busy
     // An exponential moving average: recent samples matter most, one outlier does not dominate.
     score.bytesPerMs = score.bytesPerMs === undefined ? rate : 0.7 * score.bytesPerMs + 0.3 * rate
     score.bytes = 0
     score.busyMs = 0
-    if (score.inFlight > 0) score.busySince = this.#now()
+    score.busySince = now
   }
 
   succeeded(peerId: string, ms: number): void {
-    this.#end(this.#get(peerId))
+    this.#end(this.#get(peerId), 0)
     this.#durations.push(ms)
     if (this.#durations.length > 64) this.#durations.shift()
   }
 
-  failed(peerId: string): void {
+  failed(peerId: string, unreceived = 0): void {
     const score = this.#get(peerId)
-    this.#end(score)
+    this.#end(score, unreceived)
     score.failures++
   }
 
-  #end(score: NodeScore): void {
+  #end(score: NodeScore, unreceived: number): void {
     score.inFlight--
-    if (score.inFlight === 0) score.busyMs += this.#now() - score.busySince
+    score.outstanding = score.inFlight === 0 ? 0 : Math.max(0, score.outstanding - unreceived)
+    if (score.inFlight === 0 && score.transferring) {
+      score.busyMs += this.#now() - score.busySince
+      score.transferring = false
+    }
+  }
+
+  /** Requests this node is serving for this transfer now. */
+  inFlight(peerId: string): number {
+    return this.#nodes.get(peerId)?.inFlight ?? 0
   }
 
   isHealthy(peerId: string): boolean {
@@ -95,8 +123,9 @@ export class NodeScoreboard {
   }
 
   /**
-   * Expected time until `bytes` more from this node would be in, counting the requests it is already serving:
-   * lower is better. Unknown nodes are assumed as fast as the best known one, so every node gets tried early.
+   * Expected time until `bytes` more from this node would be in: what it still owes on the requests it is
+   * serving, then the new bytes, at its rate. Lower is better. Unknown nodes are assumed as fast as
+   * the best known one, so every node gets tried early.
    */
   cost(peerId: string, bytes: number): number {
     const score = this.#get(peerId)
@@ -105,7 +134,7 @@ export class NodeScoreboard {
     const rate = score.bytesPerMs ?? (best > 0 ? best : 1)
     const failures = this.#failures(peerId)
     const penalty = failures > 0 ? 1e9 * failures : 0
-    return ((score.inFlight + 1) * bytes) / rate + penalty
+    return (score.outstanding + bytes) / rate + penalty
   }
 }
 
@@ -114,11 +143,14 @@ const RATE_SAMPLE_MS = 50
 
 interface NodeScore {
   inFlight: number
+  /** Bytes the requests in flight still owe. */
+  outstanding: number
   bytesPerMs: number | undefined
   failures: number
-  /** When the node last went from idle to busy. */
+  /** Whether bytes are flowing: from a request's first byte until no request is left. */
+  transferring: boolean
   busySince: number
-  /** Busy time and bytes delivered since the last rate sample. */
+  /** Transfer time and bytes delivered since the last rate sample. */
   busyMs: number
   bytes: number
 }

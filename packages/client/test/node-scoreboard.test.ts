@@ -7,8 +7,8 @@ describe('NodeScoreboard', () => {
     let now = 0
     const board = new NodeScoreboard(() => now)
     // Two 1000-byte requests served side by side by a node that delivers 10 bytes/ms: both end at 200 ms.
-    board.started('a')
-    board.started('a')
+    board.started('a', 1000)
+    board.started('a', 1000)
     for (let t = 10; t <= 200; t += 10) {
       now = t
       board.received('a', 50)
@@ -16,52 +16,92 @@ describe('NodeScoreboard', () => {
     }
     board.succeeded('a', 200)
     board.succeeded('a', 200)
-    // Each request alone looked like 5 bytes/ms; the node did 10 (samples end between chunk arrivals: +-1).
-    expect(board.rate('a')).toBeGreaterThan(9)
-    expect(board.rate('a')).toBeLessThanOrEqual(10)
+    // Each request alone looked like 5 bytes/ms; the node did 10 (the clock starts at the first chunk, whose
+    // bytes count: +5% at most here).
+    expect(board.rate('a')).toBeGreaterThan(9.5)
+    expect(board.rate('a')).toBeLessThanOrEqual(10.5)
   })
 
-  it('sends the next request where it is expected to finish first, counting queued work', () => {
+  it('the wait for a first byte (a cold connection) is not counted as slowness', () => {
     let now = 0
     const board = new NodeScoreboard(() => now)
-    board.started('fast')
-    board.started('slow')
-    now = 100
-    board.received('fast', 1000) // 10 bytes/ms
-    board.succeeded('fast', 100)
-    board.received('slow', 250) // 2.5 bytes/ms
-    now = 400
-    board.succeeded('slow', 400)
+    board.started('cold', 1000)
+    now = 400 // dial, handshakes, request
+    for (let t = 410; t <= 500; t += 10) {
+      now = t
+      board.received('cold', 100)
+    }
+    board.succeeded('cold', 500)
+    // 1000 bytes in the 100 ms they flowed, not in the 500 ms the request took.
+    expect(board.rate('cold')).toBeGreaterThan(9)
+  })
+
+  it('sends the next request where it is expected to finish first, counting what busy nodes still owe', () => {
+    let now = 0
+    const board = new NodeScoreboard(() => now)
+    const deliver = (id: string, perMs: number): void => {
+      board.started(id, 1000)
+      for (let t = 1; t * perMs <= 1000; t++) {
+        now += 1
+        board.received(id, perMs)
+      }
+      board.succeeded(id, 1000 / perMs)
+    }
+    deliver('fast', 10)
+    deliver('slow', 2)
     expect(board.cost('fast', 1000)).toBeLessThan(board.cost('slow', 1000))
-    // Three requests queued on the fast node still beat one on the slow node (400 vs 400 is a tie; 3 is less).
-    board.started('fast')
-    board.started('fast')
-    expect(board.cost('fast', 1000)).toBeLessThan(board.cost('slow', 1000))
-    board.started('fast')
-    expect(board.cost('fast', 1000)).toBe(board.cost('slow', 1000))
+    // A fast node that has just started a piece still owes all of it: 2000 bytes at 10/ms beat 1000 at 2/ms.
+    board.started('fast', 1000)
+    expect(board.cost('fast', 1000)).toBeCloseTo(200, -1)
+    // Once most of it is in, the queue behind it is short.
+    board.received('fast', 800)
+    expect(board.cost('fast', 1000)).toBeCloseTo(120, -1)
+    // Five pieces queued there cost more than one on the slow node.
+    for (let i = 0; i < 4; i++) board.started('fast', 1000)
+    expect(board.cost('fast', 1000)).toBeGreaterThan(board.cost('slow', 1000))
+    expect(board.inFlight('fast')).toBe(5)
   })
 
   it('idle time between requests does not count against a node', () => {
     let now = 0
     const board = new NodeScoreboard(() => now)
-    board.started('a')
-    now = 100
-    board.received('a', 1000)
-    board.succeeded('a', 100)
-    now = 5_000 // idle: nobody asked
-    board.started('a')
-    now = 5_100
-    board.received('a', 1000)
-    board.succeeded('a', 100)
-    expect(board.rate('a')).toBeCloseTo(10, 5)
+    const piece = (): void => {
+      board.started('a', 1000)
+      for (let i = 0; i < 10; i++) {
+        now += 10
+        board.received('a', 100)
+      }
+      board.succeeded('a', 100)
+    }
+    piece()
+    now += 5_000 // idle: nobody asked
+    piece()
+    // 100 bytes per 10 ms while it sends (the first chunk of each piece counts from its arrival: ~11).
+    expect(board.rate('a')).toBeGreaterThan(9.5)
+    expect(board.rate('a')).toBeLessThan(11.5)
+  })
+
+  it('a cancelled request leaves nothing owed behind', () => {
+    let now = 0
+    const board = new NodeScoreboard(() => now)
+    board.started('a', 1000)
+    board.started('a', 1000)
+    now = 50
+    board.received('a', 300)
+    board.cancelled('a', 700)
+    expect(board.inFlight('a')).toBe(1)
+    board.cancelled('a', 1000)
+    expect(board.inFlight('a')).toBe(0)
+    // Nothing is owed now: the cost is the new piece alone.
+    expect(board.cost('a', 1000)).toBe(board.cost('b', 1000))
   })
 
   it('puts a node that failed behind every healthy one', () => {
     const board = new NodeScoreboard(() => 0)
-    board.started('bad')
-    board.failed('bad')
-    board.started('ok')
-    board.started('ok')
+    board.started('bad', 1000)
+    board.failed('bad', 1000)
+    board.started('ok', 1000)
+    board.started('ok', 1000)
     expect(board.isHealthy('bad')).toBe(false)
     expect(board.cost('bad', 1000)).toBeGreaterThan(board.cost('ok', 1000))
   })
