@@ -329,9 +329,10 @@ class SegmentFetcher {
          */
         const launch = (spare = false): boolean => {
           if (waiting.length === 0 || verified >= k || signal.aborted) return false
-          const cost = (piece: GrantedPiece): number =>
-            this.#board.cost(piece.node.peerId, size) * (piece.index < k ? 1 : PARITY_COST_FACTOR)
-          waiting.sort((a, b) => cost(a) - cost(b) || a.index - b.index)
+          const costs = new Map(
+            waiting.map((p) => [p, this.#board.cost(p.node.peerId, size) * (p.index < k ? 1 : PARITY_COST_FACTOR)])
+          )
+          waiting.sort((a, b) => (costs.get(a) as number) - (costs.get(b) as number) || a.index - b.index)
           const best = (waiting[0] as GrantedPiece).node.peerId
           if (spare && this.#ctx.unreachable?.isDown(best) === true) return false
           if (this.#board.inFlight(best) >= this.#settings.requestsPerNode) {

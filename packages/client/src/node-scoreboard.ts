@@ -11,6 +11,8 @@ export class NodeScoreboard {
   readonly #durations: number[] = []
   readonly #now: () => number
   readonly #unreachable: UnreachableNodes | undefined
+  /** The best measured rate, kept as rates change: cost() runs for every holder each time a request starts. */
+  #bestRate = 0
 
   /** `unreachable`: nodes the client failed to dial in earlier transfers, scored as if they failed here. */
   constructor(now: () => number = () => performance.now(), unreachable?: UnreachableNodes) {
@@ -68,7 +70,11 @@ export class NodeScoreboard {
     if (busy < RATE_SAMPLE_MS) return
     const rate = score.bytes / busy
     // An exponential moving average: recent samples matter most, one outlier does not dominate.
-    score.bytesPerMs = score.bytesPerMs === undefined ? rate : 0.7 * score.bytesPerMs + 0.3 * rate
+    const was = score.bytesPerMs
+    score.bytesPerMs = was === undefined ? rate : 0.7 * was + 0.3 * rate
+    if (score.bytesPerMs >= this.#bestRate) this.#bestRate = score.bytesPerMs
+    else if (was === this.#bestRate)
+      this.#bestRate = Math.max(...[...this.#nodes.values()].map((s) => s.bytesPerMs ?? 0))
     score.bytes = 0
     score.busyMs = 0
     score.busySince = now
@@ -129,9 +135,7 @@ export class NodeScoreboard {
    */
   cost(peerId: string, bytes: number): number {
     const score = this.#get(peerId)
-    let best = 0
-    for (const s of this.#nodes.values()) if (s.bytesPerMs !== undefined && s.bytesPerMs > best) best = s.bytesPerMs
-    const rate = score.bytesPerMs ?? (best > 0 ? best : 1)
+    const rate = score.bytesPerMs ?? (this.#bestRate > 0 ? this.#bestRate : 1)
     const failures = this.#failures(peerId)
     const penalty = failures > 0 ? 1e9 * failures : 0
     return (score.outstanding + bytes) / rate + penalty

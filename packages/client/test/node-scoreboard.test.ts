@@ -81,6 +81,26 @@ describe('NodeScoreboard', () => {
     expect(board.rate('a')).toBeLessThan(11.5)
   })
 
+  it('prices a node it has not measured at the best rate measured now, also after that rate fell', () => {
+    let now = 0
+    const board = new NodeScoreboard(() => now)
+    const sample = (id: string, bytes: number): void => {
+      board.started(id, bytes)
+      now += 1
+      board.received(id, 1)
+      now += 100
+      board.received(id, bytes - 1)
+      board.succeeded(id, 101)
+    }
+    sample('fast', 2000) // ~20 bytes/ms
+    sample('slow', 500) // ~5 bytes/ms
+    expect(board.cost('new', 1000)).toBeCloseTo(board.cost('fast', 1000), 5)
+    // The fast node slows down below the slow one: the best rate is now the slow node's.
+    for (let i = 0; i < 20; i++) sample('fast', 100)
+    expect(board.rate('fast')).toBeLessThan(board.rate('slow') as number)
+    expect(board.cost('new', 1000)).toBeCloseTo(board.cost('slow', 1000), 5)
+  })
+
   it('a cancelled request leaves nothing owed behind', () => {
     let now = 0
     const board = new NodeScoreboard(() => now)
