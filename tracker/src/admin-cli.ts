@@ -26,6 +26,8 @@ class AdminUsageError extends Error {}
 
 const ACTIONS = ['takedown', 'restore', 'suspend', 'unsuspend'] as const
 type Action = (typeof ACTIONS)[number]
+/** The admin command's own options, as they may stand where an action's id is expected. */
+const OPTION = /^(--(tracker|reason|limit|admin-token-file|json|help)(=.*)?|-h)$/
 
 /** `shoal-tracker admin ...`: returns the exit code (0 done, 1 refused or failed, 2 usage). */
 export async function runAdminCli(
@@ -40,8 +42,13 @@ export async function runAdminCli(
   let json: boolean
   let command: string
   try {
+    // An action's id is taken before parseArgs sees it: ids are base64url, so one in 64 starts with "-" and
+    // strict parsing refused it as an unknown option (CI met it: a takedown failed as a usage error).
+    // (Options written before the id still work: then the id is an ordinary positional.)
+    const first = argv[1]
+    const idFirst = (ACTIONS as readonly string[]).includes(argv[0] ?? '') && first !== undefined && !OPTION.test(first)
     const { values, positionals } = parseArgs({
-      args: argv,
+      args: idFirst ? [argv[0] as string, ...argv.slice(2)] : argv,
       allowPositionals: true,
       strict: true,
       options: {
@@ -63,8 +70,10 @@ export async function runAdminCli(
     token = readToken(values['admin-token-file'], env)
     json = values.json === true
     if ((ACTIONS as readonly string[]).includes(command)) {
-      const id = positionals[1]
-      if (id === undefined || positionals.length !== 2) throw new AdminUsageError(`${command} needs one id`)
+      const id = idFirst ? first : positionals[1]
+      if (id === undefined || positionals.length !== (idFirst ? 1 : 2)) {
+        throw new AdminUsageError(`${command} needs one id`)
+      }
       if (values.reason === undefined || values.reason.trim() === '') {
         throw new AdminUsageError(`${command} needs --reason TEXT: it is kept in the moderation log`)
       }
