@@ -500,30 +500,44 @@ export function joinIdValues(argv: readonly string[]): string[] {
   return out
 }
 
+/** Commands whose first argument is an id (base64url: it may start with "-", which parseArgs takes for an option). */
+const ID_FIRST_COMMANDS = new Set(['share-expiry'])
+
 function parse(argv: string[]) {
-  return parseArgs({
-    args: joinIdValues(argv),
+  const id = argv[1]
+  const idFirst = ID_FIRST_COMMANDS.has(argv[0] ?? '') && id !== undefined && !isOption(id)
+  const parsed = parseArgs({
+    args: joinIdValues(idFirst ? [argv[0] as string, ...argv.slice(2)] : argv),
     allowPositionals: true,
-    options: {
-      tracker: { type: 'string' },
-      overwrite: { type: 'boolean' },
-      force: { type: 'boolean' },
-      version: { type: 'string' },
-      delete: { type: 'string' },
-      policy: { type: 'boolean' },
-      keep: { type: 'string' },
-      days: { type: 'string' },
-      json: { type: 'boolean' },
-      csv: { type: 'boolean' },
-      all: { type: 'boolean' },
-      period: { type: 'string' },
-      to: { type: 'string' },
-      code: { type: 'string' },
-      watch: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' }
-    }
+    options: CLI_OPTIONS
   })
+  if (idFirst) parsed.positionals.splice(1, 0, id)
+  return parsed
 }
+
+/** Whether `arg` is one of the command's own options (then it is not an id that happens to start with "-"). */
+function isOption(arg: string): boolean {
+  return arg === '-h' || (arg.startsWith('--') && Object.hasOwn(CLI_OPTIONS, arg.slice(2).split('=')[0] as string))
+}
+
+const CLI_OPTIONS = {
+  tracker: { type: 'string' },
+  overwrite: { type: 'boolean' },
+  force: { type: 'boolean' },
+  version: { type: 'string' },
+  delete: { type: 'string' },
+  policy: { type: 'boolean' },
+  keep: { type: 'string' },
+  days: { type: 'string' },
+  json: { type: 'boolean' },
+  csv: { type: 'boolean' },
+  all: { type: 'boolean' },
+  period: { type: 'string' },
+  to: { type: 'string' },
+  code: { type: 'string' },
+  watch: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' }
+} as const
 
 class UsageError extends Error {}
 
