@@ -1,8 +1,6 @@
 import { createReadStream } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { basename, resolve } from 'node:path'
-import type { Writable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import {
   type Credentials,
@@ -13,7 +11,7 @@ import {
   ShoalClient,
   TrackerClient
 } from '@shoal/client'
-import { downloadFile, isInterruption } from '@shoal/client/files'
+import { downloadFile, isInterruption, writeToStream } from '@shoal/client/files'
 import {
   describeError,
   ErrorCode,
@@ -248,7 +246,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
             onProgress: bar.update,
             ...(io.signal === undefined ? {} : { signal: io.signal })
           })
-          await pipeline(stream, io.stdout as unknown as Writable, { end: false })
+          await writeToStream(stream, io.stdout)
           bar.done()
           return 0
         }
