@@ -98,13 +98,15 @@ class Pacer {
 /** Sends the file paced at `rate` bytes/s (the loopback stand-in for a kernel cap). */
 export async function serveCapped(
   res: ServerResponse,
-  file: Pick<TestFile, 'path' | 'size'>,
+  file: Pick<TestFile, 'path' | 'size'> & { start?: number },
   rate: number
 ): Promise<void> {
   const chunkSize = 64 * KiB
   const pacer = new Pacer(rate, chunkSize)
+  const start = file.start ?? 0
   res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(file.size) })
-  for await (const chunk of createReadStream(file.path, { highWaterMark: chunkSize })) {
+  const body = createReadStream(file.path, { highWaterMark: chunkSize, start, end: start + file.size - 1 })
+  for await (const chunk of body) {
     if (res.destroyed) return
     await pacer.take((chunk as Buffer).byteLength)
     if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve))

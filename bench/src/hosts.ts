@@ -90,12 +90,20 @@ export interface HostsRow {
   >
   /** One HTTP server on the fastest host, same cap: MB/s of one download. */
   http?: { mbps: number; bytes: number; capMBps: number | null; match: boolean }
+  /**
+   * The links' ceiling: a plain HTTP server on every host, each sending its share of the file (in proportion to
+   * its cap) to one client at once. No protocol moves these bytes faster over these hosts; MB/s from the first
+   * request to the last byte.
+   */
+  links?: { mbps: number; bytes: number; match: boolean }
   ratios: {
     laterVsWebtorrent?: number
     firstVsWebtorrent?: number
     firstVsLater?: number
     sdkVsWebtorrent?: number
     laterVsHttp?: number
+    /** Later `shoal get` (process start included) / the links' ceiling. */
+    laterVsLinks?: number
     /**
      * The median over runs of (later get / WebTorrent) within each run: the two are measured a minute apart, so
      * under a load that changes from run to run (other people's jobs) this pairs like with like.
@@ -338,6 +346,13 @@ async function runScenario(
     } catch (err) {
       row.errors.push(`http: ${(err as Error).message}`)
     }
+    try {
+      row.links = await linksCeiling(file, caps, { dir, mode, timeoutMs, wrap, addressOf, servers })
+      if (!row.links.match) row.errors.push('the links ceiling downloaded different bytes than it served')
+      log(`  links ceiling: ${row.links.mbps} MB/s`)
+    } catch (err) {
+      row.errors.push(`links: ${(err as Error).message}`)
+    }
   } catch (err) {
     row.errors.push((err as Error).message)
     log(`  FAILED: ${(err as Error).message}`)
@@ -348,6 +363,63 @@ async function runScenario(
   }
   summarize(row)
   return row
+}
+
+/**
+ * One plain HTTP server per host, each serving a slice of `file` sized in proportion to its host's cap (equal
+ * slices when uncapped), all fetched at once: what the hosts' links can carry to one client.
+ */
+async function linksCeiling(
+  file: TestFile,
+  caps: readonly (number | null)[],
+  at: {
+    dir: string
+    mode: 'hosts' | 'loopback'
+    timeoutMs: number
+    wrap: (i: number) => { wrap?: (command: string, args: string[]) => { command: string; args: string[] } }
+    addressOf: (i: number) => string
+    servers: ReadyProcess[]
+  }
+): Promise<NonNullable<HostsRow['links']>> {
+  const weights = caps.map((c) => c ?? 1)
+  const total = weights.reduce((a, b) => a + b, 0)
+  const slices: { start: number; size: number }[] = []
+  let start = 0
+  weights.forEach((w, i) => {
+    const size = i === weights.length - 1 ? file.size - start : Math.floor((file.size * w) / total)
+    slices.push({ start, size })
+    start += size
+  })
+  const urls: string[] = []
+  for (const [i, slice] of slices.entries()) {
+    const cap = caps[i] ?? null
+    const job = {
+      file: file.path,
+      size: slice.size,
+      start: slice.start,
+      host: at.addressOf(i),
+      ...(at.mode === 'loopback' && cap !== null ? { rate: cap } : {})
+    }
+    const server = await spawnReady(HTTP_SERVE, [JSON.stringify(job)], {
+      logFile: join(at.dir, 'logs', `links-${i}.log`),
+      label: `links server ${i}`,
+      ...at.wrap(i)
+    })
+    at.servers.push(server)
+    urls.push(`http://${at.addressOf(i)}:${Number(server.ready.port)}/file`)
+  }
+  const t0 = performance.now()
+  const got = await Promise.all(urls.map((url) => fetchHashed(url, at.timeoutMs)))
+  const ms = performance.now() - t0
+  const bytes = got.reduce((sum, g) => sum + g.bytes, 0)
+  const expected = await Promise.all(slices.map((slice) => hashSlice(file.path, slice.start, slice.size)))
+  return { mbps: round(mbps(bytes, ms), 2), bytes, match: got.every((g, i) => g.sha256 === expected[i]) }
+}
+
+async function hashSlice(path: string, start: number, size: number): Promise<string> {
+  const hash = createHash('sha256')
+  for await (const chunk of createReadStream(path, { start, end: start + size - 1 })) hash.update(chunk as Buffer)
+  return hash.digest('hex')
 }
 
 /** ', exited 12.3 s after its result' for a `shoal` process that lingered more than 2 s; '' otherwise. */
@@ -380,7 +452,8 @@ export function summarize(row: HostsRow): void {
     ...optional('firstVsWebtorrent', ratio(m.firstGet?.mbps, m.webtorrent?.mbps)),
     ...optional('firstVsLater', ratio(m.firstGet?.mbps, m.laterGet?.mbps)),
     ...optional('sdkVsWebtorrent', ratio(m.sdkGet?.mbps, m.webtorrent?.mbps)),
-    ...optional('laterVsHttp', ratio(m.laterGet?.mbps, row.http?.mbps))
+    ...optional('laterVsHttp', ratio(m.laterGet?.mbps, row.http?.mbps)),
+    ...optional('laterVsLinks', ratio(m.laterGet?.mbps, row.links?.mbps))
   }
   const paired = row.runs
     .map((r) =>
