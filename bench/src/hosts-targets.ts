@@ -15,7 +15,7 @@ export function evaluateHostsTargets(rows: readonly HostsRow[]): Target[] {
       targets.push(
         atLeast(
           'hosts-capped-get',
-          `shoal get >= 90% of the caps (${sumCaps} MB/s)`,
+          `shoal get >= 90% of the caps (${sumCaps} MB/s${row.links === undefined ? '' : `; the links ceiling carried ${row.links.mbps} MB/s in this run`})`,
           scope,
           0.9 * sumCaps,
           m.laterGet?.mbps,
