@@ -8,10 +8,16 @@ export interface NodeLikeProcess {
   execve?: (file: string, args: string[], env: Record<string, string | undefined>) => never
 }
 
+export interface RuntimeTuningOptions {
+  /** Largest young-generation semi-space in MB (`--max-semi-space-size`); V8's default when absent. */
+  semiSpaceMB?: number
+}
+
 /** Runs this process again in place with the memory settings for moving gigabytes (Linux, once). */
-export function reexecWithRuntimeTuning(): void
+export function reexecWithRuntimeTuning(options?: RuntimeTuningOptions): void
 
 /** The command line and environment of the tuned run, or undefined when this run should stay as it is. */
 export function tunedLaunch(
-  proc: Omit<NodeLikeProcess, 'execve'>
+  proc: Omit<NodeLikeProcess, 'execve'>,
+  options?: RuntimeTuningOptions
 ): { args: string[]; env: Record<string, string | undefined> } | undefined

@@ -21,13 +21,19 @@
  *   helper threads), and each keeps what was freed in it: two arenas at most (`MALLOC_ARENA_MAX`). A 2 GiB
  *   `shoal get` peaked at 320 MB RSS instead of 357 MB, at the same CPU (bench/RESULTS.md, session 8).
  *
+ * - `semiSpaceMB` (the `shoal` command's transfers): a smaller young generation. V8 frees a dead buffer's memory
+ *   when it collects the young generation, which it does when that fills or when the buffers allocated since the
+ *   last collection reach twice its size; a download allocates a 64 KiB buffer per noise message, so with the
+ *   default (16 MB semi-spaces) tens of MB of dead buffers waited. A 1 GiB `shoal get` peaked at 300-312 MB RSS
+ *   with the default, 274-278 with 4 MB, at the same CPU (bench/RESULTS.md, session 11).
+ *
  * Only on Linux with `process.execve` (Node >= 22.15), only once (SHOAL_RUNTIME_TUNED marks the second run),
  * and never when the caller chose any of these settings itself, or set SHOAL_RUNTIME_TUNING=0.
  */
-export function reexecWithRuntimeTuning() {
+export function reexecWithRuntimeTuning(options = {}) {
   const proc = globalThis.process
   if (proc === undefined || typeof proc.execve !== 'function') return
-  const launch = tunedLaunch(proc)
+  const launch = tunedLaunch(proc, options)
   if (launch === undefined) return
   try {
     proc.execve(proc.execPath, launch.args, launch.env)
@@ -37,7 +43,7 @@ export function reexecWithRuntimeTuning() {
 }
 
 /** The command line and environment of the tuned run, or undefined when this run should stay as it is. */
-export function tunedLaunch(proc) {
+export function tunedLaunch(proc, options = {}) {
   const env = proc.env
   if (proc.platform !== 'linux') return undefined
   if (env.SHOAL_RUNTIME_TUNED !== undefined || env.SHOAL_RUNTIME_TUNING === '0') return undefined
@@ -47,10 +53,13 @@ export function tunedLaunch(proc) {
     tuned.MALLOC_TRIM_THRESHOLD_ = String(TRIM_THRESHOLD_BYTES)
   }
   if (env.MALLOC_ARENA_MAX === undefined) tuned.MALLOC_ARENA_MAX = String(ARENA_MAX)
-  const chosenHeap = [...proc.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) =>
-    /^--(initial|max)-(old-space|heap)-size/.test(flag)
-  )
+  const flags = [...proc.execArgv, ...(env.NODE_OPTIONS ?? '').split(/\s+/)]
+  const chosenHeap = flags.some((flag) => /^--(initial|max)-(old-space|heap)-size/.test(flag))
+  const chosenYoung = flags.some((flag) => /^--(min|max)-semi-space-size/.test(flag))
   const heapFlags = chosenHeap ? [] : [`--initial-old-space-size=${INITIAL_OLD_SPACE_MB}`]
+  if (options.semiSpaceMB !== undefined && !chosenYoung && !chosenHeap) {
+    heapFlags.push(`--max-semi-space-size=${options.semiSpaceMB}`)
+  }
   return { args: [proc.execPath, ...heapFlags, ...proc.execArgv, ...proc.argv.slice(1)], env: tuned }
 }
 

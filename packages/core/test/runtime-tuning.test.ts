@@ -30,6 +30,17 @@ describe('tunedLaunch', () => {
     })
   })
 
+  it('sets a smaller young generation when asked, unless the caller chose one or the heap', () => {
+    expect(tunedLaunch(proc(), { semiSpaceMB: 4 })?.args).toContain('--max-semi-space-size=4')
+    expect(tunedLaunch(proc())?.args.some((a) => a.includes('semi-space'))).toBe(false)
+    expect(tunedLaunch(proc({}, ['--max-semi-space-size=16']), { semiSpaceMB: 4 })?.args).not.toContain(
+      '--max-semi-space-size=4'
+    )
+    expect(tunedLaunch(proc({ NODE_OPTIONS: '--max-old-space-size=512' }), { semiSpaceMB: 4 })?.args).not.toContain(
+      '--max-semi-space-size=4'
+    )
+  })
+
   it('runs once, never on request, never off Linux', () => {
     expect(tunedLaunch(proc({ SHOAL_RUNTIME_TUNED: '1' }))).toBeUndefined()
     expect(tunedLaunch(proc({ SHOAL_RUNTIME_TUNING: '0' }))).toBeUndefined()
