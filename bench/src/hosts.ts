@@ -63,7 +63,7 @@ export interface HostsSample {
 }
 
 /** What a transfer function measures; the harness adds the load and the serving side's CPU. */
-type Sample = Omit<HostsSample, 'load1' | 'serversCpuSPerGB' | 'settled'>
+export type Sample = Omit<HostsSample, 'load1' | 'serversCpuSPerGB' | 'settled'>
 
 export type HostsKind = 'put' | 'firstGet' | 'laterGet' | 'sdkGet' | 'webtorrent'
 export const HOSTS_KINDS: readonly HostsKind[] = ['put', 'firstGet', 'laterGet', 'sdkGet', 'webtorrent']
@@ -565,7 +565,7 @@ function lastLine(text: string): string {
 }
 
 /** `shoal put FILE NAME`, or `shoal get NAME -` with its stdout hashed and compared with the source. */
-async function shoalTransfer(
+export async function shoalTransfer(
   command: 'put' | 'get',
   env: Record<string, string>,
   dir: string,

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto'
-import { loadavg } from 'node:os'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type SavedSession, ShoalClient } from '@shoal/client'
 import { Testnet, type TestnetInit } from '@shoal/testnet'
 import { startClient } from './client-runner.ts'
 import type { TestFile, TestFiles } from './files.ts'
+import { type Sample, shoalTransfer } from './hosts.ts'
 import { type BenchOptions, layoutFor, runsFor, transferTimeoutMs } from './options.ts'
 import { CpuMeter, waitForQuiet } from './proc-cpu.ts'
 import type { ClientJob, ClientResult } from './protocol.ts'
@@ -93,6 +95,8 @@ export interface SwarmRow {
   /** Row this one is compared with (slow node, kill), and download ratio to it. */
   compareTo?: string
   downloadRatio?: number
+  /** `--big`: the same file downloaded by `shoal get NAME -` (the command users run) after the SDK's runs. */
+  cliGet?: Sample
   errors: string[]
 }
 
@@ -692,9 +696,29 @@ export async function runBig(ctx: SwarmContext, size: number): Promise<SwarmRow[
   ctx.log(`big: ${row.title}`)
   const file = await ctx.files.get(size)
   await guarded(ctx, row, () =>
-    withBenchNet(ctx, { nodes, k, m, egress: null }, (net, session) =>
-      uploadDownloadRuns(ctx, net, session, row, file, 1)
-    )
+    withBenchNet(ctx, { nodes, k, m, egress: null }, async (net, session) => {
+      await uploadDownloadRuns(ctx, net, session, row, file, 1)
+      if (row.runs[0]?.upload?.ok === true) row.cliGet = await cliGet(ctx, net, session, file, `${row.id}-run0`)
+      if (row.cliGet !== undefined) ctx.log(`  ${row.id} shoal get: ${describeCli(row.cliGet)}`)
+      if (row.cliGet?.error !== undefined) row.errors.push(`shoal get: ${row.cliGet.error}`)
+    })
   )
   return [row]
+}
+
+/** `shoal get NAME -` in the SDK's session (the CLI's session file holds the same fields), hashed and metered. */
+async function cliGet(ctx: SwarmContext, net: Testnet, session: SavedSession, file: TestFile, name: string) {
+  const home = await mkdtemp(join(tmpdir(), 'shoal-bench-cli-'))
+  try {
+    await writeFile(join(home, 'session.json'), JSON.stringify(session), { mode: 0o600 })
+    const env = { SHOAL_HOME: home, SHOAL_TRACKER: net.tracker.url }
+    return await shoalTransfer('get', env, home, file, name, transferTimeoutMs(ctx.options, file.size))
+  } finally {
+    await rm(home, { recursive: true, force: true })
+  }
+}
+
+function describeCli(s: Sample): string {
+  if (!s.ok) return `FAILED ${s.error}`
+  return `${s.mbps} MB/s, ${s.cpuSPerGB ?? '-'} CPU s/GB, peak RSS ${s.peakRssMB ?? '-'} MB`
 }

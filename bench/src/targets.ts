@@ -165,12 +165,14 @@ export function evaluateTargets(
 
   // 6. Client peak RSS < 300 MB downloading a 2 GiB file.
   const big = rows.find((r) => r.kind === 'big')
+  // Measured on `shoal get`, what users run; the SDK's own process (no runtime tuning) is named beside it.
+  const sdkRss = big?.median.downloadPeakRssMB
   const bigTarget = atMost(
     'peak-rss-2gib',
-    'client peak RSS < 300 MB downloading a 2 GiB file',
+    `client peak RSS < 300 MB downloading a 2 GiB file (shoal get${sdkRss === undefined ? '' : `; the SDK's process: ${sdkRss} MB`})`,
     big?.id ?? '--big',
     300,
-    big?.median.downloadPeakRssMB,
+    big?.cliGet?.ok === true ? big.cliGet.peakRssMB : undefined,
     'MB'
   )
   if (!bigRun) bigTarget.measured = 'not run (needs --big)'
