@@ -272,6 +272,19 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await store.accounts.deleteExpiredSessions(150)).toBe(0)
     })
 
+    it('reads a session with its account in one call, or without it when the account is gone', async () => {
+      const { store } = await open()
+      const account = accountRecord()
+      await store.accounts.createAccount(account)
+      const session = { tokenHash: 'hs1', accountId: account.id, createdAt: 5, expiresAt: 100 }
+      await store.accounts.putSession(session)
+      expect(await store.accounts.getSessionAccount('hs1')).toEqual({ session, account })
+      const orphan = { tokenHash: 'hs2', accountId: 'nobody', createdAt: 5, expiresAt: 100 }
+      await store.accounts.putSession(orphan)
+      expect(await store.accounts.getSessionAccount('hs2')).toEqual({ session: orphan, account: undefined })
+      expect(await store.accounts.getSessionAccount('hs3')).toBeUndefined()
+    })
+
     it('deletes one session, or every session of one account', async () => {
       const { store } = await open()
       for (const [hash, account] of [
@@ -364,6 +377,46 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         ErrorCode.UPLOAD_NOT_FOUND
       )
       expect(await codeOf(store.uploads.commitSegment('missing', 0, 'x', pieces))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+    })
+
+    it('reads an upload with all its placed segments, or with one, in one call', async () => {
+      const { store } = await open()
+      const account = accountRecord()
+      await store.accounts.createAccount(account)
+      const upload = uploadRecord(account.id, { segmentCount: 12, size: 700 })
+      await store.uploads.beginUpload(upload)
+      expect(await store.uploads.getUploadWithSegments(upload.id)).toEqual({ upload, segments: [] })
+      expect(await store.uploads.getUploadWithSegments(upload.id, 0)).toEqual({ upload, segments: [] })
+      const [ten, second, zero] = [10, 2, 0].map((index) => segmentRecord(index, `p${index}`))
+      for (const segment of [ten, second, zero])
+        await store.uploads.placeSegment(upload.id, segment as UploadSegmentRecord)
+      const pieces = [{ index: 0, cid: CIDS[0] as string, node: 'nodeA' }]
+      await store.uploads.commitSegment(upload.id, 2, 'p2', pieces)
+      const two = { ...second, committed: pieces }
+      expect(await store.uploads.getUploadWithSegments(upload.id)).toEqual({ upload, segments: [zero, two, ten] })
+      expect(await store.uploads.getUploadWithSegments(upload.id, 2)).toEqual({ upload, segments: [two] })
+      expect(await store.uploads.getUploadWithSegments(upload.id, 3)).toEqual({ upload, segments: [] })
+      expect(await store.uploads.getUploadWithSegments('missing')).toBeUndefined()
+      expect(await store.uploads.getUploadWithSegments('missing', 0)).toBeUndefined()
+    })
+
+    it('acknowledges delete orders only with a heartbeat that is accepted', async () => {
+      const { store } = await open()
+      const order = (serial: string): DeleteOrderRecord => ({
+        node: 'nodeD',
+        serial,
+        piece: CIDS[0] as string,
+        account: 'acct',
+        size: 10,
+        createdAt: 1,
+        object: 'obj'
+      })
+      await store.nodes.queueDeletes([order('s1'), order('s2')])
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 5), ['s1'])).toBe(true)
+      expect((await store.nodes.listDeleteOrders('nodeD', 10)).map((o) => o.serial)).toEqual(['s2'])
+      // An older heartbeat (a replay) acknowledges nothing.
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 4), ['s2'])).toBe(false)
+      expect((await store.nodes.listDeleteOrders('nodeD', 10)).map((o) => o.serial)).toEqual(['s2'])
     })
 
     it('commits an upload into an object in one step', async () => {

@@ -73,6 +73,17 @@ export class LevelUploads implements UploadStore {
     return this.#db.values(`useg:${uploadId}:`)
   }
 
+  async getUploadWithSegments(
+    id: string,
+    index?: number
+  ): Promise<{ upload: UploadRecord; segments: UploadSegmentRecord[] } | undefined> {
+    const upload = await this.getUpload(id)
+    if (upload === undefined) return undefined
+    if (index === undefined) return { upload, segments: await this.listUploadSegments(id) }
+    const segment = await this.getUploadSegment(id, index)
+    return { upload, segments: segment === undefined ? [] : [segment] }
+  }
+
   #withUpload<T>(uploadId: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
     return this.#db.underOwner(
       () => this.getUpload(uploadId),
