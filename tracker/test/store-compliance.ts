@@ -749,6 +749,59 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await (await reopen()).objects.listSegments(undefined, 100)).toHaveLength(6)
     })
 
+    it("finds one node's segments by index, in order, in pages, as commits, imports, repairs and deletes change them", async () => {
+      const { store, reopen } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.accounts.createAccount(account)
+      const commit = async (segments: SegmentManifest[]) => {
+        const upload = uploadRecord(account.id, { size: 50 * segments.length, segmentCount: segments.length })
+        await store.uploads.beginUpload(upload)
+        await store.uploads.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments, deletes: [] })
+        return upload.id
+      }
+      const first = await commit(manifests(2, ['nodeA', 'nodeB', 'nodeC']))
+      const second = await commit(manifests(1, ['nodeD', 'nodeA', 'nodeE']))
+      const imported = uploadRecord(account.id, { size: 50, segmentCount: 1 })
+      const importedSegments = manifests(1, ['nodeD', 'nodeE', 'nodeF'])
+      await store.uploads.importObjects([
+        { object: objectFrom(imported), segments: importedSegments, nodeBytes: { nodeD: 5, nodeE: 5, nodeF: 5 } }
+      ])
+      const keysOn = async (node: string, s: Store = store, limit = 100) => {
+        const seen: string[] = []
+        let after: { objectId: string; index: number } | undefined
+        for (;;) {
+          const page = await s.objects.listSegmentsOnNode(node, after, limit)
+          for (const entry of page) {
+            expect(entry.segment.pieces.some((p) => p.node === node)).toBe(true)
+            const { meta: _m, wrappedKey: _k, nonce: _n, ...walked } = (await s.objects.getObject(entry.objectId)) ?? {}
+            expect(entry.object).toEqual(walked)
+            seen.push(`${entry.objectId}:${entry.segment.index}`)
+          }
+          const last = page.at(-1)
+          if (page.length < limit || last === undefined) return seen
+          after = { objectId: last.objectId, index: last.segment.index }
+        }
+      }
+      // In the walk's order (bytewise by object id, then index), whatever the page size.
+      const onA = [`${first}:0`, `${first}:1`, `${second}:0`].sort()
+      expect(await keysOn('nodeA')).toEqual(onA)
+      expect(await keysOn('nodeA', store, 1)).toEqual(onA)
+      expect(await keysOn('nodeD')).toEqual([`${second}:0`, `${imported.id}:0`].sort())
+      expect(await keysOn('nodeZ')).toEqual([])
+      // A repair moves a piece of first:1 from nodeB to nodeG: the index follows.
+      const before = (manifests(2)[1] as SegmentManifest).pieces
+      const after = [before[0], { ...before[1], node: 'nodeG' }, before[2]] as typeof before
+      expect(await store.objects.updateSegmentPieces({ objectId: first, index: 1 }, before, after, [], 50)).toBe(true)
+      expect(await keysOn('nodeB')).toEqual([`${first}:0`])
+      expect(await keysOn('nodeG')).toEqual([`${first}:1`])
+      // A deleted object's segments leave every node's list.
+      await store.objects.deleteObject(first, [], 60)
+      expect(await keysOn('nodeA')).toEqual([`${second}:0`])
+      expect(await keysOn('nodeG')).toEqual([])
+      expect(await keysOn('nodeC')).toEqual([])
+      expect(await keysOn('nodeF', await reopen())).toEqual([`${imported.id}:0`])
+    })
+
     it('replaces the pieces of a segment only if they are unchanged, queueing deletes with it', async () => {
       const { store } = await open()
       const account = accountRecord({ quota: 1000 })

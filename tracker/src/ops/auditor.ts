@@ -132,7 +132,7 @@ export class Auditor {
   async tick(signal?: AbortSignal): Promise<void> {
     const { settings } = this.#c
     await this.#scan.tick(
-      scanBudget(settings),
+      scanBudget(settings, settings.scanSegmentsPerSecond),
       settings.auditIntervalMs,
       async (slice) => void (await this.#auditSlice(slice, signal)),
       signal

@@ -284,6 +284,11 @@ export interface ObjectStore {
    */
   listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]>
   /**
+   * Like listSegments, only the segments with a piece on `node` (by an index of pieces by node): the repair
+   * check reads a node's segments when the node's state changes, without walking the others.
+   */
+  listSegmentsOnNode(node: string, after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]>
+  /**
    * Replaces the pieces of one object segment, if they are still exactly `expected` (same pieces, same order),
    * and queues `deletes` and records the piece moves (node payouts follow them from `at`) in the same step.
    * Returns false, changing nothing, if the segment changed meanwhile; ERR_OBJECT_NOT_FOUND if the object or

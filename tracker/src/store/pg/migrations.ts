@@ -397,6 +397,17 @@ BEGIN
 END
 $fn$;
 `
+  },
+  {
+    version: 18,
+    name: 'segments by the nodes holding their pieces',
+    // listSegmentsOnNode: the repair check reads the segments of a node whose state changed (offline,
+    // disqualified, leaving, a failed audit) instead of waiting for the walk over every segment. A GIN index of
+    // the manifest's node ids (jsonb_path_ops: a hash per node id, not the whole pieces).
+    sql: `
+CREATE INDEX object_segments_nodes ON object_segments
+  USING gin ((jsonb_path_query_array(manifest, '$.pieces[*].node')) jsonb_path_ops);
+`
   }
 ]
 

@@ -224,6 +224,25 @@ export class PgObjects implements ObjectStore {
     return rows.map((r) => ({ objectId: r.object_id, segment: r.manifest, object: r.record }))
   }
 
+  async listSegmentsOnNode(node: string, after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {
+    // The index (migration 18) finds the node's segments; they are sorted here, a node's share of the network
+    // at most (thousands, not millions).
+    const rows = await this.#db.query<{ object_id: string; manifest: SegmentManifest; record: WalkedObject }>(
+      after === undefined
+        ? `SELECT s.object_id, s.manifest, o.record - 'meta' - 'wrappedKey' - 'nonce' AS record
+           FROM object_segments s JOIN objects o ON o.id = s.object_id
+           WHERE jsonb_path_query_array(s.manifest, '$.pieces[*].node') @> jsonb_build_array($2::text)
+           ORDER BY s.object_id COLLATE "C", s.idx LIMIT $1`
+        : `SELECT s.object_id, s.manifest, o.record - 'meta' - 'wrappedKey' - 'nonce' AS record
+           FROM object_segments s JOIN objects o ON o.id = s.object_id
+           WHERE jsonb_path_query_array(s.manifest, '$.pieces[*].node') @> jsonb_build_array($2::text)
+             AND (s.object_id COLLATE "C", s.idx) > ($3 COLLATE "C", $4)
+           ORDER BY s.object_id COLLATE "C", s.idx LIMIT $1`,
+      after === undefined ? [limit, node] : [limit, node, after.objectId, after.index]
+    )
+    return rows.map((r) => ({ objectId: r.object_id, segment: r.manifest, object: r.record }))
+  }
+
   updateSegmentPieces(
     key: SegmentKey,
     expected: readonly PiecePlacement[],
