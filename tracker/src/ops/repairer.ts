@@ -26,7 +26,7 @@ import type { Logger } from 'pino'
 import { deleteOrders, randomId } from '../grants.ts'
 import type { RepairItem, SegmentKey, StoreParts, WalkedObject } from '../store/store.ts'
 import type { AuditorComponents } from './auditor.ts'
-import { repairThreshold, scanBudget } from './ops-config.ts'
+import { repairThreshold, ScanPace } from './ops-config.ts'
 import { failedPiece, withoutFailedPiece } from './reputation.ts'
 import { SCAN_PAGE, type ScanSlice, SegmentScan } from './segment-scan.ts'
 import { type WalkedSegment, walkedPage, walkSegments } from './segments.ts'
@@ -152,6 +152,7 @@ export class Repairer {
   readonly #c: RepairComponents
   readonly #log: Logger
   readonly #scan: SegmentScan
+  readonly #pace: ScanPace
   /** Who claims repair items in the store: this process. */
   readonly #holder = randomId()
   /** The pass in progress, as this tracker saw it (its slices only, when trackers share a pass). */
@@ -185,6 +186,7 @@ export class Repairer {
     this.#c = components
     this.#log = components.logger
     this.#scan = new SegmentScan(REPAIR_SCAN, components.store, components.clock)
+    this.#pace = new ScanPace(components.settings.scanTickMs, () => components.settings.repairScanSegmentsPerSecond)
     this.#receipts = ReceiptSigner.create().then((signer) => new ReceiptBook(signer, components.peer))
   }
 
@@ -242,7 +244,7 @@ export class Repairer {
    */
   async tick(signal?: AbortSignal): Promise<void> {
     const { settings } = this.#c
-    const budget = scanBudget(settings, settings.repairScanSegmentsPerSecond)
+    const budget = this.#pace.budget()
     const left = budget - (await this.watchNodes(budget, signal))
     if (left > 0) {
       await this.#scan.tick(left, settings.repairIntervalMs, (slice) => this.#checkSlice(slice), signal)
