@@ -57,8 +57,8 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --concurrency N      concurrent HTTP clients (default 32)
   --trackers N         1, or 2: PostgreSQL is also driven through two trackers on one database (default 2)
   --idle-seconds N     idle window measuring background work (default 15)
-  --repair-interval T  the trackers' repair pass period (default 10m, the tracker's default)
-  --repair-scan-rate N segments per second the repair check reads (default 8000, the tracker's default)
+  --repair-interval T  the trackers' repair pass period (default 30m, the tracker's default)
+  --repair-scan-rate N segments per second the repair check reads (default 2500, the tracker's default)
   --keep NAME          keep the seeded network (database shoal_scale_NAME, folder shoal-scale-NAME in the
                        temp dir) and reuse it when it is there: measure again without seeding again
   --append             add a dated section to bench/RESULTS.md
@@ -95,8 +95,8 @@ function readOptions(argv: string[]): ScaleOptions {
       concurrency: { type: 'string', default: '32' },
       trackers: { type: 'string', default: '2' },
       'idle-seconds': { type: 'string', default: '15' },
-      'repair-interval': { type: 'string', default: '10m' },
-      'repair-scan-rate': { type: 'string', default: '8000' },
+      'repair-interval': { type: 'string', default: '30m' },
+      'repair-scan-rate': { type: 'string', default: '2500' },
       keep: { type: 'string' },
       append: { type: 'boolean', default: false }
     }
@@ -469,12 +469,16 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     log(`idle ${o.idleSeconds} s: background work only`)
     const commits = () =>
       kind === 'pg' ? Number(psql(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db}'`)) : 0
+    const backends = kind === 'pg' ? backendPids(db) : []
     const cpu0 = totalCpuSeconds(pids())
+    const pgCpu0 = totalCpuSeconds(backends)
     const x0 = commits()
     const t0 = performance.now()
     await new Promise((r) => setTimeout(r, o.idleSeconds * 1000))
     const idle = (performance.now() - t0) / 1000
     const backgroundCpu = (totalCpuSeconds(pids()) - cpu0) / idle / children.length
+    // The database's side of the same work (its backends of this database), as a share of one core.
+    const backgroundPgCpu = kind === 'pg' ? (totalCpuSeconds(backends) - pgCpu0) / idle : null
     const backgroundQueriesPerSec = kind === 'pg' ? Math.round((commits() - x0) / idle) : null
     const rssMB = Math.max(...pids().map((pid) => memoryMB(pid, 'VmHWM')))
     const anonMB = Math.max(...pids().map((pid) => memoryMB(pid, 'RssAnon')))
@@ -483,7 +487,19 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     const pass = await repairPass(
       kind === 'pg' ? new PgStore({ url: pgUrl }) : new LevelStore({ location: join(dir, 'store') })
     )
-    return { kind, one, two, seedSeconds, backgroundCpu, backgroundQueriesPerSec, rssMB, anonMB, fileMB, pass }
+    return {
+      kind,
+      one,
+      two,
+      seedSeconds,
+      backgroundCpu,
+      backgroundPgCpu,
+      backgroundQueriesPerSec,
+      rssMB,
+      anonMB,
+      fileMB,
+      pass
+    }
   } finally {
     await stopAll(children)
     if (kind === 'pg' && !keep) {
@@ -539,8 +555,8 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
-  const rows: string[] = [header, `|${'---|'.repeat(23)}`]
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
+  const rows: string[] = [header, `|${'---|'.repeat(24)}`]
   const periodSeconds = parseDuration(o.repairInterval) / 1000
   const totalSegments = o.objects * o.segments
   const lines: string[] = []
@@ -559,7 +575,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, ...p99Ms } = r.one.p99
@@ -576,6 +592,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
           : { rpsTwoTrackers: r.two.rps, twoTrackerRatio: +(r.two.rps / r.one.rps).toFixed(2) }),
         backgroundQueriesPerSec: r.backgroundQueriesPerSec,
         backgroundCpuShare: +r.backgroundCpu.toFixed(3),
+        backgroundPgCpuShare: r.backgroundPgCpu === null ? null : +r.backgroundPgCpu.toFixed(3),
         rssMB: r.rssMB,
         anonRssMB: r.anonMB,
         fileRssMB: r.fileMB,

@@ -36,7 +36,7 @@ import type {
 import { type BeginUpload, parseCommitSegment, parsePlaceSegment, parseSegmentIndex } from './validate.ts'
 
 export interface UploadsComponents {
-  store: StoreParts<'uploads' | 'objects'>
+  store: StoreParts<'uploads' | 'objects' | 'coordination'>
   config: TrackerConfig
   registry: NodeRegistry
   signer: GrantSigner
@@ -51,7 +51,7 @@ const MAX_MISSING_LISTED = 16
  * an object until the last step; abort and expiry hand every piece that may exist to its node's delete queue.
  */
 export class Uploads {
-  readonly #store: StoreParts<'uploads' | 'objects'>
+  readonly #store: StoreParts<'uploads' | 'objects' | 'coordination'>
   readonly #config: TrackerConfig
   readonly #registry: NodeRegistry
   readonly #signer: GrantSigner
@@ -347,6 +347,15 @@ export class Uploads {
       deletes: deleteOrders(leftovers, ownerId, now, upload.id)
     })
     const degraded = degradedSegments(upload, manifest.segments)
+    // A segment committed with fewer than k + m pieces is short from the start: queued for repair now, not when
+    // the repair check's pass over every segment comes by (its safety net runs every repairIntervalMs). The
+    // repair looks at its health again and leaves it be if the check would have.
+    const short = manifest.segments.filter((s) => s.pieces.length < upload.k + upload.m)
+    if (short.length > 0) {
+      await this.#store.coordination.queueRepairs(
+        short.map((s) => ({ objectId: object.id, index: s.index, healthy: s.pieces.length, queuedAt: now }))
+      )
+    }
     this.#config.logger.info(
       { object: object.id, size: object.size, segments: object.segmentCount, replaced: existing?.id, degraded },
       'object committed'

@@ -29,7 +29,7 @@ export interface OpsSettings extends ReputationPolicy {
   /**
    * Segments per second the repair check reads: the node watch first, the pass with the rest. A pass over S
    * segments takes S / rate seconds (plus what node walks took): keep it under `repairIntervalMs` (the default
-   * 8,000/s covers 4.8M segments per 10 minutes). A pass that overruns is logged.
+   * 2,500/s covers 4.5M segments per 30 minutes). A pass that overruns is logged.
    */
   repairScanSegmentsPerSecond: number
   /** Pause between two slices of a background walk (the repair check, the audit round). */
@@ -88,8 +88,8 @@ export const OPS_DEFAULTS: OpsSettings = {
   vettingAudits: 10,
   auditRetries: 3,
   maxOfflineMs: 72 * HOUR,
-  repairIntervalMs: 10 * MINUTE,
-  repairScanSegmentsPerSecond: 8_000,
+  repairIntervalMs: 30 * MINUTE,
+  repairScanSegmentsPerSecond: 2_500,
   scanTickMs: SECOND,
   scanSegmentsPerSecond: 20_000,
   repairClaimMs: 10 * MINUTE,
