@@ -37,8 +37,11 @@ export function startTracker(args: string[]): Promise<{ url: string; child: Chil
   })
 }
 
-/** The PostgreSQL server the tracker benchmarks use (trust auth). */
-export const PG = { host: '127.0.0.1', port: '5432', user: 'postgres' }
+/**
+ * The PostgreSQL server the tracker benchmarks use (trust auth). SHOAL_BENCH_PG_PORT picks another server on
+ * this host, e.g. one started with a shared_buffers that holds the benchmark's working set (docs/postgres.md).
+ */
+export const PG = { host: '127.0.0.1', port: process.env.SHOAL_BENCH_PG_PORT ?? '5432', user: 'postgres' }
 
 /** Pids of the PostgreSQL backends connected to one database. */
 export function backendPids(db: string): number[] {

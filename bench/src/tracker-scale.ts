@@ -33,7 +33,7 @@ import {
   signToken,
   toBase64Url
 } from '@shoal/core'
-import { type ImportedObject, LevelStore, PgStore, type Store } from '@shoal/tracker'
+import { type ImportedObject, LevelStore, PgStore, parseDuration, type Store } from '@shoal/tracker'
 import { HttpLoadClient } from './http-load-client.ts'
 import { totalCpuSeconds } from './proc-cpu.ts'
 import { backendPids, PG, percentile, signPutReceipts, startTracker } from './tracker-process.ts'
@@ -57,6 +57,8 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --concurrency N      concurrent HTTP clients (default 32)
   --trackers N         1, or 2: PostgreSQL is also driven through two trackers on one database (default 2)
   --idle-seconds N     idle window measuring background work (default 15)
+  --repair-interval T  the trackers' repair pass period (default 30m, the tracker's default)
+  --repair-scan-rate N segments per second the repair check reads (default 2500, the tracker's default)
   --keep NAME          keep the seeded network (database shoal_scale_NAME, folder shoal-scale-NAME in the
                        temp dir) and reuse it when it is there: measure again without seeding again
   --append             add a dated section to bench/RESULTS.md
@@ -72,6 +74,8 @@ interface ScaleOptions {
   concurrency: number
   trackers: number
   idleSeconds: number
+  repairInterval: string
+  repairScanRate: number
   keep: string | undefined
   append: boolean
 }
@@ -91,6 +95,8 @@ function readOptions(argv: string[]): ScaleOptions {
       concurrency: { type: 'string', default: '32' },
       trackers: { type: 'string', default: '2' },
       'idle-seconds': { type: 'string', default: '15' },
+      'repair-interval': { type: 'string', default: '30m' },
+      'repair-scan-rate': { type: 'string', default: '2500' },
       keep: { type: 'string' },
       append: { type: 'boolean', default: false }
     }
@@ -114,6 +120,8 @@ function readOptions(argv: string[]): ScaleOptions {
     concurrency: int('concurrency', values.concurrency, 1),
     trackers: int('trackers', values.trackers, 1),
     idleSeconds: int('idle-seconds', values['idle-seconds'], 1),
+    repairInterval: values['repair-interval'] as string,
+    repairScanRate: int('repair-scan-rate', values['repair-scan-rate'], 1),
     keep: values.keep,
     append: values.append === true
   }
@@ -245,7 +253,7 @@ export function seededObject(
  * resident memory now, less file pages (LevelDB maps its table files: those pages count in the RSS but are the
  * page cache's, shared and reclaimable).
  */
-function memoryMB(pid: number, field: 'VmHWM' | 'RssAnon'): number {
+function memoryMB(pid: number, field: 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m === null ? 0 : Math.round(Number(m[1]) / 1024)
@@ -421,10 +429,21 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     let seedSeconds = 0
     if (exists) log(`reusing the network kept as ${o.keep} (as seeded: the options must match)`)
     else seedSeconds = await seed(store, o, nodes, log)
+    // A pass of the repair check begun now (a tracker begins its first pass only a period after it starts): the
+    // runs measure the pass's cost and rate, read back from this cursor at the end.
+    const cursor = await store.coordination.getCursor('repair-check')
+    const version = (cursor?.version ?? 0) + 1
+    await store.coordination.putCursor('repair-check', {
+      version,
+      pass: (cursor?.pass ?? 0) + 1,
+      startedAt: Date.now(),
+      segments: 0
+    })
     await store.close()
     const flags = [
       ...['--data', dir, '--port', '0', '--k', '2', '--m', '1', '--segment-size', '1KiB'],
-      ...['--heartbeat-interval', '1h', '--audit-interval', '0', '--repair-interval', '10s']
+      ...['--heartbeat-interval', '1h', '--audit-interval', '0', '--repair-interval', o.repairInterval],
+      ...['--repair-scan-rate', String(o.repairScanRate)]
     ]
     if (kind === 'pg') flags.push('--postgres', pgUrl)
     const trackers = [await startTracker(flags)]
@@ -446,28 +465,43 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
       two = await drive(urls, o, nodes, processes())
     }
 
-    // Background work alone: no requests, the repair check every 10 s over every segment.
+    // Background work alone: no requests, the repair check's pass over every segment at its rate.
     log(`idle ${o.idleSeconds} s: background work only`)
     const commits = () =>
       kind === 'pg' ? Number(psql(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db}'`)) : 0
+    const backends = kind === 'pg' ? backendPids(db) : []
     const cpu0 = totalCpuSeconds(pids())
+    const pgCpu0 = totalCpuSeconds(backends)
     const x0 = commits()
     const t0 = performance.now()
     await new Promise((r) => setTimeout(r, o.idleSeconds * 1000))
     const idle = (performance.now() - t0) / 1000
     const backgroundCpu = (totalCpuSeconds(pids()) - cpu0) / idle / children.length
+    // The database's side of the same work (its backends of this database), as a share of one core.
+    const backgroundPgCpu = kind === 'pg' ? (totalCpuSeconds(backends) - pgCpu0) / idle : null
     const backgroundQueriesPerSec = kind === 'pg' ? Math.round((commits() - x0) / idle) : null
     const rssMB = Math.max(...pids().map((pid) => memoryMB(pid, 'VmHWM')))
     const anonMB = Math.max(...pids().map((pid) => memoryMB(pid, 'RssAnon')))
-    return { kind, one, two, seedSeconds, backgroundCpu, backgroundQueriesPerSec, rssMB, anonMB }
-  } finally {
-    for (const child of children) {
-      if (child.exitCode === null) {
-        const exited = once(child, 'exit')
-        child.kill('SIGTERM')
-        await exited
-      }
+    const fileMB = Math.max(...pids().map((pid) => memoryMB(pid, 'RssFile')))
+    await stopAll(children)
+    const pass = await repairPass(
+      kind === 'pg' ? new PgStore({ url: pgUrl }) : new LevelStore({ location: join(dir, 'store') })
+    )
+    return {
+      kind,
+      one,
+      two,
+      seedSeconds,
+      backgroundCpu,
+      backgroundPgCpu,
+      backgroundQueriesPerSec,
+      rssMB,
+      anonMB,
+      fileMB,
+      pass
     }
+  } finally {
+    await stopAll(children)
     if (kind === 'pg' && !keep) {
       try {
         execFileSync('dropdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '--if-exists', '--force', db])
@@ -476,6 +510,37 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
       }
     }
     if (!keep) await rm(dir, { recursive: true, force: true })
+  }
+}
+
+async function stopAll(children: readonly ChildProcess[]): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode === null) {
+      const exited = once(child, 'exit')
+      child.kill('SIGTERM')
+      await exited
+    }
+  }
+}
+
+/**
+ * Where the repair check's pass over every segment stands (its cursor in the store, read after the trackers
+ * stopped): segments claimed in the pass, over how long, and whether it finished; the pass's rate and, from
+ * it, how long a whole pass over `total` segments takes.
+ */
+async function repairPass(store: Store): Promise<{ segments: number; seconds: number; finished: boolean }> {
+  await store.open()
+  try {
+    const cursor = await store.coordination.getCursor('repair-check')
+    if (cursor === undefined) return { segments: 0, seconds: 0, finished: false }
+    const end = cursor.finishedAt ?? Date.now()
+    return {
+      segments: cursor.segments,
+      seconds: (end - cursor.startedAt) / 1000,
+      finished: cursor.finishedAt !== undefined
+    }
+  } finally {
+    await store.close()
   }
 }
 
@@ -490,9 +555,17 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | background queries/s | peak RSS MB | anonymous RSS MB at the end | load avg |'
-  const rows: string[] = [header, `|${'---|'.repeat(21)}`]
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
+  const rows: string[] = [header, `|${'---|'.repeat(24)}`]
+  const periodSeconds = parseDuration(o.repairInterval) / 1000
+  const totalSegments = o.objects * o.segments
   const lines: string[] = []
+  const rate = (p: { segments: number; seconds: number }) => (p.seconds > 0 ? p.segments / p.seconds : 0)
+  const passText = (p: { segments: number; seconds: number; finished: boolean }) =>
+    `${p.segments}, ${p.seconds.toFixed(0)}${p.finished ? ' (finished)' : ''} (${rate(p).toFixed(0)})`
+  // A finished pass's own time; otherwise the whole network at the pass's rate so far.
+  const fullPass = (p: { segments: number; seconds: number; finished: boolean }) =>
+    p.finished ? p.seconds.toFixed(0) : rate(p) > 0 ? (totalSegments / rate(p)).toFixed(0) : '-'
   for (const kind of o.stores) {
     const r = await runStore(kind, o, log)
     for (const [trackers, phase] of [
@@ -502,7 +575,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundQueriesPerSec ?? '-'} | ${r.rssMB} | ${r.anonMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, ...p99Ms } = r.one.p99
@@ -519,8 +592,16 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
           : { rpsTwoTrackers: r.two.rps, twoTrackerRatio: +(r.two.rps / r.one.rps).toFixed(2) }),
         backgroundQueriesPerSec: r.backgroundQueriesPerSec,
         backgroundCpuShare: +r.backgroundCpu.toFixed(3),
+        backgroundPgCpuShare: r.backgroundPgCpu === null ? null : +r.backgroundPgCpu.toFixed(3),
         rssMB: r.rssMB,
         anonRssMB: r.anonMB,
+        fileRssMB: r.fileMB,
+        repairPass: {
+          ...r.pass,
+          seconds: Math.round(r.pass.seconds),
+          fullPassSeconds: Number(fullPass(r.pass)),
+          periodSeconds
+        },
         seedSeconds: Math.round(r.seedSeconds)
       })
     )

@@ -59,10 +59,22 @@ export class Authenticator {
    * `need` (else ERR_FORBIDDEN).
    */
   async authenticate(header: string | undefined, need: Need = 'session'): Promise<AccountRecord> {
-    const account = await this.#store.accounts.getAccount(await this.authenticateId(header, need))
+    const tokenHash = hashToken(bearerToken(header))
+    // A session this process has not seen (or must check again) is read with its account: one store read.
+    const account = this.#cachedSession(tokenHash)
+      ? await this.#store.accounts.getAccount(await this.#authenticateHash(tokenHash, need))
+      : await this.#readSessionAccount(tokenHash, need)
     if (account === undefined)
       throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session is invalid or has expired: log in again')
     return account
+  }
+
+  async #readSessionAccount(tokenHash: string, need: Need): Promise<AccountRecord | undefined> {
+    const found = await this.#store.accounts.getSessionAccount(tokenHash)
+    if (found === undefined) return this.#store.accounts.getAccount(await this.#keyAccount(tokenHash, need))
+    this.#remember(tokenHash, found.session, this.#clock.now())
+    this.#checkExpiry(found.session)
+    return found.account
   }
 
   /**
@@ -70,19 +82,29 @@ export class Authenticator {
    * that need no more than to check who owns what. A session costs no database read once this process has seen
    * it; an API key costs one (it can be revoked at any moment).
    */
-  async authenticateId(header: string | undefined, need: Need = 'session'): Promise<string> {
-    const tokenHash = hashToken(bearerToken(header))
+  authenticateId(header: string | undefined, need: Need = 'session'): Promise<string> {
+    return this.#authenticateHash(hashToken(bearerToken(header)), need)
+  }
+
+  async #authenticateHash(tokenHash: string, need: Need): Promise<string> {
     const session = await this.#session(tokenHash)
-    if (session === undefined) {
-      const accountId = await this.#apiKeyAccount(tokenHash, need)
-      // Sessions of a suspended account are dropped when it is suspended; keys stay and are refused here.
-      await this.#gate?.checkAccount(accountId)
-      return accountId
-    }
+    if (session === undefined) return this.#keyAccount(tokenHash, need)
+    this.#checkExpiry(session)
+    return session.accountId
+  }
+
+  /** The account of an API key that carries `need`, unless the account is suspended. */
+  async #keyAccount(tokenHash: string, need: Need): Promise<string> {
+    const accountId = await this.#apiKeyAccount(tokenHash, need)
+    // Sessions of a suspended account are dropped when it is suspended; keys stay and are refused here.
+    await this.#gate?.checkAccount(accountId)
+    return accountId
+  }
+
+  #checkExpiry(session: SessionRecord): void {
     if (session.expiresAt <= this.#clock.now()) {
       throw new ShoalError(ErrorCode.UNAUTHORIZED, 'the session is invalid or has expired: log in again')
     }
-    return session.accountId
   }
 
   /** Forgets remembered sessions after a logout, so they stop working here at once. */
@@ -101,20 +123,28 @@ export class Authenticator {
    */
   async #session(tokenHash: string): Promise<SessionRecord | undefined> {
     const now = this.#clock.now()
-    const cached = this.#sessions.get(tokenHash)
-    if (cached !== undefined && now - cached.checkedAt >= 0 && now - cached.checkedAt < SESSION_RECHECK_MS) {
-      return cached.session
-    }
+    if (this.#cachedSession(tokenHash)) return this.#sessions.get(tokenHash)?.session
     const session = await this.#store.accounts.getSession(tokenHash)
     this.#sessions.delete(tokenHash)
-    if (session !== undefined) {
-      if (this.#sessions.size >= MAX_CACHED_SESSIONS) {
-        const oldest = this.#sessions.keys().next().value
-        if (oldest !== undefined) this.#sessions.delete(oldest)
-      }
-      this.#sessions.set(tokenHash, { session, checkedAt: now })
-    }
+    if (session !== undefined) this.#remember(tokenHash, session, now)
     return session
+  }
+
+  /** Whether a remembered session may be trusted without asking the store. */
+  #cachedSession(tokenHash: string): boolean {
+    const cached = this.#sessions.get(tokenHash)
+    if (cached === undefined) return false
+    const age = this.#clock.now() - cached.checkedAt
+    return age >= 0 && age < SESSION_RECHECK_MS
+  }
+
+  #remember(tokenHash: string, session: SessionRecord, now: number): void {
+    this.#sessions.delete(tokenHash)
+    if (this.#sessions.size >= MAX_CACHED_SESSIONS) {
+      const oldest = this.#sessions.keys().next().value
+      if (oldest !== undefined) this.#sessions.delete(oldest)
+    }
+    this.#sessions.set(tokenHash, { session, checkedAt: now })
   }
 
   /**

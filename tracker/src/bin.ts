@@ -50,8 +50,11 @@ Options:
   --audit-dq SCORE           audit score below which a node is disqualified (default ${OPS_DEFAULTS.auditDisqualify})
   --max-offline TIME         a node offline longer is disqualified, its pieces lost (default ${OPS_DEFAULTS.maxOfflineMs / 3_600_000}h)
   --repair-interval TIME     how often a pass over every segment's health begins, 0 = no repair (default ${OPS_DEFAULTS.repairIntervalMs / 1000}s)
-  --scan-rate N              segments per second the repair check and the audit round each read, a slice per
-                             tick (default ${OPS_DEFAULTS.scanSegmentsPerSecond}); keep segments / rate under the interval
+  --repair-scan-rate N       segments per second the repair check reads, a slice per tick: first the segments of
+                             nodes whose state got worse, then the pass over every segment (default
+                             ${OPS_DEFAULTS.repairScanSegmentsPerSecond}); keep segments / rate under the repair interval
+  --scan-rate N              segments per second the audit round reads, a slice per tick (default
+                             ${OPS_DEFAULTS.scanSegmentsPerSecond}); keep segments / rate under the audit interval
   --scan-tick TIME           pause between two slices of those walks (default ${OPS_DEFAULTS.scanTickMs / 1000}s)
   --version-purge-interval TIME  how often older file versions past their account's policy are purged, 0 = never (default ${OPS_DEFAULTS.versionPurgeIntervalMs / 60_000}m)
   --repair-margin N          repair a segment once it has at most k + N healthy pieces (default floor(m / 2))
@@ -129,6 +132,7 @@ const OPTIONS = {
   'version-purge-interval': { type: 'string' },
   'repair-margin': { type: 'string' },
   'scan-rate': { type: 'string' },
+  'repair-scan-rate': { type: 'string' },
   'scan-tick': { type: 'string' },
   'repair-offline-grace': { type: 'string' },
   'loopback-subnets': { type: 'string' },
@@ -350,6 +354,10 @@ function readOps(values: Record<string, string | boolean | undefined>): Partial<
   if (vetting !== undefined) ops.vettingAudits = integer('vetting-audits', vetting, 0, 1_000_000)
   const scanRate = text('scan-rate')
   if (scanRate !== undefined) ops.scanSegmentsPerSecond = integer('scan-rate', scanRate, 1, 10_000_000)
+  const repairScanRate = text('repair-scan-rate')
+  if (repairScanRate !== undefined) {
+    ops.repairScanSegmentsPerSecond = integer('repair-scan-rate', repairScanRate, 1, 10_000_000)
+  }
   const scanTick = text('scan-tick')
   if (scanTick !== undefined) ops.scanTickMs = convert('scan-tick', scanTick, parseDuration)
   const margin = text('repair-margin')

@@ -47,15 +47,15 @@ export class Objects {
   }
 
   /** One page of the owner's objects; `next` when more may follow (one extra row read tells). */
-  async list(owner: AccountRecord, page: { after?: string; limit: number }): Promise<ListObjectsResponse> {
-    const rows = await this.#store.objects.listObjects(owner.id, { ...page, limit: page.limit + 1 })
+  async list(ownerId: string, page: { after?: string; limit: number }): Promise<ListObjectsResponse> {
+    const rows = await this.#store.objects.listObjects(ownerId, { ...page, limit: page.limit + 1 })
     const objects = rows.slice(0, page.limit).map(objectSummary)
     const last = objects.at(-1)
     return rows.length > page.limit && last !== undefined ? { objects, next: last.nameHash } : { objects }
   }
 
-  async byName(owner: AccountRecord, nameHash: string): Promise<ObjectInfo> {
-    const object = await this.#store.objects.getObjectByName(owner.id, nameHash)
+  async byName(ownerId: string, nameHash: string): Promise<ObjectInfo> {
+    const object = await this.#store.objects.getObjectByName(ownerId, nameHash)
     if (object === undefined) throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, 'no object has this name')
     return objectInfo(object)
   }

@@ -36,7 +36,7 @@ import type {
 import { type BeginUpload, parseCommitSegment, parsePlaceSegment, parseSegmentIndex } from './validate.ts'
 
 export interface UploadsComponents {
-  store: StoreParts<'uploads' | 'objects'>
+  store: StoreParts<'uploads' | 'objects' | 'coordination'>
   config: TrackerConfig
   registry: NodeRegistry
   signer: GrantSigner
@@ -51,7 +51,7 @@ const MAX_MISSING_LISTED = 16
  * an object until the last step; abort and expiry hand every piece that may exist to its node's delete queue.
  */
 export class Uploads {
-  readonly #store: StoreParts<'uploads' | 'objects'>
+  readonly #store: StoreParts<'uploads' | 'objects' | 'coordination'>
   readonly #config: TrackerConfig
   readonly #registry: NodeRegistry
   readonly #signer: GrantSigner
@@ -134,44 +134,26 @@ export class Uploads {
   }
 
   /** What a client needs to resume the upload: its layout, sealed key and nonce, and the committed segments. */
-  async status(owner: AccountRecord, uploadId: string): Promise<UploadStatus> {
-    return this.#status(await this.#get(owner, uploadId))
+  async status(ownerId: string, uploadId: string): Promise<UploadStatus> {
+    const { upload, segments } = await this.#get(ownerId, uploadId)
+    return statusOf(upload, segments)
   }
 
   /** The caller's uploads in progress (unexpired), oldest first, each as `status` describes it. */
   async list(owner: AccountRecord): Promise<ListUploadsResponse> {
     const now = this.#config.clock.now()
     const uploads = (await this.#store.uploads.listUploads(owner.id)).filter((u) => u.expiresAt > now)
-    return { uploads: await Promise.all(uploads.map((u) => this.#status(u))) }
-  }
-
-  async #status(upload: UploadRecord): Promise<UploadStatus> {
-    const segments = await this.#store.uploads.listUploadSegments(upload.id)
     return {
-      uploadId: upload.id,
-      nameHash: upload.nameHash,
-      size: upload.size,
-      meta: upload.meta,
-      wrappedKey: upload.wrappedKey,
-      nonce: upload.nonce,
-      k: upload.k,
-      m: upload.m,
-      segmentSize: upload.segmentSize,
-      segmentCount: upload.segmentCount,
-      minCommitPieces: minCommitOf(upload),
-      committed: segments.filter((s) => s.committed !== undefined).map((s) => s.index),
-      expiresAt: upload.expiresAt
+      uploads: await Promise.all(
+        uploads.map(async (u) => statusOf(u, await this.#store.uploads.listUploadSegments(u.id)))
+      )
     }
   }
 
-  async place(
-    owner: AccountRecord,
-    uploadId: string,
-    indexParam: unknown,
-    body: unknown
-  ): Promise<PlaceSegmentResponse> {
-    const upload = await this.#get(owner, uploadId)
-    const index = parseSegmentIndex(indexParam, upload.segmentCount)
+  async place(ownerId: string, uploadId: string, indexParam: unknown, body: unknown): Promise<PlaceSegmentResponse> {
+    const index = parseSegmentIndex(indexParam, Number.MAX_SAFE_INTEGER)
+    const { upload, segments } = await this.#get(ownerId, uploadId, index)
+    parseSegmentIndex(indexParam, upload.segmentCount)
     const total = upload.k + upload.m
     const request = parsePlaceSegment(body, total, minStoredPieces(upload))
     const size = pieceSize(upload, index)
@@ -198,7 +180,7 @@ export class Uploads {
         )
       }
     }
-    const previous = await this.#store.uploads.getUploadSegment(upload.id, index)
+    const previous = segments[0]
     // On a retry, pieces stay where they were unless their node is excluded (the same piece: the same CID).
     const sticky = request.pieces.map((piece) => {
       const before = previous?.placement.pieces.find((p) => p.index === piece.index)
@@ -212,7 +194,7 @@ export class Uploads {
           kind: 'put',
           piece: piece.cid,
           node: node.peerId,
-          account: owner.id,
+          account: ownerId,
           size,
           obj: upload.id
         })
@@ -238,15 +220,16 @@ export class Uploads {
    * anything and says `alreadyCommitted`. Placing the segment again is the way to change a committed segment.
    */
   async commitSegment(
-    owner: AccountRecord,
+    ownerId: string,
     uploadId: string,
     indexParam: unknown,
     body: unknown
   ): Promise<CommitSegmentResponse> {
-    const upload = await this.#get(owner, uploadId)
-    const index = parseSegmentIndex(indexParam, upload.segmentCount)
+    const index = parseSegmentIndex(indexParam, Number.MAX_SAFE_INTEGER)
+    const { upload, segments } = await this.#get(ownerId, uploadId, index)
+    parseSegmentIndex(indexParam, upload.segmentCount)
     const request = parseCommitSegment(body, upload.k + upload.m)
-    const segment = await this.#store.uploads.getUploadSegment(upload.id, index)
+    const segment = segments[0]
     if (segment === undefined) {
       throw new ShoalError(ErrorCode.CONFLICT, `segment ${index} was never placed`, { details: { index } })
     }
@@ -301,9 +284,8 @@ export class Uploads {
       : { index, pieces: result.pieces.length }
   }
 
-  async commit(owner: AccountRecord, uploadId: string): Promise<CommitUploadResponse> {
-    const upload = await this.#get(owner, uploadId)
-    const segments = await this.#store.uploads.listUploadSegments(upload.id)
+  async commit(ownerId: string, uploadId: string): Promise<CommitUploadResponse> {
+    const { upload, segments } = await this.#get(ownerId, uploadId)
     const committed = new Map<number, PiecePlacement[]>()
     for (const s of segments) if (s.committed !== undefined) committed.set(s.index, s.committed)
     if (committed.size < upload.segmentCount) {
@@ -317,7 +299,7 @@ export class Uploads {
         { details: { missing, count: upload.segmentCount - committed.size } }
       )
     }
-    const existing = await this.#store.objects.getObjectByName(owner.id, upload.nameHash)
+    const existing = await this.#store.objects.getObjectByName(ownerId, upload.nameHash)
     if (existing !== undefined && !upload.overwrite) {
       throw new ShoalError(ErrorCode.CONFLICT, 'an object with this name was committed meanwhile', {
         details: { objectId: existing.id }
@@ -337,7 +319,7 @@ export class Uploads {
     validateManifest(manifest)
     const object: ObjectRecord = {
       id: upload.id,
-      owner: owner.id,
+      owner: ownerId,
       nameHash: upload.nameHash,
       meta: upload.meta,
       wrappedKey: upload.wrappedKey,
@@ -362,9 +344,18 @@ export class Uploads {
       segments: manifest.segments,
       ...(existing === undefined ? {} : { replaces: existing.id }),
       nodeBytes: bytesPerNode(upload, manifest.segments),
-      deletes: deleteOrders(leftovers, owner.id, now, upload.id)
+      deletes: deleteOrders(leftovers, ownerId, now, upload.id)
     })
     const degraded = degradedSegments(upload, manifest.segments)
+    // A segment committed with fewer than k + m pieces is short from the start: queued for repair now, not when
+    // the repair check's pass over every segment comes by (its safety net runs every repairIntervalMs). The
+    // repair looks at its health again and leaves it be if the check would have.
+    const short = manifest.segments.filter((s) => s.pieces.length < upload.k + upload.m)
+    if (short.length > 0) {
+      await this.#store.coordination.queueRepairs(
+        short.map((s) => ({ objectId: object.id, index: s.index, healthy: s.pieces.length, queuedAt: now }))
+      )
+    }
     this.#config.logger.info(
       { object: object.id, size: object.size, segments: object.segmentCount, replaced: existing?.id, degraded },
       'object committed'
@@ -372,8 +363,9 @@ export class Uploads {
     return { object: objectSummary(object), ...(degraded === undefined ? {} : { degraded }) }
   }
 
-  async abort(owner: AccountRecord, uploadId: string): Promise<void> {
-    await this.#discard(await this.#get(owner, uploadId))
+  async abort(ownerId: string, uploadId: string): Promise<void> {
+    const { upload, segments } = await this.#get(ownerId, uploadId)
+    await this.#discard(upload, segments)
   }
 
   /** Discards expired uploads; returns how many. One batch per call keeps a pass short. */
@@ -382,7 +374,7 @@ export class Uploads {
     let swept = 0
     for (const upload of expired) {
       try {
-        await this.#discard(upload)
+        await this.#discard(upload, await this.#store.uploads.listUploadSegments(upload.id))
         swept++
       } catch (err) {
         // Committed or aborted between the listing and now: nothing left to do.
@@ -393,8 +385,7 @@ export class Uploads {
     return swept
   }
 
-  async #discard(upload: UploadRecord): Promise<void> {
-    const segments = await this.#store.uploads.listUploadSegments(upload.id)
+  async #discard(upload: UploadRecord, segments: readonly UploadSegmentRecord[]): Promise<void> {
     const pieces = segments.flatMap((s) => [...s.placement.pieces, ...(s.stale ?? [])])
     await this.#store.uploads.abortUpload(
       upload.id,
@@ -403,13 +394,40 @@ export class Uploads {
     this.#config.logger.debug({ upload: upload.id, pieces: pieces.length }, 'upload discarded')
   }
 
-  /** The caller's own, unexpired upload; anything else is "not found", so upload ids cannot be probed. */
-  async #get(owner: AccountRecord, uploadId: string): Promise<UploadRecord> {
-    const upload = await this.#store.uploads.getUpload(uploadId)
-    if (upload === undefined || upload.owner !== owner.id || upload.expiresAt <= this.#config.clock.now()) {
+  /**
+   * The caller's own, unexpired upload with its placed segments (only segment `index` when given), read in one
+   * store call; anything else is "not found", so upload ids cannot be probed.
+   */
+  async #get(
+    ownerId: string,
+    uploadId: string,
+    index?: number
+  ): Promise<{ upload: UploadRecord; segments: UploadSegmentRecord[] }> {
+    const found = await this.#store.uploads.getUploadWithSegments(uploadId, index)
+    const upload = found?.upload
+    if (found === undefined || upload?.owner !== ownerId || upload.expiresAt <= this.#config.clock.now()) {
       throw new ShoalError(ErrorCode.UPLOAD_NOT_FOUND, `upload ${uploadId} does not exist or has expired`)
     }
-    return upload
+    return found
+  }
+}
+
+/** What a client needs to resume an upload (status, list). */
+function statusOf(upload: UploadRecord, segments: readonly UploadSegmentRecord[]): UploadStatus {
+  return {
+    uploadId: upload.id,
+    nameHash: upload.nameHash,
+    size: upload.size,
+    meta: upload.meta,
+    wrappedKey: upload.wrappedKey,
+    nonce: upload.nonce,
+    k: upload.k,
+    m: upload.m,
+    segmentSize: upload.segmentSize,
+    segmentCount: upload.segmentCount,
+    minCommitPieces: minCommitOf(upload),
+    committed: segments.filter((s) => s.committed !== undefined).map((s) => s.index),
+    expiresAt: upload.expiresAt
   }
 }
 

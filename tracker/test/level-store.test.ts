@@ -36,8 +36,8 @@ describe('LevelStore schema', () => {
     await store.close()
     const raw = new Level<string, unknown>(location, { valueEncoding: 'json' })
     await raw.open()
-    expect(await raw.get('meta:schema')).toBe(3)
-    await raw.put('meta:schema', 4)
+    expect(await raw.get('meta:schema')).toBe(4)
+    await raw.put('meta:schema', 5)
     await raw.close()
     await expect(new LevelStore({ location }).open()).rejects.toMatchObject({ code: ErrorCode.INTERNAL })
   })
@@ -80,5 +80,39 @@ describe('LevelStore schema', () => {
     expect(await store.ledger.listSettlements({ ...range, account: 'acct1', node: 'nodeB' })).toEqual([])
     expect(await store.ledger.listSettlements(range)).toHaveLength(2)
     expect(await store.ledger.listStorageSpans({ ...range, account: 'acct1' })).toEqual([span])
+  })
+
+  it('migrates a schema 3 database: committed segments get their index by node, in batches', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'shoal-level-store-'))
+    onTestFinished(() => rm(dir, { recursive: true, force: true }))
+    const location = join(dir, 'db')
+    const old = new Level<string, unknown>(location, { valueEncoding: 'json' })
+    await old.open()
+    // More segments than one migration batch (5,000), so the index is written in several.
+    const objects = 2600
+    const ops: { type: 'put'; key: string; value: unknown }[] = [{ type: 'put', key: 'meta:schema', value: 3 }]
+    for (let i = 0; i < objects; i++) {
+      const object = { ...uploadRecord('acct1', { segmentCount: 2 }), id: `obj${String(i).padStart(5, '0')}` }
+      ops.push({ type: 'put', key: `object:${object.id}`, value: object })
+      for (const index of [0, 1]) {
+        const pieces = ['nodeA', index === 0 ? 'nodeB' : 'nodeC', 'nodeA'].map((node, p) => ({
+          index: p,
+          cid: `c${p}`,
+          node
+        }))
+        ops.push({ type: 'put', key: `oseg:${object.id}:${String(index).padStart(10, '0')}`, value: { index, pieces } })
+      }
+    }
+    await old.batch(ops)
+    await old.close()
+
+    const store = new LevelStore({ location })
+    await store.open()
+    onTestFinished(() => store.close())
+    expect(await store.objects.listSegmentsOnNode('nodeA', undefined, 10_000)).toHaveLength(2 * objects)
+    const onB = await store.objects.listSegmentsOnNode('nodeB', undefined, 10_000)
+    expect(onB.map((s) => s.segment.index)).toEqual(Array.from({ length: objects }, () => 0))
+    expect(onB[0]?.objectId).toBe('obj00000')
+    expect(await store.objects.listSegmentsOnNode('nodeC', { objectId: 'obj02598', index: 1 }, 10)).toHaveLength(1)
   })
 })

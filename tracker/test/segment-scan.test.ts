@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ScanPace } from '../src/ops/ops-config.ts'
 import { type ScanSlice, SegmentScan } from '../src/ops/segment-scan.ts'
 import type { Store } from '../src/store/store.ts'
 import { bothStores } from './both-stores.ts'
@@ -86,5 +87,18 @@ describe.each(bothStores)('SegmentScan on %s', (_, open) => {
     await scan.tick(100, 0, work)
     expect(seen.flatMap(ids)).toEqual(all)
     expect(seen.at(-1)).toMatchObject({ finished: true })
+  })
+})
+
+describe('ScanPace', () => {
+  it('keeps the rate over time: a budget for the time since the last tick began, at most two ticks of it', () => {
+    const pace = new ScanPace(1000, () => 6000)
+    expect(pace.budget(10_000)).toBe(6000)
+    // The tick's work took 400 ms and the loop paused 1 s after it: 1.4 s of the rate.
+    expect(pace.budget(11_400)).toBe(8400)
+    // After a long stall, no burst beyond two ticks.
+    expect(pace.budget(61_400)).toBe(12_000)
+    // Never less than one segment, whatever the clock did.
+    expect(pace.budget(61_000)).toBe(1)
   })
 })

@@ -272,6 +272,19 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect(await store.accounts.deleteExpiredSessions(150)).toBe(0)
     })
 
+    it('reads a session with its account in one call, or without it when the account is gone', async () => {
+      const { store } = await open()
+      const account = accountRecord()
+      await store.accounts.createAccount(account)
+      const session = { tokenHash: 'hs1', accountId: account.id, createdAt: 5, expiresAt: 100 }
+      await store.accounts.putSession(session)
+      expect(await store.accounts.getSessionAccount('hs1')).toEqual({ session, account })
+      const orphan = { tokenHash: 'hs2', accountId: 'nobody', createdAt: 5, expiresAt: 100 }
+      await store.accounts.putSession(orphan)
+      expect(await store.accounts.getSessionAccount('hs2')).toEqual({ session: orphan, account: undefined })
+      expect(await store.accounts.getSessionAccount('hs3')).toBeUndefined()
+    })
+
     it('deletes one session, or every session of one account', async () => {
       const { store } = await open()
       for (const [hash, account] of [
@@ -364,6 +377,46 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         ErrorCode.UPLOAD_NOT_FOUND
       )
       expect(await codeOf(store.uploads.commitSegment('missing', 0, 'x', pieces))).toBe(ErrorCode.UPLOAD_NOT_FOUND)
+    })
+
+    it('reads an upload with all its placed segments, or with one, in one call', async () => {
+      const { store } = await open()
+      const account = accountRecord()
+      await store.accounts.createAccount(account)
+      const upload = uploadRecord(account.id, { segmentCount: 12, size: 700 })
+      await store.uploads.beginUpload(upload)
+      expect(await store.uploads.getUploadWithSegments(upload.id)).toEqual({ upload, segments: [] })
+      expect(await store.uploads.getUploadWithSegments(upload.id, 0)).toEqual({ upload, segments: [] })
+      const [ten, second, zero] = [10, 2, 0].map((index) => segmentRecord(index, `p${index}`))
+      for (const segment of [ten, second, zero])
+        await store.uploads.placeSegment(upload.id, segment as UploadSegmentRecord)
+      const pieces = [{ index: 0, cid: CIDS[0] as string, node: 'nodeA' }]
+      await store.uploads.commitSegment(upload.id, 2, 'p2', pieces)
+      const two = { ...second, committed: pieces }
+      expect(await store.uploads.getUploadWithSegments(upload.id)).toEqual({ upload, segments: [zero, two, ten] })
+      expect(await store.uploads.getUploadWithSegments(upload.id, 2)).toEqual({ upload, segments: [two] })
+      expect(await store.uploads.getUploadWithSegments(upload.id, 3)).toEqual({ upload, segments: [] })
+      expect(await store.uploads.getUploadWithSegments('missing')).toBeUndefined()
+      expect(await store.uploads.getUploadWithSegments('missing', 0)).toBeUndefined()
+    })
+
+    it('acknowledges delete orders only with a heartbeat that is accepted', async () => {
+      const { store } = await open()
+      const order = (serial: string): DeleteOrderRecord => ({
+        node: 'nodeD',
+        serial,
+        piece: CIDS[0] as string,
+        account: 'acct',
+        size: 10,
+        createdAt: 1,
+        object: 'obj'
+      })
+      await store.nodes.queueDeletes([order('s1'), order('s2')])
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 5), ['s1'])).toBe(true)
+      expect((await store.nodes.listDeleteOrders('nodeD', 10)).map((o) => o.serial)).toEqual(['s2'])
+      // An older heartbeat (a replay) acknowledges nothing.
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 4), ['s2'])).toBe(false)
+      expect((await store.nodes.listDeleteOrders('nodeD', 10)).map((o) => o.serial)).toEqual(['s2'])
     })
 
     it('commits an upload into an object in one step', async () => {
@@ -694,6 +747,59 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         if (a.objectId === b.objectId) expect(b.index).toBe(a.index + 1)
       }
       expect(await (await reopen()).objects.listSegments(undefined, 100)).toHaveLength(6)
+    })
+
+    it("finds one node's segments by index, in order, in pages, as commits, imports, repairs and deletes change them", async () => {
+      const { store, reopen } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.accounts.createAccount(account)
+      const commit = async (segments: SegmentManifest[]) => {
+        const upload = uploadRecord(account.id, { size: 50 * segments.length, segmentCount: segments.length })
+        await store.uploads.beginUpload(upload)
+        await store.uploads.commitUpload({ uploadId: upload.id, object: objectFrom(upload), segments, deletes: [] })
+        return upload.id
+      }
+      const first = await commit(manifests(2, ['nodeA', 'nodeB', 'nodeC']))
+      const second = await commit(manifests(1, ['nodeD', 'nodeA', 'nodeE']))
+      const imported = uploadRecord(account.id, { size: 50, segmentCount: 1 })
+      const importedSegments = manifests(1, ['nodeD', 'nodeE', 'nodeF'])
+      await store.uploads.importObjects([
+        { object: objectFrom(imported), segments: importedSegments, nodeBytes: { nodeD: 5, nodeE: 5, nodeF: 5 } }
+      ])
+      const keysOn = async (node: string, s: Store = store, limit = 100) => {
+        const seen: string[] = []
+        let after: { objectId: string; index: number } | undefined
+        for (;;) {
+          const page = await s.objects.listSegmentsOnNode(node, after, limit)
+          for (const entry of page) {
+            expect(entry.segment.pieces.some((p) => p.node === node)).toBe(true)
+            const { meta: _m, wrappedKey: _k, nonce: _n, ...walked } = (await s.objects.getObject(entry.objectId)) ?? {}
+            expect(entry.object).toEqual(walked)
+            seen.push(`${entry.objectId}:${entry.segment.index}`)
+          }
+          const last = page.at(-1)
+          if (page.length < limit || last === undefined) return seen
+          after = { objectId: last.objectId, index: last.segment.index }
+        }
+      }
+      // In the walk's order (bytewise by object id, then index), whatever the page size.
+      const onA = [`${first}:0`, `${first}:1`, `${second}:0`].sort()
+      expect(await keysOn('nodeA')).toEqual(onA)
+      expect(await keysOn('nodeA', store, 1)).toEqual(onA)
+      expect(await keysOn('nodeD')).toEqual([`${second}:0`, `${imported.id}:0`].sort())
+      expect(await keysOn('nodeZ')).toEqual([])
+      // A repair moves a piece of first:1 from nodeB to nodeG: the index follows.
+      const before = (manifests(2)[1] as SegmentManifest).pieces
+      const after = [before[0], { ...before[1], node: 'nodeG' }, before[2]] as typeof before
+      expect(await store.objects.updateSegmentPieces({ objectId: first, index: 1 }, before, after, [], 50)).toBe(true)
+      expect(await keysOn('nodeB')).toEqual([`${first}:0`])
+      expect(await keysOn('nodeG')).toEqual([`${first}:1`])
+      // A deleted object's segments leave every node's list.
+      await store.objects.deleteObject(first, [], 60)
+      expect(await keysOn('nodeA')).toEqual([`${second}:0`])
+      expect(await keysOn('nodeG')).toEqual([])
+      expect(await keysOn('nodeC')).toEqual([])
+      expect(await keysOn('nodeF', await reopen())).toEqual([`${imported.id}:0`])
     })
 
     it('replaces the pieces of a segment only if they are unchanged, queueing deletes with it', async () => {

@@ -302,8 +302,9 @@ describe('uploads', () => {
     expect(answer.deletes.map((d) => d.piece)).toContain(pieces[0]?.cid)
   })
 
-  it('stores a segment degraded only when nodes for every piece are missing, and says so at commit', async () => {
-    const t = await startTracker({ policy: { k: 2, m: 2, segmentSize: 1024 } })
+  it('stores a segment degraded only when nodes for every piece are missing, says so at commit, queues its repair', async () => {
+    // The repair loop off: what the commit queued stays in the queue for the test to see.
+    const t = await startTracker({ policy: { k: 2, m: 2, segmentSize: 1024 }, ops: { repairIntervalMs: 0 } })
     const nodes = await FakeNode.many(t, 5)
     const { token } = await signup(t)
     const upload = expectOk(await begin(t, token, 2000))
@@ -342,6 +343,9 @@ describe('uploads', () => {
       await t.request<CommitUploadResponse>('POST', `/v1/uploads/${upload.uploadId}/commit`, { token })
     )
     expect(done.degraded).toEqual({ segments: 1, segmentCount: 2, fewestPieces: 3, k: 2, m: 2 })
+    // Short from the start: queued for repair at once, not when the pass over every segment comes by.
+    const queued = await t.tracker.components.store.coordination.claimRepairs('test', t.clock.now(), 60_000, 10)
+    expect(queued.map((q) => [q.objectId, q.index, q.healthy])).toEqual([[done.object.id, 1, 3]])
     const info = expectOk(await t.request<ObjectInfo>('GET', `/v1/objects/by-name/${done.object.nameHash}`, { token }))
     expect(info.segmentCount).toBe(2)
     // A whole upload reports nothing degraded.

@@ -16,7 +16,7 @@ import type { Clock } from '../config.ts'
 import type { GrantSigner } from '../grants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { StoreParts } from '../store/store.ts'
-import { type OpsSettings, scanBudget } from './ops-config.ts'
+import { type OpsSettings, ScanPace } from './ops-config.ts'
 import { type AuditOutcome, applyAudit, applyUptime, type HeldPiece, mostNodesFailing } from './reputation.ts'
 import type { Reputations } from './reputations.ts'
 import { type ScanSlice, SegmentScan } from './segment-scan.ts'
@@ -109,6 +109,7 @@ export class Auditor {
   /** The round in progress, as this process walks it (starts afresh in a process that takes over mid-round). */
   #round: RoundState | undefined
   readonly #scan: SegmentScan
+  readonly #pace: ScanPace
   readonly stats: AuditStats = {
     rounds: 0,
     results: { passed: 0, failed: 0, timeout: 0, skipped: 0 },
@@ -123,6 +124,7 @@ export class Auditor {
     this.#startedAt = components.clock.now()
     this.#previousRoundStart = this.#startedAt - components.settings.auditIntervalMs
     this.#scan = new SegmentScan(AUDIT_SCAN, components.store, components.clock)
+    this.#pace = new ScanPace(components.settings.scanTickMs, () => components.settings.scanSegmentsPerSecond)
   }
 
   /**
@@ -132,7 +134,7 @@ export class Auditor {
   async tick(signal?: AbortSignal): Promise<void> {
     const { settings } = this.#c
     await this.#scan.tick(
-      scanBudget(settings),
+      this.#pace.budget(),
       settings.auditIntervalMs,
       async (slice) => void (await this.#auditSlice(slice, signal)),
       signal

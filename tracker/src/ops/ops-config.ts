@@ -20,16 +20,23 @@ export interface OpsSettings extends ReputationPolicy {
   /** Audits run at once. */
   auditConcurrency: number
   /**
-   * How often a pass of the repair check begins (each pass walks every segment a slice per `scanTickMs`); 0
-   * turns repair off.
+   * How often a pass of the repair check over every segment begins (a slice per `scanTickMs`); 0 turns repair
+   * off. The pass is the safety net: node failures are found within a tick by the node watch (the segments of a
+   * node whose state got worse, by index), so the period is set by what the pass may cost, not by how soon a
+   * failure must be seen (docs/audits-and-repair.md, "Repair").
    */
   repairIntervalMs: number
+  /**
+   * Segments per second the repair check reads: the node watch first, the pass with the rest. A pass over S
+   * segments takes S / rate seconds (plus what node walks took): keep it under `repairIntervalMs` (the default
+   * 2,500/s covers 4.5M segments per 30 minutes). A pass that overruns is logged.
+   */
+  repairScanSegmentsPerSecond: number
   /** Pause between two slices of a background walk (the repair check, the audit round). */
   scanTickMs: number
   /**
-   * Segments per second each background walk reads. A pass over S segments takes S / rate seconds; keep it
-   * under the walk's interval (1M segments in a 60 s repair interval: at least 16,667/s). A pass that overruns
-   * is logged.
+   * Segments per second the audit round reads. A round over S segments takes S / rate seconds; keep it under
+   * `auditIntervalMs` (3M segments in 5 minutes: at least 10,000/s). A round that overruns is logged.
    */
   scanSegmentsPerSecond: number
   /** How long a segment taken off the repair queue stays this tracker's; after that (it died) another may take it. */
@@ -81,7 +88,8 @@ export const OPS_DEFAULTS: OpsSettings = {
   vettingAudits: 10,
   auditRetries: 3,
   maxOfflineMs: 72 * HOUR,
-  repairIntervalMs: MINUTE,
+  repairIntervalMs: 30 * MINUTE,
+  repairScanSegmentsPerSecond: 2_500,
   scanTickMs: SECOND,
   scanSegmentsPerSecond: 20_000,
   repairClaimMs: 10 * MINUTE,
@@ -118,6 +126,7 @@ export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
   check(count(s.repairIntervalMs, 0), 'repairIntervalMs must be an integer >= 0')
   check(count(s.scanTickMs, 1), 'scanTickMs must be a positive integer')
   check(count(s.scanSegmentsPerSecond, 1), 'scanSegmentsPerSecond must be a positive integer')
+  check(count(s.repairScanSegmentsPerSecond, 1), 'repairScanSegmentsPerSecond must be a positive integer')
   check(count(s.repairClaimMs, 1), 'repairClaimMs must be a positive integer')
   check(count(s.versionPurgeIntervalMs, 0), 'versionPurgeIntervalMs must be an integer >= 0')
   check(s.repairMargin === undefined || count(s.repairMargin, 0), 'repairMargin must be an integer >= 0')
@@ -136,9 +145,27 @@ export function resolveOps(init: Partial<OpsSettings> = {}): OpsSettings {
   return s
 }
 
-/** Segments a walk reads per tick at its configured rate. */
-export function scanBudget(s: Pick<OpsSettings, 'scanTickMs' | 'scanSegmentsPerSecond'>): number {
-  return Math.max(1, Math.ceil((s.scanSegmentsPerSecond * s.scanTickMs) / 1000))
+/**
+ * How many segments a background walk may read per tick so that it keeps `perSecond` over time: the rate times
+ * the time since the last tick began (the loop pauses `scanTickMs` after a tick's work, so a fixed budget per
+ * tick would fall short of the rate by however long the work took), at most two ticks' worth after a stall.
+ * Process time, like the walks' other pacing: a test clock that jumps must not make a walk race.
+ */
+export class ScanPace {
+  readonly #tickMs: number
+  readonly #perSecond: () => number
+  #last: number | undefined
+
+  constructor(tickMs: number, perSecond: () => number) {
+    this.#tickMs = tickMs
+    this.#perSecond = perSecond
+  }
+
+  budget(now = performance.now()): number {
+    const elapsed = this.#last === undefined ? this.#tickMs : Math.min(Math.max(0, now - this.#last), 2 * this.#tickMs)
+    this.#last = now
+    return Math.max(1, Math.ceil((this.#perSecond() * elapsed) / 1000))
+  }
 }
 
 /** Healthy pieces at or below which a segment of layout k+m is repaired. */

@@ -26,10 +26,10 @@ import type { Logger } from 'pino'
 import { deleteOrders, randomId } from '../grants.ts'
 import type { RepairItem, SegmentKey, StoreParts, WalkedObject } from '../store/store.ts'
 import type { AuditorComponents } from './auditor.ts'
-import { repairThreshold, scanBudget } from './ops-config.ts'
+import { repairThreshold, ScanPace } from './ops-config.ts'
 import { failedPiece, withoutFailedPiece } from './reputation.ts'
-import { type ScanSlice, SegmentScan } from './segment-scan.ts'
-import { walkSegments } from './segments.ts'
+import { SCAN_PAGE, type ScanSlice, SegmentScan } from './segment-scan.ts'
+import { type WalkedSegment, walkedPage, walkSegments } from './segments.ts'
 
 export interface RepairStats {
   checks: number
@@ -56,6 +56,34 @@ export type RepairComponents = Omit<AuditorComponents, 'store'> & {
 export const REPAIR_SCAN = 'repair-check'
 /** Reputations are re-read at most this often during a pass (and at each pass's start). */
 const REPUTATION_REFRESH_MS = 10_000
+
+/** What the node watch remembers of a node: the parts of its state `segmentHealth` reads. */
+interface WatchedNode {
+  online: boolean
+  /** Offline for at least the repair grace (its pieces stopped counting). */
+  graceOver: boolean
+  disqualified: boolean
+  exiting: boolean
+  /** Pieces on the node that failed their last audit. */
+  failed: number
+}
+
+/**
+ * Whether a node's pieces may have become less healthy since the watch last saw it: it went offline, its grace
+ * ran out, it was disqualified, began to leave, or failed an audit of another piece. A node seen for the first
+ * time counts if anything of this is already true (a tracker that starts, or takes over the lease, checks the
+ * segments of nodes that are down now: it cannot know what the one before it saw).
+ */
+export function nodeGotWorse(before: WatchedNode | undefined, now: WatchedNode): boolean {
+  if (before === undefined) return !now.online || now.disqualified || now.exiting || now.failed > 0
+  return (
+    (before.online && !now.online) ||
+    (!before.graceOver && now.graceOver) ||
+    (!before.disqualified && now.disqualified) ||
+    (!before.exiting && now.exiting) ||
+    now.failed > before.failed
+  )
+}
 
 export interface Health {
   healthy: PiecePlacement[]
@@ -124,6 +152,7 @@ export class Repairer {
   readonly #c: RepairComponents
   readonly #log: Logger
   readonly #scan: SegmentScan
+  readonly #pace: ScanPace
   /** Who claims repair items in the store: this process. */
   readonly #holder = randomId()
   /** The pass in progress, as this tracker saw it (its slices only, when trackers share a pass). */
@@ -133,6 +162,10 @@ export class Repairer {
   #passStarted = 0
   #reputationsReadAt = Number.NEGATIVE_INFINITY
   #queueLength = 0
+  /** Each node's state as the node watch last saw it. */
+  readonly #watched = new Map<string, WatchedNode>()
+  /** Nodes whose segments the watch is checking, with how far it got (undefined: from the start). */
+  readonly #nodeWalks = new Map<string, SegmentKey | undefined>()
   readonly stats: RepairStats = {
     checks: 0,
     segmentsChecked: 0,
@@ -153,6 +186,7 @@ export class Repairer {
     this.#c = components
     this.#log = components.logger
     this.#scan = new SegmentScan(REPAIR_SCAN, components.store, components.clock)
+    this.#pace = new ScanPace(components.settings.scanTickMs, () => components.settings.repairScanSegmentsPerSecond)
     this.#receipts = ReceiptSigner.create().then((signer) => new ReceiptBook(signer, components.peer))
   }
 
@@ -201,13 +235,64 @@ export class Repairer {
   }
 
   /**
-   * One tick of the background check: the next slice of the pass at the configured rate (a new pass begins
-   * `repairIntervalMs` after the last one began), then the queue drained.
+   * One tick of the background check: first the segments of nodes whose state got worse (the node watch, by the
+   * store's index of segments by node), then, with what is left of the tick's budget (`scanSegmentsPerSecond`),
+   * the next slice of the pass over every segment (a new pass begins `repairIntervalMs` after the last one
+   * began), then the queue drained. The watch is how a failure is found within a tick; the pass is the safety
+   * net for what no node event shows (a segment committed short of pieces, a state this tracker never saw
+   * change), and its period is set by what it may cost (docs/audits-and-repair.md, "Repair").
    */
   async tick(signal?: AbortSignal): Promise<void> {
     const { settings } = this.#c
-    await this.#scan.tick(scanBudget(settings), settings.repairIntervalMs, (slice) => this.#checkSlice(slice), signal)
+    const budget = this.#pace.budget()
+    const left = budget - (await this.watchNodes(budget, signal))
+    if (left > 0) {
+      await this.#scan.tick(left, settings.repairIntervalMs, (slice) => this.#checkSlice(slice), signal)
+    }
     await this.drain(signal)
+  }
+
+  /**
+   * The node watch: compares every node's state with the last one seen, starts a walk over the segments of each
+   * node that got worse (`nodeGotWorse`), and checks up to `budget` segments of those walks, queueing the ones
+   * that need repair as the pass would. Returns how many segments it read. Walks that do not finish go on at the
+   * next call; a node that gets worse again mid-walk starts over (earlier segments may have changed too).
+   */
+  async watchNodes(budget = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<number> {
+    const now = this.#c.clock.now()
+    await this.#refreshReputations(now)
+    const states = await this.#nodeStates()
+    for (const [peerId, heartbeat] of states) {
+      const standing = this.#c.reputations.standing(peerId)
+      const state: WatchedNode = {
+        online: heartbeat.online,
+        graceOver: !heartbeat.online && now - heartbeat.lastSeen >= this.#c.settings.repairOfflineGraceMs,
+        disqualified: standing.disqualified,
+        exiting: standing.exiting,
+        failed: this.#c.reputations.get(peerId)?.failedPieces?.length ?? 0
+      }
+      if (nodeGotWorse(this.#watched.get(peerId), state)) this.#nodeWalks.set(peerId, undefined)
+      this.#watched.set(peerId, state)
+    }
+    let read = 0
+    for (const [node, after] of this.#nodeWalks) {
+      if (read >= budget || signal?.aborted === true) break
+      const limit = Math.min(SCAN_PAGE, budget - read)
+      const page = await this.#c.store.objects.listSegmentsOnNode(node, after, limit)
+      read += page.length
+      const last = page.at(-1)
+      if (page.length < limit || last === undefined) this.#nodeWalks.delete(node)
+      else this.#nodeWalks.set(node, { objectId: last.objectId, index: last.segment.index })
+      await this.#queueNeeded(walkedPage(page), now, states, undefined)
+    }
+    return read
+  }
+
+  async #refreshReputations(now: number, force = false): Promise<void> {
+    if (force || now - this.#reputationsReadAt >= REPUTATION_REFRESH_MS) {
+      await this.#c.reputations.refresh()
+      this.#reputationsReadAt = now
+    }
   }
 
   /** A whole pass of the check now, begun and finished by this call (tests, a trigger). */
@@ -222,32 +307,42 @@ export class Repairer {
       this.#passWhole = slice.started
       this.#passStarted = performance.now()
     }
-    if (slice.started || now - this.#reputationsReadAt >= REPUTATION_REFRESH_MS) {
-      await this.#c.reputations.refresh()
-      this.#reputationsReadAt = now
-    }
-    const online = await this.#nodeStates()
+    await this.#refreshReputations(now, slice.started)
+    this.#pass.queued += await this.#queueNeeded(slice.segments, now, await this.#nodeStates(), this.#pass)
+    if (slice.finished) await this.#finishPass(slice)
+  }
+
+  /**
+   * Queues the segments that need repair: at or below the threshold, or with pieces on a leaving node, and
+   * still with k sources. Counts into `pass` when the segments are a slice of the pass. Returns how many.
+   */
+  async #queueNeeded(
+    segments: readonly WalkedSegment[],
+    now: number,
+    online: ReadonlyMap<string, { online: boolean; lastSeen: number }>,
+    pass: ReturnType<typeof newPass> | undefined
+  ): Promise<number> {
     const queue: RepairItem[] = []
-    const pass = this.#pass
-    for (const { key, object, segment } of slice.segments) {
-      pass.checked++
+    for (const { key, object, segment } of segments) {
       const health = this.#health(object, segment.pieces, online)
       const n = health.healthy.length
       const moving = health.sources.length > n
-      if (n < object.k && health.sources.length < object.k) pass.lost++
       const needs = n <= repairThreshold(object.k, object.m, this.#c.settings.repairMargin)
-      if (needs) pass.below++
-      if (moving) pass.exiting++
-      for (const piece of segment.pieces) {
-        if (this.#c.reputations.standing(piece.node).exiting) {
-          pass.onExiting.set(piece.node, (pass.onExiting.get(piece.node) ?? 0) + 1)
+      if (pass !== undefined) {
+        pass.checked++
+        if (n < object.k && health.sources.length < object.k) pass.lost++
+        if (needs) pass.below++
+        if (moving) pass.exiting++
+        for (const piece of segment.pieces) {
+          if (this.#c.reputations.standing(piece.node).exiting) {
+            pass.onExiting.set(piece.node, (pass.onExiting.get(piece.node) ?? 0) + 1)
+          }
         }
       }
       if ((needs || moving) && health.sources.length >= object.k) queue.push({ ...key, healthy: n, queuedAt: now })
     }
     await this.#c.store.coordination.queueRepairs(queue)
-    pass.queued += queue.length
-    if (slice.finished) await this.#finishPass(slice)
+    return queue.length
   }
 
   async #finishPass(slice: ScanSlice): Promise<void> {
@@ -266,7 +361,7 @@ export class Repairer {
     if (repairIntervalMs > 0 && tookMs > repairIntervalMs) {
       this.#log.warn(
         { segments: slice.cursor.segments, tookMs, intervalMs: repairIntervalMs },
-        'a repair check pass took longer than its interval: raise the scan rate (scanSegmentsPerSecond)'
+        'a repair check pass took longer than its interval: raise its rate (--repair-scan-rate) or the interval'
       )
     }
     if (below > 0 || lost > 0 || exiting > 0) {

@@ -107,6 +107,13 @@ export interface AccountStore {
 
   putSession(session: SessionRecord): Promise<void>
   getSession(tokenHash: string): Promise<SessionRecord | undefined>
+  /**
+   * A session with its account, read together (one round trip on PostgreSQL): authenticating a request that
+   * needs the account. `account` is undefined when the session outlived its account.
+   */
+  getSessionAccount(
+    tokenHash: string
+  ): Promise<{ session: SessionRecord; account: AccountRecord | undefined } | undefined>
   /** Removes sessions that expired at or before `now`; returns how many. */
   deleteExpiredSessions(now: number): Promise<number>
   /** Removes one session (log out) or all of an account's (log out everywhere); returns how many. */
@@ -163,6 +170,14 @@ export interface UploadStore {
   getUploadSegment(uploadId: string, index: number): Promise<UploadSegmentRecord | undefined>
   /** Segments that have a placement, by index. */
   listUploadSegments(uploadId: string): Promise<UploadSegmentRecord[]>
+  /**
+   * An upload with its placed segments read together (one round trip on PostgreSQL): every one by index, or
+   * only segment `index` when given (none if it has no placement). Undefined when the upload does not exist.
+   */
+  getUploadWithSegments(
+    id: string,
+    index?: number
+  ): Promise<{ upload: UploadRecord; segments: UploadSegmentRecord[] } | undefined>
   /**
    * Sets or replaces the record of one segment (a new placement, not committed). Fails with
    * ERR_UPLOAD_NOT_FOUND if the upload is gone.
@@ -268,6 +283,11 @@ export interface ObjectStore {
    * walk the whole network with it: one read per page, never one per object.
    */
   listSegments(after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]>
+  /**
+   * Like listSegments, only the segments with a piece on `node` (by an index of pieces by node): the repair
+   * check reads a node's segments when the node's state changes, without walking the others.
+   */
+  listSegmentsOnNode(node: string, after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]>
   /**
    * Replaces the pieces of one object segment, if they are still exactly `expected` (same pieces, same order),
    * and queues `deletes` and records the piece moves (node payouts follow them from `at`) in the same step.

@@ -98,6 +98,13 @@ export class LevelAccounts implements AccountStore {
     return this.#db.get(K.session(tokenHash))
   }
 
+  async getSessionAccount(
+    tokenHash: string
+  ): Promise<{ session: SessionRecord; account: AccountRecord | undefined } | undefined> {
+    const session = await this.getSession(tokenHash)
+    return session === undefined ? undefined : { session, account: await this.getAccount(session.accountId) }
+  }
+
   async deleteExpiredSessions(now: number): Promise<number> {
     const entries = await this.#db.level.iterator({ gte: 'session-exp:', lte: K.sessionExp(now, '~') }).all()
     const ops: Op[] = []

@@ -1,4 +1,4 @@
-import { ErrorCode, randomBytes, ShoalError, toHex } from '@shoal/core'
+import { ErrorCode, randomBytes, type SegmentManifest, ShoalError, toHex } from '@shoal/core'
 import { Level } from 'level'
 import { KeyedMutex } from '../keyed-mutex.ts'
 import type { ApiKeyRecord, AuditRecord, PieceMove, SettlementRecord, StorageSpan } from '../money-records.ts'
@@ -9,8 +9,20 @@ import type { DeleteOrderRecord, ShareRecord, UploadRecord, VersionKey } from '.
  * 2: `upload-owner:` index (listing an owner's uploads).
  * 3: `settle-account:`, `settle-node:` and `span-account:` indexes (usage, invoices, earnings read one account's
  *    or one node's records, not the whole month's).
+ * 4: `nseg:` index of committed segments by the nodes holding their pieces (the repair check finds a node's
+ *    segments when the node's state changes, instead of waiting for the walk over every segment).
  */
-const SCHEMA_VERSION = 3
+const SCHEMA_VERSION = 4
+/**
+ * Table files LevelDB keeps open (its default is 1,000). LevelDB maps each open table file into memory, and the
+ * pages a process touched count in its RSS: at 1M objects (a 700 MB database of ~360 files) the default kept
+ * them all mapped, 525-707 MB of file-backed RSS on top of ~300 MB anonymous. 64 keeps at most ~54 tables
+ * (about 110 MB) mapped; a table that has to be opened again costs a read of its index block (bench/RESULTS.md,
+ * "Tracker at scale: fewer round trips, repair by node events").
+ */
+const MAX_OPEN_FILES = 64
+/** Segments indexed per batch when a schema-3 database gets its `nseg:` index. */
+const MIGRATE_BATCH = 5000
 
 /*
  * Key layout (one keyspace, JSON values). Ids, name hashes and serials are base64url and peer ids base58, so
@@ -38,6 +50,7 @@ const SCHEMA_VERSION = 3
  *   useg:<uploadId>:<index>             -> UploadSegmentRecord                 (uploads)
  *   object:<id>                         -> ObjectRecord                        (objects)
  *   oseg:<objectId>:<index>             -> SegmentManifest                     (objects)
+ *   nseg:<peerId>:<objectId>:<index>    -> 1 (a piece of that segment is on that node)  (objects)
  *   name:<owner>:<nameHash>             -> object id                           (objects)
  *   version:<owner>:<nameHash>:<supersededAt>:<id> -> object id (older versions)   (objects)
  *   version-policy:<account>            -> VersionPolicy                       (accounts)
@@ -86,6 +99,7 @@ export const K = {
   useg: (uploadId: string, index: number) => `useg:${uploadId}:${idx(index)}`,
   object: (id: string) => `object:${id}`,
   oseg: (objectId: string, index: number) => `oseg:${objectId}:${idx(index)}`,
+  nodeSeg: (node: string, objectId: string, index: number) => `nseg:${node}:${objectId}:${idx(index)}`,
   name: (owner: string, nameHash: string) => `name:${owner}:${nameHash}`,
   version: (v: VersionKey) => `version:${v.owner}:${v.nameHash}:${time(v.supersededAt)}:${v.id}`,
   versionPolicy: (accountId: string) => `version-policy:${accountId}`,
@@ -136,12 +150,12 @@ export class LevelDb {
 
   async open(): Promise<void> {
     if (this.#db !== undefined) return
-    const db = new Level<string, unknown>(this.#location, { valueEncoding: 'json' })
+    const db = new Level<string, unknown>(this.#location, { valueEncoding: 'json', maxOpenFiles: MAX_OPEN_FILES })
     await db.open()
     const schema = await db.get('meta:schema')
     if (schema === undefined) {
       await db.put('meta:schema', SCHEMA_VERSION)
-    } else if (schema === 1 || schema === 2) {
+    } else if (schema === 1 || schema === 2 || schema === 3) {
       await migrate(db, schema)
     } else if (schema !== SCHEMA_VERSION) {
       await db.close()
@@ -205,20 +219,51 @@ export class LevelDb {
 }
 
 /**
- * Schema 1 or 2 → 3, in one batch with the new schema number: 1 → 2 indexes the uploads in progress by owner;
- * 2 → 3 indexes settlements by account and by node and storage spans by account.
+ * Schema 1, 2 or 3 → 4: 1 → 2 indexes the uploads in progress by owner; 2 → 3 indexes settlements by account and
+ * by node and storage spans by account (one batch); 3 → 4 indexes the segments by node, a batch of
+ * MIGRATE_BATCH segments at a time (millions of keys do not fit one batch), then writes the schema number:
+ * an interrupted step is done again whole at the next open (its writes are idempotent).
  */
 async function migrate(db: Level<string, unknown>, from: number): Promise<void> {
-  const ops: Op[] = []
-  if (from < 2) {
-    const uploads = (await db.values(range('upload:')).all()) as UploadRecord[]
-    for (const u of uploads) ops.push({ type: 'put', key: K.uploadOwner(u), value: u.id })
+  if (from < 3) {
+    const ops: Op[] = []
+    if (from < 2) {
+      const uploads = (await db.values(range('upload:')).all()) as UploadRecord[]
+      for (const u of uploads) ops.push({ type: 'put', key: K.uploadOwner(u), value: u.id })
+    }
+    for (const r of (await db.values(range('settle:')).all()) as SettlementRecord[]) ops.push(...settlementIndexOps(r))
+    for (const s of (await db.values(range('span:')).all()) as StorageSpan[]) {
+      ops.push({ type: 'put', key: K.spanAccount(s.account, s.objectId), value: s.objectId })
+    }
+    await db.batch([...ops, { type: 'put', key: 'meta:schema', value: 3 }])
   }
-  for (const r of (await db.values(range('settle:')).all()) as SettlementRecord[]) ops.push(...settlementIndexOps(r))
-  for (const s of (await db.values(range('span:')).all()) as StorageSpan[]) {
-    ops.push({ type: 'put', key: K.spanAccount(s.account, s.objectId), value: s.objectId })
+  let ops: Op[] = []
+  for await (const [key, value] of db.iterator(range('oseg:'))) {
+    const objectId = key.slice('oseg:'.length, key.lastIndexOf(':'))
+    ops.push(...segmentNodeOps(objectId, value as SegmentManifest))
+    if (ops.length >= MIGRATE_BATCH * 3) {
+      await db.batch(ops)
+      ops = []
+    }
   }
   await db.batch([...ops, { type: 'put', key: 'meta:schema', value: SCHEMA_VERSION }])
+}
+
+/**
+ * The `nseg:` entries of a segment: one per node holding a piece of it, put, and with `previous` (the pieces it
+ * replaces), those of nodes that no longer hold one removed.
+ */
+export function segmentNodeOps(
+  objectId: string,
+  segment: SegmentManifest,
+  previous?: { pieces: readonly { node: string }[] }
+): Op[] {
+  const now = new Set(segment.pieces.map((p) => p.node))
+  const ops: Op[] = [...now].map((node) => ({ type: 'put', key: K.nodeSeg(node, objectId, segment.index), value: 1 }))
+  for (const node of new Set(previous?.pieces.map((p) => p.node))) {
+    if (!now.has(node)) ops.push({ type: 'del', key: K.nodeSeg(node, objectId, segment.index) })
+  }
+  return ops
 }
 
 /** A settlement's index entries (by time, account and node). */

@@ -22,13 +22,27 @@ import {
 } from '../rules.ts'
 import type { ObjectStore } from '../store.ts'
 import { endSpanOps, moveOps } from './ledger.ts'
-import { K, type LevelDb, type Op, range } from './level-db.ts'
+import { K, type LevelDb, type Op, range, segmentNodeOps } from './level-db.ts'
 import { queueOps } from './nodes.ts'
+
+/** The writes of one committed segment: the manifest and its `nseg:` entries (those of `previous` it drops). */
+export function segmentPutOps(objectId: string, segment: SegmentManifest, previous?: SegmentManifest): Op[] {
+  return [
+    { type: 'put', key: K.oseg(objectId, segment.index), value: segment },
+    ...segmentNodeOps(objectId, segment, previous)
+  ]
+}
 
 /** The writes that remove an object, its segments and its name (if it still points here) or version entry. */
 async function objectRemovalOps(db: LevelDb, object: ObjectRecord): Promise<Op[]> {
-  const segmentKeys = await db.level.keys(range(`oseg:${object.id}:`)).all()
-  const ops: Op[] = [{ type: 'del', key: K.object(object.id) }, ...segmentKeys.map((key): Op => ({ type: 'del', key }))]
+  const segments = (await db.values<SegmentManifest>(`oseg:${object.id}:`)) as SegmentManifest[]
+  const ops: Op[] = [{ type: 'del', key: K.object(object.id) }]
+  for (const segment of segments) {
+    ops.push({ type: 'del', key: K.oseg(object.id, segment.index) })
+    for (const node of new Set(segment.pieces.map((p) => p.node))) {
+      ops.push({ type: 'del', key: K.nodeSeg(node, object.id, segment.index) })
+    }
+  }
   const version = versionKey(object)
   if (version !== undefined) ops.push({ type: 'del', key: K.version(version) })
   // Only unlink the name if it still points here (it always does while objects are replaced under the lock).
@@ -229,16 +243,40 @@ export class LevelObjects implements ObjectStore {
     const from = after === undefined ? { gte: bounds.gte } : { gt: K.oseg(after.objectId, after.index) }
     const entries = await this.#db.level.iterator({ ...from, lt: bounds.lt, limit }).all()
     const ids = [...new Set(entries.map(([key]) => key.slice('oseg:'.length, key.lastIndexOf(':'))))]
-    const objects = new Map(
+    const objects = await this.#walkedObjects(ids)
+    return entries.map(([key, value]) => {
+      const objectId = key.slice('oseg:'.length, key.lastIndexOf(':'))
+      return { objectId, segment: value as SegmentManifest, object: objects.get(objectId) }
+    })
+  }
+
+  async listSegmentsOnNode(node: string, after: SegmentKey | undefined, limit: number): Promise<StoredSegment[]> {
+    const bounds = range(`nseg:${node}:`)
+    const from = after === undefined ? { gte: bounds.gte } : { gt: K.nodeSeg(node, after.objectId, after.index) }
+    const keys = await this.#db.level.keys({ ...from, lt: bounds.lt, limit }).all()
+    const segmentKeys = keys.map((key) => `oseg:${key.slice(bounds.gte.length)}`)
+    const manifests = (await this.#db.level.getMany(segmentKeys)) as (SegmentManifest | undefined)[]
+    const ids = [...new Set(segmentKeys.map((key) => key.slice('oseg:'.length, key.lastIndexOf(':'))))]
+    const objects = await this.#walkedObjects(ids)
+    const out: StoredSegment[] = []
+    for (const [i, key] of segmentKeys.entries()) {
+      const segment = manifests[i]
+      // Removed between the two reads: skip it, as a walk past a deleted object would.
+      if (segment === undefined) continue
+      const objectId = key.slice('oseg:'.length, key.lastIndexOf(':'))
+      out.push({ objectId, segment, object: objects.get(objectId) })
+    }
+    return out
+  }
+
+  /** Objects by id without what only their owner reads (a walk needs their layout only). */
+  async #walkedObjects(ids: readonly string[]): Promise<Map<string, WalkedObject>> {
+    return new Map(
       (await this.#db.many<ObjectRecord>(ids.map(K.object))).map(({ meta: _m, wrappedKey: _k, nonce: _n, ...o }) => [
         o.id,
         o as WalkedObject
       ])
     )
-    return entries.map(([key, value]) => {
-      const objectId = key.slice('oseg:'.length, key.lastIndexOf(':'))
-      return { objectId, segment: value as SegmentManifest, object: objects.get(objectId) }
-    })
   }
 
   updateSegmentPieces(
@@ -256,7 +294,7 @@ export class LevelObjects implements ObjectStore {
         if (segment === undefined) throw segmentNotFound(key)
         if (!samePieces(segment.pieces, expected)) return false
         const ops: Op[] = [
-          { type: 'put', key: K.oseg(key.objectId, key.index), value: { ...segment, pieces } },
+          ...segmentPutOps(key.objectId, { ...segment, pieces: [...pieces] }, segment),
           ...moveOps(pieceMoves(key.objectId, at, expected, pieces, pieceSize(object, key.index)))
         ]
         queueOps(ops, deletes)

@@ -23,7 +23,7 @@ import type { UploadStore } from '../store.ts'
 import { startSpanOps } from './ledger.ts'
 import { K, type LevelDb, type Op, range } from './level-db.ts'
 import { queueOps } from './nodes.ts'
-import { supersedeOps } from './objects.ts'
+import { segmentPutOps, supersedeOps } from './objects.ts'
 
 export class LevelUploads implements UploadStore {
   readonly #db: LevelDb
@@ -71,6 +71,17 @@ export class LevelUploads implements UploadStore {
 
   listUploadSegments(uploadId: string): Promise<UploadSegmentRecord[]> {
     return this.#db.values(`useg:${uploadId}:`)
+  }
+
+  async getUploadWithSegments(
+    id: string,
+    index?: number
+  ): Promise<{ upload: UploadRecord; segments: UploadSegmentRecord[] } | undefined> {
+    const upload = await this.getUpload(id)
+    if (upload === undefined) return undefined
+    if (index === undefined) return { upload, segments: await this.listUploadSegments(id) }
+    const segment = await this.getUploadSegment(id, index)
+    return { upload, segments: segment === undefined ? [] : [segment] }
   }
 
   #withUpload<T>(uploadId: string, fn: (upload: UploadRecord) => Promise<T>): Promise<T> {
@@ -123,7 +134,7 @@ export class LevelUploads implements UploadStore {
         },
         { type: 'put', key: K.object(object.id), value: object },
         { type: 'put', key: K.name(object.owner, object.nameHash), value: object.id },
-        ...commit.segments.map((s): Op => ({ type: 'put', key: K.oseg(object.id, s.index), value: s })),
+        ...commit.segments.flatMap((s) => segmentPutOps(object.id, s)),
         ...(await this.#uploadRemoval(upload))
       )
       queueOps(ops, commit.deletes)
@@ -152,7 +163,7 @@ export class LevelUploads implements UploadStore {
           ...startSpanOps(object, nodeBytes),
           { type: 'put', key: K.object(object.id), value: object },
           { type: 'put', key: K.name(object.owner, object.nameHash), value: object.id },
-          ...segments.map((s): Op => ({ type: 'put', key: K.oseg(object.id, s.index), value: s }))
+          ...segments.flatMap((s) => segmentPutOps(object.id, s))
         )
       }
       for (const account of accounts.values()) ops.push({ type: 'put', key: K.account(account.id), value: account })

@@ -199,6 +199,30 @@ export class PgAccounts implements AccountStore {
       : { tokenHash: row.token_hash, accountId: row.account_id, createdAt: row.created_at, expiresAt: row.expires_at }
   }
 
+  async getSessionAccount(
+    tokenHash: string
+  ): Promise<{ session: SessionRecord; account: AccountRecord | undefined } | undefined> {
+    // The session's columns under names of their own beside the account's row (accounts has created_at too).
+    const [row] = await this.#db.query<
+      { session_account: string; session_created: number; session_expires: number } & (
+        | AccountRow
+        | { [K in keyof AccountRow]: null }
+      )
+    >(
+      `SELECT s.account_id AS session_account, s.created_at AS session_created, s.expires_at AS session_expires, a.*
+       FROM sessions s LEFT JOIN accounts a ON a.id = s.account_id WHERE s.token_hash = $1`,
+      [tokenHash]
+    )
+    if (row === undefined) return undefined
+    const session: SessionRecord = {
+      tokenHash,
+      accountId: row.session_account,
+      createdAt: row.session_created,
+      expiresAt: row.session_expires
+    }
+    return { session, account: row.id === null ? undefined : toAccount(row) }
+  }
+
   async deleteExpiredSessions(now: number): Promise<number> {
     const result = await this.#db.run('DELETE FROM sessions WHERE expires_at <= $1', [now])
     return result.rowCount ?? 0

@@ -6,16 +6,11 @@ import type {
   SettlementRecord,
   StorageSpan
 } from '../money-records.ts'
-import type { ObjectRecord, ReceiptKeyRecord } from '../records.ts'
-import { openSpan } from '../rules.ts'
+import type { ReceiptKeyRecord } from '../records.ts'
 import type { BillableKind, IdPage, LedgerStore } from '../store.ts'
 import type { Db, PgDb } from './pg-db.ts'
 
 /** Opens an object's storage span inside a transaction (commitUpload). */
-export async function startSpan(db: Db, object: ObjectRecord, nodes?: Record<string, number>): Promise<void> {
-  await startSpans(db, [openSpan(object, nodes)])
-}
-
 /** Opens many storage spans in one statement (importObjects). */
 export async function startSpans(db: Db, spans: readonly StorageSpan[]): Promise<void> {
   await db.query(

@@ -343,6 +343,71 @@ CREATE INDEX piece_moves_from ON piece_moves (from_node);
     sql: `
 CREATE INDEX object_segments_walk ON object_segments (object_id COLLATE "C", idx);
 `
+  },
+  {
+    version: 17,
+    name: 'commitUpload as one round trip',
+    // PgUploads.commitUpload's transaction was ~12 statements, each a round trip (the largest share of the
+    // tracker's and the database's CPU per request under load, docs/postgres.md). This function runs the same
+    // statements in the same lock order (account, upload, the name's current object) inside the server: one
+    // call, one round trip. It answers 'ok' or why it wrote nothing ('upload', 'account', 'name'), which the
+    // store turns into the rules' errors. The totals are totalsAfterCommit and the superseded record is
+    // superseded() (rules.ts), restated in SQL; the compliance suite holds both stores to the same outcome.
+    sql: `
+CREATE FUNCTION shoal_commit_upload(
+  p_upload text, p_object jsonb, p_replaces text, p_segments jsonb, p_span jsonb, p_deletes jsonb
+) RETURNS text LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_owner text;
+  v_size bigint;
+  v_current text;
+  v_current_record jsonb;
+  v_at bigint;
+BEGIN
+  SELECT owner INTO v_owner FROM uploads WHERE id = p_upload;
+  IF NOT FOUND THEN RETURN 'upload'; END IF;
+  PERFORM 1 FROM accounts WHERE id = v_owner FOR UPDATE;
+  IF NOT FOUND THEN RETURN 'account'; END IF;
+  -- Re-read under the account's lock: the upload may have been committed or aborted meanwhile.
+  SELECT (record->>'size')::bigint INTO v_size FROM uploads WHERE id = p_upload FOR UPDATE;
+  IF NOT FOUND THEN RETURN 'upload'; END IF;
+  SELECT id, record INTO v_current, v_current_record FROM objects
+    WHERE owner = v_owner AND name_hash = p_object->>'nameHash' AND superseded_at IS NULL FOR UPDATE;
+  IF v_current IS DISTINCT FROM p_replaces THEN RETURN 'name'; END IF;
+  IF v_current IS NOT NULL THEN
+    v_at := GREATEST((p_object->>'createdAt')::bigint, (v_current_record->>'createdAt')::bigint + 1);
+    UPDATE objects SET superseded_at = v_at, record = v_current_record || jsonb_build_object('supersededAt', v_at)
+      WHERE id = v_current;
+  END IF;
+  INSERT INTO storage_spans (object_id, account, from_at, record)
+    VALUES (p_span->>'objectId', p_span->>'account', (p_span->>'from')::bigint, p_span);
+  INSERT INTO objects (id, owner, name_hash, size, created_at, record)
+    VALUES (p_object->>'id', p_object->>'owner', p_object->>'nameHash', (p_object->>'size')::bigint,
+      (p_object->>'createdAt')::bigint, p_object);
+  INSERT INTO object_segments (object_id, idx, manifest)
+    SELECT p_object->>'id', (e->>'index')::integer, e FROM jsonb_array_elements(p_segments) AS e;
+  UPDATE accounts SET used = used + (p_object->>'size')::bigint,
+      objects = objects + 1 - (CASE WHEN v_current IS NULL THEN 0 ELSE 1 END), reserved = reserved - v_size
+    WHERE id = v_owner;
+  DELETE FROM uploads WHERE id = p_upload;
+  INSERT INTO delete_orders (node, serial, created_at, record)
+    SELECT e->>'node', e->>'serial', (e->>'createdAt')::bigint, e FROM jsonb_array_elements(p_deletes) AS e
+    ON CONFLICT (node, serial) DO NOTHING;
+  RETURN 'ok';
+END
+$fn$;
+`
+  },
+  {
+    version: 18,
+    name: 'segments by the nodes holding their pieces',
+    // listSegmentsOnNode: the repair check reads the segments of a node whose state changed (offline,
+    // disqualified, leaving, a failed audit) instead of waiting for the walk over every segment. A GIN index of
+    // the manifest's node ids (jsonb_path_ops: a hash per node id, not the whole pieces).
+    sql: `
+CREATE INDEX object_segments_nodes ON object_segments
+  USING gin ((jsonb_path_query_array(manifest, '$.pieces[*].node')) jsonb_path_ops);
+`
   }
 ]
 

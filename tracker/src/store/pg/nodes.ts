@@ -20,24 +20,25 @@ export class PgNodes implements NodeStore {
     this.#db = db
   }
 
-  recordHeartbeat(node: NodeRecord, acknowledged: readonly string[]): Promise<boolean> {
-    return this.#db.tx(async (db) => {
-      // One conditional upsert: the row lock it takes makes the "newer than the last" check exact under races.
-      const accepted = await db.query(
-        `INSERT INTO nodes (peer_id, last_at, record) VALUES ($1, $2, $3)
+  /**
+   * One statement: a conditional upsert (its row lock makes "newer than the last" exact under races) and, only
+   * when it wrote, the acknowledged delete orders removed.
+   */
+  async recordHeartbeat(node: NodeRecord, acknowledged: readonly string[]): Promise<boolean> {
+    const [row] = await this.#db.queryRetried<{ accepted: boolean }>(
+      `WITH up AS (
+         INSERT INTO nodes (peer_id, last_at, record) VALUES ($1, $2, $3)
          ON CONFLICT (peer_id) DO UPDATE SET last_at = EXCLUDED.last_at, record = EXCLUDED.record
-         WHERE nodes.last_at < EXCLUDED.last_at`,
-        [node.peerId, node.lastAt, JSON.stringify(node)]
-      )
-      if (accepted.rowCount !== 1) return false
-      if (acknowledged.length > 0) {
-        await db.query('DELETE FROM delete_orders WHERE node = $1 AND serial = ANY($2::text[])', [
-          node.peerId,
-          acknowledged
-        ])
-      }
-      return true
-    })
+         WHERE nodes.last_at < EXCLUDED.last_at
+         RETURNING 1
+       ),
+       del AS (
+         DELETE FROM delete_orders WHERE node = $1 AND serial = ANY($4::text[]) AND EXISTS (SELECT 1 FROM up)
+       )
+       SELECT EXISTS (SELECT 1 FROM up) AS accepted`,
+      [node.peerId, node.lastAt, JSON.stringify(node), acknowledged]
+    )
+    return row?.accepted === true
   }
 
   async getNode(peerId: string): Promise<NodeRecord | undefined> {

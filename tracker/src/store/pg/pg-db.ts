@@ -141,6 +141,22 @@ export class PgDb {
     return this.#track(this.#db.query<R>({ name: statementName(sql), text: sql, values: params }))
   }
 
+  /**
+   * A single statement that takes row locks (a function such as shoal_commit_upload), retried as a transaction
+   * is on a serialization failure or deadlock.
+   */
+  async queryRetried<R extends pg.QueryResultRow>(sql: string, params: unknown[] = []): Promise<R[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.query<R>(sql, params)
+      } catch (err) {
+        const code = (err as { code?: unknown }).code
+        if (typeof code === 'string' && RETRYABLE.has(code) && attempt < MAX_ATTEMPTS) continue
+        throw err
+      }
+    }
+  }
+
   /** Runs `fn` in one transaction, retried from the start on a serialization failure or deadlock. */
   tx<T>(fn: (db: Db) => Promise<T>): Promise<T> {
     return this.#track(this.#runTx(fn))

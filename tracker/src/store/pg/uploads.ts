@@ -3,7 +3,6 @@ import type {
   AccountRecord,
   DeleteOrderRecord,
   ImportedObject,
-  ObjectRecord,
   UploadCommit,
   UploadRecord,
   UploadSegmentRecord
@@ -17,14 +16,12 @@ import {
   openSpan,
   segmentCommit,
   totalsAfterAbort,
-  totalsAfterCommit,
   uploadNotFound
 } from '../rules.ts'
 import type { UploadStore } from '../store.ts'
 import { type AccountRow, lockAccount, setTotals, toAccount } from './accounts.ts'
-import { startSpan, startSpans } from './ledger.ts'
+import { startSpans } from './ledger.ts'
 import { queueDeletes } from './nodes.ts'
-import { supersede } from './objects.ts'
 import type { Db, PgDb } from './pg-db.ts'
 
 export class PgUploads implements UploadStore {
@@ -105,6 +102,28 @@ export class PgUploads implements UploadStore {
     return rows.map((r) => r.record)
   }
 
+  async getUploadWithSegments(
+    id: string,
+    index?: number
+  ): Promise<{ upload: UploadRecord; segments: UploadSegmentRecord[] } | undefined> {
+    // One statement per shape: the one-segment read stays a primary-key lookup.
+    const [row] =
+      index === undefined
+        ? await this.#db.query<{ record: UploadRecord; segments: UploadSegmentRecord[] | null }>(
+            `SELECT u.record,
+               (SELECT json_agg(s.record ORDER BY s.idx) FROM upload_segments s WHERE s.upload_id = u.id) AS segments
+             FROM uploads u WHERE u.id = $1`,
+            [id]
+          )
+        : await this.#db.query<{ record: UploadRecord; segments: UploadSegmentRecord[] | null }>(
+            `SELECT u.record,
+               (SELECT json_agg(s.record) FROM upload_segments s WHERE s.upload_id = u.id AND s.idx = $2) AS segments
+             FROM uploads u WHERE u.id = $1`,
+            [id, index]
+          )
+    return row === undefined ? undefined : { upload: row.record, segments: row.segments ?? [] }
+  }
+
   /** One statement (one round trip): the upload held FOR SHARE while its segment is written, if it is there. */
   async placeSegment(uploadId: string, segment: UploadSegmentRecord): Promise<void> {
     const { rowCount } = await this.#db.run(
@@ -116,59 +135,68 @@ export class PgUploads implements UploadStore {
     if (rowCount !== 1) throw uploadNotFound(uploadId)
   }
 
-  commitSegment(
+  /**
+   * One statement: the upload held FOR SHARE, the segment locked and read, and written only where
+   * `segmentCommit` (rules.ts) says a commit writes (this placement, not committed yet). The rule then decides
+   * the answer from the row as it was locked, so the SQL condition and the rule cannot answer differently
+   * unnoticed: a write the rule did not expect is an internal error.
+   */
+  async commitSegment(
     uploadId: string,
     index: number,
     placementId: string,
     pieces: PiecePlacement[]
   ): Promise<{ pieces: PiecePlacement[]; already: boolean }> {
-    return this.#db.tx(async (db) => {
-      await lockUpload(db, uploadId)
-      const { rows } = await db.query<{ record: UploadSegmentRecord }>(
-        'SELECT record FROM upload_segments WHERE upload_id = $1 AND idx = $2 FOR UPDATE',
-        [uploadId, index]
-      )
-      const segment = rows[0]?.record
-      const result = segmentCommit(segment, index, placementId, pieces)
-      if (!result.already && segment !== undefined) {
-        await db.query('UPDATE upload_segments SET record = $3 WHERE upload_id = $1 AND idx = $2', [
-          uploadId,
-          index,
-          JSON.stringify({ ...segment, committed: pieces })
-        ])
-      }
-      return result
-    })
+    const [row] = await this.#db.queryRetried<{ held: boolean; record: UploadSegmentRecord | null; written: boolean }>(
+      `WITH u AS (SELECT id FROM uploads WHERE id = $1 FOR SHARE),
+       s AS (
+         SELECT us.record FROM upload_segments us JOIN u ON us.upload_id = u.id WHERE us.idx = $2 FOR UPDATE OF us
+       ),
+       w AS (
+         UPDATE upload_segments SET record = s.record || jsonb_build_object('committed', $4::jsonb) FROM s
+         WHERE upload_id = $1 AND idx = $2 AND s.record->'placement'->>'id' = $3 AND NOT s.record ? 'committed'
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM u) AS held, (SELECT record FROM s) AS record, EXISTS (SELECT 1 FROM w) AS written`,
+      [uploadId, index, placementId, JSON.stringify(pieces)]
+    )
+    if (row === undefined || !row.held) throw uploadNotFound(uploadId)
+    const result = segmentCommit(row.record ?? undefined, index, placementId, pieces)
+    if (result.already === row.written) {
+      throw new ShoalError(ErrorCode.INTERNAL, `segment ${index}'s commit and the first-commit rule disagree`)
+    }
+    return result
   }
 
-  commitUpload(commit: UploadCommit): Promise<void> {
-    return this.#db.tx(async (db) => {
-      const { upload, account } = await lockUploadWithOwner(db, commit.uploadId)
-      if (account === undefined) throw accountNotFound()
-      const { object } = commit
-      const { rows } = await db.query<{ record: ObjectRecord }>(
-        'SELECT record FROM objects WHERE owner = $1 AND name_hash = $2 AND superseded_at IS NULL FOR UPDATE',
-        [upload.owner, object.nameHash]
-      )
-      const current = rows[0]?.record
-      if (current?.id !== commit.replaces) throw nameChangedDuringCommit()
-      if (current !== undefined) await supersede(db, current, object.createdAt)
-      await startSpan(db, object, commit.nodeBytes)
-      await db.query(
-        'INSERT INTO objects (id, owner, name_hash, size, created_at, record) VALUES ($1, $2, $3, $4, $5, $6)',
-        [object.id, object.owner, object.nameHash, object.size, object.createdAt, JSON.stringify(object)]
-      )
-      if (commit.segments.length > 0) {
-        await db.query(
-          `INSERT INTO object_segments (object_id, idx, manifest)
-           SELECT $1, (e->>'index')::integer, e FROM jsonb_array_elements($2::jsonb) AS e`,
-          [object.id, JSON.stringify(commit.segments)]
-        )
-      }
-      await setTotals(db, account.id, totalsAfterCommit(account, object, upload.size, current))
-      await db.query('DELETE FROM uploads WHERE id = $1', [upload.id])
-      await queueDeletes(db, commit.deletes)
-    })
+  /**
+   * One round trip: `shoal_commit_upload` (migration 17) runs the commit's statements inside the server, in the
+   * global lock order, and answers why it wrote nothing when it did not.
+   */
+  async commitUpload(commit: UploadCommit): Promise<void> {
+    const { object } = commit
+    const [row] = await this.#db.queryRetried<{ outcome: string }>(
+      'SELECT shoal_commit_upload($1, $2::jsonb, $3, $4::jsonb, $5::jsonb, $6::jsonb) AS outcome',
+      [
+        commit.uploadId,
+        JSON.stringify(object),
+        commit.replaces ?? null,
+        JSON.stringify(commit.segments),
+        JSON.stringify(openSpan(object, commit.nodeBytes)),
+        JSON.stringify(commit.deletes)
+      ]
+    )
+    switch (row?.outcome) {
+      case 'ok':
+        return
+      case 'upload':
+        throw uploadNotFound(commit.uploadId)
+      case 'account':
+        throw accountNotFound()
+      case 'name':
+        throw nameChangedDuringCommit()
+      default:
+        throw new ShoalError(ErrorCode.INTERNAL, `shoal_commit_upload answered ${String(row?.outcome)}`)
+    }
   }
 
   /**
@@ -242,7 +270,7 @@ const UNIQUE_VIOLATION = '23505'
 const MAX_BEGIN_ATTEMPTS = 3
 
 /** Locks an upload row (segment changes only need the upload to stay put); ERR_UPLOAD_NOT_FOUND if gone. */
-async function lockUpload(db: Db, id: string): Promise<void> {
+async function _lockUpload(db: Db, id: string): Promise<void> {
   const { rowCount } = await db.query('SELECT 1 FROM uploads WHERE id = $1 FOR SHARE', [id])
   if (rowCount !== 1) throw uploadNotFound(id)
 }
