@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { parseBytes } from '@shoal/core'
 import { type BaselineResult, cappedHttp, rawTcp } from './baselines.ts'
 import { type BrowserBenchRow, browserTable, runBrowserBench } from './browser.ts'
+import { ensureCliBundle } from './cli-bundle.ts'
 import { benchCodec, type CodecResult } from './codec.ts'
 import { TestFiles } from './files.ts'
 import { type HostsRow, runHosts, summarize } from './hosts.ts'
@@ -109,6 +110,8 @@ async function main(): Promise<number> {
   log(
     `${options.quick ? 'quick' : 'full'} run: sizes ${options.sizes.map(sizeLabel).join(', ')}; nodes ${options.nodes.join(', ')}; cap ${rateLabel(options.cap)}; parts ${options.parts.join(', ')}`
   )
+
+  if (options.parts.includes('hosts') || options.parts.includes('big')) log(ensureCliBundle())
 
   const workDir = await mkdtemp(join(tmpdir(), 'shoal-bench-'))
   const files = new TestFiles(workDir, options.seed)
