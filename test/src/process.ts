@@ -50,7 +50,9 @@ export async function spawnReady(
     log.write(chunk)
     remember(chunk.toString().trimEnd())
   })
-  void exited.then(() => log.end())
+  // 'close', not 'exit': output still in the pipes when the process exits is read (and logged) afterwards, and a
+  // log ended at 'exit' threw ERR_STREAM_WRITE_AFTER_END on it (CI, a node restarted mid-repair).
+  child.once('close', () => log.end())
   const lines = createInterface({ input: child.stdout! })
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
     const timer = setTimeout(() => {
