@@ -402,7 +402,7 @@ class SegmentFetcher {
     try {
       return await this.#codec.decode(index)
     } catch (err) {
-      const corrupt = corruptPieceIndices(err)
+      const corrupt = corruptPieces(err)
       if (corrupt === undefined) throw err
       // The segment's tag failed and these pieces do not match their CIDs: their nodes are reported and left
       // out, the good pieces stay with the codec, and the missing ones are fetched from the other holders.
@@ -564,7 +564,7 @@ function sameAddrs(a: NodeAddress, b: NodeAddress): boolean {
 }
 
 /** The piece indices an ERR_PIECE_CORRUPT from the codec's decode names, or undefined for any other error. */
-function corruptPieceIndices(err: unknown): number[] | undefined {
+function corruptPieces(err: unknown): number[] | undefined {
   if (!isShoalError(err, ErrorCode.PIECE_CORRUPT)) return undefined
   const pieces = err.details?.pieces
   return Array.isArray(pieces) && pieces.length > 0 && pieces.every((p) => Number.isInteger(p)) ? pieces : undefined
