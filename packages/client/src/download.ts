@@ -302,26 +302,16 @@ class SegmentFetcher {
     this.#signal = signal
   }
 
-  /**
-   * Fetches k pieces of a segment and decodes it. `held`: pieces the codec still holds from an attempt whose
-   * decode named others corrupt; `excluded`: the nodes that sent those, not asked again for this segment.
-   */
-  async fetch(
-    granted: GrantedSegment,
-    held: ReadonlySet<number> = new Set(),
-    excluded: ReadonlySet<string> = new Set()
-  ): Promise<Uint8Array> {
+  async fetch(granted: GrantedSegment): Promise<Uint8Array> {
     const { k } = this.#layout
     const index = granted.index
     const size = pieceSize(this.#layout, index)
-    const waiting = granted.pieces.filter((p) => !held.has(p.index) && !excluded.has(p.node.peerId))
+    const waiting = [...granted.pieces]
     const failures: Failure[] = []
     const cancel = new AbortController()
     const signal = AbortSignal.any([cancel.signal, this.#signal])
     const hedgeTimers = new Set<ReturnType<typeof setTimeout>>()
-    /** Pieces handed to the codec for this segment. */
-    const added = new Set(held)
-    let verified = held.size
+    let verified = 0
     let running = 0
 
     try {
@@ -355,7 +345,6 @@ class SegmentFetcher {
             () => {
               running--
               verified++
-              added.add(piece.index)
               settle()
               this.#retryDeferred()
             },
@@ -399,30 +388,7 @@ class SegmentFetcher {
       cancel.abort(new ShoalError(ErrorCode.ABORTED, `segment ${index} complete`))
       this.#deferred = this.#deferred.filter((d) => d.segment !== index)
     }
-    try {
-      return await this.#codec.decode(index)
-    } catch (err) {
-      const corrupt = corruptPieces(err)
-      if (corrupt === undefined) throw err
-      // The segment's tag failed and these pieces do not match their CIDs: their nodes are reported and left
-      // out, the good pieces stay with the codec, and the missing ones are fetched from the other holders.
-      const nodes = new Set(excluded)
-      for (const i of corrupt) {
-        const piece = granted.pieces.find((p) => p.index === i)
-        if (piece === undefined) continue
-        nodes.add(piece.node.peerId)
-        this.#board.corrupted(piece.node.peerId)
-        this.#emit({
-          type: 'failure',
-          segment: index,
-          piece: i,
-          node: piece.node.peerId,
-          code: ErrorCode.PIECE_CORRUPT,
-          message: describeError(err)
-        })
-      }
-      return this.fetch(granted, new Set([...added].filter((i) => !corrupt.includes(i))), nodes)
-    }
+    return this.#codec.decode(index)
   }
 
   /** A request slot freed up: waiting launches pick their holder again, the oldest segment first. */
@@ -561,11 +527,4 @@ class SegmentFetcher {
 
 function sameAddrs(a: NodeAddress, b: NodeAddress): boolean {
   return a.addrs.length === b.addrs.length && a.addrs.every((x) => b.addrs.includes(x))
-}
-
-/** The piece indices an ERR_PIECE_CORRUPT from the codec's decode names, or undefined for any other error. */
-function corruptPieces(err: unknown): number[] | undefined {
-  if (!isShoalError(err, ErrorCode.PIECE_CORRUPT)) return undefined
-  const pieces = err.details?.pieces
-  return Array.isArray(pieces) && pieces.length > 0 && pieces.every((p) => Number.isInteger(p)) ? pieces : undefined
 }
