@@ -134,6 +134,7 @@ export async function* downloadObject(
     const fetcher = new SegmentFetcher(
       ctx,
       peer,
+      grants,
       codec,
       layout,
       new NodeScoreboard(undefined, ctx.unreachable),
@@ -246,16 +247,29 @@ class GrantBatches {
     return batch
   }
 
+  /** New grants for one segment, for pieces to ask for again (a grant works once at its node). */
+  async fresh(index: number): Promise<GrantedSegment> {
+    const { segments } = await this.#tracker.downloadGrants(this.#objectId, index, index + 1, {
+      signal: this.#signal,
+      receiptKey: this.#receiptKey
+    })
+    return grantsOf(segments, index)
+  }
+
   async get(index: number): Promise<GrantedSegment> {
     let batch = this.#batches.find((b) => index >= b.from && index < b.to)
     batch ??= this.#request(index)
     const last = this.#batches[this.#batches.length - 1]!
     if (last === batch && last.to < this.#end && index - batch.from >= (batch.to - batch.from) / 2)
       this.#request(last.to)
-    const segment = (await batch.segments).find((s) => s.index === index)
-    if (segment === undefined) throw new ShoalError(ErrorCode.PROTOCOL, `tracker sent no grants for segment ${index}`)
-    return segment
+    return grantsOf(await batch.segments, index)
   }
+}
+
+function grantsOf(segments: readonly GrantedSegment[], index: number): GrantedSegment {
+  const segment = segments.find((s) => s.index === index)
+  if (segment === undefined) throw new ShoalError(ErrorCode.PROTOCOL, `tracker sent no grants for segment ${index}`)
+  return segment
 }
 
 interface Failure {
@@ -270,6 +284,7 @@ type Settings = typeof DOWNLOAD_DEFAULTS
 class SegmentFetcher {
   readonly #ctx: DownloadContext
   readonly #peer: Libp2p
+  readonly #grants: GrantBatches
   readonly #codec: ObjectCodec
   readonly #layout: ObjectLayout
   readonly #board: NodeScoreboard
@@ -285,6 +300,7 @@ class SegmentFetcher {
   constructor(
     ctx: DownloadContext,
     peer: Libp2p,
+    grants: GrantBatches,
     codec: ObjectCodec,
     layout: ObjectLayout,
     board: NodeScoreboard,
@@ -295,6 +311,7 @@ class SegmentFetcher {
     this.#emit = onEvent ?? (() => {})
     this.#ctx = ctx
     this.#peer = peer
+    this.#grants = grants
     this.#codec = codec
     this.#layout = layout
     this.#board = board
@@ -302,16 +319,33 @@ class SegmentFetcher {
     this.#signal = signal
   }
 
-  async fetch(granted: GrantedSegment): Promise<Uint8Array> {
+  /**
+   * Fetches k pieces of a segment and decodes it. A decode that names corrupt pieces starts another attempt:
+   * `held` maps the pieces the codec still holds to the nodes that sent them, `excluded` are the nodes that sent
+   * corrupt ones (not asked again for this segment), `spent` the grants already sent to a node.
+   */
+  async fetch(
+    granted: GrantedSegment,
+    held: ReadonlyMap<number, string> = new Map(),
+    excluded: ReadonlySet<string> = new Set(),
+    spent: ReadonlySet<string> = new Set()
+  ): Promise<Uint8Array> {
     const { k } = this.#layout
     const index = granted.index
     const size = pieceSize(this.#layout, index)
-    const waiting = [...granted.pieces]
+    const wanted = (p: GrantedPiece): boolean => !held.has(p.index) && !excluded.has(p.node.peerId)
+    // A node claims a grant's serial when the request arrives, served or cancelled, and refuses it again: pieces
+    // whose grants an earlier attempt sent are asked for with fresh grants from the tracker.
+    if (granted.pieces.some((p) => wanted(p) && spent.has(p.grant))) granted = await this.#grants.fresh(index)
+    const waiting = granted.pieces.filter(wanted)
     const failures: Failure[] = []
     const cancel = new AbortController()
     const signal = AbortSignal.any([cancel.signal, this.#signal])
     const hedgeTimers = new Set<ReturnType<typeof setTimeout>>()
-    let verified = 0
+    /** Pieces handed to the codec for this segment, and the nodes that sent them. */
+    const added = new Map(held)
+    const sent = new Set(spent)
+    let verified = held.size
     let running = 0
 
     try {
@@ -340,11 +374,13 @@ class SegmentFetcher {
             return true
           }
           const piece = waiting.shift()!
+          sent.add(piece.grant)
           running++
           this.#request(piece, size, signal, index, hedgeTimers, (silent) => launch(!silent)).then(
             () => {
               running--
               verified++
+              added.set(piece.index, piece.node.peerId)
               settle()
               this.#retryDeferred()
             },
@@ -388,7 +424,31 @@ class SegmentFetcher {
       cancel.abort(new ShoalError(ErrorCode.ABORTED, `segment ${index} complete`))
       this.#deferred = this.#deferred.filter((d) => d.segment !== index)
     }
-    return this.#codec.decode(index)
+    try {
+      return await this.#codec.decode(index)
+    } catch (err) {
+      const corrupt = corruptPieceIndices(err)
+      if (corrupt === undefined) throw err
+      // The segment's tag failed and these pieces do not match their CIDs: their nodes are reported and left
+      // out, the good pieces stay with the codec, and the missing ones are fetched from the other holders.
+      const nodes = new Set(excluded)
+      for (const i of corrupt) {
+        const node = added.get(i)
+        added.delete(i)
+        if (node === undefined) continue
+        nodes.add(node)
+        this.#board.corrupted(node)
+        this.#emit({
+          type: 'failure',
+          segment: index,
+          piece: i,
+          node,
+          code: ErrorCode.PIECE_CORRUPT,
+          message: describeError(err)
+        })
+      }
+      return this.fetch(granted, added, nodes, sent)
+    }
   }
 
   /** A request slot freed up: waiting launches pick their holder again, the oldest segment first. */
@@ -527,4 +587,11 @@ class SegmentFetcher {
 
 function sameAddrs(a: NodeAddress, b: NodeAddress): boolean {
   return a.addrs.length === b.addrs.length && a.addrs.every((x) => b.addrs.includes(x))
+}
+
+/** The piece indices an ERR_PIECE_CORRUPT from the codec's decode names, or undefined for any other error. */
+function corruptPieceIndices(err: unknown): number[] | undefined {
+  if (!isShoalError(err, ErrorCode.PIECE_CORRUPT)) return undefined
+  const pieces = err.details?.pieces
+  return Array.isArray(pieces) && pieces.length > 0 && pieces.every((p) => Number.isInteger(p)) ? pieces : undefined
 }

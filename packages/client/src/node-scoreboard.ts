@@ -92,6 +92,11 @@ export class NodeScoreboard {
     score.failures++
   }
 
+  /** A piece this node delivered failed its hash after its request had ended (found when the segment decoded). */
+  corrupted(peerId: string): void {
+    this.#get(peerId).failures++
+  }
+
   #end(score: NodeScore, unreceived: number): void {
     score.inFlight--
     score.outstanding = score.inFlight === 0 ? 0 : Math.max(0, score.outstanding - unreceived)

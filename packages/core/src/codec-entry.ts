@@ -4,6 +4,6 @@
  */
 export { CID, verifyPiece } from './cid.ts'
 export { type ErasureCodec, loadErasureCodec } from './erasure/index.ts'
-export { ShoalError } from './errors.ts'
+export { ErrorCode, isShoalError, ShoalError } from './errors.ts'
 export type { ObjectLayout } from './layout.ts'
 export { SegmentCodec } from './segment-codec.ts'

@@ -19,9 +19,11 @@ export type WorkerRequest =
 export interface WorkerResponse {
   id: number
   ok: boolean
-  /** A ShoalError's code: the engine rethrows the same typed error (ERR_PIECE_CORRUPT from `add`). */
+  /** A ShoalError's code: the engine rethrows the same typed error (ERR_PIECE_CORRUPT from `decode`). */
   code?: string
   message?: string
+  /** The error's details (ERR_PIECE_CORRUPT from `decode` names the pieces). */
+  details?: Record<string, unknown>
   shards?: Uint8Array
   cids?: string[]
   roots?: string[]
@@ -97,7 +99,13 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
       (err: unknown) => {
         const response: WorkerResponse =
           err instanceof ShoalError
-            ? { id: request.id, ok: false, code: err.code, message: err.message }
+            ? {
+                id: request.id,
+                ok: false,
+                code: err.code,
+                message: err.message,
+                ...(err.details === undefined ? {} : { details: err.details })
+              }
             : { id: request.id, ok: false, message: err instanceof Error ? err.message : String(err) }
         side.postMessage(response, [])
       }

@@ -56,7 +56,7 @@ class CodecThread {
     if (!response.ok) {
       throw response.code === undefined
         ? new ShoalError(ErrorCode.INTERNAL, `codec worker: ${response.message}`)
-        : errorFromCode(response.code, response.message)
+        : errorFromCode(response.code, response.message, response.details)
     }
     return response
   }

@@ -14,17 +14,21 @@ export interface EncodedPieces {
  * The CPU-heavy part of a transfer (AES-GCM, Reed-Solomon, sha2-256) for one object. Implementations run it
  * on the calling thread or on worker threads; callers cannot tell the difference except in speed.
  *
- * Downloads hand pieces over as they arrive (`addPiece` verifies each against its CID, so hashing is off the
- * network thread too), then `decode` rebuilds the segment from the verified ones.
+ * Downloads hand pieces over as they arrive (`addPiece`), then `decode` rebuilds the segment and checks it: its
+ * AES-GCM tag covers every byte, and the pieces are hashed against their CIDs only when it fails.
  */
 export interface ObjectCodec {
   encode(index: number, plaintext: Uint8Array): Promise<EncodedPieces>
   /**
-   * Verifies a received piece and keeps it for `decode`; ERR_PIECE_CORRUPT if it does not match `cid`. Takes
-   * ownership of `bytes`: a worker engine moves the buffer to its thread, leaving the caller's view empty.
+   * Keeps a received piece (its CID for `decode`'s check) until the segment is decoded. Takes ownership of
+   * `bytes`: a worker engine moves the buffer to its thread, leaving the caller's view empty.
    */
   addPiece(segment: number, piece: number, cid: string, bytes: Uint8Array): Promise<void>
-  /** Rebuilds the segment from the pieces added so far and forgets them. */
+  /**
+   * Rebuilds the segment from the pieces added so far and forgets them. ERR_PIECE_CORRUPT (`details.pieces`: the
+   * indices) when it fails authentication because of pieces that do not match their CIDs: those are dropped, the
+   * others kept, and the caller adds replacements and decodes again.
+   */
   decode(segment: number): Promise<Uint8Array>
   /** Forgets the pieces of a segment that will not be decoded. */
   discard(segment: number): void
