@@ -6,12 +6,18 @@ const TICKS_PER_SECOND = 100
 
 /** CPU seconds (user + system) each process has used so far, from /proc; 0 for a process that is gone. */
 function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid)
+  return user + system
+}
+
+/** CPU seconds a process has used so far in user space and in the kernel, from /proc; 0 for one that is gone. */
+function cpuSplit(pid: number): { user: number; system: number } {
   try {
     // Fields after the ")" that closes the command name: state is field 3, utime 14 and stime 15 (1-based).
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND
+    return { user: Number(fields[11]) / TICKS_PER_SECOND, system: Number(fields[12]) / TICKS_PER_SECOND }
   } catch {
-    return 0
+    return { user: 0, system: 0 }
   }
 }
 
@@ -68,6 +74,20 @@ export class CpuMeter {
 /** Total CPU seconds of a set of processes (the testnet's tracker and nodes). */
 export function totalCpuSeconds(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0)
+}
+
+/**
+ * Total CPU seconds of a set of processes, user space and kernel apart: a server's kernel time is mostly its
+ * socket writes and reads (on loopback the sender's write also runs the receiver's TCP input).
+ */
+export function splitCpuSeconds(pids: readonly number[]): { user: number; system: number } {
+  const total = { user: 0, system: 0 }
+  for (const pid of pids) {
+    const { user, system } = cpuSplit(pid)
+    total.user += user
+    total.system += system
+  }
+  return total
 }
 
 /**

@@ -8,7 +8,7 @@
  *    "heartbeat":..},"rps":..,"backgroundQueriesPerSec":..,"rssMB":..}
  *
  * Options: --stores pg,level  --objects N  --nodes N  --accounts N  --segments N  --seconds N  --concurrency N
- * --trackers 1|2 (pg: also measure two trackers on one database)  --idle-seconds N  --append.
+ * --trackers 1|2 (pg: also measure two trackers on one database)  --idle-seconds N  --mix LIST  --append.
  * PostgreSQL runs need a server at 127.0.0.1:5432 (user postgres, trust auth); each run creates a database of
  * its own and drops it.
  */
@@ -35,7 +35,7 @@ import {
 } from '@shoal/core'
 import { type ImportedObject, LevelStore, PgStore, parseDuration, type Store } from '@shoal/tracker'
 import { HttpLoadClient } from './http-load-client.ts'
-import { totalCpuSeconds } from './proc-cpu.ts'
+import { splitCpuSeconds, totalCpuSeconds } from './proc-cpu.ts'
 import { backendPids, PG, percentile, signPutReceipts, startTracker } from './tracker-process.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
@@ -44,8 +44,13 @@ const ROOT_HASH = 'A'.repeat(43)
 const SEGMENT_SIZE = 1024
 /** Objects per importObjects call while seeding. */
 const IMPORT_BATCH = 2_000
-const KINDS = ['begin', 'place', 'segmentCommit', 'commit', 'grants', 'list', 'heartbeat'] as const
+/** healthz (HTTP alone) and readyz (HTTP and one store read) are floors to set the routes' costs against. */
+const KINDS = ['begin', 'place', 'segmentCommit', 'commit', 'grants', 'list', 'heartbeat', 'healthz', 'readyz'] as const
 type Kind = (typeof KINDS)[number]
+/** What a client does next: one request, or an upload's four. */
+const ACTIONS = ['heartbeat', 'grants', 'list', 'upload', 'healthz', 'readyz'] as const
+type Action = (typeof ACTIONS)[number]
+const DEFAULT_MIX = 'heartbeat=20,grants=35,list=15,upload=30'
 
 export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [options]
   --stores LIST        pg,level (default both)
@@ -61,6 +66,9 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --repair-scan-rate N segments per second the repair check reads (default 2500, the tracker's default)
   --keep NAME          keep the seeded network (database shoal_scale_NAME, folder shoal-scale-NAME in the
                        temp dir) and reuse it when it is there: measure again without seeding again
+  --mix LIST           the clients' choices by weight (default ${DEFAULT_MIX}); one name alone,
+                       e.g. --mix grants, drives that route only: its CPU per request. Also healthz (the HTTP
+                       stack alone) and readyz (HTTP and one store read): the floors under every route
   --append             add a dated section to bench/RESULTS.md
 `
 
@@ -77,7 +85,35 @@ interface ScaleOptions {
   repairInterval: string
   repairScanRate: number
   keep: string | undefined
+  /** Cumulative weights in ACTIONS order, the last 1. */
+  mix: number[]
   append: boolean
+}
+
+/** `heartbeat=20,grants=35` or `grants`: cumulative shares in ACTIONS order. */
+export function parseMix(text: string): number[] {
+  const weights = new Map<Action, number>()
+  for (const part of text.split(',')) {
+    const [name, weight = '1'] = part.split('=')
+    if (!ACTIONS.includes(name as Action)) throw new Error(`--mix: unknown ${name}, one of ${ACTIONS.join(', ')}`)
+    const w = Number(weight)
+    if (!(w >= 0)) throw new Error(`--mix: ${name}'s weight must be a number >= 0`)
+    weights.set(name as Action, w)
+  }
+  const total = [...weights.values()].reduce((a, b) => a + b, 0)
+  if (total <= 0) throw new Error('--mix: some weight must be above 0')
+  let sum = 0
+  return ACTIONS.map((a) => {
+    sum += weights.get(a) ?? 0
+    return sum / total
+  })
+}
+
+/** The action a roll in [0, 1) picks from cumulative weights. */
+export function pickAction(mix: readonly number[], roll: number): Action {
+  // An action of weight 0 has the same bound as the one before it, so it is never the first above the roll.
+  const i = mix.findIndex((upTo) => roll < upTo)
+  return ACTIONS[i < 0 ? ACTIONS.length - 1 : i] as Action
 }
 
 function readOptions(argv: string[]): ScaleOptions {
@@ -98,6 +134,7 @@ function readOptions(argv: string[]): ScaleOptions {
       'repair-interval': { type: 'string', default: '30m' },
       'repair-scan-rate': { type: 'string', default: '2500' },
       keep: { type: 'string' },
+      mix: { type: 'string', default: DEFAULT_MIX },
       append: { type: 'boolean', default: false }
     }
   })
@@ -123,6 +160,7 @@ function readOptions(argv: string[]): ScaleOptions {
     repairInterval: values['repair-interval'] as string,
     repairScanRate: int('repair-scan-rate', values['repair-scan-rate'], 1),
     keep: values.keep,
+    mix: parseMix(values.mix as string),
     append: values.append === true
   }
   if (options.trackers > 2) throw new Error('--trackers is 1 or 2')
@@ -269,8 +307,11 @@ function psql(sql: string): string {
 }
 
 interface PhaseResult {
-  /** CPU ms per request of the load generator (this process), the trackers and the database's backends. */
-  cpuMs: { generator: number; trackers: number; postgres: number | null }
+  /**
+   * CPU ms per request of the load generator (this process), the trackers (and of that, in the kernel) and the
+   * database's backends.
+   */
+  cpuMs: { generator: number; trackers: number; trackersKernel: number; postgres: number | null }
   rps: number
   errors: number
   p50: Record<Kind, number>
@@ -349,7 +390,7 @@ async function drive(
     await timed('commit', () => client.post(`/v1/uploads/${begun.uploadId}/commit`, {}, token))
   }
   const backends = processes.db === undefined ? [] : backendPids(processes.db)
-  const cpu0 = { generator: process.cpuUsage(), trackers: totalCpuSeconds(processes.trackers) }
+  const cpu0 = { generator: process.cpuUsage(), trackers: splitCpuSeconds(processes.trackers) }
   const pg0 = totalCpuSeconds(backends)
   const started = performance.now()
   const deadline = started + o.seconds * 1000
@@ -360,16 +401,17 @@ async function drive(
         while (performance.now() < deadline) {
           const a = Math.floor(Math.random() * o.accounts)
           const token = tokenOf(a)
-          const roll = Math.random()
-          if (roll < 0.2) await heartbeat(client)
-          else if (roll < 0.55) {
+          const action = pickAction(o.mix, Math.random())
+          if (action === 'heartbeat') await heartbeat(client)
+          else if (action === 'grants') {
             // An object of this account: objects are dealt to accounts round-robin.
             const perAccount = Math.floor((o.objects - 1 - a) / o.accounts) + 1
             const i = a + o.accounts * Math.floor(Math.random() * Math.max(1, perAccount))
             const s = Math.floor(Math.random() * o.segments)
             await timed('grants', () => client.post(`/v1/objects/${objectId(i)}/grants`, { from: s, to: s + 1 }, token))
-          } else if (roll < 0.7) await timed('list', () => client.get('/v1/objects?limit=100', token))
-          else await upload(client, token)
+          } else if (action === 'list') await timed('list', () => client.get('/v1/objects?limit=100', token))
+          else if (action === 'upload') await upload(client, token)
+          else await timed(action, () => client.get(`/${action}`))
         }
       } finally {
         client.close()
@@ -379,9 +421,11 @@ async function drive(
   const seconds = (performance.now() - started) / 1000
   const generator = process.cpuUsage(cpu0.generator)
   const perRequest = (cpuSeconds: number) => Math.round((cpuSeconds * 1000 * 100) / Math.max(1, total)) / 100
+  const trackers = splitCpuSeconds(processes.trackers)
   const cpuMs = {
     generator: perRequest((generator.user + generator.system) / 1e6),
-    trackers: perRequest(totalCpuSeconds(processes.trackers) - cpu0.trackers),
+    trackers: perRequest(trackers.user + trackers.system - cpu0.trackers.user - cpu0.trackers.system),
+    trackersKernel: perRequest(trackers.system - cpu0.trackers.system),
     postgres: processes.db === undefined ? null : perRequest(totalCpuSeconds(backends) - pg0)
   }
   const sorted = Object.fromEntries(KINDS.map((k) => [k, [...latencies[k]].sort((x, y) => x - y)])) as Record<
@@ -555,7 +599,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers | PostgreSQL | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers (kernel) | PostgreSQL | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
   const rows: string[] = [header, `|${'---|'.repeat(24)}`]
   const periodSeconds = parseDuration(o.repairInterval) / 1000
   const totalSegments = o.objects * o.segments
@@ -575,10 +619,10 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} (${phase.cpuMs.trackersKernel}) | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
-    const { segmentCommit: _, ...p99Ms } = r.one.p99
+    const { segmentCommit: _, healthz: _h, readyz: _r, ...p99Ms } = r.one.p99
     lines.push(
       JSON.stringify({
         objects: o.objects,
@@ -619,8 +663,9 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
         '',
         `\`pnpm bench -- --only tracker-scale ${argv.filter((a) => a !== '--append' && a !== '--only' && a !== 'tracker-scale').join(' ')}\`:`,
         `${o.accounts} accounts, ${o.objects} objects of ${o.segments} segments (k=2, m=1), ${o.nodes} nodes, seeded through the`,
-        `store; then ${o.concurrency} clients for ${o.seconds} s: 20% heartbeats, 35% download grants, 15% list pages`,
-        '(100 objects), 30% uploads (begin, place, segment commit, commit). Same 2-core machine as the load generator.',
+        `store; then ${o.concurrency} clients for ${o.seconds} s, choosing by weight among heartbeats, download grants,`,
+        'list pages (100 objects) and uploads (begin, place, segment commit, commit). Same 2-core machine as the load',
+        'generator.',
         '',
         ...rows,
         '',
