@@ -118,7 +118,7 @@ export function createComponents(
   const registry = new NodeRegistry({
     ...base,
     trackerKey,
-    standing: (peerId) => reputations.standing(peerId),
+    standings: reputations,
     loopbackSubnets: config.ops.loopbackSubnets,
     newNodeFraction: config.ops.newNodeFraction,
     ...(admission === undefined ? {} : { admission })

@@ -1,10 +1,11 @@
 import { generateKeyPair } from '@libp2p/crypto/keys'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromPublicKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
 import {
   ErrorCode,
   fromBase64Url,
   type Grant,
+  nodePublicKey,
   pieceCid,
   signGrant,
   signReceipt,
@@ -126,5 +127,23 @@ describe('receipts', () => {
     expect((await verifyReceipt(forged, { node, piece, serial: 'serial-0001', size: 3 }).catch((e) => e)).code).toBe(
       ErrorCode.RECEIPT_INVALID
     )
+    // The node's key is parsed once and kept: a second check of the same node still tells forged from genuine.
+    expect(await verifyReceipt(token, { node, piece, serial: 'serial-0001', size: 3 })).toEqual(receipt)
+    for (const bad of ['not-a-peer-id', '']) {
+      expect(
+        (await verifyReceipt(token, { node: bad, piece, serial: 'serial-0001', size: 3 }).catch((e) => e)).code
+      ).toBe(ErrorCode.RECEIPT_INVALID)
+    }
+  })
+
+  it('reads a node key from its peer id once, and names ids without one', async () => {
+    const { node } = await setup()
+    const key = nodePublicKey(node)
+    expect(nodePublicKey(node)).toBe(key)
+    expect(peerIdFromPublicKey(key).toString()).toBe(node)
+    expect(() => nodePublicKey('not-a-peer-id')).toThrow(TypeError)
+    // An RSA-style id (a hash of the key) embeds no key.
+    const hashed = 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'
+    expect(() => nodePublicKey(hashed)).toThrow(/does not embed its public key/)
   })
 })

@@ -28,6 +28,7 @@ export class Reputations implements Startable {
   readonly #clock: Clock
   readonly #log: Logger
   readonly #cache = new Map<string, NodeReputation>()
+  #version = 0
 
   constructor(init: { store: StoreParts<'reputations'>; policy: ReputationPolicy; clock: Clock; logger: Logger }) {
     this.#store = init.store
@@ -50,6 +51,12 @@ export class Reputations implements Startable {
   /** Re-reads every reputation (other trackers may have written). */
   async refresh(): Promise<void> {
     for (const rep of await this.#store.reputations.listReputations()) this.#cache.set(rep.peerId, rep)
+    this.#version++
+  }
+
+  /** Changes whenever a standing may have (placement keeps the standings it worked out until then). */
+  get version(): number {
+    return this.#version
   }
 
   standing(peerId: string): NodeStanding {
@@ -79,6 +86,7 @@ export class Reputations implements Startable {
       const next = { ...change(current), version: current.version + 1 }
       if (await this.#store.reputations.putReputation(next)) {
         this.#cache.set(peerId, next)
+        this.#version++
         if (next.disqualified !== undefined && current.disqualified === undefined) {
           this.#log.warn({ node: peerId, reason: next.disqualified.reason }, 'node disqualified')
         }
