@@ -42,6 +42,21 @@ export const MIN_PACED_SLICE_BYTES = 64 * KiB
  */
 export const CONNECTION_PING_INTERVAL_MS = 120_000
 
+/**
+ * How often a node looks itself up in the DHT and refreshes its routing table (kad-dht's default: every 5 min
+ * each). Nodes already learn of each other from the tracker's heartbeats and identify on every connection, and a
+ * restarted node looks itself up at start, so these lookups only catch what those missed. In an idle 16-node
+ * network each refresh was a burst of DHT streams on every node (with their metrics and peer-store writes): a
+ * third of an idle node's CPU (docs/transport-tuning.md, session 10).
+ */
+export const DHT_REFRESH_INTERVAL_MS = 30 * 60_000
+
+/**
+ * How often kad-dht re-tags the closest peers to keep their connections open (default every 5 s, a wakeup each):
+ * the set changes only when nodes join or leave.
+ */
+export const DHT_CLOSEST_PEERS_RETAG_MS = 60_000
+
 /** A request whose stream moves no byte for this long is aborted. */
 export const DEFAULT_STREAM_IDLE_TIMEOUT_MS = 30_000
 /** After answering, how long to wait for the peer to close its side before resetting the stream. */

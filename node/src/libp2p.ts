@@ -11,7 +11,14 @@ import { KiB, PROTOCOL_DHT } from '@shoal/core'
 import { EVENT_LOOP_SAMPLE_MS } from '@shoal/core/metrics'
 import { createLibp2p } from 'libp2p'
 import type { Registry } from 'prom-client'
-import { CONNECTION_PING_INTERVAL_MS, MAX_READ_BUFFER_BYTES, NODE_VERSION, STREAM_WINDOW_BYTES } from './constants.ts'
+import {
+  CONNECTION_PING_INTERVAL_MS,
+  DHT_CLOSEST_PEERS_RETAG_MS,
+  DHT_REFRESH_INTERVAL_MS,
+  MAX_READ_BUFFER_BYTES,
+  NODE_VERSION,
+  STREAM_WINDOW_BYTES
+} from './constants.ts'
 
 // A type alias, not an interface: libp2p's ServiceMap constraint needs an index-compatible type.
 export type NodeServices = {
@@ -118,7 +125,11 @@ export function createNodeLibp2p(init: NodeLibp2pInit): Promise<NodeLibp2p> {
         // Storage nodes answer DHT queries even before anything proves they are publicly reachable.
         clientMode: false,
         // The default mapper drops private addresses, which leaves every routing table empty on a LAN.
-        peerInfoMapper: passthroughMapper
+        peerInfoMapper: passthroughMapper,
+        querySelfInterval: DHT_REFRESH_INTERVAL_MS,
+        // The next two are options only with patches/@libp2p__kad-dht@16.4.5.patch.
+        tableRefreshInterval: DHT_REFRESH_INTERVAL_MS,
+        closestPeerSetRefreshInterval: DHT_CLOSEST_PEERS_RETAG_MS
       })
     }
   })
