@@ -59,6 +59,12 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --accounts N         accounts, each with a session (default 10000)
   --segments N         segments per object, k=2 m=1 (default 3)
   --seconds N          load per phase (default 20)
+  --rate N             actions per second from all clients together (an upload is one action of four
+                       requests); default 0: each client starts its next action when the last one ends, as
+                       fast as the tracker answers. A fixed rate makes CPU per request comparable between
+                       runs on a busy machine (per-request costs fall as the rate rises: more work per wake-up)
+  --warmup N           seconds of load before each phase is measured (default 2; the tracker's JIT is still
+                       compiling for the first ~10 s, which a short warm-up bills to the phase)
   --concurrency N      concurrent HTTP clients (default 32)
   --trackers N         1, or 2: PostgreSQL is also driven through two trackers on one database (default 2)
   --idle-seconds N     idle window measuring background work (default 15)
@@ -79,6 +85,8 @@ interface ScaleOptions {
   accounts: number
   segments: number
   seconds: number
+  warmup: number
+  rate: number
   concurrency: number
   trackers: number
   idleSeconds: number
@@ -128,6 +136,8 @@ function readOptions(argv: string[]): ScaleOptions {
       accounts: { type: 'string', default: '10000' },
       segments: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '2' },
+      rate: { type: 'string', default: '0' },
       concurrency: { type: 'string', default: '32' },
       trackers: { type: 'string', default: '2' },
       'idle-seconds': { type: 'string', default: '15' },
@@ -154,6 +164,8 @@ function readOptions(argv: string[]): ScaleOptions {
     accounts: int('accounts', values.accounts, 1),
     segments: int('segments', values.segments, 1),
     seconds: int('seconds', values.seconds, 1),
+    warmup: int('warmup', values.warmup, 0),
+    rate: int('rate', values.rate, 0),
     concurrency: int('concurrency', values.concurrency, 1),
     trackers: int('trackers', values.trackers, 1),
     idleSeconds: int('idle-seconds', values['idle-seconds'], 1),
@@ -397,8 +409,17 @@ async function drive(
   await Promise.all(
     Array.from({ length: o.concurrency }, async (_, worker) => {
       const client = new HttpLoadClient(urls[worker % urls.length] as string)
+      // At a fixed rate each client has its own slots, spread over the interval; a late client does not catch up.
+      const every = o.rate > 0 ? (1000 * o.concurrency) / o.rate : 0
+      let slot = started + (every * worker) / o.concurrency
       try {
         while (performance.now() < deadline) {
+          if (every > 0) {
+            const wait = slot - performance.now()
+            if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+            slot = Math.max(slot + every, performance.now())
+            if (performance.now() >= deadline) break
+          }
           const a = Math.floor(Math.random() * o.accounts)
           const token = tokenOf(a)
           const action = pickAction(o.mix, Math.random())
@@ -497,7 +518,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
 
     const processes = () => ({ trackers: pids(), db: kind === 'pg' ? db : undefined })
     log('load, one tracker')
-    await drive(urls, { ...o, seconds: 2 }, nodes, processes()) // warm-up
+    if (o.warmup > 0) await drive(urls, { ...o, seconds: o.warmup }, nodes, processes())
     const one = await drive(urls, o, nodes, processes())
     let two: PhaseResult | undefined
     if (kind === 'pg' && o.trackers === 2) {
@@ -505,7 +526,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
       children.push(second.child)
       urls.push(second.url)
       log('load, two trackers')
-      await drive(urls, { ...o, seconds: 2 }, nodes, processes())
+      if (o.warmup > 0) await drive(urls, { ...o, seconds: o.warmup }, nodes, processes())
       two = await drive(urls, o, nodes, processes())
     }
 
@@ -599,8 +620,12 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers (kernel) | PostgreSQL | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
-  const rows: string[] = [header, `|${'---|'.repeat(24)}`]
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers (kernel) | trackers less background | PostgreSQL | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
+  const rows: string[] = [header, `|${'---|'.repeat(25)}`]
+  // The trackers' CPU per request less what they spend with no requests at all (the repair walk, ticks), as
+  // measured in the idle window: at a few hundred requests per second a walk at 2,500 segments/s is a large part.
+  const lessBackground = (phase: PhaseResult, trackers: number, background: number) =>
+    Math.round((phase.cpuMs.trackers - (background * trackers * 1000) / Math.max(1, phase.rps)) * 100) / 100
   const periodSeconds = parseDuration(o.repairInterval) / 1000
   const totalSegments = o.objects * o.segments
   const lines: string[] = []
@@ -619,7 +644,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} (${phase.cpuMs.trackersKernel}) | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} (${phase.cpuMs.trackersKernel}) | ${lessBackground(phase, trackers, r.backgroundCpu)} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, healthz: _h, readyz: _r, ...p99Ms } = r.one.p99
@@ -630,7 +655,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
         store: kind,
         p99Ms,
         rps: r.one.rps,
-        cpuMsPerRequest: r.one.cpuMs,
+        cpuMsPerRequest: { ...r.one.cpuMs, trackersLessBackground: lessBackground(r.one, 1, r.backgroundCpu) },
         ...(r.two === undefined
           ? {}
           : { rpsTwoTrackers: r.two.rps, twoTrackerRatio: +(r.two.rps / r.one.rps).toFixed(2) }),
