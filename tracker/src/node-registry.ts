@@ -156,7 +156,9 @@ export class NodeRegistry {
       lastAt: payload.at,
       subnet: subnetOf(source, addrs, payload.node, this.#loopbackSubnets)
     }
-    if (!(await this.#store.nodes.recordHeartbeat(record, payload.deleted))) {
+    // One store call records the beat and reads the node's queued deletes.
+    const orders = await this.#store.nodes.recordHeartbeat(record, payload.deleted, MAX_HEARTBEAT_DELETES)
+    if (orders === undefined) {
       throw new ShoalError(ErrorCode.CONFLICT, 'heartbeat is not newer than the last one from this node', {
         details: { reason: 'replay' }
       })
@@ -180,7 +182,6 @@ export class NodeRegistry {
     }
     this.#settlePending(payload.node, now)
     const peers = samplePeers((await this.#pool()).ranked, payload.node, now, MAX_HEARTBEAT_PEERS)
-    const orders = await this.#store.nodes.listDeleteOrders(payload.node, MAX_HEARTBEAT_DELETES)
     const deletes = await Promise.all(orders.map((order) => this.#signer.signDelete(order)))
     return { trackerKey: this.#trackerKey, intervalMs: this.#config.heartbeatIntervalMs, peers, deletes }
   }

@@ -63,25 +63,14 @@ export class Uploads {
     this.#signer = components.signer
   }
 
-  async begin(owner: AccountRecord, request: BeginUpload): Promise<BeginUploadResponse> {
+  /**
+   * Begins an upload for `ownerId`. One store call: the store reserves the quota and checks the name in the
+   * same step (ERR_QUOTA_EXCEEDED, then ERR_CONFLICT with details.objectId: `beginUpload`); neither the account
+   * nor the name is read first (each read was a database round trip on every upload). Too few nodes for any
+   * layout is refused before that, as it needs no store.
+   */
+  async begin(ownerId: string, request: BeginUpload): Promise<BeginUploadResponse> {
     const { segmentSize } = this.#config.policy
-    // Checked here first so the user hears about quota before anything else; the store checks again atomically.
-    const used = owner.used + owner.reserved
-    if (used + request.size > owner.quota) {
-      throw new ShoalError(ErrorCode.QUOTA_EXCEEDED, 'this upload would exceed the account quota', {
-        details: { quota: owner.quota, used, size: request.size }
-      })
-    }
-    const existing = await this.#store.objects.getObjectByName(owner.id, request.nameHash)
-    if (existing !== undefined && !request.overwrite) {
-      throw new ShoalError(
-        ErrorCode.CONFLICT,
-        'an object with this name exists (upload with overwrite to replace it)',
-        {
-          details: { objectId: existing.id }
-        }
-      )
-    }
     // The layout is fixed here for the life of the upload and its object, from the nodes that can hold segment
     // 0's pieces (the largest): if those fit nowhere, say so now rather than after the first segment.
     let choice = chooseLayout(this.#config.policy, request.size, await this.#registry.freeSpace())
@@ -102,7 +91,7 @@ export class Uploads {
     const now = this.#config.clock.now()
     const upload: UploadRecord = {
       id: randomId(),
-      owner: owner.id,
+      owner: ownerId,
       nameHash: request.nameHash,
       meta: request.meta,
       wrappedKey: request.wrappedKey,
@@ -299,12 +288,6 @@ export class Uploads {
         { details: { missing, count: upload.segmentCount - committed.size } }
       )
     }
-    const existing = await this.#store.objects.getObjectByName(ownerId, upload.nameHash)
-    if (existing !== undefined && !upload.overwrite) {
-      throw new ShoalError(ErrorCode.CONFLICT, 'an object with this name was committed meanwhile', {
-        details: { objectId: existing.id }
-      })
-    }
     const now = this.#config.clock.now()
     const manifest: Manifest = {
       version: 1,
@@ -338,11 +321,13 @@ export class Uploads {
       const kept = new Set((s.committed ?? []).map((p) => `${p.node}/${p.cid}`))
       return [...s.placement.pieces, ...(s.stale ?? [])].filter((p) => !kept.has(`${p.node}/${p.cid}`))
     })
-    await this.#store.uploads.commitUpload({
+    // The store finds the object the name points at under its lock: replaced with `overwrite`; otherwise the name
+    // must still be free (ERR_CONFLICT, details.objectId: it was committed meanwhile). No read of the name first.
+    const { replaced } = await this.#store.uploads.commitUpload({
       uploadId: upload.id,
       object,
       segments: manifest.segments,
-      ...(existing === undefined ? {} : { replaces: existing.id }),
+      overwrite: upload.overwrite,
       nodeBytes: bytesPerNode(upload, manifest.segments),
       deletes: deleteOrders(leftovers, ownerId, now, upload.id)
     })
@@ -357,7 +342,7 @@ export class Uploads {
       )
     }
     this.#config.logger.info(
-      { object: object.id, size: object.size, segments: object.segmentCount, replaced: existing?.id, degraded },
+      { object: object.id, size: object.size, segments: object.segmentCount, replaced, degraded },
       'object committed'
     )
     return { object: objectSummary(object), ...(degraded === undefined ? {} : { degraded }) }

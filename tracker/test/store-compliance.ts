@@ -307,19 +307,19 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
 
     it('records heartbeats only when newer than the last one', async () => {
       const { store } = await open()
-      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(true)
-      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBe(false)
-      expect(await store.nodes.recordHeartbeat({ ...nodeRecord('nodeA', 9), free: 1 }, [])).toBe(false)
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeA', 10), [])).toEqual([])
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeA', 10), [])).toBeUndefined()
+      expect(await store.nodes.recordHeartbeat({ ...nodeRecord('nodeA', 9), free: 1 }, [])).toBeUndefined()
       expect((await store.nodes.getNode('nodeA'))?.free).toBe(90)
-      expect(await store.nodes.recordHeartbeat({ ...nodeRecord('nodeA', 11), free: 5 }, [])).toBe(true)
-      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeB', 1), [])).toBe(true)
+      expect(await store.nodes.recordHeartbeat({ ...nodeRecord('nodeA', 11), free: 5 }, [])).toEqual([])
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeB', 1), [])).toEqual([])
       expect(await store.nodes.getNode('nodeA')).toEqual({ ...nodeRecord('nodeA', 11), free: 5 })
       expect((await store.nodes.listNodes()).map((n) => n.peerId).sort()).toEqual(['nodeA', 'nodeB'])
       expect(await store.nodes.getNode('nodeZ')).toBeUndefined()
       const results = await Promise.all(
         Array.from({ length: 5 }, () => store.nodes.recordHeartbeat(nodeRecord('nodeC', 7), []))
       )
-      expect(results.filter(Boolean)).toHaveLength(1)
+      expect(results.filter((r) => r !== undefined)).toHaveLength(1)
     })
 
     it('reserves quota atomically when uploads begin', async () => {
@@ -341,6 +341,35 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       )
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
       expect((await store.accounts.getAccount(other.id))?.reserved).toBe(90)
+    })
+
+    it('begins an upload for a name in use only with overwrite, and says quota before name', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 100 })
+      await store.accounts.createAccount(account)
+      const first = (await store.objects.getObject(await commitObject(store, account.id, 1))) as ObjectRecord
+      const again = uploadRecord(account.id, { size: 10, nameHash: first.nameHash })
+      const err = await store.uploads.beginUpload(again).catch((e) => e)
+      expect(err.code).toBe(ErrorCode.CONFLICT)
+      expect(err.details).toEqual({ objectId: first.id })
+      // Nothing was reserved or created by the refusal.
+      expect(await store.uploads.getUpload(again.id)).toBeUndefined()
+      expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 10, reserved: 0 })
+      const tooBig = await store.uploads.beginUpload({ ...again, size: 91 }).catch((e) => e)
+      expect(tooBig.code).toBe(ErrorCode.QUOTA_EXCEEDED)
+      const overwrite = { ...again, overwrite: true }
+      await store.uploads.beginUpload(overwrite)
+      expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 10, reserved: 10 })
+      await store.uploads.commitUpload({
+        uploadId: overwrite.id,
+        object: objectFrom(overwrite),
+        segments: manifests(1),
+        replaces: first.id,
+        deletes: []
+      })
+      // The name is the current object's now; the older version does not hold it.
+      const third = uploadRecord(account.id, { size: 10, nameHash: first.nameHash })
+      expect((await store.uploads.beginUpload(third).catch((e) => e)).details).toEqual({ objectId: overwrite.id })
     })
 
     it('keeps segment placements, replaces them, and commits against the current placement only', async () => {
@@ -412,11 +441,40 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
         object: 'obj'
       })
       await store.nodes.queueDeletes([order('s1'), order('s2')])
-      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 5), ['s1'])).toBe(true)
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 5), ['s1'])).toEqual([])
       expect((await store.nodes.listDeleteOrders('nodeD', 10)).map((o) => o.serial)).toEqual(['s2'])
       // An older heartbeat (a replay) acknowledges nothing.
-      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 4), ['s2'])).toBe(false)
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeD', 4), ['s2'])).toBeUndefined()
       expect((await store.nodes.listDeleteOrders('nodeD', 10)).map((o) => o.serial)).toEqual(['s2'])
+    })
+
+    it('answers an accepted heartbeat with the orders still queued, oldest first, those it acknowledged gone', async () => {
+      const { store } = await open()
+      const order = (serial: string, createdAt: number): DeleteOrderRecord => ({
+        node: 'nodeE',
+        serial,
+        piece: CIDS[0] as string,
+        account: 'acct',
+        size: 10,
+        createdAt,
+        object: 'obj'
+      })
+      const queued = Array.from({ length: 300 }, (_, i) => order(`s${String(i).padStart(3, '0')}`, 1000 - i))
+      await store.nodes.queueDeletes([...queued, { ...order('other', 1), node: 'nodeF' }])
+      const oldestFirst = [...queued].reverse().map((o) => o.serial)
+      // A few acknowledged (one statement on PostgreSQL), then many (the read is a statement of its own there).
+      const few = oldestFirst.slice(0, 5)
+      expect((await store.nodes.recordHeartbeat(nodeRecord('nodeE', 1), few, 3))?.map((o) => o.serial)).toEqual(
+        oldestFirst.slice(5, 8)
+      )
+      const many = oldestFirst.slice(5, 205)
+      const left = await store.nodes.recordHeartbeat(nodeRecord('nodeE', 2), many, 256)
+      expect(left?.map((o) => o.serial)).toEqual(oldestFirst.slice(205))
+      expect(left?.[0]).toEqual(queued.find((o) => o.serial === oldestFirst[205]))
+      // A replay answers nothing and removes nothing.
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeE', 2), oldestFirst.slice(205), 10)).toBeUndefined()
+      expect(await store.nodes.listDeleteOrders('nodeE', 1000)).toHaveLength(95)
+      expect(await store.nodes.recordHeartbeat(nodeRecord('nodeF', 1), [], 10)).toHaveLength(1)
     })
 
     it('commits an upload into an object in one step', async () => {
@@ -473,9 +531,15 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       const second = uploadRecord(account.id, { size: 40, segmentCount: 1, nameHash: first.nameHash, overwrite: true })
       await store.uploads.beginUpload(second)
       const commit = { uploadId: second.id, object: objectFrom(second), segments: manifests(1), deletes: [] }
-      expect(await codeOf(store.uploads.commitUpload(commit))).toBe(ErrorCode.CONFLICT)
+      const taken = await store.uploads.commitUpload(commit).catch((e) => e)
+      expect(taken.code).toBe(ErrorCode.CONFLICT)
+      expect(taken.details).toEqual({ objectId: first.id })
       expect(await codeOf(store.uploads.commitUpload({ ...commit, replaces: 'another' }))).toBe(ErrorCode.CONFLICT)
-      await store.uploads.commitUpload({ ...commit, replaces: first.id, deletes: [order('nodeA', 1)] })
+      expect(await store.uploads.commitUpload({ ...commit, replaces: first.id, deletes: [order('nodeA', 1)] })).toEqual(
+        {
+          replaced: first.id
+        }
+      )
       // The replaced object stays, as an older version of the name (docs/versions.md): kept, listed apart, billed.
       // Never superseded in the millisecond it was created (both were created at 2): versions stay ordered.
       expect(await store.objects.getObject(first.id)).toMatchObject({ supersededAt: 3 })
@@ -483,6 +547,38 @@ export function runStoreCompliance(name: string, setup: () => Promise<StoreHarne
       expect((await store.objects.getObjectByName(account.id, first.nameHash))?.id).toBe(second.id)
       expect(await store.objects.listObjects(account.id, { limit: 100 })).toHaveLength(1)
       expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 140, reserved: 0, objects: 1 })
+    })
+
+    it('with overwrite, replaces whichever object has the name at commit, or takes a free name', async () => {
+      const { store } = await open()
+      const account = accountRecord({ quota: 1000 })
+      await store.accounts.createAccount(account)
+      const put = async (nameHash?: string) => {
+        const upload = uploadRecord(account.id, {
+          size: 10,
+          segmentCount: 1,
+          overwrite: true,
+          ...(nameHash && { nameHash })
+        })
+        await store.uploads.beginUpload(upload)
+        const commit = { uploadId: upload.id, object: objectFrom(upload), segments: manifests(1), deletes: [] }
+        return { id: upload.id, nameHash: upload.nameHash, commit }
+      }
+      const a = await put()
+      // Begun with overwrite before the name had any object: it takes the free name.
+      expect(await store.uploads.commitUpload({ ...a.commit, overwrite: true })).toEqual({})
+      // Two uploads over the same name, committed one after the other: each replaces the one before it, although
+      // neither named it (replaces is not read with overwrite).
+      const b = await put(a.nameHash)
+      const c = await put(a.nameHash)
+      expect(await store.uploads.commitUpload({ ...b.commit, overwrite: true, replaces: 'stale' })).toEqual({
+        replaced: a.id
+      })
+      expect(await store.uploads.commitUpload({ ...c.commit, overwrite: true })).toEqual({ replaced: b.id })
+      expect((await store.objects.getObjectByName(account.id, a.nameHash))?.id).toBe(c.id)
+      expect(await store.objects.getObject(a.id)).toHaveProperty('supersededAt')
+      expect(await store.objects.getObject(b.id)).toHaveProperty('supersededAt')
+      expect(await store.accounts.getAccount(account.id)).toMatchObject({ used: 30, reserved: 0, objects: 1 })
     })
 
     it('aborts uploads, releasing the reservation and queueing deletes', async () => {

@@ -218,7 +218,7 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   type SegmentParams = { Params: { id: string; index: string } }
 
   app.post('/v1/uploads', async (request) =>
-    c.uploads.begin(await auth(request.headers), parseBeginUpload(request.body))
+    c.uploads.begin(await authId(request.headers), parseBeginUpload(request.body))
   )
   app.post<SegmentParams>('/v1/uploads/:id/segments/:index/place', async (request) =>
     c.uploads.place(await authId(request.headers), parseId(request.params.id), request.params.index, request.body)

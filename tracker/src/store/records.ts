@@ -278,6 +278,11 @@ export interface UploadCommit {
   segments: SegmentManifest[]
   /** Id of the object this one replaces under the same name. */
   replaces?: string
+  /**
+   * Replace whichever object has the name when the commit happens (none: the name is simply taken), instead of
+   * the one `replaces` names: the caller need not read the name first.
+   */
+  overwrite?: boolean
   deletes: readonly DeleteOrderRecord[]
   /** Stored bytes per node, for the object's storage span (node payouts); default none. */
   nodeBytes?: Record<string, number>

@@ -106,8 +106,20 @@ export function totalsAfterAbort(account: AccountRecord, uploadSize: number): To
 // Names
 
 /** A commit finds its name pointing elsewhere than the upload expected (another commit won). */
-export const nameChangedDuringCommit = (): ShoalError =>
-  new ShoalError(ErrorCode.CONFLICT, 'another object took this name while the upload was committing')
+export const nameChangedDuringCommit = (objectId: string | undefined): ShoalError =>
+  new ShoalError(
+    ErrorCode.CONFLICT,
+    objectId === undefined
+      ? 'the object this upload was to replace is gone'
+      : 'another object took this name while the upload was committing',
+    objectId === undefined ? undefined : { details: { objectId } }
+  )
+
+/** An upload begun for a name a current object has, without `overwrite`. */
+export const nameInUse = (objectId: string): ShoalError =>
+  new ShoalError(ErrorCode.CONFLICT, 'an object with this name exists (upload with overwrite to replace it)', {
+    details: { objectId }
+  })
 
 /** A rename or move onto a name another object of the owner has. */
 export const nameTaken = (): ShoalError => new ShoalError(ErrorCode.CONFLICT, 'another file already has this name')

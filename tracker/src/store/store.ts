@@ -156,7 +156,9 @@ export interface AccountStore {
 export interface UploadStore {
   /**
    * Creates the upload and reserves `upload.size` against the owner's quota. Fails with ERR_QUOTA_EXCEEDED
-   * (details: quota, used, size) when used + reserved + size would pass the quota.
+   * (details: quota, used, size) when used + reserved + size would pass the quota, and otherwise with
+   * ERR_CONFLICT (details: objectId, `nameInUse`) when a current object has the upload's name and
+   * `upload.overwrite` is not set. (The name is checked again at commitUpload: it may be taken meanwhile.)
    */
   beginUpload(upload: UploadRecord): Promise<void>
   getUpload(id: string): Promise<UploadRecord | undefined>
@@ -200,10 +202,11 @@ export interface UploadStore {
    * the reservation into `used`, opens the object's storage span, removes the upload, and queues `deletes`. If
    * `replaces` is set, that object (which must be the one the name points at now) becomes an older version of
    * the name in the same step (superseded at the new object's createdAt; it keeps its pieces, span and bytes in
-   * `used`); if it is not set, the name must be free. Fails with ERR_CONFLICT when the name's current object is not the
-   * expected one.
+   * `used`); if it is not set, the name must be free. With `overwrite`, whichever object the name points at now
+   * is replaced that way (none: the name is taken). Fails with ERR_CONFLICT (details: objectId, the name's
+   * current object) when the name's current object is not the expected one. Answers the object it replaced.
    */
-  commitUpload(commit: UploadCommit): Promise<void>
+  commitUpload(commit: UploadCommit): Promise<{ replaced?: string }>
   /** Removes an upload and its segments, releases its reservation and queues `deletes`. */
   abortUpload(uploadId: string, deletes: readonly DeleteOrderRecord[]): Promise<void>
   /**
@@ -321,10 +324,16 @@ export interface ShareStore {
 /** The storage-node registry and the delete orders waiting for each node. */
 export interface NodeStore {
   /**
-   * Upserts a node's registry entry and drops the delete orders it acknowledged (only its own). Returns false,
-   * changing nothing, unless `node.lastAt` is newer than the stored one: that is the heartbeat replay guard.
+   * Upserts a node's registry entry and drops the delete orders it acknowledged (only its own), then answers the
+   * node's delete orders still queued, as listDeleteOrders would (at most `orders`; default none): a heartbeat
+   * is one store call. Returns undefined, changing nothing, unless `node.lastAt` is newer than the stored one:
+   * that is the heartbeat replay guard.
    */
-  recordHeartbeat(node: NodeRecord, acknowledged: readonly string[]): Promise<boolean>
+  recordHeartbeat(
+    node: NodeRecord,
+    acknowledged: readonly string[],
+    orders?: number
+  ): Promise<DeleteOrderRecord[] | undefined>
   getNode(peerId: string): Promise<NodeRecord | undefined>
   listNodes(): Promise<NodeRecord[]>
   /** Pending delete orders of one node, oldest first. */

@@ -20,10 +20,14 @@ export class LevelNodes implements NodeStore {
     this.#db = db
   }
 
-  recordHeartbeat(node: NodeRecord, acknowledged: readonly string[]): Promise<boolean> {
+  recordHeartbeat(
+    node: NodeRecord,
+    acknowledged: readonly string[],
+    orders = 0
+  ): Promise<DeleteOrderRecord[] | undefined> {
     return this.#db.locks.run(K.node(node.peerId), async () => {
       const previous = await this.#db.get<NodeRecord>(K.node(node.peerId))
-      if (previous !== undefined && node.lastAt <= previous.lastAt) return false
+      if (previous !== undefined && node.lastAt <= previous.lastAt) return undefined
       const ops: Op[] = [{ type: 'put', key: K.node(node.peerId), value: node }]
       const serialKeys = acknowledged.map((serial) => K.orderSerial(node.peerId, serial))
       const orderKeys = serialKeys.length === 0 ? [] : await this.#db.level.getMany(serialKeys)
@@ -33,7 +37,7 @@ export class LevelNodes implements NodeStore {
         ops.push({ type: 'del', key: serialKey }, { type: 'del', key: orderKey })
       })
       await this.#db.batch(ops)
-      return true
+      return orders > 0 ? this.listDeleteOrders(node.peerId, orders) : []
     })
   }
 

@@ -13,6 +13,7 @@ import {
   afterImport,
   checkUploadQuota,
   nameChangedDuringCommit,
+  nameInUse,
   nameTaken,
   segmentCommit,
   totalsAfterAbort,
@@ -37,6 +38,10 @@ export class LevelUploads implements UploadStore {
       const account = await this.#db.get<AccountRecord>(K.account(upload.owner))
       if (account === undefined) throw accountNotFound()
       checkUploadQuota(account, upload.size)
+      if (!upload.overwrite) {
+        const current = await this.#db.get<string>(K.name(upload.owner, upload.nameHash))
+        if (current !== undefined) throw nameInUse(current)
+      }
       await this.#db.batch([
         { type: 'put', key: K.account(account.id), value: { ...account, reserved: account.reserved + upload.size } },
         { type: 'put', key: K.upload(upload.id), value: upload },
@@ -114,16 +119,15 @@ export class LevelUploads implements UploadStore {
     })
   }
 
-  commitUpload(commit: UploadCommit): Promise<void> {
+  commitUpload(commit: UploadCommit): Promise<{ replaced?: string }> {
     return this.#withUpload(commit.uploadId, async (upload) => {
       const { object } = commit
       const account = await this.#db.get<AccountRecord>(K.account(upload.owner))
       if (account === undefined) throw accountNotFound()
       const current = await this.#db.get<string>(K.name(upload.owner, object.nameHash))
-      if (current !== commit.replaces) throw nameChangedDuringCommit()
+      if (commit.overwrite !== true && current !== commit.replaces) throw nameChangedDuringCommit(current)
       const ops: Op[] = []
-      const old =
-        commit.replaces === undefined ? undefined : await this.#db.get<ObjectRecord>(K.object(commit.replaces))
+      const old = current === undefined ? undefined : await this.#db.get<ObjectRecord>(K.object(current))
       if (old !== undefined) ops.push(...supersedeOps(old, object.createdAt))
       ops.push(
         ...startSpanOps(object, commit.nodeBytes),
@@ -139,6 +143,7 @@ export class LevelUploads implements UploadStore {
       )
       queueOps(ops, commit.deletes)
       await this.#db.batch(ops)
+      return current === undefined ? {} : { replaced: current }
     })
   }
 

@@ -408,6 +408,59 @@ $fn$;
 CREATE INDEX object_segments_nodes ON object_segments
   USING gin ((jsonb_path_query_array(manifest, '$.pieces[*].node')) jsonb_path_ops);
 `
+  },
+  {
+    version: 19,
+    name: 'commitUpload finds the object it replaces itself',
+    // The tracker read the name's current object before every commit (a round trip) only to name it in
+    // shoal_commit_upload's p_replaces. This overload takes p_overwrite instead: with it, whichever object holds
+    // the name under the account's lock becomes the older version (none: the name is taken); without it the
+    // name must be free or p_replaces. It answers the outcome and the object that held the name (replaced, or
+    // the one in the way). The six-argument function stays for trackers of the previous version.
+    sql: `
+CREATE FUNCTION shoal_commit_upload(
+  p_upload text, p_object jsonb, p_replaces text, p_segments jsonb, p_span jsonb, p_deletes jsonb,
+  p_overwrite boolean, OUT outcome text, OUT current_object text
+) LANGUAGE plpgsql AS $fn$
+DECLARE
+  v_owner text;
+  v_size bigint;
+  v_current_record jsonb;
+  v_at bigint;
+BEGIN
+  SELECT owner INTO v_owner FROM uploads WHERE id = p_upload;
+  IF NOT FOUND THEN outcome := 'upload'; RETURN; END IF;
+  PERFORM 1 FROM accounts WHERE id = v_owner FOR UPDATE;
+  IF NOT FOUND THEN outcome := 'account'; RETURN; END IF;
+  -- Re-read under the account's lock: the upload may have been committed or aborted meanwhile.
+  SELECT (record->>'size')::bigint INTO v_size FROM uploads WHERE id = p_upload FOR UPDATE;
+  IF NOT FOUND THEN outcome := 'upload'; RETURN; END IF;
+  SELECT id, record INTO current_object, v_current_record FROM objects
+    WHERE owner = v_owner AND name_hash = p_object->>'nameHash' AND superseded_at IS NULL FOR UPDATE;
+  IF NOT p_overwrite AND current_object IS DISTINCT FROM p_replaces THEN outcome := 'name'; RETURN; END IF;
+  IF current_object IS NOT NULL THEN
+    v_at := GREATEST((p_object->>'createdAt')::bigint, (v_current_record->>'createdAt')::bigint + 1);
+    UPDATE objects SET superseded_at = v_at, record = v_current_record || jsonb_build_object('supersededAt', v_at)
+      WHERE id = current_object;
+  END IF;
+  INSERT INTO storage_spans (object_id, account, from_at, record)
+    VALUES (p_span->>'objectId', p_span->>'account', (p_span->>'from')::bigint, p_span);
+  INSERT INTO objects (id, owner, name_hash, size, created_at, record)
+    VALUES (p_object->>'id', p_object->>'owner', p_object->>'nameHash', (p_object->>'size')::bigint,
+      (p_object->>'createdAt')::bigint, p_object);
+  INSERT INTO object_segments (object_id, idx, manifest)
+    SELECT p_object->>'id', (e->>'index')::integer, e FROM jsonb_array_elements(p_segments) AS e;
+  UPDATE accounts SET used = used + (p_object->>'size')::bigint,
+      objects = objects + 1 - (CASE WHEN current_object IS NULL THEN 0 ELSE 1 END), reserved = reserved - v_size
+    WHERE id = v_owner;
+  DELETE FROM uploads WHERE id = p_upload;
+  INSERT INTO delete_orders (node, serial, created_at, record)
+    SELECT e->>'node', e->>'serial', (e->>'createdAt')::bigint, e FROM jsonb_array_elements(p_deletes) AS e
+    ON CONFLICT (node, serial) DO NOTHING;
+  outcome := 'ok';
+END
+$fn$;
+`
   }
 ]
 

@@ -12,6 +12,7 @@ import {
   afterImport,
   checkUploadQuota,
   nameChangedDuringCommit,
+  nameInUse,
   nameTaken,
   openSpan,
   segmentCommit,
@@ -32,23 +33,43 @@ export class PgUploads implements UploadStore {
   }
 
   /**
-   * One statement (one round trip) when the quota allows: the reservation and the upload in one step, the
-   * quota rule (`checkUploadQuota`) written as its condition. When it writes nothing, the account is read to
-   * say why with the rule's own error; if that finds room after all (an upload ended meanwhile), it tries again.
+   * One statement (one round trip) when the quota allows and the name is free (or overwritten): the name
+   * looked up, the reservation and the upload in one step, the quota rule (`checkUploadQuota`) written as its
+   * condition. When it writes nothing, the account is read to say why with the rule's own error, quota before
+   * name as the level store checks them; if that finds room and no name after all (an upload ended meanwhile),
+   * it tries again.
    */
   async beginUpload(upload: UploadRecord): Promise<void> {
     for (let attempt = 1; ; attempt++) {
-      const { rowCount } = await this.#db.run(
-        `WITH a AS (
-           UPDATE accounts SET reserved = reserved + $3 WHERE id = $2 AND used + reserved + $3 <= quota RETURNING id
+      const [result] = await this.#db.query<{ taken: string | null; begun: boolean }>(
+        `WITH n AS (
+           SELECT id FROM objects WHERE owner = $2 AND name_hash = $7 AND superseded_at IS NULL AND NOT $8::boolean
+         ),
+         a AS (
+           UPDATE accounts SET reserved = reserved + $3
+           WHERE id = $2 AND used + reserved + $3 <= quota AND NOT EXISTS (SELECT 1 FROM n) RETURNING id
+         ),
+         i AS (
+           INSERT INTO uploads (id, owner, created_at, expires_at, record) SELECT $1, a.id, $4, $5, $6 FROM a
+           RETURNING 1
          )
-         INSERT INTO uploads (id, owner, created_at, expires_at, record) SELECT $1, a.id, $4, $5, $6 FROM a`,
-        [upload.id, upload.owner, upload.size, upload.createdAt, upload.expiresAt, JSON.stringify(upload)]
+         SELECT (SELECT id FROM n) AS taken, EXISTS (SELECT 1 FROM i) AS begun`,
+        [
+          upload.id,
+          upload.owner,
+          upload.size,
+          upload.createdAt,
+          upload.expiresAt,
+          JSON.stringify(upload),
+          upload.nameHash,
+          upload.overwrite
+        ]
       )
-      if (rowCount === 1) return
+      if (result?.begun === true) return
       const [row] = await this.#db.query<AccountRow>('SELECT * FROM accounts WHERE id = $1', [upload.owner])
       if (row === undefined) throw accountNotFound()
       checkUploadQuota(toAccount(row), upload.size)
+      if (typeof result?.taken === 'string') throw nameInUse(result.taken)
       if (attempt === MAX_BEGIN_ATTEMPTS) throw new ShoalError(ErrorCode.CONFLICT, 'the account kept changing')
     }
   }
@@ -169,31 +190,34 @@ export class PgUploads implements UploadStore {
   }
 
   /**
-   * One round trip: `shoal_commit_upload` (migration 17) runs the commit's statements inside the server, in the
-   * global lock order, and answers why it wrote nothing when it did not.
+   * One round trip: `shoal_commit_upload` (migrations 17 and 19) runs the commit's statements inside the server,
+   * in the global lock order, finds the object it replaces, and answers why it wrote nothing when it did not.
    */
-  async commitUpload(commit: UploadCommit): Promise<void> {
+  async commitUpload(commit: UploadCommit): Promise<{ replaced?: string }> {
     const { object } = commit
-    const [row] = await this.#db.queryRetried<{ outcome: string }>(
-      'SELECT shoal_commit_upload($1, $2::jsonb, $3, $4::jsonb, $5::jsonb, $6::jsonb) AS outcome',
+    const [row] = await this.#db.queryRetried<{ outcome: string; current_object: string | null }>(
+      `SELECT outcome, current_object
+       FROM shoal_commit_upload($1, $2::jsonb, $3, $4::jsonb, $5::jsonb, $6::jsonb, $7::boolean)`,
       [
         commit.uploadId,
         JSON.stringify(object),
         commit.replaces ?? null,
         JSON.stringify(commit.segments),
         JSON.stringify(openSpan(object, commit.nodeBytes)),
-        JSON.stringify(commit.deletes)
+        JSON.stringify(commit.deletes),
+        commit.overwrite === true
       ]
     )
+    const current = row?.current_object ?? undefined
     switch (row?.outcome) {
       case 'ok':
-        return
+        return current === undefined ? {} : { replaced: current }
       case 'upload':
         throw uploadNotFound(commit.uploadId)
       case 'account':
         throw accountNotFound()
       case 'name':
-        throw nameChangedDuringCommit()
+        throw nameChangedDuringCommit(current)
       default:
         throw new ShoalError(ErrorCode.INTERNAL, `shoal_commit_upload answered ${String(row?.outcome)}`)
     }
