@@ -84,8 +84,8 @@ export const GRANT_SKEW_MS = 30_000
 /** How often expired used-serial records are dropped. */
 export const SERIAL_PRUNE_INTERVAL_MS = 60_000
 
-/** Heartbeat interval until the tracker says otherwise. */
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 10_000
+/** Heartbeat interval until the tracker says otherwise (a release tracker's default). */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000
 /** Backoff while the tracker is unreachable: starts here, doubles, capped below. */
 export const TRACKER_RETRY_MIN_MS = 500
 export const TRACKER_RETRY_MAX_MS = 30_000

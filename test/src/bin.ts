@@ -10,7 +10,7 @@ interrupted (Ctrl-C). With --dir the network keeps its data there across runs; o
 temporary folder that is removed at exit. Without --k and --m the tracker chooses each upload's layout from the
 nodes online, as a release tracker does.
 
-  --heartbeat-interval TIME  how often nodes report to the tracker (default 10s, a release tracker's; tests
+  --heartbeat-interval TIME  how often nodes report to the tracker (default 30s, a release tracker's; tests
                     use 1s). A node silent for six intervals counts as offline.
 
   --hosts           each node on a simulated host: its own network namespace and address in its own /24
@@ -44,7 +44,7 @@ function read() {
       hosts: { type: 'boolean' },
       uplink: { type: 'string' },
       'require-hosts': { type: 'boolean' },
-      'heartbeat-interval': { type: 'string', default: '10s' },
+      'heartbeat-interval': { type: 'string', default: '30s' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' }
     }

@@ -51,7 +51,7 @@ export interface TrackerInit {
   policy?: Partial<TrackerPolicy>
   /** Quota of new accounts in bytes; default 10 GiB. */
   defaultQuota?: number
-  /** How often nodes should send heartbeats. Default 10 s. */
+  /** How often nodes should send heartbeats. Default 30 s. */
   heartbeatIntervalMs?: number
   /**
    * A node whose last heartbeat is older than this counts as offline: no new pieces, no grants to it, and (after
