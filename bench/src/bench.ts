@@ -84,6 +84,11 @@ async function main(): Promise<number> {
     const { runTrackerScale } = await import('./tracker-scale.ts')
     return runTrackerScale(args)
   }
+  if (only >= 0 && args[only + 1] === 'idle') {
+    // An idle network's CPU over minutes (bench/src/idle.ts).
+    const { runIdle } = await import('./idle.ts')
+    return runIdle(args)
+  }
   let options: BenchOptions | 'help'
   try {
     options = readOptions(process.argv.slice(2), DEFAULT_OUT)

@@ -17,6 +17,8 @@ Scope:
                           testnet; hosts: shoal put/get as processes on simulated hosts beside WebTorrent, below)
   --only tracker-scale    the tracker at scale instead (a synthetic network through the store, HTTP load, one
                           JSON line); its options: --only tracker-scale --help
+  --only idle             an idle testnet's CPU instead (16 nodes and the tracker, /proc, one JSON line); its
+                          options: --only idle --help
   --runs N                samples per measurement below 1 GiB (default 3; 1 GiB and up always run once)
   --sizes LIST            file sizes (default 16MiB,256MiB,1GiB; quick 16MiB,64MiB)
   --nodes LIST            node counts (default 1,4,8,16; quick 1,4,8)
