@@ -127,7 +127,7 @@ export function createComponents(
   const auditor = new Auditor({ ...opsParts, logger: log.child({ component: 'auditor' }) })
   const repairer = new Repairer({ ...opsParts, logger: log.child({ component: 'repairer' }) })
   const retain = new RetainFilters(store, clock, config.ops)
-  const uploads = new Uploads({ ...base, registry })
+  const uploads = new Uploads({ ...base, registry, repairs: repairer })
   const receiptKeys = new ReceiptKeys({ store, clock })
   const objects = new Objects({ ...base, registry, receiptKeys })
   const versions = new Versions({ store, config, objects })

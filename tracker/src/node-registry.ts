@@ -186,6 +186,11 @@ export class NodeRegistry {
     return { trackerKey: this.#trackerKey, intervalMs: this.#config.heartbeatIntervalMs, peers, deletes }
   }
 
+  /** How long after its last heartbeat a node counts as offline (isOnline). */
+  get offlineAfterMs(): number {
+    return this.#config.offlineAfterMs
+  }
+
   isOnline(node: NodeRecord, now = this.#config.clock.now()): boolean {
     return now - node.lastSeen <= this.#config.offlineAfterMs
   }

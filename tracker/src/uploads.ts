@@ -40,6 +40,8 @@ export interface UploadsComponents {
   config: TrackerConfig
   registry: NodeRegistry
   signer: GrantSigner
+  /** The repair check (ops/repairer.ts), told when a commit queues repairs so that it drains at once. */
+  repairs?: { wake(): void }
 }
 
 /** Most missing segment indexes an ERR_UPLOAD_INCOMPLETE lists. */
@@ -55,12 +57,14 @@ export class Uploads {
   readonly #config: TrackerConfig
   readonly #registry: NodeRegistry
   readonly #signer: GrantSigner
+  readonly #repairs: { wake(): void } | undefined
 
   constructor(components: UploadsComponents) {
     this.#store = components.store
     this.#config = components.config
     this.#registry = components.registry
     this.#signer = components.signer
+    this.#repairs = components.repairs
   }
 
   /**
@@ -340,6 +344,7 @@ export class Uploads {
       await this.#store.coordination.queueRepairs(
         short.map((s) => ({ objectId: object.id, index: s.index, healthy: s.pieces.length, queuedAt: now }))
       )
+      this.#repairs?.wake()
     }
     this.#config.logger.info(
       { object: object.id, size: object.size, segments: object.segmentCount, replaced, degraded },

@@ -24,6 +24,63 @@ describe('repair node watch', () => {
     // Getting better is nothing to check: the queue's repairs look again anyway.
     expect(nodeGotWorse(offline, good)).toBe(false)
     expect(nodeGotWorse({ ...good, failed: 3 }, { ...good, failed: 1 })).toBe(false)
+    // Offline at both looks, but heard from in between: it came back and went offline again.
+    const gone = { ...offline, graceOver: true, lastSeen: 100 }
+    expect(nodeGotWorse(gone, gone)).toBe(false)
+    expect(nodeGotWorse(gone, { ...gone, graceOver: false, lastSeen: 200 })).toBe(true)
+    expect(nodeGotWorse(gone, { ...good, lastSeen: 200 })).toBe(false)
+  })
+
+  it('an idle tick reads nothing from the store, and a node going offline is checked at the first tick after', async () => {
+    // The loop's ticks an hour apart: only the test's own calls tick.
+    // Nodes offline 3 s after their last heartbeat: sooner than the watch's re-read of reputations (10 s).
+    const t = await startTracker({
+      heartbeatIntervalMs: 1000,
+      ops: { repairIntervalMs: 3_600_000, scanTickMs: 3_600_000, auditIntervalMs: 0, repairOfflineGraceMs: 0 }
+    })
+    const nodes = await FakeNode.many(t, 5)
+    const { token } = await signup(t)
+    for (let i = 0; i < 3; i++) await uploadObject(t, token, nodes, { size: 3000 })
+    expect(t.tracker.config.offlineAfterMs).toBe(3000)
+    const { repairer } = t.tracker.maintenance
+    const { store } = t.tracker.components
+    // Every store call the repairer could make on a tick, counted.
+    const calls: string[] = []
+    const count = <T extends object>(part: T, names: (keyof T & string)[]) => {
+      for (const name of names) {
+        const call = (part[name] as (...args: unknown[]) => unknown).bind(part)
+        Object.assign(part, {
+          [name]: (...args: unknown[]) => {
+            calls.push(name)
+            return call(...args)
+          }
+        })
+      }
+    }
+    count(store.coordination, ['getCursor', 'putCursor', 'claimRepairs', 'queueRepairs', 'countRepairs'])
+    count(store.nodes, ['listNodes'])
+    count(store.reputations, ['listReputations'])
+    count(store.objects, ['listSegments', 'listSegmentsOnNode'])
+    await repairer.tick()
+    expect(calls.length).toBeGreaterThan(0)
+    calls.length = 0
+    // Fifteen idle ticks: the queue looked at three times (after each empty look the wait doubles: the first
+    // tick found it empty, then 1, 2, 4 and 8 ticks pass between looks), nothing else.
+    for (let i = 0; i < 15; i++) await repairer.tick()
+    expect(calls).toEqual(['claimRepairs', 'claimRepairs', 'claimRepairs'])
+
+    // A node's heartbeat grows too old: the first tick after walks its segments, queues them and drains at once.
+    const [, ...alive] = nodes as [FakeNode, ...FakeNode[]]
+    t.clock.advance(t.tracker.config.offlineAfterMs)
+    for (const n of alive) expectOk(await n.heartbeat())
+    calls.length = 0
+    await repairer.tick()
+    expect(calls).toEqual([])
+    t.clock.advance(1)
+    await repairer.tick()
+    expect(calls).toContain('listSegmentsOnNode')
+    expect(calls.indexOf('claimRepairs')).toBeGreaterThan(calls.indexOf('queueRepairs'))
+    expect(repairer.stats.failures + repairer.stats.repaired).toBeGreaterThan(0)
   })
 
   it("queues a dead node's segments within a tick, a budget at a time, without a pass over every segment", async () => {

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ScanPace } from '../src/ops/ops-config.ts'
 import { type ScanSlice, SegmentScan } from '../src/ops/segment-scan.ts'
-import type { Store } from '../src/store/store.ts'
+import type { ScanCursor, Store } from '../src/store/store.ts'
 import { bothStores } from './both-stores.ts'
 import { TestClock } from './helpers.ts'
 import { accountRecord, commitObject } from './store-compliance.ts'
@@ -87,6 +87,56 @@ describe.each(bothStores)('SegmentScan on %s', (_, open) => {
     await scan.tick(100, 0, work)
     expect(seen.flatMap(ids)).toEqual(all)
     expect(seen.at(-1)).toMatchObject({ finished: true })
+  })
+})
+
+describe.each(bothStores)('SegmentScan ticks on %s', (_, open) => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  it('reads nothing between passes, and begins the next one on the first tick both clocks allow', async () => {
+    vi.useFakeTimers({ toFake: ['performance'] })
+    const { first } = await open()
+    const all = await seed(first, [2, 3])
+    let reads = 0
+    const coordination = first.coordination
+    // The walk's two calls on the coordination part, the cursor reads counted.
+    const counted = {
+      objects: first.objects,
+      coordination: {
+        getCursor: (name: string) => {
+          reads++
+          return coordination.getCursor(name)
+        },
+        putCursor: (name: string, cursor: ScanCursor) => coordination.putCursor(name, cursor)
+      }
+    } as unknown as Store
+    const clock = new TestClock(1000)
+    const scan = new SegmentScan('idle-walk', counted, clock)
+    const seen: ScanSlice[] = []
+    const work = async (slice: ScanSlice) => void seen.push(slice)
+    vi.advanceTimersByTime(60_000)
+    await scan.tick(100, 60_000, work)
+    expect(seen.flatMap(ids)).toEqual(all)
+    reads = 0
+    // The pass is over: one read finds it so, then the ticks read nothing for the period.
+    for (let i = 0; i < 5; i++) await scan.tick(100, 60_000, work)
+    expect(reads).toBe(1)
+    // The store's clock alone does not begin a pass; the process's own time alone neither.
+    clock.advance(60_000)
+    await scan.tick(100, 60_000, work)
+    vi.advanceTimersByTime(59_000)
+    clock.advance(-60_000)
+    await scan.tick(100, 60_000, work)
+    expect(reads).toBe(1)
+    expect(seen).toHaveLength(1)
+    // Both: the next tick reads the cursor and walks the second pass.
+    clock.advance(60_000)
+    vi.advanceTimersByTime(1_000)
+    await scan.tick(100, 60_000, work)
+    expect(seen).toHaveLength(2)
+    expect(seen[1]).toMatchObject({ started: true, finished: true, cursor: { pass: 2 } })
   })
 })
 

@@ -56,9 +56,17 @@ export type RepairComponents = Omit<AuditorComponents, 'store'> & {
 export const REPAIR_SCAN = 'repair-check'
 /** Reputations are re-read at most this often during a pass (and at each pass's start). */
 const REPUTATION_REFRESH_MS = 10_000
+/**
+ * Most ticks in a row the background drain leaves the repair queue alone after finding it empty (the wait
+ * doubles from one tick up to this). Repairs this process queues wake it at once; only those another tracker
+ * queues (a short commit there) wait, up to this many ticks.
+ */
+const MAX_IDLE_DRAIN_SKIPS = 8
 
 /** What the node watch remembers of a node: the parts of its state `segmentHealth` reads. */
-interface WatchedNode {
+export interface WatchedNode {
+  /** Last heartbeat (tracker time), when known: a node heard from since the last look is a new life. */
+  lastSeen?: number
   online: boolean
   /** Offline for at least the repair grace (its pieces stopped counting). */
   graceOver: boolean
@@ -76,7 +84,11 @@ interface WatchedNode {
  */
 export function nodeGotWorse(before: WatchedNode | undefined, now: WatchedNode): boolean {
   if (before === undefined) return !now.online || now.disqualified || now.exiting || now.failed > 0
+  // Offline now but heard from since the last look: it came back and went offline again in between.
+  const wentAgain =
+    !now.online && now.lastSeen !== undefined && before.lastSeen !== undefined && now.lastSeen > before.lastSeen
   return (
+    wentAgain ||
     (before.online && !now.online) ||
     (!before.graceOver && now.graceOver) ||
     (!before.disqualified && now.disqualified) ||
@@ -166,6 +178,17 @@ export class Repairer {
   readonly #watched = new Map<string, WatchedNode>()
   /** Nodes whose segments the watch is checking, with how far it got (undefined: from the start). */
   readonly #nodeWalks = new Map<string, SegmentKey | undefined>()
+  /**
+   * Tracker time by which the tick's node watch must look again although nothing it was told of changed: the
+   * first moment a node's state changes by time alone (an online node's last heartbeat grows too old, an
+   * offline node's grace ends), or the next re-read of reputations. See #watchDue.
+   */
+  #watchAt = Number.NEGATIVE_INFINITY
+  /** The reputations' version the watch last looked at. */
+  #watchedVersion = -1
+  /** Ticks the drain still leaves the queue alone, and the length of the last such wait (see drain). */
+  #drainSkips = 0
+  #drainWait = 0
   readonly stats: RepairStats = {
     checks: 0,
     segmentsChecked: 0,
@@ -245,11 +268,34 @@ export class Repairer {
   async tick(signal?: AbortSignal): Promise<void> {
     const { settings } = this.#c
     const budget = this.#pace.budget()
-    const left = budget - (await this.watchNodes(budget, signal))
+    // An idle tick (no node changed, no pass due, an empty queue) reads nothing from the store.
+    const left = budget - (this.#watchDue() ? await this.watchNodes(budget, signal) : 0)
     if (left > 0) {
       await this.#scan.tick(left, settings.repairIntervalMs, (slice) => this.#checkSlice(slice), signal)
     }
-    await this.drain(signal)
+    if (this.#drainSkips > 0) this.#drainSkips--
+    else await this.drain(signal)
+  }
+
+  /**
+   * Whether the node watch may find anything the last look did not: a walk it is still on, a reputation that
+   * changed since (this process's audits, or the periodic re-read), or a state due to change by time alone. A
+   * node's record changes otherwise only with a heartbeat, which makes it no worse; one that came back and went
+   * offline again between two looks is caught by its newer lastSeen (nodeGotWorse) at the next look, at most
+   * REPUTATION_REFRESH_MS later.
+   */
+  #watchDue(): boolean {
+    return (
+      this.#nodeWalks.size > 0 ||
+      this.#c.reputations.version !== this.#watchedVersion ||
+      this.#c.clock.now() >= this.#watchAt
+    )
+  }
+
+  /** Repairs were queued by this process: the next tick drains at once, whatever the idle wait was. */
+  wake(): void {
+    this.#drainSkips = 0
+    this.#drainWait = 0
   }
 
   /**
@@ -261,12 +307,21 @@ export class Repairer {
   async watchNodes(budget = Number.POSITIVE_INFINITY, signal?: AbortSignal): Promise<number> {
     const now = this.#c.clock.now()
     await this.#refreshReputations(now)
+    this.#watchedVersion = this.#c.reputations.version
     const states = await this.#nodeStates()
+    const { offlineAfterMs } = this.#c.registry
+    const grace = this.#c.settings.repairOfflineGraceMs
+    let next = this.#reputationsReadAt + REPUTATION_REFRESH_MS
     for (const [peerId, heartbeat] of states) {
       const standing = this.#c.reputations.standing(peerId)
+      const graceOver = !heartbeat.online && now - heartbeat.lastSeen >= grace
+      // When this node's state changes by time alone (isOnline: offline once offlineAfterMs have passed).
+      if (heartbeat.online) next = Math.min(next, heartbeat.lastSeen + offlineAfterMs + 1)
+      else if (!graceOver) next = Math.min(next, heartbeat.lastSeen + grace)
       const state: WatchedNode = {
+        lastSeen: heartbeat.lastSeen,
         online: heartbeat.online,
-        graceOver: !heartbeat.online && now - heartbeat.lastSeen >= this.#c.settings.repairOfflineGraceMs,
+        graceOver,
         disqualified: standing.disqualified,
         exiting: standing.exiting,
         failed: this.#c.reputations.get(peerId)?.failedPieces?.length ?? 0
@@ -274,6 +329,7 @@ export class Repairer {
       if (nodeGotWorse(this.#watched.get(peerId), state)) this.#nodeWalks.set(peerId, undefined)
       this.#watched.set(peerId, state)
     }
+    this.#watchAt = next
     let read = 0
     for (const [node, after] of this.#nodeWalks) {
       if (read >= budget || signal?.aborted === true) break
@@ -341,7 +397,10 @@ export class Repairer {
       }
       if ((needs || moving) && health.sources.length >= object.k) queue.push({ ...key, healthy: n, queuedAt: now })
     }
-    await this.#c.store.coordination.queueRepairs(queue)
+    if (queue.length > 0) {
+      await this.#c.store.coordination.queueRepairs(queue)
+      this.wake()
+    }
     return queue.length
   }
 
@@ -425,12 +484,22 @@ export class Repairer {
    */
   async drain(signal?: AbortSignal): Promise<void> {
     const { settings, clock, store } = this.#c
-    let claimed = 0
-    const worker = async (): Promise<void> => {
-      while (signal?.aborted !== true) {
-        const [item] = await store.coordination.claimRepairs(this.#holder, clock.now(), settings.repairClaimMs, 1)
-        if (item === undefined) return
-        claimed++
+    const claim = async (): Promise<SegmentKey | undefined> =>
+      signal?.aborted === true
+        ? undefined
+        : (await store.coordination.claimRepairs(this.#holder, clock.now(), settings.repairClaimMs, 1))[0]
+    // One claim first: an empty queue (most ticks) costs one statement, not one per worker.
+    const first = await claim()
+    if (first === undefined) {
+      // The background tick leaves an empty queue alone for a while, twice as long each time it stays empty
+      // (wake() ends the wait when this process queues repairs).
+      this.#drainWait = Math.min(MAX_IDLE_DRAIN_SKIPS, Math.max(1, 2 * this.#drainWait))
+      this.#drainSkips = this.#drainWait
+      return
+    }
+    this.wake()
+    const worker = async (start?: SegmentKey): Promise<void> => {
+      for (let item = start ?? (await claim()); item !== undefined; item = await claim()) {
         const key = { objectId: item.objectId, index: item.index }
         try {
           await this.repair(key, signal)
@@ -443,9 +512,7 @@ export class Repairer {
         await store.coordination.finishRepair(key, this.#holder)
       }
     }
-    await Promise.all(Array.from({ length: settings.repairConcurrency }, worker))
-    // An idle tick (nothing claimed) costs one statement, not three.
-    if (claimed === 0) return
+    await Promise.all([worker(first), ...Array.from({ length: settings.repairConcurrency - 1 }, () => worker())])
     this.#queueLength = await store.coordination.countRepairs()
     await this.flushReceipts()
   }

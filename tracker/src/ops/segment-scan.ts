@@ -33,6 +33,13 @@ export class SegmentScan {
    * never begins passes faster than its interval whatever the clocks say.
    */
   #localPassAt = performance.now()
+  /**
+   * The tracker-clock start of the pass the last cursor read found finished, while no slice has been claimed
+   * since (no pass ever: minus infinity). tick() reads nothing until a new pass may begin by both rules of
+   * next(): an idle tick between passes costs no store statement. Only the lease holder walks, so nobody
+   * else begins the next pass early (a trigger's fullPass, on any tracker, walks its pass itself).
+   */
+  #finished: number | undefined
 
   constructor(name: string, store: StoreParts<'objects' | 'coordination'>, clock: Clock) {
     this.name = name
@@ -52,8 +59,10 @@ export class SegmentScan {
       const stored = await coordination.getCursor(this.name)
       const version = (stored?.version ?? 0) + 1
       const started = stored === undefined || stored.finishedAt !== undefined
+      this.#finished = started ? (stored?.startedAt ?? Number.NEGATIVE_INFINITY) : undefined
       if (started && !mayBegin) return undefined
       if (stored !== undefined && started && now - stored.startedAt < periodMs) return undefined
+      this.#finished = undefined
       const base: ScanCursor = started
         ? { version, pass: (stored?.pass ?? 0) + 1, startedAt: now, segments: 0 }
         : { ...stored, version }
@@ -85,6 +94,9 @@ export class SegmentScan {
     work: (slice: ScanSlice) => Promise<void>,
     signal?: AbortSignal
   ): Promise<void> {
+    const finished = this.#finished
+    const localDue = performance.now() - this.#localPassAt >= periodMs
+    if (finished !== undefined && (!localDue || this.#clock.now() - finished < periodMs)) return
     for (let left = budget; left > 0 && signal?.aborted !== true; ) {
       const mayBegin = performance.now() - this.#localPassAt >= periodMs
       const slice = await this.next(Math.min(left, SCAN_PAGE), periodMs, mayBegin)
