@@ -1,5 +1,5 @@
 import { ErrorCode } from '@shoal/core'
-import { describe, expect, it, onTestFinished } from 'vitest'
+import { describe, expect, it, onTestFinished, vi } from 'vitest'
 import { migrate, schemaVersion } from '../src/store/pg/migrate.ts'
 import { MIGRATIONS, SCHEMA_VERSION } from '../src/store/pg/migrations.ts'
 import { PgStore } from '../src/store/pg/pg-store.ts'
@@ -95,6 +95,32 @@ describe('PgStore schema', () => {
     expect((await migrate(pool, merged)).applied).toEqual([{ version: earlier.version, name: earlier.name }])
     expect((await migrate(pool, merged)).applied).toEqual([])
     expect((await pool.query(`SELECT to_regclass('earlier_branch')::text AS t`)).rows[0]?.t).toBe('earlier_branch')
+  })
+
+  it('keeps its connections open through a lull (their backends and prepared statements with them)', async () => {
+    const { db, pool } = await database()
+    await migrate(pool)
+    const store = new PgStore({ url: db.url, maxConnections: 4 })
+    await store.open()
+    onTestFinished(() => store.close())
+    const backends = async () =>
+      (
+        await pool.query<{ pid: number }>(
+          'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() ORDER BY pid',
+          [db.name]
+        )
+      ).rows.map((r) => r.pid)
+    const before = await backends()
+    // Four reads at once: four connections, each released idle when its read ends.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+    onTestFinished(() => void vi.useRealTimers())
+    await Promise.all(Array.from({ length: 4 }, (_, i) => store.accounts.getAccount(`nobody${i}`)))
+    const opened = (await backends()).filter((pid) => !before.includes(pid))
+    expect(opened.length).toBeGreaterThanOrEqual(1)
+    // A minute without a request (pg's own default closes idle connections after 10 s): still the same backends.
+    vi.advanceTimersByTime(60_000)
+    await store.accounts.getAccount('nobody')
+    expect((await backends()).filter((pid) => opened.includes(pid))).toEqual(opened)
   })
 
   it('says clearly when the server cannot be reached', async () => {

@@ -37,6 +37,14 @@ const types = {
 /** Names of prepared statements by their SQL (a fixed set: the store's own statements). */
 const statementNames = new Map<string, string>()
 
+/**
+ * How long a pooled connection may sit unused before it is closed. pg's default, 10 s, closed connections
+ * whenever the load dipped below the pool's size, and the next busy second opened them again: a backend
+ * started (a process, its caches cold) and every named statement parsed and planned again on it, CPU on both
+ * sides for nothing. Ten connections per tracker are cheap to keep; a tracker idle for minutes lets them go.
+ */
+const IDLE_CONNECTION_MS = 5 * 60_000
+
 /** Transient failures that a retried transaction is expected to get past. */
 const RETRYABLE = new Set(['40001', '40P01'])
 const MAX_ATTEMPTS = 5
@@ -93,7 +101,8 @@ export class PgDb {
       connectionString: this.#init.url,
       max: this.#init.maxConnections ?? 10,
       types,
-      connectionTimeoutMillis: 10_000
+      connectionTimeoutMillis: 10_000,
+      idleTimeoutMillis: IDLE_CONNECTION_MS
     })
     // An idle client losing its connection (the server restarted) must not crash the process: the pool drops it.
     pool.on('error', () => undefined)
