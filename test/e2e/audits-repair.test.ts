@@ -293,7 +293,8 @@ describe('audits and repair with real processes', { timeout: 150_000 }, () => {
     // Counters live in the tracker process: read them before it restarts.
     figures.corruptionsDetected = await metric('shoal_audit_corruptions_total')
     figures.leavesChecked = await metric('shoal_audit_leaves_checked_total')
-    figures.segmentsRepaired = await metric('shoal_segments_repaired_total')
+    const repairedBefore = await metric('shoal_segments_repaired_total')
+    figures.segmentsRepaired = repairedBefore
     figures.piecesRepaired = await metric('shoal_pieces_repaired_total')
     // Repairs run on storage nodes (repair orders): the tracker moved none of those bytes itself.
     figures.segmentsRepairedByNodes = await metric('shoal_segments_repaired_by_nodes_total')
@@ -302,8 +303,16 @@ describe('audits and repair with real processes', { timeout: 150_000 }, () => {
     await net.killNode(victim.index)
     bad.add(victim.peerId)
     const started = Date.now()
-    // Mid-repair: as soon as the tracker sees segments to repair, every process goes down and comes back.
-    await waitUntil('repair under way', async () => (await metric('shoal_segments_below_threshold')) > 0, 60_000)
+    // Mid-repair: as soon as the tracker acts on the dead node, every process goes down and comes back. The
+    // node watch queues and repairs the node's segments in the tick that finds it offline, so a pass of the
+    // check (the only thing that sets segments_below_threshold) may never see one below: a repair done counts.
+    await waitUntil(
+      'repair under way',
+      async () =>
+        (await metric('shoal_segments_below_threshold')) > 0 ||
+        (await metric('shoal_segments_repaired_total')) > repairedBefore,
+      60_000
+    )
     await net.restartTracker()
     await Promise.all(net.nodes.filter((x) => x.running).map((n) => net.restartNode(n.index)))
     await net.waitForOnline(undefined, 90_000)
