@@ -312,6 +312,11 @@ function memoryMB(pid: number, field: 'VmHWM' | 'RssAnon' | 'RssFile'): number {
   }
 }
 
+/** Transactions committed in a database so far (pg_stat_database: backends report them within about a second). */
+function transactionsCommitted(db: string): number {
+  return Number(psql(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db}'`))
+}
+
 function psql(sql: string): string {
   return execFileSync('psql', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '-d', 'postgres', '-Atc', sql])
     .toString()
@@ -324,6 +329,11 @@ interface PhaseResult {
    * database's backends.
    */
   cpuMs: { generator: number; trackers: number; trackersKernel: number; postgres: number | null }
+  /**
+   * Committed PostgreSQL transactions per request (each statement outside a transaction is one): the round trips
+   * a request costs, the background walk's included.
+   */
+  transactionsPerRequest: number | null
   rps: number
   errors: number
   p50: Record<Kind, number>
@@ -402,6 +412,8 @@ async function drive(
     await timed('commit', () => client.post(`/v1/uploads/${begun.uploadId}/commit`, {}, token))
   }
   const backends = processes.db === undefined ? [] : backendPids(processes.db)
+  const commits = () => (processes.db === undefined ? 0 : transactionsCommitted(processes.db))
+  const commits0 = commits()
   const cpu0 = { generator: process.cpuUsage(), trackers: splitCpuSeconds(processes.trackers) }
   const pg0 = totalCpuSeconds(backends)
   const started = performance.now()
@@ -440,6 +452,7 @@ async function drive(
     })
   )
   const seconds = (performance.now() - started) / 1000
+  const transactions = commits() - commits0
   const generator = process.cpuUsage(cpu0.generator)
   const perRequest = (cpuSeconds: number) => Math.round((cpuSeconds * 1000 * 100) / Math.max(1, total)) / 100
   const trackers = splitCpuSeconds(processes.trackers)
@@ -456,6 +469,8 @@ async function drive(
   const round1 = (n: number) => Math.round(n * 10) / 10
   return {
     cpuMs,
+    transactionsPerRequest:
+      processes.db === undefined ? null : Math.round((transactions * 100) / Math.max(1, total)) / 100,
     rps: Math.round(total / seconds),
     errors,
     p50: Object.fromEntries(KINDS.map((k) => [k, round1(percentile(sorted[k], 50))])) as Record<Kind, number>,
@@ -532,8 +547,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
 
     // Background work alone: no requests, the repair check's pass over every segment at its rate.
     log(`idle ${o.idleSeconds} s: background work only`)
-    const commits = () =>
-      kind === 'pg' ? Number(psql(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db}'`)) : 0
+    const commits = () => (kind === 'pg' ? transactionsCommitted(db) : 0)
     const backends = kind === 'pg' ? backendPids(db) : []
     const cpu0 = totalCpuSeconds(pids())
     const pgCpu0 = totalCpuSeconds(backends)
@@ -620,8 +634,8 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
   }
   const log = (s: string) => process.stderr.write(`[tracker-scale] ${s}\n`)
   const header =
-    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers (kernel) | trackers less background | PostgreSQL | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
-  const rows: string[] = [header, `|${'---|'.repeat(25)}`]
+    '| store | trackers | objects | nodes | req/s | errors | p99 ms begin | place | segment commit | commit | grants | list page | heartbeat | CPU ms/req generator | trackers (kernel) | trackers less background | PostgreSQL | PostgreSQL transactions per request | background CPU (share of a core per tracker) | PostgreSQL backends | background queries/s | repair pass: segments, s (rate/s) | full pass s / period s | peak RSS MB | anonymous, file RSS MB at the end | load avg |'
+  const rows: string[] = [header, `|${'---|'.repeat(26)}`]
   // The trackers' CPU per request less what they spend with no requests at all (the repair walk, ticks), as
   // measured in the idle window: at a few hundred requests per second a walk at 2,500 segments/s is a large part.
   const lessBackground = (phase: PhaseResult, trackers: number, background: number) =>
@@ -644,7 +658,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} (${phase.cpuMs.trackersKernel}) | ${lessBackground(phase, trackers, r.backgroundCpu)} | ${phase.cpuMs.postgres ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} (${phase.cpuMs.trackersKernel}) | ${lessBackground(phase, trackers, r.backgroundCpu)} | ${phase.cpuMs.postgres ?? '-'} | ${phase.transactionsPerRequest ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, healthz: _h, readyz: _r, ...p99Ms } = r.one.p99
@@ -656,6 +670,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
         p99Ms,
         rps: r.one.rps,
         cpuMsPerRequest: { ...r.one.cpuMs, trackersLessBackground: lessBackground(r.one, 1, r.backgroundCpu) },
+        transactionsPerRequest: r.one.transactionsPerRequest,
         ...(r.two === undefined
           ? {}
           : { rpsTwoTrackers: r.two.rps, twoTrackerRatio: +(r.two.rps / r.one.rps).toFixed(2) }),
