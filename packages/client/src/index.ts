@@ -22,7 +22,8 @@ export {
   type DownloadContext,
   type DownloadEvent,
   type DownloadOptions,
-  downloadObject
+  downloadObject,
+  type PieceRange
 } from './download.ts'
 export { checkName, checkPath, joinPath, MAX_NAME_BYTES, MAX_PATH_CHARS } from './names.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'

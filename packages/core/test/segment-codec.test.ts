@@ -87,6 +87,92 @@ describe('any k of k+m pieces rebuild a segment', () => {
   })
 })
 
+describe('a segment from byte ranges of its pieces (decodeColumns)', () => {
+  const layout: ObjectLayout = { size: 3 * SEGMENT + 5, segmentSize: SEGMENT, k: 4, m: 4 }
+
+  async function encoded(index: number) {
+    const codec = await SegmentCodec.create(
+      layout,
+      await loadErasureCodec(),
+      generateContentKey(),
+      generateObjectNonce()
+    )
+    const data = randomBytes(segmentPlainLength(layout, index))
+    const { pieces, pieceSize } = await codec.encode(index, data.slice())
+    return { codec, data, pieces: pieces.map((p) => p.slice()), pieceSize }
+  }
+
+  /** Bytes [from, to) of the pieces whose index `holds` says, undefined for the others. */
+  const column = (pieces: Uint8Array[], from: number, to: number, holds: (i: number) => boolean) => ({
+    offset: from,
+    pieces: pieces.map((p, i) => (holds(i) ? p.slice(from, to) : undefined))
+  })
+
+  it('the first halves of four pieces and the second halves of four others rebuild the segment', async () => {
+    // Every way of giving each half to its own k of the k + m pieces that the first segment's split uses, and
+    // mixed ones: data pieces for one half and parity for the other, parity for both, data for both.
+    const splits: [number[], number[]][] = [
+      [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7]
+      ],
+      [
+        [4, 5, 6, 7],
+        [0, 1, 2, 3]
+      ],
+      [
+        [0, 2, 4, 6],
+        [1, 3, 5, 7]
+      ],
+      [
+        [4, 5, 6, 7],
+        [4, 5, 6, 7]
+      ],
+      [
+        [0, 1, 2, 3],
+        [0, 1, 2, 3]
+      ]
+    ]
+    for (const index of [0, 3]) {
+      const { codec, data, pieces, pieceSize } = await encoded(index)
+      const half = Math.ceil(pieceSize / 2)
+      for (const [first, second] of splits) {
+        const plain = await codec.decodeColumns(index, [
+          column(pieces, half, pieceSize, (i) => second.includes(i)),
+          column(pieces, 0, half, (i) => first.includes(i))
+        ])
+        expect(Buffer.from(plain).equals(Buffer.from(data)), `segment ${index}, ${first} / ${second}`).toBe(true)
+      }
+    }
+  })
+
+  it('a flipped byte in any range fails authentication; a range of the wrong size is corrupt; ranges that do not tile the piece are a TypeError', async () => {
+    const { codec, pieces, pieceSize } = await encoded(0)
+    const half = pieceSize >> 1
+    for (const piece of [0, 5]) {
+      const bad = pieces.map((p) => p.slice())
+      bad[piece]![half + 7]! ^= 0x01
+      const err = await codec
+        .decodeColumns(0, [column(bad, 0, half, (i) => i < 4), column(bad, half, pieceSize, (i) => i >= 4 || i === 0)])
+        .catch((e) => e)
+      expect(err, `piece ${piece}`).toMatchObject({ code: ErrorCode.DECRYPT_FAILED })
+    }
+    const gap = await codec
+      .decodeColumns(0, [column(pieces, 1, half, (i) => i < 4), column(pieces, half, pieceSize, (i) => i < 4)])
+      .catch((e) => e)
+    expect(gap).toBeInstanceOf(TypeError)
+    const cut = await codec
+      .decodeColumns(0, [column(pieces, 0, half - 1, (i) => i < 4), column(pieces, half, pieceSize, (i) => i < 4)])
+      .catch((e) => e)
+    expect(cut).toMatchObject({ code: ErrorCode.PIECE_CORRUPT })
+    expect(await codec.decodeColumns(0, []).catch((e) => e)).toBeInstanceOf(TypeError)
+    const three = await codec
+      .decodeColumns(0, [column(pieces, 0, half, (i) => i < 3), column(pieces, half, pieceSize, (i) => i < 4)])
+      .catch((e) => e)
+    expect(three).toMatchObject({ code: ErrorCode.NOT_ENOUGH_PIECES })
+  })
+})
+
 describe('tampering is a typed error, never wrong bytes', () => {
   it('a flipped bit in any piece fails its CID check', async () => {
     const layout: ObjectLayout = { size: 5000, segmentSize: SEGMENT, k: 4, m: 2 }
