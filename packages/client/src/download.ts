@@ -62,24 +62,13 @@ export interface DownloadOptions {
   hedgeColdMs?: number
   /** Drop a node that sends nothing for this long. */
   stallMs?: number
-  /**
-   * The first segment is fetched in halves from 2k holders at once when its pieces are at least this many bytes
-   * (and it has 2k holders not known to be down); Infinity never does.
-   */
-  splitFromBytes?: number
   /** What the engine did and why: hedges, dropped nodes, DHT lookups. For progress displays and tests. */
   onEvent?: (event: DownloadEvent) => void
 }
 
-/** A byte range of a piece, when a request asked for part of it (the first segment's halves). */
-export interface PieceRange {
-  offset: number
-  length: number
-}
-
 export type DownloadEvent =
-  | { type: 'request'; segment: number; piece: number; node: string; range?: PieceRange }
-  | { type: 'piece'; segment: number; piece: number; node: string; ms: number; range?: PieceRange }
+  | { type: 'request'; segment: number; piece: number; node: string }
+  | { type: 'piece'; segment: number; piece: number; node: string; ms: number }
   | { type: 'hedge'; segment: number; piece: number; node: string; afterMs: number }
   /** A request no longer needed (its segment had k pieces) was stopped. */
   | { type: 'cancelled'; segment: number; piece: number; node: string }
@@ -101,8 +90,7 @@ export const DOWNLOAD_DEFAULTS = {
   hedgeFactor: 2,
   hedgeMinMs: 250,
   hedgeColdMs: 2_000,
-  stallMs: 10_000,
-  splitFromBytes: 512 * 1024
+  stallMs: 10_000
 } as const
 
 /**
@@ -164,9 +152,7 @@ export async function* downloadObject(
     let window = 1
     const fetchNext = (): void => {
       const index = next++
-      const task = grants
-        .get(index)
-        .then((granted) => (index === first ? fetcher.fetchFirst(granted) : fetcher.fetch(granted)))
+      const task = grants.get(index).then((granted) => fetcher.fetch(granted))
       // Failures surface when the segment's turn comes, not as unhandled rejections before it.
       task.catch(() => {})
       inFlight.push(task)
@@ -195,8 +181,7 @@ export async function* downloadObject(
 function whenOpen(opening: Promise<ObjectCodec>): ObjectCodec {
   return {
     encode: async (index, plaintext) => (await opening).encode(index, plaintext),
-    addPiece: async (segment, piece, cid, bytes, offset) =>
-      (await opening).addPiece(segment, piece, cid, bytes, offset),
+    addPiece: async (segment, piece, cid, bytes) => (await opening).addPiece(segment, piece, cid, bytes),
     decode: async (segment) => (await opening).decode(segment),
     discard: (segment) => {
       opening.then((c) => c.discard(segment)).catch(() => {})
@@ -335,23 +320,6 @@ class SegmentFetcher {
   }
 
   /**
-   * The first segment, which the first byte waits for: in halves when it can be (`#fetchHalves`), otherwise as
-   * any other.
-   */
-  fetchFirst(granted: GrantedSegment): Promise<Uint8Array> {
-    const { k } = this.#layout
-    const size = pieceSize(this.#layout, granted.index)
-    const holders: GrantedPiece[] = []
-    for (const piece of [...granted.pieces].sort((a, b) => a.index - b.index)) {
-      const node = piece.node.peerId
-      if (this.#ctx.unreachable?.isDown(node) === true || holders.some((h) => h.node.peerId === node)) continue
-      holders.push(piece)
-    }
-    if (size < Math.max(2, this.#settings.splitFromBytes) || holders.length < 2 * k) return this.fetch(granted)
-    return this.#fetchHalves(granted, holders.slice(0, 2 * k))
-  }
-
-  /**
    * Fetches k pieces of a segment and decodes it. A decode that names corrupt pieces starts another attempt:
    * `held` maps the pieces the codec still holds to the nodes that sent them, `excluded` are the nodes that sent
    * corrupt ones (not asked again for this segment), `spent` the grants already sent to a node.
@@ -419,7 +387,14 @@ class SegmentFetcher {
             (err: unknown) => {
               running--
               if (!cancel.signal.aborted && !this.#signal.aborted) {
-                failures.push(this.#failure(index, piece, err))
+                const failure = {
+                  piece: piece.index,
+                  node: piece.node.peerId,
+                  code: isShoalError(err) ? err.code : ErrorCode.INTERNAL,
+                  error: describeError(err)
+                }
+                failures.push(failure)
+                this.#emit({ type: 'failure', segment: index, ...failure, message: failure.error })
                 // Each failure starts a request to another holder of this segment.
                 launch()
               }
@@ -476,140 +451,6 @@ class SegmentFetcher {
     }
   }
 
-  /**
-   * The first segment from 2k holders at once, k of them sending the first half of their piece and k the second.
-   * Reed-Solomon codes every byte column on its own, so any k first halves rebuild the data pieces' first halves
-   * and any k second halves the rest (SegmentCodec.decodeColumns): the segment takes half a piece's transfer
-   * time instead of a whole one's, on links that would otherwise idle until the window opens. A half that fails
-   * or falls behind (hedge, stall) is asked of another holder, under a fresh grant when that holder's was spent on
-   * its other half. Halves cannot be checked against the pieces' CIDs: when the segment fails authentication, it
-   * is fetched again in whole pieces, with fresh grants, whose check names the corrupt node.
-   */
-  async #fetchHalves(granted: GrantedSegment, holders: readonly GrantedPiece[]): Promise<Uint8Array> {
-    const { k } = this.#layout
-    const index = granted.index
-    const size = pieceSize(this.#layout, index)
-    const half = Math.ceil(size / 2)
-    const halves: [PieceRange, PieceRange] = [
-      { offset: 0, length: half },
-      { offset: half, length: size - half }
-    ]
-    const spent = new Set<string>()
-    let fresh: Promise<GrantedSegment> | undefined
-    /** The piece under a grant not yet sent: its own, or one from a fresh batch for this segment. */
-    const unspent = async (piece: GrantedPiece): Promise<GrantedPiece> => {
-      if (!spent.has(piece.grant)) return piece
-      fresh ??= this.#grants.fresh(index)
-      let renewed = (await fresh).pieces.find((p) => p.index === piece.index)
-      if (renewed !== undefined && spent.has(renewed.grant)) {
-        fresh = this.#grants.fresh(index)
-        renewed = (await fresh).pieces.find((p) => p.index === piece.index)
-      }
-      if (renewed === undefined) throw new ShoalError(ErrorCode.PROTOCOL, `no fresh grant for piece ${piece.index}`)
-      return renewed
-    }
-    const failures: Failure[] = []
-    const failed = new Set<string>()
-    const cancel = halves.map(() => new AbortController())
-    const asked = halves.map(() => new Set<number>())
-    const received = [0, 0]
-    const hedgeTimers = new Set<ReturnType<typeof setTimeout>>()
-    const ended = new AbortController()
-    let running = 0
-
-    try {
-      await new Promise<void>((resolve, reject) => {
-        const settle = (): void => {
-          if (received.every((n) => n >= k)) resolve()
-          else if (this.#signal.aborted) reject(this.#signal.reason)
-          else if (running === 0) reject(this.#notEnough(granted, Math.min(...received), failures))
-        }
-        /** Asks `piece` (or the best holder not yet asked) for half `h`; false when there is none. */
-        const launch = (h: number, piece?: GrantedPiece, spare = false): boolean => {
-          if (received[h]! >= k || this.#signal.aborted) return false
-          const range = halves[h]!
-          let next = piece
-          if (next === undefined) {
-            const costs = new Map(
-              granted.pieces
-                .filter((p) => !asked[h]!.has(p.index) && !failed.has(p.node.peerId))
-                .map((p) => [p, this.#board.cost(p.node.peerId, range.length) * (p.index < k ? 1 : PARITY_COST_FACTOR)])
-            )
-            next = [...costs.keys()].sort((a, b) => costs.get(a)! - costs.get(b)! || a.index - b.index)[0]
-            if (next === undefined || (spare && this.#ctx.unreachable?.isDown(next.node.peerId) === true)) return false
-          }
-          const chosen = next
-          asked[h]!.add(chosen.index)
-          running++
-          const signal = AbortSignal.any([cancel[h]!.signal, this.#signal])
-          unspent(chosen)
-            .then((p) => {
-              spent.add(p.grant)
-              return this.#request(
-                p,
-                range.length,
-                signal,
-                index,
-                hedgeTimers,
-                (silent) => launch(h, undefined, !silent),
-                range
-              )
-            })
-            .then(
-              () => {
-                running--
-                received[h]!++
-                if (received[h]! >= k)
-                  cancel[h]!.abort(new ShoalError(ErrorCode.ABORTED, `segment ${index} half ${h} complete`))
-                settle()
-              },
-              (err: unknown) => {
-                running--
-                if (!cancel[h]!.signal.aborted && !this.#signal.aborted) {
-                  failures.push(this.#failure(index, chosen, err))
-                  failed.add(chosen.node.peerId)
-                  launch(h)
-                }
-                settle()
-              }
-            )
-          return true
-        }
-        if (this.#signal.aborted) {
-          reject(this.#signal.reason)
-          return
-        }
-        this.#signal.addEventListener('abort', () => reject(this.#signal.reason), { once: true, signal: ended.signal })
-        for (const [i, piece] of holders.entries()) launch(i < k ? 0 : 1, piece)
-      })
-    } catch (err) {
-      this.#codec.discard(index)
-      throw err
-    } finally {
-      for (const t of hedgeTimers) clearTimeout(t)
-      for (const c of [...cancel, ended]) c.abort(new ShoalError(ErrorCode.ABORTED, `segment ${index} complete`))
-    }
-    try {
-      return await this.#codec.decode(index)
-    } catch (err) {
-      if (!isShoalError(err, ErrorCode.DECRYPT_FAILED) && !isShoalError(err, ErrorCode.ERASURE_FAILED)) throw err
-      // Some half was wrong and none can be named: the codec dropped them all; whole pieces find the culprit.
-      return this.fetch(granted, new Map(), new Set(), spent)
-    }
-  }
-
-  /** A request that failed, reported. */
-  #failure(segment: number, piece: GrantedPiece, err: unknown): Failure {
-    const failure = {
-      piece: piece.index,
-      node: piece.node.peerId,
-      code: isShoalError(err) ? err.code : ErrorCode.INTERNAL,
-      error: describeError(err)
-    }
-    this.#emit({ type: 'failure', segment, ...failure, message: failure.error })
-    return failure
-  }
-
   /** A request slot freed up: waiting launches pick their holder again, the oldest segment first. */
   #retryDeferred(): void {
     const deferred = this.#deferred.sort((a, b) => a.segment - b.segment)
@@ -624,11 +465,9 @@ class SegmentFetcher {
     signal: AbortSignal,
     segment: number,
     hedgeTimers: Set<ReturnType<typeof setTimeout>>,
-    hedge: (silent: boolean) => boolean,
-    range?: PieceRange
+    hedge: (silent: boolean) => boolean
   ): Promise<void> {
     const peerId = piece.node.peerId
-    const part = range === undefined ? {} : { range }
     const median = this.#board.medianDurationMs()
     const hedgeAfter =
       median === undefined
@@ -656,19 +495,19 @@ class SegmentFetcher {
     hedgeAt(Math.max(hedgeAfter, this.#settings.stallMs / 2), true, false)
     const started = performance.now()
     this.#board.started(peerId, size)
-    this.#emit({ type: 'request', segment, piece: piece.index, node: peerId, ...part })
+    this.#emit({ type: 'request', segment, piece: piece.index, node: peerId })
     let outcome: 'ok' | 'failed' | 'cancelled' = 'failed'
     try {
-      const bytes = await this.#fetchFrom(piece, size, signal, seen, range)
+      const bytes = await this.#fetchFrom(piece, size, signal, seen)
       this.#ctx.receipts?.received(this.#relocated.get(piece.node.peerId) ?? piece.node, piece.grant, bytes.byteLength)
       this.wireBytes += bytes.byteLength
       signal.throwIfAborted()
-      await this.#codec.addPiece(segment, piece.index, piece.cid, bytes, range?.offset)
+      await this.#codec.addPiece(segment, piece.index, piece.cid, bytes)
       outcome = 'ok'
       this.#ctx.unreachable?.reached(peerId)
       const ms = performance.now() - started
       this.#board.succeeded(peerId, ms)
-      this.#emit({ type: 'piece', segment, piece: piece.index, node: peerId, ms, ...part })
+      this.#emit({ type: 'piece', segment, piece: piece.index, node: peerId, ms })
     } catch (err) {
       outcome = signal.aborted && !isShoalError(err, ErrorCode.PIECE_CORRUPT) ? 'cancelled' : 'failed'
       // Remembered beyond this transfer: a node that could not be dialled or went silent, and one that sent
@@ -698,15 +537,13 @@ class SegmentFetcher {
     piece: GrantedPiece,
     size: number,
     signal: AbortSignal,
-    seen: { bytes: number },
-    range: PieceRange | undefined
+    seen: { bytes: number }
   ): Promise<Uint8Array> {
-    const request = { grant: piece.grant, cid: CID.parse(piece.cid), size, ...(range === undefined ? {} : { range }) }
+    const request = { grant: piece.grant, cid: CID.parse(piece.cid), size }
     const peerId = piece.node.peerId
     const receipts = this.#ctx.receipts
     const options = {
       signal,
-      // The codec checks pieces at decode (integrity at decode); a range could not be checked here anyway.
       verify: false,
       stallMs: this.#settings.stallMs,
       onBytes: (n: number) => {

@@ -22,8 +22,7 @@ export {
   type DownloadContext,
   type DownloadEvent,
   type DownloadOptions,
-  downloadObject,
-  type PieceRange
+  downloadObject
 } from './download.ts'
 export { checkName, checkPath, joinPath, MAX_NAME_BYTES, MAX_PATH_CHARS } from './names.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'

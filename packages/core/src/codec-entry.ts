@@ -5,5 +5,5 @@
 export { CID, verifyPiece } from './cid.ts'
 export { type ErasureCodec, loadErasureCodec } from './erasure/index.ts'
 export { ErrorCode, isShoalError, ShoalError } from './errors.ts'
-export { type ObjectLayout, pieceSize } from './layout.ts'
-export { type PieceColumns, SegmentCodec } from './segment-codec.ts'
+export type { ObjectLayout } from './layout.ts'
+export { SegmentCodec } from './segment-codec.ts'

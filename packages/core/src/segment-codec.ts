@@ -24,13 +24,6 @@ export interface EncodedSegment {
   pieceSize: number
 }
 
-/** The same byte range of every piece of a segment: `pieces[i]` is bytes [offset, offset + length) of piece i. */
-export interface PieceColumns {
-  offset: number
-  /** k + m slots, undefined for the pieces whose range is missing. */
-  pieces: readonly (Uint8Array | undefined)[]
-}
-
 /**
  * Seals and erasure-codes the segments of one object, and reverses it. Pure computation: it holds the object's
  * content key and nothing else, so it can run on a worker thread or in a browser.
@@ -87,49 +80,10 @@ export class SegmentCodec {
    */
   async decode(index: number, pieces: readonly (Uint8Array | undefined)[]): Promise<Uint8Array> {
     const { k, m } = this.layout
-    this.#checkPieces(index, pieces, pieceSize(this.layout, index))
-    const sealed = sealedLength(segmentPlainLength(this.layout, index))
-    // The cipher reads the (rebuilt) data shards where they are: no segment-sized gather buffer.
-    return this.#codec.withDataShards(pieces, k, m, (data) =>
-      this.#cipher.open(index, index === this.#count - 1, takeBytes(data, sealed))
-    )
-  }
-
-  /**
-   * Rebuilds and opens a segment from byte ranges of its pieces, `columns` tiling [0, piece size). Reed-Solomon
-   * codes every byte column of the pieces on its own, so the same range of any k pieces rebuilds that range of
-   * the data pieces, and each range may come from a different k (the first halves from four holders, the second
-   * halves from four others). The pieces cannot be checked against their CIDs in parts: the GCM tag, over the
-   * whole segment, is what catches a wrong byte.
-   */
-  async decodeColumns(index: number, columns: readonly PieceColumns[]): Promise<Uint8Array> {
-    const { k, m } = this.layout
-    const size = pieceSize(this.layout, index)
-    const sorted = [...columns].sort((a, b) => a.offset - b.offset)
-    let end = 0
-    const rebuilt = sorted.map((column, c) => {
-      if (column.offset !== end) throw new TypeError(`segment ${index}: columns must tile its ${size}-byte pieces`)
-      end = sorted[c + 1]?.offset ?? size
-      this.#checkPieces(index, column.pieces, end - column.offset)
-      // Rebuilt ranges live in the codec's memory until the call returns: copied out; received ones are used as is.
-      return this.#codec.withDataShards(column.pieces, k, m, (data) =>
-        data.map((d, i) => (d === column.pieces[i] ? d : d.slice()))
-      )
-    })
-    if (end !== size || sorted.length === 0) {
-      throw new TypeError(`segment ${index}: columns must tile its ${size}-byte pieces`)
-    }
-    // The sealed segment is data piece 0, then 1, ...; each data piece is its columns in order.
-    const parts = Array.from({ length: k }, (_, i) => rebuilt.map((column) => column[i] as Uint8Array)).flat()
-    const sealed = sealedLength(segmentPlainLength(this.layout, index))
-    return this.#cipher.open(index, index === this.#count - 1, takeBytes(parts, sealed))
-  }
-
-  /** k + m slots, at least k of them `size` bytes, the rest missing. */
-  #checkPieces(index: number, pieces: readonly (Uint8Array | undefined)[], size: number): void {
-    const { k, m } = this.layout
     if (pieces.length !== k + m) throw new TypeError(`segment ${index} needs ${k + m} piece slots`)
-    const have = pieces.filter((p) => p !== undefined).length
+    const size = pieceSize(this.layout, index)
+    const present = pieces.map((p) => p !== undefined)
+    const have = present.filter(Boolean).length
     if (have < k) {
       throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, `segment ${index}: ${have} of the ${k} pieces needed`, {
         details: { segment: index, have, need: k }
@@ -143,5 +97,10 @@ export class SegmentCodec {
         )
       }
     })
+    const sealed = sealedLength(segmentPlainLength(this.layout, index))
+    // The cipher reads the (rebuilt) data shards where they are: no segment-sized gather buffer.
+    return this.#codec.withDataShards(pieces, k, m, (data) =>
+      this.#cipher.open(index, index === this.#count - 1, takeBytes(data, sealed))
+    )
   }
 }

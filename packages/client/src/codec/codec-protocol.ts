@@ -12,17 +12,7 @@ export type WorkerRequest =
   | { op: 'open'; id: number; object: number; layout: ObjectLayout; key: Uint8Array; nonce: Uint8Array }
   | { op: 'close'; id: number; object: number }
   | { op: 'encode'; id: number; object: number; index: number; plaintext: Uint8Array }
-  | {
-      op: 'add'
-      id: number
-      object: number
-      segment: number
-      piece: number
-      cid: string
-      bytes: Uint8Array
-      /** Where `bytes` start in the piece, when they are a part of it. */
-      offset?: number
-    }
+  | { op: 'add'; id: number; object: number; segment: number; piece: number; cid: string; bytes: Uint8Array }
   | { op: 'decode'; id: number; object: number; segment: number }
   | { op: 'discard'; id: number; object: number; segment: number }
 
@@ -91,13 +81,7 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
         ]
       }
       case 'add':
-        await object(request.object).pending.add(
-          request.segment,
-          request.piece,
-          request.cid,
-          request.bytes,
-          request.offset
-        )
+        await object(request.object).pending.add(request.segment, request.piece, request.cid, request.bytes)
         return [ok, []]
       case 'decode': {
         const plaintext = await object(request.object).pending.decode(request.segment)

@@ -121,12 +121,13 @@ export class CodecThreadPool implements CodecEngine {
         const pieces = r.cids!.map((_, i) => shards.subarray(i * size, (i + 1) * size))
         return { index, pieces, cids: r.cids!, ...(r.roots === undefined ? {} : { roots: r.roots }), pieceSize: size }
       },
-      async addPiece(segment, piece, cid, bytes, offset) {
+      async addPiece(segment, piece, cid, bytes) {
         // A piece that owns its whole buffer (getPiece's are) moves to the worker; a view is copied first. The
         // caller must not use `bytes` afterwards.
         const owned = ownsBuffer(bytes) ? bytes : bytes.slice()
-        const add = { op: 'add', object, segment, piece, cid, bytes: owned } as const
-        await threadFor(segment).call(offset === undefined ? add : { ...add, offset }, [owned.buffer as ArrayBuffer])
+        await threadFor(segment).call({ op: 'add', object, segment, piece, cid, bytes: owned }, [
+          owned.buffer as ArrayBuffer
+        ])
       },
       async decode(segment) {
         return (await threadFor(segment).call({ op: 'decode', object, segment })).plaintext!

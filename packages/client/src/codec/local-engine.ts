@@ -20,7 +20,7 @@ export class LocalCodecEngine implements CodecEngine {
         const e = await codec.encode(index, plaintext)
         return { index, pieces: e.pieces, cids: e.cids.map(String), roots: e.roots, pieceSize: e.pieceSize }
       },
-      addPiece: (segment, piece, cid, bytes, offset) => pending.add(segment, piece, cid, bytes, offset),
+      addPiece: (segment, piece, cid, bytes) => pending.add(segment, piece, cid, bytes),
       decode: (segment) => pending.decode(segment),
       discard: (segment) => pending.discard(segment),
       close() {}

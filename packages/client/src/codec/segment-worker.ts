@@ -20,17 +20,14 @@ export interface EncodedPieces {
 export interface ObjectCodec {
   encode(index: number, plaintext: Uint8Array): Promise<EncodedPieces>
   /**
-   * Keeps a received piece (its CID for `decode`'s check) until the segment is decoded; with `offset`, or bytes
-   * shorter than a piece, a part of it (bytes [offset, offset + bytes.byteLength)): a segment whose pieces
-   * arrive in parts is decoded column by column. Takes ownership of `bytes`: a worker engine moves the buffer to
-   * its thread, leaving the caller's view empty.
+   * Keeps a received piece (its CID for `decode`'s check) until the segment is decoded. Takes ownership of
+   * `bytes`: a worker engine moves the buffer to its thread, leaving the caller's view empty.
    */
-  addPiece(segment: number, piece: number, cid: string, bytes: Uint8Array, offset?: number): Promise<void>
+  addPiece(segment: number, piece: number, cid: string, bytes: Uint8Array): Promise<void>
   /**
    * Rebuilds the segment from the pieces added so far and forgets them. ERR_PIECE_CORRUPT (`details.pieces`: the
    * indices) when it fails authentication because of pieces that do not match their CIDs: those are dropped, the
-   * others kept, and the caller adds replacements and decodes again. A decode from parts that fails authentication
-   * drops the parts (they cannot be hashed) and keeps the segment open for whole pieces.
+   * others kept, and the caller adds replacements and decodes again.
    */
   decode(segment: number): Promise<Uint8Array>
   /** Forgets the pieces of a segment that will not be decoded. */

@@ -122,33 +122,18 @@ export interface GetPieceOptions extends CallOptions {
   sign?: (bytes: number) => Promise<string>
 }
 
-export interface GetPieceRequest {
-  grant: string
-  cid: CID
-  /** The bytes expected: the piece's size, or the range's length. */
-  size: number
-  /** A byte range of the piece instead of all of it; it cannot be checked against the CID (`verify: false`). */
-  range?: { offset: number; length: number }
-}
-
 /**
- * Fetches a whole piece, or a range of it, under a get grant into a buffer of its own (transferable to a
- * worker). Unless told otherwise it checks a whole piece against the CID, so a corrupt or lying node is caught
- * here (ERR_PIECE_CORRUPT).
+ * Fetches a whole piece under a get grant into a buffer of its own (transferable to a worker). Unless told
+ * otherwise it checks the bytes against the CID, so a corrupt or lying node is caught here (ERR_PIECE_CORRUPT).
  */
 export function getPiece(
   peer: Libp2p,
   node: NodeAddress,
-  request: GetPieceRequest,
+  request: { grant: string; cid: CID; size: number },
   options: GetPieceOptions = {}
 ): Promise<Uint8Array> {
-  const { range } = request
-  if (range !== undefined && (options.verify !== false || range.length !== request.size)) {
-    throw new TypeError('a range of a piece is fetched with verify: false and size = its length')
-  }
   return call(peer, node, PROTOCOL_GET, options, async (stream, reader) => {
-    const header = { grant: request.grant, piece: request.cid.toString(), ...range }
-    await sendBounded(stream, [encodeFrame(header)], options)
+    await sendBounded(stream, [encodeFrame({ grant: request.grant, piece: request.cid.toString() })], options)
     const receipts = options.sign === undefined ? undefined : new InBandReceipts(stream, options.sign, options)
     if (receipts === undefined) await stream.close(options)
     const stall = new StallTimer(stream, node, options.stallMs)
