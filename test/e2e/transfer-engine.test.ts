@@ -106,26 +106,6 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
     }
   })
 
-  /** Runs `body` while every piece node 5 holds has one byte flipped behind its back. */
-  const withNode5Corrupt = (body: () => Promise<void>): Promise<void> => withCorruptPieces(net.nodes[5]!.dataDir, body)
-
-  it('a node returning corrupt bytes is dropped and reported; the download is still correct', async () => {
-    await withNode5Corrupt(async () => {
-      // Every holder is asked at once (extraPieces 2), and a segment is done at the first k good pieces: a
-      // corrupt piece that arrives after that is cancelled unseen. Under load node 5 can lose every race of one
-      // download, so this downloads again (each must be correct) until a corrupt piece has been caught.
-      const corrupt: DownloadEvent[] = []
-      for (let attempt = 0; attempt < 5 && corrupt.length === 0; attempt++) {
-        const events: DownloadEvent[] = []
-        const { stream } = await client.get('data.bin', { onEvent: (e) => events.push(e), extraPieces: 2 })
-        expect(sha(await collect(stream))).toBe(sha(data))
-        corrupt.push(...events.filter((e) => e.type === 'failure' && e.code === ErrorCode.PIECE_CORRUPT))
-      }
-      expect(corrupt.length).toBeGreaterThan(0)
-      expect(corrupt.every((e) => e.type === 'failure' && e.node === net.nodes[5]!.peerId)).toBe(true)
-    })
-  })
-
   it('resumes an interrupted upload at segment granularity without resending committed segments', async () => {
     const big = randomBytes(8 * SEG)
     const controller = new AbortController()
@@ -233,6 +213,9 @@ class StaleGrants extends TrackerClient {
 }
 
 /*
+ * A corrupt piece is caught only when the decode uses it (the segment's AES-GCM tag fails): on a busy machine every
+ * piece may arrive before the decode, which needs only k of them and may not read node 5's, so a test that hoped
+ * for node 5's piece to be used raced (it failed CI at 8899d02, load ~10-40, in 5 tries). Here it is always used.
  * The replacement of a piece found corrupt at decode may be one whose grant was already sent: a request that was
  * cancelled when the first k pieces arrived. Nodes refuse a grant's serial twice, so the replacement needs a new
  * grant. Made certain here, not left to a race: nodes 0 and 1 send at 25 KB/s (a 256 KiB piece takes them 10 s),
@@ -261,7 +244,7 @@ describe('a corrupt piece whose replacement was already asked for (6 nodes 4+2; 
     await net?.stop()
   })
 
-  it('is fetched again under a fresh grant, and the download is correct', async () => {
+  it('is dropped and its node reported; the piece is fetched again under a fresh grant; the download is correct', async () => {
     await withCorruptPieces(net.nodes[5]!.dataDir, async () => {
       const events: DownloadEvent[] = []
       const { stream } = await client.get('one-segment.bin', {
