@@ -1,13 +1,10 @@
-import type { PublicKey } from '@libp2p/interface'
 import {
   ErrorCode,
-  fromBase64Url,
-  fromUtf8,
   type HeartbeatResponse,
   MAX_HEARTBEAT_TOKEN_LENGTH,
   type NodeAddress,
   type NodeView,
-  nodePublicKey,
+  openNodeToken,
   ShoalError
 } from '@shoal/core'
 import type { TrackerConfig } from './config.ts'
@@ -129,7 +126,7 @@ export class NodeRegistry {
 
   /** `source`: the address the heartbeat came from, which decides the node's subnet (see subnetOf). */
   async heartbeat(token: string, source?: string): Promise<HeartbeatResponse> {
-    const payload = parseHeartbeatPayload(await openHeartbeat(token))
+    const payload = parseHeartbeatPayload((await openNodeToken(token, 'heartbeat', MAX_HEARTBEAT_TOKEN_LENGTH)).payload)
     const now = this.#config.clock.now()
     const skew = payload.at - now
     if (Math.abs(skew) > HEARTBEAT_MAX_SKEW_MS) {
@@ -469,52 +466,6 @@ class PendingGrants {
     }
     return this.#bytes
   }
-}
-
-/**
- * A heartbeat's payload, once the signature of the node it names checks out (the key is the one inside the
- * node's peer id, parsed once per node: `nodePublicKey`). The payload is decoded and parsed once, before the
- * check, to find the node; a heartbeat may carry thousands of acknowledged deletes. Naming no node or one
- * without a key is ERR_INVALID_INPUT (field `token`), a bad signature or token ERR_UNAUTHORIZED.
- */
-async function openHeartbeat(token: string): Promise<unknown> {
-  const invalid = (message: string, cause?: unknown) =>
-    new ShoalError(ErrorCode.INVALID_INPUT, message, { cause, details: { field: 'token' } })
-  const refused = (message: string, cause?: unknown) =>
-    new ShoalError(ErrorCode.UNAUTHORIZED, `heartbeat ${message}`, { cause })
-  if (token.length === 0 || token.length > MAX_HEARTBEAT_TOKEN_LENGTH) throw refused('is missing or too long')
-  const dot = token.indexOf('.')
-  let body: Uint8Array
-  let payload: unknown
-  try {
-    body = fromBase64Url(dot < 0 ? token : token.slice(0, dot))
-    payload = JSON.parse(fromUtf8(body))
-  } catch (cause) {
-    throw invalid('heartbeat token is malformed', cause)
-  }
-  const node = (payload as { node?: unknown } | null)?.node
-  if (typeof node !== 'string' || node.length === 0 || node.length > 128) throw invalid('heartbeat names no node')
-  let key: PublicKey
-  try {
-    key = nodePublicKey(node)
-  } catch (cause) {
-    throw invalid(`heartbeat node: ${(cause as Error).message}`, cause)
-  }
-  if (dot < 0 || token.indexOf('.', dot + 1) >= 0) throw refused('is malformed')
-  let signature: Uint8Array
-  try {
-    signature = fromBase64Url(token.slice(dot + 1))
-  } catch (cause) {
-    throw refused('is not valid base64url', cause)
-  }
-  let valid = false
-  try {
-    valid = await key.verify(body, signature)
-  } catch (cause) {
-    throw refused('signature could not be checked', cause)
-  }
-  if (!valid) throw refused('signature is invalid')
-  return payload
 }
 
 function address(node: NodeRecord): NodeAddress {

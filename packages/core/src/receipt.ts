@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { KeyCache } from './crypto/key-cache.ts'
 import { ErrorCode, ShoalError } from './errors.ts'
 import { parseMerkleRoot } from './merkle.ts'
-import { openToken, signToken } from './signed-token.ts'
+import { MAX_TOKEN_LENGTH, openToken, openTokenSignedByPayload, signToken } from './signed-token.ts'
 
 /**
  * A node's signed statement that it durably stored a piece under a put grant, and of the piece's Merkle root
@@ -50,6 +50,38 @@ export function nodePublicKey(peerId: string): PublicKey {
     if (key === undefined) throw new TypeError(`peer id ${peerId} does not embed its public key (use an Ed25519 key)`)
     return key
   })
+}
+
+/**
+ * A request a storage node signed with the key inside the peer id its payload names (`node`): heartbeats,
+ * settlements, exits, retain requests. Naming no node, or one whose id embeds no key, is ERR_INVALID_INPUT (field
+ * `token`); a token that is malformed, too long or wrongly signed is ERR_UNAUTHORIZED.
+ */
+export async function openNodeToken(
+  token: unknown,
+  what: string,
+  maxLength = MAX_TOKEN_LENGTH
+): Promise<{ node: string; payload: unknown }> {
+  const invalid = (message: string, cause?: unknown) =>
+    new ShoalError(ErrorCode.INVALID_INPUT, message, { cause, details: { field: 'token' } })
+  let node = ''
+  const payload = await openTokenSignedByPayload(
+    token,
+    (p) => {
+      const named = (p as { node?: unknown } | null)?.node
+      if (typeof named !== 'string' || named.length === 0 || named.length > 128) throw invalid(`${what} names no node`)
+      node = named
+      try {
+        return nodePublicKey(named)
+      } catch (cause) {
+        throw invalid(`${what} node: ${(cause as Error).message}`, cause)
+      }
+    },
+    ErrorCode.UNAUTHORIZED,
+    what,
+    maxLength
+  )
+  return { node, payload }
 }
 
 /** Verifies with the public key embedded in the node's peer id: no key registry is needed. */

@@ -35,19 +35,54 @@ export async function openTokenWithLimit(
   what: string,
   maxLength: number
 ): Promise<unknown> {
+  const { body, signature } = tokenParts(token, code, what, maxLength)
+  await checkSignature(key, body, signature, code, what)
+  return parsePayload(body, code, what)
+}
+
+/**
+ * Opens a token whose signer its own payload names (a storage node signs with the key inside the peer id it
+ * names): the payload is decoded once, `keyOf` picks the key from it (its errors pass through: the caller's own
+ * code for a payload naming no usable signer), then the signature is checked. Any other failure uses `code`.
+ */
+export async function openTokenSignedByPayload(
+  token: unknown,
+  keyOf: (payload: unknown) => PublicKey,
+  code: string,
+  what: string,
+  maxLength: number
+): Promise<unknown> {
+  const { body, signature } = tokenParts(token, code, what, maxLength)
+  const payload = parsePayload(body, code, what)
+  await checkSignature(keyOf(payload), body, signature, code, what)
+  return payload
+}
+
+function tokenParts(
+  token: unknown,
+  code: string,
+  what: string,
+  maxLength: number
+): { body: Uint8Array; signature: Uint8Array } {
   if (typeof token !== 'string' || token.length === 0 || token.length > maxLength) {
     throw new ShoalError(code, `${what} is missing or too long`)
   }
   const parts = token.split('.')
   if (parts.length !== 2) throw new ShoalError(code, `${what} is malformed`)
-  let body: Uint8Array
-  let signature: Uint8Array
   try {
-    body = fromBase64Url(parts[0] as string)
-    signature = fromBase64Url(parts[1] as string)
+    return { body: fromBase64Url(parts[0] as string), signature: fromBase64Url(parts[1] as string) }
   } catch (cause) {
     throw new ShoalError(code, `${what} is not valid base64url`, { cause })
   }
+}
+
+async function checkSignature(
+  key: PublicKey,
+  body: Uint8Array,
+  signature: Uint8Array,
+  code: string,
+  what: string
+): Promise<void> {
   let valid = false
   try {
     valid = await key.verify(body, signature)
@@ -55,6 +90,9 @@ export async function openTokenWithLimit(
     throw new ShoalError(code, `${what} signature could not be checked`, { cause })
   }
   if (!valid) throw new ShoalError(code, `${what} signature is invalid`)
+}
+
+function parsePayload(body: Uint8Array, code: string, what: string): unknown {
   try {
     return JSON.parse(fromUtf8(body))
   } catch (cause) {

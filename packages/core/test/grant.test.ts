@@ -6,9 +6,11 @@ import {
   fromBase64Url,
   type Grant,
   nodePublicKey,
+  openNodeToken,
   pieceCid,
   signGrant,
   signReceipt,
+  signToken,
   toBase64Url,
   verifyGrant,
   verifyReceipt
@@ -145,5 +147,24 @@ describe('receipts', () => {
     // An RSA-style id (a hash of the key) embeds no key.
     const hashed = 'QmYyQSo1c1Ym7orWxLYvCrM2EmxFTANf8wXmmE7DWjhx5N'
     expect(() => nodePublicKey(hashed)).toThrow(/does not embed its public key/)
+  })
+
+  it('opens a node-signed token only with the key of the node it names', async () => {
+    const { node, nodeKey } = await setup()
+    const other = await generateKeyPair('Ed25519')
+    const payload = { v: 1, kind: 'heartbeat', node }
+    expect(await openNodeToken(await signToken(nodeKey, payload), 'heartbeat')).toEqual({ node, payload })
+    // Another key claiming to be the node: the signature is refused.
+    const forged = await openNodeToken(await signToken(other, payload), 'heartbeat').catch((e) => e)
+    expect(forged.code).toBe(ErrorCode.UNAUTHORIZED)
+    // Naming no node, or one whose id embeds no key: invalid input, before any signature check.
+    for (const named of [{}, { node: 'not-a-peer-id' }]) {
+      const err = await openNodeToken(await signToken(nodeKey, named), 'heartbeat').catch((e) => e)
+      expect(err.code).toBe(ErrorCode.INVALID_INPUT)
+    }
+    const garbage = await openNodeToken('garbage', 'heartbeat').catch((e) => e)
+    expect(garbage.code).toBe(ErrorCode.UNAUTHORIZED)
+    const long = await openNodeToken(await signToken(nodeKey, payload), 'heartbeat', 10).catch((e) => e)
+    expect(long.message).toMatch(/too long/)
   })
 })

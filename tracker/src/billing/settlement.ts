@@ -1,5 +1,4 @@
 import type { PublicKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
 import {
   ErrorCode,
   fastPublicKey,
@@ -9,9 +8,8 @@ import {
   KeyCache,
   MAX_SETTLEMENT_RECEIPTS,
   MAX_SETTLEMENT_TOKEN_LENGTH,
+  openNodeToken,
   openToken,
-  openTokenWithLimit,
-  peekToken,
   REPAIR_ACCOUNT,
   receiptKeyFrom,
   type SettlementPayload,
@@ -135,31 +133,10 @@ export class Settlements {
     const invalid = (message: string) =>
       new ShoalError(ErrorCode.INVALID_INPUT, message, { details: { field: 'token' } })
     if (typeof token !== 'string') throw invalid('token: must be the node-signed settlement token')
-    let node: unknown
-    try {
-      node = (peekToken(token) as { node?: unknown } | null)?.node
-    } catch {
-      throw invalid('settlement token is malformed')
-    }
-    if (typeof node !== 'string' || node.length === 0 || node.length > 128) throw invalid('settlement names no node')
-    let key: PublicKey
-    try {
-      key = this.#keys.get(`node:${node}`, () => {
-        const embedded = peerIdFromString(node).publicKey
-        if (embedded === undefined) throw new Error('no key')
-        return embedded
-      })
-    } catch {
-      throw invalid(`settlement node ${node.slice(0, 80)} is not a peer id with its public key`)
-    }
-    const p = (await openTokenWithLimit(
-      token,
-      key,
-      ErrorCode.UNAUTHORIZED,
-      'settlement',
-      MAX_SETTLEMENT_TOKEN_LENGTH
-    )) as Partial<SettlementPayload> | null
-    if (p === null || typeof p !== 'object' || p.v !== 1 || p.kind !== 'settlement' || p.node !== node) {
+    // The payload names its node, and the signature is that node's: openNodeToken.
+    const p = (await openNodeToken(token, 'settlement', MAX_SETTLEMENT_TOKEN_LENGTH))
+      .payload as Partial<SettlementPayload>
+    if (p === null || typeof p !== 'object' || p.v !== 1 || p.kind !== 'settlement') {
       throw invalid('settlement token payload is not a settlement')
     }
     if (!Number.isSafeInteger(p.at) || Math.abs((p.at as number) - this.#clock.now()) > HEARTBEAT_MAX_SKEW_MS) {
