@@ -210,7 +210,10 @@ describe('the drive in Chromium: routing, layout, previews, selection, sort, sea
     // 200 ms; a fast upload here is over in about a second): counting them failed CI at 3e30b48 (0, 10, 24, 44).
     const seen = `progress values seen: ${values.join(', ')}`
     expect(new Set(values).size, seen).toBeGreaterThanOrEqual(2)
-    expect(values.some((v) => v % 25 !== 0), seen).toBe(true)
+    expect(
+      values.some((v) => v % 25 !== 0),
+      seen
+    ).toBe(true)
     for (let i = 1; i < values.length; i++) expect(values[i]!).toBeGreaterThanOrEqual(values[i - 1]!)
 
     await page.getByRole('button', { name: 'Clear' }).click()
