@@ -27,6 +27,7 @@ import { AUTH_SCRYPT, TOKEN_BYTES } from './constants.ts'
 import type { EmailVerification } from './email-verification.ts'
 import { randomId } from './grants.ts'
 import type { ModerationGate } from './moderation.ts'
+import { type BucketKey, RATE_LIMITS, takeOrRefuse } from './rate-limit.ts'
 import type { AccountRecord, RecoveryRecord, StoreParts } from './store/store.ts'
 
 const scrypt = promisify(scryptCallback) as (
@@ -42,7 +43,8 @@ export async function hashAuthKey(authKey: string, salt: Uint8Array): Promise<Ui
 }
 
 export interface AccountsComponents {
-  store: StoreParts<'accounts'>
+  /** `coordination` holds the sign-up and login limits, shared by every tracker on the same store. */
+  store: StoreParts<'accounts' | 'coordination'>
   config: TrackerConfig
   auth: Authenticator
   /** Suspended accounts (moderation.ts); default none. */
@@ -51,9 +53,14 @@ export interface AccountsComponents {
   verification?: EmailVerification
 }
 
-/** Sign-up, login and bearer sessions. The tracker holds a salted hash of the auth key, never the password. */
+/**
+ * Sign-up, login and bearer sessions. The tracker holds a salted hash of the auth key, never the password.
+ * Everything that checks a password or a recovery key is rate-limited like a login (per address, and per email
+ * where the request names one) before any hash is computed, and sign-ups and logins are written to the
+ * account's audit log with the caller's address: `ip` is the address the HTTP layer saw.
+ */
 export class Accounts {
-  readonly #store: StoreParts<'accounts'>
+  readonly #store: StoreParts<'accounts' | 'coordination'>
   readonly #config: TrackerConfig
   readonly #gate: Pick<ModerationGate, 'checkAccount'> | undefined
   /** Hashed against when the email is unknown, so a miss costs as much time as a wrong password. */
@@ -73,12 +80,14 @@ export class Accounts {
    * A new account. With email verification (`verification`), the account waits for the emailed code and the
    * answer is the same for a registered email, after the same scrypt work (email-verification.ts).
    */
-  async signup(request: SignupRequest): Promise<SessionResponse | SignupPendingResponse> {
+  async signup(request: SignupRequest, ip: string): Promise<SessionResponse | SignupPendingResponse> {
+    await this.#limit([{ key: `signup:${ip}`, rule: RATE_LIMITS.signupPerIp }])
     const account = await this.#newAccount(request)
+    // Nothing exists until the code comes back: the sign-up is audited at confirmSignup.
     if (this.#verification !== undefined) return this.#verification.begin(account)
     await this.#store.accounts.createAccount(account)
     this.#config.logger.info({ account: account.id }, 'account created')
-    return this.#openSession(account)
+    return this.#audited(await this.#openSession(account), 'signup', ip)
   }
 
   /** The emailed code of a waiting sign-up: the account is made and its first session opened. */
@@ -86,7 +95,8 @@ export class Accounts {
     if (this.#verification === undefined) {
       throw new ShoalError(ErrorCode.NOT_FOUND, 'this tracker does not verify emails: sign-up needs no code')
     }
-    return this.#openSession(await this.#verification.confirm(request, ip))
+    const session = await this.#openSession(await this.#verification.confirm(request, ip))
+    return this.#audited(session, 'signup', ip)
   }
 
   async #newAccount(request: SignupRequest): Promise<AccountRecord> {
@@ -107,11 +117,18 @@ export class Accounts {
     }
   }
 
-  async login(request: LoginRequest): Promise<SessionResponse> {
+  async login(request: LoginRequest, ip: string): Promise<SessionResponse> {
+    await this.#limitAttempt(ip, request.email)
     const account = await this.#store.accounts.getAccountByEmail(request.email)
-    await this.#checkPassword(account, request.authKey)
+    try {
+      await this.#checkPassword(account, request.authKey)
+    } catch (err) {
+      // A wrong password on a real account is the owner's to see; a wrong email has no log to go to.
+      if (account !== undefined) await this.#audit(account.id, 'login-failed', ip)
+      throw err
+    }
     await this.#gate?.checkAccount((account as AccountRecord).id)
-    return this.#openSession(account as AccountRecord)
+    return this.#audited(await this.#openSession(account as AccountRecord), 'login', ip)
   }
 
   /** ERR_WRONG_PASSWORD unless `authKey` is the account's; one error for an unknown account, and the same time. */
@@ -136,14 +153,16 @@ export class Accounts {
    * rewrapped under the new password's key, made on the client. Every session of the account ends, other
    * devices included; the answer is a new session for this one.
    */
-  async changePassword(accountId: string, request: ChangePasswordRequest): Promise<SessionResponse> {
+  async changePassword(accountId: string, request: ChangePasswordRequest, ip: string): Promise<SessionResponse> {
+    await this.#limitAttempt(ip)
     const account = await this.#store.accounts.getAccount(accountId)
     await this.#checkPassword(account, request.authKey)
     return this.#setPassword(account as AccountRecord, request.newAuthKey, request.wrappedMasterKey, 'password-changed')
   }
 
   /** A new recovery key (its wrap of the master key) replaces the old, proven by the current password. */
-  async setRecovery(accountId: string, request: SetRecoveryRequest): Promise<AccountView> {
+  async setRecovery(accountId: string, request: SetRecoveryRequest, ip: string): Promise<AccountView> {
+    await this.#limitAttempt(ip)
     const account = await this.#store.accounts.getAccount(accountId)
     await this.#checkPassword(account, request.authKey)
     const now = this.#config.clock.now()
@@ -157,12 +176,14 @@ export class Accounts {
   }
 
   /** The recovery copy of the master key, sealed under the recovery key's own key: useless without it. */
-  async recoveryWrap(request: RecoveryRequest): Promise<RecoveryResponse> {
+  async recoveryWrap(request: RecoveryRequest, ip: string): Promise<RecoveryResponse> {
+    await this.#limitAttempt(ip, request.email)
     return { wrappedMasterKey: (await this.#checkRecovery(request)).recovery.wrappedMasterKey }
   }
 
   /** A forgotten password replaced with the recovery key: like changePassword, with the recovery key as proof. */
-  async recoveryReset(request: RecoveryResetRequest): Promise<SessionResponse> {
+  async recoveryReset(request: RecoveryResetRequest, ip: string): Promise<SessionResponse> {
+    await this.#limitAttempt(ip, request.email)
     const account = await this.#checkRecovery(request)
     // A suspended account stays suspended: a recovery key does not reopen it.
     await this.#gate?.checkAccount(account.id)
@@ -187,6 +208,27 @@ export class Accounts {
     this.#auth.forget({ accountId: account.id })
     this.#config.logger.info({ account: account.id, action }, 'account password set')
     return this.#openSession({ ...account, ...auth })
+  }
+
+  /** A password or recovery key about to be checked: one attempt from `ip`, and for `email` when one is named. */
+  #limitAttempt(ip: string, email?: string): Promise<void> {
+    return this.#limit([
+      { key: `login:${ip}`, rule: RATE_LIMITS.loginPerIp },
+      ...(email === undefined ? [] : [{ key: `login-email:${email}`, rule: RATE_LIMITS.loginPerEmail }])
+    ])
+  }
+
+  #limit(keys: readonly BucketKey[]): Promise<void> {
+    return takeOrRefuse(this.#store.coordination, keys, this.#config.clock.now())
+  }
+
+  #audit(accountId: string, event: 'signup' | 'login' | 'login-failed', ip: string): Promise<void> {
+    return this.#store.accounts.appendAudit(auditRecord(accountId, this.#config.clock.now(), event, { ip }))
+  }
+
+  async #audited(session: SessionResponse, event: 'signup' | 'login', ip: string): Promise<SessionResponse> {
+    await this.#audit(session.account.id, event, ip)
+    return session
   }
 
   async #openSession(account: AccountRecord): Promise<SessionResponse> {

@@ -189,7 +189,7 @@ export function createComponents(
   registerAdminRoutes(app, { moderation, adminToken: config.adminToken })
   // A point read: a round trip to PostgreSQL, a lookup in LevelDB.
   registerHealthRoutes(app, { ping: () => store.accounts.getAccount('readyz') })
-  registerMoneyRoutes(app, { auth, accounts, billing, settlements, apiKeys, plans, store, clock })
+  registerMoneyRoutes(app, { auth, billing, settlements, apiKeys, plans, store, clock })
   registerOpsRoutes(app, { maintenance, reputations, registry, clock, signer, metrics })
   const http = new HttpListener(app, config.host, config.port, edge.tls === undefined ? 'http' : 'https')
   return {

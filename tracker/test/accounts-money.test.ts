@@ -1,4 +1,4 @@
-import type { AccountView } from '@shoal/core'
+import { type AccountView, ErrorCode, randomBytes, toBase64Url } from '@shoal/core'
 import { describe, expect, it } from 'vitest'
 import { RATE_LIMITS } from '../src/rate-limit.ts'
 import { expectError, expectOk, FakeNode, signup, startTracker, uploadObject } from './helpers.ts'
@@ -165,5 +165,39 @@ describe('rate limits and the audit log of logins', () => {
     }
     expect(status).toBe(429)
     expect(signups).toBe(RATE_LIMITS.signupPerIp.burst)
+  })
+  it('are the accounts service’s: the address it is given is audited, and limited with the email for recovery', async () => {
+    const t = await startTracker()
+    const { email, authKey, session } = await signup(t)
+    const { accounts, store } = t.tracker.components
+    const ip = '198.51.100.7'
+    const wrongKey = toBase64Url(randomBytes(32))
+    await accounts.login({ email, authKey }, ip)
+    await expect(accounts.login({ email, authKey: wrongKey }, ip)).rejects.toMatchObject({
+      code: ErrorCode.WRONG_PASSWORD
+    })
+    // An unknown email has no log to write to.
+    await expect(accounts.login({ email: 'nobody@example.com', authKey }, ip)).rejects.toMatchObject({
+      code: ErrorCode.WRONG_PASSWORD
+    })
+    const events = (await store.accounts.listAudit(session.account.id, 10)).map((e) => [e.event, e.details?.ip])
+    expect(events).toEqual([
+      ['login-failed', ip],
+      ['login', ip],
+      ['signup', '127.0.0.1']
+    ])
+
+    // Recovery attempts draw from the login's per-email bucket, from whatever address they come.
+    const recovery = { email, recoveryAuthKey: wrongKey }
+    for (let i = 2; i < RATE_LIMITS.loginPerEmail.burst; i++) {
+      await expect(accounts.recoveryWrap(recovery, `203.0.113.${i}`)).rejects.toMatchObject({
+        code: ErrorCode.WRONG_RECOVERY_KEY
+      })
+    }
+    await expect(accounts.login({ email, authKey }, '192.0.2.1')).rejects.toMatchObject({
+      code: ErrorCode.RATE_LIMITED
+    })
+    // A refused attempt is audited as nothing: it never reached the password.
+    expect(await store.accounts.listAudit(session.account.id, 10)).toHaveLength(3)
   })
 })

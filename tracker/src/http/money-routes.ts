@@ -1,100 +1,31 @@
 import { ErrorCode, invoiceCsv, payoutsCsv, ShoalError } from '@shoal/core'
 import type { FastifyRequest } from 'fastify'
-import type { Accounts } from '../accounts.ts'
 import type { ApiKeys } from '../api-keys.ts'
-import { auditRecord } from '../audit-log.ts'
 import type { Authenticator } from '../auth.ts'
 import type { Billing } from '../billing/billing.ts'
 import { parsePeriod, periodOf } from '../billing/metering.ts'
 import type { PlanService } from '../billing/plan-service.ts'
 import type { Settlements } from '../billing/settlement.ts'
 import type { Clock } from '../config.ts'
-import { RATE_LIMITS, takeOrRefuse } from '../rate-limit.ts'
 import type { Need } from '../scopes.ts'
 import type { StoreParts } from '../store/store.ts'
-import { parseEmail } from '../validate.ts'
-import { routeOf } from './route.ts'
 import type { HttpServer } from './server.ts'
 
 export interface MoneyRouteComponents {
   auth: Authenticator
   billing: Billing
   settlements: Settlements
-  accounts: Accounts
   apiKeys: ApiKeys
   plans: PlanService
-  store: StoreParts<'accounts' | 'coordination' | 'ledger'>
+  store: StoreParts<'accounts' | 'ledger'>
   clock: Clock
 }
 
 const MAX_AUDIT_LISTED = 500
 
-function emailOf(request: FastifyRequest): string | undefined {
-  try {
-    return parseEmail((request.body as { email?: unknown } | undefined)?.email)
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Accounts' money side on the tracker's HTTP server: plans, API keys, the audit log, and the rate limits and
- * audit records around sign-up and login (hooks, so the account routes themselves stay as they are).
- */
+/** Accounts' money side on the tracker's HTTP server: plans, API keys, the audit log, usage and invoices. */
 export function registerMoneyRoutes(app: HttpServer, c: MoneyRouteComponents): void {
   const auth = (request: FastifyRequest, need: Need) => c.auth.authenticate(request.headers.authorization, need)
-
-  app.addHook('preHandler', async (request) => {
-    const path = routeOf(request)
-    // Everything that checks a password or a recovery key is limited like a login.
-    const checked = ['/v1/accounts', '/v1/sessions', '/v1/recovery', '/v1/recovery/reset']
-    const changes = ['/v1/account/password', '/v1/account/recovery']
-    const route = path ?? ''
-    if (
-      !(request.method === 'POST' && checked.includes(route)) &&
-      !(request.method === 'PUT' && changes.includes(route))
-    )
-      return
-    const email = emailOf(request)
-    const keys =
-      path === '/v1/accounts'
-        ? [{ key: `signup:${request.ip}`, rule: RATE_LIMITS.signupPerIp }]
-        : [
-            { key: `login:${request.ip}`, rule: RATE_LIMITS.loginPerIp },
-            ...(email === undefined ? [] : [{ key: `login-email:${email}`, rule: RATE_LIMITS.loginPerEmail }])
-          ]
-    await takeOrRefuse(c.store.coordination, keys, c.clock.now())
-  })
-
-  app.addHook('onSend', async (request, reply, payload) => {
-    const path = routeOf(request)
-    const signup = path === '/v1/accounts' || path === '/v1/accounts/confirm'
-    if (request.method !== 'POST' || (!signup && path !== '/v1/sessions')) return payload
-    if (reply.statusCode === 429) {
-      reply.header('retry-after', '60')
-      return payload
-    }
-    const now = c.clock.now()
-    const ip = request.ip
-    let accountId: string | undefined
-    let event: string | undefined
-    if (reply.statusCode === 200 || reply.statusCode === 201) {
-      try {
-        accountId = (JSON.parse(String(payload)) as { account?: { id?: string } }).account?.id
-      } catch {
-        accountId = undefined
-      }
-      event = signup ? 'signup' : 'login'
-    } else if (path === '/v1/sessions' && reply.statusCode === 401) {
-      const email = emailOf(request)
-      accountId = email === undefined ? undefined : (await c.store.accounts.getAccountByEmail(email))?.id
-      event = 'login-failed'
-    }
-    if (accountId !== undefined && event !== undefined) {
-      await c.store.accounts.appendAudit(auditRecord(accountId, now, event, { ip }))
-    }
-    return payload
-  })
 
   app.get('/v1/plans', async () => ({ plans: c.plans.plans }))
   app.put('/v1/account/plan', async (request) => c.plans.change(await auth(request, 'session'), request.body))

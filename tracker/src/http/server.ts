@@ -77,6 +77,17 @@ function sendError(reply: FastifyReply, status: number, error: ShoalError): Fast
   return reply.code(status).header('content-type', 'application/json; charset=utf-8').send(body)
 }
 
+/** A refused sign-up or login says when to come back (Retry-After); other limits leave it to the error's details. */
+function retryAfter(
+  _request: unknown,
+  reply: { statusCode: number; header(name: string, value: string): unknown },
+  payload: unknown,
+  done: (err: null, payload: unknown) => void
+): void {
+  if (reply.statusCode === 429) reply.header('retry-after', '60')
+  done(null, payload)
+}
+
 /** The v1 API (see `wire/tracker-api.ts` in @shoal/core). Not listening yet: the caller calls `listen`. */
 export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   const app = Fastify({
@@ -184,30 +195,32 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
   app.get('/healthz', async () => ({ ok: true }))
   app.get('/v1/info', () => c.info())
 
-  app.post('/v1/accounts', async (request, reply) => {
-    const answer = await c.accounts.signup(parseSignup(request.body))
+  // Sign-up and login answer a refusal with when to come back.
+  const limited = { onSend: retryAfter }
+  app.post('/v1/accounts', limited, async (request, reply) => {
+    const answer = await c.accounts.signup(parseSignup(request.body), request.ip)
     // 202: nothing exists yet, a code is on its way (email verification); the same for every email.
     reply.code('verification' in answer ? 202 : 201)
     return answer
   })
-  app.post('/v1/accounts/confirm', async (request, reply) => {
+  app.post('/v1/accounts/confirm', limited, async (request, reply) => {
     const session = await c.accounts.confirmSignup(parseConfirmSignup(request.body), request.ip)
     reply.code(201)
     return session
   })
-  app.post('/v1/sessions', (request) => c.accounts.login(parseLogin(request.body)))
+  app.post('/v1/sessions', limited, (request) => c.accounts.login(parseLogin(request.body), request.ip))
   app.delete('/v1/sessions/current', (request) => c.accounts.logout(request.headers.authorization, false))
   app.delete('/v1/sessions', (request) => c.accounts.logout(request.headers.authorization, true))
   app.get('/v1/account', async (request) => c.accounts.view((await auth(request.headers)).id))
   // Password and recovery key (docs/decisions.md, "Account recovery"): the tracker sees only auth keys and wraps.
   app.put('/v1/account/password', async (request) =>
-    c.accounts.changePassword((await auth(request.headers)).id, parseChangePassword(request.body))
+    c.accounts.changePassword((await auth(request.headers)).id, parseChangePassword(request.body), request.ip)
   )
   app.put('/v1/account/recovery', async (request) =>
-    c.accounts.setRecovery((await auth(request.headers)).id, parseSetRecovery(request.body))
+    c.accounts.setRecovery((await auth(request.headers)).id, parseSetRecovery(request.body), request.ip)
   )
-  app.post('/v1/recovery', (request) => c.accounts.recoveryWrap(parseRecovery(request.body)))
-  app.post('/v1/recovery/reset', (request) => c.accounts.recoveryReset(parseRecoveryReset(request.body)))
+  app.post('/v1/recovery', (request) => c.accounts.recoveryWrap(parseRecovery(request.body), request.ip))
+  app.post('/v1/recovery/reset', (request) => c.accounts.recoveryReset(parseRecoveryReset(request.body), request.ip))
 
   app.post('/v1/nodes/heartbeat', (request) =>
     c.registry.heartbeat(parseHeartbeatRequest(request.body).token, request.ip)
