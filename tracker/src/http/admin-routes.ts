@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { ErrorCode, ShoalError } from '@shoal/core'
 import type { Moderation } from '../moderation.ts'
 import { parseId } from '../validate.ts'
+import { scoped } from './route-scope.ts'
 import type { HttpServer } from './server.ts'
 
 /** The shortest admin token accepted: it is the whole credential, so it must be a secret nobody can guess. */
@@ -24,7 +25,7 @@ const sha256 = (text: string): Buffer => createHash('sha256').update(text).diges
  */
 export function registerAdminRoutes(app: HttpServer, c: AdminRoutesComponents): void {
   type IdParams = { Params: { id: string } }
-  app.post<IdParams>('/v1/shares/:id/report', (request) =>
+  app.post<IdParams>('/v1/shares/:id/report', scoped('public'), (request) =>
     c.moderation.report(parseId(request.params.id), request.body, request.ip)
   )
 
@@ -42,26 +43,28 @@ export function registerAdminRoutes(app: HttpServer, c: AdminRoutesComponents): 
     }
     return 'admin'
   }
+  // Not an account's credential: the token is checked here, by `admin`.
+  const operator = scoped('operator')
   const reason = (body: unknown): unknown => (body as { reason?: unknown } | undefined)?.reason
   const limit = (query: unknown): number => Number((query as { limit?: string } | undefined)?.limit ?? 100)
 
-  app.post<IdParams>('/v1/admin/shares/:id/takedown', async (request) =>
+  app.post<IdParams>('/v1/admin/shares/:id/takedown', operator, async (request) =>
     c.moderation.takedown(parseId(request.params.id), reason(request.body), admin(request.headers.authorization))
   )
-  app.post<IdParams>('/v1/admin/shares/:id/restore', async (request) =>
+  app.post<IdParams>('/v1/admin/shares/:id/restore', operator, async (request) =>
     c.moderation.restore(parseId(request.params.id), reason(request.body), admin(request.headers.authorization))
   )
-  app.post<IdParams>('/v1/admin/accounts/:id/suspend', async (request) =>
+  app.post<IdParams>('/v1/admin/accounts/:id/suspend', operator, async (request) =>
     c.moderation.suspend(parseId(request.params.id), reason(request.body), admin(request.headers.authorization))
   )
-  app.post<IdParams>('/v1/admin/accounts/:id/unsuspend', async (request) =>
+  app.post<IdParams>('/v1/admin/accounts/:id/unsuspend', operator, async (request) =>
     c.moderation.unsuspend(parseId(request.params.id), reason(request.body), admin(request.headers.authorization))
   )
-  app.get('/v1/admin/reports', async (request) => {
+  app.get('/v1/admin/reports', operator, async (request) => {
     admin(request.headers.authorization)
     return { reports: await c.moderation.reports(limit(request.query)) }
   })
-  app.get('/v1/admin/log', async (request) => {
+  app.get('/v1/admin/log', operator, async (request) => {
     admin(request.headers.authorization)
     return { actions: await c.moderation.log(limit(request.query)) }
   })

@@ -1,4 +1,5 @@
 import { describeError } from '@shoal/core'
+import { scoped } from './route-scope.ts'
 import type { HttpServer } from './server.ts'
 
 /** How long the readiness probe waits for the store. */
@@ -10,7 +11,7 @@ const READY_TIMEOUT_MS = 2_000
  * ready answers 503 with the reason.
  */
 export function registerHealthRoutes(app: HttpServer, c: { ping(): Promise<unknown> }): void {
-  app.get('/readyz', async (_request, reply) => {
+  app.get('/readyz', scoped('public'), async (_request, reply) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     try {
       await Promise.race([

@@ -1,12 +1,11 @@
 import { type ApiErrorBody, ErrorCode, type InfoResponse, isShoalError, ShoalError } from '@shoal/core'
-import Fastify, { type FastifyReply, LogController } from 'fastify'
+import Fastify, { type FastifyReply, type FastifyRequest, LogController } from 'fastify'
 import type { Logger } from 'pino'
 import type { Accounts } from '../accounts.ts'
 import type { Authenticator } from '../auth.ts'
 import { MAX_BODY_BYTES } from '../constants.ts'
 import type { NodeRegistry } from '../node-registry.ts'
 import type { Objects } from '../objects.ts'
-import { needOf, rememberNeed } from '../scopes.ts'
 import type { Shares } from '../shares.ts'
 import type { Uploads } from '../uploads.ts'
 import {
@@ -26,7 +25,7 @@ import {
 } from '../validate.ts'
 import type { Versions } from '../versions.ts'
 import { edgeOptions, type HttpEdgeInit } from './edge.ts'
-import { routeOf } from './route.ts'
+import { needOf, requireScopes, scoped } from './route-scope.ts'
 
 export interface HttpComponents {
   auth: Authenticator
@@ -99,6 +98,7 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     // Name hashes travel in the path; the default 100-character cap would turn long ones into 404s.
     routerOptions: { maxParamLength: 256 }
   })
+  requireScopes(app)
 
   // Every body is JSON whatever its content type says (curl -d sends form encoding), and an empty body is
   // "no body", so DELETE and bodiless POSTs work from any client. Parse failures are ERR_INVALID_INPUT.
@@ -162,7 +162,7 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     reply.header('access-control-expose-headers', 'x-request-id')
     done(null, payload)
   })
-  app.options('*', async (_request, reply) =>
+  app.options('*', scoped('public'), async (_request, reply) =>
     reply
       .code(204)
       .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
@@ -180,23 +180,22 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     })
   }
 
-  // Each request's scope (read, write, share or a password session) is decided here from its route, so that
-  // API keys are checked on every route, including ones added later (scopes.ts).
-  app.addHook('onRequest', (request, _reply, done) => {
-    rememberNeed(request.headers, request.method, routeOf(request))
-    done()
-  })
-  const auth = (headers: { authorization?: string | undefined }) =>
-    c.auth.authenticate(headers.authorization, needOf(headers))
+  // The credential each route needs is its own declaration (`scoped`, route-scope.ts), so API keys are checked
+  // on every route; one registered without a declaration fails here, at start-up.
+  const auth = (request: FastifyRequest) => c.auth.authenticate(request.headers.authorization, needOf(request))
   // Routes that only check who owns what: no account read (a seen session costs no store read at all).
-  const authId = (headers: { authorization?: string | undefined }) =>
-    c.auth.authenticateId(headers.authorization, needOf(headers))
-
-  app.get('/healthz', async () => ({ ok: true }))
-  app.get('/v1/info', () => c.info())
-
+  const authId = (request: FastifyRequest) => c.auth.authenticateId(request.headers.authorization, needOf(request))
+  const pub = scoped('public')
+  const read = scoped('read')
+  const write = scoped('write')
+  const share = scoped('share')
+  const session = scoped('session')
   // Sign-up and login answer a refusal with when to come back.
-  const limited = { onSend: retryAfter }
+  const limited = { ...pub, onSend: retryAfter }
+
+  app.get('/healthz', pub, async () => ({ ok: true }))
+  app.get('/v1/info', pub, () => c.info())
+
   app.post('/v1/accounts', limited, async (request, reply) => {
     const answer = await c.accounts.signup(parseSignup(request.body), request.ip)
     // 202: nothing exists yet, a code is on its way (email verification); the same for every email.
@@ -209,91 +208,88 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     return session
   })
   app.post('/v1/sessions', limited, (request) => c.accounts.login(parseLogin(request.body), request.ip))
-  app.delete('/v1/sessions/current', (request) => c.accounts.logout(request.headers.authorization, false))
-  app.delete('/v1/sessions', (request) => c.accounts.logout(request.headers.authorization, true))
-  app.get('/v1/account', async (request) => c.accounts.view((await auth(request.headers)).id))
+  app.delete('/v1/sessions/current', session, (request) => c.accounts.logout(request.headers.authorization, false))
+  app.delete('/v1/sessions', session, (request) => c.accounts.logout(request.headers.authorization, true))
+  app.get('/v1/account', read, async (request) => c.accounts.view((await auth(request)).id))
   // Password and recovery key (docs/decisions.md, "Account recovery"): the tracker sees only auth keys and wraps.
-  app.put('/v1/account/password', async (request) =>
-    c.accounts.changePassword((await auth(request.headers)).id, parseChangePassword(request.body), request.ip)
+  app.put('/v1/account/password', write, async (request) =>
+    c.accounts.changePassword((await auth(request)).id, parseChangePassword(request.body), request.ip)
   )
-  app.put('/v1/account/recovery', async (request) =>
-    c.accounts.setRecovery((await auth(request.headers)).id, parseSetRecovery(request.body), request.ip)
+  app.put('/v1/account/recovery', write, async (request) =>
+    c.accounts.setRecovery((await auth(request)).id, parseSetRecovery(request.body), request.ip)
   )
-  app.post('/v1/recovery', (request) => c.accounts.recoveryWrap(parseRecovery(request.body), request.ip))
-  app.post('/v1/recovery/reset', (request) => c.accounts.recoveryReset(parseRecoveryReset(request.body), request.ip))
+  app.post('/v1/recovery', pub, (request) => c.accounts.recoveryWrap(parseRecovery(request.body), request.ip))
+  app.post('/v1/recovery/reset', pub, (request) =>
+    c.accounts.recoveryReset(parseRecoveryReset(request.body), request.ip)
+  )
 
-  app.post('/v1/nodes/heartbeat', (request) =>
+  // Nodes prove who they are with the signed token in the body, not with an account.
+  app.post('/v1/nodes/heartbeat', pub, (request) =>
     c.registry.heartbeat(parseHeartbeatRequest(request.body).token, request.ip)
   )
-  app.get('/v1/nodes', async () => ({ nodes: await c.registry.list() }))
+  app.get('/v1/nodes', pub, async () => ({ nodes: await c.registry.list() }))
 
   type IdParams = { Params: { id: string } }
   type SegmentParams = { Params: { id: string; index: string } }
 
-  app.post('/v1/uploads', async (request) =>
-    c.uploads.begin(await authId(request.headers), parseBeginUpload(request.body))
+  app.post('/v1/uploads', write, async (request) =>
+    c.uploads.begin(await authId(request), parseBeginUpload(request.body))
   )
-  app.post<SegmentParams>('/v1/uploads/:id/segments/:index/place', async (request) =>
-    c.uploads.place(await authId(request.headers), parseId(request.params.id), request.params.index, request.body)
+  app.post<SegmentParams>('/v1/uploads/:id/segments/:index/place', write, async (request) =>
+    c.uploads.place(await authId(request), parseId(request.params.id), request.params.index, request.body)
   )
-  app.post<SegmentParams>('/v1/uploads/:id/segments/:index/commit', async (request) =>
-    c.uploads.commitSegment(
-      await authId(request.headers),
-      parseId(request.params.id),
-      request.params.index,
-      request.body
-    )
+  app.post<SegmentParams>('/v1/uploads/:id/segments/:index/commit', write, async (request) =>
+    c.uploads.commitSegment(await authId(request), parseId(request.params.id), request.params.index, request.body)
   )
-  app.get('/v1/uploads', async (request) => c.uploads.list(await auth(request.headers)))
-  app.get<IdParams>('/v1/uploads/:id', async (request) =>
-    c.uploads.status(await authId(request.headers), parseId(request.params.id))
+  app.get('/v1/uploads', read, async (request) => c.uploads.list(await auth(request)))
+  app.get<IdParams>('/v1/uploads/:id', read, async (request) =>
+    c.uploads.status(await authId(request), parseId(request.params.id))
   )
-  app.post<IdParams>('/v1/uploads/:id/commit', async (request) =>
-    c.uploads.commit(await authId(request.headers), parseId(request.params.id))
+  app.post<IdParams>('/v1/uploads/:id/commit', write, async (request) =>
+    c.uploads.commit(await authId(request), parseId(request.params.id))
   )
-  app.delete<IdParams>('/v1/uploads/:id', async (request) => {
-    await c.uploads.abort(await authId(request.headers), parseId(request.params.id))
+  app.delete<IdParams>('/v1/uploads/:id', write, async (request) => {
+    await c.uploads.abort(await authId(request), parseId(request.params.id))
     return { aborted: true }
   })
 
-  app.get('/v1/objects', async (request) =>
-    c.objects.list(await authId(request.headers), parseListQuery(request.query))
+  app.get('/v1/objects', read, async (request) => c.objects.list(await authId(request), parseListQuery(request.query)))
+  app.get<{ Params: { nameHash: string } }>('/v1/objects/by-name/:nameHash', read, async (request) =>
+    c.objects.byName(await authId(request), parseNameHash(request.params.nameHash))
   )
-  app.get<{ Params: { nameHash: string } }>('/v1/objects/by-name/:nameHash', async (request) =>
-    c.objects.byName(await authId(request.headers), parseNameHash(request.params.nameHash))
+  // Download grants only let the caller read.
+  app.post<IdParams>('/v1/objects/:id/grants', read, async (request) =>
+    c.objects.grants(await authId(request), parseId(request.params.id), request.body)
   )
-  app.post<IdParams>('/v1/objects/:id/grants', async (request) =>
-    c.objects.grants(await authId(request.headers), parseId(request.params.id), request.body)
+  app.delete<IdParams>('/v1/objects/:id', write, async (request) =>
+    c.objects.delete(await auth(request), parseId(request.params.id))
   )
-  app.delete<IdParams>('/v1/objects/:id', async (request) =>
-    c.objects.delete(await auth(request.headers), parseId(request.params.id))
+  app.get<IdParams>('/v1/objects/:id/versions', read, async (request) =>
+    c.versions.list(await auth(request), parseId(request.params.id), parseVersionsQuery(request.query))
   )
-  app.get<IdParams>('/v1/objects/:id/versions', async (request) =>
-    c.versions.list(await auth(request.headers), parseId(request.params.id), parseVersionsQuery(request.query))
+  app.post<IdParams>('/v1/objects/:id/restore', write, async (request) =>
+    c.versions.restore(await auth(request), parseId(request.params.id), request.body)
   )
-  app.post<IdParams>('/v1/objects/:id/restore', async (request) =>
-    c.versions.restore(await auth(request.headers), parseId(request.params.id), request.body)
-  )
-  app.get('/v1/account/versions', async (request) => c.versions.policy(await auth(request.headers)))
-  app.put('/v1/account/versions', async (request) => c.versions.setPolicy(await auth(request.headers), request.body))
-  app.patch<IdParams>('/v1/objects/:id', async (request) =>
-    c.objects.rename(await auth(request.headers), parseId(request.params.id), request.body)
+  app.get('/v1/account/versions', read, async (request) => c.versions.policy(await auth(request)))
+  app.put('/v1/account/versions', write, async (request) => c.versions.setPolicy(await auth(request), request.body))
+  app.patch<IdParams>('/v1/objects/:id', write, async (request) =>
+    c.objects.rename(await auth(request), parseId(request.params.id), request.body)
   )
 
-  app.post('/v1/shares', async (request, reply) => {
+  app.post('/v1/shares', share, async (request, reply) => {
     reply.code(201)
-    return c.shares.create(await auth(request.headers), request.body)
+    return c.shares.create(await auth(request), request.body)
   })
-  app.get('/v1/shares', async (request) => c.shares.list(await auth(request.headers)))
-  app.delete<IdParams>('/v1/shares/:id', async (request) =>
-    c.shares.revoke(await auth(request.headers), parseId(request.params.id))
+  app.get('/v1/shares', share, async (request) => c.shares.list(await auth(request)))
+  app.delete<IdParams>('/v1/shares/:id', share, async (request) =>
+    c.shares.revoke(await auth(request), parseId(request.params.id))
+  )
+  app.patch<IdParams>('/v1/shares/:id', share, async (request) =>
+    c.shares.update(await auth(request), parseId(request.params.id), request.body)
   )
   // Public: a share link works without an account.
-  app.patch<IdParams>('/v1/shares/:id', async (request) =>
-    c.shares.update(await auth(request.headers), parseId(request.params.id), request.body)
-  )
-  app.get<IdParams>('/v1/shares/:id', async (request) => c.shares.info(parseId(request.params.id)))
-  app.post<IdParams>('/v1/shares/:id/grants', async (request) =>
+  app.get<IdParams>('/v1/shares/:id', pub, async (request) => c.shares.info(parseId(request.params.id)))
+  app.post<IdParams>('/v1/shares/:id/grants', pub, async (request) =>
     c.shares.grants(parseId(request.params.id), request.body, request.ip)
   )
 

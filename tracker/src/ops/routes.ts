@@ -3,6 +3,7 @@ import { scrape } from '@shoal/core/metrics'
 import type { Clock } from '../config.ts'
 import { HEARTBEAT_MAX_SKEW_MS } from '../constants.ts'
 import type { GrantSigner } from '../grants.ts'
+import { scoped } from '../http/route-scope.ts'
 import type { HttpServer } from '../http/server.ts'
 import type { TrackerMetrics } from '../metrics.ts'
 import type { NodeRegistry } from '../node-registry.ts'
@@ -67,7 +68,9 @@ export function registerOpsRoutes(
     metrics: TrackerMetrics
   }
 ): void {
-  app.get('/metrics', async (_request, reply) => {
+  // Metrics, node-signed requests and a node's standing: nothing here reads an account.
+  const pub = scoped('public')
+  app.get('/metrics', pub, async (_request, reply) => {
     const nodes = await c.registry.list()
     const families: MetricFamily[] = [
       {
@@ -93,7 +96,7 @@ export function registerOpsRoutes(
 
   // Graceful exit: the node stops getting pieces and the repairer moves every piece it holds to other nodes
   // (reading them from the node while it still serves). Asking again reports progress.
-  app.post('/v1/nodes/exit', async (request) => {
+  app.post('/v1/nodes/exit', pub, async (request) => {
     const token = (request.body as { token?: unknown } | undefined)?.token
     const exit = await openNodeRequest(token, 'exit', c.clock.now())
     const rep = await c.reputations.update(exit.node, (r) =>
@@ -109,7 +112,7 @@ export function registerOpsRoutes(
 
   // Retain filter: every piece the node should hold, for it to drop what nobody references (garbage a lost
   // delete order or an interrupted repair left). Signed by the node: the filter is nobody else's business.
-  app.post('/v1/nodes/retain', async (request) => {
+  app.post('/v1/nodes/retain', pub, async (request) => {
     const token = (request.body as { token?: unknown } | undefined)?.token
     const signed = await openNodeRequest(token, 'retain', c.clock.now())
     const { createdAt, pieces, filter } = await c.maintenance.retain.forNode(signed.node)
@@ -119,7 +122,7 @@ export function registerOpsRoutes(
     return response
   })
 
-  app.get<{ Params: { peerId: string } }>('/v1/nodes/:peerId/reputation', async (request) => {
+  app.get<{ Params: { peerId: string } }>('/v1/nodes/:peerId/reputation', pub, async (request) => {
     await c.reputations.refresh()
     const rep = c.reputations.get(request.params.peerId)
     if (rep === undefined) {
