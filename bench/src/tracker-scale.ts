@@ -34,6 +34,7 @@ import {
   toBase64Url
 } from '@shoal/core'
 import { type ImportedObject, LevelStore, PgStore, parseDuration, type Store } from '@shoal/tracker'
+import { type CpuCap, capCpu } from './cpu-cap.ts'
 import { HttpLoadClient } from './http-load-client.ts'
 import { splitCpuSeconds, totalCpuSeconds } from './proc-cpu.ts'
 import { backendPids, PG, percentile, signPutReceipts, startTracker } from './tracker-process.ts'
@@ -70,6 +71,9 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --idle-seconds N     idle window measuring background work (default 15)
   --repair-interval T  the trackers' repair pass period (default 30m, the tracker's default)
   --repair-scan-rate N segments per second the repair check reads (default 2500, the tracker's default)
+  --tracker-cpu SHARE  hold each tracker process to SHARE of one core (a CPU cgroup; root): a tracker on a
+                       machine of its own of that size, so that one tracker, not this machine, is what runs
+                       out, and two trackers measure how the tracker tier scales (default: no cap)
   --keep NAME          keep the seeded network (database shoal_scale_NAME, folder shoal-scale-NAME in the
                        temp dir) and reuse it when it is there: measure again without seeding again
   --mix LIST           the clients' choices by weight (default ${DEFAULT_MIX}); one name alone,
@@ -93,6 +97,8 @@ interface ScaleOptions {
   repairInterval: string
   repairScanRate: number
   keep: string | undefined
+  /** Each tracker's CPU in cores (a cgroup quota), or undefined for none. */
+  trackerCpu: number | undefined
   /** Cumulative weights in ACTIONS order, the last 1. */
   mix: number[]
   append: boolean
@@ -143,6 +149,7 @@ function readOptions(argv: string[]): ScaleOptions {
       'idle-seconds': { type: 'string', default: '15' },
       'repair-interval': { type: 'string', default: '30m' },
       'repair-scan-rate': { type: 'string', default: '2500' },
+      'tracker-cpu': { type: 'string' },
       keep: { type: 'string' },
       mix: { type: 'string', default: DEFAULT_MIX },
       append: { type: 'boolean', default: false }
@@ -171,11 +178,15 @@ function readOptions(argv: string[]): ScaleOptions {
     idleSeconds: int('idle-seconds', values['idle-seconds'], 1),
     repairInterval: values['repair-interval'] as string,
     repairScanRate: int('repair-scan-rate', values['repair-scan-rate'], 1),
+    trackerCpu: values['tracker-cpu'] === undefined ? undefined : Number(values['tracker-cpu']),
     keep: values.keep,
     mix: parseMix(values.mix as string),
     append: values.append === true
   }
   if (options.trackers > 2) throw new Error('--trackers is 1 or 2')
+  if (options.trackerCpu !== undefined && !(options.trackerCpu > 0 && options.trackerCpu <= 64)) {
+    throw new Error('--tracker-cpu is a share of one core in (0, 64], e.g. 0.3')
+  }
   if (options.keep !== undefined && !/^[a-z0-9_]{1,20}$/.test(options.keep)) throw new Error('--keep: [a-z0-9_]{1,20}')
   return options
 }
@@ -485,6 +496,16 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
   const db = keep ? `shoal_scale_${o.keep}` : `shoal_scale_${process.pid}_${randomBytes(4).toString('hex')}`
   const pgUrl = `postgres://${PG.user}@${PG.host}:${PG.port}/${db}`
   const children: ChildProcess[] = []
+  const caps: CpuCap[] = []
+  /** A tracker process, held to --tracker-cpu of a core when that is set. */
+  const tracker = async (flags: string[]) => {
+    const started = await startTracker(flags)
+    children.push(started.child)
+    if (o.trackerCpu !== undefined) {
+      caps.push(await capCpu(started.child.pid as number, o.trackerCpu, `tracker${children.length}`))
+    }
+    return started
+  }
   try {
     // Keys from the node's number: a kept network's nodes are the same nodes in the next run.
     const nodes: BenchNode[] = await Promise.all(
@@ -526,9 +547,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
       ...['--repair-scan-rate', String(o.repairScanRate)]
     ]
     if (kind === 'pg') flags.push('--postgres', pgUrl)
-    const trackers = [await startTracker(flags)]
-    children.push(trackers[0]!.child)
-    const urls = [trackers[0]!.url]
+    const urls = [(await tracker(flags)).url]
     const pids = () => children.map((c) => c.pid as number)
 
     const processes = () => ({ trackers: pids(), db: kind === 'pg' ? db : undefined })
@@ -537,9 +556,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     const one = await drive(urls, o, nodes, processes())
     let two: PhaseResult | undefined
     if (kind === 'pg' && o.trackers === 2) {
-      const second = await startTracker(flags)
-      children.push(second.child)
-      urls.push(second.url)
+      urls.push((await tracker(flags)).url)
       log('load, two trackers')
       if (o.warmup > 0) await drive(urls, { ...o, seconds: o.warmup }, nodes, processes())
       two = await drive(urls, o, nodes, processes())
@@ -581,6 +598,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     }
   } finally {
     await stopAll(children)
+    for (const cap of caps) await cap.release()
     if (kind === 'pg' && !keep) {
       try {
         execFileSync('dropdb', ['-h', PG.host, '-p', PG.port, '-U', PG.user, '--if-exists', '--force', db])
@@ -658,7 +676,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
       if (phase === undefined) continue
       const p = phase.p99
       rows.push(
-        `| ${kind} | ${trackers} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} (${phase.cpuMs.trackersKernel}) | ${lessBackground(phase, trackers, r.backgroundCpu)} | ${phase.cpuMs.postgres ?? '-'} | ${phase.transactionsPerRequest ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
+        `| ${kind} | ${trackers}${o.trackerCpu === undefined ? '' : ` x ${o.trackerCpu} core`} | ${o.objects} | ${o.nodes} | ${phase.rps} | ${phase.errors} | ${p.begin} | ${p.place} | ${p.segmentCommit} | ${p.commit} | ${p.grants} | ${p.list} | ${p.heartbeat} | ${phase.cpuMs.generator} | ${phase.cpuMs.trackers} (${phase.cpuMs.trackersKernel}) | ${lessBackground(phase, trackers, r.backgroundCpu)} | ${phase.cpuMs.postgres ?? '-'} | ${phase.transactionsPerRequest ?? '-'} | ${r.backgroundCpu.toFixed(3)} | ${r.backgroundPgCpu?.toFixed(3) ?? '-'} | ${r.backgroundQueriesPerSec ?? '-'} | ${passText(r.pass)} | ${fullPass(r.pass)} / ${periodSeconds} | ${r.rssMB} | ${r.anonMB}, ${r.fileMB} | ${loadavg()[0]?.toFixed(1)} |`
       )
     }
     const { segmentCommit: _, healthz: _h, readyz: _r, ...p99Ms } = r.one.p99
@@ -669,6 +687,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
         store: kind,
         p99Ms,
         rps: r.one.rps,
+        ...(o.trackerCpu === undefined ? {} : { trackerCpuCores: o.trackerCpu }),
         cpuMsPerRequest: { ...r.one.cpuMs, trackersLessBackground: lessBackground(r.one, 1, r.backgroundCpu) },
         transactionsPerRequest: r.one.transactionsPerRequest,
         ...(r.two === undefined
