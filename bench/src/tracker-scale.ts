@@ -71,6 +71,12 @@ export const TRACKER_SCALE_USAGE = `Usage: pnpm bench -- --only tracker-scale [o
   --idle-seconds N     idle window measuring background work (default 15)
   --repair-interval T  the trackers' repair pass period (default 30m, the tracker's default)
   --repair-scan-rate N segments per second the repair check reads (default 2500, the tracker's default)
+  --audit-interval T   the trackers' audit rounds (default 0: none). The benchmark's nodes are keys, not
+                       libp2p nodes: every audit's dial is refused at once, and a round where most nodes
+                       fail counts against none, so this measures the rounds' walk, planning and dials
+  --retain-build       after the idle window, one node asks for its retain filter: the tracker walks every
+                       segment to build all nodes' filters (what it does once per cache period); the build's
+                       time and CPU are reported
   --tracker-cpu SHARE  hold each tracker process to SHARE of one core (a CPU cgroup; root): a tracker on a
                        machine of its own of that size, so that one tracker, not this machine, is what runs
                        out, and two trackers measure how the tracker tier scales (default: no cap)
@@ -97,6 +103,8 @@ interface ScaleOptions {
   repairInterval: string
   repairScanRate: number
   keep: string | undefined
+  auditInterval: string
+  retainBuild: boolean
   /** Each tracker's CPU in cores (a cgroup quota), or undefined for none. */
   trackerCpu: number | undefined
   /** Cumulative weights in ACTIONS order, the last 1. */
@@ -150,6 +158,8 @@ function readOptions(argv: string[]): ScaleOptions {
       'repair-interval': { type: 'string', default: '30m' },
       'repair-scan-rate': { type: 'string', default: '2500' },
       'tracker-cpu': { type: 'string' },
+      'audit-interval': { type: 'string', default: '0' },
+      'retain-build': { type: 'boolean', default: false },
       keep: { type: 'string' },
       mix: { type: 'string', default: DEFAULT_MIX },
       append: { type: 'boolean', default: false }
@@ -178,6 +188,8 @@ function readOptions(argv: string[]): ScaleOptions {
     idleSeconds: int('idle-seconds', values['idle-seconds'], 1),
     repairInterval: values['repair-interval'] as string,
     repairScanRate: int('repair-scan-rate', values['repair-scan-rate'], 1),
+    auditInterval: values['audit-interval'] as string,
+    retainBuild: values['retain-build'] === true,
     trackerCpu: values['tracker-cpu'] === undefined ? undefined : Number(values['tracker-cpu']),
     keep: values.keep,
     mix: parseMix(values.mix as string),
@@ -324,6 +336,29 @@ function memoryMB(pid: number, field: 'VmHWM' | 'RssAnon' | 'RssFile'): number {
 }
 
 /** Transactions committed in a database so far (pg_stat_database: backends report them within about a second). */
+/**
+ * One node's retain request (POST /v1/nodes/retain, signed by its key as a node signs it): the tracker builds
+ * every node's filter in one walk of every segment. Its wall time and the CPU it took, tracker and database.
+ */
+async function retainBuild(url: string, node: BenchNode, trackers: number[], backends: number[]) {
+  const cpu0 = { tracker: totalCpuSeconds(trackers), pg: totalCpuSeconds(backends) }
+  const t0 = performance.now()
+  const token = await signToken(node.key, { v: 1, kind: 'retain', node: node.peerId, at: Date.now() })
+  const response = await fetch(new URL('/v1/nodes/retain', url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token })
+  })
+  if (!response.ok) throw new Error(`retain request: HTTP ${response.status} ${await response.text()}`)
+  const { pieces } = (await response.json()) as { pieces: number }
+  return {
+    seconds: +((performance.now() - t0) / 1000).toFixed(1),
+    trackerCpuSeconds: +(totalCpuSeconds(trackers) - cpu0.tracker).toFixed(1),
+    pgCpuSeconds: +(totalCpuSeconds(backends) - cpu0.pg).toFixed(1),
+    piecesOfThisNode: pieces
+  }
+}
+
 function transactionsCommitted(db: string): number {
   return Number(psql(`SELECT xact_commit FROM pg_stat_database WHERE datname = '${db}'`))
 }
@@ -543,7 +578,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     await store.close()
     const flags = [
       ...['--data', dir, '--port', '0', '--k', '2', '--m', '1', '--segment-size', '1KiB'],
-      ...['--heartbeat-interval', '1h', '--audit-interval', '0', '--repair-interval', o.repairInterval],
+      ...['--heartbeat-interval', '1h', '--audit-interval', o.auditInterval, '--repair-interval', o.repairInterval],
       ...['--repair-scan-rate', String(o.repairScanRate)]
     ]
     if (kind === 'pg') flags.push('--postgres', pgUrl)
@@ -579,6 +614,7 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
     const rssMB = Math.max(...pids().map((pid) => memoryMB(pid, 'VmHWM')))
     const anonMB = Math.max(...pids().map((pid) => memoryMB(pid, 'RssAnon')))
     const fileMB = Math.max(...pids().map((pid) => memoryMB(pid, 'RssFile')))
+    const retain = o.retainBuild ? await retainBuild(urls[0] as string, nodes[0] as BenchNode, pids(), backends) : null
     await stopAll(children)
     const pass = await repairPass(
       kind === 'pg' ? new PgStore({ url: pgUrl }) : new LevelStore({ location: join(dir, 'store') })
@@ -594,7 +630,8 @@ async function runStore(kind: 'pg' | 'level', o: ScaleOptions, log: (s: string) 
       rssMB,
       anonMB,
       fileMB,
-      pass
+      pass,
+      retain
     }
   } finally {
     await stopAll(children)
@@ -705,6 +742,7 @@ export async function runTrackerScale(argv: string[]): Promise<number> {
           fullPassSeconds: Number(fullPass(r.pass)),
           periodSeconds
         },
+        ...(r.retain === null ? {} : { retainBuild: r.retain }),
         seedSeconds: Math.round(r.seedSeconds)
       })
     )

@@ -41,8 +41,12 @@ Options:
   --heartbeat-interval TIME  how often nodes report (default ${DEFAULTS.heartbeatIntervalMs / 1000}s)
   --offline-after TIME       a node not heard from for this long counts as offline: no new pieces or grants
                              go to it (default 3 heartbeat intervals)
-  --audit-interval TIME      how often a round of audits runs, 0 = no audits (default ${OPS_DEFAULTS.auditIntervalMs / 60_000}m)
+  --audit-interval TIME      how often a round of audits runs, 0 = no audits (default ${OPS_DEFAULTS.auditIntervalMs / 60_000}m);
+                             with the repair check on, a round rides its pass instead (one walk of every segment
+                             for both) and this only turns audits on or off
   --audit-rate FRACTION      share of all pieces audited per round, at least one per node (default ${OPS_DEFAULTS.auditRate})
+  --audit-budget N           most audits a round picks by --audit-rate: the share falls as the network grows
+                             (default ${OPS_DEFAULTS.auditBudget}; 0 = no limit)
   --audit-timeout TIME       an audit slower than this is a timeout, retried before it counts (default ${OPS_DEFAULTS.auditTimeoutMs / 1000}s)
   --vetting-audits N         audits a new node passes before it gets pieces freely (default ${OPS_DEFAULTS.vettingAudits})
   --audit-lambda L           memory of the audit score, 0 < L < 1: after n failures in a row it is L^n
@@ -123,6 +127,7 @@ const OPTIONS = {
   'log-level': { type: 'string' },
   'audit-interval': { type: 'string' },
   'audit-rate': { type: 'string' },
+  'audit-budget': { type: 'string' },
   'audit-timeout': { type: 'string' },
   'vetting-audits': { type: 'string' },
   'audit-lambda': { type: 'string' },
@@ -339,6 +344,8 @@ function readOps(values: Record<string, string | boolean | undefined>): Partial<
     if (!(n >= 0 && n <= 1)) throw new UsageError(`--audit-rate must be a fraction from 0 to 1, not "${rate}"`)
     ops.auditRate = n
   }
+  const budget = text('audit-budget')
+  if (budget !== undefined) ops.auditBudget = integer('audit-budget', budget, 0, 100_000_000)
   const fraction = (name: string, min: number, max: number): number | undefined => {
     const v = text(name)
     if (v === undefined) return undefined

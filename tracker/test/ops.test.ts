@@ -21,7 +21,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createNode, type ShoalNode } from '../../node/src/index.ts'
 import { shardOf } from '../../node/src/piece-store.ts'
 import { periodOf } from '../src/billing/metering.ts'
+import { Auditor } from '../src/ops/auditor.ts'
 import { resolveOps } from '../src/ops/ops-config.ts'
+import { Repairer } from '../src/ops/repairer.ts'
 import { failedPiece } from '../src/ops/reputation.ts'
 import { Reputations } from '../src/ops/reputations.ts'
 import { LevelStore } from '../src/store/level-store.ts'
@@ -184,6 +186,64 @@ describe('audits, reputation and repair', () => {
     const metrics = await (await fetch(`${tracker.url}/metrics`)).text()
     expect(metrics).toContain(`shoal_audits_total{result="passed"} ${pieces}`)
     expect(metrics).toContain('shoal_repair_queue_length 0')
+  })
+
+  it('with repair on, the audit round rides the repair pass (no walk of its own) and samples within its budget', async () => {
+    await waitFor(async () => (await onlineCount()) === 9, 60_000)
+    const c = tracker.components
+    const pieces = (await segments()).reduce((sum, s) => sum + s.pieces.length, 0)
+    const budget = 3
+    // A pass due at once and read in one tick; every piece wanted by the rate, three allowed by the budget.
+    const settings = resolveOps({
+      ...c.config.ops,
+      auditIntervalMs: 1,
+      repairIntervalMs: 1,
+      repairScanSegmentsPerSecond: 1_000_000,
+      auditRate: 1,
+      auditBudget: budget
+    })
+    const parts = {
+      store: c.store,
+      registry: c.registry,
+      reputations: c.reputations,
+      signer: c.signer,
+      peer: () => c.peer.get(),
+      settings,
+      clock: c.config.clock,
+      logger: pino({ level: 'silent' })
+    }
+    const auditor = new Auditor(parts)
+    const repairer = new Repairer(parts)
+    repairer.carry(auditor.rideAlong())
+    const walked: string[] = []
+    const list = c.store.objects.listSegments.bind(c.store.objects)
+    c.store.objects.listSegments = (after, limit) => {
+      walked.push('listSegments')
+      return list(after, limit)
+    }
+    try {
+      // The auditor alone reads no segment: nothing is planned until the repair check walks.
+      await auditor.tick()
+      expect(walked).toEqual([])
+      expect(auditor.stats.rounds).toBe(0)
+      // It audits only nodes heard from since it was made (older addresses may be stale): one heartbeat each.
+      const madeAt = c.config.clock.now()
+      await waitFor(async () => (await c.registry.online()).filter((n) => n.lastSeen >= madeAt).length === 9)
+      await repairer.tick()
+      expect(walked.length).toBeGreaterThan(0)
+      walked.length = 0
+      await auditor.tick()
+      expect(walked).toEqual([])
+      expect(auditor.stats.rounds).toBe(1)
+      const { passed, failed, timeout } = auditor.stats.results
+      // At most the budget at random, plus one for each node none of those reached: fewer than every piece.
+      expect(passed + failed + timeout).toBeLessThanOrEqual(budget + nodes.length)
+      expect(passed + failed + timeout).toBeLessThan(pieces)
+      expect(passed).toBeGreaterThanOrEqual(nodes.length)
+      expect(failed + timeout).toBe(0)
+    } finally {
+      c.store.objects.listSegments = list
+    }
   })
 
   it('catches a flipped byte on disk, lowers the score, and repairs the piece elsewhere', async () => {

@@ -71,6 +71,10 @@ interface RoundState {
   pendingFound: Set<string>
   audits: number
   counts: Record<AuditOutcome | 'skipped', number>
+  /** Pieces walked so far: the next round's share is set from this one's count (see #plan). */
+  pieces: number
+  /** Audits picked at random so far (the `auditRate` share, held to `auditBudget`). */
+  sampled: number
 }
 
 /** Codes that mean the node answered, and wrongly: the piece is gone or the answer is garbage. */
@@ -85,10 +89,15 @@ const FAILURE_CODES: ReadonlySet<string> = new Set([
 
 /**
  * Audits storage nodes: each round walks every segment, picks pieces at random (each piece with probability
- * `auditRate`, and at least one per node, so a node is audited in proportion to what it holds), challenges
- * `auditLeaves` random leaves of each against the Merkle root recorded at commit, and updates the node's
- * reputation. Nodes with a timed-out audit are asked about that same piece again first ("containment").
- * Each round also checks every node's uptime.
+ * `auditRate`, at most `auditBudget` a round, and at least one per node, so a node is audited in proportion to
+ * what it holds), challenges `auditLeaves` random leaves of each against the Merkle root recorded at commit,
+ * and updates the node's reputation. Nodes with a timed-out audit are asked about that same piece again first
+ * ("containment"). Each round also checks every node's uptime.
+ *
+ * With the repair check on, the round rides its pass (`rideAlong`): one walk of every segment serves both, and
+ * a round is a repair pass. Walking costs the tracker and the database about as much per segment for either
+ * (at 1M objects, 3M segments, a round of its own every 5 minutes took ~9% of a core on average: bench/RESULTS.md,
+ * session 13), while planning audits from a slice already read costs next to nothing.
  */
 export class Auditor {
   readonly #c: AuditorComponents
@@ -110,6 +119,12 @@ export class Auditor {
   #round: RoundState | undefined
   readonly #scan: SegmentScan
   readonly #pace: ScanPace
+  /** Pieces the last finished round walked: sets the next round's share under the budget. */
+  #lastRoundPieces: number | undefined
+  /** Riding the repair check's pass: the audits its slices planned, not run yet, and whether the round ends after them. */
+  #rides = false
+  #queue: AuditTarget[] = []
+  #roundClosing = false
   readonly stats: AuditStats = {
     rounds: 0,
     results: { passed: 0, failed: 0, timeout: 0, skipped: 0 },
@@ -132,6 +147,7 @@ export class Auditor {
    * run at once (a new round begins `auditIntervalMs` after the last one began).
    */
   async tick(signal?: AbortSignal): Promise<void> {
+    if (this.#rides) return this.#runQueued(signal)
     const { settings } = this.#c
     await this.#scan.tick(
       this.#pace.budget(),
@@ -149,6 +165,36 @@ export class Auditor {
   }
 
   /**
+   * Makes rounds ride another walk's pass (the repair check's): the answer is to be called with each slice of
+   * that pass, and plans the slice's audits, which `tick` then runs. The auditor walks nothing itself from then
+   * on (`round()`, a whole round on demand, still does).
+   */
+  rideAlong(): (slice: ScanSlice, signal?: AbortSignal) => Promise<void> {
+    this.#rides = true
+    return async (slice, signal) => {
+      // A new pass while the last round's audits still wait: that round ends first.
+      if (slice.started && this.#roundClosing) await this.#runQueued(signal)
+      if (slice.started || this.#round === undefined) await this.#beginRound()
+      const round = this.#round as RoundState
+      this.#queue.push(...(await this.#plan(slice.segments, round)))
+      if (slice.finished) this.#roundClosing = true
+    }
+  }
+
+  /** Runs the audits planned from the ridden pass, and ends the round once its last slice's audits are done. */
+  async #runQueued(signal: AbortSignal | undefined): Promise<void> {
+    const round = this.#round
+    if (round === undefined) return
+    const planned = this.#queue
+    this.#queue = []
+    await this.#run(planned, signal)
+    if (this.#roundClosing && this.#queue.length === 0 && signal?.aborted !== true) {
+      this.#roundClosing = false
+      await this.#endRound(round, signal)
+    }
+  }
+
+  /**
    * A slice of the round: uptime checks first when the round begins, then the slice's planned audits; at the
    * round's end the reservoir's pick for every node not audited yet, and the round's timeouts recorded.
    */
@@ -157,19 +203,24 @@ export class Auditor {
     if (slice.started || this.#round === undefined) await this.#beginRound()
     const round = this.#round as RoundState
     const results = await this.#run(await this.#plan(slice.segments, round), signal)
-    if (slice.finished && signal?.aborted !== true) {
-      const last = [...round.reservoir.entries()].filter(([node]) => !round.audited.has(node)).map(([, r]) => r.target)
-      results.push(...(await this.#run(last, signal)))
-      await this.#endContainment(round, signal)
-      await this.#recordTimeouts(round)
-      this.#round = undefined
-      this.#previousRoundStart = round.start
-      this.stats.rounds++
-      this.stats.lastRoundMs = Math.round(performance.now() - round.startedMs)
-      if (round.audits > 0) {
-        const { passed, failed, timeout } = round.counts
-        this.#log.info({ audits: round.audits, passed, failed, timeout }, 'audit round done')
-      }
+    if (slice.finished && signal?.aborted !== true) results.push(...(await this.#endRound(round, signal)))
+    return results
+  }
+
+  /** The reservoir's pick for every node not audited yet, containment ended where due, timeouts recorded. */
+  async #endRound(round: RoundState, signal: AbortSignal | undefined): Promise<AuditResult[]> {
+    const last = [...round.reservoir.entries()].filter(([node]) => !round.audited.has(node)).map(([, r]) => r.target)
+    const results = await this.#run(last, signal)
+    await this.#endContainment(round, signal)
+    await this.#recordTimeouts(round)
+    this.#round = undefined
+    this.#previousRoundStart = round.start
+    this.#lastRoundPieces = round.pieces
+    this.stats.rounds++
+    this.stats.lastRoundMs = Math.round(performance.now() - round.startedMs)
+    if (round.audits > 0) {
+      const { passed, failed, timeout } = round.counts
+      this.#log.info({ audits: round.audits, passed, failed, timeout, pieces: round.pieces }, 'audit round done')
     }
     return results
   }
@@ -188,7 +239,9 @@ export class Auditor {
       contained,
       pendingFound: new Set(),
       audits: 0,
-      counts: { passed: 0, failed: 0, timeout: 0, skipped: 0 }
+      counts: { passed: 0, failed: 0, timeout: 0, skipped: 0 },
+      pieces: 0,
+      sampled: 0
     }
   }
 
@@ -265,7 +318,14 @@ export class Auditor {
    * meanwhile). A contained node is asked for its pending piece only.
    */
   async #plan(segments: readonly WalkedSegment[], round: RoundState): Promise<AuditTarget[]> {
-    const { auditRate } = this.#c.settings
+    const { auditBudget } = this.#c.settings
+    // The share that keeps a round like the last one within the budget; the first round, not knowing the size
+    // of the network yet, stops sampling at the budget instead.
+    const auditRate =
+      auditBudget > 0 && this.#lastRoundPieces !== undefined
+        ? Math.min(this.#c.settings.auditRate, auditBudget / Math.max(1, this.#lastRoundPieces))
+        : this.#c.settings.auditRate
+    const sampling = (): boolean => auditBudget === 0 || round.sampled < auditBudget
     const online = new Set(
       (await this.#c.registry.online()).filter((n) => n.lastSeen >= this.#startedAt).map((n) => n.peerId)
     )
@@ -277,6 +337,7 @@ export class Auditor {
     const chosen = new Map<string, AuditTarget>()
     const { reservoir, contained, pendingFound } = round
     for (const { key, object, segment } of segments) {
+      round.pieces += segment.pieces.length
       for (const piece of segment.pieces) {
         if (piece.root === undefined || !eligible(piece.node)) continue
         const target: AuditTarget = {
@@ -295,7 +356,11 @@ export class Auditor {
           }
           continue
         }
-        if (recentlyFailed(piece.node) || Math.random() < auditRate) chosen.set(id, target)
+        if (recentlyFailed(piece.node)) chosen.set(id, target)
+        else if (sampling() && Math.random() < auditRate) {
+          chosen.set(id, target)
+          round.sampled++
+        }
         const slot = reservoir.get(piece.node) ?? { target, seen: 0 }
         slot.seen++
         if (Math.random() < 1 / slot.seen) slot.target = target

@@ -54,6 +54,10 @@ export class Maintenance implements Startable {
     this.#c = components
     this.auditor = components.auditor
     this.repairer = components.repairer
+    // One walk of every segment for both when both run: the audit round rides the repair check's pass.
+    if (components.settings.auditIntervalMs > 0 && components.settings.repairIntervalMs > 0) {
+      this.repairer.carry(this.auditor.rideAlong())
+    }
     this.retain = components.retain
     const { auditIntervalMs, repairIntervalMs, versionPurgeIntervalMs } = components.settings
     const intervals = [auditIntervalMs, repairIntervalMs, versionPurgeIntervalMs].filter((ms) => ms > 0)

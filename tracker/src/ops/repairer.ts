@@ -189,6 +189,8 @@ export class Repairer {
   /** Ticks the drain still leaves the queue alone, and the length of the last such wait (see drain). */
   #drainSkips = 0
   #drainWait = 0
+  /** Others that read each slice of the pass once this walk has read it (the audit round: Auditor.rideAlong). */
+  readonly #riders: ((slice: ScanSlice, signal?: AbortSignal) => Promise<void>)[] = []
   readonly stats: RepairStats = {
     checks: 0,
     segmentsChecked: 0,
@@ -271,7 +273,15 @@ export class Repairer {
     // An idle tick (no node changed, no pass due, an empty queue) reads nothing from the store.
     const left = budget - (this.#watchDue() ? await this.watchNodes(budget, signal) : 0)
     if (left > 0) {
-      await this.#scan.tick(left, settings.repairIntervalMs, (slice) => this.#checkSlice(slice), signal)
+      await this.#scan.tick(
+        left,
+        settings.repairIntervalMs,
+        async (slice) => {
+          await this.#checkSlice(slice)
+          for (const ride of this.#riders) await ride(slice, signal)
+        },
+        signal
+      )
     }
     if (this.#drainSkips > 0) this.#drainSkips--
     else await this.drain(signal)
@@ -290,6 +300,14 @@ export class Repairer {
       this.#c.reputations.version !== this.#watchedVersion ||
       this.#c.clock.now() >= this.#watchAt
     )
+  }
+
+  /**
+   * Hands every slice of the background pass to `ride` as well, after checking it: one walk of the segments for
+   * whoever needs one (a slice of a pass someone triggered with check(), or of the node watch, is not handed on).
+   */
+  carry(ride: (slice: ScanSlice, signal?: AbortSignal) => Promise<void>): void {
+    this.#riders.push(ride)
   }
 
   /** Repairs were queued by this process: the next tick drains at once, whatever the idle wait was. */
