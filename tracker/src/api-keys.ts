@@ -2,7 +2,7 @@ import { ErrorCode, randomBytes, ShoalError, toBase64Url } from '@shoal/core'
 import { auditRecord } from './audit-log.ts'
 import { hashToken } from './auth.ts'
 import type { Clock } from './config.ts'
-import { randomId } from './grants.ts'
+import { randomId } from './ids.ts'
 import { SCOPES } from './store/money-records.ts'
 import type { AccountRecord, ApiKeyRecord, Scope, StoreParts } from './store/store.ts'
 

@@ -1,4 +1,4 @@
-import { randomId } from './grants.ts'
+import { randomId } from './ids.ts'
 import type { AuditRecord } from './store/store.ts'
 
 let sequence = 0

@@ -1,7 +1,7 @@
 import { ErrorCode, ShoalError } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from './config.ts'
-import { randomId } from './grants.ts'
+import { randomId } from './ids.ts'
 import type { BucketRule } from './rate-limit.ts'
 import type {
   AbuseReport,

@@ -22,7 +22,8 @@ import {
 import type { TrackerConfig } from './config.ts'
 import { SWEEP_BATCH } from './constants.ts'
 import { chooseLayout } from './erasure-policy.ts'
-import { deleteOrders, type GrantSigner, randomId } from './grants.ts'
+import { deleteOrders, type GrantSigner } from './grants.ts'
+import { randomId } from './ids.ts'
 import type { NodeRegistry } from './node-registry.ts'
 import { objectSummary } from './objects.ts'
 import type {

@@ -1,6 +1,6 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { randomId } from '../grants.ts'
+import { randomId } from '../ids.ts'
 
 /** One plain-text message to one address. */
 export interface Mail {

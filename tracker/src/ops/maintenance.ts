@@ -1,7 +1,7 @@
 import { describeError, type MetricFamily, singleMetric } from '@shoal/core'
 import type { Logger } from 'pino'
 import type { Clock } from '../config.ts'
-import { randomId } from '../grants.ts'
+import { randomId } from '../ids.ts'
 import { PeriodicTask, type Startable, startAll, stopAll } from '../lifecycle.ts'
 import type { StoreParts } from '../store/store.ts'
 import type { Auditor } from './auditor.ts'

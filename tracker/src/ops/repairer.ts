@@ -23,7 +23,8 @@ import {
   verifyReceipt
 } from '@shoal/core'
 import type { Logger } from 'pino'
-import { deleteOrders, randomId } from '../grants.ts'
+import { deleteOrders } from '../grants.ts'
+import { randomId } from '../ids.ts'
 import type { RepairItem, SegmentKey, StoreParts, WalkedObject } from '../store/store.ts'
 import type { AuditorComponents } from './auditor.ts'
 import { repairThreshold, ScanPace } from './ops-config.ts'
