@@ -293,8 +293,11 @@ class SegmentFetcher {
   readonly #emit: (event: DownloadEvent) => void
   /** Addresses learned through the DHT for nodes whose tracker-known addresses failed. */
   readonly #relocated = new Map<string, NodeAddress>()
-  /** Launches waiting for their best holder to have a free request slot, retried whenever a request ends. */
-  #deferred: { segment: number; retry: () => void }[] = []
+  /**
+   * Launches waiting for their best holder to have a free request slot, retried whenever a request ends, the
+   * oldest segment first; `node` and `bytes` are what each waits for (see #queuedFor).
+   */
+  #deferred: { segment: number; node: string; bytes: number; retry: () => void }[] = []
   wireBytes = 0
 
   constructor(
@@ -363,14 +366,21 @@ class SegmentFetcher {
          */
         const launch = (spare = false): boolean => {
           if (waiting.length === 0 || verified >= k || signal.aborted) return false
+          // A busy holder's cost counts the launches already waiting for it, not only its request in flight: else
+          // every segment waits for the same fastest k holders and the others idle (uneven caps ran at what the
+          // k-th fastest host alone could give). The oldest segment, retried first, still gets the fastest.
           const costs = new Map(
-            waiting.map((p) => [p, this.#board.cost(p.node.peerId, size) * (p.index < k ? 1 : PARITY_COST_FACTOR)])
+            waiting.map((p) => [
+              p,
+              this.#board.cost(p.node.peerId, size + this.#queuedFor(p.node.peerId)) *
+                (p.index < k ? 1 : PARITY_COST_FACTOR)
+            ])
           )
           waiting.sort((a, b) => (costs.get(a) as number) - (costs.get(b) as number) || a.index - b.index)
           const best = (waiting[0] as GrantedPiece).node.peerId
           if (spare && this.#ctx.unreachable?.isDown(best) === true) return false
           if (this.#board.inFlight(best) >= this.#settings.requestsPerNode) {
-            this.#deferred.push({ segment: index, retry: () => launch(spare) })
+            this.#deferred.push({ segment: index, node: best, bytes: size, retry: () => launch(spare) })
             return true
           }
           const piece = waiting.shift()!
@@ -449,6 +459,13 @@ class SegmentFetcher {
       }
       return this.fetch(granted, added, nodes, sent)
     }
+  }
+
+  /** Bytes of the launches waiting for `node`: ahead of a new launch in its queue. */
+  #queuedFor(node: string): number {
+    let bytes = 0
+    for (const d of this.#deferred) if (d.node === node) bytes += d.bytes
+    return bytes
   }
 
   /** A request slot freed up: waiting launches pick their holder again, the oldest segment first. */
