@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type DownloadEvent, ReceiptSigner, ShoalClient, TrackerClient } from '@shoal/client'
 import { type DownloadGrantsResponse, ErrorCode, MiB, type ShoalError } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Testnet } from '../src/index.ts'
+import { Testnet, type TestnetInit } from '../src/index.ts'
 import { listFiles, sha256Stream } from './helpers.ts'
 
 const SEG = 1 * MiB
@@ -32,25 +32,27 @@ async function withCorruptPieces(dataDir: string, body: () => Promise<void>): Pr
   }
 }
 
-describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', () => {
-  let net: Testnet
-  let client: ShoalClient
-  const data = randomBytes(5 * SEG + SEG / 2)
-
+/**
+ * A testnet, and an account on it holding `name` (`data`), for the describe block this is called in: started
+ * before its tests, stopped after them.
+ */
+function networkWithFile(init: TestnetInit, name: string, data: Uint8Array, email: string) {
+  const t = {} as { net: Testnet; client: ShoalClient }
   beforeAll(async () => {
-    net = await Testnet.start({ nodes: 7, k: 4, m: 2, segmentSize: '1MiB' })
-    client = await ShoalClient.signup({
-      tracker: net.tracker.url,
-      email: 'engine@example.com',
-      password: 'engine-test-1'
-    })
-    await client.put('data.bin', [data], data.byteLength)
+    t.net = await Testnet.start(init)
+    t.client = await ShoalClient.signup({ tracker: t.net.tracker.url, email, password: `${email} password` })
+    await t.client.put(name, [data], data.byteLength)
   })
-
   afterAll(async () => {
-    await client?.stop()
-    await net?.stop()
+    await t.client?.stop()
+    await t.net?.stop()
   })
+  return t
+}
+
+describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', () => {
+  const data = randomBytes(5 * SEG + SEG / 2)
+  const t = networkWithFile({ nodes: 7, k: 4, m: 2, segmentSize: '1MiB' }, 'data.bin', data, 'engine@example.com')
 
   it('serves any byte range, including ranges at and across segment edges', async () => {
     const size = data.byteLength
@@ -66,11 +68,11 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
       [size, 0]
     ]
     for (const [offset, length] of ranges) {
-      const { stream } = await client.get('data.bin', { offset, length })
+      const { stream } = await t.client.get('data.bin', { offset, length })
       const got = await collect(stream)
       expect(got.equals(data.subarray(offset, offset + length)), `range ${offset}+${length}`).toBe(true)
     }
-    const err = (await collect((await client.get('data.bin', { offset: size + 1 })).stream).catch(
+    const err = (await collect((await t.client.get('data.bin', { offset: size + 1 })).stream).catch(
       (e) => e
     )) as ShoalError
     expect(err.code).toBe(ErrorCode.INVALID_INPUT)
@@ -78,7 +80,7 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
 
   it('cancels: an aborted download stops with the abort, an early break stops cleanly, the next one works', async () => {
     const controller = new AbortController()
-    const { stream } = await client.get('data.bin', { signal: controller.signal, segmentWindow: 2 })
+    const { stream } = await t.client.get('data.bin', { signal: controller.signal, segmentWindow: 2 })
     let chunks = 0
     const err = await (async () => {
       for await (const _ of stream) {
@@ -89,18 +91,18 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
     expect(chunks).toBe(1)
     expect((err as Error).message).toBe('user cancelled')
 
-    const early = (await client.get('data.bin')).stream
+    const early = (await t.client.get('data.bin')).stream
     for await (const _ of early) break
 
-    expect(sha(await collect((await client.get('data.bin')).stream))).toBe(sha(data))
+    expect(sha(await collect((await t.client.get('data.bin')).stream))).toBe(sha(data))
   })
 
   it('the codec runs the same on the calling thread as on worker threads', async () => {
-    const local = await ShoalClient.resume(client.session(), { codec: 'local' })
+    const local = await ShoalClient.resume(t.client.session(), { codec: 'local' })
     try {
       expect(sha(await collect((await local.get('data.bin')).stream))).toBe(sha(data))
       await local.put('local.bin', [data.subarray(0, 2 * SEG + 3)], 2 * SEG + 3)
-      expect(sha(await collect((await client.get('local.bin')).stream))).toBe(sha(data.subarray(0, 2 * SEG + 3)))
+      expect(sha(await collect((await t.client.get('local.bin')).stream))).toBe(sha(data.subarray(0, 2 * SEG + 3)))
     } finally {
       await local.stop()
     }
@@ -110,7 +112,7 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
     const big = randomBytes(8 * SEG)
     const controller = new AbortController()
     let uploadId: string | undefined
-    const first = await client
+    const first = await t.client
       .put('resume.bin', [big], big.byteLength, {
         signal: controller.signal,
         segmentWindow: 1,
@@ -124,12 +126,12 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
       .catch((e: Error) => e)
     expect((first as Error).message).toBe('network lost')
     expect(uploadId).toBeDefined()
-    const status = await client.tracker.uploadStatus(uploadId!)
+    const status = await t.client.tracker.uploadStatus(uploadId!)
     expect(status.committed.length).toBeGreaterThanOrEqual(3)
     expect(status.committed.length).toBeLessThan(8)
 
     let wire = 0
-    await client.put('resume.bin', [big], big.byteLength, {
+    await t.client.put('resume.bin', [big], big.byteLength, {
       resume: uploadId!,
       onProgress: (p) => {
         wire = p.wireBytes
@@ -137,9 +139,9 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
     })
     const fullWire = 8 * 6 * Math.ceil((SEG + 16) / 4)
     expect(wire).toBeLessThanOrEqual(fullWire - status.committed.length * 6 * Math.ceil((SEG + 16) / 4))
-    expect(sha(await collect((await client.get('resume.bin')).stream))).toBe(sha(big))
+    expect(sha(await collect((await t.client.get('resume.bin')).stream))).toBe(sha(big))
 
-    const wrongFile = (await client
+    const wrongFile = (await t.client
       .put('other.bin', [big], big.byteLength, { resume: uploadId! })
       .catch((e) => e)) as ShoalError
     expect(wrongFile.code).toMatch(/ERR_CONFLICT|ERR_UPLOAD_NOT_FOUND/)
@@ -148,36 +150,36 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
   it('an upload survives a node killed mid-upload: its pieces move to another node with fresh grants', async () => {
     const big = randomBytes(6 * SEG)
     let killed: Promise<void> | undefined
-    await client.put('moving.bin', [big], big.byteLength, {
+    await t.client.put('moving.bin', [big], big.byteLength, {
       segmentWindow: 1,
       onProgress: (p) => {
-        if (p.bytes >= SEG && killed === undefined) killed = net.killNode(6)
+        if (p.bytes >= SEG && killed === undefined) killed = t.net.killNode(6)
       }
     })
     await killed
-    const info = await client.stat('moving.bin')
-    const { segments } = await client.tracker.downloadGrants(info.id, 0, info.segmentCount)
-    const dead = net.nodes[6]!.peerId
+    const info = await t.client.stat('moving.bin')
+    const { segments } = await t.client.tracker.downloadGrants(info.id, 0, info.segmentCount)
+    const dead = t.net.nodes[6]!.peerId
     // Segments stored after the kill hold no piece on the dead node.
     expect(segments.slice(2).every((s) => s.pieces.every((p) => p.node.peerId !== dead))).toBe(true)
-    expect(sha(await collect((await client.get('moving.bin')).stream))).toBe(sha(big))
-    await net.restartNode(6)
-    await net.waitForOnline()
+    expect(sha(await collect((await t.client.get('moving.bin')).stream))).toBe(sha(big))
+    await t.net.restartNode(6)
+    await t.net.waitForOnline()
   })
 
   it('finds a restarted node through the DHT when the placement it holds is stale', async () => {
-    const info = await client.stat('data.bin')
+    const info = await t.client.stat('data.bin')
     // Get grants must name a receipt key (nodes refuse them otherwise, docs/security.md).
-    const stale: DownloadGrantsResponse = await client.tracker.downloadGrants(info.id, 0, info.segmentCount, {
+    const stale: DownloadGrantsResponse = await t.client.tracker.downloadGrants(info.id, 0, info.segmentCount, {
       receiptKey: (await ReceiptSigner.create()).receiptKey
     })
     // Node 0 restarts on new ports; nodes 1 and 2 are gone, so node 0's pieces are needed for every segment.
-    await net.restartNode(0)
-    await net.killNode(1)
-    await net.killNode(2)
+    await t.net.restartNode(0)
+    await t.net.killNode(1)
+    await t.net.killNode(2)
     try {
-      const tracker = new StaleGrants(net.tracker.url, stale)
-      const fresh = await ShoalClient.resume(client.session(), { trackerClient: tracker })
+      const tracker = new StaleGrants(t.net.tracker.url, stale)
+      const fresh = await ShoalClient.resume(t.client.session(), { trackerClient: tracker })
       const events: DownloadEvent[] = []
       try {
         const { stream } = await fresh.get('data.bin', { onEvent: (e) => events.push(e) })
@@ -188,14 +190,14 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
       // Node 0 was reached at its new address: through the engine's own DHT lookup (a 'relocated' event), or by
       // libp2p itself when its peer store had already learned the new address from the DHT. Either way it served
       // pieces, without which some segments would have too few.
-      const restarted = net.nodes[0]!.peerId
+      const restarted = t.net.nodes[0]!.peerId
       expect(events.some((e) => e.type === 'piece' && e.node === restarted)).toBe(true)
       const relocated = events.filter((e) => e.type === 'relocated')
       expect(relocated.every((e) => e.node === restarted)).toBe(true)
     } finally {
-      await net.restartNode(1)
-      await net.restartNode(2)
-      await net.waitForOnline()
+      await t.net.restartNode(1)
+      await t.net.restartNode(2)
+      await t.net.waitForOnline()
     }
   })
 })
@@ -223,31 +225,24 @@ class StaleGrants extends TrackerClient {
  * pieces left are the slow nodes', asked for and cancelled already.
  */
 describe('a corrupt piece whose replacement was already asked for (6 nodes 4+2; nodes 0 and 1 slow; node 5 corrupt)', () => {
-  let net: Testnet
-  let client: ShoalClient
   const data = randomBytes(SEG)
-
-  beforeAll(async () => {
-    net = await Testnet.start({
+  const t = networkWithFile(
+    {
       nodes: 6,
       k: 4,
       m: 2,
       segmentSize: '1MiB',
       nodeArgs: (i) => (i < 2 ? ['--egress-limit', '25KB/s'] : [])
-    })
-    client = await ShoalClient.signup({ tracker: net.tracker.url, email: 'regrant@example.com', password: 'regrant-1' })
-    await client.put('one-segment.bin', [data], data.byteLength)
-  })
-
-  afterAll(async () => {
-    await client?.stop()
-    await net?.stop()
-  })
+    },
+    'one-segment.bin',
+    data,
+    'regrant@example.com'
+  )
 
   it('is dropped and its node reported; the piece is fetched again under a fresh grant; the download is correct', async () => {
-    await withCorruptPieces(net.nodes[5]!.dataDir, async () => {
+    await withCorruptPieces(t.net.nodes[5]!.dataDir, async () => {
       const events: DownloadEvent[] = []
-      const { stream } = await client.get('one-segment.bin', {
+      const { stream } = await t.client.get('one-segment.bin', {
         onEvent: (e) => events.push(e),
         extraPieces: 2,
         segmentWindow: 1
@@ -258,7 +253,7 @@ describe('a corrupt piece whose replacement was already asked for (6 nodes 4+2; 
       expect(
         corrupt.map((e) => 'node' in e && e.node),
         seen
-      ).toEqual([net.nodes[5]!.peerId])
+      ).toEqual([t.net.nodes[5]!.peerId])
       const asked = events.flatMap((e) => (e.type === 'request' ? [e.piece] : []))
       const askedTwice = asked.filter((piece, i) => asked.indexOf(piece) !== i)
       expect(askedTwice.length, seen).toBeGreaterThan(0)
@@ -272,32 +267,25 @@ describe('a corrupt piece whose replacement was already asked for (6 nodes 4+2; 
  * already taken by hedges of the others, and the test saw no hedge of the slow node.
  */
 describe('transfer engine with a slow node (node 0 capped at 25 KB/s: a piece takes it 10 s)', () => {
-  let net: Testnet
-  let client: ShoalClient
   const data = randomBytes(8 * SEG)
-
-  beforeAll(async () => {
-    net = await Testnet.start({
+  const t = networkWithFile(
+    {
       nodes: 6,
       k: 4,
       m: 2,
       segmentSize: '1MiB',
       nodeArgs: (i) => (i === 0 ? ['--egress-limit', '25KB/s'] : [])
-    })
-    client = await ShoalClient.signup({ tracker: net.tracker.url, email: 'slow@example.com', password: 'slow-node-1' })
-    await client.put('data.bin', [data], data.byteLength)
-  })
-
-  afterAll(async () => {
-    await client?.stop()
-    await net?.stop()
-  })
+    },
+    'data.bin',
+    data,
+    'slow@example.com'
+  )
 
   it('hedges around the slow node and takes most pieces from the fast ones', async () => {
     const events: DownloadEvent[] = []
-    const { stream } = await client.get('data.bin', { onEvent: (e) => events.push(e), extraPieces: 0 })
+    const { stream } = await t.client.get('data.bin', { onEvent: (e) => events.push(e), extraPieces: 0 })
     expect(sha(await collect(stream))).toBe(sha(data))
-    const slow = net.nodes[0]!.peerId
+    const slow = t.net.nodes[0]!.peerId
     const seen = events.map((e) => `${e.type}:${'node' in e && e.node === slow ? 'slow' : 'fast'}`).join(' ')
     expect(
       events.some((e) => e.type === 'hedge' && e.node === slow),
@@ -313,7 +301,7 @@ describe('transfer engine with a slow node (node 0 capped at 25 KB/s: a piece ta
     const busiest = async (requestsPerNode?: number): Promise<number> => {
       const open = new Map<string, number>()
       let most = 0
-      const { stream } = await client.get('data.bin', {
+      const { stream } = await t.client.get('data.bin', {
         ...(requestsPerNode === undefined ? {} : { requestsPerNode }),
         onEvent: (e) => {
           if (!('node' in e) || e.type === 'hedge' || e.type === 'relocated') return
@@ -334,11 +322,11 @@ describe('transfer engine with a slow node (node 0 capped at 25 KB/s: a piece ta
   it('survives a node killed while it is sending a piece', async () => {
     const events: DownloadEvent[] = []
     let killed: Promise<void> | undefined
-    const { stream } = await client.get('data.bin', {
+    const { stream } = await t.client.get('data.bin', {
       onEvent: (e) => {
         events.push(e)
         // By the first finished piece, the slow node is mid-piece: kill it there.
-        if (e.type === 'piece' && killed === undefined) killed = net.killNode(0)
+        if (e.type === 'piece' && killed === undefined) killed = t.net.killNode(0)
       }
     })
     const got = await sha256Stream(stream)
