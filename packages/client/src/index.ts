@@ -26,8 +26,15 @@ export {
 } from './download.ts'
 export { checkName, checkPath, joinPath, MAX_NAME_BYTES, MAX_PATH_CHARS } from './names.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'
-export { type ClientPeerInit, createClientPeer, locateNode, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
+export {
+  type ClientPeerInit,
+  createClientPeer,
+  locateNode,
+  nodeMultiaddrs,
+  openStream
+} from './p2p/client-peer.ts'
 export { type DialPolicy, dialPolicyFor, isPrivateAddress, mayDial } from './p2p/dial-policy.ts'
+export { NodeLocator } from './p2p/node-locator.ts'
 export { deletePiece, getPiece, putPiece, requestRepair } from './p2p/piece-client.ts'
 export { type RebuildInit, type RebuildSource, type RebuiltPiece, rebuildPieces } from './p2p/rebuild.ts'
 export type { ProgressListener, TransferProgress } from './progress.ts'

@@ -15,7 +15,8 @@ import {
 import { createCodecEngine } from '#codec-engine'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
-import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-peer.ts'
+import { type ClientPeerInit, createClientPeer } from './p2p/client-peer.ts'
+import { NodeLocator } from './p2p/node-locator.ts'
 import { ReceiptBook, ReceiptSigner } from './receipts.ts'
 import { TrackerClient } from './tracker-client.ts'
 import { UnreachableNodes } from './unreachable-nodes.ts'
@@ -77,6 +78,8 @@ export class SharedFile {
   readonly #contentKey: Uint8Array
   readonly #init: OpenShareInit
   #peer: Promise<Libp2p> | undefined
+  /** Finds nodes that moved, on a DHT peer of its own started on the first lookup. */
+  readonly #locator: NodeLocator
   #codecs: CodecEngine | undefined
   #receipts: Promise<ReceiptBook> | undefined
   /** Nodes that failed a dial, remembered across this client's downloads. */
@@ -94,6 +97,7 @@ export class SharedFile {
     this.#tracker = tracker
     this.#contentKey = key
     this.#init = init
+    this.#locator = new NodeLocator(this.#getPeer, init.peer)
   }
 
   /** What the share needs before `open`: whether it is alive, and whether it asks for a password. */
@@ -156,7 +160,7 @@ export class SharedFile {
         tracker: this.#tracker,
         peer: this.#getPeer,
         codecs: this.#codecs,
-        locate: async (node, signal) => locateNode(await this.#getPeer(), node, signal),
+        locate: this.#locator.locate,
         receipts: await this.#getReceipts(),
         unreachable: this.#unreachable
       },
@@ -176,6 +180,7 @@ export class SharedFile {
     // Receipts reach the nodes before the peer that carries them stops.
     if (receipts !== undefined && peer !== undefined) await (await receipts).flush().catch(() => {})
     if (peer !== undefined) await (await peer).stop()
+    await this.#locator.stop()
     if (codecs !== undefined) await codecs.stop()
   }
 }

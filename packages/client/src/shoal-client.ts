@@ -17,7 +17,6 @@ import {
   type InfoResponse,
   isShoalError,
   type KdfParams,
-  type NodeAddress,
   type ObjectInfo,
   type ObjectMetadata,
   parseRecoveryKey,
@@ -38,7 +37,8 @@ import { createCodecEngine } from '#codec-engine'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
 import { checkPath } from './names.ts'
-import { type ClientPeerInit, createClientPeer, locateNode } from './p2p/client-peer.ts'
+import { type ClientPeerInit, createClientPeer } from './p2p/client-peer.ts'
+import { NodeLocator } from './p2p/node-locator.ts'
 import { deletePiece } from './p2p/piece-client.ts'
 import { ReceiptBook, ReceiptSigner } from './receipts.ts'
 import { TrackerClient } from './tracker-client.ts'
@@ -132,6 +132,8 @@ export class ShoalClient {
   readonly #log: (line: string) => void
   readonly #init: ShoalClientInit
   #peer: Promise<Libp2p> | undefined
+  /** Finds nodes that moved, on a DHT peer of its own started on the first lookup. */
+  readonly #locator: NodeLocator
   #codecs: CodecEngine | undefined
   #receipts: Promise<ReceiptBook> | undefined
   /** Nodes that failed a dial, remembered across this client's downloads. */
@@ -155,6 +157,7 @@ export class ShoalClient {
     this.#keyring = keyring
     this.#log = init.log ?? (() => {})
     this.#init = init
+    this.#locator = new NodeLocator(this.#getPeer, init.peer)
   }
 
   /**
@@ -311,9 +314,6 @@ export class ShoalClient {
     return this.#codecs
   }
 
-  #locate = async (node: NodeAddress, signal: AbortSignal): Promise<NodeAddress | undefined> =>
-    locateNode(await this.#getPeer(), node, signal)
-
   /** Starts the libp2p node and the codec ahead of a transfer; errors surface in the transfer itself. */
   warm(): void {
     this.#getPeer().catch(() => {})
@@ -337,6 +337,7 @@ export class ShoalClient {
     this.#peer = undefined
     this.#codecs = undefined
     if (peer !== undefined) await (await peer).stop()
+    await this.#locator.stop()
     if (codecs !== undefined && codecs !== this.#init.codec) await codecs.stop()
   }
 
@@ -402,7 +403,7 @@ export class ShoalClient {
         tracker: this.tracker,
         peer: this.#getPeer,
         codecs: this.#getCodecs(),
-        locate: this.#locate,
+        locate: this.#locator.locate,
         receipts: await this.#getReceipts(),
         unreachable: this.#unreachable
       },

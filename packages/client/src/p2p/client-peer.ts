@@ -1,12 +1,10 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
 import type { Libp2p, Stream } from '@libp2p/interface'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
-import { ErrorCode, MiB, type NodeAddress, PROTOCOL_DHT, ShoalError, sleep } from '@shoal/core'
+import { ErrorCode, MiB, type NodeAddress, ShoalError, sleep } from '@shoal/core'
 import { createLibp2p, type Libp2pOptions } from 'libp2p'
 import { clientTransports, connectionGater } from '#transports'
 import type { DialPolicy } from './dial-policy.ts'
@@ -38,13 +36,21 @@ export interface ClientPeerInit {
 const INITIAL_STREAM_WINDOW_BYTES = 4 * MiB
 
 /**
- * The client's libp2p node: dials only, never listens; a DHT client (Shoal's private protocol, no public
- * bootstrap) that learns its routing table from the storage nodes it talks to; no UPnP or autoNAT.
+ * The client's libp2p node for moving pieces: dials only, never listens; no UPnP or autoNAT. It runs neither
+ * identify nor the DHT: a manifest names every holder with its addresses, so neither is needed to transfer, and
+ * on every new connection they cost both ends a protocol exchange, peer-store writes and routing-table updates
+ * on a cold process's critical path (a 1 MB `shoal get` took 113 ms less without them, docs/transport-tuning.md,
+ * session 14). Finding a node that moved is the NodeLocator's, on a peer of its own (node-locator.ts).
  */
 export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2p> {
+  return createLibp2p({ ...baseOptions(init), services: { ping: ping() } })
+}
+
+/** Transports, encryption, muxer and gater: the same for the transfer peer and the locator's. */
+export function baseOptions(init: ClientPeerInit): Libp2pOptions {
   const window = init.maxStreamWindowSize ?? 16 * MiB
   const gater = connectionGater(init.dialPolicy)
-  return createLibp2p({
+  return {
     addresses: { listen: [] },
     ...(init.metrics === undefined ? {} : { metrics: init.metrics }),
     transports: clientTransports(),
@@ -57,14 +63,9 @@ export async function createClientPeer(init: ClientPeerInit = {}): Promise<Libp2
         }
       })
     ],
-    services: {
-      identify: identify(),
-      ping: ping(),
-      dht: kadDHT({ protocol: PROTOCOL_DHT, clientMode: true, peerInfoMapper: passthroughMapper })
-    },
     ...(gater === undefined ? {} : { connectionGater: gater }),
     connectionManager: { maxConnections: 1024 }
-  })
+  }
 }
 
 export function nodeMultiaddrs(node: NodeAddress): Multiaddr[] {
@@ -92,7 +93,7 @@ export async function openStream(
 }
 
 /**
- * Finds where a node listens now, through the DHT's peer routing (`findPeer`): nodes announce no per-piece
+ * Finds where a node listens now, through the DHT's peer routing of `peer` (a locator peer) (`findPeer`): nodes announce no per-piece
  * provider records (docs/dht.md), since a manifest names every holder. Used when the tracker's addresses are stale, e.g.
  * after the node restarted on new ports. A node that has just restarted may not have reached the peers asked
  * yet, and they may still hold its old addresses: the lookups repeat, a moment apart, until one gives
@@ -101,7 +102,8 @@ export async function openStream(
 export async function locateNode(
   peer: Libp2p,
   node: NodeAddress,
-  signal: AbortSignal
+  signal: AbortSignal,
+  seed?: () => void
 ): Promise<NodeAddress | undefined> {
   const id = peerIdFromString(node.peerId)
   const fresh = (addrs: Multiaddr[]): NodeAddress | undefined => {
@@ -110,7 +112,7 @@ export async function locateNode(
     return stale ? undefined : { peerId: node.peerId, addrs: found }
   }
   const timeout = AbortSignal.any([signal, AbortSignal.timeout(LOCATE_TIMEOUT_MS)])
-  await routingTableReady(peer, timeout)
+  await routingTableReady(peer, timeout, seed)
   while (!timeout.aborted) {
     const round = AbortSignal.any([timeout, AbortSignal.timeout(LOCATE_ROUND_MS)])
     try {
@@ -125,12 +127,14 @@ export async function locateNode(
 }
 
 /**
- * The client's routing table fills as it connects to nodes (identify tells it which speak the DHT). A lookup
- * right after the first failed dial may find it empty, so wait briefly for a first entry.
+ * The locator's routing table fills as it connects to nodes (identify tells it which speak the DHT). A lookup
+ * right after the first failed dial may find it empty, so wait briefly for a first entry; `seed` is called on
+ * each wait, to dial nodes that became known meanwhile.
  */
-async function routingTableReady(peer: Libp2p, signal: AbortSignal): Promise<void> {
+async function routingTableReady(peer: Libp2p, signal: AbortSignal, seed?: () => void): Promise<void> {
   const dht = (peer.services as { dht?: { routingTable?: { size: number } } }).dht
   while (dht?.routingTable !== undefined && dht.routingTable.size === 0 && !signal.aborted) {
+    seed?.()
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
 }
