@@ -24,8 +24,8 @@ import { MB, MiB, mbps, median, round, sizeLabel } from './stats.ts'
 import { makeTorrent } from './torrent-file.ts'
 
 const SHOAL_BIN = fileURLToPath(new URL('../../packages/cli/bin/shoal.js', import.meta.url))
-const CLI_METER = fileURLToPath(new URL('./cli-meter.ts', import.meta.url))
-const WT_PEER = fileURLToPath(new URL('./webtorrent-peer.ts', import.meta.url))
+const CLI_METER = fileURLToPath(new URL('./cli-meter.mjs', import.meta.url))
+const WT_PEER = fileURLToPath(new URL('./webtorrent-peer.mjs', import.meta.url))
 const HTTP_SERVE = fileURLToPath(new URL('./http-serve.ts', import.meta.url))
 /** The HTTP baseline serves at most this much (at 10 MB/s, 64 MiB is 7 s): its rate is the cap, whatever the size. */
 const HTTP_MAX = 64 * MiB

@@ -10,6 +10,9 @@
  * Nothing here may reach the internet: no DHT, no trackers, no local service discovery, no UPnP or NAT-PMP, no PEX,
  * no web seeds; peers are only the ones given. WebRTC is never used, so its native module (node-datachannel,
  * whose prebuilt binary an offline install cannot fetch) is replaced by a stub before WebTorrent loads.
+ *
+ * Plain JavaScript, as the `shoal` processes' meter (cli-meter.mjs): a .ts file would make Node load its
+ * TypeScript stripper, and the leecher is timed from its process start.
  */
 import { readFileSync } from 'node:fs'
 import { registerHooks } from 'node:module'
@@ -35,18 +38,22 @@ const OFFLINE = {
   utp: false
 }
 
-type Job =
-  | { mode: 'seed'; torrent: string; dir: string; uploadLimit?: number }
-  | { mode: 'leech'; torrent: string; dir: string; peers: string[]; timeoutMs: number }
+/**
+ * @typedef {{ mode: 'seed', torrent: string, dir: string, uploadLimit?: number }
+ *   | { mode: 'leech', torrent: string, dir: string, peers: string[], timeoutMs: number }} Job
+ */
 
-function print(value: unknown): void {
+/** @param {unknown} value */
+function print(value) {
   process.stdout.write(`${JSON.stringify(value)}\n`)
 }
 
-const job = JSON.parse(process.argv[2] ?? '{}') as Job
+/** @type {Job} */
+const job = JSON.parse(process.argv[2] ?? '{}')
 // Imported only now, after the hook above is in place.
 const { default: WebTorrent } = await import('webtorrent')
-const fail = (err: Error | string): never => {
+/** @param {Error | string} err @returns {never} */
+const fail = (err) => {
   process.stderr.write(`webtorrent-peer ${job.mode}: ${typeof err === 'string' ? err : err.message}\n`)
   process.exit(1)
 }
@@ -74,7 +81,7 @@ if (job.mode === 'seed') {
   })
   setTimeout(() => fail(`not done after ${job.timeoutMs} ms`), job.timeoutMs).unref()
   torrent.on('done', () => {
-    // The whole process, start-up included, as the harness meters `shoal get` (cli-meter.ts).
+    // The whole process, start-up included, as the harness meters `shoal get` (cli-meter.mjs).
     const cpu = process.cpuUsage()
     print({
       type: 'result',
