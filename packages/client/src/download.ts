@@ -145,10 +145,11 @@ export async function* downloadObject(
     const inFlight: Promise<Uint8Array>[] = []
     let next = first
     let done = 0
-    // Slow start: the first segment has the client to itself while its connections open and its code warms up,
-    // so the first byte comes after one segment's transfer rather than the whole window's; then the window
-    // opens at once (it grew by one per segment until session 10; with one request per node, segments no
-    // longer share a node's link, and the whole window gave ~1% more).
+    // Slow start: the first segment has the client to itself while its connections open and its code warms up
+    // (all eight hosts' handshakes at once on a cold process delayed the first byte by ~230 ms), then the window
+    // opens at once, as soon as k requests are receiving bytes: the next segments' holders are dialled while
+    // the first segment's pieces stream, not after it is decoded (they started ~500 ms after the first ones
+    // and idled meanwhile, docs/transfer-engine.md, session 14).
     let window = 1
     const fetchNext = (): void => {
       const index = next++
@@ -157,12 +158,19 @@ export async function* downloadObject(
       task.catch(() => {})
       inFlight.push(task)
     }
-    while (next <= last && inFlight.length < window) fetchNext()
+    const fill = (): void => {
+      while (next <= last && inFlight.length < window && !signal.aborted) fetchNext()
+    }
+    const open = (): void => {
+      window = settings.segmentWindow
+      fill()
+    }
+    fetcher.receiving(layout.k).then(open, () => {})
+    fill()
     for (let index = first; index <= last; index++) {
       signal.throwIfAborted()
       const plaintext = await inFlight.shift()!
-      window = settings.segmentWindow
-      while (next <= last && inFlight.length < window) fetchNext()
+      open()
       const start = index === first ? offset - segmentOffset(layout, index) : 0
       const end = index === last ? offset + length - segmentOffset(layout, index) : plaintext.byteLength
       const out = plaintext.subarray(start, end)
@@ -299,6 +307,9 @@ class SegmentFetcher {
    */
   #deferred: { segment: number; node: string; bytes: number; retry: () => void }[] = []
   wireBytes = 0
+  /** Requests that have received bytes so far, and who waits for a number of them (`receiving`). */
+  #receiving = 0
+  #receivingWaiters: { count: number; resolve: () => void }[] = []
 
   constructor(
     ctx: DownloadContext,
@@ -468,6 +479,21 @@ class SegmentFetcher {
     return bytes
   }
 
+  /** Resolves once `count` requests of this download have received bytes: their connections are up. */
+  receiving(count: number): Promise<void> {
+    if (this.#receiving >= count) return Promise.resolve()
+    return new Promise((resolve) => this.#receivingWaiters.push({ count, resolve }))
+  }
+
+  #firstBytes(): void {
+    this.#receiving++
+    this.#receivingWaiters = this.#receivingWaiters.filter((w) => {
+      if (this.#receiving < w.count) return true
+      w.resolve()
+      return false
+    })
+  }
+
   /** A request slot freed up: waiting launches pick their holder again, the oldest segment first. */
   #retryDeferred(): void {
     const deferred = this.#deferred.sort((a, b) => a.segment - b.segment)
@@ -564,6 +590,7 @@ class SegmentFetcher {
       verify: false,
       stallMs: this.#settings.stallMs,
       onBytes: (n: number) => {
+        if (seen.bytes === 0) this.#firstBytes()
         seen.bytes += n
         this.#board.received(peerId, n)
       },
