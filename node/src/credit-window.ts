@@ -32,6 +32,8 @@ export class CreditWindow {
   #covered = 0
   /** The latest valid receipt: the node settles it. */
   #best: string | undefined
+  /** The bytes #best claims (it may claim more than was sent: settlement decides what it is worth). */
+  #bestBytes = 0
   #ended = false
   #error: ShoalError | undefined
   #wake: (() => void) | undefined
@@ -44,9 +46,14 @@ export class CreditWindow {
     this.#loop = this.#read()
   }
 
-  /** The latest valid receipt, if the client sent any. */
-  get receipt(): string | undefined {
-    return this.#best
+  /** The grant this window serves (verified by the piece service before the window opened). */
+  get grant(): Grant {
+    return this.#init.grant
+  }
+
+  /** The latest valid receipt, if the client sent any, with the bytes it claims; verified against the grant. */
+  get receipt(): { receipt: string; bytes: number } | undefined {
+    return this.#best === undefined ? undefined : { receipt: this.#best, bytes: this.#bestBytes }
   }
 
   /** Waits until `bytes` more may be sent; ERR_RECEIPT_REQUIRED when the client stopped paying. */
@@ -89,6 +96,7 @@ export class CreditWindow {
           // A receipt for more than was sent pays for what was sent (and never more than the grant).
           this.#covered = Math.min(receipt.bytes, grant.size)
           this.#best = frame.receipt as string
+          this.#bestBytes = receipt.bytes
         }
         this.#wake?.()
       }

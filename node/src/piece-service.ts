@@ -63,8 +63,11 @@ export interface PieceServiceComponents {
   logger: Logger
   /** A delete grant was carried out (report its serial to the tracker). */
   onDeleted?: (serial: string) => void
-  /** A get ended with the client's latest valid receipt for its grant (queue it for settlement). */
-  onReceipt?: (grant: string, receipt: string) => void
+  /**
+   * A get ended with the client's latest valid receipt for its grant (queue it for settlement): the grant's
+   * token, the grant it verified to, and the receipt with the bytes it claims, verified against that grant.
+   */
+  onReceipt?: (token: string, grant: Grant, receipt: string, bytes: number) => void
 }
 
 export interface PieceServiceInit {
@@ -422,8 +425,8 @@ export class PieceService {
       req.log.debug({ err: describeError(err) }, 'peer did not end the get cleanly: resetting it')
       req.stream.abort(err instanceof Error ? err : new Error(String(err)))
     } finally {
-      const receipt = credit.receipt
-      if (receipt !== undefined) this.#c.onReceipt?.(grant, receipt)
+      const best = credit.receipt
+      if (best !== undefined) this.#c.onReceipt?.(grant, credit.grant, best.receipt, best.bytes)
     }
   }
 

@@ -178,6 +178,23 @@ export class Settler {
     return true
   }
 
+  /**
+   * Queues a receipt whose grant and signature the caller has already verified: the piece service's credit
+   * window checked both on the get stream, and checking them again here was two of the five Ed25519
+   * verifications a served piece cost the node (docs/transport-tuning.md, session 14).
+   */
+  async addVerified(grantToken: string, grant: Grant, receipt: string, bytes: number): Promise<boolean> {
+    if (!this.#settleable(grant) || receipt.length > 4096 || bytes === 0 || bytes > grant.size) return false
+    await this.#put([grant.serial], [{ grant: grantToken, receipt, bytes, exp: grant.exp }])
+    return true
+  }
+
+  /** A get grant for this node that names a receipt key and has not expired. */
+  #settleable(grant: Grant): grant is Grant & { rk: string } {
+    if (grant.kind !== 'get' || grant.node !== this.#c.peerId || grant.rk === undefined) return false
+    return !expired(grant.exp, Date.now())
+  }
+
   async #check(
     grantToken: unknown,
     receipt: unknown
@@ -189,8 +206,7 @@ export class Settler {
     } catch {
       return undefined
     }
-    if (grant.kind !== 'get' || grant.node !== this.#c.peerId || grant.rk === undefined) return undefined
-    if (expired(grant.exp, Date.now())) return undefined
+    if (!this.#settleable(grant)) return undefined
     // The receipt must be signed by the grant's receipt key for this serial, node and piece, and claim no more
     // than the grant allows, before it may take (or replace) the serial's place in the queue: junk claiming
     // more bytes cannot displace a valid receipt (issue 12).

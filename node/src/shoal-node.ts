@@ -385,8 +385,8 @@ class Node implements ShoalNode {
           logger: this.#log.child({ component: 'piece-service' }),
           onDeleted: (serial) => link?.reportDeleted(serial),
           // The receipts a client sent on its get stream are queued for settlement like delivered ones.
-          onReceipt: (grant, receipt) => {
-            parts.settler?.add(grant, receipt).catch((err: unknown) => {
+          onReceipt: (token, grant, receipt, bytes) => {
+            parts.settler?.addVerified(token, grant, receipt, bytes).catch((err: unknown) => {
               this.#log.warn({ err: describeError(err) }, 'could not queue an in-band receipt')
             })
           }

@@ -9,6 +9,7 @@ import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { tcp } from '@libp2p/tcp'
 import {
   ErrorCode,
+  grantFromPayload,
   MAX_SETTLEMENT_RECEIPTS,
   MAX_SETTLEMENT_TOKEN_LENGTH,
   openTokenWithLimit,
@@ -300,6 +301,32 @@ describe('Settler: the receipt queue on disk', () => {
     expect(sent).toBeLessThan(200)
     expect(w.endpoint.batches.length).toBeLessThan(sent)
     await settler.stop()
+  })
+
+  it('queues a receipt the get stream already verified, under the same limits as a delivered one', async () => {
+    const w = await world()
+    const db = await openDb(w)
+    w.endpoint.down = true
+    const settler = await startSettler(w, db)
+    const d = await delivery(w, 100)
+    const grant = grantFromPayload(
+      JSON.parse(Buffer.from(d.grant.split('.')[0] as string, 'base64url').toString('utf8'))
+    )
+    // More than the grant allows, nothing, another node's grant, one past what the tracker settles: refused.
+    expect(await settler.addVerified(d.grant, grant, d.receipt, grant.size + 1)).toBe(false)
+    expect(await settler.addVerified(d.grant, grant, d.receipt, 0)).toBe(false)
+    expect(await settler.addVerified(d.grant, { ...grant, node: 'someone-else' }, d.receipt, 100)).toBe(false)
+    expect(await settler.addVerified(d.grant, { ...grant, exp: Date.now() - 9 * DAY }, d.receipt, 100)).toBe(false)
+    expect(settler.stats.queued).toBe(0)
+    expect(await settler.addVerified(d.grant, grant, d.receipt, 100)).toBe(true)
+    expect(settler.stats.queued).toBe(1)
+    await settler.stop()
+
+    w.endpoint.down = false
+    const next = await startSettler(w, db)
+    await next.stop()
+    expect(w.endpoint.receipts).toEqual([{ grant: d.grant, receipt: d.receipt }])
+    expect(next.stats).toMatchObject({ settled: 1, settledBytes: 100 })
   })
 
   it('settles a replaced receipt once, the one covering the most bytes', async () => {
