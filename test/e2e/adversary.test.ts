@@ -24,6 +24,7 @@ import {
   generateContentKey,
   generateObjectNonce,
   type InfoResponse,
+  isShoalError,
   loadErasureCodec,
   PROTOCOL_DELETE,
   PROTOCOL_GET,
@@ -379,7 +380,14 @@ describe('adversary: pieces, roots and receipts against real processes', () => {
     await attackerApi.commitSegment(begin.uploadId, 0, { pieces: receipts })
     const { object } = await attackerApi.commitUpload(begin.uploadId)
     const { deletes } = await attackerApi.deleteObject(object.id)
-    for (const d of deletes) await deletePiece(peer, d.node, { grant: d.grant, piece: d.piece })
+    for (const d of deletes) {
+      // The tracker also hands each delete grant to its node in the next heartbeat (1 s here): a node that has
+      // carried it out from there refuses it as "already used", as the SDK's own remove expects. Either way the
+      // order has been carried out; anything else fails the test.
+      await deletePiece(peer, d.node, { grant: d.grant, piece: d.piece }).catch((err: unknown) => {
+        if (!isShoalError(err, ErrorCode.GRANT_REPLAYED)) throw err
+      })
+    }
     const { sha } = await sha256Stream((await victim.get('precious.bin')).stream)
     expect(sha).toBe((await bytesOf(secret)).sha)
   })
