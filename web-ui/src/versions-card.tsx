@@ -1,6 +1,6 @@
 import type { ShoalClient } from '@shoal/client'
 import type { VersionPolicyResponse } from '@shoal/core'
-import { type FormEvent, useCallback, useEffect, useState } from 'react'
+import { type FormEvent, useCallback, useEffect, useRef, useState } from 'react'
 import { FormError } from './dialog.tsx'
 import { explain } from './drive.ts'
 import { formatBytes } from './format.ts'
@@ -23,16 +23,32 @@ export function VersionsCard({ client }: { client: ShoalClient }) {
   const [error, setError] = useState<string>()
   const [saved, setSaved] = useState(false)
   const [busy, setBusy] = useState(false)
+  /**
+   * The fields were typed in since the policy was last shown: a load answering late (a slow tracker, the effect
+   * running again) updates the summary but never overwrites them (CI once saved the old values it had put back
+   * over what the user typed).
+   */
+  const edited = useRef(false)
 
-  const show = useCallback((p: VersionPolicyResponse) => {
+  const show = useCallback((p: VersionPolicyResponse, fields: 'always' | 'unless-edited') => {
     setPolicy(p)
+    if (fields === 'unless-edited' && edited.current) return
+    edited.current = false
     setKeep(p.keep === null ? '' : String(p.keep))
     setDays(p.days === null ? '' : String(p.days))
   }, [])
 
   useEffect(() => {
-    client.versionPolicy().then(show, (err: unknown) => setError(explain(err)))
+    client.versionPolicy().then(
+      (p) => show(p, 'unless-edited'),
+      (err: unknown) => setError(explain(err))
+    )
   }, [client, show])
+
+  const edit = (set: (value: string) => void, value: string): void => {
+    edited.current = true
+    set(value)
+  }
 
   const save = async (e: FormEvent) => {
     e.preventDefault()
@@ -40,7 +56,7 @@ export function VersionsCard({ client }: { client: ShoalClient }) {
     setSaved(false)
     setBusy(true)
     try {
-      show(await client.setVersionPolicy({ keep: limit('Versions', keep), days: limit('Days', days) }))
+      show(await client.setVersionPolicy({ keep: limit('Versions', keep), days: limit('Days', days) }), 'always')
       setSaved(true)
     } catch (err) {
       setError(explain(err))
@@ -64,11 +80,21 @@ export function VersionsCard({ client }: { client: ShoalClient }) {
         </p>
         <label>
           Keep the last … versions of each file
-          <input name="versions-keep" inputMode="numeric" value={keep} onChange={(e) => setKeep(e.target.value)} />
+          <input
+            name="versions-keep"
+            inputMode="numeric"
+            value={keep}
+            onChange={(e) => edit(setKeep, e.target.value)}
+          />
         </label>
         <label>
           For … days
-          <input name="versions-days" inputMode="numeric" value={days} onChange={(e) => setDays(e.target.value)} />
+          <input
+            name="versions-days"
+            inputMode="numeric"
+            value={days}
+            onChange={(e) => edit(setDays, e.target.value)}
+          />
         </label>
         <FormError error={error} />
         {saved && <p className="muted">Saved.</p>}
