@@ -30,10 +30,11 @@ export class CreditWindow {
   readonly #key: PublicKey
   #sent = 0
   #covered = 0
-  /** The latest valid receipt: the node settles it. */
-  #best: string | undefined
-  /** The bytes #best claims (it may claim more than was sent: settlement decides what it is worth). */
-  #bestBytes = 0
+  /**
+   * The latest valid receipt, which the node settles, with the bytes it claims (it may claim more than was sent:
+   * settlement decides what it is worth).
+   */
+  #best: { receipt: string; bytes: number } | undefined
   #ended = false
   #error: ShoalError | undefined
   #wake: (() => void) | undefined
@@ -53,7 +54,7 @@ export class CreditWindow {
 
   /** The latest valid receipt, if the client sent any, with the bytes it claims; verified against the grant. */
   get receipt(): { receipt: string; bytes: number } | undefined {
-    return this.#best === undefined ? undefined : { receipt: this.#best, bytes: this.#bestBytes }
+    return this.#best
   }
 
   /** Waits until `bytes` more may be sent; ERR_RECEIPT_REQUIRED when the client stopped paying. */
@@ -95,8 +96,7 @@ export class CreditWindow {
         if (receipt.bytes > this.#covered) {
           // A receipt for more than was sent pays for what was sent (and never more than the grant).
           this.#covered = Math.min(receipt.bytes, grant.size)
-          this.#best = frame.receipt as string
-          this.#bestBytes = receipt.bytes
+          this.#best = { receipt: frame.receipt as string, bytes: receipt.bytes }
         }
         this.#wake?.()
       }

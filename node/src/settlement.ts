@@ -75,6 +75,9 @@ interface Queued {
  */
 const KEEP_AFTER_EXPIRY_MS = 8 * 24 * 3_600_000
 
+/** Longest receipt token queued: a signed get receipt is a few hundred characters. */
+const MAX_RECEIPT_CHARS = 4096
+
 /** Fixed-width decimal so that level's byte order is queue order. */
 const seqKey = (seq: number): string => String(seq).padStart(16, '0')
 
@@ -184,7 +187,8 @@ export class Settler {
    * verifications a served piece cost the node (docs/transport-tuning.md, session 14).
    */
   async addVerified(grantToken: string, grant: Grant, receipt: string, bytes: number): Promise<boolean> {
-    if (!this.#settleable(grant) || receipt.length > 4096 || bytes === 0 || bytes > grant.size) return false
+    if (!this.#settleable(grant) || receipt.length > MAX_RECEIPT_CHARS || bytes === 0 || bytes > grant.size)
+      return false
     await this.#put([grant.serial], [{ grant: grantToken, receipt, bytes, exp: grant.exp }])
     return true
   }
@@ -199,7 +203,7 @@ export class Settler {
     grantToken: unknown,
     receipt: unknown
   ): Promise<{ serial: string; queued: Omit<Queued, 'seq'> } | undefined> {
-    if (typeof receipt !== 'string' || receipt.length > 4096) return undefined
+    if (typeof receipt !== 'string' || receipt.length > MAX_RECEIPT_CHARS) return undefined
     let grant: Grant
     try {
       grant = grantFromPayload(await openToken(grantToken, this.#c.trackerKey, ErrorCode.GRANT_INVALID, 'grant'))

@@ -165,7 +165,7 @@ export async function* downloadObject(
       window = settings.segmentWindow
       fill()
     }
-    fetcher.receiving(layout.k).then(open, () => {})
+    fetcher.flowing.then(open, () => {})
     fill()
     for (let index = first; index <= last; index++) {
       signal.throwIfAborted()
@@ -307,9 +307,11 @@ class SegmentFetcher {
    */
   #deferred: { segment: number; node: string; bytes: number; retry: () => void }[] = []
   wireBytes = 0
-  /** Requests that have received bytes so far, and who waits for a number of them (`receiving`). */
+  /** Resolves once k requests of this download have received bytes: their connections are up. */
+  readonly flowing: Promise<void>
+  #flowed: () => void = () => {}
+  /** Requests that have received bytes so far. */
   #receiving = 0
-  #receivingWaiters: { count: number; resolve: () => void }[] = []
 
   constructor(
     ctx: DownloadContext,
@@ -331,6 +333,9 @@ class SegmentFetcher {
     this.#board = board
     this.#settings = settings
     this.#signal = signal
+    this.flowing = new Promise((resolve) => {
+      this.#flowed = resolve
+    })
   }
 
   /**
@@ -479,21 +484,6 @@ class SegmentFetcher {
     return bytes
   }
 
-  /** Resolves once `count` requests of this download have received bytes: their connections are up. */
-  receiving(count: number): Promise<void> {
-    if (this.#receiving >= count) return Promise.resolve()
-    return new Promise((resolve) => this.#receivingWaiters.push({ count, resolve }))
-  }
-
-  #firstBytes(): void {
-    this.#receiving++
-    this.#receivingWaiters = this.#receivingWaiters.filter((w) => {
-      if (this.#receiving < w.count) return true
-      w.resolve()
-      return false
-    })
-  }
-
   /** A request slot freed up: waiting launches pick their holder again, the oldest segment first. */
   #retryDeferred(): void {
     const deferred = this.#deferred.sort((a, b) => a.segment - b.segment)
@@ -590,7 +580,7 @@ class SegmentFetcher {
       verify: false,
       stallMs: this.#settings.stallMs,
       onBytes: (n: number) => {
-        if (seen.bytes === 0) this.#firstBytes()
+        if (seen.bytes === 0 && ++this.#receiving === this.#layout.k) this.#flowed()
         seen.bytes += n
         this.#board.received(peerId, n)
       },

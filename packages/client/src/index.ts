@@ -26,13 +26,7 @@ export {
 } from './download.ts'
 export { checkName, checkPath, joinPath, MAX_NAME_BYTES, MAX_PATH_CHARS } from './names.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'
-export {
-  type ClientPeerInit,
-  createClientPeer,
-  locateNode,
-  nodeMultiaddrs,
-  openStream
-} from './p2p/client-peer.ts'
+export { type ClientPeerInit, createClientPeer, locateNode, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
 export { type DialPolicy, dialPolicyFor, isPrivateAddress, mayDial } from './p2p/dial-policy.ts'
 export { NodeLocator } from './p2p/node-locator.ts'
 export { deletePiece, getPiece, putPiece, requestRepair } from './p2p/piece-client.ts'
