@@ -31,6 +31,27 @@ const rewrites = [
   }
 ]
 
+/**
+ * node:http and node:https, required rather than imported. An ESM import of a built-in reads every export, and
+ * node:http's WebSocket export loads undici (Node's fetch): 40-60 ms of every command's start, for a class
+ * nothing here uses (libp2p's WebSockets transport imports node:http). The module below exports what the
+ * built-in exports as plain values, not its lazy getters; an import of a name it lacks fails the build.
+ */
+const REQUIRED_BUILTINS = new Set(['http', 'https', 'node:http', 'node:https'])
+const requireBuiltin = createRequire(import.meta.url)
+function requiredBuiltinModule(name) {
+  const exports = requireBuiltin(`node:${name}`)
+  const plain = Object.keys(exports).filter(
+    (key) => /^[A-Za-z_$][\w$]*$/.test(key) && Object.getOwnPropertyDescriptor(exports, key)?.get === undefined
+  )
+  return [
+    "import { createRequire } from 'node:module'",
+    `const m = createRequire(import.meta.url)('node:${name}')`,
+    'export default m',
+    `export const { ${plain.join(', ')} } = m`
+  ].join('\n')
+}
+
 const started = Date.now()
 rmSync(dist, { recursive: true, force: true })
 const bundle = await rolldown({
@@ -38,6 +59,15 @@ const bundle = await rolldown({
   platform: 'node',
   logLevel: 'warn',
   plugins: [
+    {
+      name: 'shoal-required-builtins',
+      resolveId(source) {
+        return REQUIRED_BUILTINS.has(source) ? `\0required:${source.replace(/^node:/, '')}` : null
+      },
+      load(id) {
+        return id.startsWith('\0required:') ? requiredBuiltinModule(id.slice('\0required:'.length)) : null
+      }
+    },
     {
       name: 'shoal-bundle-paths',
       transform(code, id) {

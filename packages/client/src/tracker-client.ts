@@ -43,6 +43,7 @@ import {
   type VersionPolicyResponse,
   type VersionPolicyView
 } from '@shoal/core'
+import { type TrackerAnswer, trackerRequest } from '#tracker-http'
 
 export interface TrackerClientInit {
   url: string
@@ -78,9 +79,9 @@ export class TrackerClient {
     const headers: Record<string, string> = {}
     if (body !== undefined) headers['content-type'] = 'application/json'
     if (this.token !== undefined) headers.authorization = `Bearer ${this.token}`
-    let response: Response
+    let response: TrackerAnswer
     try {
-      response = await fetch(`${this.url}${path}`, {
+      response = await trackerRequest(`${this.url}${path}`, {
         method,
         headers,
         body: body === undefined ? null : JSON.stringify(body),
@@ -90,14 +91,14 @@ export class TrackerClient {
       options?.signal?.throwIfAborted()
       throw new ShoalError(ErrorCode.TRACKER_UNREACHABLE, `cannot reach the tracker at ${this.url}`, { cause })
     }
-    const text = await response.text()
+    const { text } = response
     let json: unknown
     try {
       json = text.length === 0 ? undefined : JSON.parse(text)
     } catch {
       json = undefined
     }
-    if (!response.ok) {
+    if (response.status < 200 || response.status > 299) {
       const error = (json as { error?: { code?: unknown; message?: unknown; details?: unknown } } | undefined)?.error
       if (error === undefined) {
         throw new ShoalError(ErrorCode.PROTOCOL, `tracker answered ${method} ${path} with HTTP ${response.status}`)
