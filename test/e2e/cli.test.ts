@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -85,6 +85,28 @@ describe('the shoal command against a real network', () => {
 
     expect((await shoal(['rm', 'album/photo.raw'])).code).toBe(0)
     expect(JSON.parse((await shoal(['ls', '--json'])).stdout)).toEqual([])
+  })
+
+  it('remembers the rates it measured from nodes for the next run, and shrugs off a damaged record', async () => {
+    const sha = await randomFile(join(work.path, 'rates.raw'), 48 * 1024 * 1024)
+    expect((await shoal(['put', 'rates.raw', 'rates.raw'])).code).toBe(0)
+    expect((await shoal(['get', 'rates.raw', 'rates-copy.raw'])).code).toBe(0)
+    const file = join(work.path, 'home', 'node-rates.json')
+    const saved = JSON.parse(await readFile(file, 'utf8')) as { v: number; rates: [string, number, number][] }
+    const nodes = new Set(net.nodes.map((n) => n.peerId))
+    expect(saved.v).toBe(1)
+    expect(saved.rates.length).toBeGreaterThan(0)
+    for (const [peerId, bytesPerMs] of saved.rates) {
+      expect(nodes.has(peerId)).toBe(true)
+      expect(bytesPerMs).toBeGreaterThan(0)
+    }
+
+    await writeFile(file, '{"v":1,"rates":[["not-a-node",')
+    const again = await shoal(['get', 'rates.raw', 'rates-copy.raw', '--force'])
+    expect(again.code).toBe(0)
+    expect(await sha256File(join(work.path, 'rates-copy.raw'))).toBe(sha)
+    expect((JSON.parse(await readFile(file, 'utf8')) as { rates: unknown[] }).rates.length).toBeGreaterThan(0)
+    expect((await shoal(['rm', 'rates.raw'])).code).toBe(0)
   })
 
   it('logout ends the session on the tracker, not only on this device', async () => {

@@ -25,7 +25,7 @@ import {
 import { BackupInterruptedError, nextChange, runBackup, summaryLine } from './backup.ts'
 import { invoiceLines, usageLines } from './billing-view.ts'
 import { dropCheckpoint, findCheckpoint, saveCheckpoint } from './checkpoints.ts'
-import { clearSession, configDir, loadSession, saveSession } from './config.ts'
+import { clearSession, configDir, loadNodeRates, loadSession, saveNodeRates, saveSession } from './config.ts'
 import { progressBar, speedLine } from './progress-bar.ts'
 import { ask } from './prompt.ts'
 
@@ -453,6 +453,7 @@ export async function runCli(argv: string[], io: CliIo): Promise<number> {
     io.stderr.write(`shoal: ${describeError(err)}\n`)
     return 1
   } finally {
+    if (client !== undefined) await saveNodeRates(dir, client.nodeRates)
     // The command's work is done: stopping libp2p (closing connections politely) gets a bounded time.
     await stopWithin(client, CLIENT_STOP_MS)
   }
@@ -654,7 +655,7 @@ async function signedIn(dir: string, tracker: string | undefined): Promise<Shoal
       `logged in to ${saved.tracker}, not ${tracker}: run "shoal login" again`
     )
   }
-  return ShoalClient.resume(saved)
+  return ShoalClient.resume(saved, { nodeRates: await loadNodeRates(dir) })
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import type { SavedSession } from '@shoal/client'
+import { NodeRates, type SavedSession } from '@shoal/client'
 import { ErrorCode, ShoalError } from '@shoal/core'
 
 /** `SHOAL_HOME` (default ~/.shoal) holds the session: the token and the master key, readable by the user only. */
@@ -37,6 +37,31 @@ export async function saveSession(dir: string, session: SavedSession): Promise<v
   await writeFile(tmp, `${JSON.stringify(session, null, 2)}\n`, { mode: 0o600 })
   await chmod(tmp, 0o600)
   await rename(tmp, file)
+}
+
+/**
+ * Node rates measured by earlier `shoal` runs (node-rates.json): a cache, so a missing, unreadable or malformed
+ * file gives an empty one rather than an error.
+ */
+export async function loadNodeRates(dir: string): Promise<NodeRates> {
+  try {
+    return NodeRates.fromJSON(JSON.parse(await readFile(join(dir, 'node-rates.json'), 'utf8')))
+  } catch {
+    return new NodeRates()
+  }
+}
+
+/** Keeps the rates a run measured for the next one; a home folder that cannot be written only loses the cache. */
+export async function saveNodeRates(dir: string, rates: NodeRates): Promise<void> {
+  if (!rates.changed) return
+  const file = join(dir, 'node-rates.json')
+  const tmp = `${file}.${process.pid}.tmp`
+  try {
+    await writeFile(tmp, `${JSON.stringify(rates)}\n`, { mode: 0o600 })
+    await rename(tmp, file)
+  } catch {
+    await rm(tmp, { force: true }).catch(() => undefined)
+  }
 }
 
 export async function clearSession(dir: string): Promise<void> {

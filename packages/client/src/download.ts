@@ -17,6 +17,7 @@ import {
   segmentsForRange
 } from '@shoal/core'
 import type { CodecEngine, ObjectCodec } from './codec/segment-worker.ts'
+import type { NodeRates } from './node-rates.ts'
 import { NodeScoreboard } from './node-scoreboard.ts'
 import { getPiece } from './p2p/piece-client.ts'
 import type { ProgressListener } from './progress.ts'
@@ -34,6 +35,8 @@ export interface DownloadContext {
   receipts?: ReceiptBook
   /** Nodes the client failed to dial in earlier transfers (unreachable-nodes.ts): asked last, not redialled. */
   unreachable?: UnreachableNodes
+  /** Rates measured in earlier downloads (node-rates.ts): where a download starts, and what it updates. */
+  rates?: NodeRates
 }
 
 export interface DownloadOptions {
@@ -137,7 +140,7 @@ export async function* downloadObject(
       grants,
       codec,
       layout,
-      new NodeScoreboard(undefined, ctx.unreachable),
+      new NodeScoreboard(undefined, ctx.unreachable, ctx.rates),
       settings,
       signal,
       options.onEvent

@@ -25,6 +25,7 @@ export {
   downloadObject
 } from './download.ts'
 export { checkName, checkPath, joinPath, MAX_NAME_BYTES, MAX_PATH_CHARS } from './names.ts'
+export { NodeRates, type SavedNodeRates } from './node-rates.ts'
 export { NodeScoreboard } from './node-scoreboard.ts'
 export { type ClientPeerInit, createClientPeer, locateNode, nodeMultiaddrs, openStream } from './p2p/client-peer.ts'
 export { type DialPolicy, dialPolicyFor, isPrivateAddress, mayDial } from './p2p/dial-policy.ts'

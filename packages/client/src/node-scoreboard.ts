@@ -1,3 +1,4 @@
+import type { NodeRates } from './node-rates.ts'
 import type { UnreachableNodes } from './unreachable-nodes.ts'
 
 /**
@@ -11,13 +12,19 @@ export class NodeScoreboard {
   readonly #durations: number[] = []
   readonly #now: () => number
   readonly #unreachable: UnreachableNodes | undefined
+  readonly #priors: NodeRates | undefined
   /** The best measured rate, kept as rates change: cost() runs for every holder each time a request starts. */
   #bestRate = 0
 
-  /** `unreachable`: nodes the client failed to dial in earlier transfers, scored as if they failed here. */
-  constructor(now: () => number = () => performance.now(), unreachable?: UnreachableNodes) {
+  /**
+   * `unreachable`: nodes the client failed to dial in earlier transfers, scored as if they failed here.
+   * `priors`: rates measured in earlier downloads, used until this one measures the node (and updated by it).
+   */
+  constructor(now: () => number = () => performance.now(), unreachable?: UnreachableNodes, priors?: NodeRates) {
     this.#now = now
     this.#unreachable = unreachable
+    this.#priors = priors
+    this.#bestRate = priors?.best() ?? 0
   }
 
   #get(peerId: string): NodeScore {
@@ -72,6 +79,7 @@ export class NodeScoreboard {
     // An exponential moving average: recent samples matter most, one outlier does not dominate.
     const was = score.bytesPerMs
     score.bytesPerMs = was === undefined ? rate : 0.7 * was + 0.3 * rate
+    this.#priors?.record(peerId, score.bytesPerMs)
     if (score.bytesPerMs >= this.#bestRate) this.#bestRate = score.bytesPerMs
     else if (was === this.#bestRate)
       this.#bestRate = Math.max(...[...this.#nodes.values()].map((s) => s.bytesPerMs ?? 0))
@@ -121,9 +129,9 @@ export class NodeScoreboard {
     return failures === 0 && this.#unreachable?.isDown(peerId) === true ? 1 : failures
   }
 
-  /** Measured delivery rate in bytes per ms, or undefined before the node's first piece. */
+  /** Measured delivery rate in bytes per ms (or an earlier download's), or undefined before any was measured. */
   rate(peerId: string): number | undefined {
-    return this.#nodes.get(peerId)?.bytesPerMs
+    return this.#nodes.get(peerId)?.bytesPerMs ?? this.#priors?.rate(peerId)
   }
 
   /** Median duration of recent successful piece requests, or undefined before the first. */
@@ -135,12 +143,12 @@ export class NodeScoreboard {
 
   /**
    * Expected time until `bytes` more from this node would be in: what it still owes on the requests it is
-   * serving, then the new bytes, at its rate. Lower is better. Unknown nodes are assumed as fast as
-   * the best known one, so every node gets tried early.
+   * serving, then the new bytes, at its rate (this download's, else an earlier one's). Lower is better. Unknown
+   * nodes are assumed as fast as the best known one, so every node gets tried early.
    */
   cost(peerId: string, bytes: number): number {
     const score = this.#get(peerId)
-    const rate = score.bytesPerMs ?? (this.#bestRate > 0 ? this.#bestRate : 1)
+    const rate = score.bytesPerMs ?? this.#priors?.rate(peerId) ?? (this.#bestRate > 0 ? this.#bestRate : 1)
     const failures = this.#failures(peerId)
     const penalty = failures > 0 ? 1e9 * failures : 0
     return (score.outstanding + bytes) / rate + penalty

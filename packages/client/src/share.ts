@@ -15,6 +15,7 @@ import {
 import { createCodecEngine } from '#codec-engine'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
+import { NodeRates } from './node-rates.ts'
 import { type ClientPeerInit, createClientPeer } from './p2p/client-peer.ts'
 import { NodeLocator } from './p2p/node-locator.ts'
 import { ReceiptBook, ReceiptSigner } from './receipts.ts'
@@ -84,6 +85,7 @@ export class SharedFile {
   #receipts: Promise<ReceiptBook> | undefined
   /** Nodes that failed a dial, remembered across this client's downloads. */
   readonly #unreachable = new UnreachableNodes()
+  readonly #rates = new NodeRates()
 
   private constructor(
     info: ShareInfo,
@@ -162,7 +164,8 @@ export class SharedFile {
         codecs: this.#codecs,
         locate: this.#locator.locate,
         receipts: await this.#getReceipts(),
-        unreachable: this.#unreachable
+        unreachable: this.#unreachable,
+        rates: this.#rates
       },
       object,
       this.#contentKey,

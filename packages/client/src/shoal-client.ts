@@ -37,6 +37,7 @@ import { createCodecEngine } from '#codec-engine'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
 import { checkPath } from './names.ts'
+import { NodeRates } from './node-rates.ts'
 import { type ClientPeerInit, createClientPeer } from './p2p/client-peer.ts'
 import { NodeLocator } from './p2p/node-locator.ts'
 import { deletePiece } from './p2p/piece-client.ts'
@@ -110,6 +111,11 @@ export interface ShoalClientInit {
   upload?: Pick<UploadOptions, 'segmentWindow' | 'placementAttempts'>
   /** A tracker client of your own for `resume` (e.g. with a custom timeout); it gets the session's token. */
   trackerClient?: TrackerClient
+  /**
+   * Node rates measured by earlier runs (`NodeRates.fromJSON` of a saved `client.nodeRates`): downloads start
+   * from them. The `shoal` command keeps them in its home folder.
+   */
+  nodeRates?: NodeRates
 }
 
 /**
@@ -138,6 +144,8 @@ export class ShoalClient {
   #receipts: Promise<ReceiptBook> | undefined
   /** Nodes that failed a dial, remembered across this client's downloads. */
   readonly #unreachable = new UnreachableNodes()
+  /** Rates this client measured from nodes, shared by its downloads; save `toJSON()` to keep them across runs. */
+  readonly nodeRates: NodeRates
   /**
    * The recovery key made at sign-up, for the caller to show once (it is kept nowhere else: not here after this
    * client, not on the tracker). Undefined on a client that logged in.
@@ -157,6 +165,7 @@ export class ShoalClient {
     this.#keyring = keyring
     this.#log = init.log ?? (() => {})
     this.#init = init
+    this.nodeRates = init.nodeRates ?? new NodeRates()
     this.#locator = new NodeLocator(this.#getPeer, init.peer)
   }
 
@@ -405,7 +414,8 @@ export class ShoalClient {
         codecs: this.#getCodecs(),
         locate: this.#locator.locate,
         receipts: await this.#getReceipts(),
-        unreachable: this.#unreachable
+        unreachable: this.#unreachable,
+        rates: this.nodeRates
       },
       info,
       contentKey,
