@@ -1,5 +1,6 @@
 import {
   degradedNote,
+  type NodeRates,
   type SavedSession,
   ShoalClient,
   type ShoalClientInit,
@@ -8,6 +9,7 @@ import {
 } from '@shoal/client'
 import { ErrorCode, isShoalError } from '@shoal/core'
 import { forgetDevice, rememberDevice, rememberedSession } from './device-session.ts'
+import { keepNodeRates, loadNodeRates } from './node-rates-store.ts'
 import { makeThumbnail } from './thumbs.ts'
 
 const SESSION_KEY = 'shoal.session'
@@ -18,6 +20,17 @@ const SESSION_KEY = 'shoal.session'
  * over libp2p WebSockets. The codec runs in Web Workers, so sealing and coding a big transfer do not freeze the page.
  */
 const CLIENT_INIT: ShoalClientInit = { codec: 'workers' }
+
+let pageRates: NodeRates | undefined
+
+/** The page's client settings, with the node rates of earlier visits (loaded once, written back as the page goes). */
+function clientInit(): ShoalClientInit {
+  if (pageRates === undefined) {
+    pageRates = loadNodeRates()
+    keepNodeRates(pageRates)
+  }
+  return { ...CLIENT_INIT, nodeRates: pageRates }
+}
 
 export async function signIn(
   tracker: string,
@@ -30,9 +43,9 @@ export async function signIn(
   const client = create
     ? await ShoalClient.signup(
         { ...credentials, ...(options.code === undefined ? {} : { code: options.code }) },
-        CLIENT_INIT
+        clientInit()
       )
-    : await ShoalClient.login(credentials, CLIENT_INIT)
+    : await ShoalClient.login(credentials, clientInit())
   remember(client.session())
   if (options.rememberDevice === true) await rememberDevice(client.session())
   else await forgetDevice()
@@ -55,7 +68,7 @@ export async function recoverAccount(
   recoveryKey: string,
   newPassword: string
 ): Promise<ShoalClient> {
-  const client = await ShoalClient.recover({ tracker, email: email.trim(), recoveryKey, newPassword }, CLIENT_INIT)
+  const client = await ShoalClient.recover({ tracker, email: email.trim(), recoveryKey, newPassword }, clientInit())
   remember(client.session())
   await forgetDevice()
   return client
@@ -80,7 +93,7 @@ export async function resumeSession(tracker: string): Promise<ShoalClient | unde
   const saved = fromTab?.tracker === tracker ? fromTab : await rememberedSession(tracker)
   if (saved === undefined) return undefined
   try {
-    const client = await ShoalClient.resume(saved, CLIENT_INIT)
+    const client = await ShoalClient.resume(saved, clientInit())
     await client.usage()
     remember(saved)
     return client
