@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { replaceFile } from './config.ts'
 
 /**
  * What `shoal backup` knows it has uploaded, per (tracker, account, local folder, remote folder), in SHOAL_HOME:
@@ -41,8 +42,5 @@ export async function loadState(path: string, dir: string, folder: string): Prom
 }
 
 export async function saveState(path: string, state: BackupState): Promise<void> {
-  await mkdir(join(path, '..'), { recursive: true, mode: 0o700 })
-  const tmp = `${path}.tmp-${process.pid}`
-  await writeFile(tmp, `${JSON.stringify(state)}\n`, { mode: 0o600 })
-  await rename(tmp, path)
+  await replaceFile(path, `${JSON.stringify(state)}\n`)
 }

@@ -1,6 +1,6 @@
 import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { NodeRates, type SavedSession } from '@shoal/client'
 import { ErrorCode, ShoalError } from '@shoal/core'
 
@@ -30,13 +30,25 @@ export async function loadSession(dir: string): Promise<SavedSession | undefined
   }
 }
 
+/**
+ * Replaces `path` with `text`, readable by the user only, through a temporary file and a rename: a reader (or a
+ * crash) sees the old content or the new, never half. Creates the folder (private) if needed.
+ */
+export async function replaceFile(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  const tmp = `${path}.${process.pid}.tmp`
+  try {
+    await writeFile(tmp, text, { mode: 0o600 })
+    await chmod(tmp, 0o600)
+    await rename(tmp, path)
+  } catch (err) {
+    await rm(tmp, { force: true }).catch(() => undefined)
+    throw err
+  }
+}
+
 export async function saveSession(dir: string, session: SavedSession): Promise<void> {
-  await mkdir(dir, { recursive: true, mode: 0o700 })
-  const file = join(dir, 'session.json')
-  const tmp = `${file}.tmp`
-  await writeFile(tmp, `${JSON.stringify(session, null, 2)}\n`, { mode: 0o600 })
-  await chmod(tmp, 0o600)
-  await rename(tmp, file)
+  await replaceFile(join(dir, 'session.json'), `${JSON.stringify(session, null, 2)}\n`)
 }
 
 /**
@@ -54,14 +66,7 @@ export async function loadNodeRates(dir: string): Promise<NodeRates> {
 /** Keeps the rates a run measured for the next one; a home folder that cannot be written only loses the cache. */
 export async function saveNodeRates(dir: string, rates: NodeRates): Promise<void> {
   if (!rates.changed) return
-  const file = join(dir, 'node-rates.json')
-  const tmp = `${file}.${process.pid}.tmp`
-  try {
-    await writeFile(tmp, `${JSON.stringify(rates)}\n`, { mode: 0o600 })
-    await rename(tmp, file)
-  } catch {
-    await rm(tmp, { force: true }).catch(() => undefined)
-  }
+  await replaceFile(join(dir, 'node-rates.json'), `${JSON.stringify(rates)}\n`).catch(() => undefined)
 }
 
 export async function clearSession(dir: string): Promise<void> {

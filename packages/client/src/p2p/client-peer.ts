@@ -95,9 +95,9 @@ export async function openStream(
 /**
  * Finds where a node listens now, through the DHT's peer routing (`findPeer`) of `peer`, a locator peer
  * (locator-peer.ts): nodes announce no per-piece provider records (docs/dht.md), since a manifest names every
- * holder. Used when the tracker's addresses are stale, e.g. after the node restarted on new ports. A node that has just restarted may not have reached the peers asked
- * yet, and they may still hold its old addresses: the lookups repeat, a moment apart, until one gives
- * addresses other than `node`'s or LOCATE_TIMEOUT_MS runs out.
+ * holder. Used when the tracker's addresses are stale, e.g. after the node restarted on new ports. A node that
+ * has just restarted may not have reached the peers asked yet, and they may still hold its old addresses: the
+ * lookups repeat, a moment apart, until one gives addresses other than `node`'s or LOCATE_TIMEOUT_MS runs out.
  */
 export async function locateNode(
   peer: Libp2p,
