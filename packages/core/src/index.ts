@@ -16,6 +16,7 @@
 export { allocUninitialized } from '#alloc'
 export { fastPrivateKey, fastPublicKey } from '#fast-keys'
 export * from './bloom.ts'
+export { recycleBuffer, recycledBytes, takeRecycled } from './bytes/buffer-pool.ts'
 export * from './bytes.ts'
 export * from './cid.ts'
 export * from './constants.ts'

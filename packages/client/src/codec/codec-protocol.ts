@@ -1,14 +1,21 @@
 import { type ErasureCodec, loadErasureCodec, type ObjectLayout, SegmentCodec, ShoalError } from '@shoal/core/codec'
 import { PendingSegments } from './pending-segments.ts'
-import { release } from './release.ts'
+import { ownsBuffer, release } from './release.ts'
+
+/** Most piece buffers a worker holds for the engine between two decoded segments; the rest are freed. */
+const MAX_RETURNED = 64
 
 /**
  * The messages between a codec engine and its workers, and the worker side of them, shared by the Node worker
  * (codec-worker.ts) and the browser's (codec-worker.browser.ts). No platform imports here: both bundles reach it.
  */
 export type WorkerRequest =
-  /** First message to every worker: loads the Reed-Solomon codec (from `wasmUrl` in a browser). */
-  | { op: 'init'; id: number; wasmUrl?: string }
+  /**
+   * First message to every worker: loads the Reed-Solomon codec (from `wasmUrl` in a browser). With `recycle`,
+   * piece buffers the worker is done with go back to the engine with the next decoded segment (`returned`)
+   * instead of being freed: a browser's fresh buffers are costly (@shoal/core's buffer-pool.ts).
+   */
+  | { op: 'init'; id: number; wasmUrl?: string; recycle?: boolean }
   | { op: 'open'; id: number; object: number; layout: ObjectLayout; key: Uint8Array; nonce: Uint8Array }
   | { op: 'close'; id: number; object: number }
   | { op: 'encode'; id: number; object: number; index: number; plaintext: Uint8Array }
@@ -29,6 +36,8 @@ export interface WorkerResponse {
   roots?: string[]
   pieceSize?: number
   plaintext?: Uint8Array
+  /** Piece buffers handed back for reuse (init's `recycle`), moved with the response. */
+  returned?: ArrayBuffer[]
 }
 
 /** The worker's end of the channel: `parentPort` in Node, the worker's global scope in a browser. */
@@ -45,6 +54,13 @@ export interface ServeCodecInit {
 /** Answers codec requests on `side`: one SegmentCodec and its pending pieces per open object. */
 export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
   let erasure: Promise<ErasureCodec> | undefined
+  let recycle = false
+  const returned = new Set<ArrayBuffer>()
+  const free = (bytes: Uint8Array | undefined): void => {
+    if (recycle && bytes !== undefined && ownsBuffer(bytes) && returned.size < MAX_RETURNED) {
+      returned.add(bytes.buffer as ArrayBuffer)
+    } else release(bytes)
+  }
   const objects = new Map<number, { codec: SegmentCodec; pending: PendingSegments }>()
 
   const object = (id: number): { codec: SegmentCodec; pending: PendingSegments } => {
@@ -58,13 +74,14 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
     switch (request.op) {
       case 'init':
         init.configure?.(request)
+        recycle = request.recycle === true
         erasure ??= loadErasureCodec()
         await erasure
         return [ok, []]
       case 'open': {
         erasure ??= loadErasureCodec()
         const codec = await SegmentCodec.create(request.layout, await erasure, request.key, request.nonce)
-        objects.set(request.object, { codec, pending: new PendingSegments(codec) })
+        objects.set(request.object, { codec, pending: new PendingSegments(codec, free) })
         return [ok, []]
       }
       case 'close':
@@ -85,7 +102,14 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
         return [ok, []]
       case 'decode': {
         const plaintext = await object(request.object).pending.decode(request.segment)
-        return [{ ...ok, plaintext }, [plaintext.buffer as ArrayBuffer]]
+        // Never hand back the buffer the plaintext lives in (a cipher may open a segment in place).
+        returned.delete(plaintext.buffer as ArrayBuffer)
+        const back = [...returned]
+        returned.clear()
+        return [
+          { ...ok, plaintext, ...(back.length === 0 ? {} : { returned: back }) },
+          [plaintext.buffer as ArrayBuffer, ...back]
+        ]
       }
       case 'discard':
         object(request.object).pending.discard(request.segment)

@@ -1,4 +1,4 @@
-import { ErrorCode, errorFromCode, type ObjectLayout, ShoalError } from '@shoal/core'
+import { ErrorCode, errorFromCode, type ObjectLayout, recycleBuffer, ShoalError } from '@shoal/core'
 import type { WorkerRequest, WorkerResponse } from './codec-protocol.ts'
 import { ownsBuffer } from './release.ts'
 import type { CodecEngine, EncodedPieces, ObjectCodec } from './segment-worker.ts'
@@ -26,10 +26,11 @@ class CodecThread {
   #nextId = 1
   #failed: Error | undefined
 
-  constructor(port: CodecPort, wasmUrl: string | undefined) {
+  constructor(port: CodecPort, init: { wasmUrl?: string; recycle?: boolean }) {
     this.port = port
     port.listen(
       (response) => {
+        for (const buffer of response.returned ?? []) recycleBuffer(buffer)
         const p = this.#pending.get(response.id)
         if (p === undefined) return
         this.#pending.delete(response.id)
@@ -41,7 +42,11 @@ class CodecThread {
         this.#pending.clear()
       }
     )
-    this.ready = this.call(wasmUrl === undefined ? { op: 'init' } : { op: 'init', wasmUrl })
+    this.ready = this.call({
+      op: 'init',
+      ...(init.wasmUrl === undefined ? {} : { wasmUrl: init.wasmUrl }),
+      ...(init.recycle === true ? { recycle: true } : {})
+    })
     // Observed by warm() or the first open; a worker that never started must not be an unhandled rejection.
     this.ready.catch(() => {})
   }
@@ -69,6 +74,8 @@ export interface CodecThreadPoolInit {
   spawn(): CodecPort
   /** Handed to each worker in `init`: where a browser worker fetches the Reed-Solomon WASM. */
   wasmUrl?: string
+  /** Workers hand piece buffers back for reuse (the browser's engine: fresh buffers are costly there). */
+  recycle?: boolean
 }
 
 /**
@@ -90,7 +97,7 @@ export class CodecThreadPool implements CodecEngine {
     if (this.#threads === undefined) {
       const threads: CodecThread[] = []
       try {
-        for (let i = 0; i < this.#init.size; i++) threads.push(new CodecThread(this.#init.spawn(), this.#init.wasmUrl))
+        for (let i = 0; i < this.#init.size; i++) threads.push(new CodecThread(this.#init.spawn(), this.#init))
       } catch (err) {
         for (const t of threads) void t.port.terminate()
         throw err

@@ -30,14 +30,18 @@ export class PendingSegments {
   /** Segments already decoded or discarded: a late piece (a hedge that lost the race) is dropped, not kept. */
   readonly #finished = new Set<number>()
 
-  constructor(codec: SegmentCodec) {
+  /** Where a piece's buffer goes once it is no longer needed: freed at once, or handed back for reuse. */
+  readonly #free: (bytes: Uint8Array | undefined) => void
+
+  constructor(codec: SegmentCodec, free: (bytes: Uint8Array | undefined) => void = release) {
     this.#codec = codec
     this.#layout = codec.layout
+    this.#free = free
   }
 
   async add(segment: number, piece: number, cid: string, bytes: Uint8Array): Promise<void> {
     if (this.#finished.has(segment)) {
-      release(bytes)
+      this.#free(bytes)
       return
     }
     let slots = this.#segments.get(segment)
@@ -45,7 +49,7 @@ export class PendingSegments {
       slots = new Array(this.#layout.k + this.#layout.m).fill(undefined)
       this.#segments.set(segment, slots)
     }
-    release(slots[piece]?.bytes)
+    this.#free(slots[piece]?.bytes)
     slots[piece] = { bytes, cid }
   }
 
@@ -73,7 +77,7 @@ export class PendingSegments {
         throw err
       }
       for (const i of corrupt) {
-        release(slots[i]?.bytes)
+        this.#free(slots[i]?.bytes)
         slots[i] = undefined
       }
       throw new ShoalError(
@@ -89,7 +93,7 @@ export class PendingSegments {
   }
 
   #finish(segment: number, slots: readonly (HeldPiece | undefined)[]): void {
-    for (const piece of slots) release(piece?.bytes)
+    for (const piece of slots) this.#free(piece?.bytes)
     this.#segments.delete(segment)
     this.#finished.add(segment)
   }

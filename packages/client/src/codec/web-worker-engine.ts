@@ -32,6 +32,7 @@ export class WebWorkerCodecEngine implements CodecEngine {
         pool = new CodecThreadPool({
           size: this.#size,
           spawn: spawnWorker,
+          recycle: true,
           // The page's loader setting (web-ui/src/runtime.ts), resolved against the page: the worker's own
           // base URL is its script's.
           ...wasmUrl()
