@@ -10,6 +10,7 @@ import {
   loadErasureCodec,
   openSegment,
   randomBytes,
+  recycledBytes,
   sealSegment
 } from '../src/index.ts'
 
@@ -69,6 +70,32 @@ describe('segment ciphers (node:crypto and WebCrypto) are interchangeable', () =
       await expect(c.sealInto(2, false, plain, new Uint8Array(10))).rejects.toThrow(RangeError)
     })
   }
+})
+
+describe('the browser cipher reuses its gather buffer', () => {
+  it('segments opened one after another and many at once each open to their own bytes', async () => {
+    const key = generateContentKey()
+    const nonce = generateObjectNonce()
+    const c = browserCipher(key, nonce)
+    const plains = Array.from({ length: 6 }, () => randomBytes(300_000))
+    const sealed = await Promise.all(
+      plains.map(async (plain, i) => {
+        const out = new Uint8Array(plain.byteLength + GCM_TAG_BYTES)
+        await c.sealInto(i, false, plain, out)
+        return out
+      })
+    )
+    const before = recycledBytes()
+    // In turn: from the second on, the gather buffer is the one the previous open gave back.
+    for (const [i, s] of sealed.entries()) {
+      const opened = await c.open(i, false, cut(s, 1000, 200_000))
+      expect(Buffer.from(opened).equals(Buffer.from(plains[i]!))).toBe(true)
+    }
+    expect(recycledBytes() - before).toBe(300_000 + GCM_TAG_BYTES)
+    // All at once: a buffer given back while another open is in flight must not change what that one reads.
+    const opened = await Promise.all(sealed.map((s, i) => c.open(i, false, cut(s, 7))))
+    for (const [i, o] of opened.entries()) expect(Buffer.from(o).equals(Buffer.from(plains[i]!))).toBe(true)
+  })
 })
 
 describe('ErasureCodec.withDataShards', () => {
