@@ -7,7 +7,7 @@ import {
   recycledBytes,
   takeRecycled
 } from '@shoal/core'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { serveCodec, type WorkerRequest, type WorkerResponse } from '../src/codec/codec-protocol.ts'
 import { type CodecPort, CodecThreadPool } from '../src/codec/codec-threads.ts'
 
@@ -74,6 +74,20 @@ describe('piece buffers handed back by codec workers (the browser engine)', () =
     const reused = takeRecycled(pieceSize)
     expect(reused?.byteLength).toBe(pieceSize)
     expect(takeRecycled(pieceSize + 1)).toBeUndefined()
+  })
+
+  it('a discarded segment (an aborted download) hands its pieces back too', async () => {
+    const pool = new CodecThreadPool({ size: 1, spawn: inProcessWorker, recycle: true })
+    stops.push(() => pool.stop())
+    const layout: ObjectLayout = { size: 100_000, segmentSize: 100_000, k: 3, m: 2 }
+    const codec = await pool.open(layout, generateContentKey(), generateObjectNonce())
+    const encoded = await codec.encode(0, randomBytes(100_000))
+    const before = recycledBytes()
+    for (let i = 0; i < 2; i++) await codec.addPiece(0, i, encoded.cids[i]!, encoded.pieces[i]!.slice())
+    codec.discard(0)
+    codec.close()
+    // Both are sent without waiting for the answer: the buffers come back with the discard's.
+    await vi.waitFor(() => expect(recycledBytes() - before).toBe(2 * encoded.pieces[0]!.byteLength))
   })
 
   it('without it (Node), the worker frees them and nothing is kept', async () => {

@@ -2,8 +2,8 @@ import { type ErasureCodec, loadErasureCodec, type ObjectLayout, SegmentCodec, S
 import { PendingSegments } from './pending-segments.ts'
 import { ownsBuffer, release } from './release.ts'
 
-/** Most piece buffers a worker holds for the engine between two decoded segments; the rest are freed. */
-const MAX_RETURNED = 64
+/** Most bytes of piece buffers a worker holds for the engine until its next response; the rest are freed. */
+const MAX_RETURNED_BYTES = 32 * 1024 * 1024
 
 /**
  * The messages between a codec engine and its workers, and the worker side of them, shared by the Node worker
@@ -12,8 +12,8 @@ const MAX_RETURNED = 64
 export type WorkerRequest =
   /**
    * First message to every worker: loads the Reed-Solomon codec (from `wasmUrl` in a browser). With `recycle`,
-   * piece buffers the worker is done with go back to the engine with the next decoded segment (`returned`)
-   * instead of being freed: a browser's fresh buffers are costly (@shoal/core's buffer-pool.ts).
+   * piece buffers the worker is done with go back to the engine with its next response (`returned`) instead of
+   * being freed: a browser's fresh buffers are costly (@shoal/core's buffer-pool.ts).
    */
   | { op: 'init'; id: number; wasmUrl?: string; recycle?: boolean }
   | { op: 'open'; id: number; object: number; layout: ObjectLayout; key: Uint8Array; nonce: Uint8Array }
@@ -56,10 +56,22 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
   let erasure: Promise<ErasureCodec> | undefined
   let recycle = false
   const returned = new Set<ArrayBuffer>()
+  let returnedBytes = 0
   const free = (bytes: Uint8Array | undefined): void => {
-    if (recycle && bytes !== undefined && ownsBuffer(bytes) && returned.size < MAX_RETURNED) {
+    if (recycle && bytes !== undefined && ownsBuffer(bytes) && returnedBytes + bytes.byteLength <= MAX_RETURNED_BYTES) {
       returned.add(bytes.buffer as ArrayBuffer)
+      returnedBytes += bytes.byteLength
     } else release(bytes)
+  }
+  /** Adds the buffers waiting to go back to a response (any response: an aborted download decodes nothing). */
+  const withReturned = ([response, transfer]: [WorkerResponse, ArrayBuffer[]]): [WorkerResponse, ArrayBuffer[]] => {
+    // Never hand back a buffer the response moves anyway (a cipher may open a segment in place).
+    for (const buffer of transfer) if (returned.delete(buffer)) returnedBytes -= buffer.byteLength
+    if (returned.size === 0) return [response, transfer]
+    const back = [...returned]
+    returned.clear()
+    returnedBytes = 0
+    return [{ ...response, returned: back }, [...transfer, ...back]]
   }
   const objects = new Map<number, { codec: SegmentCodec; pending: PendingSegments }>()
 
@@ -102,14 +114,7 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
         return [ok, []]
       case 'decode': {
         const plaintext = await object(request.object).pending.decode(request.segment)
-        // Never hand back the buffer the plaintext lives in (a cipher may open a segment in place).
-        returned.delete(plaintext.buffer as ArrayBuffer)
-        const back = [...returned]
-        returned.clear()
-        return [
-          { ...ok, plaintext, ...(back.length === 0 ? {} : { returned: back }) },
-          [plaintext.buffer as ArrayBuffer, ...back]
-        ]
+        return [{ ...ok, plaintext }, [plaintext.buffer as ArrayBuffer]]
       }
       case 'discard':
         object(request.object).pending.discard(request.segment)
@@ -119,7 +124,7 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
 
   side.onRequest((request) => {
     void handle(request).then(
-      ([response, transfer]) => side.postMessage(response, transfer),
+      (answer) => side.postMessage(...withReturned(answer)),
       (err: unknown) => {
         const response: WorkerResponse =
           err instanceof ShoalError
@@ -131,7 +136,7 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
                 ...(err.details === undefined ? {} : { details: err.details })
               }
             : { id: request.id, ok: false, message: err instanceof Error ? err.message : String(err) }
-        side.postMessage(response, [])
+        side.postMessage(...withReturned([response, []]))
       }
     )
   })
