@@ -49,7 +49,7 @@ export interface BrowserBenchRow {
   }
   codec: 'workers' | 'local'
   node: { uploadMBps: number; downloadMBps: number; ttfbMs: number; samples: { up: number; down: number }[] }
-  /** Browser download over Node download; the target is >= 0.5. */
+  /** Browser download over Node download; the target is >= BROWSER_TARGET. */
   downloadRatio: number
   userAgent?: string
   error?: string
@@ -61,6 +61,8 @@ const CHROMIUM = CHROMIUM_PATH
  * every isolate (page and workers) without the DevTools session that would slow the page down; read the logs
  * with `node --prof-process`.
  */
+/** Issue 11: the browser downloads at >= 60% of the Node client's speed on the same network. */
+const BROWSER_TARGET = 0.6
 const CHROMIUM_ARGS = ['--headless', ...CHROMIUM_FLAGS, ...extraChromiumArgs(process.env.BENCH_CHROMIUM_ARGS)]
 
 function extraChromiumArgs(json: string | undefined): string[] {
@@ -215,7 +217,7 @@ export async function runBrowserBench(init: BrowserBenchInit): Promise<BrowserBe
 
 export function browserTable(rows: readonly BrowserBenchRow[]): string {
   const lines = [
-    '| browser vs Node client | page codec | size | browser up MB/s | browser down MB/s | Node up MB/s | Node down MB/s | browser/Node down | target >= 0.5 | TTFB browser / Node ms | page heap peak up / down MB | page longest task up / down ms |',
+    `| browser vs Node client | page codec | size | browser up MB/s | browser down MB/s | Node up MB/s | Node down MB/s | browser/Node down | target >= ${BROWSER_TARGET} | TTFB browser / Node ms | page heap peak up / down MB | page longest task up / down ms |`,
     '|---|---|---|---|---|---|---|---|---|---|---|---|'
   ]
   for (const r of rows) {
@@ -225,7 +227,7 @@ export function browserTable(rows: readonly BrowserBenchRow[]): string {
       continue
     }
     lines.push(
-      `| ${name} | ${r.codec} | ${sizeLabel(r.size)} | ${r.browser.uploadMBps} | ${r.browser.downloadMBps} | ${r.node.uploadMBps} | ${r.node.downloadMBps} | ${r.downloadRatio} | ${r.downloadRatio >= 0.5 ? 'met' : 'missed'} | ${r.browser.ttfbMs} / ${r.node.ttfbMs} | ${r.browser.peakHeapMB?.upload ?? '?'} / ${r.browser.peakHeapMB?.download ?? '?'} | ${r.browser.longestTaskMs?.upload ?? '?'} / ${r.browser.longestTaskMs?.download ?? '?'} |`
+      `| ${name} | ${r.codec} | ${sizeLabel(r.size)} | ${r.browser.uploadMBps} | ${r.browser.downloadMBps} | ${r.node.uploadMBps} | ${r.node.downloadMBps} | ${r.downloadRatio} | ${r.downloadRatio >= BROWSER_TARGET ? 'met' : 'missed'} | ${r.browser.ttfbMs} / ${r.node.ttfbMs} | ${r.browser.peakHeapMB?.upload ?? '?'} / ${r.browser.peakHeapMB?.download ?? '?'} | ${r.browser.longestTaskMs?.upload ?? '?'} / ${r.browser.longestTaskMs?.download ?? '?'} |`
     )
   }
   return lines.join('\n')
