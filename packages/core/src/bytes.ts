@@ -11,7 +11,11 @@ export function fromUtf8(bytes: Uint8Array): string {
 
 export function concat(parts: readonly Uint8Array[], totalLength?: number): Uint8Array {
   const length = totalLength ?? parts.reduce((n, p) => n + p.byteLength, 0)
-  const out = new Uint8Array(length)
+  return concatInto(parts, new Uint8Array(length))
+}
+
+/** Copies `parts` one after another into `out` (large enough for all of them) and returns `out`. */
+export function concatInto(parts: readonly Uint8Array[], out: Uint8Array): Uint8Array {
   let offset = 0
   for (const part of parts) {
     out.set(part, offset)
