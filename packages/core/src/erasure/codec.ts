@@ -2,7 +2,7 @@ import { ErrorCode, ShoalError } from '../errors.ts'
 
 /**
  * Systematic erasure code over equal-size shards. The reed-solomon-erasure layout is the contract: any backend
- * (the WASM build today; native or SIMD later) must produce byte-identical parity so pieces stay readable.
+ * (the crate's WASM build, or the SIMD build in simd-codec.ts) must produce byte-identical parity so pieces stay readable.
  */
 export interface ErasureCodec {
   readonly name: string
@@ -74,7 +74,7 @@ export class WasmReedSolomon implements ErasureCodec {
   }
 
   encode(shards: Uint8Array, k: number, m: number): void {
-    check(k, m, shards.byteLength)
+    checkShards(k, m, shards.byteLength)
     // The WASM build traps on m = 0; with no parity there is nothing to compute.
     if (m === 0) return
     const result = this.#run('encode', k, m, (ex) => {
@@ -94,15 +94,7 @@ export class WasmReedSolomon implements ErasureCodec {
   }
 
   reconstruct(shards: Uint8Array, k: number, m: number, present: readonly boolean[]): void {
-    check(k, m, shards.byteLength)
-    if (present.length !== k + m) throw new TypeError('present flags must cover k + m shards')
-    const size = shards.byteLength / (k + m)
-    const pieces = present.map((p, i) => (p ? shards.subarray(i * size, (i + 1) * size) : undefined))
-    this.withDataShards(pieces, k, m, (data) => {
-      data.forEach((shard, i) => {
-        if (!present[i]) shards.set(shard, i * size)
-      })
-    })
+    reconstructInPlace(this, shards, k, m, present)
   }
 
   withDataShards<T>(
@@ -111,11 +103,8 @@ export class WasmReedSolomon implements ErasureCodec {
     m: number,
     use: (data: readonly Uint8Array[]) => T
   ): T {
-    if (pieces.length !== k + m) throw new TypeError('pieces must cover k + m shards')
+    const size = checkPieces(pieces, k, m)
     const present = pieces.map((p) => p !== undefined)
-    const size = pieces.find((p) => p !== undefined)?.byteLength ?? 0
-    check(k, m, size * (k + m))
-    if (pieces.some((p) => p !== undefined && p.byteLength !== size)) throw new TypeError('pieces differ in size')
     if (present.slice(0, k).every(Boolean)) return use(pieces.slice(0, k) as Uint8Array[])
     if (present.filter(Boolean).length < k) {
       throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, `need ${k} of ${k + m} pieces to rebuild a segment`)
@@ -155,7 +144,35 @@ export class WasmReedSolomon implements ErasureCodec {
   }
 }
 
-function check(k: number, m: number, length: number): void {
+/** `reconstruct` by way of `withDataShards`: the missing data shards written into their slots. */
+export function reconstructInPlace(
+  codec: ErasureCodec,
+  shards: Uint8Array,
+  k: number,
+  m: number,
+  present: readonly boolean[]
+): void {
+  checkShards(k, m, shards.byteLength)
+  if (present.length !== k + m) throw new TypeError('present flags must cover k + m shards')
+  const size = shards.byteLength / (k + m)
+  const pieces = present.map((p, i) => (p ? shards.subarray(i * size, (i + 1) * size) : undefined))
+  codec.withDataShards(pieces, k, m, (data) => {
+    data.forEach((shard, i) => {
+      if (!present[i]) shards.set(shard, i * size)
+    })
+  })
+}
+
+/** A segment's piece slots: k + m of them, the present ones of one non-empty size, which it returns. */
+export function checkPieces(pieces: readonly (Uint8Array | undefined)[], k: number, m: number): number {
+  if (pieces.length !== k + m) throw new TypeError('pieces must cover k + m shards')
+  const size = pieces.find((p) => p !== undefined)?.byteLength ?? 0
+  checkShards(k, m, size * (k + m))
+  if (pieces.some((p) => p !== undefined && p.byteLength !== size)) throw new TypeError('pieces differ in size')
+  return size
+}
+
+export function checkShards(k: number, m: number, length: number): void {
   // k = 1 is replication; layouts require k >= 2.
   if (!Number.isInteger(k) || !Number.isInteger(m) || k < 2 || m < 0 || k + m > 256) {
     throw new TypeError(`invalid erasure parameters k=${k} m=${m}`)
