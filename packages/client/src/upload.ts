@@ -234,10 +234,7 @@ async function storeSegment(
   const attempts = options.placementAttempts ?? 5
   const pauseMs = options.retryPauseMs ?? 1000
   const floor = minStoredPieces(upload.layout)
-  const all = segment.cids.map((cid, index) => {
-    const root = segment.roots?.[index]
-    return { index, cid, size: segment.pieceSize, ...(root === undefined ? {} : { root }) }
-  })
+  const all = segment.cids.map((cid, index) => ({ index, cid, size: segment.pieceSize }))
   const exclude = recentlyUnreachable(upload)
   for (const node of ctx.unreachable?.down() ?? []) exclude.add(node)
   /** No push of this segment failed yet: `exclude` holds only what earlier segments learned. */

@@ -12,15 +12,12 @@ import {
   segmentPlainLength,
   validateLayout
 } from './layout.ts'
-import { merkleRoot } from './merkle.ts'
 
 export interface EncodedSegment {
   index: number
   /** k + m pieces, data first; views into one buffer. */
   pieces: Uint8Array[]
   cids: CID[]
-  /** base64url Merkle roots of the pieces, for audits (merkle.ts). */
-  roots: string[]
   pieceSize: number
 }
 
@@ -69,9 +66,11 @@ export class SegmentCodec {
     this.#codec.encode(shards, k, m)
     const pieces: Uint8Array[] = []
     for (let i = 0; i < k + m; i++) pieces.push(shards.subarray(i * size, (i + 1) * size))
+    // No Merkle roots here: each node computes its piece's root from the bytes it stores and signs it in its
+    // receipt, and that root is the one audits use (docs/security.md). A client's own was a second SHA-256 pass
+    // over every piece, ~7% of an upload's client CPU, to claim what the node states anyway.
     const cids = await Promise.all(pieces.map((p) => pieceCid(p)))
-    const roots = await Promise.all(pieces.map((p) => merkleRoot(p)))
-    return { index, pieces, cids, roots, pieceSize: size }
+    return { index, pieces, cids, pieceSize: size }
   }
 
   /**

@@ -33,7 +33,6 @@ export interface WorkerResponse {
   details?: Record<string, unknown>
   shards?: Uint8Array
   cids?: string[]
-  roots?: string[]
   pieceSize?: number
   plaintext?: Uint8Array
   /** Piece buffers handed back for reuse (init's `recycle`), moved with the response. */
@@ -104,10 +103,7 @@ export function serveCodec(side: WorkerSide, init: ServeCodecInit = {}): void {
         // Sealed into the shard buffer by now; moved here from the engine's thread, so it is ours to free.
         release(request.plaintext)
         const shards = new Uint8Array(e.pieces[0]!.buffer, 0, e.pieceSize * e.pieces.length)
-        return [
-          { ...ok, shards, cids: e.cids.map(String), roots: e.roots, pieceSize: e.pieceSize },
-          [shards.buffer as ArrayBuffer]
-        ]
+        return [{ ...ok, shards, cids: e.cids.map(String), pieceSize: e.pieceSize }, [shards.buffer as ArrayBuffer]]
       }
       case 'add':
         await object(request.object).pending.add(request.segment, request.piece, request.cid, request.bytes)

@@ -126,7 +126,7 @@ export class CodecThreadPool implements CodecEngine {
         const shards = r.shards!
         const size = r.pieceSize!
         const pieces = r.cids!.map((_, i) => shards.subarray(i * size, (i + 1) * size))
-        return { index, pieces, cids: r.cids!, ...(r.roots === undefined ? {} : { roots: r.roots }), pieceSize: size }
+        return { index, pieces, cids: r.cids!, pieceSize: size }
       },
       async addPiece(segment, piece, cid, bytes) {
         // A piece that owns its whole buffer (getPiece's are) moves to the worker; a view is copied first. The

@@ -18,7 +18,7 @@ export class LocalCodecEngine implements CodecEngine {
     return {
       async encode(index, plaintext): Promise<EncodedPieces> {
         const e = await codec.encode(index, plaintext)
-        return { index, pieces: e.pieces, cids: e.cids.map(String), roots: e.roots, pieceSize: e.pieceSize }
+        return { index, pieces: e.pieces, cids: e.cids.map(String), pieceSize: e.pieceSize }
       },
       addPiece: (segment, piece, cid, bytes) => pending.add(segment, piece, cid, bytes),
       decode: (segment) => pending.decode(segment),

@@ -5,8 +5,6 @@ export interface EncodedPieces {
   index: number
   pieces: Uint8Array[]
   cids: string[]
-  /** Merkle roots of the pieces (audits); absent from engines that do not compute them. */
-  roots?: string[]
   pieceSize: number
 }
 

@@ -11,7 +11,7 @@ export interface WebWorkerCodecEngineInit {
 
 /**
  * Browser: the codec in Web Workers (codec-worker.browser.ts). WebCrypto's AES-GCM and digests already run off
- * the page's thread, but Reed-Solomon (WASM), Merkle roots and the copies between them do not: on the page they
+ * the page's thread, but Reed-Solomon (WASM) and the copies around it do not: on the page they
  * stall painting and input for tens of milliseconds per segment. Where a worker cannot be started (no Worker,
  * a script the page may not load), it falls back to the page's thread.
  */
