@@ -1,9 +1,12 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { ShoalClient } from '@shoal/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchEarnings } from '../../node/src/earnings.ts'
 import { Testnet } from '../src/index.ts'
-import { sha256Stream } from './helpers.ts'
+import { startShoal } from './cli-helpers.ts'
+import { sha256Stream, tempDir } from './helpers.ts'
 
 interface Usage {
   egressBytes: number
@@ -79,5 +82,58 @@ describe('download receipts, delivered to nodes and settled with the tracker', (
       unpaidGiBMonths: '0.000000'
     })
     expect(await fetchEarnings('http://127.0.0.1:1', 'nobody')).toBeNull()
+  })
+})
+
+/**
+ * The same through the `shoal` command, a process that exits right after its download: its receipts (in band
+ * on each piece's stream, the rest delivered when it stops) must reach the nodes before it is gone.
+ */
+describe('a shoal get process delivers its receipts before it exits', { timeout: 120_000 }, () => {
+  let net: Testnet
+  let work: Awaited<ReturnType<typeof tempDir>>
+  const bytes = randomBytes(2 * 1024 * 1024 + 7)
+  const credentials = { email: 'cli-reader@example.com', password: 'cli reader password' }
+
+  beforeAll(async () => {
+    net = await Testnet.start({ nodes: 3, k: 2, m: 1, segmentSize: '1MiB' })
+    work = await tempDir('shoal-cli-receipts-')
+  })
+  afterAll(async () => {
+    await net?.stop()
+    await work?.cleanup()
+  })
+
+  it('bills what the process received once the nodes settle', async () => {
+    const env = {
+      SHOAL_HOME: join(work.path, 'home'),
+      SHOAL_TRACKER: net.tracker.url,
+      SHOAL_EMAIL: credentials.email,
+      SHOAL_PASSWORD: credentials.password
+    }
+    const shoal = async (args: string[]) => {
+      const run = await startShoal(args, { cwd: work.path, env }).done
+      expect(run.code, run.stderr).toBe(0)
+      return run
+    }
+    await writeFile(join(work.path, 'data.bin'), bytes)
+    await shoal(['signup'])
+    await shoal(['put', 'data.bin'])
+    await shoal(['get', 'data.bin', 'copy.bin'])
+    const copy = await readFile(join(work.path, 'copy.bin'))
+    expect(createHash('sha256').update(copy).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'))
+    // The process is gone; stopping each node settles what it was handed.
+    for (let i = 0; i < 3; i++) await net.stopNode(i)
+    const client = await ShoalClient.login({ tracker: net.tracker.url, ...credentials }, { codec: 'local' })
+    try {
+      const response = await fetch(`${net.tracker.url}/v1/account/usage`, {
+        headers: { authorization: `Bearer ${client.tracker.token}` }
+      })
+      const { egressBytes } = (await response.json()) as Usage
+      const piece = (plain: number) => Math.ceil((plain + 16) / 2)
+      expect(egressBytes).toBeGreaterThanOrEqual(2 * (2 * piece(1024 * 1024) + piece(7)))
+    } finally {
+      await client.stop()
+    }
   })
 })
