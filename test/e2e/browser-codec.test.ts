@@ -68,7 +68,11 @@ describe('the browser codec in Web Workers', { timeout: 150_000 }, () => {
     expect(workers.bytes).toBe(24 * MiB)
     expect(workers.workers.some((url) => url.includes('codec-worker'))).toBe(true)
     expect(local.workers.some((url) => url.includes('codec-worker'))).toBe(false)
-    const longest = (r: typeof local) => Math.max(r.uploadLongestTaskMs, r.downloadLongestTaskMs)
-    expect(longest(workers)).toBeLessThan(longest(local) / 2)
+    // Total blocking time (each long task's time beyond 50 ms, summed): since Reed-Solomon runs with SIMD and
+    // the codec no longer computes Merkle roots, coding on the page takes ~130 ms at its longest (was ~200), close
+    // to the one long task noise's encryption can still cause on the page; what the codec adds is the many tasks.
+    const blocking = (r: typeof local) => r.uploadBlockingMs + r.downloadBlockingMs
+    expect(blocking(local)).toBeGreaterThan(0)
+    expect(blocking(workers)).toBeLessThan(blocking(local) / 2)
   })
 })
