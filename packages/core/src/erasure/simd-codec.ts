@@ -26,8 +26,9 @@ export function simdAvailable(): boolean {
 /**
  * reed-solomon-erasure's code (same matrix, same parity bytes: gf256.ts) computed with WebAssembly SIMD: every
  * output shard is one pass over its k inputs, a product taking two 16-lane table lookups per 16 bytes. On this
- * machine 3-4x the crate's WASM build, which looks up one byte at a time (bench/RESULTS.md, session 17). The
- * crate stays the reference the tests hold this to, and the codec where WebAssembly has no SIMD.
+ * machine 4x the crate's WASM build on encode and 4.6x on rebuild; the crate looks up one byte at a time
+ * (bench/RESULTS.md, session 17). The crate stays the reference the tests hold this to, and the codec where
+ * WebAssembly has no SIMD.
  *
  * Holds one instance's memory, grown to the largest segment seen (k + m shards, padded to 32 bytes each).
  */
@@ -129,7 +130,13 @@ export class SimdReedSolomon implements ErasureCodec {
   #reserve(shardBytes: number): void {
     const need = SHARDS_AT + shardBytes
     const have = this.#ex.memory.buffer.byteLength
-    if (need > have) this.#ex.memory.grow(Math.ceil((need - have) / PAGE))
+    if (need > have) {
+      try {
+        this.#ex.memory.grow(Math.ceil((need - have) / PAGE))
+      } catch (cause) {
+        throw new ShoalError(ErrorCode.ERASURE_FAILED, `Reed-Solomon could not get ${need} bytes of memory`, { cause })
+      }
+    }
     // Growing detaches the old buffer.
     if (this.#u8.buffer !== this.#ex.memory.buffer) this.#u8 = new Uint8Array(this.#ex.memory.buffer)
   }

@@ -150,6 +150,9 @@ const vec = (items: number[][]) => [...uleb(items.length), ...items.flat()]
 const section = (id: number, content: number[]) => [id, ...uleb(content.length), ...content]
 const name = (s: string) => [...uleb(s.length), ...[...s].map((c) => c.charCodeAt(0))]
 
+/** `\0asm`, version 1. */
+const MAGIC_AND_VERSION = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]
+
 let bytes: Uint8Array<ArrayBuffer> | undefined
 
 /** The module: exports `memory` (one page to start, grown by the caller) and `dot`. */
@@ -164,14 +167,8 @@ export function gfDotModuleBytes(): Uint8Array<ArrayBuffer> {
     ...body()
   ]
   bytes = new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
+    ...MAGIC_AND_VERSION,
+    // Sections: the function's type, the function, one memory, the exports, the code.
     ...section(1, vec([[0x60, ...vec([[I32], [I32], [I32], [I32], [I32]]), ...vec([])]])),
     ...section(3, vec([[0]])),
     ...section(5, vec([[0x00, 1]])),
