@@ -76,7 +76,7 @@ export async function benchCodec(
     const shardSize = Math.ceil((segmentSize + 16) / k)
     const shards = new Uint8Array(shardSize * (k + m))
     shards.set(sealed.subarray(0, Math.min(sealed.byteLength, shardSize * k)))
-    await run(`rs-encode ${k}+${m}`, `Reed-Solomon encode ${k}+${m} (core loadErasureCodec)`, segmentSize, () =>
+    await run(`rs-encode ${k}+${m}`, `Reed-Solomon encode ${k}+${m} (${erasure.name})`, segmentSize, () =>
       erasure.encode(shards, k, m)
     )
     // Worst case for reconstruct: min(m, k) data shards lost, rebuilt from parity.
@@ -85,7 +85,7 @@ export async function benchCodec(
     if (lost > 0) {
       await run(
         `rs-reconstruct ${k}+${m}`,
-        `Reed-Solomon reconstruct ${k}+${m}, ${lost} data shards lost`,
+        `Reed-Solomon reconstruct ${k}+${m} (${erasure.name}), ${lost} data shards lost`,
         segmentSize,
         () => erasure.reconstruct(shards, k, m, present)
       )
