@@ -637,21 +637,51 @@ export class ShoalClient {
     const { deletes } = await this.tracker.deleteObject(id, options)
     if (deletes.length === 0) return { piecesDeleted: 0, piecesPending: 0 }
     const peer = await this.#getPeer()
-    const results = await Promise.allSettled(
-      deletes.map((d) =>
-        deletePiece(peer, d.node, { grant: d.grant, piece: d.piece }, { signal: AbortSignal.timeout(10_000) }).catch(
-          (err: unknown) => {
-            // The tracker hands the same delete grant to the node in its heartbeat: "already used" means done.
-            if (isShoalError(err, ErrorCode.GRANT_REPLAYED)) return false
-            throw err
+    const byNode = new Map<string, typeof deletes>()
+    for (const d of deletes) {
+      const orders = byNode.get(d.node.peerId)
+      if (orders === undefined) byNode.set(d.node.peerId, [d])
+      else orders.push(d)
+    }
+    let failed = 0
+    await Promise.all(
+      [...byNode.values()].map(async (orders) => {
+        // A node takes a bounded number of delete streams per connection and refuses the rest: a few at a time
+        // per node, and after a failure its remaining orders are left to its heartbeats, like the failed one,
+        // rather than each waiting out its own timeout.
+        let next = 0
+        let down = false
+        const lane = async (): Promise<void> => {
+          while (next < orders.length) {
+            const d = orders[next++]!
+            if (down) {
+              failed++
+              continue
+            }
+            try {
+              await deletePiece(
+                peer,
+                d.node,
+                { grant: d.grant, piece: d.piece },
+                { signal: AbortSignal.timeout(10_000) }
+              )
+            } catch (err) {
+              // The tracker hands the same delete grant to the node in its heartbeat: "already used" means done.
+              if (isShoalError(err, ErrorCode.GRANT_REPLAYED)) continue
+              failed++
+              down = true
+            }
           }
-        )
-      )
+        }
+        await Promise.all(Array.from({ length: Math.min(DELETES_PER_NODE, orders.length) }, lane))
+      })
     )
-    const failed = results.filter((r) => r.status === 'rejected').length
     return { piecesDeleted: deletes.length - failed, piecesPending: failed }
   }
 }
+
+/** Delete streams `rm` keeps open to one node at once: well below the 32 a node accepts per connection. */
+const DELETES_PER_NODE = 8
 
 /** The master key's second wrap, under the recovery key (deriveRecoveryKeys), and the auth key that guards it. */
 async function recoveryWrap(recoveryKey: string, masterKey: Uint8Array): Promise<RecoveryWrap> {
