@@ -44,6 +44,7 @@ import {
   parsePieceCid,
   pieceCid,
   randomBytes,
+  REPAIR_ACCOUNT,
   readRequiredFrame,
   sendBounded,
   signGrant,
@@ -186,7 +187,12 @@ async function serve(args: {
             kind,
             piece,
             node: peerId,
-            account: 'probe',
+            // Get grants name a receipt key, and the node then streams only as far as receipts come back (the
+            // credit window), except for the network's own repair reads: the probe measures the transport
+            // alone, so it reads as repair does.
+            account: kind === 'get' ? REPAIR_ACCOUNT : 'probe',
+            // A put grant names the upload its piece belongs to (pieces are held per object).
+            ...(kind === 'put' ? { obj: 'probe-upload' } : {}),
             size: args.pieceSize,
             serial: toBase64Url(randomBytes(12)),
             iat: now,
