@@ -103,13 +103,9 @@ export class WasmReedSolomon implements ErasureCodec {
     m: number,
     use: (data: readonly Uint8Array[]) => T
   ): T {
-    const size = checkPieces(pieces, k, m)
+    const { size, missing } = rebuildNeeds(pieces, k, m)
+    if (missing.length === 0) return use(pieces.slice(0, k) as Uint8Array[])
     const present = pieces.map((p) => p !== undefined)
-    if (present.slice(0, k).every(Boolean)) return use(pieces.slice(0, k) as Uint8Array[])
-    if (present.filter(Boolean).length < k) {
-      throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, `need ${k} of ${k + m} pieces to rebuild a segment`)
-    }
-    if (m === 0) throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, 'a data piece is missing and there is no parity')
     let used = false
     let value: T | undefined
     let failure: { err: unknown } | undefined
@@ -163,13 +159,26 @@ export function reconstructInPlace(
   })
 }
 
-/** A segment's piece slots: k + m of them, the present ones of one non-empty size, which it returns. */
-export function checkPieces(pieces: readonly (Uint8Array | undefined)[], k: number, m: number): number {
+/**
+ * What every backend's `withDataShards` checks first: k + m piece slots, the present ones of one non-empty
+ * `size`; the data shards `missing` (none: nothing to rebuild); and, when some are, at least k pieces present
+ * (ERR_NOT_ENOUGH_PIECES otherwise, which also covers m = 0).
+ */
+export function rebuildNeeds(
+  pieces: readonly (Uint8Array | undefined)[],
+  k: number,
+  m: number
+): { size: number; missing: number[] } {
   if (pieces.length !== k + m) throw new TypeError('pieces must cover k + m shards')
   const size = pieces.find((p) => p !== undefined)?.byteLength ?? 0
   checkShards(k, m, size * (k + m))
   if (pieces.some((p) => p !== undefined && p.byteLength !== size)) throw new TypeError('pieces differ in size')
-  return size
+  const missing: number[] = []
+  for (let i = 0; i < k; i++) if (pieces[i] === undefined) missing.push(i)
+  if (missing.length > 0 && pieces.filter((p) => p !== undefined).length < k) {
+    throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, `need ${k} of ${k + m} pieces to rebuild a segment`)
+  }
+  return { size, missing }
 }
 
 export function checkShards(k: number, m: number, length: number): void {

@@ -1,5 +1,5 @@
 import { ErrorCode, ShoalError } from '../errors.ts'
-import { checkPieces, checkShards, type ErasureCodec, reconstructInPlace } from './codec.ts'
+import { checkShards, type ErasureCodec, rebuildNeeds, reconstructInPlace } from './codec.ts'
 import { decodingRows, encodingMatrix, type GfMatrix, gfMul } from './gf256.ts'
 import { gfDotModuleBytes, STEP_BYTES } from './simd-kernel.ts'
 
@@ -70,16 +70,12 @@ export class SimdReedSolomon implements ErasureCodec {
     m: number,
     use: (data: readonly Uint8Array[]) => T
   ): T {
-    const size = checkPieces(pieces, k, m)
-    const missing: number[] = []
-    for (let i = 0; i < k; i++) if (pieces[i] === undefined) missing.push(i)
+    const { size, missing } = rebuildNeeds(pieces, k, m)
     if (missing.length === 0) return use(pieces.slice(0, k) as Uint8Array[])
-    // The data shards present, then parity shards in order, k in all: any k rebuild the same bytes.
+    // The data shards present, then parity shards in order, k in all (rebuildNeeds checked there are): any k
+    // rebuild the same bytes.
     const from: number[] = []
     for (let i = 0; i < k + m && from.length < k; i++) if (pieces[i] !== undefined) from.push(i)
-    if (from.length < k) {
-      throw new ShoalError(ErrorCode.NOT_ENOUGH_PIECES, `need ${k} of ${k + m} pieces to rebuild a segment`)
-    }
     const stride = padded(size)
     this.#reserve((k + missing.length) * stride)
     const inputs = from.map((piece, slot) => {
