@@ -4,7 +4,7 @@
  * work has settled.
  */
 export async function forEachBounded<T>(
-  items: AsyncIterable<T>,
+  items: AsyncIterable<T> | Iterable<T>,
   limit: number,
   work: (item: T) => Promise<void>
 ): Promise<void> {

@@ -34,6 +34,7 @@ import {
   wrapShareKey
 } from '@shoal/core'
 import { createCodecEngine } from '#codec-engine'
+import { forEachBounded } from './bounded.ts'
 import type { CodecEngine } from './codec/segment-worker.ts'
 import { type DownloadOptions, downloadObject } from './download.ts'
 import { checkPath } from './names.ts'
@@ -643,40 +644,24 @@ export class ShoalClient {
       if (orders === undefined) byNode.set(d.node.peerId, [d])
       else orders.push(d)
     }
-    let failed = 0
+    let deleted = 0
     await Promise.all(
-      [...byNode.values()].map(async (orders) => {
+      [...byNode.values()].map((orders) =>
         // A node takes a bounded number of delete streams per connection and refuses the rest: a few at a time
-        // per node, and after a failure its remaining orders are left to its heartbeats, like the failed one,
-        // rather than each waiting out its own timeout.
-        let next = 0
-        let down = false
-        const lane = async (): Promise<void> => {
-          while (next < orders.length) {
-            const d = orders[next++]!
-            if (down) {
-              failed++
-              continue
-            }
-            try {
-              await deletePiece(
-                peer,
-                d.node,
-                { grant: d.grant, piece: d.piece },
-                { signal: AbortSignal.timeout(10_000) }
-              )
-            } catch (err) {
-              // The tracker hands the same delete grant to the node in its heartbeat: "already used" means done.
-              if (isShoalError(err, ErrorCode.GRANT_REPLAYED)) continue
-              failed++
-              down = true
-            }
+        // per node. After a failure the node's remaining orders are left to its heartbeats, like the failed one,
+        // rather than each waiting out its own timeout: they are what `piecesPending` counts.
+        forEachBounded(orders, DELETES_PER_NODE, async (d) => {
+          try {
+            await deletePiece(peer, d.node, { grant: d.grant, piece: d.piece }, { signal: AbortSignal.timeout(10_000) })
+          } catch (err) {
+            // The tracker hands the same delete grant to the node in its heartbeat: "already used" means done.
+            if (!isShoalError(err, ErrorCode.GRANT_REPLAYED)) throw err
           }
-        }
-        await Promise.all(Array.from({ length: Math.min(DELETES_PER_NODE, orders.length) }, lane))
-      })
+          deleted++
+        }).catch(() => undefined)
+      )
     )
-    return { piecesDeleted: deletes.length - failed, piecesPending: failed }
+    return { piecesDeleted: deleted, piecesPending: deletes.length - deleted }
   }
 }
 
