@@ -1,22 +1,15 @@
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { Stream } from '@libp2p/interface'
 import { MiB, PausingReader, randomBytes, sendBounded, slices } from '@shoal/core'
 import { afterEach, describe, expect, it } from 'vitest'
 import { MAX_WRITE_BUFFER_BYTES, READ_HIGH_WATER_BYTES, STREAM_WINDOW_BYTES } from '../src/constants.ts'
-import { createNodeLibp2p } from '../src/libp2p.ts'
-import { startClient, Teardown, waitFor } from './helpers.ts'
+import { startClient, startNodePeer, Teardown, waitFor } from './helpers.ts'
 
 const teardown = new Teardown()
 afterEach(() => teardown.run())
 
 describe('PausingReader', () => {
   it('holds a fast sender back while nothing is consumed: memory is bounded by the window, not the body', async () => {
-    const server = await createNodeLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0']
-    })
-    await server.start()
-    teardown.defer(() => server.stop())
+    const server = await startNodePeer(teardown.defer)
     const client = await startClient(teardown.defer)
 
     let reader: PausingReader | undefined
@@ -68,12 +61,7 @@ describe('PausingReader', () => {
 
 describe('sendBounded', () => {
   it('keeps the write buffer bounded when the reader stops, where send()/onDrain() alone does not', async () => {
-    const server = await createNodeLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0']
-    })
-    await server.start()
-    teardown.defer(() => server.stop())
+    const server = await startNodePeer(teardown.defer)
     const client = await startClient(teardown.defer, { maxStreamWindowSize: 1 * MiB })
     const body = randomBytes(48 * MiB)
     let outbound: Stream | undefined

@@ -131,6 +131,14 @@ export async function startNode(
   return { node, dir, tracker, grant: (kind, piece, overrides) => tracker.sign(kind, piece, peer, overrides) }
 }
 
+/** The node's own libp2p (createNodeLibp2p) with a fresh identity, started, listening on `listen`; stopped at teardown. */
+export async function startNodePeer(defer: Defer, listen = ['/ip4/127.0.0.1/tcp/0']): Promise<Libp2p> {
+  const peer = await createNodeLibp2p({ privateKey: await generateKeyPair('Ed25519'), listen })
+  await peer.start()
+  defer(() => peer.stop())
+  return peer
+}
+
 /** A plain libp2p peer (tcp + noise + yamux + identify) that speaks the piece protocols by hand. */
 export async function startClient(defer: Defer, options: { maxStreamWindowSize?: number } = {}): Promise<Libp2p> {
   const client = await createLibp2p({

@@ -1,12 +1,10 @@
 import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { webSockets } from '@libp2p/websockets'
 import { KiB, MiB, randomBytes, sendBounded, slices } from '@shoal/core'
 import { createLibp2p } from 'libp2p'
 import { afterEach, describe, expect, it } from 'vitest'
-import { createNodeLibp2p } from '../src/libp2p.ts'
-import { Teardown } from './helpers.ts'
+import { startNodePeer, Teardown } from './helpers.ts'
 
 const teardown = new Teardown()
 afterEach(() => teardown.run())
@@ -15,12 +13,7 @@ const PROTOCOL = '/test/ws-messages/1.0.0'
 
 describe('WebSocket messages (patches/@libp2p__websockets)', () => {
   it("a node's sends leave as a few large messages, not three per noise message, every byte in order", async () => {
-    const node = await createNodeLibp2p({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0/ws']
-    })
-    await node.start()
-    teardown.defer(() => node.stop())
+    const node = await startNodePeer(teardown.defer, ['/ip4/127.0.0.1/tcp/0/ws'])
     const body = randomBytes(4 * MiB + 123)
     await node.handle(PROTOCOL, async (stream) => {
       await sendBounded(stream, slices(body, 1 * MiB))
