@@ -13,6 +13,15 @@ interface Usage {
   storageByteMs: string
 }
 
+/** The account's usage as the tracker reports it to its owner. */
+async function usageOf(net: Testnet, client: ShoalClient): Promise<Usage> {
+  const response = await fetch(`${net.tracker.url}/v1/account/usage`, {
+    headers: { authorization: `Bearer ${client.tracker.token}` }
+  })
+  expect(response.status).toBe(200)
+  return (await response.json()) as Usage
+}
+
 /**
  * Egress billing end to end: a real client downloads from real nodes, signs a receipt per piece and delivers
  * them to the nodes; each node settles its receipts with the tracker when it stops (and on its interval);
@@ -36,13 +45,7 @@ describe('download receipts, delivered to nodes and settled with the tracker', (
     await net?.stop()
   })
 
-  async function usage(): Promise<Usage> {
-    const response = await fetch(`${net.tracker.url}/v1/account/usage`, {
-      headers: { authorization: `Bearer ${client.tracker.token}` }
-    })
-    expect(response.status).toBe(200)
-    return (await response.json()) as Usage
-  }
+  const usage = () => usageOf(net, client)
 
   it('bills the bytes received once, after the nodes settle', async () => {
     expect((await usage()).egressBytes).toBe(0)
@@ -126,10 +129,7 @@ describe('a shoal get process delivers its receipts before it exits', { timeout:
     for (let i = 0; i < 3; i++) await net.stopNode(i)
     const client = await ShoalClient.login({ tracker: net.tracker.url, ...credentials }, { codec: 'local' })
     try {
-      const response = await fetch(`${net.tracker.url}/v1/account/usage`, {
-        headers: { authorization: `Bearer ${client.tracker.token}` }
-      })
-      const { egressBytes } = (await response.json()) as Usage
+      const { egressBytes } = await usageOf(net, client)
       const piece = (plain: number) => Math.ceil((plain + 16) / 2)
       expect(egressBytes).toBeGreaterThanOrEqual(2 * (2 * piece(1024 * 1024) + piece(7)))
     } finally {
