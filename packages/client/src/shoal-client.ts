@@ -167,7 +167,7 @@ export class ShoalClient {
     this.#log = init.log ?? (() => {})
     this.#init = init
     this.nodeRates = init.nodeRates ?? new NodeRates()
-    this.#locator = new NodeLocator(this.#getPeer, init.peer)
+    this.#locator = new NodeLocator(this.#getPeer, init.peer, (peerId) => this.#unreachable.isDown(peerId))
   }
 
   /**

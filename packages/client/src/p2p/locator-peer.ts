@@ -10,9 +10,16 @@ import { baseOptions, type ClientPeerInit } from './client-peer.ts'
  * A DHT client (Shoal's private protocol, no public bootstrap) that learns its routing table, through identify,
  * from the storage nodes it connects to: the NodeLocator's peer.
  */
-export async function createLocatorPeer(init: ClientPeerInit = {}): Promise<Libp2p> {
+export async function createLocatorPeer(
+  init: ClientPeerInit = {},
+  isDown: (peerId: string) => boolean = () => false
+): Promise<Libp2p> {
+  const base = baseOptions(init)
   return createLibp2p({
-    ...baseOptions(init),
+    ...base,
+    // Its DHT walks the nodes' routing tables, which still list nodes this client found dead: it must not dial
+    // them (a browser logs every failed WebSocket, issue 15), even in queries or upkeep that outlive a lookup.
+    connectionGater: { ...base.connectionGater, denyDialPeer: (peerId) => isDown(peerId.toString()) },
     services: {
       identify: identify(),
       ping: ping(),

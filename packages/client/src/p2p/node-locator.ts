@@ -15,16 +15,25 @@ export class NodeLocator {
   readonly #init: ClientPeerInit
   #peer: Promise<Libp2p> | undefined
   readonly #dialled = new Set<string>()
+  readonly #isDown: (peerId: string) => boolean
 
-  constructor(transfer: () => Promise<Libp2p>, init: ClientPeerInit = {}) {
+  /** `isDown`: nodes this client could not dial lately (unreachable-nodes.ts), which the locator never dials. */
+  constructor(
+    transfer: () => Promise<Libp2p>,
+    init: ClientPeerInit = {},
+    isDown: (peerId: string) => boolean = () => false
+  ) {
     this.#transfer = transfer
     this.#init = init
+    this.#isDown = isDown
   }
 
   locate = async (node: NodeAddress, signal: AbortSignal): Promise<NodeAddress | undefined> => {
     const transfer = await this.#transfer()
     // Imported here: the DHT is a fifth of the `shoal` bundle, which every command would otherwise load.
-    this.#peer ??= import('./locator-peer.ts').then(({ createLocatorPeer }) => createLocatorPeer(this.#init))
+    this.#peer ??= import('./locator-peer.ts').then(({ createLocatorPeer }) =>
+      createLocatorPeer(this.#init, this.#isDown)
+    )
     const peer = await this.#peer
     const seed = (): void => this.#seed(peer, transfer, node, signal)
     seed()
