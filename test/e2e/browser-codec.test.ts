@@ -61,18 +61,20 @@ describe('the browser codec in Web Workers', { timeout: 150_000 }, () => {
   // Long tasks (over 50 ms on the page's thread) are what a user feels as a frozen page. Measured side by side on
   // the same testnet, relative rather than absolute: on a loaded two-core machine every task takes longer, and
   // libp2p's Noise encryption stays on the page either way.
-  it('a 24 MiB upload and download in Web Workers block the page far less than coding on the page', async () => {
+  it('a 24 MiB upload codes in Web Workers and blocks the page far less than coding on the page', async () => {
     const local = await run('local', 24 * MiB)
     const workers = await run('workers', 24 * MiB)
     console.log(`codec local: ${JSON.stringify(local)}\ncodec workers: ${JSON.stringify(workers)}`)
     expect(workers.bytes).toBe(24 * MiB)
+    expect(local.bytes).toBe(24 * MiB)
     expect(workers.workers.some((url) => url.includes('codec-worker'))).toBe(true)
     expect(local.workers.some((url) => url.includes('codec-worker'))).toBe(false)
-    // Total blocking time (each long task's time beyond 50 ms, summed): since Reed-Solomon runs with SIMD and
-    // the codec no longer computes Merkle roots, coding on the page takes ~130 ms at its longest (was ~200), close
-    // to the one long task noise's encryption can still cause on the page; what the codec adds is the many tasks.
-    const blocking = (r: typeof local) => r.uploadBlockingMs + r.downloadBlockingMs
-    expect(blocking(local)).toBeGreaterThan(0)
-    expect(blocking(workers)).toBeLessThan(blocking(local) / 2)
+    // Total blocking time (each long task's time beyond 50 ms, summed) of the upload, where the codec's work is:
+    // sealing and Reed-Solomon encoding every segment (local 211-735 ms, workers 10-191 ms in 5 runs). The
+    // download is not compared: with all data pieces there is nothing to rebuild, WebCrypto opens the segments
+    // off the page's thread, and what blocks the page is noise's decryption in both modes (local 39-345 ms,
+    // workers 110-184 ms: one CI run had workers above local, 184 ms to 39).
+    expect(local.uploadBlockingMs).toBeGreaterThan(0)
+    expect(workers.uploadBlockingMs).toBeLessThan(local.uploadBlockingMs / 2)
   })
 })
