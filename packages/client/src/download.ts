@@ -535,7 +535,6 @@ class SegmentFetcher {
     let outcome: 'ok' | 'failed' | 'cancelled' = 'failed'
     try {
       const bytes = await this.#fetchFrom(piece, size, signal, seen)
-      this.#ctx.receipts?.received(this.#relocated.get(piece.node.peerId) ?? piece.node, piece.grant, bytes.byteLength)
       this.wireBytes += bytes.byteLength
       signal.throwIfAborted()
       await this.#codec.addPiece(segment, piece.index, piece.cid, bytes)
@@ -588,7 +587,17 @@ class SegmentFetcher {
         this.#board.received(peerId, n)
       },
       // Receipts go to the node on the get stream as bytes arrive (get protocol 2.0.0, p2p/in-band-receipts.ts).
-      ...(receipts === undefined ? {} : { sign: (bytes: number) => receipts.sign(piece.grant, bytes) })
+      // Only when the last one could not be sent there does the ReceiptBook deliver it: sending every receipt a
+      // second time cost the client a signature and the node two Ed25519 verifications and a synced write per
+      // piece (docs/transport-tuning.md, session 18).
+      ...(receipts === undefined
+        ? {}
+        : {
+            sign: (bytes: number) => receipts.sign(piece.grant, bytes),
+            onReceipted: (delivered: boolean) => {
+              if (!delivered) receipts.received(this.#relocated.get(peerId) ?? piece.node, piece.grant, size)
+            }
+          })
     }
     const node = this.#relocated.get(piece.node.peerId) ?? piece.node
     try {

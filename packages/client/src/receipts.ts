@@ -53,8 +53,9 @@ export class ReceiptSigner {
 const DELIVERY_BATCH = 100
 
 /**
- * A client's receipts on their way to the nodes that earned them: signed as each piece arrives, delivered per
- * node in batches over PROTOCOL_RECEIPTS (and all at once by `flush`, which the client runs when it stops).
+ * Receipts a get stream could not deliver (its node reset it before the last receipt went out) on their way to
+ * the nodes that earned them: delivered per node in batches over PROTOCOL_RECEIPTS (and all at once by `flush`,
+ * which the client runs when it stops). Pieces whose last receipt went out on the stream are not recorded.
  * Delivery is best effort: a node that cannot be reached misses that payment, the download never waits for it.
  */
 export class ReceiptBook {
@@ -77,7 +78,7 @@ export class ReceiptBook {
     return this.#signer.sign(grant, bytes)
   }
 
-  /** Records that `bytes` of the piece behind `grant` arrived from `node`. */
+  /** Records that `bytes` of the piece behind `grant` arrived from `node`, for a receipt delivered later. */
   received(node: NodeAddress, grant: string, bytes: number): void {
     const item = this.#signer.sign(grant, bytes).then((receipt) => ({ grant, receipt }))
     item.catch(() => {})

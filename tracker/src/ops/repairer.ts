@@ -577,8 +577,9 @@ export class Repairer {
         ...(signal === undefined ? {} : { signal }),
         onSourceError: (source, err) =>
           log.info({ node: source.node.peerId, piece: source.index, err: describeError(err) }, 'repair source failed'),
-        onSourceRead: (source, grant, bytes) => {
-          void this.#receipts.then((book) => book.received(source.node, grant, bytes))
+        // The receipt went out on the get stream unless that failed: only then does the book deliver it.
+        onSourceRead: (source, grant, bytes, receiptDelivered) => {
+          if (!receiptDelivered) void this.#receipts.then((book) => book.received(source.node, grant, bytes))
         },
         // And on the get stream itself, so the source keeps sending past its credit (get protocol 2.0.0).
         signReceipt: async (grant, bytes) => (await this.#receipts).sign(grant, bytes)

@@ -28,14 +28,18 @@ export class InBandReceipts {
 
   /**
    * All `total` bytes arrived: the last receipt, then the end of our side of the stream. Never fails: the bytes
-   * are here and verified by the caller; a receipt the node could not take (it reset the stream meanwhile) is
-   * still delivered later through the ReceiptBook.
+   * are here and verified by the caller. Resolves true when every receipt went out and the stream closed
+   * cleanly, so the node holds the receipt for the total; false when one could not be sent or the node reset the
+   * stream, and the caller delivers that receipt later another way (the ReceiptBook).
    */
-  async finish(total: number): Promise<void> {
+  async finish(total: number): Promise<boolean> {
     if (total > this.#receipted || total === 0) this.#send(total)
     await this.#chain
-    if (this.#error !== undefined) return
-    await this.#stream.close(this.#options).catch(() => undefined)
+    if (this.#error !== undefined) return false
+    return this.#stream.close(this.#options).then(
+      () => true,
+      () => false
+    )
   }
 
   #send(total: number): void {

@@ -120,6 +120,11 @@ export interface GetPieceOptions extends CallOptions {
    * bytes arrive, so the node keeps sending beyond its credit. Without it the node sends only its credit.
    */
   sign?: (bytes: number) => Promise<string>
+  /**
+   * With `sign`: called once the whole piece is in, true when the node was sent the receipt for all of it on the
+   * stream, false when that failed (the caller should deliver the receipt another way).
+   */
+  onReceipted?: (delivered: boolean) => void
 }
 
 /**
@@ -155,7 +160,10 @@ export function getPiece(
         options.onBytes?.(chunk.byteLength)
         receipts?.received(offset)
       }
-      await receipts?.finish(offset)
+      if (receipts !== undefined) {
+        const delivered = await receipts.finish(offset)
+        options.onReceipted?.(delivered)
+      }
       if (options.verify !== false) {
         try {
           await verifyPiece(request.cid, bytes)

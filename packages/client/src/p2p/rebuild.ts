@@ -33,8 +33,11 @@ export interface RebuildInit<S extends RebuildSource = RebuildSource> {
   stallMs?: number
   signal?: AbortSignal
   onSourceError?: (source: S, err: unknown) => void
-  /** A source's piece arrived whole under `grant`: for the receipt that pays its holder. */
-  onSourceRead?: (source: S, grant: string, bytes: number) => void
+  /**
+   * A source's piece arrived whole under `grant`: for the receipt that pays its holder. `receiptDelivered`: the
+   * receipt for all of it went out on the get stream; when false it still has to be delivered.
+   */
+  onSourceRead?: (source: S, grant: string, bytes: number, receiptDelivered: boolean) => void
   /** Signs in-band receipts for a source's grant (get protocol 2.0.0); grants without a receipt key get none. */
   signReceipt?: (grant: string, bytes: number) => Promise<string>
 }
@@ -67,6 +70,7 @@ export async function rebuildPieces<S extends RebuildSource>(
       batch.map(async (source) => {
         try {
           const grant = await init.grantFor(source)
+          let receiptDelivered = false
           const bytes = await getPiece(
             peer,
             source.node,
@@ -76,10 +80,15 @@ export async function rebuildPieces<S extends RebuildSource>(
               ...(init.stallMs === undefined ? {} : { stallMs: init.stallMs }),
               ...(signer === undefined || (peekToken(grant) as Grant).rk === undefined
                 ? {}
-                : { sign: (bytes: number) => signer(grant, bytes) })
+                : {
+                    sign: (bytes: number) => signer(grant, bytes),
+                    onReceipted: (delivered: boolean) => {
+                      receiptDelivered = delivered
+                    }
+                  })
             }
           )
-          init.onSourceRead?.(source, grant, bytes.byteLength)
+          init.onSourceRead?.(source, grant, bytes.byteLength, receiptDelivered)
           if (present[source.index] === true) return
           shards.set(bytes, source.index * size)
           present[source.index] = true
