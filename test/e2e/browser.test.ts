@@ -59,8 +59,16 @@ describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () =
     )
     expect(deadPorts).toHaveLength(2)
     const dialled: string[] = []
+    // When each dial to a dead node came, after the kill (ms), to tell a ranking miss from a hedge after a
+    // live node's silence if the last assertion fails.
+    const killedAt = Date.now()
+    const deadDials: string[] = []
     const consoleErrors: string[] = []
-    page.on('websocket', (ws) => dialled.push(ws.url()))
+    page.on('websocket', (ws) => {
+      dialled.push(ws.url())
+      if (deadPorts.some((port) => ws.url().includes(`:${port}`)))
+        deadDials.push(`${ws.url()} +${Date.now() - killedAt}`)
+    })
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text())
     })
@@ -73,8 +81,10 @@ describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () =
     // The next one does not dial them again, so no failed WebSocket shows in the console (issue 15).
     dialled.length = 0
     consoleErrors.length = 0
+    deadDials.push(`third download from +${Date.now() - killedAt}`)
     expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
-    expect(toDead()).toEqual([])
+    deadDials.push(`third download done +${Date.now() - killedAt}`)
+    expect(toDead(), deadDials.join(', ')).toEqual([])
     expect(consoleErrors.filter((text) => /WebSocket/i.test(text))).toEqual([])
     await screenshot(page, 'transfers')
     await page.setViewportSize({ width: 390, height: 800 })

@@ -5,7 +5,8 @@ import { loadConfig } from './runtime.ts'
  * The browser half of `pnpm bench`: the same @shoal/client data path as the app (WebCrypto, WASM Reed-Solomon,
  * libp2p over WebSockets), timed by the page itself and reported to the harness, so no driver is attached while
  * it runs (an attached DevTools session halves the page's throughput). Query: size (bytes), runs, report (URL),
- * codec (`workers`, the app's default, or `local` for the page's own thread, to compare the two).
+ * codec (`workers`, the app's default, or `local` for the page's own thread, to compare the two), start (`call`:
+ * wait for `shoalBenchStart()`, so a test can attach a profiler to the loaded page before anything runs).
  */
 const params = new URLSearchParams(location.search)
 const size = Number(params.get('size') ?? 64 * 1024 * 1024)
@@ -79,6 +80,11 @@ async function measured<T>(
 }
 
 async function main(): Promise<void> {
+  if (params.get('start') === 'call') {
+    await new Promise<void>((resolve) => {
+      ;(globalThis as { shoalBenchStart?: () => void }).shoalBenchStart = resolve
+    })
+  }
   const { tracker } = await loadConfig()
   const email = `bench-${crypto.randomUUID()}@example.com`
   const client = await ShoalClient.signup({ tracker, email, password: 'browser benchmark' }, { codec })

@@ -548,11 +548,10 @@ class SegmentFetcher {
       // Remembered beyond this transfer: a node that could not be dialled or went silent, and one that sent
       // nothing in a whole hedge period while others delivered the segment (a killed node's connection can
       // look open for a while: its requests hang until cancelled rather than fail).
+      const refused = outcome === 'failed' && isShoalError(err, ErrorCode.NODE_UNREACHABLE)
       const silent =
-        outcome === 'failed'
-          ? isShoalError(err, ErrorCode.NODE_UNREACHABLE) || isShoalError(err, ErrorCode.TIMEOUT)
-          : overdue && seen.bytes === 0
-      if (silent) this.#ctx.unreachable?.failed(peerId)
+        outcome === 'failed' ? refused || isShoalError(err, ErrorCode.TIMEOUT) : overdue && seen.bytes === 0
+      if (silent) this.#ctx.unreachable?.failed(peerId, refused ? 'unreachable' : 'silent')
       throw err
     } finally {
       for (const timer of timers) {

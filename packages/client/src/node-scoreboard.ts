@@ -123,10 +123,15 @@ export class NodeScoreboard {
     return this.#failures(peerId) === 0
   }
 
-  /** Failures seen in this transfer, or one for a node the client could not dial lately. */
+  /**
+   * Failures seen in this transfer, or, for a node an earlier transfer found down, one if it went silent and two
+   * if it could not be dialled: a node that was only slow under load is asked before one that refused a dial.
+   */
   #failures(peerId: string): number {
     const failures = this.#get(peerId).failures
-    return failures === 0 && this.#unreachable?.isDown(peerId) === true ? 1 : failures
+    if (failures > 0) return failures
+    const how = this.#unreachable?.downHow(peerId)
+    return how === undefined ? 0 : how === 'silent' ? 1 : 2
   }
 
   /** Measured delivery rate in bytes per ms (or an earlier download's), or undefined before any was measured. */

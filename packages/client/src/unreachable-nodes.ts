@@ -13,18 +13,24 @@ const MAX_BACKOFF_MS = 10 * 60_000
  * them online for a while).
  */
 export class UnreachableNodes {
-  readonly #down = new Map<string, { until: number; backoffMs: number }>()
+  readonly #down = new Map<string, { until: number; backoffMs: number; how: DownHow }>()
   readonly #now: () => number
 
   constructor(now: () => number = () => Date.now()) {
     this.#now = now
   }
 
-  /** The node could not be dialled (ERR_NODE_UNREACHABLE). */
-  failed(peerId: string): void {
+  /**
+   * The node could not be dialled (`unreachable`: ERR_NODE_UNREACHABLE) or sent nothing while others delivered
+   * (`silent`: a timeout, or a whole hedge period without a byte). A silent node may only have been slow under
+   * load; one that refused a dial is almost surely down, and was the one a browser logs a failed WebSocket for.
+   */
+  failed(peerId: string, how: DownHow = 'unreachable'): void {
     const was = this.#down.get(peerId)
     const backoffMs = was === undefined ? FIRST_BACKOFF_MS : Math.min(MAX_BACKOFF_MS, was.backoffMs * 2)
-    this.#down.set(peerId, { until: this.#now() + backoffMs, backoffMs })
+    // Once refused, a later silence does not make it look better.
+    const worst = was?.how === 'unreachable' ? 'unreachable' : how
+    this.#down.set(peerId, { until: this.#now() + backoffMs, backoffMs, how: worst })
   }
 
   /** The node served a piece. */
@@ -40,7 +46,14 @@ export class UnreachableNodes {
 
   /** Whether the node failed a dial and its backoff has not run out. */
   isDown(peerId: string): boolean {
+    return this.downHow(peerId) !== undefined
+  }
+
+  /** How the node failed, while its backoff has not run out. */
+  downHow(peerId: string): DownHow | undefined {
     const entry = this.#down.get(peerId)
-    return entry !== undefined && entry.until > this.#now()
+    return entry !== undefined && entry.until > this.#now() ? entry.how : undefined
   }
 }
+
+export type DownHow = 'unreachable' | 'silent'

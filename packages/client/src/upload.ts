@@ -292,9 +292,8 @@ async function storeSegment(
       if (isShoalError(e.error, ErrorCode.GRANT_INVALID)) throw e.error
       exclude.add(e.node)
       upload.unreachable.set(e.node, now)
-      if (isShoalError(e.error, ErrorCode.NODE_UNREACHABLE) || isShoalError(e.error, ErrorCode.TIMEOUT)) {
-        ctx.unreachable?.failed(e.node)
-      }
+      if (isShoalError(e.error, ErrorCode.NODE_UNREACHABLE)) ctx.unreachable?.failed(e.node, 'unreachable')
+      else if (isShoalError(e.error, ErrorCode.TIMEOUT)) ctx.unreachable?.failed(e.node, 'silent')
     }
     for (const r of outcome.receipts) ctx.unreachable?.reached(r.node)
     if (outcome.receipts.length >= needed) {

@@ -150,4 +150,18 @@ describe('NodeScoreboard', () => {
     clock += 30_000
     expect(unreachable.isDown('dead')).toBe(false)
   })
+  it('a node that refused a dial sorts behind one that only went silent, both behind a healthy one', () => {
+    const unreachable = new UnreachableNodes(() => 0)
+    // The silent one is slower on record and has more owed: it still goes first, a dial to the dead one fails.
+    unreachable.failed('dead', 'unreachable')
+    unreachable.failed('slow', 'silent')
+    const board = new NodeScoreboard(() => 0, unreachable)
+    board.started('slow', 5000)
+    expect(board.cost('slow', 1000)).toBeLessThan(board.cost('dead', 1000))
+    expect(board.cost('alive', 1000)).toBeLessThan(board.cost('slow', 1000))
+    // Silence after a refused dial does not upgrade it.
+    unreachable.failed('dead', 'silent')
+    expect(unreachable.downHow('dead')).toBe('unreachable')
+    expect(new NodeScoreboard(() => 0, unreachable).cost('dead', 1000)).toBeGreaterThan(board.cost('slow', 1000))
+  })
 })
