@@ -113,6 +113,8 @@ export interface GetPieceOptions extends CallOptions {
   verify?: boolean
   /** Abort when no byte arrives for this long: a stalled node is dropped, not waited for. */
   stallMs?: number
+  /** Called once the request is on its stream (the connection is up). */
+  onSent?: () => void
   /** Called as bytes arrive. */
   onBytes?: (n: number) => void
   /**
@@ -139,6 +141,7 @@ export function getPiece(
 ): Promise<Uint8Array> {
   return call(peer, node, PROTOCOL_GET, options, async (stream, reader) => {
     await sendBounded(stream, [encodeFrame({ grant: request.grant, piece: request.cid.toString() })], options)
+    options.onSent?.()
     const receipts = options.sign === undefined ? undefined : new InBandReceipts(stream, options.sign, options)
     if (receipts === undefined) await stream.close(options)
     const stall = new StallTimer(stream, node, options.stallMs)
