@@ -1,5 +1,8 @@
-/** First wait after a node could not be dialled. */
-const FIRST_BACKOFF_MS = 30_000
+/**
+ * First wait after a node could not be dialled: most of the time a tracker takes to count a dead node offline
+ * (three 30 s heartbeats), during which its grants still list the node among the online holders.
+ */
+const FIRST_BACKOFF_MS = 60_000
 /** Longest wait: a node that stays down is tried again this often, in case it came back. */
 const MAX_BACKOFF_MS = 10 * 60_000
 
@@ -8,7 +11,7 @@ const MAX_BACKOFF_MS = 10 * 60_000
  * a dead node when the transfer ends, so every download (and every ranged read of a video) dialled it again,
  * waited for the dial to fail and, in a browser, logged a failed WebSocket each time (issue 15: "the client
  * keeps redialling dead nodes"). A node marked here is asked only when the others cannot make up the pieces;
- * it is tried again after a backoff that doubles (30 s up to 10 min) while it stays down, and forgiven at its
+ * it is tried again after a backoff that doubles (60 s up to 10 min) while it stays down, and forgiven at its
  * first success. An upload leaves them out of its first placement of each segment (the tracker may still count
  * them online for a while).
  */

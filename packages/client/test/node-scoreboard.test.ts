@@ -134,22 +134,25 @@ describe('NodeScoreboard', () => {
     const board = new NodeScoreboard(() => 0, unreachable)
     expect(board.isHealthy('dead')).toBe(false)
     expect(board.cost('dead', 1000)).toBeGreaterThan(board.cost('alive', 1000))
-    // Tried again after 30 s; failing again doubles the wait.
-    clock = 30_000
+    // Tried again after 60 s; failing again doubles the wait.
+    clock = 59_999
+    expect(unreachable.isDown('dead')).toBe(true)
+    clock = 60_000
     expect(unreachable.isDown('dead')).toBe(false)
     unreachable.failed('dead')
-    clock = 30_000 + 59_999
+    clock = 60_000 + 119_999
     expect(unreachable.isDown('dead')).toBe(true)
-    clock = 30_000 + 60_000
+    clock = 60_000 + 120_000
     expect(unreachable.isDown('dead')).toBe(false)
-    // A success forgives it at once, and a new failure starts from 30 s again.
+    // A success forgives it at once, and a new failure starts from 60 s again.
     unreachable.failed('dead')
     unreachable.reached('dead')
     expect(new NodeScoreboard(() => 0, unreachable).isHealthy('dead')).toBe(true)
     unreachable.failed('dead')
-    clock += 30_000
+    clock += 60_000
     expect(unreachable.isDown('dead')).toBe(false)
   })
+
   it('a node that refused a dial sorts behind one that only went silent, both behind a healthy one', () => {
     const unreachable = new UnreachableNodes(() => 0)
     // The silent one is slower on record and has more owed: it still goes first, a dial to the dead one fails.
