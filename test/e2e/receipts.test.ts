@@ -1,7 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { ShoalClient } from '@shoal/client'
+import type { Libp2p } from '@libp2p/interface'
+import { createClientPeer, getPiece, ReceiptBook, ReceiptSigner, ShoalClient, TrackerClient } from '@shoal/client'
+import { CID, type Grant, type GrantedPiece, type GrantedSegment, peekToken, RECEIPT_INTERVAL_BYTES } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { fetchEarnings } from '../../node/src/earnings.ts'
 import { Testnet } from '../src/index.ts'
@@ -135,5 +137,74 @@ describe('a shoal get process delivers its receipts before it exits', { timeout:
     } finally {
       await client.stop()
     }
+  })
+})
+
+/**
+ * A get stream that breaks after its last byte but before its last receipt went out (the node vanished, the
+ * connection dropped): the piece is in the client's hands and the node must still be paid for all of it. Only
+ * then does the ReceiptBook deliver the receipt, over its own protocol; a piece whose receipts all went out on
+ * the stream is not delivered twice (session 18). Real node processes and a real tracker; the break is the
+ * client's connection to the node cut between the piece's last byte and the signing of its last receipt.
+ */
+describe('a receipt the get stream could not deliver reaches the node through the ReceiptBook', () => {
+  let net: Testnet
+  let client: ShoalClient
+  let peer: Libp2p
+
+  beforeAll(async () => {
+    // Pieces of 1.5 MiB and 8 bytes: an in-band receipt goes out at 1 MiB, the last one at the end.
+    net = await Testnet.start({ nodes: 3, k: 2, m: 1, segmentSize: '3MiB' })
+    client = await ShoalClient.signup(
+      { tracker: net.tracker.url, email: 'broken-stream@example.com', password: 'broken stream password' },
+      { codec: 'local' }
+    )
+    await client.put('data.bin', [randomBytes(3 * 1024 * 1024)], 3 * 1024 * 1024)
+    peer = await createClientPeer()
+  })
+  afterAll(async () => {
+    await peer?.stop()
+    await client?.stop()
+    await net?.stop()
+  })
+
+  it('bills the whole piece once: the partial receipt the node holds is replaced, not added to', async () => {
+    const signer = await ReceiptSigner.create()
+    const book = new ReceiptBook(signer, async () => peer)
+    const api = new TrackerClient({ url: net.tracker.url, token: client.session().token })
+    const id = (await client.stat('data.bin')).id
+    const granted = await api.downloadGrants(id, 0, 1, { receiptKey: signer.receiptKey })
+    const [broken, whole] = (granted.segments[0] as GrantedSegment).pieces as [GrantedPiece, GrantedPiece]
+    const size = (peekToken(broken.grant) as Grant).size
+    expect(size).toBeGreaterThan(RECEIPT_INTERVAL_BYTES)
+
+    const delivered: boolean[] = []
+    const read = (piece: GrantedPiece, sign: (bytes: number) => Promise<string>) =>
+      getPiece(
+        peer,
+        piece.node,
+        { grant: piece.grant, cid: CID.parse(piece.cid), size },
+        { sign, stallMs: 10_000, onReceipted: (ok) => delivered.push(ok) }
+      )
+    // The last receipt is signed only after the connection is gone: the stream cannot carry it.
+    const bytes = await read(broken, async (n) => {
+      if (n === size) {
+        for (const c of peer.getConnections()) {
+          if (c.remotePeer.toString() === broken.node.peerId) c.abort(new Error('connection lost'))
+        }
+      }
+      return signer.sign(broken.grant, n)
+    })
+    expect(bytes.byteLength).toBe(size)
+    // The honest read on another node: every receipt on its stream.
+    expect((await read(whole, (n) => signer.sign(whole.grant, n))).byteLength).toBe(size)
+    expect(delivered).toEqual([false, true])
+
+    // What the download engine does with `false`: the book delivers that piece's receipt, and only that one.
+    book.received(broken.node, broken.grant, size)
+    await book.flush()
+    for (let i = 0; i < 3; i++) await net.stopNode(i)
+    // Both pieces paid in full, once: without the book's delivery the broken one counts its 1 MiB receipt.
+    expect((await api.usage()).egressBytes).toBe(2 * size)
   })
 })
