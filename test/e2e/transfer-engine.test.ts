@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type DownloadEvent, ReceiptSigner, ShoalClient, TrackerClient } from '@shoal/client'
-import { type DownloadGrantsResponse, ErrorCode, MiB, type ShoalError } from '@shoal/core'
+import { type DownloadGrantsResponse, ErrorCode, MiB, type OpenObjectResponse, type ShoalError } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet, type TestnetInit } from '../src/index.ts'
 import { listFiles, sha256Stream } from './helpers.ts'
@@ -212,6 +212,15 @@ class StaleGrants extends TrackerClient {
   }
   override async downloadGrants(_id: string, from: number, to: number): Promise<DownloadGrantsResponse> {
     return { segments: this.#grants.segments.filter((s) => s.index >= from && s.index < to) }
+  }
+  /** A download's first call: the object as it is, its first grants as they were. */
+  override async openObject(
+    nameHash: string,
+    first: number,
+    options?: Parameters<TrackerClient['openObject']>[2]
+  ): Promise<OpenObjectResponse> {
+    const { object } = await super.openObject(nameHash, first, options)
+    return { object, ...(await this.downloadGrants(object.id, 0, first)) }
   }
 }
 

@@ -8,6 +8,7 @@ import {
   MAX_GRANT_SEGMENTS,
   type ObjectInfo,
   type ObjectSummary,
+  type OpenObjectResponse,
   pieceSize,
   type SegmentManifest,
   ShoalError
@@ -17,7 +18,7 @@ import type { TrackerConfig } from './config.ts'
 import { deleteOrders, type GrantSigner } from './grants.ts'
 import type { NodeRegistry } from './node-registry.ts'
 import type { AccountRecord, DeleteOrderRecord, ObjectRecord, StoreParts } from './store/store.ts'
-import { parseDownloadGrants, parseUpdateObject } from './validate.ts'
+import { parseDownloadGrants, parseOpenObject, parseUpdateObject } from './validate.ts'
 
 /** Versions deleted per store read when a file goes. */
 const VERSION_PAGE = 100
@@ -76,6 +77,25 @@ export class Objects {
         : await this.#store.objects.getObjectSegments(objectId, from, to)
     const receipts = await this.#receipts(receiptKeyOf(body), `a:${ownerId}`)
     return this.#grantsFor(found.object, segments, await this.#registry.addresses(), receipts)
+  }
+
+  /**
+   * A download's first call: the object by name and grants for its first segments, so a download waits for one
+   * round trip to the tracker before it dials the nodes, not two (on a WAN that is the first byte's largest
+   * wait). Two store reads, the name's and the segments'.
+   */
+  async open(ownerId: string, nameHash: string, body: unknown): Promise<OpenObjectResponse> {
+    const { first } = parseOpenObject(body, MAX_GRANT_SEGMENTS)
+    const receiptKey = receiptKeyOf(body)
+    const object = await this.#store.objects.getObjectByName(ownerId, nameHash)
+    if (object === undefined) throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, 'no object has this name')
+    const to = Math.min(first, object.segmentCount)
+    const [segments, addresses, receipts] = await Promise.all([
+      to === 0 ? [] : this.#store.objects.getObjectSegments(object.id, 0, to),
+      this.#registry.addresses(),
+      this.#receipts(receiptKey, `a:${ownerId}`)
+    ])
+    return { object: objectInfo(object), ...(await this.#grantsFor(object, segments, addresses, receipts)) }
   }
 
   /**

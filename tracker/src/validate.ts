@@ -327,6 +327,11 @@ export function parseDownloadGrants(body: unknown, segmentCount: number, maxSegm
   return { from, to }
 }
 
+/** The segments a download's first call asks grants for, from the first: 1 to `maxSegments`. */
+export function parseOpenObject(body: unknown, maxSegments: number): { first: number } {
+  return { first: integer(record(body).first, 'first', 1, maxSegments) }
+}
+
 export function parseUpdateObject(body: unknown): UpdateObjectRequest {
   const b = record(body)
   return { nameHash: base64url(b.nameHash, 'nameHash', LIMITS.nameHash), meta: base64url(b.meta, 'meta', LIMITS.meta) }

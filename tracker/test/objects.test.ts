@@ -2,14 +2,17 @@ import { TrackerClient } from '@shoal/client'
 import {
   type AccountView,
   type DeleteObjectResponse,
+  type DownloadGrantsResponse,
   ErrorCode,
   type Grant,
   type ListObjectsResponse,
+  type ObjectInfo,
+  type OpenObjectResponse,
   peekToken,
   verifyGrant
 } from '@shoal/core'
 import { describe, expect, it } from 'vitest'
-import { expectError, expectOk, FakeNode, signup, startTracker, uploadObject } from './helpers.ts'
+import { expectError, expectOk, FakeNode, nameHash, signup, startTracker, uploadObject } from './helpers.ts'
 
 describe('deleting objects', () => {
   it('drops the object at once and delivers delete orders through heartbeats until acknowledged', async () => {
@@ -122,5 +125,54 @@ describe('listing objects', () => {
     for (const bad of ['limit=0', 'limit=1001', 'limit=two', 'after=%2F%2F']) {
       expectError(await t.request('GET', `/v1/objects?${bad}`, { token }), 400, ErrorCode.INVALID_INPUT)
     }
+  })
+})
+
+describe("a download's first call", () => {
+  it("returns the object by name with its first segments' grants, as the two separate calls would", async () => {
+    const t = await startTracker()
+    const nodes = await FakeNode.many(t, 4)
+    const { token } = await signup(t)
+    const { object, body } = await uploadObject(t, token, nodes, { size: 5000 })
+    const info = expectOk(await t.request<ObjectInfo>('GET', `/v1/objects/by-name/${body.nameHash}`, { token }))
+    expect(info.segmentCount).toBeGreaterThan(2)
+    const open = (b: unknown, as = token) =>
+      t.request<OpenObjectResponse>('POST', `/v1/objects/by-name/${body.nameHash}/grants`, { token: as, body: b })
+    const holders = (segments: DownloadGrantsResponse['segments']) =>
+      segments.map((s) => `${s.index}:${s.pieces.map((p) => `${p.index}@${p.node.peerId}/${p.cid}`).join(',')}`)
+
+    const two = expectOk(await open({ first: 2 }))
+    expect(two.object).toEqual(info)
+    const separate = expectOk(
+      await t.request<DownloadGrantsResponse>('POST', `/v1/objects/${object.id}/grants`, {
+        token,
+        body: { from: 0, to: 2 }
+      })
+    )
+    expect(holders(two.segments)).toEqual(holders(separate.segments))
+    const trackerKey = await t.trackerKey()
+    for (const piece of two.segments.flatMap((s) => s.pieces)) {
+      await verifyGrant(piece.grant, trackerKey, {
+        kind: 'get',
+        node: piece.node.peerId,
+        piece: piece.cid,
+        now: t.clock.now()
+      })
+    }
+    // More than the object has: all of its segments, no error.
+    expect(expectOk(await open({ first: 64 })).segments.map((s) => s.index)).toEqual(
+      Array.from({ length: info.segmentCount }, (_, i) => i)
+    )
+    // Bad input is refused and says which field; another account's name, and no name, are not found.
+    for (const bad of [{}, { first: 0 }, { first: 65 }, { first: 'two' }, { first: 1, receiptKey: 'not a key' }]) {
+      expectError(await open(bad), 400, ErrorCode.INVALID_INPUT)
+    }
+    const other = await signup(t)
+    expectError(await open({ first: 1 }, other.token), 404, ErrorCode.OBJECT_NOT_FOUND)
+    expectError(
+      await t.request('POST', `/v1/objects/by-name/${nameHash()}/grants`, { token, body: { first: 1 } }),
+      404,
+      ErrorCode.OBJECT_NOT_FOUND
+    )
   })
 })

@@ -35,6 +35,7 @@ const ROUTES = `
   DELETE  /v1/uploads/:id                          write
   GET     /v1/objects                              read
   GET     /v1/objects/by-name/:nameHash            read
+  POST    /v1/objects/by-name/:nameHash/grants     read
   POST    /v1/objects/:id/grants                   read
   DELETE  /v1/objects/:id                          write
   GET     /v1/objects/:id/versions                 read

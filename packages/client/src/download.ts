@@ -107,7 +107,8 @@ export async function* downloadObject(
   ctx: DownloadContext,
   info: ObjectInfo,
   contentKey: Uint8Array,
-  options: DownloadOptions = {}
+  options: DownloadOptions = {},
+  granted?: readonly GrantedSegment[]
 ): AsyncGenerator<Uint8Array> {
   const layout: ObjectLayout = { size: info.size, segmentSize: info.segmentSize, k: info.k, m: info.m }
   if (segmentCount(layout) !== info.segmentCount) {
@@ -134,6 +135,8 @@ export async function* downloadObject(
     const peer = await ctx.peer()
     const { first, last } = segmentsForRange(layout, offset, length)
     const grants = new GrantBatches(ctx.tracker, info.id, last + 1, settings.segmentWindow, signal, ctx.receipts)
+    // Grants that came with the object (TrackerClient.openObject): the first batch, already here.
+    if (granted !== undefined && granted.length > 0) grants.seed(granted)
     const fetcher = new SegmentFetcher(
       ctx,
       peer,
@@ -257,6 +260,12 @@ class GrantBatches {
     // Old batches are done with: keep memory flat on long downloads.
     if (this.#batches.length > 3) this.#batches.shift()
     return batch
+  }
+
+  /** Grants already in hand for consecutive segments, used as the first batch. */
+  seed(segments: readonly GrantedSegment[]): void {
+    const from = segments[0]!.index
+    this.#batches.push({ from, to: from + segments.length, segments: Promise.resolve([...segments]) })
   }
 
   /** New grants for one segment, for pieces to ask for again (a grant works once at its node). */

@@ -36,7 +36,7 @@ import {
 import { createCodecEngine } from '#codec-engine'
 import { forEachBounded } from './bounded.ts'
 import type { CodecEngine } from './codec/segment-worker.ts'
-import { type DownloadOptions, downloadObject } from './download.ts'
+import { DOWNLOAD_DEFAULTS, type DownloadOptions, downloadObject } from './download.ts'
 import { checkPath } from './names.ts'
 import { NodeRates } from './node-rates.ts'
 import { type ClientPeerInit, createClientPeer } from './p2p/client-peer.ts'
@@ -382,14 +382,7 @@ export class ShoalClient {
   }
 
   async stat(name: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
-    try {
-      return await this.tracker.objectByName(await this.#keyring.nameHash(name), options)
-    } catch (err) {
-      if (isShoalError(err, ErrorCode.OBJECT_NOT_FOUND)) {
-        throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `no file named "${name}"`, { cause: err })
-      }
-      throw err
-    }
+    return namedLookup(name, this.tracker.objectByName(await this.#keyring.nameHash(name), options))
   }
 
   /**
@@ -402,10 +395,26 @@ export class ShoalClient {
   ): Promise<{ object: ObjectEntry; stream: AsyncIterable<Uint8Array> }> {
     // Start libp2p and the codec threads while the tracker answers: they would otherwise delay the first byte.
     this.warm()
+    const settings = { ...this.#init.download, ...options }
+    const receipts = await this.#getReceipts()
+    // A whole file's download asks for the object and its first segments' grants in one call (one round trip
+    // to the tracker before the nodes are dialled, not two); a version or a range looks the object up first.
+    const opened =
+      options.version === undefined && (options.offset ?? 0) === 0
+        ? await namedLookup(
+            name,
+            this.tracker.openObject(
+              await this.#keyring.nameHash(name),
+              settings.segmentWindow ?? DOWNLOAD_DEFAULTS.segmentWindow,
+              { ...options, receiptKey: receipts.receiptKey }
+            )
+          )
+        : undefined
     const info =
-      options.version === undefined
+      opened?.object ??
+      (options.version === undefined
         ? await this.stat(name, options)
-        : await this.statVersion(name, options.version, options)
+        : await this.statVersion(name, options.version, options))
     const meta = await this.#keyring.openMetadata(info.meta)
     const contentKey = await this.#keyring.unwrapContentKey(info.wrappedKey)
     const stream = downloadObject(
@@ -414,13 +423,14 @@ export class ShoalClient {
         peer: this.#getPeer,
         codecs: this.#getCodecs(),
         locate: this.#locator.locate,
-        receipts: await this.#getReceipts(),
+        receipts,
         unreachable: this.#unreachable,
         rates: this.nodeRates
       },
       info,
       contentKey,
-      { ...this.#init.download, ...options }
+      settings,
+      opened?.segments
     )
     return { object: entry(info.id, info.size, info.createdAt, meta), stream }
   }
@@ -688,4 +698,16 @@ async function* toAsync(source: Iterable<Uint8Array>): AsyncGenerator<Uint8Array
  */
 function trackerKdf(info: InfoResponse): KdfParams {
   return checkKdf(info.kdf ?? DEFAULT_KDF)
+}
+
+/** A lookup by name whose "not found" names the file. */
+async function namedLookup<T>(name: string, lookup: Promise<T>): Promise<T> {
+  try {
+    return await lookup
+  } catch (err) {
+    if (isShoalError(err, ErrorCode.OBJECT_NOT_FOUND)) {
+      throw new ShoalError(ErrorCode.OBJECT_NOT_FOUND, `no file named "${name}"`, { cause: err })
+    }
+    throw err
+  }
 }

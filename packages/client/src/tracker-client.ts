@@ -22,6 +22,7 @@ import {
   type NodesResponse,
   type ObjectInfo,
   type ObjectSummary,
+  type OpenObjectResponse,
   type PayoutsResponse,
   type PlaceSegmentRequest,
   type PlaceSegmentResponse,
@@ -202,6 +203,15 @@ export class TrackerClient {
   }
   objectByName(nameHash: string, options?: RequestOptions): Promise<ObjectInfo> {
     return this.#request('GET', `/v1/objects/by-name/${enc(nameHash)}`, undefined, options)
+  }
+  /** The object named `nameHash` and grants for its first `first` segments: a download's first call. */
+  openObject(
+    nameHash: string,
+    first: number,
+    options?: RequestOptions & { receiptKey?: string | undefined }
+  ): Promise<OpenObjectResponse> {
+    const body = options?.receiptKey === undefined ? { first } : { first, receiptKey: options.receiptKey }
+    return this.#request('POST', `/v1/objects/by-name/${enc(nameHash)}/grants`, body, options)
   }
   /** Most segments one downloadGrants call may ask for: the download engine asks in batches of this size. */
   get maxGrantSegments(): number {

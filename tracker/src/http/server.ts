@@ -258,6 +258,9 @@ export function createHttpServer(c: HttpComponents, edge: HttpEdgeInit = {}) {
     c.objects.byName(await authId(request), parseNameHash(request.params.nameHash))
   )
   // Download grants only let the caller read.
+  app.post<{ Params: { nameHash: string } }>('/v1/objects/by-name/:nameHash/grants', read, async (request) =>
+    c.objects.open(await authId(request), parseNameHash(request.params.nameHash), request.body)
+  )
   app.post<IdParams>('/v1/objects/:id/grants', read, async (request) =>
     c.objects.grants(await authId(request), parseId(request.params.id), request.body)
   )

@@ -335,6 +335,17 @@ export interface GrantedSegment {
 export interface DownloadGrantsResponse {
   segments: GrantedSegment[]
 }
+/**
+ * POST /v1/objects/by-name/:nameHash/grants: a download's first call, the object found by its name and the
+ * grants for its first `first` segments (fewer when it has fewer) in one round trip instead of two.
+ */
+export interface OpenObjectRequest {
+  first: number
+  receiptKey?: string
+}
+export interface OpenObjectResponse extends DownloadGrantsResponse {
+  object: ObjectInfo
+}
 
 /** DELETE /v1/objects/:id: the client may send these at once; nodes also get them through heartbeats. */
 export interface DeleteObjectResponse {
