@@ -2,10 +2,10 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { type DownloadEvent, ReceiptSigner, ShoalClient, TrackerClient } from '@shoal/client'
-import { type DownloadGrantsResponse, ErrorCode, MiB, type OpenObjectResponse, type ShoalError } from '@shoal/core'
+import { type DownloadGrantsResponse, ErrorCode, MiB, type OpenObjectResponse, ShoalError } from '@shoal/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Testnet, type TestnetInit } from '../src/index.ts'
-import { listFiles, sha256Stream } from './helpers.ts'
+import { codeOf, listFiles, sha256Stream } from './helpers.ts'
 
 const SEG = 1 * MiB
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
@@ -167,6 +167,20 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
     await t.net.waitForOnline()
   })
 
+  it('downloads through a tracker older than the first call: the object, then its grants, as before', async () => {
+    const tracker = new WithoutOpenCall({ url: t.net.tracker.url })
+    const fresh = await ShoalClient.resume(t.client.session(), { trackerClient: tracker })
+    try {
+      const { stream } = await fresh.get('data.bin')
+      expect(sha(await collect(stream))).toBe(sha(data))
+      expect(tracker.openCalls).toBe(1)
+      // A name that is not there is still said as such.
+      expect(await codeOf(fresh.get('no-such-file'))).toBe(ErrorCode.OBJECT_NOT_FOUND)
+    } finally {
+      await fresh.stop()
+    }
+  })
+
   it('finds a restarted node through the DHT when the placement it holds is stale', async () => {
     const info = await t.client.stat('data.bin')
     // Get grants must name a receipt key (nodes refuse them otherwise, docs/security.md).
@@ -202,6 +216,15 @@ describe('transfer engine on a healthy network (7 nodes, 4+2, 1 MiB segments)', 
     }
   })
 })
+
+/** A tracker older than the download's first call: that route does not exist there ("no route"). */
+class WithoutOpenCall extends TrackerClient {
+  openCalls = 0
+  override async openObject(): Promise<OpenObjectResponse> {
+    this.openCalls++
+    throw new ShoalError(ErrorCode.NOT_FOUND, 'no route POST /v1/objects/by-name/:nameHash/grants')
+  }
+}
 
 /** A tracker client that answers download-grant requests with grants fetched earlier: an outdated placement. */
 class StaleGrants extends TrackerClient {

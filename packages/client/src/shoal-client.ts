@@ -19,6 +19,7 @@ import {
   type KdfParams,
   type ObjectInfo,
   type ObjectMetadata,
+  type OpenObjectResponse,
   parseRecoveryKey,
   type RecoveryWrap,
   type SessionResponse,
@@ -401,14 +402,10 @@ export class ShoalClient {
     // to the tracker before the nodes are dialled, not two); a version or a range looks the object up first.
     const opened =
       options.version === undefined && (options.offset ?? 0) === 0
-        ? await namedLookup(
-            name,
-            this.tracker.openObject(
-              await this.#keyring.nameHash(name),
-              settings.segmentWindow ?? DOWNLOAD_DEFAULTS.segmentWindow,
-              { ...options, receiptKey: receipts.receiptKey }
-            )
-          )
+        ? await this.#openForDownload(name, settings.segmentWindow ?? DOWNLOAD_DEFAULTS.segmentWindow, {
+            ...options,
+            receiptKey: receipts.receiptKey
+          })
         : undefined
     const info =
       opened?.object ??
@@ -433,6 +430,23 @@ export class ShoalClient {
       opened?.segments
     )
     return { object: entry(info.id, info.size, info.createdAt, meta), stream }
+  }
+
+  /**
+   * The object named `name` with grants for its first `first` segments, or undefined from a tracker older than
+   * that call (its "no route" answer): the caller then looks the object up and asks for grants on its own.
+   */
+  async #openForDownload(
+    name: string,
+    first: number,
+    options: { signal?: AbortSignal; receiptKey: string }
+  ): Promise<OpenObjectResponse | undefined> {
+    try {
+      return await namedLookup(name, this.tracker.openObject(await this.#keyring.nameHash(name), first, options))
+    } catch (err) {
+      if (isShoalError(err, ErrorCode.NOT_FOUND)) return undefined
+      throw err
+    }
   }
 
   /**
