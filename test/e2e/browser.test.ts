@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { DOWNLOAD_DEFAULTS } from '@shoal/client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   type BrowserNet,
@@ -58,34 +59,34 @@ describe('web UI in Chromium against a real testnet', { timeout: 150_000 }, () =
       env.net.nodes[i]!.addrs.flatMap((a) => /\/tcp\/(\d+)\/ws(\/|$)/.exec(a)?.[1] ?? [])
     )
     expect(deadPorts).toHaveLength(2)
-    const dialled: string[] = []
-    // When each dial to a dead node came, after the kill (ms), to tell a ranking miss from a hedge after a
-    // live node's silence if the last assertion fails.
-    const killedAt = Date.now()
-    const deadDials: string[] = []
+    // Every WebSocket the page opens, and when (ms since the epoch).
+    const dials: { url: string; at: number }[] = []
     const consoleErrors: string[] = []
-    page.on('websocket', (ws) => {
-      dialled.push(ws.url())
-      if (deadPorts.some((port) => ws.url().includes(`:${port}`)))
-        deadDials.push(`${ws.url()} +${Date.now() - killedAt}`)
-    })
+    page.on('websocket', (ws) => dials.push({ url: ws.url(), at: Date.now() }))
     page.on('console', (m) => {
       if (m.type() === 'error') consoleErrors.push(m.text())
     })
-    const toDead = () => dialled.filter((url) => deadPorts.some((port) => url.includes(`:${port}`)))
+    const toDead = (since: number) =>
+      dials.filter((d) => d.at >= since && deadPorts.some((port) => d.url.includes(`:${port}`)))
     await env.net.killNode(0)
     await env.net.killNode(1)
+    const second = Date.now()
     expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
     // That download had to find out that they are down: it dialled them.
-    expect(toDead().length).toBeGreaterThan(0)
-    // The next one does not dial them again, so no failed WebSocket shows in the console (issue 15).
-    dialled.length = 0
+    expect(toDead(second).length).toBeGreaterThan(0)
+    // The next one does not dial them again, so no failed WebSocket shows in the console (issue 15). The one
+    // case where it may, by design: a live holder that has sent nothing for half the stall time gets a hedge
+    // that may go to a node known to be down (docs/transfer-engine.md). Under heavy load that can happen; a
+    // dial to a dead node sooner than that is the redial this test is about.
+    const third = Date.now()
     consoleErrors.length = 0
-    deadDials.push(`third download from +${Date.now() - killedAt}`)
     expect(await sha256File(await downloadThroughUi(page, 'random-20MiB.bin'))).toBe(sha)
-    deadDials.push(`third download done +${Date.now() - killedAt}`)
-    expect(toDead(), deadDials.join(', ')).toEqual([])
-    expect(consoleErrors.filter((text) => /WebSocket/i.test(text))).toEqual([])
+    const dead = toDead(third)
+    const early = dead.filter((d) => d.at - third < DOWNLOAD_DEFAULTS.stallMs / 2)
+    const when = dead.map((d) => `${d.url} at +${d.at - third} ms`).join(', ')
+    expect(early, `dead nodes dialled: ${when}`).toEqual([])
+    // A failed WebSocket in the console only for such a dial (none at all when there was none).
+    expect(consoleErrors.filter((text) => /WebSocket/i.test(text)).length).toBeLessThanOrEqual(dead.length)
     await screenshot(page, 'transfers')
     await page.setViewportSize({ width: 390, height: 800 })
     await screenshot(page, 'files-narrow')
