@@ -167,8 +167,9 @@ export class RepairService {
       signal,
       onSourceError: (s, err) => log.info({ node: s.node.peerId, err: describeError(err) }, 'repair source failed'),
       // Grants with a receipt key name this node's: the tracker pays those sources for what they sent. The
-      // receipts go to the source on the get stream itself (get protocol 2.0.0).
-      signReceipt: (grant, bytes) => this.#receipts.sign(grant, bytes)
+      // receipts go to the source on the get stream itself (get protocol 2.0.0), or later through the book
+      // when the stream could not take the last one.
+      receipts: this.#receipts
     })
     const answer: RepairAnswer = { ok: true, placed: [], failed: [] }
     await Promise.all(

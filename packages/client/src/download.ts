@@ -597,18 +597,9 @@ class SegmentFetcher {
         seen.bytes += n
         this.#board.received(peerId, n)
       },
-      // Receipts go to the node on the get stream as bytes arrive (get protocol 2.0.0, p2p/in-band-receipts.ts).
-      // Only when the last one could not be sent there does the ReceiptBook deliver it: sending every receipt a
-      // second time cost the client a signature and the node two Ed25519 verifications and a synced write per
-      // piece (docs/transport-tuning.md, session 18).
-      ...(receipts === undefined
-        ? {}
-        : {
-            sign: (bytes: number) => receipts.sign(piece.grant, bytes),
-            onReceipted: (delivered: boolean) => {
-              if (!delivered) receipts.received(this.#relocated.get(peerId) ?? piece.node, piece.grant, size)
-            }
-          })
+      // Receipts go to the node on the get stream as bytes arrive (get protocol 2.0.0, p2p/in-band-receipts.ts);
+      // only one the stream could not take goes through the ReceiptBook (docs/transport-tuning.md, session 18).
+      ...receipts?.forPiece(piece.grant, size, () => this.#relocated.get(peerId) ?? piece.node)
     }
     const node = this.#relocated.get(piece.node.peerId) ?? piece.node
     try {

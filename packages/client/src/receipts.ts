@@ -15,6 +15,7 @@ import {
   signGetReceipt
 } from '@shoal/core'
 import { openStream } from './p2p/client-peer.ts'
+import type { GetPieceOptions } from './p2p/piece-client.ts'
 
 /**
  * Signs download receipts: the client's statement of how many bytes of a piece it received under a get grant.
@@ -76,6 +77,20 @@ export class ReceiptBook {
   /** A receipt for `bytes` of the piece behind `grant`, for the get stream itself (get protocol 2.0.0). */
   sign(grant: string, bytes: number): Promise<string> {
     return this.#signer.sign(grant, bytes)
+  }
+
+  /**
+   * What `getPiece` needs to pay for a piece of `bytes` under `grant`: its receipts signed on the get stream, and
+   * the receipt for the whole piece recorded here when the stream could not take it. `node` is read then (a
+   * node found at a new address is paid there).
+   */
+  forPiece(grant: string, bytes: number, node: () => NodeAddress): Pick<GetPieceOptions, 'sign' | 'onReceipted'> {
+    return {
+      sign: (received) => this.sign(grant, received),
+      onReceipted: (delivered) => {
+        if (!delivered) this.received(node(), grant, bytes)
+      }
+    }
   }
 
   /** Records that `bytes` of the piece behind `grant` arrived from `node`, for a receipt delivered later. */

@@ -577,12 +577,8 @@ export class Repairer {
         ...(signal === undefined ? {} : { signal }),
         onSourceError: (source, err) =>
           log.info({ node: source.node.peerId, piece: source.index, err: describeError(err) }, 'repair source failed'),
-        // The receipt went out on the get stream unless that failed: only then does the book deliver it.
-        onSourceRead: (source, grant, bytes, receiptDelivered) => {
-          if (!receiptDelivered) void this.#receipts.then((book) => book.received(source.node, grant, bytes))
-        },
-        // And on the get stream itself, so the source keeps sending past its credit (get protocol 2.0.0).
-        signReceipt: async (grant, bytes) => (await this.#receipts).sign(grant, bytes)
+        // Pays the sources: receipts on the get stream, so each keeps sending past its credit (get protocol 2.0.0).
+        receipts: await this.#receipts
       })
       placed = await this.#place(object, key, size, rebuilt, health, signal)
     }

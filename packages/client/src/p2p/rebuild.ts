@@ -10,6 +10,7 @@ import {
   pieceCid,
   ShoalError
 } from '@shoal/core'
+import type { ReceiptBook } from '../receipts.ts'
 import { getPiece } from './piece-client.ts'
 
 export interface RebuildSource {
@@ -34,12 +35,10 @@ export interface RebuildInit<S extends RebuildSource = RebuildSource> {
   signal?: AbortSignal
   onSourceError?: (source: S, err: unknown) => void
   /**
-   * A source's piece arrived whole under `grant`: for the receipt that pays its holder. `receiptDelivered`: the
-   * receipt for all of it went out on the get stream; when false it still has to be delivered.
+   * Pays the sources whose grants carry a receipt key: receipts on the get stream (get protocol 2.0.0), and
+   * through the book when the stream could not take the last one.
    */
-  onSourceRead?: (source: S, grant: string, bytes: number, receiptDelivered: boolean) => void
-  /** Signs in-band receipts for a source's grant (get protocol 2.0.0); grants without a receipt key get none. */
-  signReceipt?: (grant: string, bytes: number) => Promise<string>
+  receipts?: ReceiptBook
 }
 
 export interface RebuiltPiece {
@@ -59,7 +58,7 @@ export async function rebuildPieces<S extends RebuildSource>(
   init: RebuildInit<S>
 ): Promise<RebuiltPiece[]> {
   const { k, m, pieceSize: size } = init
-  const signer = init.signReceipt
+  const book = init.receipts
   const shards = new Uint8Array(size * (k + m))
   const present = Array.from({ length: k + m }, () => false)
   const queue = [...init.sources]
@@ -70,7 +69,6 @@ export async function rebuildPieces<S extends RebuildSource>(
       batch.map(async (source) => {
         try {
           const grant = await init.grantFor(source)
-          let receiptDelivered = false
           const bytes = await getPiece(
             peer,
             source.node,
@@ -78,17 +76,9 @@ export async function rebuildPieces<S extends RebuildSource>(
             {
               ...(init.signal === undefined ? {} : { signal: init.signal }),
               ...(init.stallMs === undefined ? {} : { stallMs: init.stallMs }),
-              ...(signer === undefined || (peekToken(grant) as Grant).rk === undefined
-                ? {}
-                : {
-                    sign: (bytes: number) => signer(grant, bytes),
-                    onReceipted: (delivered: boolean) => {
-                      receiptDelivered = delivered
-                    }
-                  })
+              ...((peekToken(grant) as Grant).rk === undefined ? {} : book?.forPiece(grant, size, () => source.node))
             }
           )
-          init.onSourceRead?.(source, grant, bytes.byteLength, receiptDelivered)
           if (present[source.index] === true) return
           shards.set(bytes, source.index * size)
           present[source.index] = true
